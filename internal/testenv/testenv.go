@@ -1,0 +1,61 @@
+// Package testenv finds the independent tools that Porta's interoperability tests use as oracles
+// (xmlsec1, xmllint, Debian's python3 with zeep, PostgreSQL's server binaries) and decides what a
+// test does when one is missing: skip with a message naming the Debian package to install, or,
+// under CI (CI=true or PORTA_REQUIRE_TOOLS=1), fail, because CI installs every tool and must show
+// no such skip.
+//
+// It lives under internal/ because it is test support shared by several packages, not part of the
+// gateway's design; it must not be imported by non-test code.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// Strict reports whether a missing tool is a failure rather than a skip.
+func Strict() bool {
+	return os.Getenv("CI") == "true" || os.Getenv("PORTA_REQUIRE_TOOLS") == "1"
+}
+
+// Missing ends the test because a tool is not installed: a skip naming what to install, or under
+// CI a failure.
+func Missing(t testing.TB, what, install string) {
+	t.Helper()
+	if Strict() {
+		t.Fatalf("%s is not available; CI must install it: %s", what, install)
+	}
+	t.Skipf("%s is not available; install it to run this test: %s", what, install)
+}
+
+// LookPath returns the path of the named program, or ends the test through Missing.
+func LookPath(t testing.TB, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, name, install)
+	}
+	return p
+}
+
+// Xmlsec1 returns the path of xmlsec1 (Debian package xmlsec1).
+func Xmlsec1(t testing.TB) string { return LookPath(t, "xmlsec1", "apt-get install xmlsec1") }
+
+// Xmllint returns the path of xmllint (Debian package libxml2-utils).
+func Xmllint(t testing.TB) string { return LookPath(t, "xmllint", "apt-get install libxml2-utils") }
+
+// PythonZeep returns the path of a python3 that can import zeep and xmlsec. It uses Debian's
+// /usr/bin/python3, since a python3 earlier on PATH (pyenv) lacks the Debian modules.
+func PythonZeep(t testing.TB) string {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	const install = "apt-get install python3-zeep python3-xmlsec"
+	if _, err := os.Stat(py); err != nil {
+		Missing(t, py, install)
+	}
+	if err := exec.Command(py, "-c", "import zeep, zeep.wsse.signature, xmlsec").Run(); err != nil {
+		Missing(t, "python3 modules zeep and xmlsec", install)
+	}
+	return py
+}
