@@ -1,0 +1,147 @@
+package envelope
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// Limits caps what ParseXML accepts, so that a hostile message cannot exhaust memory or time.
+type Limits struct {
+	MaxBytes    int // whole document, in bytes
+	MaxDepth    int // element nesting
+	MaxElements int // elements in the whole document
+}
+
+// DefaultLimits fit the largest legitimate message of the labour network (a 10 MB payload with
+// tens of thousands of elements) with room to spare.
+var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxDepth: 128, MaxElements: 2_000_000}
+
+// XMLError reports input that is not acceptable XML: not well-formed, carrying a DOCTYPE or an
+// entity declaration, or over a limit. It maps to EGOV_IT_001 in the gateway.
+type XMLError struct {
+	Reason string
+	Line   int // 1-based line of the problem, or 0 when not known
+}
+
+func (e *XMLError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("xml: line %d: %s", e.Line, e.Reason)
+	}
+	return "xml: " + e.Reason
+}
+
+// ParseXML parses data into an etree document after the checks every untrusted input needs: a
+// size cap, no DOCTYPE or other directive (so no entity declarations, internal or external, and
+// no entity expansion), exactly one root element and nothing but white space, comments and
+// processing instructions beside it, no duplicated attribute, and caps on depth and element count.
+func ParseXML(data []byte, lim Limits) (*etree.Document, error) {
+	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
+		return nil, &XMLError{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes)}
+	}
+	if i := bytes.Index(data, []byte("<!")); i >= 0 {
+		// Only comments and CDATA sections may start with "<!"; anything else (DOCTYPE, ENTITY,
+		// ELEMENT, ATTLIST) is a DTD construct we refuse before the decoder sees it. The scan is
+		// exact because it skips comments and CDATA sections whole.
+		if err := scanDirectives(data); err != nil {
+			return nil, err
+		}
+	}
+	doc := etree.NewDocument()
+	doc.ReadSettings = etree.ReadSettings{PreserveDuplicateAttrs: true}
+	if err := doc.ReadFromBytes(data); err != nil {
+		return nil, &XMLError{Reason: "not well-formed: " + strings.TrimPrefix(err.Error(), "XML syntax error on ")}
+	}
+	roots := 0
+	for _, tok := range doc.Child {
+		switch t := tok.(type) {
+		case *etree.Element:
+			roots++
+		case *etree.CharData:
+			if strings.TrimSpace(t.Data) != "" {
+				return nil, &XMLError{Reason: "not well-formed: text outside the root element"}
+			}
+		case *etree.Directive:
+			return nil, &XMLError{Reason: "DOCTYPE and other DTD declarations are not accepted"}
+		}
+	}
+	if roots != 1 {
+		return nil, &XMLError{Reason: fmt.Sprintf("not well-formed: %d root elements, want 1", roots)}
+	}
+	if err := checkTree(doc.Root(), lim); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// scanDirectives refuses any "<!" construct other than a comment or a CDATA section.
+func scanDirectives(data []byte) error {
+	line := 1
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '\n':
+			line++
+			continue
+		case '<':
+		default:
+			continue
+		}
+		rest := data[i:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			end := bytes.Index(rest[4:], []byte("-->"))
+			if end < 0 {
+				return &XMLError{Reason: "not well-formed: unterminated comment", Line: line}
+			}
+			line += bytes.Count(rest[:4+end+3], []byte("\n"))
+			i += 4 + end + 2
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			end := bytes.Index(rest[9:], []byte("]]>"))
+			if end < 0 {
+				return &XMLError{Reason: "not well-formed: unterminated CDATA section", Line: line}
+			}
+			line += bytes.Count(rest[:9+end+3], []byte("\n"))
+			i += 9 + end + 2
+		case bytes.HasPrefix(rest, []byte("<!")):
+			return &XMLError{Reason: "DOCTYPE and other DTD declarations are not accepted", Line: line}
+		}
+	}
+	return nil
+}
+
+// checkTree walks the tree without recursion, enforcing the depth and element caps and refusing
+// duplicated attributes.
+func checkTree(root *etree.Element, lim Limits) error {
+	type frame struct {
+		el    *etree.Element
+		depth int
+	}
+	stack := []frame{{root, 1}}
+	count := 0
+	for len(stack) > 0 {
+		f := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		count++
+		if lim.MaxElements > 0 && count > lim.MaxElements {
+			return &XMLError{Reason: fmt.Sprintf("more than %d elements", lim.MaxElements)}
+		}
+		if lim.MaxDepth > 0 && f.depth > lim.MaxDepth {
+			return &XMLError{Reason: fmt.Sprintf("elements nested deeper than %d (at <%s>)", lim.MaxDepth, f.el.FullTag())}
+		}
+		if len(f.el.Attr) > 1 {
+			for i := range f.el.Attr {
+				for j := i + 1; j < len(f.el.Attr); j++ {
+					if f.el.Attr[i].Space == f.el.Attr[j].Space && f.el.Attr[i].Key == f.el.Attr[j].Key {
+						return &XMLError{Reason: fmt.Sprintf("not well-formed: attribute %s repeated on <%s>", f.el.Attr[i].FullKey(), f.el.FullTag())}
+					}
+				}
+			}
+		}
+		for _, c := range f.el.ChildElements() {
+			stack = append(stack, frame{c, f.depth + 1})
+		}
+	}
+	return nil
+}
