@@ -1,0 +1,32 @@
+package envelope
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzCanonicalize checks that canonicalization never panics and is idempotent: the canonical
+// form of any accepted document parses and canonicalizes to itself.
+func FuzzCanonicalize(f *testing.F) {
+	f.Add(readTestdata(f, "unsigned.xml"))
+	f.Add([]byte(`<a:r xmlns:a="urn:a" xmlns="urn:d"><b xmlns=""><a:c a:x="&#9;"/></b><?p i?></a:r>`))
+	f.Add([]byte("<r a='&#xD;'>&#xD;<![CDATA[]]>&gt;</r>"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := ParseXML(data, Limits{MaxBytes: 1 << 16, MaxDepth: 64, MaxElements: 5000})
+		if err != nil {
+			return
+		}
+		c1, err := canonicalize(doc.Root(), nil)
+		if err != nil {
+			return // an undeclared prefix
+		}
+		doc2, err := ParseXML(c1, DefaultLimits)
+		if err != nil {
+			t.Fatalf("canonical form does not parse: %v\n%s", err, c1)
+		}
+		c2, err := canonicalize(doc2.Root(), nil)
+		if err != nil || !bytes.Equal(c1, c2) {
+			t.Fatalf("not idempotent (%v):\n%s\n%s", err, c1, c2)
+		}
+	})
+}
