@@ -172,3 +172,22 @@ func TestLoadTrustStore(t *testing.T) {
 		t.Errorf("CA-issued certificate: %v", err)
 	}
 }
+
+func TestNormalizeAttrSpace(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`<a b="1"/>`, `<a b="1"/>`},
+		{"<a b=\"1\n2\">\n</a>", "<a b=\"1 2\">\n</a>"},
+		{"<a b='\r\n\t'/>", "<a b='  '/>"},
+		{"<a b=\"'\n'\" c='\"\n\"'/>", "<a b=\"' '\" c='\" \"'/>"},
+		{"<!-- x=\"\n\" --><a/>", "<!-- x=\"\n\" --><a/>"},
+		{"<a><![CDATA[ b=\"\n\" ]]><?pi x=\"\n\"?></a>", "<a><![CDATA[ b=\"\n\" ]]><?pi x=\"\n\"?></a>"},
+		{"<a b=\"&#10;\"/>", "<a b=\"&#10;\"/>"},
+		{"<a b=\"\n", "<a b=\" "},
+		{"text \"\n\" <a/>", "text \"\n\" <a/>"},
+	}
+	for _, tt := range tests {
+		if got := string(normalizeAttrSpace([]byte(tt.in))); got != tt.want {
+			t.Errorf("normalizeAttrSpace(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
