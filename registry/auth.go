@@ -1,0 +1,165 @@
+package registry
+
+import (
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Password hashes are written "pbkdf2-sha256$ITERATIONS$SALT$KEY" with SALT and KEY in unpadded
+// standard base64: PBKDF2-HMAC-SHA256 from the standard library, so that no module is needed.
+const (
+	hashScheme = "pbkdf2-sha256"
+	// HashIterations is the PBKDF2 work factor of new hashes (OWASP's 2023 figure for SHA-256).
+	HashIterations = 600_000
+	saltLen        = 16
+	keyLen         = 32
+)
+
+// HashPassword returns a salted PBKDF2-SHA256 hash of password for an application's password_hash,
+// with salt read from random (crypto/rand.Reader in production).
+func HashPassword(password string, random io.Reader) (string, error) {
+	if password == "" {
+		return "", errors.New("hash password: empty password")
+	}
+	salt := make([]byte, saltLen)
+	if _, err := io.ReadFull(random, salt); err != nil {
+		return "", fmt.Errorf("hash password: read salt: %w", err)
+	}
+	key, err := pbkdf2.Key(sha256.New, password, salt, HashIterations, keyLen)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("%s$%d$%s$%s", hashScheme, HashIterations, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
+}
+
+type passwordHash struct {
+	iter      int
+	salt, key []byte
+}
+
+func parseHash(s string) (*passwordHash, error) {
+	parts := strings.Split(s, "$")
+	if len(parts) != 4 || parts[0] != hashScheme {
+		return nil, fmt.Errorf("not of the form %s$ITERATIONS$SALT$KEY", hashScheme)
+	}
+	iter, err := strconv.Atoi(parts[1])
+	if err != nil || iter < 10_000 {
+		return nil, fmt.Errorf("iterations %q must be a number >= 10000", parts[1])
+	}
+	enc := base64.RawStdEncoding
+	salt, err := enc.DecodeString(parts[2])
+	if err != nil || len(salt) < 8 {
+		return nil, errors.New("salt must be at least 8 bytes of unpadded base64")
+	}
+	key, err := enc.DecodeString(parts[3])
+	if err != nil || len(key) < 16 {
+		return nil, errors.New("key must be at least 16 bytes of unpadded base64")
+	}
+	return &passwordHash{iter: iter, salt: salt, key: key}, nil
+}
+
+// VerifyPassword reports whether password matches a hash made by HashPassword.
+func VerifyPassword(hash, password string) (bool, error) {
+	h, err := parseHash(hash)
+	if err != nil {
+		return false, err
+	}
+	key, err := pbkdf2.Key(sha256.New, password, h.salt, h.iter, len(h.key))
+	if err != nil {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare(key, h.key) == 1, nil
+}
+
+// Credentials are what a local application presented to the Porta Delegata: HTTP Basic, a verified
+// TLS client certificate, or both.
+type Credentials struct {
+	Username, Password string
+	HasBasic           bool
+	Cert               *x509.Certificate // the leaf of a verified TLS client chain, or nil
+}
+
+// CredentialsFromRequest extracts the HTTP Basic credentials and the TLS client certificate of r.
+// The certificate is only as trustworthy as the listener's TLS verification: a PD listener that
+// accepts client certificates must verify them (tls.RequireAndVerifyClientCert with a CA pool) or
+// applications must be pinned by fingerprint.
+func CredentialsFromRequest(r *http.Request) Credentials {
+	var c Credentials
+	c.Username, c.Password, c.HasBasic = r.BasicAuth()
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		c.Cert = r.TLS.PeerCertificates[0]
+	}
+	return c
+}
+
+// Authentication errors of AuthenticateApplication; the returned error wraps one of them.
+var (
+	ErrNoCredentials = errors.New("no credentials: send HTTP Basic or a TLS client certificate")
+	ErrUnknownUser   = errors.New("unknown application")
+	ErrBadPassword   = errors.New("wrong password")
+	ErrUnknownCert   = errors.New("client certificate not registered for any application")
+	ErrCredsDisagree = errors.New("HTTP Basic user and client certificate belong to different applications")
+)
+
+// authCacheKey identifies Basic credentials already verified, so that the PBKDF2 cost is paid once
+// per application and password rather than on every request. The key holds a SHA-256 of the
+// password, never the password.
+type authCacheKey struct {
+	user string
+	sum  [32]byte
+}
+
+// AuthenticateApplication returns the application that presented c. With HTTP Basic the password
+// is checked against the application's hash (successful checks are remembered for the life of this
+// Registry); with a certificate, the application is found by SHA-256 fingerprint, then by subject.
+// When both are present they must name the same application.
+func (r *Registry) AuthenticateApplication(c Credentials) (*Application, error) {
+	var byBasic, byCert *Application
+	if c.HasBasic {
+		a, ok := r.byUser[c.Username]
+		if !ok {
+			return nil, fmt.Errorf("application user %q: %w", c.Username, ErrUnknownUser)
+		}
+		k := authCacheKey{c.Username, sha256.Sum256([]byte(c.Password))}
+		if _, ok := r.verified.Load(k); !ok {
+			good, err := VerifyPassword(a.passwordHash, c.Password)
+			if err != nil {
+				return nil, fmt.Errorf("application %s: %w", a.Name, err)
+			}
+			if !good {
+				return nil, fmt.Errorf("application %s: %w", a.Name, ErrBadPassword)
+			}
+			r.verified.Store(k, struct{}{})
+		}
+		byBasic = a
+	}
+	if c.Cert != nil {
+		a, ok := r.byFP[Fingerprint(c.Cert)]
+		if !ok {
+			a, ok = r.bySubject[c.Cert.Subject.String()]
+		}
+		if !ok && byBasic == nil {
+			return nil, fmt.Errorf("certificate %q (sha256 %s): %w", c.Cert.Subject.String(), Fingerprint(c.Cert), ErrUnknownCert)
+		}
+		byCert = a
+	}
+	switch {
+	case byBasic != nil && byCert != nil && byBasic != byCert:
+		return nil, fmt.Errorf("user %q is %s, certificate is %s: %w", c.Username, byBasic.Name, byCert.Name, ErrCredsDisagree)
+	case byBasic != nil:
+		return byBasic, nil
+	case byCert != nil:
+		return byCert, nil
+	}
+	return nil, ErrNoCredentials
+}
