@@ -1,0 +1,520 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"porta/envelope"
+	"porta/registry"
+)
+
+// Default listener addresses of porta.yaml (and of `porta init`): loopback only, on fixed ports
+// that differ from the usual 8080/8443/9090 so a developer machine rarely has them taken.
+const (
+	DefaultPDAddr    = "127.0.0.1:7080"
+	DefaultPAAddr    = "127.0.0.1:7443"
+	DefaultAdminAddr = "127.0.0.1:7090"
+)
+
+// Config is porta.yaml, the configuration of one gateway node, after LoadConfig: paths are
+// absolute, defaults applied, everything validated. The registry it names is loaded separately
+// (registry.Load(c.Registry, ...)), then checked against the config with CheckRegistry.
+//
+//	node: provincia-1                 # names this node in queue leases and its audit chain
+//	parties: [Provincia]              # hosted parties (hosted: true in the registry)
+//	listen:
+//	  pd: 127.0.0.1:7080              # Porta Delegata, for local applications
+//	  pa: 127.0.0.1:7443              # Porta Applicativa, always TLS with client certificates
+//	  admin: 127.0.0.1:7090           # /healthz, /readyz, /metrics
+//	  pd_tls: false                   # serve the PD over TLS too (applications may then use client certificates)
+//	  pd_client_ca: apps-ca.pem       # CA of applications' client certificates (with pd_tls)
+//	  pd_public_url: http://sil-gw.provincia.example:7080   # PD address in ?wsdl answers
+//	paths: {key: key.pem, cert: cert.pem, ca: ca.pem, registry: registry.yaml}
+//	store: sqlite:porta.db            # or postgres://user@host/db
+//	trace: {body: full}               # full | header | none
+//	signature: {algorithm: auto, max_clock_skew: 5m}
+//	limits: {max_message: 16MiB}
+//	outbox: {initial_backoff: 1s, max_backoff: 5m, max_attempts: 0, expiry: 24h}
+//	duplicates: {retention: 7200m}
+//	http_client: {timeout: 30s, dial_timeout: 10s, tls_handshake_timeout: 10s, backend_timeout: 30s}
+//	jobs: []
+type Config struct {
+	File    string   // the file it was read from
+	Node    string   // default: the host name
+	Parties []string // hosted parties; the first is the gateway's default identity
+
+	PDAddr, PAAddr, AdminAddr string
+	PDTLS                     bool
+	PDClientCA                string // absolute path, "" = none
+	PDPublicURL               string // "" = the request's Host
+
+	Key, Cert, CA, Registry string // absolute paths; CA "" = none
+
+	Store string // "sqlite:/abs/path.db" or a postgres:// URL
+
+	TraceBody          string        // "full", "header" or "none"
+	SignatureAlgorithm string        // XML-DSig SignatureMethod URI; "" = chosen from the key
+	MaxClockSkew       time.Duration // tolerated difference between peers' clocks
+
+	MaxMessage int64 // bytes
+
+	RetryInitial, RetryMax time.Duration // outbox back-off bounds
+	MaxAttempts            int           // 0 = keep trying until Expiry
+	Expiry                 time.Duration // give up re-sending after this long
+
+	DuplicateRetention time.Duration // how long inbound IDs are remembered
+
+	PeerTimeout, DialTimeout, TLSHandshakeTimeout, BackendTimeout time.Duration
+}
+
+// Defaults of porta.yaml.
+const (
+	defaultMaxMessage = 16 << 20
+)
+
+var sigAlgs = map[string]string{
+	"rsa-sha256":   envelope.AlgRSASHA256,
+	"rsa-sha384":   envelope.AlgRSASHA384,
+	"rsa-sha512":   envelope.AlgRSASHA512,
+	"ecdsa-sha256": envelope.AlgECDSASHA256,
+	"ecdsa-sha384": envelope.AlgECDSASHA384,
+	"ecdsa-sha512": envelope.AlgECDSASHA512,
+}
+
+// raw mirrors porta.yaml; scalars stay nodes so errors can name their line.
+type rawConfig struct {
+	Node    yaml.Node   `yaml:"node"`
+	Parties []yaml.Node `yaml:"parties"`
+	Listen  struct {
+		PD          yaml.Node `yaml:"pd"`
+		PA          yaml.Node `yaml:"pa"`
+		Admin       yaml.Node `yaml:"admin"`
+		PDTLS       yaml.Node `yaml:"pd_tls"`
+		PDClientCA  yaml.Node `yaml:"pd_client_ca"`
+		PDPublicURL yaml.Node `yaml:"pd_public_url"`
+	} `yaml:"listen"`
+	Paths struct {
+		Key      yaml.Node `yaml:"key"`
+		Cert     yaml.Node `yaml:"cert"`
+		CA       yaml.Node `yaml:"ca"`
+		Registry yaml.Node `yaml:"registry"`
+	} `yaml:"paths"`
+	Store yaml.Node `yaml:"store"`
+	Trace struct {
+		Body yaml.Node `yaml:"body"`
+	} `yaml:"trace"`
+	Signature struct {
+		Algorithm    yaml.Node `yaml:"algorithm"`
+		MaxClockSkew yaml.Node `yaml:"max_clock_skew"`
+	} `yaml:"signature"`
+	Limits struct {
+		MaxMessage yaml.Node `yaml:"max_message"`
+	} `yaml:"limits"`
+	Outbox struct {
+		InitialBackoff yaml.Node `yaml:"initial_backoff"`
+		MaxBackoff     yaml.Node `yaml:"max_backoff"`
+		MaxAttempts    yaml.Node `yaml:"max_attempts"`
+		Expiry         yaml.Node `yaml:"expiry"`
+	} `yaml:"outbox"`
+	Duplicates struct {
+		Retention yaml.Node `yaml:"retention"`
+	} `yaml:"duplicates"`
+	HTTPClient struct {
+		Timeout             yaml.Node `yaml:"timeout"`
+		DialTimeout         yaml.Node `yaml:"dial_timeout"`
+		TLSHandshakeTimeout yaml.Node `yaml:"tls_handshake_timeout"`
+		BackendTimeout      yaml.Node `yaml:"backend_timeout"`
+	} `yaml:"http_client"`
+	Jobs yaml.Node `yaml:"jobs"`
+}
+
+type configReader struct {
+	file, dir string
+	probs     registry.Problems
+}
+
+func (r *configReader) errf(n *yaml.Node, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	r.probs = append(r.probs, registry.Problem{File: r.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func set(n *yaml.Node) bool { return n.Kind != 0 && n.Tag != "!!null" }
+
+func (r *configReader) str(n *yaml.Node, key, def string) string {
+	if !set(n) {
+		return def
+	}
+	if n.Kind != yaml.ScalarNode {
+		r.errf(n, "%s must be a single value", key)
+		return def
+	}
+	return strings.TrimSpace(n.Value)
+}
+
+func (r *configReader) dur(n *yaml.Node, key string, def time.Duration) time.Duration {
+	if !set(n) {
+		return def
+	}
+	d, err := registry.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		r.errf(n, "%s must be a duration such as 500ms, 30s, 5m, 24h or 7d, found %q", key, n.Value)
+		return def
+	}
+	return d
+}
+
+func (r *configReader) path(n *yaml.Node, key, def string) string {
+	p := r.str(n, key, def)
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(r.dir, p)
+}
+
+func (r *configReader) file_(n *yaml.Node, key, def string, required bool) string {
+	p := r.path(n, key, def)
+	if p == "" {
+		if required {
+			r.errf(n, "paths.%s is required", key)
+		}
+		return ""
+	}
+	if _, err := os.Stat(p); err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		line := n
+		if !set(n) {
+			line = nil
+		}
+		r.errf(line, "paths.%s: %s: %v (relative paths are resolved against %s)", key, p, err, r.dir)
+		return p
+	}
+	return p
+}
+
+var sizeRE = regexp.MustCompile(`^(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$`)
+
+// ParseSize reads a byte count: a number, optionally followed by B, KiB, MiB, GiB (powers of 1024)
+// or KB, MB, GB (powers of 1000).
+func ParseSize(s string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size %q: %w", s, err)
+	}
+	mult := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 1e3, "MB": 1e6, "GB": 1e9}[m[2]]
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n * mult, nil
+}
+
+var nodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// LoadConfig reads porta.yaml at path, resolves relative paths against its directory, applies the
+// defaults and validates it. Every problem is reported, as registry.Problems naming file and line.
+// It reads the key and certificate to check that they match each other and the signature
+// algorithm; it does not load the registry.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	r := &configReader{file: path, dir: filepath.Dir(abs)}
+	var raw rawConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file, all defaults
+		return nil, yamlProblems(path, err)
+	}
+	c := &Config{File: abs}
+
+	host, _ := os.Hostname()
+	c.Node = r.str(&raw.Node, "node", host)
+	if !nodeRE.MatchString(c.Node) {
+		r.errf(&raw.Node, "node %q must be 1-64 letters, digits, '.', '_' or '-'", c.Node)
+	}
+	if len(raw.Parties) == 0 {
+		r.errf(nil, "parties is missing: list the parties this gateway hosts, e.g. parties: [Provincia]")
+	}
+	for i := range raw.Parties {
+		p := r.str(&raw.Parties[i], "parties", "")
+		if !registry.ValidName(p) {
+			r.errf(&raw.Parties[i], "parties: %q is not a party name (letters and digits only)", p)
+			continue
+		}
+		for _, q := range c.Parties {
+			if q == p {
+				r.errf(&raw.Parties[i], "parties: %q is listed twice", p)
+			}
+		}
+		c.Parties = append(c.Parties, p)
+	}
+
+	c.PDAddr = r.str(&raw.Listen.PD, "listen.pd", DefaultPDAddr)
+	c.PAAddr = r.str(&raw.Listen.PA, "listen.pa", DefaultPAAddr)
+	c.AdminAddr = r.str(&raw.Listen.Admin, "listen.admin", DefaultAdminAddr)
+	seen := map[string]string{}
+	for _, l := range []struct {
+		key, addr string
+		n         *yaml.Node
+	}{{"listen.pd", c.PDAddr, &raw.Listen.PD}, {"listen.pa", c.PAAddr, &raw.Listen.PA}, {"listen.admin", c.AdminAddr, &raw.Listen.Admin}} {
+		h, port, err := net.SplitHostPort(l.addr)
+		pn, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || pn < 0 || pn > 65535 || (h != "" && net.ParseIP(h) == nil && h != "localhost") {
+			r.errf(l.n, "%s %q must be HOST:PORT, e.g. 127.0.0.1:7080 (an IP address or localhost; empty host = all interfaces)", l.key, l.addr)
+			continue
+		}
+		if other, dup := seen[l.addr]; dup && pn != 0 {
+			r.errf(l.n, "%s %q is also %s; each listener needs its own port", l.key, l.addr, other)
+		}
+		seen[l.addr] = l.key
+	}
+	c.PDTLS = false
+	if set(&raw.Listen.PDTLS) {
+		if err := raw.Listen.PDTLS.Decode(&c.PDTLS); err != nil {
+			r.errf(&raw.Listen.PDTLS, "listen.pd_tls must be true or false")
+		}
+	}
+	c.PDClientCA = r.path(&raw.Listen.PDClientCA, "listen.pd_client_ca", "")
+	if c.PDClientCA != "" {
+		if !c.PDTLS {
+			r.errf(&raw.Listen.PDClientCA, "listen.pd_client_ca needs pd_tls: true (client certificates only exist over TLS)")
+		}
+		if _, err := registry.ReadCertFile(c.PDClientCA); err != nil {
+			r.errf(&raw.Listen.PDClientCA, "listen.pd_client_ca: %v", err)
+		}
+	}
+	c.PDPublicURL = r.str(&raw.Listen.PDPublicURL, "listen.pd_public_url", "")
+	if c.PDPublicURL != "" && !strings.HasPrefix(c.PDPublicURL, "http://") && !strings.HasPrefix(c.PDPublicURL, "https://") {
+		r.errf(&raw.Listen.PDPublicURL, "listen.pd_public_url %q must start with http:// or https://", c.PDPublicURL)
+	}
+
+	c.Key = r.file_(&raw.Paths.Key, "key", "key.pem", true)
+	c.Cert = r.file_(&raw.Paths.Cert, "cert", "cert.pem", true)
+	c.CA = r.file_(&raw.Paths.CA, "ca", "", false)
+	c.Registry = r.file_(&raw.Paths.Registry, "registry", "registry.yaml", true)
+
+	c.Store = r.str(&raw.Store, "store", "sqlite:porta.db")
+	switch {
+	case strings.HasPrefix(c.Store, "sqlite:"):
+		p := strings.TrimPrefix(c.Store, "sqlite:")
+		if p == "" {
+			r.errf(&raw.Store, "store %q names no file; write sqlite:porta.db", c.Store)
+		} else if !filepath.IsAbs(p) {
+			c.Store = "sqlite:" + filepath.Join(r.dir, p)
+		}
+	case strings.HasPrefix(c.Store, "postgres://"), strings.HasPrefix(c.Store, "postgresql://"):
+	default:
+		r.errf(&raw.Store, "store %q must be sqlite:FILE or a postgres://USER@HOST/DB URL", c.Store)
+	}
+
+	c.TraceBody = r.str(&raw.Trace.Body, "trace.body", "full")
+	if c.TraceBody != "full" && c.TraceBody != "header" && c.TraceBody != "none" {
+		r.errf(&raw.Trace.Body, "trace.body %q must be full, header or none", c.TraceBody)
+	}
+
+	alg := r.str(&raw.Signature.Algorithm, "signature.algorithm", "auto")
+	if alg != "auto" {
+		uri, ok := sigAlgs[alg]
+		if !ok {
+			r.errf(&raw.Signature.Algorithm, "signature.algorithm %q must be auto, rsa-sha256, rsa-sha384, rsa-sha512, ecdsa-sha256, ecdsa-sha384 or ecdsa-sha512", alg)
+		}
+		c.SignatureAlgorithm = uri
+	}
+	c.MaxClockSkew = r.dur(&raw.Signature.MaxClockSkew, "signature.max_clock_skew", 5*time.Minute)
+
+	c.MaxMessage = defaultMaxMessage
+	if n := &raw.Limits.MaxMessage; set(n) {
+		v, err := ParseSize(n.Value)
+		if err != nil || v < 1024 {
+			r.errf(n, "limits.max_message %q must be a size of at least 1KiB, e.g. 16MiB", n.Value)
+		} else {
+			c.MaxMessage = v
+		}
+	}
+
+	c.RetryInitial = r.dur(&raw.Outbox.InitialBackoff, "outbox.initial_backoff", time.Second)
+	c.RetryMax = r.dur(&raw.Outbox.MaxBackoff, "outbox.max_backoff", 5*time.Minute)
+	if c.RetryInitial <= 0 {
+		r.errf(&raw.Outbox.InitialBackoff, "outbox.initial_backoff must be more than 0")
+	} else if c.RetryMax < c.RetryInitial {
+		r.errf(&raw.Outbox.MaxBackoff, "outbox.max_backoff (%v) is less than initial_backoff (%v)", c.RetryMax, c.RetryInitial)
+	}
+	if n := &raw.Outbox.MaxAttempts; set(n) {
+		v, err := strconv.Atoi(n.Value)
+		if err != nil || v < 0 {
+			r.errf(n, "outbox.max_attempts %q must be a whole number >= 0 (0 = until expiry)", n.Value)
+		}
+		c.MaxAttempts = v
+	}
+	c.Expiry = r.dur(&raw.Outbox.Expiry, "outbox.expiry", 24*time.Hour)
+	if c.Expiry <= 0 {
+		r.errf(&raw.Outbox.Expiry, "outbox.expiry must be more than 0: a message nobody acknowledges must end as a visible failure")
+	}
+	c.DuplicateRetention = r.dur(&raw.Duplicates.Retention, "duplicates.retention", 7200*time.Minute)
+	if c.DuplicateRetention < c.Expiry && set(&raw.Duplicates.Retention) {
+		r.errf(&raw.Duplicates.Retention, "duplicates.retention (%v) is shorter than outbox.expiry (%v): a late re-send would be delivered twice", c.DuplicateRetention, c.Expiry)
+	}
+
+	c.PeerTimeout = r.dur(&raw.HTTPClient.Timeout, "http_client.timeout", 30*time.Second)
+	c.DialTimeout = r.dur(&raw.HTTPClient.DialTimeout, "http_client.dial_timeout", 10*time.Second)
+	c.TLSHandshakeTimeout = r.dur(&raw.HTTPClient.TLSHandshakeTimeout, "http_client.tls_handshake_timeout", 10*time.Second)
+	c.BackendTimeout = r.dur(&raw.HTTPClient.BackendTimeout, "http_client.backend_timeout", 30*time.Second)
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+		n   *yaml.Node
+	}{{"http_client.timeout", c.PeerTimeout, &raw.HTTPClient.Timeout}, {"http_client.dial_timeout", c.DialTimeout, &raw.HTTPClient.DialTimeout},
+		{"http_client.tls_handshake_timeout", c.TLSHandshakeTimeout, &raw.HTTPClient.TLSHandshakeTimeout}, {"http_client.backend_timeout", c.BackendTimeout, &raw.HTTPClient.BackendTimeout}} {
+		if d.v <= 0 {
+			r.errf(d.n, "%s must be more than 0: every outbound call has a timeout", d.key)
+		}
+	}
+
+	if set(&raw.Jobs) && !(raw.Jobs.Kind == yaml.SequenceNode && len(raw.Jobs.Content) == 0) {
+		r.errf(&raw.Jobs, "jobs: no job kinds exist yet; leave jobs: [] empty")
+	}
+
+	if c.Key != "" && c.Cert != "" && len(r.probs) == 0 {
+		r.checkKey(c, &raw.Paths.Key, &raw.Signature.Algorithm)
+	}
+	if len(r.probs) > 0 {
+		return nil, r.probs
+	}
+	return c, nil
+}
+
+// checkKey checks that the key matches the certificate and the signature algorithm.
+func (r *configReader) checkKey(c *Config, keyNode, algNode *yaml.Node) {
+	key, err := registry.ReadKeyFile(c.Key)
+	if err != nil {
+		r.errf(keyNode, "paths.key: %v", err)
+		return
+	}
+	certs, err := registry.ReadCertFile(c.Cert)
+	if err != nil {
+		r.errf(nil, "paths.cert: %v", err)
+		return
+	}
+	if err := registry.MatchKey(key, certs[0]); err != nil {
+		r.errf(keyNode, "paths.key %s: %v (paths.cert %s)", c.Key, err, c.Cert)
+		return
+	}
+	if c.SignatureAlgorithm == "" {
+		return
+	}
+	_, isRSA := key.(*rsa.PrivateKey)
+	_, isEC := key.(*ecdsa.PrivateKey)
+	if (isRSA && !strings.Contains(c.SignatureAlgorithm, "#rsa-")) || (isEC && !strings.Contains(c.SignatureAlgorithm, "#ecdsa-")) {
+		r.errf(algNode, "signature.algorithm %q does not suit the %T in %s; use auto", c.SignatureAlgorithm, key, c.Key)
+	}
+}
+
+var typeErrLine = regexp.MustCompile(`line (\d+): (.*)`)
+
+// yamlProblems turns a yaml.v3 decoding error into problems with line numbers.
+func yamlProblems(file string, err error) registry.Problems {
+	var te *yaml.TypeError
+	var out registry.Problems
+	if errors.As(err, &te) {
+		for _, e := range te.Errors {
+			line := 0
+			msg := e
+			if m := typeErrLine.FindStringSubmatch(e); m != nil {
+				line, _ = strconv.Atoi(m[1])
+				msg = m[2]
+			}
+			if f, ok := strings.CutPrefix(msg, "field "); ok {
+				if name, ok := strings.CutSuffix(f, " not found in type gateway.rawConfig"); ok {
+					msg = fmt.Sprintf("unknown key %q; see the keys documented in gateway.Config", name)
+				} else if i := strings.Index(f, " not found in type "); i > 0 {
+					msg = fmt.Sprintf("unknown key %q here; check its spelling and indentation", f[:i])
+				} else if i := strings.Index(f, " already set in type "); i > 0 {
+					msg = fmt.Sprintf("key %q is set twice; keep one", f[:i])
+				}
+			} else if strings.Contains(msg, "cannot unmarshal") {
+				msg = "wrong shape: " + msg + " (a mapping, a list or a value was expected here)"
+			}
+			out = append(out, registry.Problem{File: file, Line: line, Msg: msg})
+		}
+		return out
+	}
+	msg := err.Error()
+	line := 0
+	if m := typeErrLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	return registry.Problems{{File: file, Line: line, Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}}
+}
+
+// CheckRegistry checks the config against its loaded registry: every party of parties must be
+// declared there with hosted: true, and the registry must host no party the config leaves out;
+// when a hosted party lists certificates, the gateway's certificate must be among them.
+func (c *Config) CheckRegistry(reg *registry.Registry) error {
+	var probs registry.Problems
+	certs, err := registry.ReadCertFile(c.Cert)
+	if err != nil {
+		return fmt.Errorf("%s: paths.cert: %w", c.File, err)
+	}
+	for _, name := range c.Parties {
+		p, ok := reg.Party(name)
+		switch {
+		case !ok:
+			probs = append(probs, registry.Problem{File: c.File, Msg: fmt.Sprintf("party %q is not declared in the registry %s; add it with hosted: true", name, c.Registry)})
+		case !p.Hosted:
+			probs = append(probs, registry.Problem{File: p.Pos.File, Line: p.Pos.Line, Msg: fmt.Sprintf("party %q is hosted by this gateway (%s) but not marked hosted: true", name, c.File)})
+		case len(p.Certs) > 0 && !p.Owns(certs[0]):
+			probs = append(probs, registry.Problem{File: p.Pos.File, Line: p.Pos.Line, Msg: fmt.Sprintf("party %q does not list this gateway's certificate %s (sha256 %s); peers would reject its signatures", name, c.Cert, registry.Fingerprint(certs[0]))})
+		}
+	}
+	for _, h := range reg.HostedParties() {
+		found := false
+		for _, name := range c.Parties {
+			found = found || name == h
+		}
+		if !found {
+			p, _ := reg.Party(h)
+			probs = append(probs, registry.Problem{File: p.Pos.File, Line: p.Pos.Line, Msg: fmt.Sprintf("party %q is marked hosted but %s does not list it under parties; add it there or remove hosted: true", h, c.File)})
+		}
+	}
+	if len(probs) > 0 {
+		return probs
+	}
+	return nil
+}
+
+// StoreDriver returns the database/sql driver name and data source for Store: "sqlite3" with a
+// file path, or "pgx" with the postgres URL.
+func (c *Config) StoreDriver() (driver, dsn string) {
+	if p, ok := strings.CutPrefix(c.Store, "sqlite:"); ok {
+		return "sqlite3", p
+	}
+	return "pgx", c.Store
+}
