@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"porta/gateway"
+	"porta/registry"
+)
+
+// porta runs the porta command in-process and returns its exit code, stdout and stderr.
+func porta(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func mustPorta(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := porta(t, "", args...)
+	if code != 0 {
+		t.Fatalf("porta %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+func TestInitWritesAWorkingSetup(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "prov")
+	out := mustPorta(t, "init", "--party", "Provincia", "--dir", dir, "--alg", "ecdsa-p256",
+		"--public-url", "https://pdd.provincia.example:9443/pa", "--pa-addr", "0.0.0.0:9443")
+	for _, f := range initFiles {
+		if !strings.Contains(out, filepath.Join(dir, f)) {
+			t.Errorf("output does not report %s:\n%s", f, out)
+		}
+	}
+	for _, next := range []string{"porta registry add-party --config PEER/porta.yaml " + filepath.Join(dir, "party.yaml"), "porta serve --config " + filepath.Join(dir, "porta.yaml")} {
+		if !strings.Contains(out, next) {
+			t.Errorf("output does not suggest %q:\n%s", next, out)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key.pem: %v, mode %v", err, fi.Mode().Perm())
+	}
+	// Round trip: the config and registry load and agree, as porta serve will need.
+	cfg, err := gateway.LoadConfig(filepath.Join(dir, "porta.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PDAddr != gateway.DefaultPDAddr || cfg.PAAddr != "0.0.0.0:9443" || cfg.AdminAddr != gateway.DefaultAdminAddr || cfg.Parties[0] != "Provincia" {
+		t.Errorf("config = %+v", cfg)
+	}
+	reg, err := registry.Load(cfg.Registry, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.CheckRegistry(reg); err != nil {
+		t.Error(err)
+	}
+	p, _ := reg.Party("Provincia")
+	if !p.Hosted || p.URL != "https://pdd.provincia.example:9443/pa" || p.PortID != "ProvinciaSPCoopIT" {
+		t.Errorf("party = %+v", p)
+	}
+	// Self-signed, usable for TLS as server and client at the public host and loopback.
+	pool := x509.NewCertPool()
+	pool.AddCert(p.Certs[0])
+	for _, host := range []string{"pdd.provincia.example", "127.0.0.1", "localhost"} {
+		for _, u := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+			if _, err := p.Certs[0].Verify(x509.VerifyOptions{Roots: pool, DNSName: host, KeyUsages: []x509.ExtKeyUsage{u}}); err != nil {
+				t.Errorf("certificate for %s %v: %v", host, u, err)
+			}
+		}
+	}
+	card, err := registry.ReadCard(filepath.Join(dir, "party.yaml"), p.Certs[0].NotBefore.AddDate(0, 1, 0))
+	if err != nil || card.Name != "Provincia" || !card.Certs[0].Equal(p.Certs[0]) || card.URL != p.URL {
+		t.Errorf("party card: %+v, %v", card, err)
+	}
+
+	// Refuses to overwrite, unless --force.
+	code, _, errOut := porta(t, "", "init", "--party", "Provincia", "--dir", dir)
+	if code != 1 || !strings.Contains(errOut, "already holds porta.yaml, registry.yaml, key.pem, cert.pem, party.yaml; pass --force") {
+		t.Errorf("second init: exit %d, %s", code, errOut)
+	}
+	mustPorta(t, "init", "--party", "Provincia", "--dir", dir, "--alg", "ecdsa-p256", "--force")
+	after, _ := registry.ReadCertFile(filepath.Join(dir, "cert.pem"))
+	if after[0].Equal(p.Certs[0]) {
+		t.Error("--force kept the old certificate")
+	}
+}
+
+func TestInitUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"init"}, "--party and --dir are required"},
+		{[]string{"init", "--party", "Provincia_1", "--dir", dir}, `--party "Provincia_1": letters and digits only`},
+		{[]string{"init", "--party", "P", "--dir", dir, "--new-ca", "a", "--ca", "b"}, "--new-ca and --ca exclude each other"},
+		{[]string{"init", "--party", "P", "--dir", dir, "--alg", "dsa"}, `--alg "dsa": want rsa2048 or ecdsa-p256`},
+		{[]string{"init", "--party", "P", "--dir", dir, "--pa-addr", "7443"}, `--pa-addr "7443": want HOST:PORT`},
+		{[]string{"init", "--party", "P", "--dir", dir, "--public-url", "http://x/pa"}, `--public-url "http://x/pa": want https://HOST:PORT/pa`},
+	} {
+		code, _, errOut := porta(t, "", tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("porta %v: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	code, _, errOut := porta(t, "", "init", "--party", "P", "--dir", dir, "--ca", filepath.Join(dir, "noca"))
+	if code != 1 || !strings.Contains(errOut, "load CA") {
+		t.Errorf("missing CA: exit %d, %s", code, errOut)
+	}
+}
