@@ -233,3 +233,18 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoadConfig feeds arbitrary porta.yaml files to LoadConfig: it must answer, never panic.
+func FuzzLoadConfig(f *testing.F) {
+	for _, seed := range []string{"parties: [Provincia]\n", "listen: {pd: ':0', pa: ':0'}\n", "jobs: [x]\n", "outbox: 3\n", "parties: [[a]]\nlimits: {max_message: 1GiB}\n"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "porta.yaml")
+		os.WriteFile(p, data, 0o644)
+		c, err := LoadConfig(p)
+		if (c == nil) == (err == nil) {
+			t.Fatalf("LoadConfig returned config %v and error %v", c, err)
+		}
+	})
+}
