@@ -76,7 +76,7 @@ type TipoTestataRichiesta struct {
 
 	CodDestinatario *TipoTesto `xml:"codDestinatario,omitempty" json:"codDestinatario,omitempty"`
 
-	DataOraRichiesta soap.XSDDateTime `xml:"dataOraRichiesta,omitempty" json:"dataOraRichiesta,omitempty"`
+	DataOraRichiesta DateTime `xml:"dataOraRichiesta,omitempty" json:"dataOraRichiesta,omitempty"`
 }
 
 type TipoCriteriRicerca struct {
@@ -84,7 +84,7 @@ type TipoCriteriRicerca struct {
 }
 
 type TipoDatiRichiesta struct {
-	DataRiferimentoRichiesta soap.XSDDate `xml:"dataRiferimentoRichiesta,omitempty" json:"dataRiferimentoRichiesta,omitempty"`
+	DataRiferimentoRichiesta Date `xml:"dataRiferimentoRichiesta,omitempty" json:"dataRiferimentoRichiesta,omitempty"`
 
 	MotivoRichiesta *TipoTesto `xml:"motivoRichiesta,omitempty" json:"motivoRichiesta,omitempty"`
 
@@ -98,7 +98,7 @@ type TipoTestataRisposta struct {
 
 	EsitoOperazione string `xml:"esitoOperazione,omitempty" json:"esitoOperazione,omitempty"`
 
-	DataOraRisposta soap.XSDDateTime `xml:"dataOraRisposta,omitempty" json:"dataOraRisposta,omitempty"`
+	DataOraRisposta DateTime `xml:"dataOraRisposta,omitempty" json:"dataOraRisposta,omitempty"`
 }
 
 type TipoComune struct {
@@ -124,7 +124,7 @@ type TipoGeneralita struct {
 
 	Sesso *TipoSesso `xml:"sesso,omitempty" json:"sesso,omitempty"`
 
-	DataNascita soap.XSDDate `xml:"dataNascita,omitempty" json:"dataNascita,omitempty"`
+	DataNascita Date `xml:"dataNascita,omitempty" json:"dataNascita,omitempty"`
 
 	LuogoNascita *TipoLuogoNascita `xml:"luogoNascita,omitempty" json:"luogoNascita,omitempty"`
 }
@@ -154,17 +154,17 @@ type TipoIndirizzo struct {
 type TipoResidenza struct {
 	Indirizzo *TipoIndirizzo `xml:"indirizzo,omitempty" json:"indirizzo,omitempty"`
 
-	DataDecorrenzaResidenza soap.XSDDate `xml:"dataDecorrenzaResidenza,omitempty" json:"dataDecorrenzaResidenza,omitempty"`
+	DataDecorrenzaResidenza Date `xml:"dataDecorrenzaResidenza,omitempty" json:"dataDecorrenzaResidenza,omitempty"`
 }
 
 type TipoDatiDecesso struct {
-	DataEvento soap.XSDDate `xml:"dataEvento,omitempty" json:"dataEvento,omitempty"`
+	DataEvento Date `xml:"dataEvento,omitempty" json:"dataEvento,omitempty"`
 
 	LuogoEvento *TipoComune `xml:"luogoEvento,omitempty" json:"luogoEvento,omitempty"`
 }
 
 type TipoIscrizioneAIRE struct {
-	DataDecorrenza soap.XSDDate `xml:"dataDecorrenza,omitempty" json:"dataDecorrenza,omitempty"`
+	DataDecorrenza Date `xml:"dataDecorrenza,omitempty" json:"dataDecorrenza,omitempty"`
 
 	CodiceStato *TipoCodiceIstatStato `xml:"codiceStato,omitempty" json:"codiceStato,omitempty"`
 

@@ -9,3 +9,6 @@
 /XMLName xml.Name `xml:"[^ ]* EsitoPubblicazione"`/d
 s|^type EsitoPubblicazione TipoEsitoOperazione$|type EsitoPubblicazione struct {\n\tXMLName xml.Name `xml:"http://porta.lavoro.provincia.it/Formazione/CatalogoOfferta EsitoPubblicazione"`\n\tTipoEsitoOperazione\n}|
 s|^type EsitoRitiro TipoEsitoOperazione$|type EsitoRitiro struct {\n\tXMLName xml.Name `xml:"http://porta.lavoro.provincia.it/Formazione/CatalogoOfferta EsitoRitiro"`\n\tTipoEsitoOperazione\n}|
+# soap.XSDDate / soap.XSDDateTime swallow parse errors: use the strict Date/DateTime of corrections.go.
+s/soap\.XSDDateTime/DateTime/g
+s/soap\.XSDDate/Date/g

@@ -84,7 +84,7 @@ type RicercaCorsi struct {
 
 	Qualifica *TipoQualifica `xml:"qualifica,omitempty" json:"qualifica,omitempty"`
 
-	DataInizioDa soap.XSDDate `xml:"dataInizioDa,omitempty" json:"dataInizioDa,omitempty"`
+	DataInizioDa Date `xml:"dataInizioDa,omitempty" json:"dataInizioDa,omitempty"`
 
 	MassimoRisultati *PositiveInteger `xml:"massimoRisultati,omitempty" json:"massimoRisultati,omitempty"`
 }
@@ -120,9 +120,9 @@ type TipoCorso struct {
 
 	Sede *TipoSede `xml:"sede,omitempty" json:"sede,omitempty"`
 
-	DataInizio soap.XSDDate `xml:"dataInizio,omitempty" json:"dataInizio,omitempty"`
+	DataInizio Date `xml:"dataInizio,omitempty" json:"dataInizio,omitempty"`
 
-	DataFine soap.XSDDate `xml:"dataFine,omitempty" json:"dataFine,omitempty"`
+	DataFine Date `xml:"dataFine,omitempty" json:"dataFine,omitempty"`
 
 	DurataOre *PositiveInteger `xml:"durataOre,omitempty" json:"durataOre,omitempty"`
 

@@ -72,9 +72,9 @@ type PrestazioneType struct {
 
 	NumeroDomanda *TestoType `xml:"NumeroDomanda,omitempty" json:"NumeroDomanda,omitempty"`
 
-	DataInizioPrestazione soap.XSDDate `xml:"DataInizioPrestazione,omitempty" json:"DataInizioPrestazione,omitempty"`
+	DataInizioPrestazione Date `xml:"DataInizioPrestazione,omitempty" json:"DataInizioPrestazione,omitempty"`
 
-	DataFinePrestazione soap.XSDDate `xml:"DataFinePrestazione,omitempty" json:"DataFinePrestazione,omitempty"`
+	DataFinePrestazione Date `xml:"DataFinePrestazione,omitempty" json:"DataFinePrestazione,omitempty"`
 
 	ImportoMensile *ImportoType `xml:"ImportoMensile,omitempty" json:"ImportoMensile,omitempty"`
 }
@@ -86,7 +86,7 @@ type PercettoreType struct {
 
 	Nome *TestoType `xml:"Nome,omitempty" json:"Nome,omitempty"`
 
-	DataNascita soap.XSDDate `xml:"DataNascita,omitempty" json:"DataNascita,omitempty"`
+	DataNascita Date `xml:"DataNascita,omitempty" json:"DataNascita,omitempty"`
 
 	Azienda *AziendaType `xml:"Azienda,omitempty" json:"Azienda,omitempty"`
 
@@ -96,7 +96,7 @@ type PercettoreType struct {
 type IntestazioneType struct {
 	IdentificativoElenco *TestoType `xml:"IdentificativoElenco,omitempty" json:"IdentificativoElenco,omitempty"`
 
-	DataElenco soap.XSDDate `xml:"DataElenco,omitempty" json:"DataElenco,omitempty"`
+	DataElenco Date `xml:"DataElenco,omitempty" json:"DataElenco,omitempty"`
 
 	CodiceSede *CodiceSedeType `xml:"CodiceSede,omitempty" json:"CodiceSede,omitempty"`
 

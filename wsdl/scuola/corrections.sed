@@ -3,3 +3,6 @@
 # field's element name, so children would marshal as <tipoX> and fail to unmarshal. Named
 # complex types carry no XMLName: the element name comes from the field tag.
 /XMLName xml.Name `xml:"[^ ]* tipo[A-Za-z]*"`/d
+# soap.XSDDate / soap.XSDDateTime swallow parse errors: use the strict Date/DateTime of corrections.go.
+s/soap\.XSDDateTime/DateTime/g
+s/soap\.XSDDate/Date/g

@@ -12,8 +12,10 @@
 //     elementFormDefault="qualified", so defect 1, unqualified children, cannot arise);
 //   - xs:positiveInteger and xs:nonNegativeInteger were referenced but not defined: defined in
 //     corrections.go as uint64;
-//   - required xs:date/xs:dateTime (soap.XSDDate, soap.XSDDateTime) and enumerated strings are
-//     still dropped when zero (defect 4): the builders in adapters/scuola fill every required field,
+//   - soap.XSDDate and soap.XSDDateTime swallow parse errors (an invalid date became the zero
+//     time) and read zone-less values in time.Local: replaced by the strict Date and DateTime
+//     of corrections.go, whose errors name the element;
+//   - required dates and enumerated strings are still dropped when zero (defect 4): the builders in adapters/scuola fill every required field,
 //     and every document they emit is validated against the schema in their tests.
 //   - the generated client (*soap.Client) is not used: v0.5.0 does not parse SOAP faults and has
 //     no WS-Security; the gateway carries the messages.

@@ -72,7 +72,7 @@ type RichiestaEstrazione struct {
 
 	AnnoScolastico *TipoAnnoScolastico `xml:"annoScolastico,omitempty" json:"annoScolastico,omitempty"`
 
-	DataEventoDa soap.XSDDate `xml:"dataEventoDa,omitempty" json:"dataEventoDa,omitempty"`
+	DataEventoDa Date `xml:"dataEventoDa,omitempty" json:"dataEventoDa,omitempty"`
 }
 
 type RicevutaEstrazione struct {
@@ -80,7 +80,7 @@ type RicevutaEstrazione struct {
 
 	IdEstrazione *TipoIdEstrazione `xml:"idEstrazione,omitempty" json:"idEstrazione,omitempty"`
 
-	DataOraRicezione soap.XSDDateTime `xml:"dataOraRicezione,omitempty" json:"dataOraRicezione,omitempty"`
+	DataOraRicezione DateTime `xml:"dataOraRicezione,omitempty" json:"dataOraRicezione,omitempty"`
 }
 
 type RichiestaStatoEstrazione struct {
@@ -118,7 +118,7 @@ type TipoAlunno struct {
 
 	Nome *TipoTesto `xml:"nome,omitempty" json:"nome,omitempty"`
 
-	DataNascita soap.XSDDate `xml:"dataNascita,omitempty" json:"dataNascita,omitempty"`
+	DataNascita Date `xml:"dataNascita,omitempty" json:"dataNascita,omitempty"`
 
 	Classe *TipoClasse `xml:"classe,omitempty" json:"classe,omitempty"`
 
@@ -126,7 +126,7 @@ type TipoAlunno struct {
 
 	MomentoComunicazione *TipoMomentoComunicazione `xml:"momentoComunicazione,omitempty" json:"momentoComunicazione,omitempty"`
 
-	DataEvento soap.XSDDate `xml:"dataEvento,omitempty" json:"dataEvento,omitempty"`
+	DataEvento Date `xml:"dataEvento,omitempty" json:"dataEvento,omitempty"`
 
 	ScuolaDestinazione *TipoCodiceMeccanografico `xml:"scuolaDestinazione,omitempty" json:"scuolaDestinazione,omitempty"`
 }
