@@ -1,0 +1,245 @@
+package scuola
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/mattn/go-sqlite3"
+
+	"porta/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/labour/inbound/scuola")
+
+const schema = "../../xsd/schemas/labour/scuola.xsd"
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("..", "..", "testdata", "labour", "inbound", "scuola", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden %s: %v (run go test -update)", name, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file:\n got: %s\nwant: %s", name, got, want)
+	}
+}
+
+// xmllint validates a document against the schema with the independent libxml2 tool.
+func xmllint(t *testing.T, doc []byte) {
+	t.Helper()
+	bin := testenv.Xmllint(t)
+	f := filepath.Join(t.TempDir(), "doc.xml")
+	if err := os.WriteFile(f, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "--noout", "--schema", schema, f).CombinedOutput(); err != nil {
+		t.Fatalf("xmllint rejects the document: %v\n%s\n%s", err, out, doc)
+	}
+}
+
+func openData(t *testing.T) *Attendance {
+	t.Helper()
+	db, err := sqlx.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "scuola.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	a, err := OpenAttendance(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+var (
+	day0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	d    = func(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
+)
+
+func samplePupils() []Pupil {
+	return []Pupil{
+		{CodiceFiscale: "VRDLGU08C12A944E", Cognome: "VERDI", Nome: "LUIGI", DataNascita: d("2008-03-12"), ClasseAnno: 3, ClasseSezione: "B", Stato: Interrotto, Momento: Interruzione, DataEvento: d("2026-01-20")},
+		{CodiceFiscale: "BNCGLI09E55A944D", Cognome: "BIANCHI", Nome: "GIULIA", DataNascita: d("2009-05-15"), ClasseAnno: 2, ClasseSezione: "A", Stato: Frequentante, Momento: Avvio, DataEvento: d("2025-09-15")},
+		{CodiceFiscale: "BRNSRA06M60L736L", Cognome: "BRUNO", Nome: "SARA", DataNascita: d("2006-08-20"), ClasseAnno: 5, ClasseSezione: "C", Stato: Trasferito, Momento: Trasferimento, DataEvento: d("2025-11-03"), ScuolaDestinazione: "BOIS00200B"},
+	}
+}
+
+func TestServiceExtractionLifecycle(t *testing.T) {
+	ctx := context.Background()
+	data := openData(t)
+	if err := data.Put(ctx, "BOIS00100X", "2025/2026", samplePupils()...); err != nil {
+		t.Fatal(err)
+	}
+	now := day0
+	svc := &Service{Data: data, Delay: time.Minute, Now: func() time.Time { return now }, NewID: func(s string) string { return "EXT-" + s + "-1" }}
+
+	req, err := BuildRequest(Extraction{School: "BOIS00100X", Year: "2025/2026"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "richiesta_estrazione.xml", req)
+	xmllint(t, req)
+
+	receipt, err := svc.Handle(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "ricevuta_estrazione.xml", receipt)
+	xmllint(t, receipt)
+	id, _, err := ParseReceipt(receipt)
+	if err != nil || id != "EXT-BOIS00100X-1" {
+		t.Fatalf("receipt id %q, %v", id, err)
+	}
+
+	poll, err := BuildPoll(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "stato_estrazione.xml", poll)
+	xmllint(t, poll)
+	pending, err := svc.Handle(ctx, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "risposta_in_corso.xml", pending)
+	xmllint(t, pending)
+	if r, err := ParseResult(pending); err != nil || r.Status != InProgress {
+		t.Fatalf("before the delay: %+v, %v; want IN_CORSO", r, err)
+	}
+
+	now = now.Add(time.Minute)
+	done, err := svc.Handle(ctx, poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "risposta_completata.xml", done)
+	xmllint(t, done)
+	r, err := ParseResult(done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != Completed || len(r.Pupils) != 3 || r.School != "BOIS00100X" {
+		t.Fatalf("result %+v", r)
+	}
+	byCF := map[string]Pupil{}
+	for _, p := range r.Pupils {
+		byCF[p.CodiceFiscale] = p
+	}
+	for _, want := range samplePupils() {
+		if got := byCF[want.CodiceFiscale]; got != want {
+			t.Errorf("round trip of %s:\n got %+v\nwant %+v", want.CodiceFiscale, got, want)
+		}
+	}
+}
+
+func TestServiceFailures(t *testing.T) {
+	ctx := context.Background()
+	data := openData(t)
+	svc := &Service{Data: data, Now: func() time.Time { return day0 }, NewID: func(s string) string { return "X1" }}
+	tests := []struct {
+		name    string
+		payload string
+		code    string // ERRORE code in the answer
+		field   string // or a *FieldError naming this field
+	}{
+		{"unknown extraction", `<RichiestaStatoEstrazione xmlns="` + Namespace + `"><idEstrazione>NOPE</idEstrazione></RichiestaStatoEstrazione>`, CodeUnknownExtraction, ""},
+		{"school without data", `<RichiestaEstrazione xmlns="` + Namespace + `"><codiceMeccanografico>MIIS00900Z</codiceMeccanografico><annoScolastico>2025/2026</annoScolastico></RichiestaEstrazione>`, CodeUnknownSchool, ""},
+		{"bad school code", `<RichiestaEstrazione xmlns="` + Namespace + `"><codiceMeccanografico>BO1</codiceMeccanografico><annoScolastico>2025/2026</annoScolastico></RichiestaEstrazione>`, "", "codiceMeccanografico"},
+		{"bad year", `<RichiestaEstrazione xmlns="` + Namespace + `"><codiceMeccanografico>BOIS00100X</codiceMeccanografico><annoScolastico>2025/2027</annoScolastico></RichiestaEstrazione>`, "", "annoScolastico"},
+		{"wrong namespace", `<RichiestaEstrazione xmlns="urn:other"/>`, "", "root"},
+		{"other element", `<RicevutaEstrazione xmlns="` + Namespace + `"/>`, "", "root"},
+		{"doctype", `<!DOCTYPE x [<!ENTITY e "x">]><RichiestaEstrazione xmlns="` + Namespace + `"/>`, "", "root"},
+		{"not xml", `<<<`, "", "root"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := svc.Handle(ctx, []byte(tc.payload))
+			if tc.field != "" {
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != tc.field {
+					t.Fatalf("err = %v, want a FieldError on %s", err, tc.field)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.HasPrefix(out, []byte(xmlDecl)) && strings.Contains(string(out), "RicevutaEstrazione") {
+				// an accepted request: poll it
+				id, _, _ := ParseReceipt(out)
+				p, _ := BuildPoll(id)
+				if out, err = svc.Handle(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			xmllint(t, out)
+			r, err := ParseResult(out)
+			if err != nil || r.Status != Failed || r.Code != tc.code {
+				t.Fatalf("result %+v, %v; want ERRORE %s", r, err, tc.code)
+			}
+		})
+	}
+}
+
+const xmlDecl = "<?xml"
+
+func TestParseResultRejectsBadDates(t *testing.T) {
+	doc := `<RispostaStatoEstrazione xmlns="` + Namespace + `"><idEstrazione>A</idEstrazione><stato>COMPLETATA</stato>
+<codiceMeccanografico>BOIS00100X</codiceMeccanografico><annoScolastico>2025/2026</annoScolastico><listaAlunni><alunno>
+<codiceFiscale>VRDLGU08C12A944E</codiceFiscale><cognome>V</cognome><nome>L</nome><dataNascita>2008-13-45</dataNascita>
+</alunno></listaAlunni></RispostaStatoEstrazione>`
+	_, err := ParseResult([]byte(doc))
+	if err == nil || !strings.Contains(err.Error(), "dataNascita") {
+		t.Fatalf("err = %v, want one naming dataNascita", err)
+	}
+}
+
+func TestGenerateDeterministic(t *testing.T) {
+	var people []Person
+	for i := range 200 {
+		people = append(people, Person{CodiceFiscale: "P" + string(rune('A'+i%26)), Cognome: "X", Nome: "Y", DataNascita: time.Date(2005+i%8, time.Month(1+i%12), 1+i%28, 0, 0, 0, 0, time.UTC)})
+	}
+	opt := GenOptions{Seed: 7, Schools: []string{"BOIS00100X", "BOIS00200B"}, Year: 2025, DropOuts: 0.1, Transfers: 0.05}
+	a, b := Generate(people, opt), Generate(people, opt)
+	if len(a.DropOuts) == 0 || len(a.DropOuts) != len(b.DropOuts) {
+		t.Fatalf("drop-outs %d vs %d", len(a.DropOuts), len(b.DropOuts))
+	}
+	for i := range a.DropOuts {
+		if a.DropOuts[i] != b.DropOuts[i] {
+			t.Fatalf("not deterministic at %d", i)
+		}
+	}
+	total := 0
+	for _, s := range a.Schools {
+		for _, p := range s.Pupils {
+			total++
+			if age := p.AgeOn(time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)); age < 14 || age > 19 {
+				t.Errorf("pupil aged %d", age)
+			}
+			if p.Stato == Trasferito && (p.ScuolaDestinazione == "" || p.ScuolaDestinazione == s.School) {
+				t.Errorf("transfer %+v from %s", p, s.School)
+			}
+		}
+	}
+	if total == 0 || a.Year != "2025/2026" {
+		t.Fatalf("total %d year %s", total, a.Year)
+	}
+}
