@@ -1,0 +1,605 @@
+//go:build busta_contract
+
+// Built only with -tags busta_contract until the busta side of the envelope contract
+// (ProtocolError, NewError, the Code constants, ParseHeader) is committed; then delete
+// this header (the go:build line and this comment). Tested meanwhile against a stand-in of exactly those contract names.
+
+package envelope
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/hmac"
+	"crypto/rsa"
+	_ "crypto/sha256" // digests of the allow-list
+	_ "crypto/sha512"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+)
+
+// DefaultMaxSkew is the clock difference a Verifier tolerates when MaxSkew is zero.
+const DefaultMaxSkew = 5 * time.Minute
+
+// Verifier checks the WS-Security signature of SOAP envelopes. It accepts exactly what Porta's
+// policy allows: one soap:Header, one soap:Body, one wsse:Security with one ds:Signature and one
+// wsu:Timestamp; references by wsu:Id (namespace URI matched, unique in the document) to the
+// actual soap:Body, the actual eGov_IT:Intestazione (when the message has one) and the actual
+// Timestamp, each with the exc-c14n transform only; RSA or ECDSA with SHA-256/384/512; a signing
+// certificate from a wsse:SecurityTokenReference to a BinarySecurityToken or from
+// ds:X509Data/X509Certificate, trusted by Trust; a Timestamp fresh within MaxSkew.
+//
+// Failures are *ProtocolError: EGOV_IT_117 when signed content or SignedInfo changed,
+// EGOV_IT_202 when the XML-DSig structure is not acceptable (wrapping, duplicate or unresolvable
+// Id, disallowed algorithm or transform), EGOV_IT_200 when the security policy is not met
+// (nothing signed, a required part unsigned, untrusted or expired certificate, stale Timestamp),
+// EGOV_IT_001 (Bare) when the input is not acceptable XML or not a SOAP envelope.
+type Verifier struct {
+	Trust   *TrustStore
+	MaxSkew time.Duration    // zero means DefaultMaxSkew
+	Now     func() time.Time // nil means time.Now
+	Limits  Limits           // zero means DefaultLimits
+}
+
+// Verified is what a Verifier vouches for: a document rebuilt from the canonical bytes that were
+// digested (a soap:Envelope whose soap:Header holds only the verified Intestazione, and the
+// verified soap:Body), never the input tree.
+type Verified struct {
+	Doc          *etree.Document
+	Intestazione *etree.Element // nil when the message has no busta
+	Body         *etree.Element
+	Certificate  *x509.Certificate
+	Created      time.Time
+	Expires      time.Time
+}
+
+// Verify parses data with ParseXML and verifies it.
+func (v *Verifier) Verify(data []byte) (*Verified, error) {
+	lim := v.Limits
+	if lim == (Limits{}) {
+		lim = DefaultLimits
+	}
+	if lim.MaxBytes <= 0 || len(data) <= lim.MaxBytes {
+		data = normalizeAttrSpace(data)
+	}
+	doc, err := ParseXML(data, lim)
+	if err != nil {
+		pe := NewError(CodeEnvelopeFormat, "Envelope", err.Error())
+		pe.Bare = true
+		return nil, pe
+	}
+	return v.VerifyDocument(doc)
+}
+
+// errors of the three families, with their position in the message.
+func dsigErr(pos, format string, a ...any) *ProtocolError {
+	return NewError(CodeInvalidXMLSignature, pos, fmt.Sprintf(format, a...))
+}
+func policyErr(pos, format string, a ...any) *ProtocolError {
+	return NewError(CodeSecurityPolicy, pos, fmt.Sprintf(format, a...))
+}
+func changedErr(pos, format string, a ...any) *ProtocolError {
+	return NewError(CodeInvalidSignature, pos, fmt.Sprintf(format, a...))
+}
+
+var digestAlgs = map[string]crypto.Hash{
+	AlgSHA256: crypto.SHA256,
+	AlgSHA384: crypto.SHA384,
+	AlgSHA512: crypto.SHA512,
+}
+
+type sigAlg struct {
+	hash  crypto.Hash
+	ecdsa bool
+}
+
+var signatureAlgs = map[string]sigAlg{
+	AlgRSASHA256:   {crypto.SHA256, false},
+	AlgRSASHA384:   {crypto.SHA384, false},
+	AlgRSASHA512:   {crypto.SHA512, false},
+	AlgECDSASHA256: {crypto.SHA256, true},
+	AlgECDSASHA384: {crypto.SHA384, true},
+	AlgECDSASHA512: {crypto.SHA512, true},
+}
+
+// children returns el's child elements with namespace ns and local name local.
+func children(el *etree.Element, ns, local string) []*etree.Element {
+	var out []*etree.Element
+	for _, c := range el.ChildElements() {
+		if c.Tag == local && c.NamespaceURI() == ns {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// one returns the single child ns:local of el, or an EGOV_IT_202 error naming pos.
+func one(el *etree.Element, ns, local, pos string) (*etree.Element, error) {
+	cs := children(el, ns, local)
+	if len(cs) != 1 {
+		return nil, dsigErr(pos, "%d %s elements in <%s>, want exactly 1", len(cs), local, el.FullTag())
+	}
+	return cs[0], nil
+}
+
+// textOf returns the character data of a leaf element, or an error when it has child elements.
+func textOf(el *etree.Element, pos string) (string, error) {
+	var b strings.Builder
+	for _, t := range el.Child {
+		switch t := t.(type) {
+		case *etree.CharData:
+			b.WriteString(t.Data)
+		case *etree.Element:
+			return "", dsigErr(pos, "<%s> has an unexpected child <%s>", el.FullTag(), t.FullTag())
+		}
+	}
+	return strings.TrimSpace(b.String()), nil
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, s)
+	return base64.StdEncoding.DecodeString(s)
+}
+
+// c14nMethod checks an element carrying an Algorithm (CanonicalizationMethod or Transform) is
+// exclusive C14N without comments and returns its InclusiveNamespaces PrefixList.
+func c14nMethod(el *etree.Element, pos string) ([]string, error) {
+	alg := el.SelectAttrValue("Algorithm", "")
+	if alg != AlgExcC14N {
+		return nil, dsigErr(pos, "algorithm %q is not allowed (only exclusive C14N %s)", alg, AlgExcC14N)
+	}
+	var prefixes []string
+	for _, c := range el.ChildElements() {
+		if c.Tag != "InclusiveNamespaces" || c.NamespaceURI() != NSExcC14N {
+			return nil, dsigErr(pos, "unexpected <%s> in <%s>", c.FullTag(), el.FullTag())
+		}
+		prefixes = append(prefixes, strings.Fields(c.SelectAttrValue("PrefixList", ""))...)
+	}
+	return prefixes, nil
+}
+
+type reference struct {
+	id       string
+	prefixes []string
+	hash     crypto.Hash
+	digest   []byte
+	el       *etree.Element
+}
+
+// VerifyDocument verifies doc, which it does not modify.
+func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	skew := v.MaxSkew
+	if skew <= 0 {
+		skew = DefaultMaxSkew
+	}
+	env := doc.Root()
+	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != NSSOAP {
+		pe := NewError(CodeEnvelopeFormat, "Envelope", "the document is not a SOAP 1.1 Envelope")
+		pe.Bare = true
+		return nil, pe
+	}
+	headers, bodies := children(env, NSSOAP, "Header"), children(env, NSSOAP, "Body")
+	if len(bodies) == 0 {
+		pe := NewError(CodeEnvelopeFormat, "Envelope/Body", "the Envelope has no soap:Body")
+		pe.Bare = true
+		return nil, pe
+	}
+	if len(bodies) > 1 {
+		return nil, dsigErr("Envelope/Body", "the Envelope has %d soap:Body elements, want 1", len(bodies))
+	}
+	if len(headers) == 0 {
+		return nil, policyErr("Security", "the message has no soap:Header and so no WS-Security signature")
+	}
+	if len(headers) > 1 {
+		return nil, dsigErr("Envelope/Header", "the Envelope has %d soap:Header elements, want 1", len(headers))
+	}
+	header, body := headers[0], bodies[0]
+	secs := children(header, NSWSSE, "Security")
+	if len(secs) == 0 {
+		return nil, policyErr("Security", "no wsse:Security header: the message is not signed")
+	}
+	if len(secs) > 1 {
+		return nil, dsigErr("Security", "%d wsse:Security headers, want 1", len(secs))
+	}
+	sec := secs[0]
+	sigs := children(sec, NSDSig, "Signature")
+	if len(sigs) == 0 {
+		return nil, policyErr("Security/Signature", "wsse:Security holds no ds:Signature: the message is not signed")
+	}
+	if len(sigs) > 1 {
+		return nil, dsigErr("Security/Signature", "wsse:Security holds %d ds:Signature elements, want 1", len(sigs))
+	}
+	sig := sigs[0]
+	tss := children(sec, NSWSU, "Timestamp")
+	if len(tss) == 0 {
+		return nil, policyErr("Security/Timestamp", "wsse:Security holds no wsu:Timestamp")
+	}
+	if len(tss) > 1 {
+		return nil, dsigErr("Security/Timestamp", "wsse:Security holds %d wsu:Timestamp elements, want 1", len(tss))
+	}
+	timestamp := tss[0]
+	ints := children(header, NSeGov, "Intestazione")
+	if len(ints) > 1 {
+		return nil, dsigErr("Intestazione", "the Header holds %d eGov_IT:Intestazione elements, want at most 1", len(ints))
+	}
+	var intestazione *etree.Element
+	if len(ints) == 1 {
+		intestazione = ints[0]
+	}
+
+	ids := collectIDs(env)
+	for id, els := range ids.wsu {
+		if len(els) > 1 {
+			return nil, dsigErr("Security/Signature", "wsu:Id %q appears on %d elements (<%s> and <%s>): ids must be unique", id, len(els), els[0].FullTag(), els[1].FullTag())
+		}
+	}
+
+	// SignedInfo: everything that is used from it is read from its canonical bytes, the bytes the
+	// SignatureValue covers.
+	siEl, err := one(sig, NSDSig, "SignedInfo", "Security/Signature")
+	if err != nil {
+		return nil, err
+	}
+	cmEl, err := one(siEl, NSDSig, "CanonicalizationMethod", "Security/Signature/SignedInfo")
+	if err != nil {
+		return nil, err
+	}
+	siPrefixes, err := c14nMethod(cmEl, "Security/Signature/SignedInfo/CanonicalizationMethod")
+	if err != nil {
+		return nil, err
+	}
+	siBytes, err := canonicalize(siEl, siPrefixes)
+	if err != nil {
+		return nil, dsigErr("Security/Signature/SignedInfo", "%v", err)
+	}
+	siDoc, err := ParseXML(siBytes, DefaultLimits)
+	if err != nil {
+		return nil, dsigErr("Security/Signature/SignedInfo", "canonical SignedInfo does not parse: %v", err)
+	}
+	si := siDoc.Root()
+	smEl, err := one(si, NSDSig, "SignatureMethod", "Security/Signature/SignedInfo")
+	if err != nil {
+		return nil, err
+	}
+	smAlg := smEl.SelectAttrValue("Algorithm", "")
+	alg, ok := signatureAlgs[smAlg]
+	if !ok {
+		return nil, dsigErr("Security/Signature/SignedInfo/SignatureMethod", "signature algorithm %q is not allowed (RSA or ECDSA with SHA-256/384/512)", smAlg)
+	}
+	if len(smEl.ChildElements()) > 0 {
+		return nil, dsigErr("Security/Signature/SignedInfo/SignatureMethod", "SignatureMethod has unexpected child elements")
+	}
+	for _, c := range si.ChildElements() {
+		if c.NamespaceURI() != NSDSig || (c.Tag != "CanonicalizationMethod" && c.Tag != "SignatureMethod" && c.Tag != "Reference") {
+			return nil, dsigErr("Security/Signature/SignedInfo", "unexpected <%s> in SignedInfo", c.FullTag())
+		}
+	}
+
+	var refs []reference
+	seen := map[string]bool{}
+	for _, r := range children(si, NSDSig, "Reference") {
+		uri := r.SelectAttrValue("URI", "")
+		pos := "Security/Signature/SignedInfo/Reference[" + uri + "]"
+		if !strings.HasPrefix(uri, "#") || len(uri) < 2 || strings.ContainsAny(uri, "()") {
+			return nil, dsigErr(pos, "reference URI %q is not a same-document #id reference", uri)
+		}
+		ref := reference{id: uri[1:]}
+		if seen[ref.id] {
+			return nil, dsigErr(pos, "%s is referenced twice", uri)
+		}
+		seen[ref.id] = true
+		for _, c := range r.ChildElements() {
+			if c.NamespaceURI() != NSDSig || (c.Tag != "Transforms" && c.Tag != "DigestMethod" && c.Tag != "DigestValue") {
+				return nil, dsigErr(pos, "unexpected <%s> in Reference", c.FullTag())
+			}
+		}
+		trs, err := one(r, NSDSig, "Transforms", pos)
+		if err != nil {
+			return nil, err
+		}
+		tr := trs.ChildElements()
+		if len(tr) != 1 || tr[0].Tag != "Transform" || tr[0].NamespaceURI() != NSDSig {
+			return nil, dsigErr(pos, "Transforms must hold exactly one ds:Transform (exclusive C14N), found %d elements", len(tr))
+		}
+		if ref.prefixes, err = c14nMethod(tr[0], pos+"/Transform"); err != nil {
+			return nil, err
+		}
+		dm, err := one(r, NSDSig, "DigestMethod", pos)
+		if err != nil {
+			return nil, err
+		}
+		dmAlg := dm.SelectAttrValue("Algorithm", "")
+		if ref.hash, ok = digestAlgs[dmAlg]; !ok {
+			return nil, dsigErr(pos+"/DigestMethod", "digest algorithm %q is not allowed (SHA-256/384/512)", dmAlg)
+		}
+		dvEl, err := one(r, NSDSig, "DigestValue", pos)
+		if err != nil {
+			return nil, err
+		}
+		dv, err := textOf(dvEl, pos+"/DigestValue")
+		if err != nil {
+			return nil, err
+		}
+		if ref.digest, err = decodeBase64(dv); err != nil || len(ref.digest) != ref.hash.Size() {
+			return nil, dsigErr(pos+"/DigestValue", "DigestValue is not a base64 %d-byte digest", ref.hash.Size())
+		}
+		els := ids.wsu[ref.id]
+		if len(els) == 0 {
+			if ids.plain[ref.id] > 0 {
+				return nil, dsigErr(pos, "%s matches only an Id attribute outside the wsu namespace", uri)
+			}
+			return nil, dsigErr(pos, "%s matches no wsu:Id in the message", uri)
+		}
+		if ids.plain[ref.id] > 0 {
+			return nil, dsigErr(pos, "%s is ambiguous: another element carries Id=%q", uri, ref.id)
+		}
+		ref.el = els[0]
+		// Anti-wrapping: an element named like a required part must be that part.
+		switch {
+		case ref.el.Tag == "Body" && ref.el.NamespaceURI() == NSSOAP && ref.el != body,
+			ref.el.Tag == "Intestazione" && ref.el.NamespaceURI() == NSeGov && ref.el != intestazione,
+			ref.el.Tag == "Timestamp" && ref.el.NamespaceURI() == NSWSU && ref.el != timestamp:
+			return nil, dsigErr(pos, "%s points to a <%s> that is not the message's own (signature wrapping)", uri, ref.el.FullTag())
+		}
+		refs = append(refs, ref)
+	}
+	if len(refs) == 0 {
+		return nil, dsigErr("Security/Signature/SignedInfo", "SignedInfo has no Reference")
+	}
+	signed := func(el *etree.Element) bool {
+		for _, r := range refs {
+			if r.el == el {
+				return true
+			}
+		}
+		return false
+	}
+	if !signed(body) {
+		return nil, policyErr("Security/Signature", "the soap:Body is not signed (no Reference to it)")
+	}
+	if intestazione != nil && !signed(intestazione) {
+		return nil, policyErr("Security/Signature", "the eGov_IT:Intestazione is not signed (no Reference to it)")
+	}
+	if !signed(timestamp) {
+		return nil, policyErr("Security/Signature", "the wsu:Timestamp is not signed (no Reference to it)")
+	}
+
+	// The signing certificate.
+	cert, intermediates, err := keyInfoCert(sig, sec, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Trust.check(cert, intermediates, now()); err != nil {
+		return nil, policyErr("Security/Signature/KeyInfo", "%v", err)
+	}
+
+	// SignatureValue over the canonical SignedInfo.
+	svEl, err := one(sig, NSDSig, "SignatureValue", "Security/Signature")
+	if err != nil {
+		return nil, err
+	}
+	sv, err := textOf(svEl, "Security/Signature/SignatureValue")
+	if err != nil {
+		return nil, err
+	}
+	sigBytes, err := decodeBase64(sv)
+	if err != nil {
+		return nil, dsigErr("Security/Signature/SignatureValue", "SignatureValue is not base64: %v", err)
+	}
+	h := alg.hash.New()
+	h.Write(siBytes)
+	if err := checkSignature(cert.PublicKey, alg, h.Sum(nil), sigBytes); err != nil {
+		return nil, err
+	}
+
+	// Digests, from the canonical bytes of each referenced element.
+	canon := map[*etree.Element][]byte{}
+	for _, r := range refs {
+		c, err := canonicalize(r.el, r.prefixes)
+		if err != nil {
+			return nil, dsigErr("Security/Signature/SignedInfo/Reference[#"+r.id+"]", "%v", err)
+		}
+		d := r.hash.New()
+		d.Write(c)
+		if !hmac.Equal(d.Sum(nil), r.digest) {
+			return nil, changedErr("Security/Signature", "digest of #%s (<%s>) does not match: its content changed after signing", r.id, r.el.FullTag())
+		}
+		canon[r.el] = c
+	}
+
+	// The Timestamp, as signed.
+	created, expires, err := parseTimestamp(canon[timestamp])
+	if err != nil {
+		return nil, err
+	}
+	t := now()
+	if created.After(t.Add(skew)) {
+		return nil, policyErr("Security/Timestamp", "Timestamp Created %s is in the future (now %s, skew %s)", created.Format(time.RFC3339), t.UTC().Format(time.RFC3339), skew)
+	}
+	if !expires.After(t.Add(-skew)) {
+		return nil, policyErr("Security/Timestamp", "Timestamp expired at %s (now %s, skew %s): the message is stale", expires.Format(time.RFC3339), t.UTC().Format(time.RFC3339), skew)
+	}
+
+	out := &Verified{Certificate: cert, Created: created, Expires: expires}
+	if out.Doc, out.Intestazione, out.Body, err = rebuild(canon[intestazione], canon[body]); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// keyInfoCert finds the signing certificate: a wsse:SecurityTokenReference to a
+// BinarySecurityToken of this wsse:Security, or ds:X509Data whose first X509Certificate is the
+// signer's (the others are returned as intermediates).
+func keyInfoCert(sig, sec *etree.Element, ids idIndex) (*x509.Certificate, []*x509.Certificate, error) {
+	const pos = "Security/Signature/KeyInfo"
+	ki, err := one(sig, NSDSig, "KeyInfo", "Security/Signature")
+	if err != nil {
+		return nil, nil, err
+	}
+	if strs := children(ki, NSWSSE, "SecurityTokenReference"); len(strs) == 1 {
+		r, err := one(strs[0], NSWSSE, "Reference", pos+"/SecurityTokenReference")
+		if err != nil {
+			return nil, nil, err
+		}
+		uri := r.SelectAttrValue("URI", "")
+		if !strings.HasPrefix(uri, "#") || len(uri) < 2 {
+			return nil, nil, dsigErr(pos, "SecurityTokenReference URI %q is not a #id reference", uri)
+		}
+		els := ids.wsu[uri[1:]]
+		if len(els) != 1 || ids.plain[uri[1:]] > 0 || els[0].Tag != "BinarySecurityToken" || els[0].NamespaceURI() != NSWSSE || els[0].Parent() != sec {
+			return nil, nil, dsigErr(pos, "SecurityTokenReference %s does not point to a wsse:BinarySecurityToken of this wsse:Security", uri)
+		}
+		bst := els[0]
+		if vt := bst.SelectAttrValue("ValueType", ""); vt != valueTypeX509v3 {
+			return nil, nil, dsigErr(pos, "BinarySecurityToken ValueType %q is not X509v3", vt)
+		}
+		if et := bst.SelectAttrValue("EncodingType", encodingBase64); et != encodingBase64 {
+			return nil, nil, dsigErr(pos, "BinarySecurityToken EncodingType %q is not Base64Binary", et)
+		}
+		text, err := textOf(bst, "Security/BinarySecurityToken")
+		if err != nil {
+			return nil, nil, err
+		}
+		cert, err := parseCertB64(text)
+		if err != nil {
+			return nil, nil, dsigErr("Security/BinarySecurityToken", "%v", err)
+		}
+		return cert, nil, nil
+	}
+	if xds := children(ki, NSDSig, "X509Data"); len(xds) == 1 {
+		var certs []*x509.Certificate
+		for _, c := range children(xds[0], NSDSig, "X509Certificate") {
+			text, err := textOf(c, pos+"/X509Data")
+			if err != nil {
+				return nil, nil, err
+			}
+			cert, err := parseCertB64(text)
+			if err != nil {
+				return nil, nil, dsigErr(pos+"/X509Data", "%v", err)
+			}
+			certs = append(certs, cert)
+		}
+		if len(certs) == 0 {
+			return nil, nil, dsigErr(pos+"/X509Data", "X509Data holds no X509Certificate")
+		}
+		return certs[0], certs[1:], nil
+	}
+	return nil, nil, dsigErr(pos, "KeyInfo holds neither one wsse:SecurityTokenReference nor one ds:X509Data")
+}
+
+func parseCertB64(text string) (*x509.Certificate, error) {
+	der, err := decodeBase64(text)
+	if err != nil {
+		return nil, fmt.Errorf("certificate is not base64: %v", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("certificate does not parse: %v", err)
+	}
+	return cert, nil
+}
+
+// checkSignature verifies an XML-DSig SignatureValue (PKCS#1 v1.5 for RSA, r‖s for ECDSA).
+func checkSignature(pub crypto.PublicKey, alg sigAlg, digest, sig []byte) error {
+	const pos = "Security/Signature/SignatureValue"
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if alg.ecdsa {
+			return dsigErr(pos, "ECDSA SignatureMethod with an RSA certificate")
+		}
+		if k.N.BitLen() < 2048 {
+			return policyErr(pos, "RSA key of %d bits, want at least 2048", k.N.BitLen())
+		}
+		if err := rsa.VerifyPKCS1v15(k, alg.hash, digest, sig); err != nil {
+			return changedErr(pos, "SignatureValue does not match SignedInfo: %v", err)
+		}
+	case *ecdsa.PublicKey:
+		if !alg.ecdsa {
+			return dsigErr(pos, "RSA SignatureMethod with an ECDSA certificate")
+		}
+		size := (k.Curve.Params().BitSize + 7) / 8
+		if len(sig) != 2*size {
+			return changedErr(pos, "ECDSA SignatureValue is %d bytes, want r‖s of %d", len(sig), 2*size)
+		}
+		r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
+		if !ecdsa.Verify(k, digest, r, s) {
+			return changedErr(pos, "SignatureValue does not match SignedInfo")
+		}
+	default:
+		return policyErr(pos, "certificate key type %T is not supported", k)
+	}
+	return nil
+}
+
+func parseTimestamp(c []byte) (created, expires time.Time, err error) {
+	const pos = "Security/Timestamp"
+	doc, err := ParseXML(c, DefaultLimits)
+	if err != nil {
+		return created, expires, dsigErr(pos, "canonical Timestamp does not parse: %v", err)
+	}
+	get := func(name string) (time.Time, error) {
+		els := children(doc.Root(), NSWSU, name)
+		if len(els) != 1 {
+			return time.Time{}, policyErr(pos, "Timestamp has %d %s elements, want 1", len(els), name)
+		}
+		s, err := textOf(els[0], pos+"/"+name)
+		if err != nil {
+			return time.Time{}, err
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, policyErr(pos, "Timestamp %s %q is not an xsd:dateTime with a time zone", name, s)
+		}
+		return t, nil
+	}
+	if created, err = get("Created"); err != nil {
+		return
+	}
+	expires, err = get("Expires")
+	return
+}
+
+// rebuild assembles the verified document from the canonical bytes of the Intestazione (nil
+// when there is none) and of the Body.
+func rebuild(intC, bodyC []byte) (*etree.Document, *etree.Element, *etree.Element, error) {
+	parse := func(c []byte, what string) (*etree.Element, error) {
+		d, err := ParseXML(c, DefaultLimits)
+		if err != nil {
+			return nil, dsigErr(what, "canonical %s does not parse: %v", what, err)
+		}
+		return d.Root(), nil
+	}
+	doc := etree.NewDocument()
+	env := doc.CreateElement("soap:Envelope")
+	env.CreateAttr("xmlns:soap", NSSOAP)
+	hdr := env.CreateElement("soap:Header")
+	var intestazione *etree.Element
+	if intC != nil {
+		el, err := parse(intC, "Intestazione")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		hdr.AddChild(el)
+		intestazione = el
+	}
+	body, err := parse(bodyC, "Body")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env.AddChild(body)
+	return doc, intestazione, body, nil
+}
