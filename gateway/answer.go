@@ -1,0 +1,358 @@
+//go:build busta_contract
+
+// Built only with -tags busta_contract until the busta side of the envelope contract
+// (ProtocolError, NewError, the Code constants, ParseDocument/ParseHeader, Header.Element,
+// IDGenerator, ValidateID) is committed; then delete this header (the go:build line and this
+// comment). Tested meanwhile against a stand-in of exactly those contract names.
+
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/beevik/etree"
+
+	"porta/envelope"
+)
+
+// How the Porta Applicativa answers a busta that passed every stage: by kind, deliver now
+// (synchronous, richiesta-stato) or store in the inbox before answering (one-way, asynchronous).
+
+const (
+	fnPD = "PortaDelegata"
+	fnPA = "PortaApplicativa"
+)
+
+func (g *Gateway) process(ctx context.Context, w http.ResponseWriter, in *inbound) error {
+	h := in.h
+	g.takeAcks(ctx, h)
+	recIn := g.record(Inbound, fnPA, h, in.raw)
+	recIn.Peer, recIn.Signer, recIn.Outcome = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeReceived
+	switch in.kind {
+	case kindService:
+		recIn.HTTPStatus = http.StatusOK
+		if err := g.store.Trace(ctx, recIn); err != nil {
+			return err
+		}
+		g.observe("", Inbound, OutcomeReceived, in.start)
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case kindSync, kindStatus:
+		return g.deliverNow(ctx, w, in, recIn)
+	}
+
+	// One-way and asynchronous: the inbox, then the answer.
+	data, err := plainEnvelope(payload(in.body)).WriteToBytes()
+	if err != nil {
+		return err
+	}
+	m := &QueuedMessage{
+		ID: h.ID, Party: h.Receiver.Name, Service: h.Service, Conversation: h.Conversation, Sequence: h.Sequence,
+		Data: data, Header: h, Created: g.now(), Expires: g.now().Add(g.opt.Window),
+	}
+	var answer *etree.Document
+	var ah *envelope.Header
+	switch {
+	case in.kind == kindOneWay && h.Transmission != nil && h.Transmission.AckRequested:
+		ah, answer, err = g.riscontro(ctx, h)
+	case in.kind == kindRequest || in.kind == kindResponse:
+		ah, answer, err = g.ricevuta(ctx, h, in.service)
+	}
+	if err != nil {
+		return err
+	}
+	recs := []*Record{recIn}
+	var out []byte
+	if answer != nil {
+		if out, err = g.sign(answer); err != nil {
+			return err
+		}
+		recOut := g.record(Outbound, fnPA, ah, out)
+		recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = h.ID, in.r.RemoteAddr, OutcomeSent, http.StatusOK
+		recs = append(recs, recOut)
+	}
+	recIn.HTTPStatus = http.StatusOK
+	err = g.store.Enqueue(ctx, Inbox, m, recs...)
+	if errors.Is(err, ErrDuplicate) {
+		// The inbox already holds this ID: another copy won the race past the duplicates stage, or
+		// the sender does not ask for filtering (PIUDIUNAVOLTA) and re-sent it. Where the spec
+		// wants the duplicate refused (filtering on, no riscontro to repeat), refuse it; otherwise
+		// answer as the first time, without a second delivery.
+		filter := (h.Transmission != nil && h.Transmission.AtMostOnce) || in.service.FilterDuplicates
+		if filter && !(in.kind == kindOneWay && answer != nil) {
+			return envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "busta "+h.ID+" was already received")
+		}
+		recIn.Outcome = OutcomeDuplicate
+		if err := g.store.Trace(ctx, recs...); err != nil {
+			return err
+		}
+		g.observe(h.Service, Inbound, OutcomeDuplicate, in.start)
+		if out == nil {
+			w.WriteHeader(http.StatusOK)
+			return nil
+		}
+		writeBytes(w, http.StatusOK, out)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	wake(g.wakeIn)
+	g.observe(h.Service, Inbound, OutcomeReceived, in.start)
+	if out == nil {
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	writeBytes(w, http.StatusOK, out)
+	return nil
+}
+
+// deliverNow hands a synchronous request or a richiesta-stato to the backend and answers with the
+// reply busta carrying the backend's answer (or its Fault, HTTP 500).
+func (g *Gateway) deliverNow(ctx context.Context, w http.ResponseWriter, in *inbound, recIn *Record) error {
+	h := in.h
+	be, ok := g.dir.Backend(in.service)
+	if !ok {
+		return fmt.Errorf("service %s of %s has no delivery endpoint in the registry", h.Service, h.Receiver.Name)
+	}
+	env, err := plainEnvelope(payload(in.body)).WriteToBytes()
+	if err != nil {
+		return err
+	}
+	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: env})
+	if err != nil {
+		return fmt.Errorf("deliver %s to %s: %w", h.ID, h.Service, err)
+	}
+	lim := g.verify.Limits
+	if lim == (envelope.Limits{}) {
+		lim = envelope.DefaultLimits
+	}
+	rdoc, err := envelope.ParseXML(rep.Envelope, lim)
+	if err != nil {
+		return fmt.Errorf("backend of %s answered %s: %w", h.Service, h.ID, err)
+	}
+	_, rbody, err := soapParts(rdoc)
+	if err != nil {
+		return fmt.Errorf("backend of %s answered %s: %w", h.Service, h.ID, err)
+	}
+	rh, err := g.replyHeader(ctx, h, true)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if bodyFault(rbody) != nil {
+		status = http.StatusInternalServerError
+	}
+	doc := buildBusta(rh, payload(rbody))
+	out, err := g.sign(doc)
+	if err != nil {
+		return err
+	}
+	recIn.HTTPStatus = status
+	recOut := g.record(Outbound, fnPA, rh, out)
+	recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = h.ID, in.r.RemoteAddr, OutcomeSent, status
+	if err := g.store.Trace(ctx, recIn, recOut); err != nil {
+		return err
+	}
+	g.observe(h.Service, Inbound, OutcomeReceived, in.start)
+	writeBytes(w, status, out)
+	return nil
+}
+
+// answerDuplicate repeats the riscontro of a one-way busta already accepted: HTTP 200, the message
+// is not delivered again.
+func (g *Gateway) answerDuplicate(ctx context.Context, w http.ResponseWriter, in *inbound) error {
+	ah, doc, err := g.riscontro(ctx, in.h)
+	if err != nil {
+		return err
+	}
+	out, err := g.sign(doc)
+	if err != nil {
+		return err
+	}
+	recIn := g.record(Inbound, fnPA, in.h, in.raw)
+	recIn.Peer, recIn.Signer, recIn.Outcome, recIn.HTTPStatus = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeDuplicate, http.StatusOK
+	recOut := g.record(Outbound, fnPA, ah, out)
+	recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = in.h.ID, in.r.RemoteAddr, OutcomeSent, http.StatusOK
+	if err := g.store.Trace(ctx, recIn, recOut); err != nil {
+		return err
+	}
+	in.answered = true
+	g.observe(in.h.Service, Inbound, OutcomeDuplicate, in.start)
+	writeBytes(w, http.StatusOK, out)
+	return nil
+}
+
+// takeAcks completes the outbox entries acknowledged by riscontri piggy-backed on a busta.
+func (g *Gateway) takeAcks(ctx context.Context, h *envelope.Header) {
+	for _, a := range h.Acks {
+		if err := g.store.Done(ctx, Outbox, a.ID, nil); err != nil {
+			g.log.Debug("riscontro for a busta not in the outbox", "id", a.ID, "err", err)
+		}
+	}
+}
+
+// refuse answers a busta that failed a stage, after tracing it: a bare fault when the busta could
+// not be read, the EGOV_IT_300 fault for a processing error, else an error busta with the
+// exceptions and the soap:Client fault. Always HTTP 500.
+func (g *Gateway) refuse(ctx context.Context, w http.ResponseWriter, in *inbound, perr *envelope.ProtocolError) {
+	rec := g.record(Inbound, fnPA, in.h, in.raw)
+	rec.Peer, rec.Outcome, rec.Exceptions, rec.Detail, rec.HTTPStatus = in.r.RemoteAddr, OutcomeError, perr.Exceptions, perr.Error(), http.StatusInternalServerError
+	if in.signer != nil {
+		rec.Signer = fingerprint(in.signer.Raw)
+	}
+	recs := []*Record{rec}
+	var out []byte
+	if perr.Bare || in.h == nil || len(in.h.Sender) == 0 {
+		out = mustBytes(bareFault())
+	} else if perr.Code() == envelope.CodeProcessing {
+		out = mustBytes(processingFault(""))
+	} else if eh, doc, err := g.errorBusta(ctx, in, perr); err != nil {
+		g.log.Error("build error busta", "id", in.h.ID, "err", err)
+		out = mustBytes(bareFault())
+	} else if out, err = g.sign(doc); err != nil {
+		g.log.Error("sign error busta", "id", in.h.ID, "err", err)
+		out = mustBytes(bareFault())
+	} else {
+		r := g.record(Outbound, fnPA, eh, out)
+		r.Transaction, r.Peer, r.Outcome, r.HTTPStatus = in.h.ID, in.r.RemoteAddr, OutcomeError, http.StatusInternalServerError
+		recs = append(recs, r)
+	}
+	if err := g.store.Trace(ctx, recs...); err != nil {
+		// The busta was refused anyway; the answer must not claim more than that.
+		g.log.Error("trace refused busta", "id", idOf(in.h), "err", err)
+	}
+	service := ""
+	if in.h != nil {
+		service = in.h.Service
+	}
+	g.observe(service, Inbound, OutcomeError, in.start)
+	g.log.Info("busta refused", "id", idOf(in.h), "code", perr.Code(), "err", perr)
+	writeBytes(w, http.StatusInternalServerError, out)
+}
+
+func mustBytes(doc *etree.Document) []byte {
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		panic("gateway: serialise a fault built here: " + err.Error())
+	}
+	return b
+}
+
+// errorBusta builds the error busta answering in.h: parties swapped, a new ID, RiferimentoMessaggio
+// the refused busta's ID when it is valid, the exceptions, and the soap:Client fault without
+// detail. A receiver this gateway does not host is replaced by the default identity; a sender
+// that is unknown is addressed as "Sconosciuto" (spec §10).
+func (g *Gateway) errorBusta(ctx context.Context, in *inbound, perr *envelope.ProtocolError) (*envelope.Header, *etree.Document, error) {
+	req := in.h
+	from := envelope.Party{Type: req.Receiver.Type, Name: req.Receiver.Name}
+	if !g.dir.Hosted(from.Name) {
+		p, ok := g.dir.Party(g.opt.Default)
+		if !ok {
+			return nil, nil, fmt.Errorf("no default identity to answer as")
+		}
+		from = envelope.Party{Type: p.Type, Name: p.Name}
+	}
+	to := envelope.Party{Type: "SPC", Name: "Sconosciuto"}
+	if in.sender != nil {
+		to = envelope.Party{Type: in.sender.Type, Name: in.sender.Name}
+		if to.Type == "" {
+			to.Type = req.Sender[0].Type
+		}
+	}
+	id, err := g.nextID(ctx, from.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := &envelope.Header{
+		Sender: []envelope.Party{from}, Receiver: to,
+		ID: id, Time: envelope.Timestamp{Time: g.now(), Source: envelope.TimeSPC},
+		Exceptions: perr.Exceptions,
+	}
+	if envelope.ValidateID(req.ID) == nil {
+		h.RelatesTo = req.ID
+	}
+	doc, hdr, body := newEnvelope()
+	hdr.AddChild(h.Element())
+	addFault(body, "Client", faultFormat, nil)
+	return h, doc, nil
+}
+
+// replyHeader starts the header of a busta answering req: parties swapped, a new ID from the
+// answering party, RiferimentoMessaggio = req's ID. With same, it copies the profile, service,
+// action, conversation and transmission (a synchronous reply, a ricevuta).
+func (g *Gateway) replyHeader(ctx context.Context, req *envelope.Header, same bool) (*envelope.Header, error) {
+	id, err := g.nextID(ctx, req.Receiver.Name)
+	if err != nil {
+		return nil, err
+	}
+	h := &envelope.Header{
+		Sender:   []envelope.Party{{Type: req.Receiver.Type, Name: req.Receiver.Name}},
+		Receiver: envelope.Party{Type: req.Sender[0].Type, Name: req.Sender[0].Name},
+		ID:       id, Time: envelope.Timestamp{Time: g.now(), Source: envelope.TimeSPC},
+	}
+	if same {
+		h.RelatesTo = req.ID
+		h.Profile, h.ServiceType, h.Service, h.Action = req.Profile, req.ServiceType, req.Service, req.Action
+		h.Conversation = req.Conversation
+		if req.Transmission != nil {
+			t := *req.Transmission
+			h.Transmission = &t
+		}
+	}
+	return h, nil
+}
+
+// riscontro is the busta di servizio acknowledging a one-way busta.
+func (g *Gateway) riscontro(ctx context.Context, req *envelope.Header) (*envelope.Header, *etree.Document, error) {
+	h, err := g.replyHeader(ctx, req, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.Acks = []envelope.Ack{{ID: req.ID, Time: req.Time}}
+	return h, buildBusta(h, nil), nil
+}
+
+// ricevuta is the synchronous receipt of an asynchronous request or risposta. For an asymmetric
+// request it names the correlated service the status is asked on.
+func (g *Gateway) ricevuta(ctx context.Context, req *envelope.Header, s *Service) (*envelope.Header, *etree.Document, error) {
+	h, err := g.replyHeader(ctx, req, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if req.Profile == envelope.AsyncAsymmetric {
+		h.CorrelatedService, h.CorrelatedServiceType = s.Name, s.Type
+		if s.Correlated != "" {
+			h.CorrelatedService = s.Correlated
+		}
+	}
+	if req.Transmission != nil && req.Transmission.AckRequested {
+		h.Acks = []envelope.Ack{{ID: req.ID, Time: req.Time}}
+	}
+	return h, buildBusta(h, nil), nil
+}
+
+// buildBusta puts a header and payload elements into a SOAP envelope.
+func buildBusta(h *envelope.Header, body []*etree.Element) *etree.Document {
+	doc, hdr, b := newEnvelope()
+	hdr.AddChild(h.Element())
+	for _, e := range body {
+		b.AddChild(e)
+	}
+	return doc
+}
+
+// sign signs a busta in place and serialises it.
+func (g *Gateway) sign(doc *etree.Document) ([]byte, error) {
+	if err := g.signer.Sign(doc); err != nil {
+		return nil, fmt.Errorf("sign busta: %w", err)
+	}
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, fmt.Errorf("serialise busta: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,182 @@
+//go:build busta_contract
+
+// Built only with -tags busta_contract until the busta side of the envelope contract
+// (ProtocolError, NewError, the Code constants, ParseDocument/ParseHeader, Header.Element,
+// IDGenerator, ValidateID) is committed; then delete this header (the go:build line and this
+// comment). Tested meanwhile against a stand-in of exactly those contract names.
+
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"porta/envelope"
+)
+
+// Backend is the local application that provides a service: the gateway hands it each inbound
+// request with the busta stripped and, for synchronous exchanges, relays its reply. Built-in
+// adapters implement it in-process; HTTPBackend reaches an application over HTTP.
+//
+// Deliver must be idempotent on Delivery.Header.ID: after a crash the inbox may deliver the same
+// message again, and the ID is the key the application uses to recognise it.
+type Backend interface {
+	Deliver(ctx context.Context, d *Delivery) (*Reply, error)
+}
+
+// Delivery is one inbound message for a backend.
+type Delivery struct {
+	// Header is the verified busta header (sender, service, action, IDs, conversation).
+	Header *envelope.Header
+	// Envelope is the SOAP 1.1 envelope with the payload and no busta.
+	Envelope []byte
+}
+
+// Reply is a backend's answer: a SOAP 1.1 envelope with the response payload or a Fault.
+type Reply struct {
+	Status   int // HTTP status of the backend's answer (200, or 500 with a Fault)
+	Envelope []byte
+}
+
+// HTTPBackend delivers to a local application's HTTP endpoint: a POST of the SOAP 1.1 envelope
+// with the integration headers Porta-Message-ID (the idempotency key), Porta-Relates-To,
+// Porta-Conversation-ID, Porta-Sender, Porta-Service and Porta-Action.
+type HTTPBackend struct {
+	URL      string
+	Client   *http.Client // nil = http.DefaultClient
+	Username string       // optional HTTP Basic credentials towards the application
+	Password string
+	Timeout  time.Duration // per call; 30s when zero
+	// MaxReply caps the size of the reply read; 64 MiB when zero.
+	MaxReply int64
+}
+
+// Deliver implements Backend. A status other than 2xx or 500 (the SOAP fault status) is an error:
+// the inbox retries it later.
+func (b *HTTPBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) {
+	timeout := b.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.URL, bytes.NewReader(d.Envelope))
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", b.URL, err)
+	}
+	h := d.Header
+	req.Header.Set("Content-Type", contentTypeSOAP)
+	req.Header.Set("SOAPAction", `"`+h.Action+`"`)
+	if b.Username != "" {
+		req.SetBasicAuth(b.Username, b.Password)
+	}
+	req.Header.Set("Porta-Message-ID", h.ID)
+	if h.RelatesTo != "" {
+		req.Header.Set("Porta-Relates-To", h.RelatesTo)
+	}
+	if h.Conversation != "" {
+		req.Header.Set("Porta-Conversation-ID", h.Conversation)
+	}
+	if len(h.Sender) > 0 {
+		req.Header.Set("Porta-Sender", h.Sender[0].Name)
+	}
+	req.Header.Set("Porta-Service", h.Service)
+	req.Header.Set("Porta-Action", h.Action)
+	client := b.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", b.URL, err)
+	}
+	defer resp.Body.Close()
+	limit := b.MaxReply
+	if limit == 0 {
+		limit = 64 << 20
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: read reply: %w", b.URL, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("backend %s: reply over %d bytes", b.URL, limit)
+	}
+	if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusInternalServerError {
+		return nil, fmt.Errorf("backend %s: HTTP %s", b.URL, resp.Status)
+	}
+	return &Reply{Status: resp.StatusCode, Envelope: body}, nil
+}
+
+// PayloadHandler is a built-in service answering one payload (the child of soap:Body) with
+// another, as the adapters' services do (anagrafe.Service, scuola.Service, ...). A nil answer
+// means an empty Body (a one-way service).
+type PayloadHandler interface {
+	Handle(ctx context.Context, payload []byte) ([]byte, error)
+}
+
+// HandlerBackend delivers to a PayloadHandler in-process. An error of the handler becomes a
+// SOAP Fault (HTTP 500): soap:Client when ClientError reports the request was at fault (for
+// example an adapter's *FieldError), soap:Server otherwise, with the error text as faultstring.
+type HandlerBackend struct {
+	Handler     PayloadHandler
+	ClientError func(error) bool // nil: every error is soap:Server
+}
+
+// Deliver implements Backend.
+func (b *HandlerBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) {
+	doc, err := envelope.ParseXML(d.Envelope, envelope.DefaultLimits)
+	if err != nil {
+		return nil, fmt.Errorf("built-in backend: %w", err)
+	}
+	_, body, err := soapParts(doc)
+	if err != nil {
+		return nil, fmt.Errorf("built-in backend: %w", err)
+	}
+	kids := body.ChildElements()
+	if len(kids) != 1 {
+		return faultReply("Client", fmt.Sprintf("the request carries %d payload elements, want 1", len(kids))), nil
+	}
+	pd := etree.NewDocument()
+	pd.SetRoot(detached(kids[0]))
+	in, err := pd.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	out, err := b.Handler.Handle(ctx, in)
+	if err != nil {
+		code := "Server"
+		if b.ClientError != nil && b.ClientError(err) {
+			code = "Client"
+		}
+		return faultReply(code, err.Error()), nil
+	}
+	rdoc := plainEnvelope(nil)
+	if len(out) > 0 {
+		p, err := envelope.ParseXML(out, envelope.DefaultLimits)
+		if err != nil {
+			return nil, fmt.Errorf("built-in backend answered with bad XML: %w", err)
+		}
+		_, rbody, _ := soapParts(rdoc)
+		rbody.AddChild(p.Root())
+	}
+	b2, err := rdoc.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	return &Reply{Status: http.StatusOK, Envelope: b2}, nil
+}
+
+func faultReply(code, msg string) *Reply {
+	doc := plainEnvelope(nil)
+	_, body, _ := soapParts(doc)
+	addFault(body, code, msg, nil)
+	b, _ := doc.WriteToBytes()
+	return &Reply{Status: http.StatusInternalServerError, Envelope: b}
+}

@@ -1,0 +1,245 @@
+//go:build busta_contract
+
+// Built only with -tags busta_contract until the busta side of the envelope contract
+// (ProtocolError, NewError, the Code constants, ParseDocument/ParseHeader, Header.Element,
+// IDGenerator, ValidateID) is committed; then delete this header (the go:build line and this
+// comment). Tested meanwhile against a stand-in of exactly those contract names.
+
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"porta/envelope"
+)
+
+// ErrDuplicate is returned by Store.Enqueue and Store.Remember when the busta ID is already in the
+// duplicate history: another copy of the message was accepted first.
+var ErrDuplicate = errors.New("busta already accepted")
+
+// Options are the gateway's tunables. The zero value of each field picks the documented default.
+type Options struct {
+	// Node names this gateway instance in queue leases (several nodes may share one store).
+	Node string
+	// BodyMode is how much of each envelope the audit trail keeps: "full", "header" or "none".
+	BodyMode string
+	// MaxMessage caps the size of a request body, in bytes (default 16 MiB).
+	MaxMessage int64
+	// PeerTimeout bounds each call to a peer gateway (default 30s).
+	PeerTimeout time.Duration
+	// Window is how old an inbound busta's OraRegistrazione may be (default 7200 minutes, spec §3).
+	Window time.Duration
+	// Expiry is how long the outbox re-sends a message whose service sets no expiry (default 24h).
+	Expiry time.Duration
+	// MaxAttempts, when not 0, makes the outbox give up after that many sends (else it tries
+	// until the message expires).
+	MaxAttempts int
+	// RetryMin and RetryMax bound the outbox and inbox back-off (defaults 1s and 5m).
+	RetryMin, RetryMax time.Duration
+	// Lease is how long a worker holds a queued message (default 1m).
+	Lease time.Duration
+	// PurgeEvery is how often Run purges expired state from a store that supports it (default 1h).
+	PurgeEvery time.Duration
+	// Poll is how often idle workers look at the queues (default 1s; new messages wake them at once).
+	Poll time.Duration
+	// PDBase is the externally visible URL of the Porta Delegata listener, used in ?wsdl answers;
+	// when empty the request's Host is used.
+	PDBase string
+	// Default is the default identity of the gateway (the first hosted party): the sender of
+	// error buste answering a busta whose receiver cannot be read.
+	Default string
+}
+
+func (o *Options) defaults() {
+	if o.Node == "" {
+		o.Node = "node"
+	}
+	if o.BodyMode == "" {
+		o.BodyMode = "full"
+	}
+	if o.MaxMessage == 0 {
+		o.MaxMessage = 16 << 20
+	}
+	if o.PeerTimeout == 0 {
+		o.PeerTimeout = 30 * time.Second
+	}
+	if o.Window == 0 {
+		o.Window = 7200 * time.Minute
+	}
+	if o.Expiry == 0 {
+		o.Expiry = 24 * time.Hour
+	}
+	if o.RetryMin == 0 {
+		o.RetryMin = time.Second
+	}
+	if o.RetryMax == 0 {
+		o.RetryMax = 5 * time.Minute
+	}
+	if o.Lease == 0 {
+		o.Lease = time.Minute
+	}
+	if o.PurgeEvery == 0 {
+		o.PurgeEvery = time.Hour
+	}
+	if o.Poll == 0 {
+		o.Poll = time.Second
+	}
+}
+
+// Deps are the collaborators a Gateway is built from. Directory, Store, Signer, Verifier and
+// Client are required.
+type Deps struct {
+	Directory Directory
+	Store     Store
+	Signer    *envelope.Signer
+	Verifier  *envelope.Verifier
+	Validator Validator    // payload schemas; nil = no service may name a schema
+	Client    *http.Client // calls to peer gateways: mTLS, pooled connections
+	Clock     func() time.Time
+	Logger    *slog.Logger
+	// Hosted lists the parties this gateway hosts; Certificates are its own (signing, TLS), whose
+	// validity /readyz checks and /metrics reports.
+	Hosted       []string
+	Certificates []*x509.Certificate
+}
+
+// Gateway is one porta di dominio: the Porta Delegata for local applications, the Porta
+// Applicativa for peer gateways, the admin listener and the background workers.
+type Gateway struct {
+	opt     Options
+	dir     Directory
+	store   Store
+	signer  *envelope.Signer
+	verify  *envelope.Verifier
+	valid   Validator
+	client  *http.Client
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *metrics
+
+	idsMu sync.Mutex
+	ids   map[string]*envelope.IDGenerator // per hosted party
+
+	hosted []string
+	own    []*x509.Certificate
+
+	wakeOut, wakeIn chan struct{}
+}
+
+// New builds a Gateway. It does no I/O; Run starts the workers.
+func New(opt Options, d Deps) (*Gateway, error) {
+	switch {
+	case d.Directory == nil:
+		return nil, errors.New("gateway: no registry (Deps.Directory)")
+	case d.Store == nil:
+		return nil, errors.New("gateway: no store (Deps.Store)")
+	case d.Signer == nil:
+		return nil, errors.New("gateway: no signer (Deps.Signer)")
+	case d.Verifier == nil:
+		return nil, errors.New("gateway: no verifier (Deps.Verifier)")
+	case d.Client == nil:
+		return nil, errors.New("gateway: no HTTP client for peers (Deps.Client)")
+	}
+	opt.defaults()
+	switch opt.BodyMode {
+	case "full", "header", "none":
+	default:
+		return nil, fmt.Errorf("gateway: body mode %q: want full, header or none", opt.BodyMode)
+	}
+	g := &Gateway{
+		opt: opt, dir: d.Directory, store: d.Store, signer: d.Signer, verify: d.Verifier,
+		valid: d.Validator, client: d.Client, now: d.Clock, log: d.Logger, hosted: d.Hosted, own: d.Certificates,
+		ids:     map[string]*envelope.IDGenerator{},
+		wakeOut: make(chan struct{}, 1), wakeIn: make(chan struct{}, 1),
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.opt.Default == "" && len(g.hosted) > 0 {
+		g.opt.Default = g.hosted[0]
+	}
+	g.metrics = newMetrics(g)
+	return g, nil
+}
+
+// nextID returns a new Identificatore owned by the hosted party.
+func (g *Gateway) nextID(ctx context.Context, party string) (string, error) {
+	g.idsMu.Lock()
+	gen, ok := g.ids[party]
+	if !ok {
+		p, known := g.dir.Party(party)
+		if !known {
+			g.idsMu.Unlock()
+			return "", fmt.Errorf("new identifier: party %q is not in the registry", party)
+		}
+		port := p.PortID
+		if port == "" {
+			port = envelope.DefaultPortID(party)
+		}
+		gen = envelope.NewIDGenerator(party, port, g.now, g.store)
+		g.ids[party] = gen
+	}
+	g.idsMu.Unlock()
+	id, err := gen.Next(ctx)
+	if err != nil {
+		return "", fmt.Errorf("new identifier for %s: %w", party, err)
+	}
+	return id, nil
+}
+
+// wake nudges a worker without blocking.
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// record starts a trace record for a busta.
+func (g *Gateway) record(dir Direction, function string, h *envelope.Header, raw []byte) *Record {
+	r := &Record{Direction: dir, Function: function, Time: g.now(), Header: h}
+	if h != nil {
+		r.Transaction = h.ID
+	}
+	r.PayloadSize = len(raw)
+	r.PayloadHash = sha256.Sum256(raw)
+	switch g.opt.BodyMode {
+	case "full":
+		r.Raw = raw
+	case "header":
+		r.Raw = headerOnly(raw)
+	}
+	return r
+}
+
+// headerOnly keeps the SOAP envelope up to the start of the Body: the busta without the payload,
+// where workers' personal data live.
+func headerOnly(raw []byte) []byte {
+	s := string(raw)
+	if i := strings.Index(s, ":Body"); i > 0 {
+		if j := strings.LastIndexByte(s[:i], '<'); j > 0 {
+			return raw[:j:j]
+		}
+	}
+	return nil
+}
+
+// fingerprint is the hex SHA-256 of a certificate, as traced.
+func fingerprint(der []byte) string {
+	if der == nil {
+		return ""
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(der))
+}

@@ -1,0 +1,112 @@
+//go:build busta_contract
+
+// Built only with -tags busta_contract until the busta side of the envelope contract
+// (ProtocolError, NewError, the Code constants, ParseDocument/ParseHeader, Header.Element,
+// IDGenerator, ValidateID) is committed; then delete this header (the go:build line and this
+// comment). Tested meanwhile against a stand-in of exactly those contract names.
+
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Listeners says where the gateway serves. An address with port 0 picks a free port; Listening
+// reports the bound address.
+type Listeners struct {
+	PD, PA, Admin string
+	// PATLS is the Porta Applicativa's TLS configuration: the gateway's certificate and the
+	// client certificates it accepts. Nil serves plain HTTP (tests, or TLS ended in front).
+	PATLS *tls.Config
+	// PDTLS, when set, serves the Porta Delegata over TLS, for applications that authenticate
+	// with client certificates.
+	PDTLS *tls.Config
+	// Listening is called once per listener with its name ("pd", "pa", "admin") and address.
+	Listening func(name, addr string)
+	// ShutdownTimeout bounds the graceful shutdown (default 10s).
+	ShutdownTimeout time.Duration
+}
+
+// Serve runs the three listeners and the background workers until ctx is cancelled, then shuts
+// down gracefully: listeners stop accepting, requests in flight finish (up to ShutdownTimeout),
+// then the workers stop. It returns the first error that stopped it early.
+func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
+	if l.ShutdownTimeout == 0 {
+		l.ShutdownTimeout = 10 * time.Second
+	}
+	type srv struct {
+		name string
+		ln   net.Listener
+		s    *http.Server
+	}
+	var srvs []srv
+	closeAll := func() {
+		for _, s := range srvs {
+			s.ln.Close()
+		}
+	}
+	for _, x := range []struct {
+		name, addr string
+		h          http.Handler
+		tls        *tls.Config
+	}{{"pd", l.PD, g.PD(), l.PDTLS}, {"pa", l.PA, g.PA(), l.PATLS}, {"admin", l.Admin, g.Admin(), nil}} {
+		if x.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", x.addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("listen %s on %s: %w", x.name, x.addr, err)
+		}
+		if x.tls != nil {
+			ln = tls.NewListener(ln, x.tls)
+		}
+		s := &http.Server{
+			Handler:           x.h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       2 * time.Minute,
+			WriteTimeout:      2 * time.Minute,
+			IdleTimeout:       2 * time.Minute,
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+		srvs = append(srvs, srv{x.name, ln, s})
+		if l.Listening != nil {
+			l.Listening(x.name, ln.Addr().String())
+		}
+	}
+	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = g.Run(wctx) }()
+
+	errc := make(chan error, len(srvs))
+	for _, s := range srvs {
+		go func() {
+			if err := s.s.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", s.name, err)
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), l.ShutdownTimeout)
+	defer cancel()
+	for _, s := range srvs {
+		if e := s.s.Shutdown(sctx); e != nil && err == nil {
+			err = fmt.Errorf("shut down %s: %w", s.name, e)
+		}
+	}
+	stopWorkers()
+	wg.Wait()
+	return err
+}

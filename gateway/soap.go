@@ -1,0 +1,247 @@
+//go:build busta_contract
+
+// Built only with -tags busta_contract until the busta side of the envelope contract
+// (ProtocolError, NewError, the Code constants, ParseDocument/ParseHeader, Header.Element,
+// IDGenerator, ValidateID) is committed; then delete this header (the go:build line and this
+// comment). Tested meanwhile against a stand-in of exactly those contract names.
+
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"porta/envelope"
+)
+
+// SOAP 1.1 plumbing shared by the Porta Delegata and the Porta Applicativa: building envelopes
+// around a payload, taking the payload out of one, and the three kinds of fault the spec asks for.
+
+const (
+	soapPrefix = "SOAP_ENV"
+	// NSException is the namespace of the CNIPA application error detail
+	// (eGov_IT_Ecc:MessaggioDiErroreApplicativo) returned to local applications.
+	NSException = "http://www.cnipa.it/schemas/2003/eGovIT/Exception1_0/"
+
+	contentTypeSOAP = "text/xml; charset=utf-8"
+
+	faultFormat     = "EGOV_IT_001 - Formato Busta non corretto"
+	faultProcessing = "EGOV_IT_300 - Errore nel processamento del messaggio SPCoop"
+)
+
+// newEnvelope returns an empty SOAP 1.1 envelope with its Header and Body.
+func newEnvelope() (doc *etree.Document, header, body *etree.Element) {
+	doc = etree.NewDocument()
+	env := doc.CreateElement(soapPrefix + ":Envelope")
+	env.CreateAttr("xmlns:"+soapPrefix, envelope.NSSOAP)
+	header = env.CreateElement(soapPrefix + ":Header")
+	body = env.CreateElement(soapPrefix + ":Body")
+	return doc, header, body
+}
+
+// soapParts returns the Header (nil when absent) and the Body of a SOAP 1.1 envelope, or an error
+// naming what is wrong with its structure.
+func soapParts(doc *etree.Document) (header, body *etree.Element, err error) {
+	root := doc.Root()
+	if root == nil || root.Tag != "Envelope" || root.NamespaceURI() != envelope.NSSOAP {
+		name := "nothing"
+		if root != nil {
+			name = fmt.Sprintf("<%s> in namespace %q", root.Tag, root.NamespaceURI())
+		}
+		return nil, nil, fmt.Errorf("root element is %s, want a SOAP 1.1 Envelope (%s)", name, envelope.NSSOAP)
+	}
+	for _, c := range root.ChildElements() {
+		if c.NamespaceURI() != envelope.NSSOAP {
+			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", c.FullTag())
+		}
+		switch c.Tag {
+		case "Header":
+			if header != nil || body != nil {
+				return nil, nil, fmt.Errorf("SOAP Header repeated or after the Body")
+			}
+			header = c
+		case "Body":
+			if body != nil {
+				return nil, nil, fmt.Errorf("SOAP Body repeated")
+			}
+			body = c
+		default:
+			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", c.FullTag())
+		}
+	}
+	if body == nil {
+		return nil, nil, fmt.Errorf("SOAP Envelope has no Body")
+	}
+	return header, body, nil
+}
+
+// detached returns a copy of el that carries every namespace declaration in scope at el, so that
+// it can be moved into another document unchanged.
+func detached(el *etree.Element) *etree.Element {
+	c := el.Copy()
+	addScope(c, el.Parent())
+	return c
+}
+
+// addScope declares on el every namespace declared on from and its ancestors that el does not
+// declare itself.
+func addScope(el, from *etree.Element) {
+	have := map[string]bool{}
+	for _, a := range el.Attr {
+		if isNSDecl(a) {
+			have[a.FullKey()] = true
+		}
+	}
+	for p := from; p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			if isNSDecl(a) {
+				if k := a.FullKey(); !have[k] {
+					have[k] = true
+					el.Attr = append(el.Attr, a)
+				}
+			}
+		}
+	}
+}
+
+func isNSDecl(a etree.Attr) bool { return a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") }
+
+// payload takes the element children out of a SOAP Body, each made self-contained, without
+// copying them: the document they came from must not be used afterwards.
+func payload(body *etree.Element) []*etree.Element {
+	kids := body.ChildElements()
+	for _, k := range kids {
+		body.RemoveChild(k)
+		addScope(k, body)
+	}
+	return kids
+}
+
+// bodyFault returns the SOAP Fault in body, or nil.
+func bodyFault(body *etree.Element) *etree.Element {
+	for _, c := range body.ChildElements() {
+		if c.Tag == "Fault" && c.NamespaceURI() == envelope.NSSOAP {
+			return c
+		}
+	}
+	return nil
+}
+
+// plainEnvelope wraps payload elements in a SOAP 1.1 envelope with no header: the message
+// a backend receives (busta stripped) and the one a local application gets back from the PD.
+func plainEnvelope(elems []*etree.Element) *etree.Document {
+	doc, header, body := newEnvelope()
+	header.Parent().RemoveChild(header)
+	for _, e := range elems {
+		body.AddChild(e)
+	}
+	return doc
+}
+
+// addFault appends a SOAP 1.1 Fault to body. detail may be nil.
+func addFault(body *etree.Element, code, str string, detail *etree.Element) {
+	f := body.CreateElement(soapPrefix + ":Fault")
+	f.CreateElement("faultcode").SetText(soapPrefix + ":" + code)
+	f.CreateElement("faultstring").SetText(str)
+	if detail != nil {
+		f.CreateElement("detail").AddChild(detail)
+	}
+}
+
+// writeDoc serialises doc as the HTTP response with the given status.
+func writeDoc(w http.ResponseWriter, status int, doc *etree.Document) {
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		http.Error(w, "serialise response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeBytes(w, status, b)
+}
+
+func writeBytes(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", contentTypeSOAP)
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// bareFault is the answer to a message whose busta cannot be read: a SOAP Fault with no busta
+// (spec §4, case 1; §10 kind a).
+func bareFault() *etree.Document {
+	doc, header, body := newEnvelope()
+	header.Parent().RemoveChild(header)
+	addFault(body, "Client", faultFormat, nil)
+	return doc
+}
+
+// processingFault is the soap:Server / EGOV_IT_300 fault of a processing error (spec §4, case 3).
+// detail is a short text for the peer; it never carries internal details such as file paths.
+func processingFault(detail string) *etree.Document {
+	doc, header, body := newEnvelope()
+	header.Parent().RemoveChild(header)
+	var d *etree.Element
+	if detail != "" {
+		d = etree.NewElement("eGov_IT_Ecc:EccezioneProcessamento")
+		d.CreateAttr("xmlns:eGov_IT_Ecc", NSException)
+		d.CreateAttr("codiceEccezione", string(envelope.CodeProcessing))
+		d.CreateAttr("descrizioneEccezione", detail)
+	}
+	addFault(body, "Server", faultProcessing, d)
+	return doc
+}
+
+// AppError is an error returned to a local application by the Porta Delegata: a SOAP 1.1 Fault,
+// HTTP 500, whose detail is an eGov_IT_Ecc:MessaggioDiErroreApplicativo carrying the eGov
+// exceptions (or the gateway's processing error) the caller can act on.
+type AppError struct {
+	Status     int                  // HTTP status; 500 unless the request itself was refused (401, 403, 404)
+	FaultCode  string               // "Client" (the caller must change something) or "Server"
+	Message    string               // faultstring
+	Exceptions []envelope.Exception // eGov exceptions reported by the peer or found by the PD
+	Err        error                // the cause, for the log
+}
+
+func (e *AppError) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *AppError) Unwrap() error { return e.Err }
+
+// document renders the fault for the application, as the gateway portID at time now.
+func (e *AppError) document(portID string, now time.Time) *etree.Document {
+	doc, header, body := newEnvelope()
+	header.Parent().RemoveChild(header)
+	d := etree.NewElement("eGov_IT_Ecc:MessaggioDiErroreApplicativo")
+	d.CreateAttr("xmlns:eGov_IT_Ecc", NSException)
+	d.CreateElement("eGov_IT_Ecc:OraRegistrazione").SetText(now.Format("2006-01-02T15:04:05.000"))
+	d.CreateElement("eGov_IT_Ecc:IdentificativoPorta").SetText(portID)
+	d.CreateElement("eGov_IT_Ecc:IdentificativoFunzione").SetText("PortaDelegata")
+	ecc := d.CreateElement("eGov_IT_Ecc:Eccezione")
+	if len(e.Exceptions) == 0 {
+		p := ecc.CreateElement("eGov_IT_Ecc:EccezioneProcessamento")
+		p.CreateAttr("codiceEccezione", string(envelope.CodeProcessing))
+		p.CreateAttr("descrizioneEccezione", e.Message)
+	}
+	for _, x := range e.Exceptions {
+		b := ecc.CreateElement("eGov_IT_Ecc:EccezioneBusta")
+		b.CreateAttr("codiceEccezione", string(x.Code))
+		desc := x.Code.Meaning()
+		if x.Position != "" {
+			desc += " (" + x.Position + ")"
+		}
+		b.CreateAttr("descrizioneEccezione", desc)
+		b.CreateAttr("rilevanza", string(x.Severity))
+		b.CreateAttr("posizione", x.Position)
+	}
+	code := e.FaultCode
+	if code == "" {
+		code = "Server"
+	}
+	addFault(body, code, e.Message, d)
+	return doc
+}
