@@ -1,0 +1,239 @@
+package anagrafe
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/mattn/go-sqlite3"
+
+	"porta/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/labour/inbound/anagrafe")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("..", "..", "testdata", "labour", "inbound", "anagrafe", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden %s: %v (run go test -update)", name, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file:\n got: %s\nwant: %s", name, got, want)
+	}
+}
+
+func xmllint(t *testing.T, doc []byte) {
+	t.Helper()
+	bin := testenv.Xmllint(t)
+	f := filepath.Join(t.TempDir(), "doc.xml")
+	if err := os.WriteFile(f, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "--noout", "--schema", "../../xsd/schemas/labour/anagrafe.xsd", f).CombinedOutput(); err != nil {
+		t.Fatalf("xmllint rejects the document: %v\n%s\n%s", err, out, doc)
+	}
+}
+
+func d(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
+
+var (
+	bologna = Comune{"BOLOGNA", "037006", "BO"}
+	imola   = Comune{"IMOLA", "037032", "BO"}
+	roma    = Comune{"ROMA", "058091", "RM"}
+	now     = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+)
+
+func subjects() []*Subject {
+	return []*Subject{
+		{CodiceFiscale: "RSSMRA77L18H501W", Cognome: "ROSSI", Nome: "MARIO", Sesso: "M", DataNascita: d("1977-07-18"), ComuneNascita: &roma,
+			Residence: &Residence{Address: Address{CAP: "40026", Comune: imola, Specie: "VIA", Denominazione: "EMILIA", Numero: 12, Lettera: "B"}, Since: d("2025-10-01")}},
+		{CodiceFiscale: "GLLPLA80A01H501L", Cognome: "GALLI", Nome: "PAOLA", Sesso: "F", DataNascita: d("1980-01-01"), ComuneNascita: &roma,
+			Residence: &Residence{Address: Address{CAP: "40121", Comune: bologna, Specie: "VIA", Denominazione: "ROMA", Numero: 3}, Since: d("2010-05-01")},
+			Death:     &Death{Date: d("2026-01-15"), Place: &bologna}},
+		{CodiceFiscale: "NREFNC07A01F205B", Cognome: "NERI", Nome: "FRANCESCO", Sesso: "M", DataNascita: d("2007-01-01"), LocalitaNascita: "MILANO",
+			Residence:  &Residence{Address: Address{CAP: "40121", Comune: bologna, Specie: "PIAZZA", Denominazione: "MAGGIORE", Numero: 1}, Since: d("2019-09-01")},
+			Emigration: &Emigration{Since: d("2025-12-01"), StateCode: "215", StateName: "GERMANIA"}},
+	}
+}
+
+func newService(t testing.TB) *Service {
+	t.Helper()
+	db, err := sqlx.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "comune.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reg, err := OpenRegistry(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Put(context.Background(), subjects()...); err != nil {
+		t.Fatal(err)
+	}
+	return &Service{Registry: reg, Now: func() time.Time { return now }, NewID: func() string { return "ANPR-1" }}
+}
+
+func request(cf string) Request {
+	return Request{IDClient: "PROV-BO-1", From: "PROVINCIA_BO", To: "COMUNE_IMOLA", At: now, CodiceFiscale: cf,
+		Reference: d("2026-03-01"), Motivo: "verifica residenza lavoratore", CasoUso: "C020"}
+}
+
+func TestConsultationGolden(t *testing.T) {
+	svc := newService(t)
+	for i, s := range subjects() {
+		name := []string{"residenza", "decesso", "emigrazione"}[i]
+		t.Run(name, func(t *testing.T) {
+			req, err := BuildRequest(request(s.CodiceFiscale))
+			if err != nil {
+				t.Fatal(err)
+			}
+			xmllint(t, req)
+			if i == 0 {
+				golden(t, "richiesta_e002.xml", req)
+			}
+			resp, err := svc.Handle(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "risposta_e002_"+name+".xml", resp)
+			xmllint(t, resp)
+			got, err := ParseResponse(resp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d subjects", len(got))
+			}
+			if g, w := *got[0].Residence, *s.Residence; g != w {
+				t.Errorf("residence\n got %+v\nwant %+v", g, w)
+			}
+			if (s.Death == nil) != (got[0].Death == nil) || (s.Emigration == nil) != (got[0].Emigration == nil) {
+				t.Errorf("closure lost: got death %v emigration %v", got[0].Death, got[0].Emigration)
+			}
+			if s.Emigration != nil && *got[0].Emigration != *s.Emigration {
+				t.Errorf("emigration %+v", got[0].Emigration)
+			}
+			if got[0].Closed() != s.Closed() {
+				t.Errorf("closed %v", got[0].Closed())
+			}
+		})
+	}
+}
+
+func TestConsultationKO(t *testing.T) {
+	svc := newService(t)
+	future := request("RSSMRA77L18H501W")
+	future.Reference = d("2027-01-01")
+	futureReq, _ := BuildRequest(future)
+	unknownReq, _ := BuildRequest(request("RSSMRA85T10A562S"))
+	badCF := strings.Replace(string(unknownReq), "RSSMRA85T10A562S", "RSSMRA85T10A562T", 1)
+	tests := []struct {
+		name, payload, code, golden string
+	}{
+		{"unknown", string(unknownReq), CodeNotFound, "risposta_ko_non_trovato.xml"},
+		{"check character", badCF, CodeInvalidCF, "risposta_ko_cf.xml"},
+		{"future reference", string(futureReq), CodeFutureDate, ""},
+		{"missing criteri", `<RichiestaE002 xmlns="` + Namespace + `"><testataRichiesta/></RichiestaE002>`, CodeInvalidRequest, ""},
+		{"wrong root", `<RispostaE002OK xmlns="` + Namespace + `"/>`, CodeInvalidRequest, ""},
+		{"bad date", strings.Replace(string(unknownReq), "2026-03-01", "2026-02-30", 1), CodeInvalidRequest, ""},
+		{"entity", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><RichiestaE002 xmlns="` + Namespace + `">&e;</RichiestaE002>`, CodeInvalidRequest, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := svc.Handle(context.Background(), []byte(tc.payload))
+			var fe *FaultError
+			if resp != nil || !errors.As(err, &fe) {
+				t.Fatalf("resp %q err %v; want a FaultError", resp, err)
+			}
+			if len(fe.Problems) != 1 || fe.Problems[0].Code != tc.code {
+				t.Fatalf("problems %+v, want %s", fe.Problems, tc.code)
+			}
+			xmllint(t, fe.Detail)
+			if tc.golden != "" {
+				golden(t, tc.golden, fe.Detail)
+			}
+			_, perr := ParseResponse(fe.Detail)
+			var back *FaultError
+			if !errors.As(perr, &back) || back.Problems[0] != fe.Problems[0] {
+				t.Fatalf("ParseResponse of the detail: %v", perr)
+			}
+		})
+	}
+}
+
+func TestBuildRequestRejectsInvalidCF(t *testing.T) {
+	_, err := BuildRequest(request("RSSMRA85T10A562T"))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "criteriRicerca/codiceFiscale" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestParseResponseRejectsInvalidCF(t *testing.T) {
+	resp, err := BuildResponse("A", "B", now, subjects()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := bytes.Replace(resp, []byte("RSSMRA77L18H501W"), []byte("RSSMRA77L18H501X"), 1)
+	_, err = ParseResponse(bad)
+	var fe *FieldError
+	if !errors.As(err, &fe) || !strings.HasSuffix(fe.Field, "generalita/codiceFiscale") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestGenerateDeterministic(t *testing.T) {
+	var workers []Worker
+	for _, s := range subjects() {
+		workers = append(workers, Worker{s.CodiceFiscale, s.Cognome, s.Nome, s.Sesso, s.DataNascita, bologna})
+	}
+	for i := 0; i < 30; i++ {
+		workers = append(workers, workers[i%3])
+	}
+	opt := GenOptions{Seed: 11, Today: now, ResidenceChanges: 0.3, Deaths: 0.1, Emigrations: 0.1}
+	a, b := Generate(workers, opt), Generate(workers, opt)
+	if len(a.Planted) == 0 || len(a.Planted) != len(b.Planted) {
+		t.Fatalf("planted %d vs %d", len(a.Planted), len(b.Planted))
+	}
+	kinds := map[Change]int{}
+	for i, p := range a.Planted {
+		if p != b.Planted[i] {
+			t.Fatal("not deterministic")
+		}
+		kinds[p.Change]++
+	}
+	if len(kinds) != 3 {
+		t.Errorf("kinds planted: %v", kinds)
+	}
+	changed := 0
+	for i := range a.Known {
+		k, r := a.Known[i], a.Registry[i]
+		if *k.Residence != *r.Residence || r.Closed() {
+			changed++
+		}
+		if r.Residence.Since.Before(k.Residence.Since) {
+			t.Errorf("%s: new residence before the old one", k.CodiceFiscale)
+		}
+	}
+	if changed != len(a.Planted) {
+		t.Errorf("%d subjects differ, %d planted", changed, len(a.Planted))
+	}
+}
