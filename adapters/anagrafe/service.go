@@ -2,6 +2,7 @@ package anagrafe
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -15,7 +16,7 @@ type Service struct {
 	Registry *Registry
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// NewID returns the idOperazioneANPR of each answer; a counter-free timestamp id when nil.
+	// NewID returns the idOperazioneANPR of each answer; a random id when nil.
 	NewID func() string
 }
 
@@ -26,11 +27,11 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-func (s *Service) id(now time.Time) string {
+func (s *Service) id() string {
 	if s.NewID != nil {
 		return s.NewID()
 	}
-	return fmt.Sprintf("E002-%d", now.UnixNano())
+	return "E002-" + rand.Text()
 }
 
 // Handle answers one consultation. request is the payload (the RichiestaE002 element, the child
@@ -43,7 +44,7 @@ func (s *Service) id(now time.Time) string {
 // a server fault.
 func (s *Service) Handle(ctx context.Context, request []byte) ([]byte, error) {
 	now := s.now()
-	idANPR := s.id(now)
+	idANPR := s.id()
 	ko := func(idClient string, p Problem) ([]byte, error) {
 		detail, err := BuildFault(idClient, idANPR, now, p)
 		if err != nil {

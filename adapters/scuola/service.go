@@ -2,6 +2,7 @@ package scuola
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -22,8 +23,8 @@ type Service struct {
 	Delay time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// NewID returns the idEstrazione of each accepted request; derived from the school and the
-	// clock when nil.
+	// NewID returns the idEstrazione of each accepted request; the school's code and a random
+	// suffix when nil.
 	NewID func(school string) string
 }
 
@@ -55,7 +56,7 @@ func (s *Service) Handle(ctx context.Context, request []byte) ([]byte, error) {
 		if s.NewID != nil {
 			x.ID = s.NewID(x.School)
 		} else {
-			x.ID = fmt.Sprintf("%s-%d", x.School, now.UnixNano())
+			x.ID = x.School + "-" + rand.Text()
 		}
 		if err := s.Data.addExtraction(ctx, *x, now, now.Add(s.Delay)); err != nil {
 			return nil, err
