@@ -178,7 +178,7 @@ func TestMergeSubjects(t *testing.T) {
 			want:    []Outcome{Merged, Rejected, Merged},
 			check: func(t *testing.T, s *Store) {
 				f, _ := s.Failures(ctx, FailureOpen)
-				if len(f) != 1 || f[0].Key != badCF || f[0].Field != "generalita/codiceFiscale" || !strings.Contains(f[0].Rule, "codice fiscale") || f[0].Source != "comune-imola" || !strings.Contains(f[0].Payload, badCF) {
+				if len(f) != 1 || f[0].Key != badCF || f[0].Field != "generalita/codiceFiscale" || !strings.Contains(f[0].Rule, "check character") || f[0].Source != "comune-imola" || !strings.Contains(f[0].Payload, badCF) {
 					t.Errorf("failures %+v", f)
 				}
 			},
