@@ -3,6 +3,7 @@ package merge
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -48,22 +49,19 @@ func (s *Store) mergeSubject(ctx context.Context, rep *Report, source string, su
 		}
 		before := *w
 		var did []string
-		if r := subj.Residence; r != nil && w.Status == Active && r.Address != w.Address {
-			if !w.ResidenceSince.IsZero() && r.Since.Before(w.ResidenceSince) {
-				did = append(did, "") // older than what we know: ignored below
-			} else {
-				if w.Address != (anagrafe.Address{}) {
-					_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO address_history (codice_fiscale, cap, comune, comune_istat, provincia,
-						specie, denominazione, numero, lettera, dal, al, registrato_il) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-						key, w.Address.CAP, w.Address.Comune.Nome, w.Address.Comune.CodiceIstat, w.Address.Comune.Provincia,
-						w.Address.Specie, w.Address.Denominazione, w.Address.Numero, w.Address.Lettera, day(w.ResidenceSince), day(r.Since), s.stamp())
-					if err != nil {
-						return fmt.Errorf("merge: address history of %s: %w", key, err)
-					}
+		// A residence older than the one we know is stale news: ignored.
+		if r := subj.Residence; r != nil && w.Status == Active && r.Address != w.Address && !r.Since.Before(w.ResidenceSince) {
+			if w.Address != (anagrafe.Address{}) {
+				_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO address_history (codice_fiscale, cap, comune, comune_istat, provincia,
+					specie, denominazione, numero, lettera, dal, al, registrato_il) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+					key, w.Address.CAP, w.Address.Comune.Nome, w.Address.Comune.CodiceIstat, w.Address.Comune.Provincia,
+					w.Address.Specie, w.Address.Denominazione, w.Address.Numero, w.Address.Lettera, day(w.ResidenceSince), day(r.Since), s.stamp())
+				if err != nil {
+					return fmt.Errorf("merge: address history of %s: %w", key, err)
 				}
-				w.Address, w.ResidenceSince = r.Address, r.Since
-				did = append(did, "residenza: "+r.Address.String()+" dal "+day(r.Since))
 			}
+			w.Address, w.ResidenceSince = r.Address, r.Since
+			did = append(did, "residenza: "+r.Address.String()+" dal "+day(r.Since))
 		}
 		switch {
 		case subj.Death != nil && (w.Status != Deceased || !w.ClosedOn.Equal(subj.Death.Date)):
@@ -81,7 +79,7 @@ func (s *Store) mergeSubject(ctx context.Context, rep *Report, source string, su
 		if _, err := tx.NamedExecContext(ctx, upsertWorker, rowOf(w, s.stamp())); err != nil {
 			return fmt.Errorf("merge: update worker %s: %w", key, err)
 		}
-		what = joinNonEmpty(did)
+		what = strings.Join(did, "; ")
 		outcome = Merged
 		return s.logTx(ctx, tx, source, KindAnagrafe, key, what, &before, w)
 	})
@@ -98,18 +96,4 @@ func (s *Store) mergeSubject(ctx context.Context, rep *Report, source string, su
 	}
 	rep.add(key, outcome, what, nil)
 	return nil
-}
-
-func joinNonEmpty(parts []string) string {
-	out := ""
-	for _, p := range parts {
-		if p == "" {
-			continue
-		}
-		if out != "" {
-			out += "; "
-		}
-		out += p
-	}
-	return out
 }
