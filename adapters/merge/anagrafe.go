@@ -2,6 +2,7 @@ package merge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -83,7 +84,7 @@ func (s *Store) mergeSubject(ctx context.Context, rep *Report, source string, su
 		outcome = Merged
 		return s.logTx(ctx, tx, source, KindAnagrafe, key, what, &before, w)
 	})
-	if err == ErrNotFound {
+	if errors.Is(err, ErrNotFound) {
 		return s.reject(ctx, rep, key, subj, &RecordError{Source: source, Kind: KindAnagrafe, Record: key, Field: "generalita/codiceFiscale", Rule: "worker known to the province", Reason: "no worker with this codice fiscale in the provincial store"})
 	}
 	if err != nil {
