@@ -63,7 +63,7 @@ type Header struct {
 	Sender   []Party `json:"sender"`
 	Receiver Party   `json:"receiver"` // Destinatario
 
-	Profile               Profile `json:"-"`                                 // ProfiloCollaborazione
+	Profile               Profile `json:"profile,omitempty"`                 // ProfiloCollaborazione
 	CorrelatedService     string  `json:"correlated_service,omitempty"`      // ProfiloCollaborazione@servizioCorrelato
 	CorrelatedServiceType string  `json:"correlated_service_type,omitempty"` // ProfiloCollaborazione@tipo
 
