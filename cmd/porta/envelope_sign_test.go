@@ -1,9 +1,3 @@
-//go:build busta_contract
-
-// Built only with -tags busta_contract until the busta side of the envelope contract
-// (ProtocolError, NewError, the Code constants, ParseHeader) is committed; then delete
-// this header (the go:build line and this comment). Tested meanwhile against a stand-in of exactly those contract names.
-
 package main
 
 import (
@@ -17,8 +11,8 @@ import (
 
 const testPKI = "../../testdata/pki/"
 
-// porta runs the command line in-process.
-func porta(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr string) {
+// wssecPorta runs the command line in-process.
+func wssecPorta(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(args, bytes.NewReader(stdin), &out, &errb)
@@ -30,7 +24,7 @@ func TestEnvelopeSignVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, signed, stderr := porta(t, unsigned, "envelope", "sign", "--key", testPKI+"test-rsa.key.pem", "--cert", testPKI+"test-rsa.cert.pem")
+	code, signed, stderr := wssecPorta(t, unsigned, "envelope", "sign", "--key", testPKI+"test-rsa.key.pem", "--cert", testPKI+"test-rsa.cert.pem")
 	if code != 0 || !strings.Contains(signed, "wsse:Security") {
 		t.Fatalf("sign: exit %d, stderr %s", code, stderr)
 	}
@@ -39,13 +33,13 @@ func TestEnvelopeSignVerify(t *testing.T) {
 	if err := os.WriteFile(file, unsigned, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, signedEC, stderr := porta(t, nil, "envelope", "sign", "--key", testPKI+"test-ecdsa.key.pem", "--cert", testPKI+"test-ecdsa.cert.pem", file)
+	code, signedEC, stderr := wssecPorta(t, nil, "envelope", "sign", "--key", testPKI+"test-ecdsa.key.pem", "--cert", testPKI+"test-ecdsa.cert.pem", file)
 	if code != 0 {
 		t.Fatalf("sign FILE: exit %d, stderr %s", code, stderr)
 	}
 
 	for name, in := range map[string]string{"rsa by CA": signed, "ecdsa by CA": signedEC} {
-		code, out, stderr := porta(t, []byte(in), "envelope", "verify", "--ca", testPKI+"test-ca.cert.pem")
+		code, out, stderr := wssecPorta(t, []byte(in), "envelope", "verify", "--ca", testPKI+"test-ca.cert.pem")
 		if code != 0 {
 			t.Fatalf("%s: verify: exit %d, stderr %s", name, code, stderr)
 		}
@@ -57,7 +51,7 @@ func TestEnvelopeSignVerify(t *testing.T) {
 			t.Errorf("%s: busta id %v in %s", name, busta["id"], out)
 		}
 	}
-	if code, _, stderr := porta(t, []byte(signed), "envelope", "verify", "--trust", testPKI+"test-rsa.cert.pem", "--max-skew", "1m"); code != 0 {
+	if code, _, stderr := wssecPorta(t, []byte(signed), "envelope", "verify", "--trust", testPKI+"test-rsa.cert.pem", "--max-skew", "1m"); code != 0 {
 		t.Errorf("pinned: exit %d, stderr %s", code, stderr)
 	}
 
@@ -74,7 +68,7 @@ func TestEnvelopeSignVerify(t *testing.T) {
 	}
 	for _, f := range failures {
 		t.Run(f.name, func(t *testing.T) {
-			code, out, stderr := porta(t, []byte(f.input), append([]string{"envelope", "verify"}, f.args...)...)
+			code, out, stderr := wssecPorta(t, []byte(f.input), append([]string{"envelope", "verify"}, f.args...)...)
 			if code != 1 || out != "" || !strings.HasPrefix(stderr, f.prefix) || strings.Count(stderr, "\n") != 1 {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 1 and %q...", code, out, stderr, f.prefix)
 			}
@@ -99,7 +93,7 @@ func TestEnvelopeSignVerifyUsage(t *testing.T) {
 		{[]string{"envelope", "sign", "--key", testPKI + "test-rsa.key.pem", "--cert", testPKI + "test-rsa.cert.pem", "/nonexistent.xml"}, 1, "/nonexistent.xml"},
 	}
 	for _, tt := range tests {
-		code, _, stderr := porta(t, []byte("<a/>"), tt.args...)
+		code, _, stderr := wssecPorta(t, []byte("<a/>"), tt.args...)
 		if code != tt.code || !strings.Contains(stderr, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args[1:], code, stderr, tt.code, tt.want)
 		}
