@@ -1,0 +1,60 @@
+// Package audit owns Porta's durable state: the audit trail (tracciamento) with its hash chain,
+// the durable queues (outbox of buste to send, inbox of buste to deliver to the local backend),
+// the duplicate history and the identifier counters. One code path, written with sqlx and ?
+// placeholders rebound per driver, serves SQLite (one gateway, one file) and PostgreSQL (several
+// gateway nodes sharing one database).
+//
+// It is a top-level package because the store is a part of the design of its own: it is not a
+// command, not the busta (envelope), not the service registry, not a domain adapter, and the
+// gateway is only its first user (porta trace reads it without a gateway). It must not import
+// gateway, envelope or registry: it stores the busta's fields as plain strings and bytes, and the
+// gateway adapts its types to Record and Item. It does not decide protocol outcomes; it records
+// them.
+//
+// # The trail
+//
+// Each gateway node writes one chain: records numbered 1..n (Record.Seq) where each record's Hash
+// is SHA-256 over a fixed, length-prefixed encoding of the node, the previous record's hash and
+// every field of the record, the stored raw bytes included through their own SHA-256 (see
+// Record.Digest). A changed field breaks that record's hash; a deleted record leaves a gap in
+// Seq or a record whose PrevHash names a record that is not before it; a moved record keeps a
+// valid hash but follows the wrong predecessor; a deleted tail disagrees with the chain head that
+// each write transaction updates (and with a head an operator kept, Verify's Anchors). Verify
+// recomputes all of it and names the first broken record. Seq is not inside the hash: the
+// position is fixed by PrevHash, which lets Verify tell a moved record from an edited one.
+//
+// Append returns only after the record is committed (durable: SQLite runs with synchronous=FULL
+// in WAL mode, so a commit survives power loss, not only a crash of the process; PostgreSQL
+// commits synchronously unless its server is configured otherwise). Concurrent writes are
+// batched: one writer goroutine per Store owns the chain head and commits whatever arrived while
+// the previous transaction was committing (up to Options.BatchSize, optionally waiting
+// Options.Linger for more) in one transaction, so throughput grows with concurrency while each
+// caller still waits for its own commit. Only one Store may write a node's chain at a time;
+// nodes sharing a PostgreSQL database must have distinct Options.Node names (a second writer of
+// the same node fails its writes with a conflict, it never forks the chain).
+//
+// # Queues and exactly-once delivery
+//
+// A queue item is keyed by its queue (Kind) and busta ID. Write puts items, duplicate-history
+// entries and trace records in one transaction ("accepted ⇒ traced and queued"). Claim leases
+// due items to a worker; a lease that runs out (the worker's node died) makes the item claimable
+// again by any node. Complete removes it, Retry schedules another attempt, Fail keeps it visible
+// with its reason until Requeue, Expire fails items past their deadline.
+//
+// Delivery to the local backend is exactly-once by this protocol, which the gateway follows:
+//
+//  1. Claim the item (lease longer than one delivery attempt with its timeout).
+//  2. Deliver it to the backend with the busta ID as idempotency key.
+//  3. Complete it (in the same transaction as the "delivered" trace record).
+//
+// A crash before 2 loses nothing: the lease runs out and the item is delivered later. A crash
+// between 2 and 3 delivers the item again after the lease runs out, with the same idempotency
+// key, so the backend recognises the repeat and must answer it as a success without acting
+// twice. The store guarantees that an item is never leased to two workers at once and is never
+// removed before Complete, Fail or Expire; everything else follows from the key.
+//
+// An item may carry (Conversation, Sequence > 0): then it is claimable only when its sequence is
+// the conversation's next one (kept in a table), so early items wait until the gap fills;
+// completing or failing it advances the conversation. Enqueuing a sequence lower than the next
+// expected one is refused with ErrDuplicate.
+package audit

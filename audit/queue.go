@@ -1,0 +1,343 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Kind names a durable queue.
+type Kind string
+
+const (
+	Outbox Kind = "outbox" // buste to send, until acknowledged or expired
+	Inbox  Kind = "inbox"  // received buste to deliver to the local backend
+)
+
+// Item states.
+const (
+	StateReady  = "ready"  // waiting, leased or due again later
+	StateFailed = "failed" // given up; visible with its reason until Requeue
+)
+
+// Item is one entry of a durable queue, keyed by (Kind, MsgID).
+type Item struct {
+	ID           int64     `json:"id"` // filled by the store
+	Kind         Kind      `json:"kind"`
+	MsgID        string    `json:"msg_id"` // the busta ID: the idempotency key of delivery
+	Party        string    `json:"party"`  // outbox: the receiver; inbox: the hosted receiving party
+	Service      string    `json:"service"`
+	Conversation string    `json:"conversation,omitempty"`
+	Sequence     int64     `json:"sequence,omitempty"` // > 0: delivered in order within Conversation
+	Payload      []byte    `json:"-"`
+	Meta         []byte    `json:"-"` // the caller's own data (e.g. the header), returned as given
+	State        string    `json:"state"`
+	Attempts     int       `json:"attempts"`
+	NotBefore    time.Time `json:"not_before"`
+	Deadline     time.Time `json:"deadline,omitzero"` // zero: never expires
+	Created      time.Time `json:"created"`
+	LeaseOwner   string    `json:"lease_owner,omitempty"`
+	LeaseUntil   time.Time `json:"lease_until,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+}
+
+func (it *Item) check() error {
+	if it == nil {
+		return errors.New("audit: nil queue item")
+	}
+	if it.Kind != Outbox && it.Kind != Inbox {
+		return fmt.Errorf("queue item %q: kind %q, want outbox or inbox", it.MsgID, it.Kind)
+	}
+	if it.MsgID == "" {
+		return fmt.Errorf("%s item: empty message ID", it.Kind)
+	}
+	if it.Sequence < 0 || (it.Sequence > 0 && it.Conversation == "") {
+		return fmt.Errorf("%s item %q: sequence %d needs a conversation and must not be negative", it.Kind, it.MsgID, it.Sequence)
+	}
+	return nil
+}
+
+// Enqueue adds items to their queues in one transaction (with no trace record; use Write to
+// trace them atomically).
+func (s *Store) Enqueue(ctx context.Context, items ...*Item) error {
+	return s.Write(ctx, Batch{Items: items})
+}
+
+func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, it *Item, now time.Time) error {
+	if it.Created.IsZero() {
+		it.Created = now
+	}
+	if it.NotBefore.IsZero() {
+		it.NotBefore = it.Created
+	}
+	it.State = StateReady
+	if it.Sequence > 0 {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO queue_seq (kind, conversation, next) VALUES (?, ?, 1) ON CONFLICT (kind, conversation) DO NOTHING`), string(it.Kind), it.Conversation); err != nil {
+			return fmt.Errorf("%s item %q: sequence state: %w", it.Kind, it.MsgID, err)
+		}
+		var next int64
+		if err := tx.QueryRowxContext(ctx, tx.Rebind(`SELECT next FROM queue_seq WHERE kind = ? AND conversation = ?`), string(it.Kind), it.Conversation).Scan(&next); err != nil {
+			return fmt.Errorf("%s item %q: sequence state: %w", it.Kind, it.MsgID, err)
+		}
+		if it.Sequence < next {
+			return fmt.Errorf("%s item %q: sequence %d of conversation %q was already delivered (next is %d): %w", it.Kind, it.MsgID, it.Sequence, it.Conversation, next, ErrDuplicate)
+		}
+	}
+	err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO queue_item (kind, msg_id, party, service, conversation, sequence, payload, meta,
+		state, attempts, not_before, deadline, created, lease_owner, lease_until, last_error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, '') RETURNING id`),
+		string(it.Kind), it.MsgID, it.Party, it.Service, it.Conversation, it.Sequence, nz(it.Payload), nz(it.Meta),
+		it.State, it.Attempts, micros(it.NotBefore), micros(it.Deadline), micros(it.Created)).Scan(&it.ID)
+	if isUnique(err) {
+		return fmt.Errorf("%s item %q: %w: already queued", it.Kind, it.MsgID, ErrDuplicate)
+	}
+	if err != nil {
+		return fmt.Errorf("%s item %q: %w", it.Kind, it.MsgID, err)
+	}
+	return nil
+}
+
+const itemColumns = `id, kind, msg_id, party, service, conversation, sequence, payload, meta, state, attempts,
+	not_before, deadline, created, lease_owner, lease_until, last_error`
+
+func scanItem(sc scanner) (*Item, error) {
+	var it Item
+	var kind string
+	var nb, dl, cr, lu int64
+	if err := sc.Scan(&it.ID, &kind, &it.MsgID, &it.Party, &it.Service, &it.Conversation, &it.Sequence, &it.Payload, &it.Meta,
+		&it.State, &it.Attempts, &nb, &dl, &cr, &it.LeaseOwner, &lu, &it.LastError); err != nil {
+		return nil, err
+	}
+	it.Kind = Kind(kind)
+	it.NotBefore, it.Deadline, it.Created, it.LeaseUntil = fromMicros(nb), fromMicros(dl), fromMicros(cr), fromMicros(lu)
+	return &it, nil
+}
+
+// claimable selects the items of a kind that are due, not leased (or whose lease ran out), not
+// past their deadline, and, when ordered, the next of their conversation.
+const claimable = `SELECT q.id FROM queue_item q
+	WHERE q.kind = ? AND q.state = 'ready' AND q.not_before <= ? AND q.lease_until < ?
+	AND (q.deadline = 0 OR q.deadline > ?)
+	AND (q.sequence = 0 OR q.sequence = (SELECT s.next FROM queue_seq s WHERE s.kind = q.kind AND s.conversation = q.conversation))
+	ORDER BY q.id LIMIT ?`
+
+// Claim leases up to limit due items of kind to owner until now+lease, oldest first. An item
+// stays leased to one owner at a time; when the lease runs out any owner may claim it again.
+// PostgreSQL skips rows another node is claiming (FOR UPDATE SKIP LOCKED); SQLite does it in
+// one UPDATE … RETURNING under the database's write lock.
+func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, lease time.Duration) ([]*Item, error) {
+	if owner == "" || limit <= 0 || lease <= 0 {
+		return nil, fmt.Errorf("claim %s: owner %q, limit %d, lease %v: want a name and positive limit and lease", kind, owner, limit, lease)
+	}
+	now := micros(s.now())
+	sub := claimable
+	if s.dialect == "postgres" {
+		sub += " FOR UPDATE SKIP LOCKED"
+	}
+	rows, err := s.db.QueryxContext(ctx, s.q(`UPDATE queue_item SET lease_owner = ?, lease_until = ?
+		WHERE id IN (`+sub+`) RETURNING `+itemColumns),
+		owner, now+lease.Microseconds(), string(kind), now, now, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
+	}
+	defer rows.Close()
+	var out []*Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
+	}
+	sortItems(out)
+	return out, nil
+}
+
+func sortItems(its []*Item) {
+	for i := 1; i < len(its); i++ {
+		for j := i; j > 0 && its[j].ID < its[j-1].ID; j-- {
+			its[j], its[j-1] = its[j-1], its[j]
+		}
+	}
+}
+
+// ErrNotQueued is returned (wrapped) when an item named by kind and message ID is not in the
+// queue in the state the operation needs.
+var ErrNotQueued = errors.New("not in the queue")
+
+// Complete removes a delivered or acknowledged item and appends recs, in one transaction. For an
+// ordered item it advances its conversation to the next sequence.
+func (s *Store) Complete(ctx context.Context, kind Kind, msgID string, recs ...*Record) error {
+	return s.submit(ctx, &op{recs: recs, fn: func(ctx context.Context, tx *sqlx.Tx) error {
+		it, err := s.takeItem(ctx, tx, kind, msgID, StateReady)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM queue_item WHERE id = ?`), it.ID); err != nil {
+			return fmt.Errorf("complete %s %q: %w", kind, msgID, err)
+		}
+		return s.advance(ctx, tx, it)
+	}})
+}
+
+// Fail gives an item up: it leaves the claimable items but stays listed (Failed) with reason
+// until Requeue; recs are appended in the same transaction. An ordered item's conversation
+// advances, so later items are not held forever behind it.
+func (s *Store) Fail(ctx context.Context, kind Kind, msgID, reason string, recs ...*Record) error {
+	now := micros(s.now())
+	return s.submit(ctx, &op{recs: recs, fn: func(ctx context.Context, tx *sqlx.Tx) error {
+		it, err := s.takeItem(ctx, tx, kind, msgID, StateReady)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE queue_item SET state = 'failed', last_error = ?, lease_owner = '', lease_until = 0, not_before = ? WHERE id = ?`), reason, now, it.ID); err != nil {
+			return fmt.Errorf("fail %s %q: %w", kind, msgID, err)
+		}
+		return s.advance(ctx, tx, it)
+	}})
+}
+
+func (s *Store) takeItem(ctx context.Context, tx *sqlx.Tx, kind Kind, msgID, state string) (*Item, error) {
+	it, err := scanItem(tx.QueryRowxContext(ctx, tx.Rebind(`SELECT `+itemColumns+` FROM queue_item WHERE kind = ? AND msg_id = ?`), string(kind), msgID))
+	if isNoRows(err) || (err == nil && it.State != state) {
+		return nil, fmt.Errorf("%s item %q: %w (state %s)", kind, msgID, ErrNotQueued, state)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s item %q: %w", kind, msgID, err)
+	}
+	return it, nil
+}
+
+func (s *Store) advance(ctx context.Context, tx *sqlx.Tx, it *Item) error {
+	if it.Sequence == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE queue_seq SET next = ? WHERE kind = ? AND conversation = ? AND next = ?`),
+		it.Sequence+1, string(it.Kind), it.Conversation, it.Sequence); err != nil {
+		return fmt.Errorf("%s item %q: advance conversation %q: %w", it.Kind, it.MsgID, it.Conversation, err)
+	}
+	return nil
+}
+
+// Retry releases a claimed item to be tried again at next, counting the attempt and keeping
+// lastErr for operators.
+func (s *Store) Retry(ctx context.Context, kind Kind, msgID string, next time.Time, lastErr string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE queue_item SET attempts = attempts + 1, not_before = ?, last_error = ?,
+		lease_owner = '', lease_until = 0 WHERE kind = ? AND msg_id = ? AND state = 'ready'`), micros(next), lastErr, string(kind), msgID)
+	return affected(res, err, fmt.Sprintf("retry %s %q", kind, msgID))
+}
+
+// Requeue makes a failed item ready again at once, its attempts and last error kept. An ordered
+// item is requeued out of order: its conversation has moved past it.
+func (s *Store) Requeue(ctx context.Context, kind Kind, msgID string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE queue_item SET state = 'ready', sequence = 0, not_before = ?, deadline = 0
+		WHERE kind = ? AND msg_id = ? AND state = 'failed'`), micros(s.now()), string(kind), msgID)
+	return affected(res, err, fmt.Sprintf("requeue %s %q", kind, msgID))
+}
+
+func affected(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotQueued)
+	}
+	return nil
+}
+
+// Expire fails the ready items of kind whose deadline has passed and are not leased (a leased
+// one is failed by its worker or expires after its lease), returning them so the caller can
+// trace each. Ordered conversations advance past them.
+func (s *Store) Expire(ctx context.Context, kind Kind) ([]*Item, error) {
+	now := micros(s.now())
+	rows, err := s.db.QueryxContext(ctx, s.q(`SELECT `+itemColumns+` FROM queue_item
+		WHERE kind = ? AND state = 'ready' AND deadline <> 0 AND deadline <= ? AND lease_until < ? ORDER BY id LIMIT 1000`), string(kind), now, now)
+	if err != nil {
+		return nil, fmt.Errorf("expire %s: %w", kind, err)
+	}
+	var due []*Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("expire %s: %w", kind, err)
+		}
+		due = append(due, it)
+	}
+	rows.Close()
+	var out []*Item
+	for _, it := range due {
+		err := s.Fail(ctx, kind, it.MsgID, "expired: deadline "+it.Deadline.Format(time.RFC3339))
+		if errors.Is(err, ErrNotQueued) {
+			continue // completed or failed meanwhile
+		}
+		if err != nil {
+			return out, err
+		}
+		it.State, it.LastError = StateFailed, "expired"
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// Failed lists the failed items of kind, newest first, with their reasons.
+func (s *Store) Failed(ctx context.Context, kind Kind, limit int) ([]*Item, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryxContext(ctx, s.q(`SELECT `+itemColumns+` FROM queue_item WHERE kind = ? AND state = 'failed' ORDER BY id DESC LIMIT ?`), string(kind), limit)
+	if err != nil {
+		return nil, fmt.Errorf("failed %s items: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []*Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, fmt.Errorf("failed %s items: %w", kind, err)
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// QueueStats describes a queue.
+type QueueStats struct {
+	Depth  int           // items not yet completed or failed (leased ones included)
+	Leased int           // of which leased now
+	Failed int           // failed items kept for operators
+	Oldest time.Duration // age of the oldest item of Depth; 0 when empty
+}
+
+// Stats returns the depth, leases, failures and oldest age of a queue.
+func (s *Store) Stats(ctx context.Context, kind Kind) (QueueStats, error) {
+	now := s.now()
+	var st QueueStats
+	var oldest sql.NullInt64
+	err := s.db.QueryRowxContext(ctx, s.q(`SELECT
+		COALESCE(SUM(CASE WHEN state = 'ready' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN state = 'ready' AND lease_until >= ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0),
+		MIN(CASE WHEN state = 'ready' THEN created END)
+		FROM queue_item WHERE kind = ?`), micros(now), string(kind)).Scan(&st.Depth, &st.Leased, &st.Failed, &oldest)
+	if err != nil {
+		return st, fmt.Errorf("stats of %s: %w", kind, err)
+	}
+	if oldest.Valid {
+		st.Oldest = now.Sub(fromMicros(oldest.Int64))
+	}
+	return st, nil
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

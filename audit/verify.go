@@ -1,0 +1,217 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// BreakKind says how a chain is broken.
+type BreakKind string
+
+const (
+	Edited    BreakKind = "edited"    // the record's content no longer matches its hash
+	Deleted   BreakKind = "deleted"   // records before this one are missing (gap in seq, or a predecessor that is not there)
+	Reordered BreakKind = "reordered" // the record is intact but not where it was written
+	Truncated BreakKind = "truncated" // the newest records are missing: the chain ends before its recorded head
+)
+
+// ChainError is the first broken record Verify found.
+type ChainError struct {
+	Node   string
+	Seq    int64 // the first record that does not verify (for Truncated: the recorded head)
+	ID     string
+	Kind   BreakKind
+	Reason string
+}
+
+func (e *ChainError) Error() string {
+	id := ""
+	if e.ID != "" {
+		id = " (busta " + e.ID + ")"
+	}
+	return fmt.Sprintf("audit chain of node %s broken at record %d%s: %s: %s", e.Node, e.Seq, id, e.Kind, e.Reason)
+}
+
+// Head is the last record of a chain, as an operator may keep it to check later that nothing
+// was cut off the end (like a Certificate Transparency tree head).
+type Head struct {
+	Node string `json:"node"`
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"` // hex
+}
+
+// VerifyOptions adjust Verify.
+type VerifyOptions struct {
+	Node string // verify only this node's chain; "" for every chain
+	// Anchors are heads kept from an earlier run: each chain must still contain the anchor's
+	// record with that hash.
+	Anchors []Head
+	// Progress, if set, is called after every 100,000 records of a chain.
+	Progress func(node string, seq int64)
+}
+
+// VerifyReport is what Verify checked.
+type VerifyReport struct {
+	Heads   []Head        `json:"heads"`
+	Records int64         `json:"records"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// lookahead is how many records Verify reads past a broken link to tell a moved record from a
+// deleted one.
+const lookahead = 64
+
+// Verify recomputes every chain (one streaming query per node, in seq order) and returns a
+// *ChainError naming the first broken record, or another error if the store could not be read.
+// It checks each record's hash, its link to the previous record, that seq counts 1, 2, 3 … with
+// no gap, that the chain reaches the head recorded in chain_head, and the Anchors.
+func (s *Store) Verify(ctx context.Context, opt VerifyOptions) (VerifyReport, error) {
+	start := time.Now()
+	var rep VerifyReport
+	heads := map[string]Head{}
+	rows, err := s.db.QueryxContext(ctx, `SELECT node, seq, hash FROM chain_head ORDER BY node`)
+	if err != nil {
+		return rep, fmt.Errorf("verify: chain heads: %w", err)
+	}
+	var nodes []string
+	for rows.Next() {
+		var h Head
+		var hash []byte
+		if err := rows.Scan(&h.Node, &h.Seq, &hash); err != nil {
+			rows.Close()
+			return rep, fmt.Errorf("verify: chain heads: %w", err)
+		}
+		h.Hash = hex.EncodeToString(hash)
+		heads[h.Node] = h
+		nodes = append(nodes, h.Node)
+	}
+	rows.Close()
+	// Chains without a head row are verified too (and reported): find every node with a skip scan
+	// of the primary key, cheap at millions of rows.
+	rows, err = s.db.QueryxContext(ctx, `WITH RECURSIVE n(node) AS (
+		SELECT MIN(node) FROM trace
+		UNION ALL SELECT (SELECT MIN(t.node) FROM trace t WHERE t.node > n.node) FROM n WHERE n.node IS NOT NULL)
+		SELECT node FROM n WHERE node IS NOT NULL`)
+	if err != nil {
+		return rep, fmt.Errorf("verify: chains: %w", err)
+	}
+	for rows.Next() {
+		var node string
+		if err := rows.Scan(&node); err != nil {
+			rows.Close()
+			return rep, fmt.Errorf("verify: chains: %w", err)
+		}
+		if _, ok := heads[node]; !ok {
+			nodes = append(nodes, node)
+		}
+	}
+	rows.Close()
+	if opt.Node != "" {
+		nodes = []string{opt.Node}
+	}
+	for _, a := range opt.Anchors {
+		if _, ok := heads[a.Node]; !ok {
+			return rep, &ChainError{Node: a.Node, Seq: a.Seq, Kind: Truncated, Reason: "the anchored chain has no recorded head: its records were removed"}
+		}
+	}
+	for _, node := range nodes {
+		got, n, err := s.verifyNode(ctx, node, opt)
+		rep.Records += n
+		if err != nil {
+			rep.Elapsed = time.Since(start)
+			return rep, err
+		}
+		want, ok := heads[node]
+		switch {
+		case !ok && got.Seq > 0:
+			return rep, &ChainError{Node: node, Seq: got.Seq, Kind: Truncated, Reason: "the chain has records but no recorded head (chain_head row removed)"}
+		case ok && got.Seq < want.Seq:
+			return rep, &ChainError{Node: node, Seq: want.Seq, Kind: Truncated, Reason: fmt.Sprintf("the chain ends at record %d but its recorded head is record %d: the newest records were removed", got.Seq, want.Seq)}
+		case ok && (got.Seq > want.Seq || got.Hash != want.Hash):
+			return rep, &ChainError{Node: node, Seq: want.Seq, Kind: Truncated, Reason: fmt.Sprintf("the recorded head (record %d, %s) does not match the chain's last record (%d, %s)", want.Seq, want.Hash, got.Seq, got.Hash)}
+		}
+		rep.Heads = append(rep.Heads, got)
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+func (s *Store) verifyNode(ctx context.Context, node string, opt VerifyOptions) (Head, int64, error) {
+	var anchors []Head
+	for _, a := range opt.Anchors {
+		if a.Node == node {
+			anchors = append(anchors, a)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+traceColumns+` FROM trace WHERE node = ? ORDER BY seq`), node)
+	if err != nil {
+		return Head{Node: node}, 0, fmt.Errorf("verify node %s: %w", node, err)
+	}
+	defer rows.Close()
+	var n int64
+	prev := []byte{}
+	var last int64
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return Head{Node: node}, n, fmt.Errorf("verify node %s after record %d: %w", node, last, err)
+		}
+		n++
+		if r.Seq != last+1 {
+			return Head{Node: node}, n, &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Deleted,
+				Reason: fmt.Sprintf("records %d to %d are missing", last+1, r.Seq-1)}
+		}
+		self := bytes.Equal(r.Digest(r.PrevHash), r.Hash)
+		if !self {
+			return Head{Node: node}, n, &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Edited,
+				Reason: "its content does not match its hash"}
+		}
+		if !bytes.Equal(r.PrevHash, prev) {
+			return Head{Node: node}, n, s.classifyLink(rows, node, r, prev)
+		}
+		for _, a := range anchors {
+			if a.Seq == r.Seq && a.Hash != hex.EncodeToString(r.Hash) {
+				return Head{Node: node}, n, &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Edited,
+					Reason: "its hash differs from the anchored head " + a.Hash + ": the chain was rewritten from here or before"}
+			}
+		}
+		prev, last = r.Hash, r.Seq
+		if opt.Progress != nil && n%100000 == 0 {
+			opt.Progress(node, last)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Head{Node: node}, n, fmt.Errorf("verify node %s after record %d: %w", node, last, err)
+	}
+	for _, a := range anchors {
+		if a.Seq > last {
+			return Head{Node: node}, n, &ChainError{Node: node, Seq: a.Seq, Kind: Truncated,
+				Reason: fmt.Sprintf("the chain ends at record %d, before the anchored head %d", last, a.Seq)}
+		}
+	}
+	return Head{Node: node, Seq: last, Hash: hex.EncodeToString(prev)}, n, nil
+}
+
+// classifyLink explains a record that is intact but does not follow the previous one: if the
+// record that should come next, or the one this record follows, appears a little later, records
+// were moved; otherwise the record it follows is missing (deleted, or rewritten with a new hash).
+func (s *Store) classifyLink(rows interface {
+	Next() bool
+	Scan(...any) error
+}, node string, r *Record, prev []byte) error {
+	for i := 0; i < lookahead && rows.Next(); i++ {
+		later, err := scanRecord(rows)
+		if err != nil {
+			break
+		}
+		if bytes.Equal(later.PrevHash, prev) || bytes.Equal(later.Hash, r.PrevHash) {
+			return &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Reordered,
+				Reason: fmt.Sprintf("the record is intact but was written after another record (record %d belongs before it)", later.Seq)}
+		}
+	}
+	return &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Deleted,
+		Reason: "the record it was written after is not before it: a record was deleted (and the rest renumbered) or the previous record was rewritten with a new hash"}
+}
