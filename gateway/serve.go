@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -75,6 +76,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 			WriteTimeout:      2 * time.Minute,
 			IdleTimeout:       2 * time.Minute,
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 		}
 		srvs = append(srvs, srv{x.name, ln, s})
 		if l.Listening != nil {

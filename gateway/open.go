@@ -1,0 +1,222 @@
+//go:build busta_contract
+
+// Built only with -tags busta_contract until the busta side of the envelope contract
+// (ProtocolError, NewError, the Code constants, ParseDocument/ParseHeader, Header.Element,
+// IDGenerator, ValidateID) is committed; then delete this header (the go:build line and this
+// comment). Tested meanwhile against a stand-in of exactly those contract names.
+
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"porta/envelope"
+	"porta/registry"
+)
+
+// StoreOpener opens the store named by dsn ("sqlite:/abs/file.db" or a postgres:// URL) for the
+// configured node; the returned function closes it.
+type StoreOpener func(ctx context.Context, cfg *Config, dsn string) (Store, func() error, error)
+
+// OpenOptions adjust Open.
+type OpenOptions struct {
+	// Store overrides the configuration's store: "sqlite:FILE" or a postgres:// URL.
+	Store string
+	// OpenStore opens it. Required: cmd/porta passes the audit store's opener, tests an
+	// in-memory one.
+	OpenStore StoreOpener
+	// PDAddr, PAAddr and AdminAddr override the configured listen addresses (port 0 = any).
+	PDAddr, PAAddr, AdminAddr string
+	// Backends are the built-in adapters a registry delivery may name ("adapter:NAME").
+	Backends map[string]Backend
+	// Validator validates payloads against the schemas services name; nil when no service names one.
+	Validator Validator
+	Logger    *slog.Logger
+	Clock     func() time.Time
+}
+
+// Opened is a gateway built from porta.yaml with everything it was built from, for the commands
+// that run one (serve, demo, bench, sim).
+type Opened struct {
+	Gateway   *Gateway
+	Config    *Config
+	Registry  *registry.Registry
+	Store     Store
+	Hosted    []string
+	Listeners Listeners // addresses and TLS of porta.yaml, ready for Gateway.Serve
+	closers   []func() error
+}
+
+// Close releases the store and idle connections.
+func (o *Opened) Close() error {
+	var errs []error
+	for i := len(o.closers) - 1; i >= 0; i-- {
+		errs = append(errs, o.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// Open loads porta.yaml and its registry (every problem named by file and line), checks one
+// against the other, loads the signing key, builds the trust store, the mTLS client for peers
+// and the listeners' TLS, opens the store, and builds the Gateway. It starts nothing: call
+// Gateway.Serve (or Run and the handlers) on the result.
+func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error) {
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	now := opt.Clock
+	if now == nil {
+		now = time.Now
+	}
+	reg, err := registry.Load(cfg.Registry, registry.Options{Now: now})
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckRegistry(reg); err != nil {
+		return nil, err
+	}
+	if opt.Validator == nil {
+		for _, s := range reg.Services() {
+			for name := range s.Actions {
+				if sc := s.RequestSchema(name); sc != "" {
+					return nil, fmt.Errorf("%s: service %s action %s names schema %s, but this gateway was opened without a schema validator", s.Pos, s.Name, name, sc)
+				}
+			}
+		}
+	}
+	signer, err := envelope.LoadSigner(cfg.Key, cfg.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	if cfg.SignatureAlgorithm != "" && cfg.SignatureAlgorithm != signer.Algorithm() {
+		return nil, fmt.Errorf("%s: signature.algorithm %s: the signer writes %s for this key; use auto", cfg.File, cfg.SignatureAlgorithm, signer.Algorithm())
+	}
+	signer.Now = now
+	keyPair, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: TLS key pair: %w", cfg.File, err)
+	}
+	own, err := registry.ReadCertFile(cfg.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.File, err)
+	}
+
+	// Trust: the registry's pinned party certificates and their CAs, plus the configured CA.
+	var pinned, roots []*x509.Certificate
+	for _, p := range reg.Parties() {
+		pinned = append(pinned, p.Certs...)
+		roots = append(roots, p.CA...)
+	}
+	pool := reg.TrustPool()
+	if cfg.CA != "" {
+		cas, err := registry.ReadCertFile(cfg.CA)
+		if err != nil {
+			return nil, fmt.Errorf("%s: paths.ca: %w", cfg.File, err)
+		}
+		roots = append(roots, cas...)
+		for _, c := range cas {
+			pool.AddCert(c)
+		}
+	}
+	verifier := &envelope.Verifier{
+		Trust:   envelope.NewTrustStore(pinned, roots),
+		MaxSkew: cfg.MaxClockSkew,
+		Now:     now,
+		Limits:  envelope.Limits{MaxBytes: int(cfg.MaxMessage), MaxDepth: envelope.DefaultLimits.MaxDepth, MaxElements: envelope.DefaultLimits.MaxElements},
+	}
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{Certificates: []tls.Certificate{keyPair}, RootCAs: pool, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: cfg.PeerTimeout,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}}
+
+	dir, err := NewDirectory(reg, opt.Backends, cfg.BackendTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(opt.Store, "/") || strings.HasSuffix(opt.Store, ".db") {
+		opt.Store = "sqlite:" + opt.Store
+	}
+	o := &Opened{Config: cfg, Registry: reg, Hosted: cfg.Parties}
+	o.closers = append(o.closers, func() error { client.CloseIdleConnections(); return nil })
+
+	dsn := cfg.Store
+	if opt.Store != "" {
+		dsn = opt.Store
+	}
+	if opt.OpenStore == nil {
+		return nil, errors.New("gateway: Open needs OpenOptions.OpenStore")
+	}
+	store, closeStore, err := opt.OpenStore(ctx, cfg, dsn)
+	if err != nil {
+		o.Close()
+		return nil, fmt.Errorf("open store %s: %w", dsn, err)
+	}
+	o.Store = store
+	o.closers = append(o.closers, closeStore)
+
+	g, err := New(Options{
+		Node: cfg.Node, BodyMode: cfg.TraceBody, MaxMessage: cfg.MaxMessage, PeerTimeout: cfg.PeerTimeout,
+		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax,
+		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0],
+	}, Deps{
+		Directory: dir, Store: store, Signer: signer, Verifier: verifier, Validator: opt.Validator,
+		Client: client, Clock: now, Logger: opt.Logger, Hosted: cfg.Parties, Certificates: own,
+	})
+	if err != nil {
+		o.Close()
+		return nil, err
+	}
+	o.Gateway = g
+
+	clientCAs := reg.TrustPool()
+	if cfg.CA != "" {
+		clientCAs = pool
+	}
+	o.Listeners = Listeners{
+		PD: or(opt.PDAddr, cfg.PDAddr), PA: or(opt.PAAddr, cfg.PAAddr), Admin: or(opt.AdminAddr, cfg.AdminAddr),
+		PATLS: &tls.Config{
+			Certificates: []tls.Certificate{keyPair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs,
+			MinVersion: tls.VersionTLS12,
+		},
+	}
+	if cfg.PDTLS {
+		t := &tls.Config{Certificates: []tls.Certificate{keyPair}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
+		if cfg.PDClientCA != "" {
+			cas, err := registry.ReadCertFile(cfg.PDClientCA)
+			if err != nil {
+				o.Close()
+				return nil, fmt.Errorf("%s: listen.pd_client_ca: %w", cfg.File, err)
+			}
+			p := x509.NewCertPool()
+			for _, c := range cas {
+				p.AddCert(c)
+			}
+			t.ClientCAs, t.ClientAuth = p, tls.VerifyClientCertIfGiven
+		}
+		o.Listeners.PDTLS = t
+	}
+	return o, nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
