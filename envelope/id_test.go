@@ -1,0 +1,255 @@
+package envelope
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestValidateID(t *testing.T) {
+	tests := []struct {
+		id, err string
+	}{
+		{"MinisteroFruitore_MinisteroFruitoreSPCoopIT_0000001_2009-07-22_10:59", ""},
+		{"Città_CittàSPCoopIT_9999999_2100-12-31_23:59", ""},
+		{"A1_B2_0000001_2024-02-29_00:00", ""},
+		{"", "empty"},
+		{"A_B_0000001_2009-07-22", "4 '_'-separated parts"},
+		{"A_B_C_0000001_2009-07-22_10:59", "6 '_'-separated parts"},
+		{"A-x_B_0000001_2009-07-22_10:59", `party "A-x"`},
+		{"A_B.c_0000001_2009-07-22_10:59", `port id "B.c"`},
+		{"A_B_000001_2009-07-22_10:59", "7 digits"},
+		{"A_B_00000001_2009-07-22_10:59", "7 digits"},
+		{"A_B_0000001_2009/07/22_10:59", "yyyy-MM-dd"},
+		{"A_B_0000001_2009-07-22_10.59", "HH:mm"},
+		{"A_B_0000001_2101-01-01_10:59", "after 2100"},
+		{"A_B_0000001_2009-13-01_10:59", "month 13"},
+		{"A_B_0000001_2009-00-01_10:59", "month 00"},
+		{"A_B_0000001_2023-02-29_10:59", "day 29"},
+		{"A_B_0000001_2009-07-00_10:59", "day 00"},
+		{"A_B_0000001_2009-07-22_24:00", "hour 24"},
+		{"A_B_0000001_2009-07-22_10:60", "minute 60"},
+		{"A_B_0000001_2009-07-22_10:59 ", "HH:mm"},
+	}
+	for _, tt := range tests {
+		err := ValidateID(tt.id)
+		if tt.err == "" {
+			if err != nil {
+				t.Errorf("ValidateID(%q) = %v", tt.id, err)
+			}
+			continue
+		}
+		var ie *IDError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.err) || ie.ID != tt.id {
+			t.Errorf("ValidateID(%q) = %v, want an IDError containing %q", tt.id, err, tt.err)
+		}
+	}
+}
+
+func TestValidateIDOwner(t *testing.T) {
+	id := "Provincia_ProvinciaSPCoopIT_0000001_2026-11-28_09:30"
+	tests := []struct {
+		party, port, err string
+	}{
+		{"Provincia", "", ""},
+		{"PROVINCIA", "provinciaspcoopit", ""},
+		{"Provincia", "ProvinciaSPCoopIT", ""},
+		{"Regione", "", `belongs to party "Provincia"`},
+		{"Provincia", "PDDProvincia", `port id "ProvinciaSPCoopIT" is not "PDDProvincia"`},
+	}
+	for _, tt := range tests {
+		err := ValidateIDOwner(id, tt.party, tt.port)
+		if (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("ValidateIDOwner(%s, %s) = %v, want %q", tt.party, tt.port, err, tt.err)
+		}
+	}
+	if err := ValidateIDOwner("bad", "Provincia", ""); err == nil {
+		t.Error("malformed id accepted")
+	}
+}
+
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stepClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *stepClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+func TestIDGeneratorFormatAndMinutes(t *testing.T) {
+	clock := &stepClock{t: time.Date(2026, 11, 28, 9, 30, 59, 0, rome)}
+	g := NewIDGenerator("Provincia", "", clock.now, &MemoryCounter{})
+	ctx := context.Background()
+	want := []string{
+		"Provincia_ProvinciaSPCoopIT_0000001_2026-11-28_09:30",
+		"Provincia_ProvinciaSPCoopIT_0000002_2026-11-28_09:30",
+	}
+	for _, w := range want {
+		if id, err := g.Next(ctx); err != nil || id != w {
+			t.Errorf("Next = %q, %v; want %q", id, err, w)
+		}
+	}
+	clock.set(time.Date(2026, 11, 28, 9, 31, 0, 0, rome))
+	id, ts, err := g.NextAt(ctx)
+	if err != nil || id != "Provincia_ProvinciaSPCoopIT_0000001_2026-11-28_09:31" || !ts.Equal(clock.now()) {
+		t.Errorf("new minute: %q %v %v", id, ts, err)
+	}
+	if err := ValidateIDOwner(id, "Provincia", ""); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestIDGeneratorOverflow(t *testing.T) {
+	c := &MemoryCounter{}
+	clock := func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+	c.Reserve(context.Background(), "P_PSPCoopIT_2026-01-01_00:00", maxCounter)
+	g := NewIDGenerator("P", "", clock, c)
+	if _, err := g.Next(context.Background()); err == nil || !strings.Contains(err.Error(), "more than 9999999") {
+		t.Errorf("overflow: %v", err)
+	}
+}
+
+type failingStore struct{}
+
+func (failingStore) Reserve(context.Context, string, int) (int, error) {
+	return 0, errors.New("disk full")
+}
+
+func TestIDGeneratorStoreError(t *testing.T) {
+	g := NewIDGenerator("P", "", nil, failingStore{})
+	if _, err := g.Next(context.Background()); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+// Two generators over one FileCounter path stand for two processes (each opens its own lock),
+// many goroutines each; then a restart: new generators, same store, same minute. No identifier
+// may repeat.
+func TestIDGeneratorUniqueConcurrentAndRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "counters")
+	minute := time.Date(2026, 11, 28, 9, 30, 0, 0, rome)
+	clock := func() time.Time { return minute }
+	seen := sync.Map{}
+	var dups, total int64
+	var mu sync.Mutex
+	run := func(block int) {
+		var wg sync.WaitGroup
+		for p := 0; p < 2; p++ {
+			fc, err := NewFileCounter(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := NewIDGenerator("Provincia", "", clock, fc)
+			g.Block = block
+			for w := 0; w < 8; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 40; i++ {
+						id, err := g.Next(context.Background())
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if err := ValidateID(id); err != nil {
+							t.Error(err)
+						}
+						_, dup := seen.LoadOrStore(id, true)
+						mu.Lock()
+						total++
+						if dup {
+							dups++
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+		}
+		wg.Wait()
+	}
+	run(7)
+	run(1) // restart, same minute
+	if dups != 0 || total != 2*2*8*40 {
+		t.Errorf("%d duplicates in %d identifiers", dups, total)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "Provincia_ProvinciaSPCoopIT_2026-11-28_09:30 ") {
+		t.Errorf("state file = %q", b)
+	}
+}
+
+func TestFileCounter(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "counters")
+	fc, err := NewFileCounter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i, n := range []int{1, 10, 1} {
+		first, err := fc.Reserve(ctx, "P_Q_2026-11-28_09:30", n)
+		if want := []int{1, 2, 12}[i]; err != nil || first != want {
+			t.Errorf("Reserve #%d = %d, %v; want %d", i, first, err, want)
+		}
+	}
+	// A day later the old minute is pruned.
+	if _, err := fc.Reserve(ctx, "P_Q_2026-11-29_09:31", 1); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Contains(string(b), "2026-11-28") {
+		t.Errorf("old counters kept: %q", b)
+	}
+	for _, bad := range []struct {
+		key string
+		n   int
+	}{{"a b", 1}, {"", 1}, {"k", 0}} {
+		if _, err := fc.Reserve(ctx, bad.key, bad.n); err == nil {
+			t.Errorf("Reserve(%q, %d) accepted", bad.key, bad.n)
+		}
+	}
+	os.WriteFile(path, []byte("P_Q_2026-11-29_09:31 x\n"), 0o600)
+	if _, err := fc.Reserve(ctx, "P_Q_2026-11-29_09:31", 1); err == nil || !strings.Contains(err.Error(), path+":1") {
+		t.Errorf("corrupt state: %v", err)
+	}
+	// A held lock and a cancelled context: Reserve gives up with the context's error.
+	unlock, err := fc.lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := fc.Reserve(cctx, "k", 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Reserve under a held lock = %v", err)
+	}
+	unlock()
+}
+
+func TestDefaultStateDir(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/var/state")
+	if d, _ := DefaultStateDir(); d != "/var/state/porta" {
+		t.Errorf("XDG: %s", d)
+	}
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", "/home/op")
+	if d, _ := DefaultStateDir(); d != "/home/op/.local/state/porta" {
+		t.Errorf("HOME: %s", d)
+	}
+}
+
+func ExampleIDGenerator() {
+	clock := func() time.Time { return time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC) }
+	g := NewIDGenerator("Provincia", "", clock, &MemoryCounter{})
+	id, _ := g.Next(context.Background())
+	fmt.Println(id)
+	// Output: Provincia_ProvinciaSPCoopIT_0000001_2026-11-28_09:30
+}
