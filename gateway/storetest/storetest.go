@@ -1,10 +1,3 @@
-//go:build busta_contract
-
-// Built only with -tags busta_contract until the busta side of the envelope contract
-// (ProtocolError, NewError, the Code constants, ParseDocument/ParseHeader, Header.Element,
-// IDGenerator, ValidateID) is committed; then delete this header (the go:build line and this
-// comment). Tested meanwhile against a stand-in of exactly those contract names.
-
 // Package storetest checks that a gateway.Store behaves as the gateway relies on: atomic enqueue
 // with the duplicate history, leases that expire, back-off, in-order hold of the inbox, settled
 // and failed messages, traced records found again by ID. A store implementation runs Run from its
