@@ -6,6 +6,7 @@ import (
 	"regexp"
 
 	"porta/adapters/codicefiscale"
+	"porta/xsd"
 )
 
 // RecordError rejects one record: it names the record (codice fiscale and SIL id), the field
@@ -123,4 +124,22 @@ func Batch[T any](workers []*Worker, build func(*Worker) (T, error)) (out []T, r
 		out = append(out, doc)
 	}
 	return out, rejected
+}
+
+// CheckDocument validates doc against schema with v and turns a violation into this worker's
+// RecordError: the field is the element libxml2 names, the rule the schema.
+func (w *Worker) CheckDocument(v Validator, schema string, doc []byte) error {
+	if v == nil {
+		return fmt.Errorf("record %s: no validator for %s: every emitted document must be validated", w.CodiceFiscale, schema)
+	}
+	err := v.Validate(schema, doc)
+	if err == nil {
+		return nil
+	}
+	field := "-"
+	var xe *xsd.Error
+	if errors.As(err, &xe) && len(xe.Problems) > 0 && xe.Problems[0].Element != "" {
+		field = xe.Problems[0].Element
+	}
+	return w.Reject(field, "schema "+schema, err)
 }
