@@ -91,7 +91,6 @@ type cdata struct {
 	Text string `xml:",cdata"`
 }
 
-
 // RichiestaSAP builds the request for the SAP with the given code.
 func (b *Builder) RichiestaSAP(codiceSAP string) ([]byte, error) {
 	c := wire.CodiceSAPType(codiceSAP)
