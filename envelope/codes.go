@@ -170,20 +170,26 @@ func (e *ProtocolError) Severe() bool {
 	return false
 }
 
-// Lines is one "EGOV_IT_NNN posizione: detail" line per exception.
+// Lines is one "EGOV_IT_NNN: posizione: what failed" line per exception, as the command line
+// prints them.
 func (e *ProtocolError) Lines() []string {
 	out := make([]string, 0, len(e.Exceptions))
 	for i, x := range e.Exceptions {
-		d := ""
-		if i < len(e.details) {
-			d = e.details[i]
-		}
-		if d == "" {
-			d = x.Code.Meaning()
-		}
-		out = append(out, fmt.Sprintf("%s %s: %s", x.Code, x.Position, d))
+		out = append(out, fmt.Sprintf("%s: %s: %s", x.Code, x.Position, e.detail(i)))
 	}
 	return out
+}
+
+// detail is the explanation of exception i: its own, else Detail for the first, else the code's
+// meaning.
+func (e *ProtocolError) detail(i int) string {
+	if i < len(e.details) && e.details[i] != "" {
+		return e.details[i]
+	}
+	if i == 0 && e.Detail != "" {
+		return e.Detail
+	}
+	return e.Exceptions[i].Code.Meaning()
 }
 
 // Error is "EGOV_IT_117 Security/Signature: digest of #Body does not match", with further
@@ -192,9 +198,9 @@ func (e *ProtocolError) Error() string {
 	if len(e.Exceptions) == 0 {
 		return string(CodeEnvelopeFormat) + ": " + e.Detail
 	}
-	lines := e.Lines()
-	if len(e.details) == 0 && e.Detail != "" {
-		lines[0] = fmt.Sprintf("%s %s: %s", e.Exceptions[0].Code, e.Exceptions[0].Position, e.Detail)
+	parts := make([]string, len(e.Exceptions))
+	for i, x := range e.Exceptions {
+		parts[i] = fmt.Sprintf("%s %s: %s", x.Code, x.Position, e.detail(i))
 	}
-	return strings.Join(lines, "; ")
+	return strings.Join(parts, "; ")
 }
