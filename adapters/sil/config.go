@@ -78,6 +78,7 @@ var workerFields = map[string]field[Worker]{
 	"condizione_anno_prima": {false, func(w *Worker) any { return &w.Admin.CondizioneAnnoPrima }},
 	"componenti_famiglia":   {false, func(w *Worker) any { return &w.Admin.ComponentiFamiglia }},
 	"figli_a_carico":        {false, func(w *Worker) any { return &w.Admin.FigliACarico }},
+	"iscritto_formazione":   {false, func(w *Worker) any { return &w.Admin.IscrittoFormazione }},
 	"aggiornato_il":         {true, func(w *Worker) any { return &w.UpdatedAt }},
 }
 

@@ -246,6 +246,10 @@ func (g *generator) worker(n int) (*Worker, error) {
 	w.Admin.CondizioneAnnoPrima = g.pick([]string{"01", "02", "03", "04"})
 	w.Admin.ComponentiFamiglia = 1 + g.rng.IntN(5)
 	w.Admin.FigliACarico = g.rng.IntN(w.Admin.ComponentiFamiglia)
+	w.Admin.IscrittoFormazione = "NO"
+	if g.rng.IntN(8) == 0 {
+		w.Admin.IscrittoFormazione = "SI"
+	}
 
 	// Education: the school path up to a level, then maybe a degree.
 	age18 := w.DataNascita.AddDate(18, 0, 0)
@@ -329,8 +333,8 @@ func (g *generator) prepare(ctx context.Context, tx *sqlx.Tx) (*inserter, error)
 		{&ins.w, `INSERT INTO lavoratore (id, codice_fiscale, cognome, nome, sesso, data_nascita, comune_nascita, cittadinanza,
 			res_comune, res_cap, res_indirizzo, res_localita, dom_comune, dom_cap, dom_indirizzo, dom_localita,
 			telefono, cellulare, email, cpi, codice_sap, stato_occupazionale, data_did, data_evento, anzianita_mesi,
-			indice_profiling, categoria_protetta, condizione_anno_prima, componenti_famiglia, figli_a_carico, aggiornato_il)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`},
+			indice_profiling, categoria_protetta, condizione_anno_prima, componenti_famiglia, figli_a_carico, iscritto_formazione, aggiornato_il)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`},
 		{&ins.e, `INSERT INTO esperienza (id_lavoratore, azienda_cf, azienda_nome, azienda_indirizzo, ateco, data_inizio, data_fine,
 			professione, descr_professione, compiti, tipo_contratto, comune_lavoro) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`},
 		{&ins.i, `INSERT INTO istruzione (id_lavoratore, livello, corso, descrizione, anno_termine, votazione, comune_frequenza, istituto)
@@ -376,7 +380,7 @@ func (ins *inserter) insert(ctx context.Context, w *Worker) error {
 		text(w.Domicilio.Comune), text(w.Domicilio.CAP), text(w.Domicilio.Indirizzo), text(w.Domicilio.Localita),
 		text(w.Telefono), text(w.Cellulare), text(w.Email), a.CodiceEnteTitolare, text(a.CodiceSAP), a.StatoOccupazionale,
 		day(a.DataDID), day(a.DataEvento), a.AnzianitaMesi, text(a.IndiceProfiling), a.CategoriaProtetta,
-		a.CondizioneAnnoPrima, a.ComponentiFamiglia, a.FigliACarico, w.UpdatedAt.UTC().Format("2006-01-02 15:04:05")); err != nil {
+		a.CondizioneAnnoPrima, a.ComponentiFamiglia, a.FigliACarico, a.IscrittoFormazione, w.UpdatedAt.UTC().Format("2006-01-02 15:04:05")); err != nil {
 		return err
 	}
 	for _, e := range w.Esperienze {

@@ -27,6 +27,7 @@ CREATE TABLE lavoratore (
     condizione_anno_prima TEXT,                   -- DID profiling code
     componenti_famiglia   INTEGER,
     figli_a_carico        INTEGER,
+    iscritto_formazione   TEXT,                   -- SI/NO, DID profiling
     aggiornato_il         TEXT NOT NULL
 );
 CREATE INDEX lavoratore_cf ON lavoratore (codice_fiscale);

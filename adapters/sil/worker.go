@@ -70,6 +70,7 @@ type AdminState struct {
 	CondizioneAnnoPrima string // DID profiling: condition one year before (code)
 	ComponentiFamiglia  int    // DID profiling: household size
 	FigliACarico        int    // DID profiling: dependent children
+	IscrittoFormazione  string // DID profiling: enrolled in school, university or a course now (SI/NO)
 }
 
 // Experience is one work experience.
