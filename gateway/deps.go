@@ -134,8 +134,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Trace appends records to the audit trail, returning once they are durable.
 	Trace(ctx context.Context, recs ...*Record) error
-	// Enqueue traces recs and adds m to queue in one transaction. For the inbox it also adds m.ID
-	// to the duplicate history, returning ErrDuplicate (and changing nothing) when it is there.
+	// Enqueue traces recs and adds m to queue in one transaction. For the inbox it also adds the
+	// sender (m.Header.Sender[0]) and m.ID to the duplicate history, returning ErrDuplicate (and
+	// changing nothing) when they are there.
 	Enqueue(ctx context.Context, queue string, m *QueuedMessage, recs ...*Record) error
 	// Lease takes up to n messages due now for owner for the lease time. For the inbox a message
 	// whose sequence number is not the next of its conversation is held.
@@ -146,11 +147,11 @@ type Store interface {
 	Retry(ctx context.Context, queue, id string, next time.Time, reason string) error
 	// Fail removes a message for good, keeping it visible as failed with the reason, and traces rec.
 	Fail(ctx context.Context, queue, id, reason string, rec *Record) error
-	// Seen reports whether an inbound busta with this ID was already accepted.
-	Seen(ctx context.Context, id string) (bool, error)
-	// Remember adds an inbound busta ID to the duplicate history until the given time, or returns
-	// ErrDuplicate when it is already there.
-	Remember(ctx context.Context, id string, until time.Time) error
+	// Seen reports whether an inbound busta with this sender and ID was already accepted.
+	Seen(ctx context.Context, sender, id string) (bool, error)
+	// Remember adds an inbound busta's sender and ID to the duplicate history, or returns
+	// ErrDuplicate when they are already there. The history is kept at least until the given time.
+	Remember(ctx context.Context, sender, id string, until time.Time) error
 	// Lookup returns the last traced record of a busta by ID and direction, or nil.
 	Lookup(ctx context.Context, id string, dir Direction) (*Record, error)
 	// Depth returns the number of messages in a queue and the age of the oldest.

@@ -70,10 +70,11 @@ func (s *memStore) Enqueue(_ context.Context, queue string, m *QueuedMessage, re
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if queue == Inbox {
-		if _, dup := s.seen[m.ID]; dup {
+		key := m.Header.Sender[0].Name + "/" + m.ID
+		if _, dup := s.seen[key]; dup {
 			return ErrDuplicate
 		}
-		s.seen[m.ID] = m.Expires
+		s.seen[key] = m.Expires
 	}
 	cp := *m
 	if cp.NotBefore.IsZero() {
@@ -160,20 +161,20 @@ func (s *memStore) Fail(_ context.Context, queue, id, reason string, rec *Record
 	return nil
 }
 
-func (s *memStore) Seen(_ context.Context, id string) (bool, error) {
+func (s *memStore) Seen(_ context.Context, sender, id string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.seen[id]
+	_, ok := s.seen[sender+"/"+id]
 	return ok, nil
 }
 
-func (s *memStore) Remember(_ context.Context, id string, until time.Time) error {
+func (s *memStore) Remember(_ context.Context, sender, id string, until time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.seen[id]; ok {
+	if _, ok := s.seen[sender+"/"+id]; ok {
 		return ErrDuplicate
 	}
-	s.seen[id] = until
+	s.seen[sender+"/"+id] = until
 	return nil
 }
 

@@ -24,8 +24,8 @@ type StoreOpener func(ctx context.Context, cfg *Config, dsn string) (Store, func
 type OpenOptions struct {
 	// Store overrides the configuration's store: "sqlite:FILE" or a postgres:// URL.
 	Store string
-	// OpenStore opens it. Required: cmd/porta passes the audit store's opener, tests an
-	// in-memory one.
+	// OpenStore opens it; nil means OpenAuditStore, the audit store (which then also applies
+	// trace.body to the envelopes it keeps).
 	OpenStore StoreOpener
 	// PDAddr, PAAddr and AdminAddr override the configured listen addresses (port 0 = any).
 	PDAddr, PAAddr, AdminAddr string
@@ -152,8 +152,9 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	if opt.Store != "" {
 		dsn = opt.Store
 	}
+	bodyMode := cfg.TraceBody
 	if opt.OpenStore == nil {
-		return nil, errors.New("gateway: Open needs OpenOptions.OpenStore")
+		opt.OpenStore, bodyMode = OpenAuditStore, "full" // the audit store cuts the bodies itself
 	}
 	store, closeStore, err := opt.OpenStore(ctx, cfg, dsn)
 	if err != nil {
@@ -164,7 +165,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	o.closers = append(o.closers, closeStore)
 
 	g, err := New(Options{
-		Node: cfg.Node, BodyMode: cfg.TraceBody, MaxMessage: cfg.MaxMessage, PeerTimeout: cfg.PeerTimeout,
+		Node: cfg.Node, BodyMode: bodyMode, MaxMessage: cfg.MaxMessage, PeerTimeout: cfg.PeerTimeout,
 		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax,
 		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0],
 	}, Deps{

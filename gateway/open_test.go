@@ -158,8 +158,8 @@ func TestOpenReportsProblems(t *testing.T) {
 	peer := &site{name: min_, dir: t.TempDir(), pa: "127.0.0.1:1"}
 	writeKey(t, peer)
 	writeSite(t, s, peer, "  []\n", "  []\n")
-	if _, err := Open(context.Background(), filepath.Join(dir, "porta.yaml"), OpenOptions{}); err == nil || !strings.Contains(err.Error(), "OpenStore") {
-		t.Errorf("Open without a store opener: %v", err)
+	if _, err := Open(context.Background(), filepath.Join(dir, "porta.yaml"), OpenOptions{Store: "mysql://x"}); err == nil || !strings.Contains(err.Error(), "mysql://x") {
+		t.Errorf("Open with a bad store: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "registry.yaml"), []byte("parties:\n  - name: Provincia\n    hosted: maybe\n"), 0o644)
 	_, err := Open(context.Background(), filepath.Join(dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})

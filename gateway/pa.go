@@ -496,13 +496,13 @@ func (g *Gateway) checkDuplicate(ctx context.Context, w http.ResponseWriter, in 
 	dup := envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "busta "+h.ID+" was already received")
 	switch in.kind {
 	case kindSync, kindStatus:
-		err := g.store.Remember(ctx, h.ID, g.now().Add(g.opt.Window))
+		err := g.store.Remember(ctx, senderOf(h), h.ID, g.now().Add(g.opt.Window))
 		if errors.Is(err, ErrDuplicate) {
 			return dup
 		}
 		return err
 	}
-	seen, err := g.store.Seen(ctx, h.ID)
+	seen, err := g.store.Seen(ctx, senderOf(h), h.ID)
 	if err != nil || !seen {
 		return err
 	}

@@ -103,7 +103,7 @@ func testInboxDuplicate(t *testing.T, s gateway.Store) {
 	if err := s.Enqueue(ctx, gateway.Inbox, msg(id(1), 0, ""), rec(id(1), gateway.Inbound)); err != nil {
 		t.Fatal(err)
 	}
-	if seen, err := s.Seen(ctx, id(1)); err != nil || !seen {
+	if seen, err := s.Seen(ctx, "Provincia", id(1)); err != nil || !seen {
 		t.Errorf("Seen after Enqueue = %v, %v", seen, err)
 	}
 	err := s.Enqueue(ctx, gateway.Inbox, msg(id(1), 0, ""), rec(id(1), gateway.Inbound))
@@ -208,13 +208,16 @@ func testInOrderHold(t *testing.T, s gateway.Store) {
 }
 
 func testRemember(t *testing.T, s gateway.Store) {
-	if err := s.Remember(ctx, id(5), time.Now().Add(time.Hour)); err != nil {
+	if err := s.Remember(ctx, "Provincia", id(5), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Remember(ctx, id(5), time.Now().Add(time.Hour)); !errors.Is(err, gateway.ErrDuplicate) {
+	if err := s.Remember(ctx, "Provincia", id(5), time.Now().Add(time.Hour)); !errors.Is(err, gateway.ErrDuplicate) {
 		t.Errorf("second Remember: %v, want ErrDuplicate", err)
 	}
-	if seen, _ := s.Seen(ctx, id(5)); !seen {
+	if seen, _ := s.Seen(ctx, "Provincia", id(5)); !seen {
 		t.Error("Seen does not know a remembered ID")
+	}
+	if seen, _ := s.Seen(ctx, "Ministero", id(5)); seen {
+		t.Error("the duplicate history confuses two senders")
 	}
 }
