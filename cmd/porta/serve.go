@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"porta/gateway"
+)
+
+// porta serve: one porta di dominio. It loads porta.yaml and the registry, opens the store, and
+// serves the Porta Delegata, the Porta Applicativa and the admin listener with the background
+// workers until SIGINT or SIGTERM, then stops gracefully. Each listener logs a "listening" line
+// with its bound address (port 0 picks a free one), so scripts and tests can find it.
+
+func init() {
+	register(command{
+		name:    "serve",
+		summary: "run the gateway: Porta Delegata, Porta Applicativa, admin listener and workers",
+		run:     runServe,
+	})
+}
+
+func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr)
+	cfgPath := fs.String("config", "porta.yaml", "the gateway's configuration `file` (porta.yaml, written by porta init)")
+	store := fs.String("store", "", "store `DSN`, overriding the configuration: a SQLite file path or postgres://...")
+	pdAddr := fs.String("pd-addr", "", "override the Porta Delegata listen `address` (host:port; port 0 = any free port)")
+	paAddr := fs.String("pa-addr", "", "override the Porta Applicativa listen `address`")
+	adminAddr := fs.String("admin-addr", "", "override the admin listen `address`")
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	fs.Usage = func() {
+		io.WriteString(stderr, "usage: porta serve --config DIR/porta.yaml [--store DSN] [flags]\n\n")
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		slog.New(slog.NewTextHandler(stderr, nil)).Error("unexpected arguments", "args", fs.Args())
+		return 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		io.WriteString(stderr, "porta serve: --log-level: "+err.Error()+"\n")
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	o, err := gateway.Open(ctx, *cfgPath, gateway.OpenOptions{
+		Store: *store, Logger: log, Backends: builtinBackends(),
+		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr,
+	})
+	if err != nil {
+		log.Error("porta serve: cannot start", "err", err)
+		return 1
+	}
+	defer o.Close()
+	l := o.Listeners
+	l.Listening = func(name, addr string) { log.Info("listening", "listener", name, "addr", addr) }
+	log.Info("porta serve: starting", "config", *cfgPath, "parties", o.Hosted)
+	if err := o.Gateway.Serve(ctx, l); err != nil {
+		log.Error("porta serve: stopped", "err", err)
+		return 1
+	}
+	log.Info("porta serve: stopped")
+	return 0
+}
+
+// builtinBackends are the built-in adapters a registry may name as a delivery ("adapter:NAME").
+// The adapters package registers them here as they are written; the gateway itself must not
+// import it.
+func builtinBackends() map[string]gateway.Backend {
+	return map[string]gateway.Backend{}
+}
