@@ -108,7 +108,11 @@ func services() []*Service {
 	}
 }
 
-func newNetwork(t testing.TB) *network {
+func newNetwork(t testing.TB) *network { return newNetworkOn(t, nil) }
+
+// newNetworkOn builds the network with each gateway's store from open (nil: the in-memory test
+// double, whose accessors the tests use).
+func newNetworkOn(t testing.TB, open func(name string) Store) *network {
 	t.Helper()
 	now := time.Now()
 	n := &network{t: t}
@@ -151,6 +155,10 @@ func newNetwork(t testing.TB) *network {
 			}
 		}
 		nd.store = newMemStore(time.Now)
+		var store Store = nd.store
+		if open != nil {
+			store = open(nd.name)
+		}
 		pool := x509.NewCertPool()
 		pool.AddCert(peer.id.cert)
 		nd.cli = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{nd.id.tls}, RootCAs: pool}}}
@@ -165,7 +173,7 @@ func newNetwork(t testing.TB) *network {
 			logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", nd.name)
 		}
 		g, err := New(Options{Node: nd.name, Poll: 20 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond, Lease: 5 * time.Second, PeerTimeout: 5 * time.Second},
-			Deps{Directory: nd.dir, Store: nd.store, Validator: schemaValidator{}, Signer: signer, Verifier: verifier, Client: nd.cli, Logger: logger, Hosted: []string{nd.name}, Certificates: []*x509.Certificate{nd.id.cert}})
+			Deps{Directory: nd.dir, Store: store, Validator: schemaValidator{}, Signer: signer, Verifier: verifier, Client: nd.cli, Logger: logger, Hosted: []string{nd.name}, Certificates: []*x509.Certificate{nd.id.cert}})
 		if err != nil {
 			t.Fatal(err)
 		}
