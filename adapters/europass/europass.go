@@ -205,7 +205,7 @@ func (b *Builder) passport(w *sil.Worker) (*wire.SkillsPassport, error) {
 		ling.ForeignLanguageList.ForeignLanguage = append(ling.ForeignLanguageList.ForeignLanguage, &wire.ForeignLanguageType{
 			Description: &wire.LanguageType{Code: ptr(wire.LanguageCode(lang[0])), Label: str(lang[1])},
 			ProficiencyLevel: &wire.ProficiencyLevelType{
-				Reading: opt[wire.CEFRLevel](g.Letto), // the SIL has no listening level: Listening is left out
+				Reading:           opt[wire.CEFRLevel](g.Letto), // the SIL has no listening level: Listening is left out
 				SpokenInteraction: opt[wire.CEFRLevel](g.Parlato), SpokenProduction: opt[wire.CEFRLevel](g.Parlato),
 				Writing: opt[wire.CEFRLevel](g.Scritto),
 			},
