@@ -139,7 +139,7 @@ func (g *Gateway) deliverNow(ctx context.Context, w http.ResponseWriter, in *inb
 	if bodyFault(rbody) != nil {
 		status = http.StatusInternalServerError
 	}
-	doc := buildBusta(rh, payload(rbody))
+	doc := envelope.NewEnvelope(rh, payload(rbody)...)
 	out, err := g.sign(doc)
 	if err != nil {
 		return err
@@ -200,15 +200,15 @@ func (g *Gateway) refuse(ctx context.Context, w http.ResponseWriter, in *inbound
 	recs := []*Record{rec}
 	var out []byte
 	if perr.Bare || in.h == nil || len(in.h.Sender) == 0 {
-		out = mustBytes(bareFault())
+		out = mustBytes(envelope.BareFault())
 	} else if perr.Code() == envelope.CodeProcessing {
-		out = mustBytes(processingFault(""))
+		out = mustBytes(envelope.ProcessingFault(""))
 	} else if eh, doc, err := g.errorBusta(ctx, in, perr); err != nil {
 		g.log.Error("build error busta", "id", in.h.ID, "err", err)
-		out = mustBytes(bareFault())
+		out = mustBytes(envelope.BareFault())
 	} else if out, err = g.sign(doc); err != nil {
 		g.log.Error("sign error busta", "id", in.h.ID, "err", err)
-		out = mustBytes(bareFault())
+		out = mustBytes(envelope.BareFault())
 	} else {
 		r := g.record(Outbound, fnPA, eh, out)
 		r.Transaction, r.Peer, r.Outcome, r.HTTPStatus = in.h.ID, in.r.RemoteAddr, OutcomeError, http.StatusInternalServerError
@@ -235,60 +235,39 @@ func mustBytes(doc *etree.Document) []byte {
 	return b
 }
 
-// errorBusta builds the error busta answering in.h: parties swapped, a new ID, RiferimentoMessaggio
-// the refused busta's ID when it is valid, the exceptions, and the soap:Client fault without
-// detail. A receiver this gateway does not host is replaced by the default identity; a sender
-// that is unknown is addressed as "Sconosciuto" (spec §10).
+// errorBusta builds the error busta answering in.h (envelope.ErrorHeader and ErrorBusta: parties
+// swapped, a new ID, RiferimentoMessaggio the refused busta's ID when it is valid, the exceptions,
+// the soap:Client fault without detail). A receiver this gateway does not host is replaced by
+// the default identity.
 func (g *Gateway) errorBusta(ctx context.Context, in *inbound, perr *envelope.ProtocolError) (*envelope.Header, *etree.Document, error) {
 	req := in.h
-	from := envelope.Party{Type: req.Receiver.Type, Name: req.Receiver.Name}
-	if !g.dir.Hosted(from.Name) {
+	us := envelope.Party{Type: req.Receiver.Type, Name: req.Receiver.Name}
+	if !g.dir.Hosted(us.Name) {
 		p, ok := g.dir.Party(g.opt.Default)
 		if !ok {
 			return nil, nil, fmt.Errorf("no default identity to answer as")
 		}
-		from = envelope.Party{Type: p.Type, Name: p.Name}
+		us = envelope.Party{Type: p.Type, Name: p.Name}
 	}
-	to := envelope.Party{Type: "SPC", Name: "Sconosciuto"}
-	if in.sender != nil {
-		to = envelope.Party{Type: in.sender.Type, Name: in.sender.Name}
-		if to.Type == "" {
-			to.Type = req.Sender[0].Type
-		}
-	}
-	id, err := g.nextID(ctx, from.Name)
+	id, err := g.nextID(ctx, us.Name)
 	if err != nil {
 		return nil, nil, err
 	}
-	h := &envelope.Header{
-		Sender: []envelope.Party{from}, Receiver: to,
-		ID: id, Time: envelope.Timestamp{Time: g.now(), Source: envelope.TimeSPC},
-		Exceptions: perr.Exceptions,
-	}
-	if envelope.ValidateID(req.ID) == nil {
-		h.RelatesTo = req.ID
-	}
-	doc, hdr, body := newEnvelope()
-	hdr.AddChild(h.Element())
-	addFault(body, "Client", faultFormat, nil)
-	return h, doc, nil
+	h := envelope.ErrorHeader(req, us, id, g.now(), perr.Exceptions)
+	return h, envelope.ErrorBusta(h), nil
 }
 
-// replyHeader starts the header of a busta answering req: parties swapped, a new ID from the
-// answering party, RiferimentoMessaggio = req's ID. With same, it copies the profile, service,
-// action, conversation and transmission (a synchronous reply, a ricevuta).
+// replyHeader starts the header of a busta answering req (envelope.ReplyHeader: parties swapped,
+// a new ID from the answering party, RiferimentoMessaggio = req's ID). With same it also copies
+// the profile, service, action, conversation and transmission, as a synchronous reply does and
+// as this gateway's ricevute and richiesta-stato replies do.
 func (g *Gateway) replyHeader(ctx context.Context, req *envelope.Header, same bool) (*envelope.Header, error) {
 	id, err := g.nextID(ctx, req.Receiver.Name)
 	if err != nil {
 		return nil, err
 	}
-	h := &envelope.Header{
-		Sender:   []envelope.Party{{Type: req.Receiver.Type, Name: req.Receiver.Name}},
-		Receiver: envelope.Party{Type: req.Sender[0].Type, Name: req.Sender[0].Name},
-		ID:       id, Time: envelope.Timestamp{Time: g.now(), Source: envelope.TimeSPC},
-	}
+	h := envelope.ReplyHeader(req, id, g.now())
 	if same {
-		h.RelatesTo = req.ID
 		h.Profile, h.ServiceType, h.Service, h.Action = req.Profile, req.ServiceType, req.Service, req.Action
 		h.Conversation = req.Conversation
 		if req.Transmission != nil {
@@ -299,14 +278,14 @@ func (g *Gateway) replyHeader(ctx context.Context, req *envelope.Header, same bo
 	return h, nil
 }
 
-// riscontro is the busta di servizio acknowledging a one-way busta.
+// riscontro is the busta di servizio acknowledging a one-way busta (envelope.AckHeader).
 func (g *Gateway) riscontro(ctx context.Context, req *envelope.Header) (*envelope.Header, *etree.Document, error) {
-	h, err := g.replyHeader(ctx, req, false)
+	id, err := g.nextID(ctx, req.Receiver.Name)
 	if err != nil {
 		return nil, nil, err
 	}
-	h.Acks = []envelope.Ack{{ID: req.ID, Time: req.Time}}
-	return h, buildBusta(h, nil), nil
+	h := envelope.AckHeader(req, id, g.now())
+	return h, envelope.NewEnvelope(h), nil
 }
 
 // ricevuta is the synchronous receipt of an asynchronous request or risposta. For an asymmetric
@@ -325,17 +304,7 @@ func (g *Gateway) ricevuta(ctx context.Context, req *envelope.Header, s *Service
 	if req.Transmission != nil && req.Transmission.AckRequested {
 		h.Acks = []envelope.Ack{{ID: req.ID, Time: req.Time}}
 	}
-	return h, buildBusta(h, nil), nil
-}
-
-// buildBusta puts a header and payload elements into a SOAP envelope.
-func buildBusta(h *envelope.Header, body []*etree.Element) *etree.Document {
-	doc, hdr, b := newEnvelope()
-	hdr.AddChild(h.Element())
-	for _, e := range body {
-		b.AddChild(e)
-	}
-	return doc
+	return h, envelope.NewEnvelope(h), nil
 }
 
 // sign signs a busta in place and serialises it.

@@ -38,7 +38,7 @@ func craft(t testing.TB, n *network, mutate func(h *envelope.Header), signer *en
 	pl := etree.NewElement("Richiesta")
 	pl.CreateAttr("xmlns", "urn:test")
 	pl.CreateElement("codiceFiscale").SetText("RSSMRA85T10A562S")
-	doc := buildBusta(h, []*etree.Element{pl})
+	doc := envelope.NewEnvelope(h, pl)
 	if signer != nil {
 		if err := signer.Sign(doc); err != nil {
 			t.Fatal(err)
@@ -159,8 +159,8 @@ func TestInboundChecks(t *testing.T) {
 				t.Fatalf("status %d, want 500\n%s", status, body)
 			}
 			doc := parseSOAP(t, body)
-			if f := doc.FindElement("//faultstring"); f == nil || f.Text() != faultFormat {
-				t.Errorf("faultstring %v, want %q\n%s", f, faultFormat, body)
+			if f := doc.FindElement("//faultstring"); f == nil || f.Text() != envelope.FaultStringFormat {
+				t.Errorf("faultstring %v, want %q\n%s", f, envelope.FaultStringFormat, body)
 			}
 			if fc := doc.FindElement("//faultcode"); fc == nil || !strings.HasSuffix(fc.Text(), ":Client") {
 				t.Errorf("faultcode %v, want soap:Client", fc)
@@ -187,7 +187,8 @@ func TestInboundChecks(t *testing.T) {
 					t.Errorf("posizione %q, want %q", got, tc.position)
 				}
 			}
-			if got := doc.FindElement("//Destinatario/IdentificativoParte"); got == nil || (got.Text() != prov && got.Text() != "Sconosciuto") {
+			// Parties swapped: the error busta goes back to the Mittente it refused (spec section 10).
+			if got := doc.FindElement("//Destinatario/IdentificativoParte"); got == nil || (got.Text() != prov && got.Text() != "Ignoto") {
 				t.Errorf("error busta addressed to %v", got)
 			}
 			if n.min.be.count() != before {
@@ -232,8 +233,8 @@ func TestInboundProcessingErrorIsServerFault(t *testing.T) {
 	n.min.dir.mu.Unlock()
 	status, body := postPA(t, n.prov, n.min, craft(t, n, nil, n.prov.signer(t), nil))
 	doc := parseSOAP(t, body)
-	if status != 500 || doc.FindElement("//faultstring").Text() != faultProcessing || !strings.HasSuffix(doc.FindElement("//faultcode").Text(), ":Server") {
-		t.Errorf("status %d, want 500 soap:Server %q\n%s", status, faultProcessing, body)
+	if status != 500 || doc.FindElement("//faultstring").Text() != envelope.FaultStringProcessing || !strings.HasSuffix(doc.FindElement("//faultcode").Text(), ":Server") {
+		t.Errorf("status %d, want 500 soap:Server %q\n%s", status, envelope.FaultStringProcessing, body)
 	}
 	if strings.Contains(body, "registry") {
 		t.Errorf("the fault leaks internal details:\n%s", body)

@@ -145,7 +145,7 @@ func (g *Gateway) pd(ctx context.Context, w http.ResponseWriter, r *http.Request
 		return err
 	}
 	out.h = h
-	busta := buildBusta(h, payload(body))
+	busta := envelope.NewEnvelope(h, payload(body)...)
 	if out.data, err = g.sign(busta); err != nil {
 		return err
 	}

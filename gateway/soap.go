@@ -20,9 +20,6 @@ const (
 	NSException = "http://www.cnipa.it/schemas/2003/eGovIT/Exception1_0/"
 
 	contentTypeSOAP = "text/xml; charset=utf-8"
-
-	faultFormat     = "EGOV_IT_001 - Formato Busta non corretto"
-	faultProcessing = "EGOV_IT_300 - Errore nel processamento del messaggio SPCoop"
 )
 
 // newEnvelope returns an empty SOAP 1.1 envelope with its Header and Body.
@@ -158,31 +155,6 @@ func writeBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", contentTypeSOAP)
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
-}
-
-// bareFault is the answer to a message whose busta cannot be read: a SOAP Fault with no busta
-// (spec §4, case 1; §10 kind a).
-func bareFault() *etree.Document {
-	doc, header, body := newEnvelope()
-	header.Parent().RemoveChild(header)
-	addFault(body, "Client", faultFormat, nil)
-	return doc
-}
-
-// processingFault is the soap:Server / EGOV_IT_300 fault of a processing error (spec §4, case 3).
-// detail is a short text for the peer; it never carries internal details such as file paths.
-func processingFault(detail string) *etree.Document {
-	doc, header, body := newEnvelope()
-	header.Parent().RemoveChild(header)
-	var d *etree.Element
-	if detail != "" {
-		d = etree.NewElement("eGov_IT_Ecc:EccezioneProcessamento")
-		d.CreateAttr("xmlns:eGov_IT_Ecc", NSException)
-		d.CreateAttr("codiceEccezione", string(envelope.CodeProcessing))
-		d.CreateAttr("descrizioneEccezione", detail)
-	}
-	addFault(body, "Server", faultProcessing, d)
-	return doc
 }
 
 // AppError is an error returned to a local application by the Porta Delegata: a SOAP 1.1 Fault,

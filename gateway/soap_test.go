@@ -40,10 +40,8 @@ func golden(t *testing.T, name string, doc *etree.Document) {
 	}
 }
 
-// TestFaults pins the three faults of spec §4 and the application error of the Porta Delegata.
+// TestFaults pins the application errors of the Porta Delegata (the busta faults are envelope's).
 func TestFaults(t *testing.T) {
-	golden(t, "bare-fault.xml", bareFault())
-	golden(t, "processing-fault.xml", processingFault("the provider's application did not answer"))
 	at := time.Date(2026, 11, 28, 10, 15, 0, 0, time.UTC)
 	ae := &AppError{FaultCode: "Client", Message: "the provider's gateway refused the request: EGOV_IT_001 - Formato Busta non corretto",
 		Exceptions: []envelope.Exception{{Context: envelope.ContextValidation, Code: envelope.CodeSenderNotAuthorized, Severity: envelope.SeveritySevere, Position: "Mittente/IdentificativoParte"}}}
