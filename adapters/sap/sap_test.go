@@ -139,3 +139,22 @@ func TestRejections(t *testing.T) {
 }
 
 func next(c byte) string { return string(rune('A' + (c-'A'+1)%26)) }
+
+// BenchmarkBatch10k reads a 10,000-worker SIL through the Source and builds and validates the
+// SAP of every worker: go test -run XXX -bench Batch10k -benchtime 1x ./adapters/sap
+func BenchmarkBatch10k(b *testing.B) {
+	set, err := xsd.Open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer set.Close()
+	bl := &Builder{Validator: set}
+	ws, _ := siltest.Workers(b, sil.GenOptions{Workers: 10000, Seed: 1, BadCheck: 10, MissingRequired: 10})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		docs, rejected := bl.Batch(ws)
+		if len(docs) != 9980 || len(rejected) != 20 {
+			b.Fatalf("%d docs, %d rejected", len(docs), len(rejected))
+		}
+	}
+}

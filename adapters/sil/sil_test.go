@@ -233,3 +233,16 @@ func BenchmarkGenerate10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRead10k reads every worker of a 10,000-worker SIL with its lists:
+// go test -run XXX -bench Read10k -benchtime 1x ./adapters/sil
+func BenchmarkRead10k(b *testing.B) {
+	_, src := generate(b, GenOptions{Workers: 10000, Seed: 1, Now: now})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ws, _, err := src.ChangedSince(context.Background(), time.Time{})
+		if err != nil || len(ws) != 10000 {
+			b.Fatal(len(ws), err)
+		}
+	}
+}
