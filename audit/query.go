@@ -41,9 +41,6 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Record, error) {
 	if !f.To.IsZero() {
 		add("recorded < ?", micros(f.To))
 	}
-	if f.Party != "" {
-		add("(sender = ? OR receiver = ?)", f.Party, f.Party)
-	}
 	if f.Service != "" {
 		add("service = ?", f.Service)
 	}
@@ -70,13 +67,27 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Record, error) {
 	if limit > 10000 {
 		limit = 10000
 	}
-	q := `SELECT ` + listColumns + ` FROM trace`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+	const order = ` ORDER BY recorded DESC, node DESC, seq DESC LIMIT ?`
+	branch := func(extra string) string {
+		w := append(append([]string{}, where...), extra)
+		if extra == "" {
+			w = w[:len(w)-1]
+		}
+		q := `SELECT ` + listColumns + ` FROM trace`
+		if len(w) > 0 {
+			q += ` WHERE ` + strings.Join(w, " AND ")
+		}
+		return q + order
 	}
-	q += ` ORDER BY recorded DESC, node DESC, seq DESC LIMIT ?`
-	args = append(args, limit)
-	return s.records(ctx, q, args...)
+	if f.Party == "" {
+		return s.records(ctx, branch(""), append(args, limit)...)
+	}
+	// A party is a sender or a receiver: two branches, each walking its (party, recorded) index
+	// newest first and stopping at limit, merged; an OR would sort every record of the party.
+	q := `SELECT * FROM (` + branch("sender = ?") + `) AS a UNION ALL SELECT * FROM (` + branch("receiver = ? AND sender <> ?") + `) AS b` + order
+	all := append(append(append([]any{}, args...), f.Party, limit), args...)
+	all = append(all, f.Party, f.Party, limit, limit)
+	return s.records(ctx, q, all...)
 }
 
 func (s *Store) records(ctx context.Context, q string, args ...any) ([]*Record, error) {

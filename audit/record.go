@@ -8,7 +8,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"time"
 )
@@ -79,64 +78,50 @@ const chainDomain = "porta-audit-chain-v1"
 // exceptions as a count then each exception's four strings, and the stored Raw through its own
 // SHA-256. Seq and Hash are not inside it. Anyone can recompute it from a row.
 func (r *Record) Digest(prev []byte) []byte {
-	var e encoder
-	e.h = sha256.New()
-	e.str(chainDomain)
-	e.str(r.Node)
-	e.bytes(prev)
-	e.str(r.Transaction)
-	e.str(string(r.Direction))
-	e.str(r.Function)
-	e.str(r.ID)
-	e.str(r.RelatesTo)
-	e.str(r.Conversation)
-	e.str(r.Sender)
-	e.str(r.Receiver)
-	e.str(r.Service)
-	e.str(r.Action)
-	e.str(r.Profile)
-	e.int(micros(r.Time))
-	e.int(micros(r.Recorded))
-	e.str(r.Outcome)
-	e.int(int64(len(r.Exceptions)))
-	for _, x := range r.Exceptions {
-		e.str(x.Code)
-		e.str(x.Severity)
-		e.str(x.Context)
-		e.str(x.Position)
+	sum := sha256.Sum256(r.appendEncoding(nil, prev))
+	return sum[:]
+}
+
+// appendEncoding appends the hashed encoding of the record (see Digest) to buf.
+func (r *Record) appendEncoding(buf, prev []byte) []byte {
+	buf = appendStr(buf, chainDomain)
+	buf = appendStr(buf, r.Node)
+	buf = appendBytes(buf, prev)
+	for _, f := range [...]string{r.Transaction, string(r.Direction), r.Function, r.ID, r.RelatesTo, r.Conversation,
+		r.Sender, r.Receiver, r.Service, r.Action, r.Profile} {
+		buf = appendStr(buf, f)
 	}
-	e.int(int64(r.HTTPStatus))
-	e.str(r.Peer)
-	e.str(r.Signer)
-	e.bytes(r.PayloadHash)
-	e.int(r.PayloadSize)
-	e.bytes(r.Header)
-	e.str(string(r.BodyMode))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(micros(r.Time)))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(micros(r.Recorded)))
+	buf = appendStr(buf, r.Outcome)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(r.Exceptions)))
+	for _, x := range r.Exceptions {
+		buf = appendStr(buf, x.Code)
+		buf = appendStr(buf, x.Severity)
+		buf = appendStr(buf, x.Context)
+		buf = appendStr(buf, x.Position)
+	}
+	buf = binary.BigEndian.AppendUint64(buf, uint64(int64(r.HTTPStatus)))
+	buf = appendStr(buf, r.Peer)
+	buf = appendStr(buf, r.Signer)
+	buf = appendBytes(buf, r.PayloadHash)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(r.PayloadSize))
+	buf = appendBytes(buf, r.Header)
+	buf = appendStr(buf, string(r.BodyMode))
 	raw := sha256.Sum256(r.Raw)
-	e.bytes(raw[:])
-	e.bytes(r.RawHash)
-	e.str(r.Detail)
-	return e.h.Sum(nil)
+	buf = appendBytes(buf, raw[:])
+	buf = appendBytes(buf, r.RawHash)
+	return appendStr(buf, r.Detail)
 }
 
-type encoder struct {
-	h   hash.Hash
-	buf [8]byte
+func appendBytes(buf, b []byte) []byte {
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(b)))
+	return append(buf, b...)
 }
 
-func (e *encoder) int(v int64) {
-	binary.BigEndian.PutUint64(e.buf[:], uint64(v))
-	e.h.Write(e.buf[:])
-}
-
-func (e *encoder) bytes(b []byte) {
-	e.int(int64(len(b)))
-	e.h.Write(b)
-}
-
-func (e *encoder) str(s string) {
-	e.int(int64(len(s)))
-	io.WriteString(e.h, s)
+func appendStr(buf []byte, s string) []byte {
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(s)))
+	return append(buf, s...)
 }
 
 func encodeExceptions(xs []Exception) (string, error) {

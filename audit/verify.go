@@ -3,8 +3,13 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"math"
+	"runtime"
+	"sync"
 	"time"
 )
 
@@ -139,6 +144,21 @@ func (s *Store) Verify(ctx context.Context, opt VerifyOptions) (VerifyReport, er
 	return rep, nil
 }
 
+// segment is what verifyRange found in a range of seq.
+type segment struct {
+	n         int64
+	firstSeq  int64
+	firstID   string
+	firstPrev []byte
+	lastSeq   int64
+	lastHash  []byte
+	err       error
+}
+
+// verifyNode checks one chain. Long chains are split into as many seq ranges as there are
+// CPUs, verified at once (keyset ranges of the primary key), then joined: each range's first
+// record must follow the previous range's last. A break at a joint is re-checked sequentially
+// from there, so the error is the same as a sequential pass would give.
 func (s *Store) verifyNode(ctx context.Context, node string, opt VerifyOptions) (Head, int64, error) {
 	var anchors []Head
 	for _, a := range opt.Anchors {
@@ -146,45 +166,49 @@ func (s *Store) verifyNode(ctx context.Context, node string, opt VerifyOptions) 
 			anchors = append(anchors, a)
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+traceColumns+` FROM trace WHERE node = ? ORDER BY seq`), node)
-	if err != nil {
+	var max sql.NullInt64
+	if err := s.db.QueryRowxContext(ctx, s.q(`SELECT MAX(seq) FROM trace WHERE node = ?`), node).Scan(&max); err != nil {
 		return Head{Node: node}, 0, fmt.Errorf("verify node %s: %w", node, err)
 	}
-	defer rows.Close()
-	var n int64
-	prev := []byte{}
-	var last int64
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return Head{Node: node}, n, fmt.Errorf("verify node %s after record %d: %w", node, last, err)
-		}
-		n++
-		if r.Seq != last+1 {
-			return Head{Node: node}, n, &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Deleted,
-				Reason: fmt.Sprintf("records %d to %d are missing", last+1, r.Seq-1)}
-		}
-		self := bytes.Equal(r.Digest(r.PrevHash), r.Hash)
-		if !self {
-			return Head{Node: node}, n, &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Edited,
-				Reason: "its content does not match its hash"}
-		}
-		if !bytes.Equal(r.PrevHash, prev) {
-			return Head{Node: node}, n, s.classifyLink(rows, node, r, prev)
-		}
-		for _, a := range anchors {
-			if a.Seq == r.Seq && a.Hash != hex.EncodeToString(r.Hash) {
-				return Head{Node: node}, n, &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Edited,
-					Reason: "its hash differs from the anchored head " + a.Hash + ": the chain was rewritten from here or before"}
-			}
-		}
-		prev, last = r.Hash, r.Seq
-		if opt.Progress != nil && n%100000 == 0 {
-			opt.Progress(node, last)
-		}
+	parts := runtime.GOMAXPROCS(0)
+	if max.Int64 < 20000 || parts < 1 {
+		parts = 1
 	}
-	if err := rows.Err(); err != nil {
-		return Head{Node: node}, n, fmt.Errorf("verify node %s after record %d: %w", node, last, err)
+	segs := make([]segment, parts)
+	var wg sync.WaitGroup
+	step := max.Int64/int64(parts) + 1
+	for k := range segs {
+		lo, hi := int64(k)*step+1, int64(k+1)*step
+		if k == 0 {
+			lo = math.MinInt64
+		}
+		if k == parts-1 {
+			hi = math.MaxInt64
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			segs[k] = s.verifyRange(ctx, node, lo, hi, []byte{}, 0, k == 0, anchors, opt.Progress)
+		}()
+	}
+	wg.Wait()
+	var n int64
+	prev, last := []byte{}, int64(0)
+	for k, sg := range segs {
+		n += sg.n
+		if k > 0 && sg.n > 0 && (sg.firstSeq != last+1 || !bytes.Equal(sg.firstPrev, prev)) {
+			re := s.verifyRange(ctx, node, sg.firstSeq, math.MaxInt64, prev, last, true, anchors, nil)
+			if re.err != nil {
+				return Head{Node: node}, n, re.err
+			}
+			return Head{Node: node}, n, fmt.Errorf("verify node %s: record %d does not follow record %d, but a sequential pass found no break", node, sg.firstSeq, last)
+		}
+		if sg.err != nil {
+			return Head{Node: node}, n, sg.err
+		}
+		if sg.n > 0 {
+			prev, last = sg.lastHash, sg.lastSeq
+		}
 	}
 	for _, a := range anchors {
 		if a.Seq > last {
@@ -195,10 +219,65 @@ func (s *Store) verifyNode(ctx context.Context, node string, opt VerifyOptions) 
 	return Head{Node: node, Seq: last, Hash: hex.EncodeToString(prev)}, n, nil
 }
 
+// verifyRange checks the records with lo <= seq <= hi in order, the first of them against
+// (prev, last) when linked is set.
+func (s *Store) verifyRange(ctx context.Context, node string, lo, hi int64, prev []byte, last int64, linked bool, anchors []Head, progress func(string, int64)) (sg segment) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+traceColumns+` FROM trace WHERE node = ? AND seq >= ? AND seq <= ? ORDER BY seq`), node, lo, hi)
+	if err != nil {
+		sg.err = fmt.Errorf("verify node %s from record %d: %w", node, lo, err)
+		return sg
+	}
+	defer rows.Close()
+	var scratch []byte
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			sg.err = fmt.Errorf("verify node %s after record %d: %w", node, last, err)
+			return sg
+		}
+		sg.n++
+		if sg.n == 1 {
+			sg.firstSeq, sg.firstID, sg.firstPrev = r.Seq, r.ID, r.PrevHash
+		}
+		check := linked || sg.n > 1
+		if check && r.Seq != last+1 {
+			sg.err = &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Deleted,
+				Reason: fmt.Sprintf("records %d to %d are missing", last+1, r.Seq-1)}
+			return sg
+		}
+		scratch = r.appendEncoding(scratch[:0], r.PrevHash)
+		if sum := sha256.Sum256(scratch); !bytes.Equal(sum[:], r.Hash) {
+			sg.err = &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Edited,
+				Reason: "its content does not match its hash"}
+			return sg
+		}
+		if check && !bytes.Equal(r.PrevHash, prev) {
+			sg.err = classifyLink(rows, node, r, prev)
+			return sg
+		}
+		for _, a := range anchors {
+			if a.Seq == r.Seq && a.Hash != hex.EncodeToString(r.Hash) {
+				sg.err = &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Edited,
+					Reason: "its hash differs from the anchored head " + a.Hash + ": the chain was rewritten from here or before"}
+				return sg
+			}
+		}
+		prev, last = r.Hash, r.Seq
+		sg.lastSeq, sg.lastHash = last, prev
+		if progress != nil && last%100000 == 0 {
+			progress(node, last)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		sg.err = fmt.Errorf("verify node %s after record %d: %w", node, last, err)
+	}
+	return sg
+}
+
 // classifyLink explains a record that is intact but does not follow the previous one: if the
 // record that should come next, or the one this record follows, appears a little later, records
 // were moved; otherwise the record it follows is missing (deleted, or rewritten with a new hash).
-func (s *Store) classifyLink(rows interface {
+func classifyLink(rows interface {
 	Next() bool
 	Scan(...any) error
 }, node string, r *Record, prev []byte) error {

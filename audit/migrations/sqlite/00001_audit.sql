@@ -33,15 +33,15 @@ CREATE TABLE trace (
     hash          BLOB    NOT NULL,
     PRIMARY KEY (node, seq)
 );
-CREATE INDEX trace_recorded     ON trace (recorded);
+CREATE INDEX trace_recorded     ON trace (recorded, node, seq);
 CREATE INDEX trace_msg_id       ON trace (msg_id);
-CREATE INDEX trace_relates_to   ON trace (relates_to) WHERE relates_to <> '';
-CREATE INDEX trace_conversation ON trace (conversation) WHERE conversation <> '';
+CREATE INDEX trace_relates_to   ON trace (relates_to);
+CREATE INDEX trace_conversation ON trace (conversation);
 CREATE INDEX trace_tx           ON trace (tx);
-CREATE INDEX trace_sender       ON trace (sender, recorded);
-CREATE INDEX trace_receiver     ON trace (receiver, recorded);
-CREATE INDEX trace_service      ON trace (service, recorded);
-CREATE INDEX trace_outcome      ON trace (outcome, recorded);
+CREATE INDEX trace_sender       ON trace (sender, recorded, node, seq);
+CREATE INDEX trace_receiver     ON trace (receiver, recorded, node, seq);
+CREATE INDEX trace_service      ON trace (service, recorded, node, seq);
+CREATE INDEX trace_outcome      ON trace (outcome, recorded, node, seq);
 
 -- The last record of each chain, written in the same transaction as the records: Verify compares
 -- it with the chain to detect a truncated head.
