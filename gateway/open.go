@@ -14,6 +14,7 @@ import (
 
 	"porta/envelope"
 	"porta/registry"
+	"porta/xsd"
 )
 
 // StoreOpener opens the store named by dsn ("sqlite:/abs/file.db" or a postgres:// URL) for the
@@ -71,37 +72,55 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	if now == nil {
 		now = time.Now
 	}
-	reg, err := registry.Load(cfg.Registry, registry.Options{Now: now})
-	if err != nil {
+	var closers []func() error
+	regOpt := registry.Options{Now: now}
+	if opt.Validator == nil {
+		// Porta's embedded schemas: payload schemas named in the registry must exist there.
+		set, err := xsd.Open()
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, set.Close)
+		names, err := set.Schemas()
+		if err != nil {
+			set.Close()
+			return nil, err
+		}
+		known := map[string]bool{}
+		for _, n := range names {
+			known[n] = true
+		}
+		regOpt.SchemaExists = func(name string) bool { return known[name] }
+		opt.Validator = set
+	}
+	fail := func(err error) (*Opened, error) {
+		for _, c := range closers {
+			c()
+		}
 		return nil, err
+	}
+	reg, err := registry.Load(cfg.Registry, regOpt)
+	if err != nil {
+		return fail(err)
 	}
 	if err := cfg.CheckRegistry(reg); err != nil {
-		return nil, err
-	}
-	if opt.Validator == nil {
-		for _, s := range reg.Services() {
-			for name := range s.Actions {
-				if sc := s.RequestSchema(name); sc != "" {
-					return nil, fmt.Errorf("%s: service %s action %s names schema %s, but this gateway was opened without a schema validator", s.Pos, s.Name, name, sc)
-				}
-			}
-		}
+		return fail(err)
 	}
 	signer, err := envelope.LoadSigner(cfg.Key, cfg.Cert)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.File, err)
+		return fail(fmt.Errorf("%s: %w", cfg.File, err))
 	}
 	if cfg.SignatureAlgorithm != "" && cfg.SignatureAlgorithm != signer.Algorithm() {
-		return nil, fmt.Errorf("%s: signature.algorithm %s: the signer writes %s for this key; use auto", cfg.File, cfg.SignatureAlgorithm, signer.Algorithm())
+		return fail(fmt.Errorf("%s: signature.algorithm %s: the signer writes %s for this key; use auto", cfg.File, cfg.SignatureAlgorithm, signer.Algorithm()))
 	}
 	signer.Now = now
 	keyPair, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
 	if err != nil {
-		return nil, fmt.Errorf("%s: TLS key pair: %w", cfg.File, err)
+		return fail(fmt.Errorf("%s: TLS key pair: %w", cfg.File, err))
 	}
 	own, err := registry.ReadCertFile(cfg.Cert)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.File, err)
+		return fail(fmt.Errorf("%s: %w", cfg.File, err))
 	}
 
 	// Trust: the registry's pinned party certificates and their CAs, plus the configured CA.
@@ -114,7 +133,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	if cfg.CA != "" {
 		cas, err := registry.ReadCertFile(cfg.CA)
 		if err != nil {
-			return nil, fmt.Errorf("%s: paths.ca: %w", cfg.File, err)
+			return fail(fmt.Errorf("%s: paths.ca: %w", cfg.File, err))
 		}
 		roots = append(roots, cas...)
 		for _, c := range cas {
@@ -140,12 +159,12 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 
 	dir, err := NewDirectory(reg, opt.Backends, cfg.BackendTimeout)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if strings.HasPrefix(opt.Store, "/") || strings.HasSuffix(opt.Store, ".db") {
 		opt.Store = "sqlite:" + opt.Store
 	}
-	o := &Opened{Config: cfg, Registry: reg, Hosted: cfg.Parties}
+	o := &Opened{Config: cfg, Registry: reg, Hosted: cfg.Parties, closers: closers}
 	o.closers = append(o.closers, func() error { client.CloseIdleConnections(); return nil })
 
 	dsn := cfg.Store

@@ -169,3 +169,22 @@ func TestOpenReportsProblems(t *testing.T) {
 }
 
 func insecureTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} }
+
+// A payload schema the registry names must be one of Porta's embedded schemas.
+func TestOpenChecksSchemaNames(t *testing.T) {
+	p := &site{name: prov, dir: t.TempDir(), pa: "127.0.0.1:0"}
+	m := &site{name: min_, dir: t.TempDir(), pa: "127.0.0.1:1"}
+	writeKey(t, p)
+	writeKey(t, m)
+	writeSite(t, p, m, "  - {provider: Ministero, name: Anagrafe, profile: sync, actions: [Consulta], schema: nonesiste/x.xsd}\n", "  []\n")
+	_, err := Open(context.Background(), filepath.Join(p.dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})
+	if err == nil || !strings.Contains(err.Error(), "nonesiste/x.xsd") {
+		t.Errorf("Open = %v, want the unknown schema named", err)
+	}
+	writeSite(t, p, m, "  - {provider: Ministero, name: Anagrafe, profile: sync, actions: [Consulta], schema: labour/anagrafe.xsd}\n", "  []\n")
+	o, err := Open(context.Background(), filepath.Join(p.dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})
+	if err != nil {
+		t.Fatalf("Open with a known schema: %v", err)
+	}
+	o.Close()
+}
