@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +53,8 @@ type Options struct {
 	Linger time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// ReadOnly opens without starting the writer, for porta trace: writes fail.
+	// ReadOnly opens an existing store without starting the writer, for porta trace: writes
+	// fail. (Migrations still run, so an older store can be read by a newer binary.)
 	ReadOnly bool
 }
 
@@ -129,6 +131,11 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if path := strings.TrimPrefix(dsn, "sqlite:"); dialect == "sqlite" && opt.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open sqlite store read-only: %w", err)
+		}
 	}
 	db, err := sqlx.Open(driver, source)
 	if err != nil {
