@@ -17,7 +17,9 @@ const traceEnvelope = `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soa
 
 const traceHeader = `<eGov_IT:Intestazione xmlns:eGov_IT="http://www.cnipa.it/schemas/2003/eGovIT/Busta1_0/"><eGov_IT:Messaggio><eGov_IT:Identificatore>%s</eGov_IT:Identificatore></eGov_IT:Messaggio></eGov_IT:Intestazione>`
 
-func traceID(n int) string { return fmt.Sprintf("Provincia_ProvinciaSPCoopIT_%07d_2026-11-28_09:15", n) }
+func traceID(n int) string {
+	return fmt.Sprintf("Provincia_ProvinciaSPCoopIT_%07d_2026-11-28_09:15", n)
+}
 
 // traceStore writes a small trail: an exchange (request 1 out, reply 2 and ack 3 in relating to
 // it) and a refused busta 4 from another party.
