@@ -106,6 +106,9 @@ func ParseDSN(dsn string) (dialect, driver, source string, err error) {
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
+	// database/sql never shares a connection between goroutines at once, so SQLite's
+	// per-connection mutex (taken on every column read) is pure cost: multi-thread mode.
+	q.Set("_mutex", "no")
 	return "sqlite", "sqlite3", "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode(), nil
 }
 
