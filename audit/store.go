@@ -70,6 +70,8 @@ type Store struct {
 	stopped  chan struct{}
 	closeMu  sync.Once
 	closeErr error
+
+	verifyParallelMin int64 // tests lower it to exercise the ranges with few records
 }
 
 // Dialect returns "sqlite" or "postgres".

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -32,6 +33,8 @@ type ChainError struct {
 	ID     string
 	Kind   BreakKind
 	Reason string
+
+	link bool // found by classifyLink, whose lookahead a range's end may have cut short
 }
 
 func (e *ChainError) Error() string {
@@ -173,7 +176,7 @@ func (s *Store) verifyNode(ctx context.Context, node string, opt VerifyOptions) 
 		return Head{Node: node}, 0, fmt.Errorf("verify node %s: %w", node, err)
 	}
 	parts := runtime.GOMAXPROCS(0)
-	if max.Int64 < 20000 || parts < 1 {
+	if max.Int64 < s.parallelMin() || parts < 1 {
 		parts = 1
 	}
 	segs := make([]segment, parts)
@@ -205,6 +208,15 @@ func (s *Store) verifyNode(ctx context.Context, node string, opt VerifyOptions) 
 			}
 			return Head{Node: node}, n, fmt.Errorf("verify node %s: record %d does not follow record %d, but a sequential pass found no break", node, sg.firstSeq, last)
 		}
+		var ce *ChainError
+		if errors.As(sg.err, &ce) && ce.link && k < len(segs)-1 {
+			// Look past this range's end, as a sequential pass would, from the record before.
+			if before, err := s.Get(ctx, node, ce.Seq-1); err == nil {
+				if re := s.verifyRange(ctx, node, ce.Seq, math.MaxInt64, before.Hash, ce.Seq-1, true, anchors, nil); re.err != nil {
+					return Head{Node: node}, n, re.err
+				}
+			}
+		}
 		if sg.err != nil {
 			return Head{Node: node}, n, sg.err
 		}
@@ -219,6 +231,16 @@ func (s *Store) verifyNode(ctx context.Context, node string, opt VerifyOptions) 
 		}
 	}
 	return Head{Node: node, Seq: last, Hash: hex.EncodeToString(prev)}, n, nil
+}
+
+// parallelMinRecords is the chain length from which Verify splits a chain into ranges.
+const parallelMinRecords = 20000
+
+func (s *Store) parallelMin() int64 {
+	if s.verifyParallelMin > 0 {
+		return s.verifyParallelMin
+	}
+	return parallelMinRecords
 }
 
 // verifyRange checks the records with lo <= seq <= hi in order, the first of them against
@@ -366,10 +388,10 @@ func classifyLink(next func() (*Record, error), node string, cur *Record, prev [
 			break
 		}
 		if bytes.Equal(later.PrevHash, prev) || bytes.Equal(later.Hash, r.PrevHash) {
-			return &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Reordered,
+			return &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Reordered, link: true,
 				Reason: fmt.Sprintf("the record is intact but was written after another record (record %d belongs before it)", later.Seq)}
 		}
 	}
-	return &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Deleted,
+	return &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Deleted, link: true,
 		Reason: "the record it was written after is not before it: a record was deleted (and the rest renumbered) or the previous record was rewritten with a new hash"}
 }
