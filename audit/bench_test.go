@@ -219,3 +219,53 @@ func BenchmarkQuery(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPostgres measures the PostgreSQL store on a throwaway server (pgtest): batched
+// appends from two nodes at once (two Stores, two chains), and Verify over 50,000 records.
+func BenchmarkPostgres(b *testing.B) {
+	dsn := pg.DB(b)
+	b.Run("append/2nodes/callers=128", func(b *testing.B) {
+		stores := make([]*Store, 2)
+		for i := range stores {
+			s, err := Open(ctx, dsn, Options{Node: fmt.Sprintf("node%d", i+1)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			stores[i] = s
+		}
+		var n atomic.Int64
+		b.SetParallelism(64)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := n.Add(1)
+				if err := stores[i%2].Append(ctx, rec(int(i))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("verify/50k", func(b *testing.B) {
+		s, err := Open(ctx, dsn, Options{Node: "bulk"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		const rows = 50000
+		if err := bulkLoad(ctx, s, rows); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		cpu0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			if _, err := s.Verify(ctx, VerifyOptions{Node: "bulk"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/rows/float64(b.N), "client-cpu-ns/record")
+	})
+}

@@ -318,3 +318,37 @@ func TestReserve(t *testing.T) {
 		}
 	})
 }
+
+func TestBadRecordRefusedAlone(t *testing.T) {
+	both(t, func(t *testing.T, dsn string) {
+		s := open(t, dsn, Options{})
+		var wg sync.WaitGroup
+		errs := make([]error, 30)
+		for i := range errs {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				r := rec(i + 1)
+				switch i % 3 {
+				case 1:
+					r.Direction = "sideways"
+				case 2:
+					r.PayloadHash = []byte{1, 2}
+				}
+				errs[i] = s.Write(ctx, Batch{Items: []*Item{item(Outbox, i+1)}, Records: []*Record{r}})
+			}(i)
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if (i%3 == 0) != (err == nil) {
+				t.Errorf("write %d: %v", i, err)
+			}
+		}
+		if st, _ := s.Stats(ctx, Outbox); st.Depth != 10 {
+			t.Errorf("outbox depth %d, want 10: a refused record's item must not stay", st.Depth)
+		}
+		if rep, err := s.Verify(ctx, VerifyOptions{}); err != nil || rep.Records != 10 {
+			t.Errorf("verify: %d records, %v", rep.Records, err)
+		}
+	})
+}

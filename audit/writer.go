@@ -1,10 +1,10 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -163,10 +163,11 @@ func (s *Store) writer(h head) {
 }
 
 // commit writes batch in one transaction and answers each op. Each op with a function runs
-// inside a savepoint, so one op's refusal (a duplicate) does not undo the others.
+// inside a savepoint, so one op's refusal (a duplicate) does not undo the others. The records of
+// the ops that succeeded are chained in order and inserted in multi-row statements (one round
+// trip per insertChunk records on PostgreSQL).
 func (s *Store) commit(ctx context.Context, start head, batch []*op) head {
 	errs := make([]error, len(batch))
-	h := start
 	fail := func(err error) head {
 		for _, o := range batch {
 			o.done <- err
@@ -184,79 +185,47 @@ func (s *Store) commit(ctx context.Context, start head, batch []*op) head {
 		return fail(fmt.Errorf("audit write: begin: %w", err))
 	}
 	now := s.now()
-	ins, err := tx.PreparexContext(ctx, tx.Rebind(insertTrace))
-	if err != nil {
-		tx.Rollback()
-		return fail(fmt.Errorf("audit write: prepare: %w", err))
-	}
-	defer ins.Close()
+	h := start
+	var pending []*Record
 	for i, o := range batch {
-		saved := h
-		sp := o.fn != nil
-		if sp {
+		for _, r := range o.recs {
+			if errs[i] = r.prepare(s.opt.Node, s.opt.BodyMode, now); errs[i] != nil {
+				break
+			}
+		}
+		if errs[i] != nil {
+			continue
+		}
+		if o.fn != nil {
 			if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
 				tx.Rollback()
 				return fail(fmt.Errorf("audit write: savepoint: %w", err))
 			}
-			if err := o.fn(ctx, tx); err != nil {
-				errs[i] = err
+			if errs[i] = o.fn(ctx, tx); errs[i] != nil {
 				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); err != nil {
 					tx.Rollback()
 					return fail(fmt.Errorf("audit write: rollback to savepoint: %w", err))
 				}
 				continue
 			}
-		}
-		for _, r := range o.recs {
-			if err := r.prepare(s.opt.Node, s.opt.BodyMode, now); err != nil {
-				errs[i] = err
-				break
-			}
-			r.Seq = h.seq + 1
-			r.PrevHash = h.hash
-			if r.PrevHash == nil {
-				r.PrevHash = []byte{}
-			}
-			r.Hash = r.Digest(r.PrevHash)
-			exc, err := encodeExceptions(r.Exceptions)
-			if err != nil {
-				errs[i] = fmt.Errorf("audit record %q: %w", r.ID, err)
-				break
-			}
-			if _, err := ins.ExecContext(ctx, r.args(exc)...); err != nil {
-				tx.Rollback()
-				if isUnique(err) {
-					err = fmt.Errorf("%w: node %s seq %d: %v", ErrConflict, s.opt.Node, r.Seq, err)
-				}
-				return fail(fmt.Errorf("audit write: %w", err))
-			}
-			h = head{r.Seq, r.Hash}
-		}
-		if errs[i] != nil {
-			h = saved
-			if sp {
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); err != nil {
-					tx.Rollback()
-					return fail(fmt.Errorf("audit write: rollback to savepoint: %w", err))
-				}
-			} else if len(o.recs) > 0 {
-				// Records inserted before the bad one must go too: redo without this op.
-				tx.Rollback()
-				o.done <- errs[i]
-				rest := append(append([]*op{}, batch[:i]...), batch[i+1:]...)
-				if len(rest) == 0 {
-					return start
-				}
-				return s.commit(ctx, start, rest)
-			}
-			continue
-		}
-		if sp {
 			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT op"); err != nil {
 				tx.Rollback()
 				return fail(fmt.Errorf("audit write: release savepoint: %w", err))
 			}
 		}
+		for _, r := range o.recs {
+			r.Seq, r.PrevHash = h.seq+1, nz(h.hash)
+			r.Hash = r.Digest(r.PrevHash)
+			h = head{r.Seq, r.Hash}
+			pending = append(pending, r)
+		}
+	}
+	if err := s.insertRecords(ctx, tx, pending); err != nil {
+		tx.Rollback()
+		if isUnique(err) {
+			err = fmt.Errorf("%w: node %s: %v", ErrConflict, s.opt.Node, err)
+		}
+		return fail(fmt.Errorf("audit write: %w", err))
 	}
 	if h.seq != start.seq {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO chain_head (node, seq, hash) VALUES (?, ?, ?)
@@ -274,11 +243,37 @@ func (s *Store) commit(ctx context.Context, start head, batch []*op) head {
 	return h
 }
 
+// insertChunk is how many records one INSERT carries (29 parameters each, within both
+// databases' limits).
+const insertChunk = 64
+
+func (s *Store) insertRecords(ctx context.Context, tx *sqlx.Tx, recs []*Record) error {
+	for len(recs) > 0 {
+		n := min(len(recs), insertChunk)
+		q := insertTrace + strings.Repeat(", "+traceValues, n-1)
+		args := make([]any, 0, 29*n)
+		for _, r := range recs[:n] {
+			exc, err := encodeExceptions(r.Exceptions)
+			if err != nil {
+				return fmt.Errorf("record %q: %w", r.ID, err)
+			}
+			args = append(args, r.args(exc)...)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("records %d to %d: %w", recs[0].Seq, recs[n-1].Seq, err)
+		}
+		recs = recs[n:]
+	}
+	return nil
+}
+
 const traceColumns = `node, seq, tx, direction, function, msg_id, relates_to, conversation, sender, receiver,
 	service, action, profile, busta_time, recorded, outcome, exceptions, http_status, peer, signer,
 	payload_hash, payload_size, header, body_mode, raw, raw_hash, detail, prev_hash, hash`
 
-const insertTrace = `INSERT INTO trace (` + traceColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const traceValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const insertTrace = `INSERT INTO trace (` + traceColumns + `) VALUES ` + traceValues
 
 func nz(b []byte) []byte {
 	if b == nil {
@@ -317,5 +312,3 @@ func scanRecord(sc scanner) (*Record, error) {
 	}
 	return &r, nil
 }
-
-var _ = bytes.Equal
