@@ -11,9 +11,9 @@ import (
 // TestVerifyRanges tampers at and around the joints of the ranges a long chain is verified in
 // at once (one per CPU), where the break must be named as a sequential pass would name it.
 func TestVerifyRanges(t *testing.T) {
-	const rows = 3000
+	const rows = 1200
 	for _, parts := range []int{2, 3} {
-		// The joints: with GOMAXPROCS=2 the second range starts at 1502, with 3 at 1002 and 2003.
+		// The joints: with 2 ranges the second starts at 602, with 3 at 402 and 803.
 		joint := int64(rows/parts + 2)
 		for _, tc := range []struct {
 			name string
@@ -25,11 +25,11 @@ func TestVerifyRanges(t *testing.T) {
 			{"delete at the joint", []string{`DELETE FROM trace WHERE seq = J`}, Deleted, joint + 1},
 			{"delete the last of the first range", []string{`DELETE FROM trace WHERE seq = J - 1`}, Deleted, joint},
 			{"swap across the joint", []string{`UPDATE trace SET seq = -1 WHERE seq = J - 1`, `UPDATE trace SET seq = J - 1 WHERE seq = J`, `UPDATE trace SET seq = J WHERE seq = -1`}, Reordered, joint - 1},
-			{"edit late, delete early", []string{`UPDATE trace SET outcome = 'x' WHERE seq = 2900`, `DELETE FROM trace WHERE seq = 100`}, Deleted, 101},
+			{"edit late, delete early", []string{`UPDATE trace SET outcome = 'x' WHERE seq = 1100`, `DELETE FROM trace WHERE seq = 100`}, Deleted, 101},
 		} {
 			t.Run(fmt.Sprintf("%d ranges/%s", parts, tc.name), func(t *testing.T) {
 				s := open(t, "sqlite:"+filepath.Join(t.TempDir(), "long.db"), Options{})
-				s.verifyParallelMin = 1000
+				s.verifyParallelMin = 500
 				if err := bulkLoad(ctx, s, rows); err != nil {
 					t.Fatal(err)
 				}
