@@ -172,3 +172,31 @@ func TestTraceShow(t *testing.T) {
 		t.Errorf("show without a key = %d, want 2", code)
 	}
 }
+
+// TestTraceConfig reads the store named by a porta.yaml written by porta init.
+func TestTraceConfig(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "prov")
+	if code, _, errOut := runTrace("init", "--party", "Provincia", "--dir", dir, "--alg", "ecdsa-p256"); code != 0 {
+		t.Fatalf("porta init = %d: %s", code, errOut)
+	}
+	cfgPath := filepath.Join(dir, "porta.yaml")
+	if code, _, errOut := runTrace("trace", "list", "--config", cfgPath); code != 2 || !strings.Contains(errOut, "porta.db") {
+		t.Errorf("list before the gateway ever ran = %d %q; want a message naming the missing store", code, errOut)
+	}
+	s, err := audit.Open(context.Background(), "sqlite:"+filepath.Join(dir, "porta.db"), audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &audit.Record{ID: traceID(1), Direction: audit.Out, Outcome: "sent", Sender: "Provincia", Receiver: "Ministero", Service: "S"}
+	if err := s.Append(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	code, out, errOut := runTrace("trace", "list", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, traceID(1)) {
+		t.Errorf("list --config = %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := runTrace("trace", "verify", "--config", cfgPath); code != 0 || !strings.Contains(out, "OK: 1 records") {
+		t.Errorf("verify --config = %d\n%s", code, out)
+	}
+}
