@@ -57,4 +57,21 @@
 // the conversation's next one (kept in a table), so early items wait until the gap fills;
 // completing or failing it advances the conversation. Enqueuing a sequence lower than the next
 // expected one is refused with ErrDuplicate.
+//
+// # Reading
+//
+// List (newest first, filtered), Show (a record and its exchange), Lookup and Get answer from
+// indexes that end in (recorded, node, seq), so a listing walks an index newest first and stops
+// at its limit. Verify reads each chain in one keyset range per CPU. Figures on a 2-core
+// machine (go test ./audit -run '^$' -bench . ; PORTA_AUDIT_ROWS=N for the store size): at
+// 1,000,000 records show and filtered lists answer in under 8 ms and Verify checks about
+// 180,000 records/s (about 200,000 at 100,000 records); batched appends on SQLite reach about
+// 10,000 records/s with 128 callers.
+//
+// # For the gateway
+//
+// gateway.Store maps onto this package as: Trace → Append; Enqueue → Write (for the inbox with
+// Batch.Seen, so a duplicate returns ErrDuplicate and writes nothing); Lease → Claim; Done →
+// Complete; Retry → Retry; Fail → Fail; Seen → Known; Remember → Seen; Lookup → Lookup; Depth →
+// Stats; Reserve → Reserve. Nil records must be left out of the variadic lists.
 package audit
