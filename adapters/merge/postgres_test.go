@@ -2,10 +2,6 @@ package merge
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,47 +13,8 @@ import (
 	"porta/adapters/formazione"
 	"porta/adapters/inps"
 	"porta/adapters/scuola"
-	"porta/internal/testenv"
+	"porta/internal/pgtest"
 )
-
-// startPostgres starts a throwaway PostgreSQL server (Debian's server binaries) listening only on
-// a Unix socket in a temporary directory, and returns a DSN for the "pgx" driver. As root it runs
-// the server as the postgres user, since PostgreSQL refuses to run as root.
-func startPostgres(t *testing.T) string {
-	t.Helper()
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(bins) == 0 {
-		testenv.Missing(t, "PostgreSQL server binaries (initdb, pg_ctl)", "apt-get install postgresql")
-	}
-	bin := filepath.Dir(bins[len(bins)-1])
-	dir, err := os.MkdirTemp("", "porta-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	run := func(args ...string) *exec.Cmd { return exec.Command(args[0], args[1:]...) }
-	if os.Geteuid() == 0 {
-		pg, err := user.Lookup("postgres")
-		if err != nil {
-			testenv.Missing(t, "the postgres system user (to run PostgreSQL as root)", "apt-get install postgresql")
-		}
-		if out, err := exec.Command("chown", pg.Uid+":"+pg.Gid, dir).CombinedOutput(); err != nil {
-			t.Fatalf("chown %s: %v %s", dir, err, out)
-		}
-		run = func(args ...string) *exec.Cmd {
-			return exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
-		}
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := run(filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "porta", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
-	}
-	if out, err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-o", "-k "+dir+" -h '' -F", "-l", filepath.Join(dir, "log"), "-w", "start").CombinedOutput(); err != nil {
-		t.Fatalf("pg_ctl start: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop").Run() })
-	return "host=" + dir + " user=porta dbname=postgres sslmode=disable"
-}
 
 // TestPostgres runs the store's rules on PostgreSQL through the "pgx" driver: the SQL is meant to
 // be portable, and this is where that is checked.
@@ -65,7 +22,7 @@ func TestPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL server")
 	}
-	dsn := startPostgres(t)
+	dsn := pgtest.Start(t)
 	db, err := sqlx.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
