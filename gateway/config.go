@@ -47,7 +47,7 @@ const (
 //	trace: {body: full}               # full | header | none
 //	signature: {algorithm: auto, max_clock_skew: 5m}
 //	limits: {max_message: 16MiB}
-//	outbox: {initial_backoff: 1s, max_backoff: 5m, max_attempts: 0, expiry: 24h}
+//	outbox: {initial_backoff: 1s, max_backoff: 5m, max_attempts: 0, expiry: 24h, lease: 1m}
 //	duplicates: {retention: 7200m}
 //	http_client: {timeout: 30s, dial_timeout: 10s, tls_handshake_timeout: 10s, backend_timeout: 30s}
 //	jobs: []
@@ -73,6 +73,7 @@ type Config struct {
 
 	RetryInitial, RetryMax time.Duration // outbox back-off bounds
 	MaxAttempts            int           // 0 = keep trying until Expiry
+	Lease                  time.Duration // how long a node holds a queued message before another node (or itself, restarted) takes it over
 	Expiry                 time.Duration // give up re-sending after this long
 
 	DuplicateRetention time.Duration // how long inbound IDs are remembered
@@ -128,6 +129,7 @@ type rawConfig struct {
 		MaxBackoff     yaml.Node `yaml:"max_backoff"`
 		MaxAttempts    yaml.Node `yaml:"max_attempts"`
 		Expiry         yaml.Node `yaml:"expiry"`
+		Lease          yaml.Node `yaml:"lease"`
 	} `yaml:"outbox"`
 	Duplicates struct {
 		Retention yaml.Node `yaml:"retention"`
@@ -376,6 +378,10 @@ func LoadConfig(path string) (*Config, error) {
 	c.Expiry = r.dur(&raw.Outbox.Expiry, "outbox.expiry", 24*time.Hour)
 	if c.Expiry <= 0 {
 		r.errf(&raw.Outbox.Expiry, "outbox.expiry must be more than 0: a message nobody acknowledges must end as a visible failure")
+	}
+	c.Lease = r.dur(&raw.Outbox.Lease, "outbox.lease", time.Minute)
+	if c.Lease <= 0 {
+		r.errf(&raw.Outbox.Lease, "outbox.lease must be more than 0")
 	}
 	c.DuplicateRetention = r.dur(&raw.Duplicates.Retention, "duplicates.retention", 7200*time.Minute)
 	if c.DuplicateRetention < c.Expiry && set(&raw.Duplicates.Retention) {

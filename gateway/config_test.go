@@ -57,7 +57,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		PDAddr: DefaultPDAddr, PAAddr: DefaultPAAddr, AdminAddr: DefaultAdminAddr,
 		Key: filepath.Join(dir, "key.pem"), Cert: filepath.Join(dir, "cert.pem"), Registry: filepath.Join(dir, "registry.yaml"),
 		Store: "sqlite:" + filepath.Join(dir, "porta.db"), TraceBody: "full", MaxClockSkew: 5 * time.Minute,
-		MaxMessage: 16 << 20, RetryInitial: time.Second, RetryMax: 5 * time.Minute, Expiry: 24 * time.Hour,
+		MaxMessage: 16 << 20, RetryInitial: time.Second, RetryMax: 5 * time.Minute, Lease: time.Minute, Expiry: 24 * time.Hour,
 		DuplicateRetention: 7200 * time.Minute, PeerTimeout: 30 * time.Second, DialTimeout: 10 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second, BackendTimeout: 30 * time.Second,
 	}

@@ -185,7 +185,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 
 	g, err := New(Options{
 		Node: cfg.Node, BodyMode: bodyMode, MaxMessage: cfg.MaxMessage, PeerTimeout: cfg.PeerTimeout,
-		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax,
+		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax, Lease: cfg.Lease,
 		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0],
 	}, Deps{
 		Directory: dir, Store: store, Signer: signer, Verifier: verifier, Validator: opt.Validator,
