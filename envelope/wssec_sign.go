@@ -135,7 +135,7 @@ func (s *Signer) Algorithm() string { return s.sigAlg }
 // SignBytes parses data (through ParseXML with DefaultLimits), signs it and returns the
 // serialisation that was signed.
 func (s *Signer) SignBytes(data []byte) ([]byte, error) {
-	doc, err := ParseXML(normalizeAttrSpace(data), DefaultLimits)
+	doc, err := ParseXML(data, DefaultLimits)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}

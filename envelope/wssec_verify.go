@@ -58,9 +58,6 @@ func (v *Verifier) Verify(data []byte) (*Verified, error) {
 	if lim == (Limits{}) {
 		lim = DefaultLimits
 	}
-	if lim.MaxBytes <= 0 || len(data) <= lim.MaxBytes {
-		data = normalizeAttrSpace(data)
-	}
 	doc, err := ParseXML(data, lim)
 	if err != nil {
 		pe := NewError(CodeEnvelopeFormat, "Envelope", err.Error())

@@ -36,7 +36,7 @@ func (e *XMLError) Error() string {
 // ParseXML parses data into an etree document after the checks every untrusted input needs: a
 // size cap, no DOCTYPE or other directive (so no entity declarations, internal or external, and
 // no entity expansion), exactly one root element and nothing but white space, comments and
-// processing instructions beside it, no duplicated attribute, and caps on depth and element count.
+// processing instructions beside it, attribute values normalised as XML 1.0 requires, no duplicated attribute, and caps on depth and element count.
 func ParseXML(data []byte, lim Limits) (*etree.Document, error) {
 	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
 		return nil, &XMLError{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes)}
@@ -49,6 +49,10 @@ func ParseXML(data []byte, lim Limits) (*etree.Document, error) {
 			return nil, err
 		}
 	}
+	// encoding/xml keeps a literal tab or newline inside an attribute value, where XML 1.0
+	// (§3.3.3) and every other stack turn it into a space; normalise first, so that what we
+	// canonicalise and verify is what the signer saw.
+	data = normalizeAttrSpace(data)
 	doc := etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{PreserveDuplicateAttrs: true}
 	if err := doc.ReadFromBytes(data); err != nil {
