@@ -526,7 +526,7 @@ func startBenchNetwork(ctx context.Context, dir string, o benchOptions, backendU
 	}
 	addrs := make(chan string, 1)
 	for _, d := range []string{cons, prov} {
-		opt := gateway.OpenOptions{Store: store, Logger: log, Backends: builtinBackends(), AdminAddr: "127.0.0.1:0"}
+		opt := gateway.OpenOptions{Store: store, Logger: log, AdminAddr: "127.0.0.1:0"}
 		if d == cons {
 			opt.OpenStore = func(ctx context.Context, cfg *gateway.Config, dsn string) (gateway.Store, func() error, error) {
 				s, closeFn, err := gateway.OpenAuditStore(ctx, cfg, dsn)
