@@ -1,0 +1,332 @@
+package flows
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"porta/adapters/candidatura"
+	"porta/adapters/did"
+	"porta/adapters/europass"
+	"porta/adapters/merge"
+	"porta/adapters/sap"
+	"porta/adapters/sil"
+	wiresap "porta/wsdl/sap"
+)
+
+// The worker documents Send can send, in the order it sends them.
+const (
+	WhatSAP         = "sap"
+	WhatCandidatura = "candidatura"
+	WhatEuropass    = "europass"
+	WhatDID         = "did"
+)
+
+// AllWhat lists every worker document.
+var AllWhat = []string{WhatSAP, WhatCandidatura, WhatEuropass, WhatDID}
+
+// FailureSource is the source of the failures Send records: the province's own SIL.
+const FailureSource = "sil"
+
+// DefaultRoutes are the providers, services and actions of the worker documents, named after the
+// WSDLs' services and operations; a deployment whose registry names them otherwise overrides them.
+var DefaultRoutes = map[string]Route{
+	WhatSAP:         {Provider: "Ministero", Service: "servizicoap", Action: "invioSAP"},
+	WhatCandidatura: {Provider: "BorsaLavoro", Service: "Candidatura", Action: "invioCandidatura"},
+	WhatEuropass:    {Provider: "Europass", Service: "EuropassCV", Action: "invioEuropass"},
+	WhatDID:         {Provider: "ANPAL", Service: "ConferimentoDID", Action: "gestisciDID"},
+}
+
+// Sender sends SIL workers' documents through the PD.
+type Sender struct {
+	PD     *PD
+	Routes map[string]Route // by What; DefaultRoutes for a missing one
+	Store  *merge.Store     // where rejected records are kept
+	DB     *sqlx.DB         // Store's database: Retry marks re-sent failures resolved in it
+
+	SAP         *sap.Builder
+	Candidatura *candidatura.Builder
+	Europass    *europass.Builder
+	DID         *did.Builder
+	DIDEvent    did.Event // the event gestisciDID files; did.Inserimento when empty
+
+	Now func() time.Time // time.Now when nil
+}
+
+// Rejection is one rejected record.
+type Rejection struct {
+	What   string `json:"what"`
+	CF     string `json:"codice_fiscale"`
+	SILID  string `json:"sil_id"`
+	Field  string `json:"field"`
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+// Summary is one document kind's outcome in a run.
+type Summary struct {
+	What         string      `json:"name"`
+	Sent         int         `json:"sent"`         // posted to the PD
+	Acknowledged int         `json:"acknowledged"` // accepted: queued by the PD (one-way) or answered OK (synchronous)
+	Rejected     int         `json:"rejected"`     // refused by a builder, the PD or the peer; kept in failures
+	Skipped      int         `json:"skipped"`      // not concerned: a DID for a worker who filed none
+	Seconds      float64     `json:"seconds"`
+	Rejections   []Rejection `json:"rejections,omitempty"`
+}
+
+// failurePayload is what a rejected outbound record keeps: enough to read the worker again.
+type failurePayload struct {
+	What  string `json:"what"`
+	CF    string `json:"codice_fiscale"`
+	SILID string `json:"sil_id"`
+}
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Sender) route(what string) Route {
+	if r, ok := s.Routes[what]; ok {
+		return r
+	}
+	return DefaultRoutes[what]
+}
+
+// Send builds and sends each of what (AllWhat when empty) for each worker, one kind after the
+// other, and returns one Summary per kind. unreadable are the SIL rows the mapping could not read
+// (from sil.Source.ChangedSince); they are rejected under every kind. It stops with an error at a
+// fault that is not the record's.
+func (s *Sender) Send(ctx context.Context, workers []*sil.Worker, unreadable []*sil.RecordError, what []string) ([]Summary, error) {
+	if len(what) == 0 {
+		what = AllWhat
+	}
+	var out []Summary
+	for _, w := range what {
+		start := s.now()
+		sum := Summary{What: w}
+		for _, re := range unreadable {
+			if err := s.reject(ctx, &sum, re); err != nil {
+				return out, err
+			}
+		}
+		for _, wk := range workers {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+			if w == WhatDID && wk.Admin.DataDID.IsZero() {
+				sum.Skipped++
+				continue
+			}
+			ok, err := s.sendOne(ctx, &sum, w, wk)
+			if err != nil {
+				return append(out, sum), err
+			}
+			if ok {
+				if err := s.resolve(ctx, w, wk.CodiceFiscale); err != nil {
+					return append(out, sum), err
+				}
+			}
+		}
+		sum.Seconds = s.now().Sub(start).Seconds()
+		out = append(out, sum)
+	}
+	return out, nil
+}
+
+// sendOne sends one document; false with a nil error means the record was rejected (and kept).
+func (s *Sender) sendOne(ctx context.Context, sum *Summary, what string, w *sil.Worker) (bool, error) {
+	doc, err := s.build(what, w)
+	if err != nil {
+		var re *sil.RecordError
+		if !errors.As(err, &re) {
+			re = w.Reject("", "build", err)
+		}
+		return false, s.reject(ctx, sum, re)
+	}
+	sum.Sent++
+	rep, err := s.PD.Call(ctx, s.route(what), doc)
+	var fe *FaultError
+	if errors.As(err, &fe) && fe.RecordFault() {
+		return false, s.reject(ctx, sum, w.Reject("payload", "porta delegata", fe))
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s of %s: %w", what, w.CodiceFiscale, err)
+	}
+	if err := s.checkReply(what, rep); err != nil {
+		return false, s.reject(ctx, sum, w.Reject("risposta", "esito "+what, err))
+	}
+	sum.Acknowledged++
+	return true, nil
+}
+
+func (s *Sender) build(what string, w *sil.Worker) ([]byte, error) {
+	switch what {
+	case WhatSAP:
+		if s.SAP == nil {
+			return nil, errors.New("flows: no SAP builder")
+		}
+		return s.SAP.InvioSAP(w)
+	case WhatCandidatura:
+		if s.Candidatura == nil {
+			return nil, errors.New("flows: no Candidatura builder")
+		}
+		return s.Candidatura.Document(w)
+	case WhatEuropass:
+		if s.Europass == nil {
+			return nil, errors.New("flows: no Europass builder")
+		}
+		return s.Europass.Document(w)
+	case WhatDID:
+		if s.DID == nil {
+			return nil, errors.New("flows: no DID builder")
+		}
+		ev := s.DIDEvent
+		if ev == "" {
+			ev = did.Inserimento
+		}
+		return s.DID.Request(w, ev)
+	}
+	return nil, fmt.Errorf("flows: unknown document %q (want one of %v)", what, AllWhat)
+}
+
+// checkReply reads a synchronous answer: a KO is the record's rejection.
+func (s *Sender) checkReply(what string, rep *Reply) error {
+	switch what {
+	case WhatSAP:
+		if rep.Payload == nil {
+			return errors.New("no risposta_invioSAP in the reply")
+		}
+		var r wiresap.Risposta_invioSAP
+		if err := xml.Unmarshal(rep.Payload, &r); err != nil {
+			return fmt.Errorf("risposta_invioSAP: %w", err)
+		}
+		if r.Esito == nil || *r.Esito != wiresap.EsitoInvioTypeOK {
+			esito := "none"
+			if r.Esito != nil {
+				esito = string(*r.Esito)
+			}
+			return fmt.Errorf("Esito %s: %s", esito, r.MessaggioErrore)
+		}
+	case WhatDID:
+		if rep.Payload == nil {
+			return errors.New("no GestisciDID_Output in the reply")
+		}
+		o, err := did.ParseResponse(s.DID.Validator, rep.Payload)
+		if err != nil {
+			return err
+		}
+		if o.Code != "OK" {
+			return fmt.Errorf("CodiceEsito %s: %s", o.Code, o.Description)
+		}
+	default: // one-way: the PD queued it (200 and its identifier)
+		if rep.MessageID == "" {
+			return fmt.Errorf("HTTP %d without %s", rep.Status, "Porta-Message-ID")
+		}
+	}
+	return nil
+}
+
+func (s *Sender) reject(ctx context.Context, sum *Summary, re *sil.RecordError) error {
+	reason := "rejected"
+	if re.Err != nil {
+		reason = re.Err.Error()
+	}
+	r := Rejection{What: sum.What, CF: re.CF, SILID: re.SILID, Field: re.Field, Rule: re.Rule, Reason: reason}
+	sum.Rejected++
+	sum.Rejections = append(sum.Rejections, r)
+	if s.Store == nil {
+		return nil
+	}
+	err := s.Store.Reject(ctx, &merge.RecordError{Source: FailureSource, Kind: sum.What, Record: failureKey(re),
+		Field: re.Field, Rule: re.Rule, Reason: reason}, failurePayload{What: sum.What, CF: re.CF, SILID: re.SILID})
+	if err != nil {
+		return fmt.Errorf("record rejection of %s %s: %w", sum.What, re.Record(), err)
+	}
+	return nil
+}
+
+// failureKey is a rejected record's key in the failures table: its codice fiscale as the SIL holds
+// it, or "sil:" and its SIL id when it has none.
+func failureKey(re *sil.RecordError) string {
+	if re.CF != "" {
+		return re.CF
+	}
+	return "sil:" + re.SILID
+}
+
+// resolve closes the open failures of a record that has now been accepted. adapters/merge resolves
+// only the kinds it merges itself, so the outbound kinds are closed here, in the same table.
+func (s *Sender) resolve(ctx context.Context, what, key string) error {
+	if s.DB == nil {
+		return nil
+	}
+	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE failures SET status = 'resolved', updated_at = ?
+		WHERE source = ? AND kind = ? AND record_key = ? AND status = 'open'`),
+		s.now().UTC().Format(time.RFC3339Nano), FailureSource, what, key)
+	if err != nil {
+		return fmt.Errorf("resolve failures of %s %s: %w", what, key, err)
+	}
+	return nil
+}
+
+// Outbound reports whether a failure's kind is one Send records (Retry re-sends those; the
+// others are merge's and merge.Store.Resend takes them).
+func Outbound(kind string) bool {
+	for _, w := range AllWhat {
+		if w == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Retry re-sends an open outbound failure: the worker is read again from src (the SIL may have
+// been corrected), built and sent. It returns the new Summary of that one record; if it is
+// accepted the failure is resolved, else its attempts grow.
+func (s *Sender) Retry(ctx context.Context, src *sil.Source, f merge.Failure) (*Summary, error) {
+	if !Outbound(f.Kind) {
+		return nil, fmt.Errorf("flows: failure %d is a %s record, not an outbound one", f.ID, f.Kind)
+	}
+	if f.Status != string(merge.FailureOpen) {
+		return nil, fmt.Errorf("flows: failure %d is %s, not open", f.ID, f.Status)
+	}
+	var p failurePayload
+	if err := json.Unmarshal([]byte(f.Payload), &p); err != nil {
+		return nil, fmt.Errorf("flows: failure %d: payload: %w", f.ID, err)
+	}
+	start := s.now()
+	sum := &Summary{What: f.Kind}
+	if p.CF == "" {
+		return nil, fmt.Errorf("flows: failure %d: the SIL row %s has no codice fiscale; correct it in the SIL and run sil send --since", f.ID, p.SILID)
+	}
+	w, err := src.Worker(ctx, p.CF)
+	var re *sil.RecordError
+	switch {
+	case errors.As(err, &re):
+		return sum, s.reject(ctx, sum, re)
+	case err != nil:
+		return nil, fmt.Errorf("flows: failure %d: %w", f.ID, err)
+	}
+	ok, err := s.sendOne(ctx, sum, f.Kind, w)
+	if err != nil {
+		return sum, err
+	}
+	if ok {
+		// The record's key may be its SIL id if the code was wrong when it failed.
+		for _, k := range []string{f.Key, w.CodiceFiscale} {
+			if err := s.resolve(ctx, f.Kind, k); err != nil {
+				return sum, err
+			}
+		}
+	}
+	sum.Seconds = s.now().Sub(start).Seconds()
+	return sum, nil
+}
