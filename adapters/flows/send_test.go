@@ -13,6 +13,7 @@ import (
 	"porta/adapters/candidatura"
 	"porta/adapters/did"
 	"porta/adapters/europass"
+	"porta/adapters/flows/flowstest"
 	"porta/adapters/merge"
 	"porta/adapters/sap"
 	"porta/adapters/sil"
@@ -23,7 +24,7 @@ var now = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	set     *xsd.Set
-	pd      *pdDouble
+	pd      *flowstest.PD
 	src     *sil.Source
 	gen     *sil.Generated
 	store   *merge.Store
@@ -68,10 +69,10 @@ func newFixture(t *testing.T, n int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pd := newPDDouble(t, set)
+	pd := flowstest.New(t, set)
 	clock := func() time.Time { return now }
 	s := &Sender{
-		PD:    &PD{URL: pd.srv.URL, Consumer: "Provincia", User: "sil", Password: "segreto", Timeout: 10 * time.Second},
+		PD:    &PD{URL: pd.URL(), Consumer: flowstest.Consumer, User: flowstest.User, Password: flowstest.Password, Timeout: 10 * time.Second},
 		Store: store, DB: db,
 		SAP: &sap.Builder{Validator: set},
 		Candidatura: &candidatura.Builder{Validator: set, Now: clock, Validity: 60 * 24 * time.Hour,
@@ -104,8 +105,8 @@ func TestSendRejectsAloneAndRetries(t *testing.T) {
 		}
 	}
 	refused, ko := good[0], good[1]
-	f.pd.refuse["invioCandidatura"] = map[string]string{refused.CodiceFiscale: "EGOV_IT_003: payload refused"}
-	f.pd.ko[ko.CodiceFiscale] = true
+	f.pd.Refuse["invioCandidatura"] = map[string]string{refused.CodiceFiscale: "EGOV_IT_003: payload refused"}
+	f.pd.KO[ko.CodiceFiscale] = true
 
 	sums, err := f.sender.Send(ctx, f.workers, f.bad, nil)
 	if err != nil {
@@ -151,7 +152,7 @@ func TestSendRejectsAloneAndRetries(t *testing.T) {
 	}
 	// What arrived: each accepted record once, none of the rejected ones.
 	for what, action := range map[string]string{WhatSAP: "invioSAP", WhatCandidatura: "invioCandidatura", WhatEuropass: "invioEuropass"} {
-		got := f.pd.got(action)
+		got := f.pd.Got(action)
 		seen := map[string]int{}
 		for _, k := range got {
 			seen[k]++
@@ -178,7 +179,7 @@ func TestSendRejectsAloneAndRetries(t *testing.T) {
 	}
 
 	// Re-send the refused candidature once the PD accepts it; the KO SAP is refused again.
-	delete(f.pd.refuse, "invioCandidatura")
+	delete(f.pd.Refuse, "invioCandidatura")
 	for _, fl := range open {
 		if fl.Key == refused.CodiceFiscale && fl.Kind == WhatCandidatura {
 			s, err := f.sender.Retry(ctx, f.src, fl)
@@ -205,7 +206,7 @@ func TestSendRejectsAloneAndRetries(t *testing.T) {
 			t.Errorf("the re-sent candidature is still open")
 		}
 	}
-	if n := len(f.pd.got("invioCandidatura")); n != len(good) {
+	if n := len(f.pd.Got("invioCandidatura")); n != len(good) {
 		t.Errorf("%d candidatures arrived in all, want %d", n, len(good))
 	}
 }
@@ -217,8 +218,8 @@ func TestSendStopsOnFaultsThatAreNotTheRecords(t *testing.T) {
 		setup func(f *fixture)
 	}{
 		{"authentication", func(f *fixture) { f.sender.PD.Password = "wrong" }},
-		{"server fault", func(f *fixture) { f.pd.down = true }},
-		{"network", func(f *fixture) { f.pd.srv.Close() }},
+		{"server fault", func(f *fixture) { f.pd.Down = true }},
+		{"network", func(f *fixture) { f.pd.Srv.Close() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, 3)

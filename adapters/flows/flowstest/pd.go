@@ -1,6 +1,12 @@
-package flows
+// Package flowstest is test support for the provincial flows: PD, an httptest double of the
+// province's Porta Delegata that checks what a local application sends as the real one does
+// (HTTP Basic, a SOAP 1.1 envelope valid against the envelope schema, a payload valid against the
+// action's schema) and answers as the peers would (invioSAP and gestisciDID OK unless told
+// otherwise, one-way documents queued). It must only be imported by tests.
+package flowstest
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,19 +23,24 @@ import (
 	"porta/xsd"
 )
 
-// pdDouble stands for the province's Porta Delegata: it checks what a local application sends as
-// the real one does (HTTP Basic, a SOAP 1.1 envelope valid against the envelope schema, a payload
-// valid against the action's schema) and answers as the peers would.
-type pdDouble struct {
-	t   *testing.T
-	set *xsd.Set
-	srv *httptest.Server
+// User and Password are the application credentials the double accepts; Consumer is the party.
+const (
+	User     = "sil"
+	Password = "segreto"
+	Consumer = "Provincia"
+)
 
-	mu       sync.Mutex
-	received map[string][]string          // action -> root elements' codici fiscali, in order
-	refuse   map[string]map[string]string // action -> codice fiscale -> Client faultstring
-	ko       map[string]bool              // codici fiscali the Ministry answers KO to
-	down     bool                         // answer every request with a Server fault
+// PD is the double. Set Refuse, KO and Down (under Lock) to make it refuse records.
+type PD struct {
+	t   testing.TB
+	set *xsd.Set
+	Srv *httptest.Server
+
+	sync.Mutex
+	received map[string][]string          // action -> records' keys, in order
+	Refuse   map[string]map[string]string // action -> record key -> Client faultstring
+	KO       map[string]bool              // codici fiscali the Ministry answers KO to
+	Down     bool                         // answer every request with a Server fault
 }
 
 var actionSchemas = map[string]string{
@@ -39,13 +50,43 @@ var actionSchemas = map[string]string{
 	"gestisciDID":      did.Schema,
 }
 
-func newPDDouble(t *testing.T, set *xsd.Set) *pdDouble {
-	d := &pdDouble{t: t, set: set, received: map[string][]string{}, refuse: map[string]map[string]string{}, ko: map[string]bool{}}
+// New starts a PD double, closed when the test ends.
+func New(t testing.TB, set *xsd.Set) *PD {
+	d := &PD{t: t, set: set, received: map[string][]string{}, Refuse: map[string]map[string]string{}, KO: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /pd/{consumer}/{provider}/{service}/{action}", d.serve)
-	d.srv = httptest.NewServer(mux)
-	t.Cleanup(d.srv.Close)
+	d.Srv = httptest.NewServer(mux)
+	t.Cleanup(d.Srv.Close)
 	return d
+}
+
+// URL is the double's base URL.
+func (d *PD) URL() string { return d.Srv.URL }
+
+const contentTypeSOAP = "text/xml; charset=utf-8"
+
+// payloadOf returns the first SOAP Body child as a document.
+func payloadOf(raw []byte) ([]byte, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return nil, err
+	}
+	body := doc.FindElement("/Envelope/Body")
+	if body == nil || len(body.ChildElements()) == 0 {
+		return nil, fmt.Errorf("no SOAP Body child")
+	}
+	first := body.ChildElements()[0]
+	c := first.Copy()
+	for e := first.Parent(); e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			if (a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns")) && c.SelectAttr(a.FullKey()) == nil {
+				c.CreateAttr(a.FullKey(), a.Value)
+			}
+		}
+	}
+	out := etree.NewDocument()
+	out.SetRoot(c)
+	return out.WriteToBytes()
 }
 
 func fault(w http.ResponseWriter, code, msg string) {
@@ -87,19 +128,19 @@ func recordKey(root *etree.Element) string {
 	return ""
 }
 
-func (d *pdDouble) serve(w http.ResponseWriter, r *http.Request) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if u, p, ok := r.BasicAuth(); !ok || u != "sil" || p != "segreto" {
+func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
+	d.Lock()
+	defer d.Unlock()
+	if u, p, ok := r.BasicAuth(); !ok || u != User || p != Password {
 		fault(w, "Client", "authentication failed")
 		return
 	}
-	if d.down {
+	if d.Down {
 		fault(w, "Server", "the gateway could not process the request")
 		return
 	}
 	action := r.PathValue("action")
-	if r.PathValue("consumer") != "Provincia" || r.Header.Get("SOAPAction") != `"`+action+`"` ||
+	if r.PathValue("consumer") != Consumer || r.Header.Get("SOAPAction") != `"`+action+`"` ||
 		!strings.HasPrefix(r.Header.Get("Content-Type"), "text/xml") {
 		d.t.Errorf("%s: consumer %s, SOAPAction %s, Content-Type %s", r.URL.Path, r.PathValue("consumer"), r.Header.Get("SOAPAction"), r.Header.Get("Content-Type"))
 	}
@@ -109,7 +150,7 @@ func (d *pdDouble) serve(w http.ResponseWriter, r *http.Request) {
 		fault(w, "Client", "request is not a SOAP 1.1 envelope")
 		return
 	}
-	payload, _, err := unwrapSOAP(raw)
+	payload, err := payloadOf(raw)
 	if err != nil || payload == nil {
 		d.t.Errorf("%s: no payload: %v", action, err)
 		return
@@ -125,7 +166,7 @@ func (d *pdDouble) serve(w http.ResponseWriter, r *http.Request) {
 	if cf == "" {
 		d.t.Errorf("%s: no codice fiscale in %s", action, payload)
 	}
-	if msg, ok := d.refuse[action][cf]; ok {
+	if msg, ok := d.Refuse[action][cf]; ok {
 		fault(w, "Client", msg)
 		return
 	}
@@ -133,7 +174,7 @@ func (d *pdDouble) serve(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "invioSAP":
 		esito := "OK"
-		if d.ko[cf] {
+		if d.KO[cf] {
 			esito = "KO"
 		}
 		reply(w, `<risposta_invioSAP xmlns="http://servizi.lavoro.gov.it/servizicoap/types"><Esito>`+esito+`</Esito><MessaggioErrore>`+
@@ -146,8 +187,10 @@ func (d *pdDouble) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (d *pdDouble) got(action string) []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+// Got returns the keys of the records accepted for action, in order: the codice fiscale, or for
+// the Europass CV "FirstName Surname".
+func (d *PD) Got(action string) []string {
+	d.Lock()
+	defer d.Unlock()
 	return append([]string(nil), d.received[action]...)
 }
