@@ -52,8 +52,14 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	backends, closeBackends, err := labourBackends(ctx, *cfgPath)
+	if err != nil {
+		log.Error("porta serve: cannot open the built-in backends", "err", err)
+		return 1
+	}
+	defer closeBackends.Close()
 	o, err := gateway.Open(ctx, *cfgPath, gateway.OpenOptions{
-		Store: *store, Logger: log, Backends: builtinBackends(),
+		Store: *store, Logger: log, Backends: backends,
 		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr,
 	})
 	if err != nil {
@@ -70,11 +76,4 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 	}
 	log.Info("porta serve: stopped")
 	return 0
-}
-
-// builtinBackends are the built-in adapters a registry may name as a delivery ("adapter:NAME").
-// The adapters package registers them here as they are written; the gateway itself must not
-// import it.
-func builtinBackends() map[string]gateway.Backend {
-	return map[string]gateway.Backend{}
 }

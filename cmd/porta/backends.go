@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/mattn/go-sqlite3"
+
+	"porta/adapters/anagrafe"
+	"porta/adapters/formazione"
+	"porta/adapters/inps"
+	"porta/adapters/merge"
+	"porta/adapters/sap"
+	"porta/adapters/scuola"
+	"porta/gateway"
+	"porta/xsd"
+)
+
+// The built-in backends a registry may name as "adapter:NAME". Each keeps its data in one SQLite
+// file next to porta.yaml (backends.db), so that a gateway of the labour network started by
+// porta serve or porta sim serves and keeps what porta demo would:
+//
+//	anagrafe       a municipality's registry answering E002 consultations (package anagrafe)
+//	scuola         a school's attendance extractions (package scuola); idEstrazione is the
+//	               request busta's Identificatore, so the consumer can poll with what its PD returned
+//	inps           the province receiving INPS lists, merged into the provincial store
+//	formazione     the province's training catalogue (publish, withdraw, search)
+//	ministerosap   the Ministry's SAP: checks the SAP document against sap.xsd, keeps it, answers
+//	ministerodid   the Ministry's DID: keeps the request, answers GestisciDID_Output
+//	borsalavoro    Borsa Lavoro's Candidatura intake: keeps each candidature
+//	europass       Europass's CV intake: keeps each SkillsPassport
+
+// backendData is what a gateway's built-in backends share: their database and stores.
+type backendData struct {
+	DB       *sqlx.DB
+	Anagrafe *anagrafe.Registry
+	Scuola   *scuola.Attendance
+	Merge    *merge.Store
+	Kept     *keeper
+	schemas  *xsd.Set
+}
+
+// openBackendData opens (creating) the backends' database at path and every store in it.
+func openBackendData(ctx context.Context, path string, now func() time.Time) (*backendData, error) {
+	db, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on")
+	if err != nil {
+		return nil, err
+	}
+	d := &backendData{DB: db}
+	fail := func(err error) (*backendData, error) {
+		d.Close()
+		return nil, fmt.Errorf("backends %s: %w", path, err)
+	}
+	if d.Anagrafe, err = anagrafe.OpenRegistry(ctx, db); err != nil {
+		return fail(err)
+	}
+	if d.Scuola, err = scuola.OpenAttendance(ctx, db); err != nil {
+		return fail(err)
+	}
+	if d.Merge, err = merge.Open(ctx, db, merge.Options{Now: now}); err != nil {
+		return fail(err)
+	}
+	if d.schemas, err = xsd.Open(); err != nil {
+		return fail(err)
+	}
+	if d.Kept, err = openKeeper(ctx, db, d.schemas, now); err != nil {
+		return fail(err)
+	}
+	return d, nil
+}
+
+// Close closes the database and the schema set.
+func (d *backendData) Close() error {
+	var errs []error
+	if d.schemas != nil {
+		errs = append(errs, d.schemas.Close())
+	}
+	errs = append(errs, d.DB.Close())
+	return errors.Join(errs...)
+}
+
+// Backends returns the built-in backends over d, by adapter name.
+func (d *backendData) Backends(now func() time.Time) map[string]gateway.Backend {
+	clientErr := func(err error) bool {
+		var fe interface {
+			Problem() (string, string, string)
+		}
+		var af *anagrafe.FaultError
+		var sf *scuola.FieldError
+		var ff *formazione.FieldError
+		var inf *inps.FieldError
+		return errors.As(err, &af) || errors.As(err, &sf) || errors.As(err, &ff) || errors.As(err, &inf) || errors.As(err, &fe) || errors.Is(err, errRefused)
+	}
+	perDelivery := func(h func(d *gateway.Delivery) gateway.PayloadHandler) gateway.Backend {
+		return backendFunc(func(ctx context.Context, dl *gateway.Delivery) (*gateway.Reply, error) {
+			return (&gateway.HandlerBackend{Handler: h(dl), ClientError: clientErr}).Deliver(ctx, dl)
+		})
+	}
+	return map[string]gateway.Backend{
+		"anagrafe": &gateway.HandlerBackend{Handler: &anagrafe.Service{Registry: d.Anagrafe, Now: now}, ClientError: clientErr},
+		"scuola": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler {
+			id := extractionID(dl.Header.ID)
+			return &scuola.Service{Data: d.Scuola, Now: now, NewID: func(string) string { return id }}
+		}),
+		"inps": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler {
+			return &inps.Receiver{Source: sender(dl), Sink: d.Merge}
+		}),
+		"formazione": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler {
+			return &formazione.Service{Source: sender(dl), Catalog: d.Merge}
+		}),
+		"ministerosap": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcSAP) }),
+		"ministerodid": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcDID) }),
+		"borsalavoro":   perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcCandidatura) }),
+		"europass":      perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcEuropass) }),
+	}
+}
+
+// labourBackends opens the backends of the gateway configured by cfgPath (backends.db next to
+// it) for porta serve.
+func labourBackends(ctx context.Context, cfgPath string) (map[string]gateway.Backend, io.Closer, error) {
+	d, err := openBackendData(ctx, filepath.Join(filepath.Dir(cfgPath), "backends.db"), time.Now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.Backends(time.Now), d, nil
+}
+
+type backendFunc func(ctx context.Context, d *gateway.Delivery) (*gateway.Reply, error)
+
+func (f backendFunc) Deliver(ctx context.Context, d *gateway.Delivery) (*gateway.Reply, error) {
+	return f(ctx, d)
+}
+
+func sender(d *gateway.Delivery) string {
+	if d.Header != nil && len(d.Header.Sender) > 0 {
+		return d.Header.Sender[0].Name
+	}
+	return ""
+}
+
+// extractionID maps a busta Identificatore onto idEstrazione's alphabet ([A-Za-z0-9_-]): the
+// time's colons become dashes. Both sides apply it, so the mapping is the contract.
+func extractionID(bustaID string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-':
+			return r
+		}
+		return '-'
+	}, bustaID)
+}
+
+var errRefused = errors.New("refused")
+
+// keeper is the national endpoints' intake: it checks each document it receives, keeps it once
+// per busta (Deliver is idempotent on the Identificatore), and answers as the service does.
+type keeper struct {
+	db      *sqlx.DB
+	schemas *xsd.Set
+	now     func() time.Time
+}
+
+const keeperSchema = `CREATE TABLE IF NOT EXISTS kept (
+	service    TEXT NOT NULL,
+	message_id TEXT NOT NULL,
+	sender     TEXT NOT NULL,
+	record     TEXT NOT NULL,  -- the codice fiscale the document is about, or sha256: of it
+	root       TEXT NOT NULL,
+	payload    BLOB NOT NULL,
+	received   TEXT NOT NULL,
+	PRIMARY KEY (service, message_id)
+);
+CREATE INDEX IF NOT EXISTS kept_record ON kept (service, record);`
+
+func openKeeper(ctx context.Context, db *sqlx.DB, schemas *xsd.Set, now func() time.Time) (*keeper, error) {
+	if _, err := db.ExecContext(ctx, keeperSchema); err != nil {
+		return nil, err
+	}
+	return &keeper{db: db, schemas: schemas, now: now}, nil
+}
+
+type keeperHandler struct {
+	k       *keeper
+	d       *gateway.Delivery
+	service string
+}
+
+func (k *keeper) handler(d *gateway.Delivery, service string) gateway.PayloadHandler {
+	return &keeperHandler{k, d, service}
+}
+
+// Handle checks and keeps one payload and answers it: risposta_invioSAP with a CodiceSAP for
+// invioSAP, GestisciDID_Output for gestisciDID, nothing for the one-way intakes.
+func (h *keeperHandler) Handle(ctx context.Context, payload []byte) ([]byte, error) {
+	root, err := rootName(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", errRefused, err)
+	}
+	doc := payload
+	if root == "invioSAP" {
+		if doc, err = sap.ParseSAP(payload); err != nil {
+			return nil, fmt.Errorf("%w: invioSAP/SAP: %v", errRefused, err)
+		}
+		if err := h.k.schemas.Validate(sap.Schema, doc); err != nil {
+			return nil, fmt.Errorf("%w: invioSAP/SAP is not a valid SAP: %v", errRefused, err)
+		}
+	}
+	record := findCF(doc)
+	if record == "" {
+		sum := sha256.Sum256(doc)
+		record = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	id := ""
+	if h.d.Header != nil {
+		id = h.d.Header.ID
+	}
+	_, err = h.k.db.ExecContext(ctx, `INSERT OR IGNORE INTO kept (service, message_id, sender, record, root, payload, received) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		h.service, id, sender(h.d), record, root, payload, h.k.now().UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return nil, fmt.Errorf("keep %s %s: %w", h.service, id, err)
+	}
+	switch root {
+	case "invioSAP":
+		var seq int64
+		if err := h.k.db.GetContext(ctx, &seq, `SELECT rowid FROM kept WHERE service = ? AND message_id = ?`, h.service, id); err != nil {
+			return nil, err
+		}
+		return []byte(fmt.Sprintf(`<typ:risposta_invioSAP xmlns:typ="http://servizi.lavoro.gov.it/servizicoap/types"><typ:Esito>OK</typ:Esito><typ:CodiceSAP>SP%08dA</typ:CodiceSAP></typ:risposta_invioSAP>`, seq%100000000)), nil
+	case "GestisciDID_Input":
+		return []byte(`<tns:GestisciDID_Output xmlns:tns="http://anpal.gov.it/DataModels/InformationDelivery/ConferimentoDID/1.0"><tns:Esito><tns:CodiceEsito>OK</tns:CodiceEsito><tns:DescrizioneEsito>DID acquisita</tns:DescrizioneEsito></tns:Esito></tns:GestisciDID_Output>`), nil
+	}
+	return nil, nil
+}
+
+// Kept counts what the keeper holds for service: documents, distinct records, and records kept
+// more than once.
+func (k *keeper) Kept(ctx context.Context, service string) (docs, records, duplicated int, err error) {
+	err = k.db.QueryRowxContext(ctx, `SELECT COUNT(*), COUNT(DISTINCT record) FROM kept WHERE service = ?`, service).Scan(&docs, &records)
+	if err == nil {
+		err = k.db.GetContext(ctx, &duplicated, `SELECT COUNT(*) FROM (SELECT record FROM kept WHERE service = ? GROUP BY record HAVING COUNT(*) > 1)`, service)
+	}
+	return
+}
+
+func rootName(data []byte) (string, error) {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	for {
+		t, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		if se, ok := t.(xml.StartElement); ok {
+			return se.Name.Local, nil
+		}
+	}
+}
+
+// findCF returns the text of the first element named codiceFiscale (any case) that holds a
+// person's 16-character code, or "".
+func findCF(data []byte) string {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	in := false
+	for {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch v := t.(type) {
+		case xml.StartElement:
+			in = strings.EqualFold(v.Name.Local, "codicefiscale") || strings.EqualFold(v.Name.Local, "CodiceFiscaleLavoratore")
+		case xml.CharData:
+			if s := strings.TrimSpace(string(v)); in && len(s) == 16 {
+				return strings.ToUpper(s)
+			}
+		case xml.EndElement:
+			in = false
+		}
+	}
+}
+
+// builtinBackends are the built-in backends that keep no data, for gateways run without a
+// backends.db (porta bench): none so far. The labour adapters all keep data; see labourBackends.
+func builtinBackends() map[string]gateway.Backend {
+	return map[string]gateway.Backend{}
+}

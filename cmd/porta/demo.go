@@ -1,0 +1,883 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"porta/adapters/anagrafe"
+	"porta/adapters/candidatura"
+	"porta/adapters/codicefiscale"
+	"porta/adapters/did"
+	"porta/adapters/europass"
+	"porta/adapters/formazione"
+	"porta/adapters/inps"
+	"porta/adapters/merge"
+	"porta/adapters/sap"
+	"porta/adapters/scuola"
+	"porta/adapters/sil"
+	"porta/audit"
+	"porta/gateway"
+	"porta/xsd"
+)
+
+// porta demo: the labour network on embedded defaults. It writes a whole network under --dir
+// (a local CA, one gateway per party, a SIL of --workers synthetic workers with planted invalid
+// records, the comuni's registries and the schools' attendance with planted changes), starts
+// every gateway on loopback ports in this process, runs every flow through the gateways, checks
+// that the planted changes were found exactly, and verifies every gateway's trace chain.
+
+func init() {
+	register(command{
+		name:    "demo",
+		summary: "build a labour network with synthetic data, run every flow through its gateways, report",
+		run:     runDemo,
+	})
+}
+
+// flowResult is one flow's line of the summary.
+type flowResult struct {
+	Name         string         `json:"name"`
+	Sent         int            `json:"sent"`
+	Acknowledged int            `json:"acknowledged"`
+	Merged       int            `json:"merged"`
+	Rejected     int            `json:"rejected"`
+	Lost         int            `json:"lost"`
+	Duplicated   int            `json:"duplicated"`
+	Seconds      float64        `json:"seconds"`
+	Reasons      map[string]int `json:"reasons,omitempty"`  // rejection reasons, counted
+	Problems     []string       `json:"problems,omitempty"` // planted changes missed or extra, failed calls
+}
+
+func (f *flowResult) reject(reason string) {
+	f.Rejected++
+	if f.Reasons == nil {
+		f.Reasons = map[string]int{}
+	}
+	f.Reasons[reason]++
+}
+
+func (f *flowResult) problem(format string, a ...any) {
+	if len(f.Problems) < 20 {
+		f.Problems = append(f.Problems, fmt.Sprintf(format, a...))
+	}
+}
+
+type demoReport struct {
+	Dir         string        `json:"dir"`
+	Workers     int           `json:"workers"`
+	Flows       []*flowResult `json:"flows"`
+	TraceVerify string        `json:"trace_verify"`
+	Seconds     float64       `json:"seconds"`
+}
+
+func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("demo", stderr)
+	dir := fs.String("dir", "", "directory for the network, its data and stores (default: a new temporary directory)")
+	workers := fs.Int("workers", 200, "synthetic workers in the SIL")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of the table")
+	conc := fs.Int("concurrency", 16, "requests in flight per flow")
+	seed := fs.Uint64("seed", 1, "seed of the synthetic data")
+	fs.Usage = func() {
+		io.WriteString(stderr, "usage: porta demo [--dir D] [--workers N] [--json]\n\n")
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	if fs.NArg() > 0 || *workers < 10 || *conc < 1 {
+		io.WriteString(stderr, "porta demo: want no arguments, --workers >= 10 and --concurrency >= 1\n")
+		return 2
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "porta-demo-*")
+		if err != nil {
+			fmt.Fprintf(stderr, "porta demo: %v\n", err)
+			return 1
+		}
+		*dir = d
+	} else if entries, _ := os.ReadDir(*dir); len(entries) > 0 {
+		fmt.Fprintf(stderr, "porta demo: %s is not empty; choose a new --dir\n", *dir)
+		return 1
+	}
+	abs, _ := filepath.Abs(*dir)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	rep, err := demo(context.Background(), abs, *workers, *conc, *seed, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "porta demo: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printDemo(stdout, rep)
+	}
+	for _, f := range rep.Flows {
+		if f.Lost > 0 || f.Duplicated > 0 || len(f.Problems) > 0 {
+			return 1
+		}
+	}
+	if rep.TraceVerify != "ok" {
+		return 1
+	}
+	return 0
+}
+
+func printDemo(w io.Writer, r *demoReport) {
+	fmt.Fprintf(w, "porta demo: %d workers, network and data in %s\n\n", r.Workers, r.Dir)
+	fmt.Fprintf(w, "%-22s %7s %7s %7s %8s %5s %5s %8s\n", "flow", "sent", "acked", "merged", "rejected", "lost", "dup", "seconds")
+	for _, f := range r.Flows {
+		fmt.Fprintf(w, "%-22s %7d %7d %7d %8d %5d %5d %8.2f\n", f.Name, f.Sent, f.Acknowledged, f.Merged, f.Rejected, f.Lost, f.Duplicated, f.Seconds)
+		var rs []string
+		for k := range f.Reasons {
+			rs = append(rs, k)
+		}
+		sort.Strings(rs)
+		for _, k := range rs {
+			fmt.Fprintf(w, "    rejected %dx: %s\n", f.Reasons[k], k)
+		}
+		for _, p := range f.Problems {
+			fmt.Fprintf(w, "    PROBLEM: %s\n", p)
+		}
+	}
+	fmt.Fprintf(w, "\ntrace verify (every gateway): %s\ntotal %.1fs\n", r.TraceVerify, r.Seconds)
+}
+
+// The two municipalities and two schools of the network, with real ISTAT and school codes.
+var (
+	demoComuni = map[string]anagrafe.Comune{
+		pComune1: {Nome: "BOLOGNA", CodiceIstat: "037006", Provincia: "BO"},
+		pComune2: {Nome: "IMOLA", CodiceIstat: "037032", Provincia: "BO"},
+	}
+	demoSchools = map[string]string{pScuola1: "BOIS00100X", pScuola2: "BOIS00200B"}
+)
+
+// demoNet is the running network and the data planted in it.
+type demoNet struct {
+	peers   map[string]*peer
+	client  *pdClient
+	schemas *xsd.Set
+	now     time.Time
+	conc    int
+
+	workers     []*sil.Worker      // read from the SIL
+	silRejected []*sil.RecordError // refused by the SIL source itself
+	silPlanted  []sil.Planted
+	comuneOf    map[string]string // codice fiscale -> municipality party
+	anaPlanted  map[string]anagrafe.Change
+	school      *scuola.Generated
+	pupilsKnown map[string]bool
+}
+
+func demo(parent context.Context, dir string, nWorkers, conc int, seed uint64, log *slog.Logger) (*demoReport, error) {
+	start := time.Now()
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	_, password, err := buildNetwork(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "app-password"), []byte(password+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	schemas, err := xsd.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer schemas.Close()
+	n := &demoNet{
+		peers:   map[string]*peer{},
+		client:  &pdClient{HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, Password: password},
+		schemas: schemas, now: time.Now().UTC(), conc: conc,
+	}
+	defer n.client.HTTP.CloseIdleConnections()
+
+	// Start every gateway (stopped in reverse at the end).
+	var order []*peer
+	defer func() {
+		cancel()
+		for _, p := range order {
+			p.stop()
+		}
+	}()
+	for _, name := range networkParties {
+		p, err := startPeer(ctx, dir, name, log, time.Now)
+		if err != nil {
+			return nil, err
+		}
+		n.peers[name] = p
+		order = append(order, p)
+	}
+	if err := n.plant(ctx, dir, nWorkers, seed); err != nil {
+		return nil, err
+	}
+
+	rep := &demoReport{Dir: dir, Workers: nWorkers}
+	for _, f := range []func(context.Context) (*flowResult, error){n.flowSAP, n.flowDID, n.flowCandidatura, n.flowEuropass, n.flowAnagrafe, n.flowScuola, n.flowINPS, n.flowFormazione} {
+		r, err := f(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Flows = append(rep.Flows, r)
+	}
+
+	// Stop the gateways, then verify each trace chain as porta trace verify does.
+	cancel()
+	for _, p := range order {
+		p.stop()
+	}
+	order = nil
+	var broken []string
+	for _, name := range networkParties {
+		if err := verifyTrace(parent, filepath.Join(dir, name, "porta.db"), name+"-1"); err != nil {
+			broken = append(broken, name+": "+err.Error())
+		}
+	}
+	rep.TraceVerify = "ok"
+	if len(broken) > 0 {
+		rep.TraceVerify = strings.Join(broken, "; ")
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+func verifyTrace(ctx context.Context, path, node string) error {
+	s, err := audit.Open(ctx, path, audit.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	_, err = s.Verify(ctx, audit.VerifyOptions{Node: node})
+	return err
+}
+
+// plant generates the SIL, the comuni's registries, the schools' attendance, and the
+// province's own view of its workers.
+func (n *demoNet) plant(ctx context.Context, dir string, nWorkers int, seed uint64) error {
+	prov := n.peers[pProvincia]
+	bad := max(1, nWorkers/100)
+	missing := max(1, nWorkers/200)
+	gen, err := sil.Generate(ctx, filepath.Join(prov.Dir, "sil"), sil.GenOptions{Workers: nWorkers, Seed: seed, Now: n.now, BadCheck: bad, MissingRequired: missing})
+	if err != nil {
+		return fmt.Errorf("generate SIL: %w", err)
+	}
+	n.silPlanted = gen.Planted
+	cfg, err := sil.LoadConfig(gen.Config)
+	if err != nil {
+		return err
+	}
+	src, err := sil.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	n.workers, n.silRejected, err = src.ChangedSince(ctx, time.Time{})
+	if err != nil {
+		return err
+	}
+
+	// The comuni: each valid worker lives in one of the two; each registry plants changes.
+	n.comuneOf = map[string]string{}
+	n.anaPlanted = map[string]anagrafe.Change{}
+	// anagrafe.Generate draws the known residence between the 18th birthday and a year ago, so
+	// only workers 19 or older can carry a planted change; the younger ones are registered
+	// unchanged (a second Generate with no rates).
+	byComune := map[string][]anagrafe.Worker{}
+	young := map[string][]anagrafe.Worker{}
+	adultBy := n.now.AddDate(-19, 0, 0)
+	var people []inps.Person
+	for i, w := range n.workers {
+		if codicefiscale.Validate(w.CodiceFiscale) != nil {
+			continue
+		}
+		c := []string{pComune1, pComune2}[i%2]
+		n.comuneOf[w.CodiceFiscale] = c
+		aw := anagrafe.Worker{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome, Sesso: w.Sesso, DataNascita: w.DataNascita, Comune: demoComuni[c]}
+		if w.DataNascita.After(adultBy) {
+			young[c] = append(young[c], aw)
+		} else {
+			byComune[c] = append(byComune[c], aw)
+		}
+		people = append(people, inps.Person{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome, DataNascita: w.DataNascita})
+	}
+	for k, c := range []string{pComune1, pComune2} {
+		g := anagrafe.Generate(byComune[c], anagrafe.GenOptions{Seed: seed + uint64(k) + 10, Today: n.now, ResidenceChanges: 0.05, Deaths: 0.01, Emigrations: 0.01})
+		gy := anagrafe.Generate(young[c], anagrafe.GenOptions{Seed: seed + uint64(k) + 20, Today: n.now})
+		if err := n.peers[c].Data.Anagrafe.Put(ctx, append(g.Registry, gy.Registry...)...); err != nil {
+			return err
+		}
+		for _, s := range append(g.Known, gy.Known...) {
+			w := merge.Worker{CodiceFiscale: s.CodiceFiscale, Cognome: s.Cognome, Nome: s.Nome, DataNascita: s.DataNascita, Address: s.Residence.Address, ResidenceSince: s.Residence.Since}
+			if err := prov.Data.Merge.PutWorker(ctx, w); err != nil {
+				return err
+			}
+		}
+		for _, p := range g.Planted {
+			n.anaPlanted[p.CodiceFiscale] = p.Change
+		}
+	}
+
+	// The schools: pupils of school age, spread over the two schools, with drop-outs.
+	pupils := demoPupils(max(40, nWorkers/5), seed+100, n.now)
+	codes := []string{demoSchools[pScuola1], demoSchools[pScuola2]}
+	year := n.now.Year() - 1
+	if n.now.Month() >= time.September {
+		year = n.now.Year()
+	}
+	n.school = scuola.Generate(pupils, scuola.GenOptions{Seed: seed + 200, Schools: codes, Year: year, DropOuts: 0.08, Transfers: 0.04})
+	for _, s := range n.school.Schools {
+		party := pScuola1
+		if s.School == demoSchools[pScuola2] {
+			party = pScuola2
+		}
+		if err := n.peers[party].Data.Scuola.Put(ctx, s.School, n.school.Year, s.Pupils...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// demoPupils makes n distinct school-age persons with valid codici fiscali.
+func demoPupils(n int, seed uint64, now time.Time) []scuola.Person {
+	surnames := []string{"ROSSI", "BIANCHI", "VERDI", "FERRARI", "ESPOSITO", "ROMANO", "COLOMBO", "RICCI", "MARINO", "GRECO", "BRUNO", "GALLO", "CONTI", "DE LUCA", "MANCINI", "COSTA"}
+	names := []struct {
+		n string
+		s codicefiscale.Sex
+	}{{"MARIO", 'M'}, {"LUCA", 'M'}, {"GIULIA", 'F'}, {"SARA", 'F'}, {"PAOLO", 'M'}, {"ANNA", 'F'}, {"MARCO", 'M'}, {"CHIARA", 'F'}}
+	belfiore := []string{"A944", "E289", "B880"} // Bologna, Imola, Casalecchio di Reno
+	r := rand.New(rand.NewPCG(seed, 2))
+	from := time.Date(now.Year()-19, 1, 1, 0, 0, 0, 0, time.UTC)
+	seen := map[string]bool{}
+	var out []scuola.Person
+	for len(out) < n {
+		nm, sn := names[r.IntN(len(names))], surnames[r.IntN(len(surnames))]
+		born := from.AddDate(0, 0, r.IntN(365*6))
+		cf, err := codicefiscale.Generate(sn, nm.n, born, nm.s, belfiore[r.IntN(len(belfiore))])
+		if err != nil || seen[cf] {
+			continue
+		}
+		seen[cf] = true
+		out = append(out, scuola.Person{CodiceFiscale: cf, Cognome: sn, Nome: nm.n, DataNascita: born})
+	}
+	return out
+}
+
+// parallel runs fn for 0..n-1 with n.conc goroutines.
+func (n *demoNet) parallel(count int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(n.conc, max(count, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= count {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// reasonOf is the rejection reason of a builder's error: field and rule of a *sil.RecordError.
+func reasonOf(err error) string {
+	if re, ok := err.(*sil.RecordError); ok {
+		return re.Field + ": " + re.Rule
+	}
+	if re, ok := err.(*merge.RecordError); ok {
+		return re.Error()
+	}
+	return err.Error()
+}
+
+// checkPlantedRejections compares the records a flow rejected with the SIL's planted invalid
+// records: each planted one must be rejected (on the planted field, or on an earlier rule of the
+// document when the record breaks that too). Other refusals are the documents' own rules (no
+// DID date, no experience for a candidature): counted as reasons.
+func (n *demoNet) checkPlantedRejections(f *flowResult, rejected map[string]string) {
+	for _, p := range n.silPlanted {
+		if _, ok := rejected[p.SILID]; !ok {
+			f.problem("planted invalid record %s (%s: %s) was not rejected", p.SILID, p.Field, p.Rule)
+		}
+	}
+}
+
+// sendEach builds and sends one document per SIL worker and returns per-record outcomes.
+func (n *demoNet) sendEach(ctx context.Context, f *flowResult, provider, service, action string, build func(*sil.Worker) ([]byte, error), ack func(*pdAnswer) error) (ids []string) {
+	var mu sync.Mutex
+	rejected := map[string]string{}
+	for _, re := range n.silRejected {
+		f.reject(reasonOf(re))
+		rejected[re.SILID] = re.Field
+	}
+	prov := n.peers[pProvincia]
+	n.parallel(len(n.workers), func(i int) {
+		w := n.workers[i]
+		doc, err := build(w)
+		if err != nil {
+			mu.Lock()
+			f.reject(reasonOf(err))
+			rejected[w.ID] = "build"
+			if re, ok := err.(*sil.RecordError); ok {
+				rejected[w.ID] = re.Field
+			}
+			mu.Unlock()
+			return
+		}
+		a, err := n.client.call(ctx, prov, provider, service, action, doc, "")
+		mu.Lock()
+		defer mu.Unlock()
+		f.Sent++
+		if err != nil {
+			f.problem("%s %s: %v", service, w.CodiceFiscale, err)
+			return
+		}
+		if ack != nil {
+			if err := ack(a); err != nil {
+				f.problem("%s %s: %v", service, w.CodiceFiscale, err)
+				return
+			}
+			f.Acknowledged++
+		}
+		ids = append(ids, a.MessageID)
+	})
+	n.checkPlantedRejections(f, rejected)
+	return ids
+}
+
+// kept fills lost and duplicated from what the receiving peer kept.
+func (n *demoNet) kept(ctx context.Context, f *flowResult, provider, service string, delivered int) error {
+	docs, records, dup, err := n.peers[provider].Data.Kept.Kept(ctx, service)
+	if err != nil {
+		return err
+	}
+	f.Lost = max(0, delivered-records)
+	f.Duplicated = dup + max(0, docs-delivered) - 0
+	if docs != records {
+		f.Duplicated = max(f.Duplicated, docs-records)
+	}
+	f.Merged = records
+	return nil
+}
+
+func (n *demoNet) flowSAP(ctx context.Context) (*flowResult, error) {
+	f, t := &flowResult{Name: "sap invioSAP (sync)"}, time.Now()
+	b := &sap.Builder{Validator: n.schemas}
+	n.sendEach(ctx, f, pMinistero, svcSAP, "invioSAP", b.InvioSAP, func(a *pdAnswer) error {
+		var r struct {
+			Esito, CodiceSAP string
+		}
+		if err := xml.Unmarshal(a.Payload, &r); err != nil {
+			return err
+		}
+		if r.Esito != "OK" || r.CodiceSAP == "" {
+			return fmt.Errorf("esito %q", r.Esito)
+		}
+		return nil
+	})
+	err := n.kept(ctx, f, pMinistero, svcSAP, f.Acknowledged)
+	f.Seconds = time.Since(t).Seconds()
+	return f, err
+}
+
+func (n *demoNet) flowDID(ctx context.Context) (*flowResult, error) {
+	f, t := &flowResult{Name: "did gestisciDID (sync)"}, time.Now()
+	b := &did.Builder{Validator: n.schemas, Now: func() time.Time { return n.now }, Operator: did.Operator{GUID: "cpi-bologna-01", CodiceFiscale: "RSSMRA77L18H501W"}}
+	n.sendEach(ctx, f, pMinistero, svcDID, "gestisciDID", func(w *sil.Worker) ([]byte, error) { return b.Request(w, did.Inserimento) }, func(a *pdAnswer) error {
+		o, err := did.ParseResponse(n.schemas, a.Payload)
+		if err != nil {
+			return err
+		}
+		if o.Code != "OK" {
+			return fmt.Errorf("esito %s %s", o.Code, o.Description)
+		}
+		return nil
+	})
+	err := n.kept(ctx, f, pMinistero, svcDID, f.Acknowledged)
+	f.Seconds = time.Since(t).Seconds()
+	return f, err
+}
+
+// oneWay sends one document per worker and waits until the provider's gateway acknowledged each
+// busta (the consumer's trace says sent) and the provider's intake kept it.
+func (n *demoNet) oneWay(ctx context.Context, name, provider, service, action string, build func(*sil.Worker) ([]byte, error)) (*flowResult, error) {
+	f, t := &flowResult{Name: name}, time.Now()
+	ids := n.sendEach(ctx, f, provider, service, action, build, nil)
+	acked, err := n.waitAcks(ctx, n.peers[pProvincia], ids)
+	if err != nil {
+		return nil, err
+	}
+	f.Acknowledged = acked
+	if err := n.waitKept(ctx, provider, service, acked); err != nil {
+		return nil, err
+	}
+	err = n.kept(ctx, f, provider, service, len(ids))
+	f.Seconds = time.Since(t).Seconds()
+	return f, err
+}
+
+func (n *demoNet) flowCandidatura(ctx context.Context) (*flowResult, error) {
+	b := &candidatura.Builder{Validator: n.schemas, Now: func() time.Time { return n.now }, Validity: 60 * 24 * time.Hour,
+		Intermediary: candidatura.Intermediary{CodiceFiscale: "12345678903", Denominazione: "Provincia - Servizio Lavoro", Regione: "08", Email: "lavoro@provincia.example.it"}}
+	return n.oneWay(ctx, "candidatura (one-way+ack)", pBorsaLavoro, svcCandidatura, "invioCandidatura", b.Document)
+}
+
+func (n *demoNet) flowEuropass(ctx context.Context) (*flowResult, error) {
+	b := &europass.Builder{Validator: n.schemas, Now: func() time.Time { return n.now }, Generator: "Porta"}
+	return n.oneWay(ctx, "europass (one-way+ack)", pEuropass, svcEuropass, "invioEuropass", b.Document)
+}
+
+// waitAcks waits until every queued busta in ids has left the outbox of p and counts those the
+// provider acknowledged: p's trail holds an inbound riscontro (or reply) relating to each.
+func (n *demoNet) waitAcks(ctx context.Context, p *peer, ids []string) (int, error) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		depth, _, err := p.Opened.Store.Depth(ctx, gateway.Outbox)
+		if err != nil {
+			return 0, err
+		}
+		if depth == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s: %d messages still in the outbox after 5 minutes", p.Name, depth)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	db, err := sqlx.Open("sqlite3", "file:"+filepath.Join(p.Dir, "porta.db")+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var related []string
+	if err := db.SelectContext(ctx, &related, `SELECT DISTINCT relates_to FROM trace WHERE direction = 'in' AND outcome = ? AND relates_to <> ''`, gateway.OutcomeReceived); err != nil {
+		return 0, fmt.Errorf("%s: read acknowledgements: %w", p.Name, err)
+	}
+	acked := map[string]bool{}
+	for _, r := range related {
+		acked[r] = true
+	}
+	count := 0
+	for _, id := range ids {
+		if acked[id] {
+			count++
+		}
+	}
+	return count, nil
+}
+
+// waitKept waits until the provider's inbox is empty and its intake holds want documents (or
+// a while has passed: what is missing then is reported as lost).
+func (n *demoNet) waitKept(ctx context.Context, provider, service string, want int) error {
+	p := n.peers[provider]
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		depth, _, err := p.Opened.Store.Depth(ctx, gateway.Inbox)
+		if err != nil {
+			return err
+		}
+		docs, _, _, err := p.Data.Kept.Kept(ctx, service)
+		if err != nil {
+			return err
+		}
+		if depth == 0 && docs >= want {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+func (n *demoNet) flowAnagrafe(ctx context.Context) (*flowResult, error) {
+	f, t := &flowResult{Name: "anagrafe E002 (sync)"}, time.Now()
+	prov := n.peers[pProvincia]
+	var cfs []string
+	for cf := range n.comuneOf {
+		cfs = append(cfs, cf)
+	}
+	sort.Strings(cfs)
+	var mu sync.Mutex
+	subjects := map[string][]*anagrafe.Subject{}
+	n.parallel(len(cfs), func(i int) {
+		cf := cfs[i]
+		c := n.comuneOf[cf]
+		req, err := anagrafe.BuildRequest(anagrafe.Request{IDClient: fmt.Sprintf("PROV%07d", i), From: pProvincia, To: c, At: time.Now(), CodiceFiscale: cf, Reference: n.now, Motivo: "allineamento SIL", CasoUso: "C020"})
+		var subs []*anagrafe.Subject
+		if err == nil {
+			var a *pdAnswer
+			if a, err = n.client.call(ctx, prov, c, svcAnagrafe, "consultazioneSoggetti", req, ""); err == nil {
+				subs, err = anagrafe.ParseResponse(a.Payload)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		f.Sent++
+		if err != nil {
+			f.problem("anagrafe %s: %v", cf, err)
+			return
+		}
+		f.Acknowledged++
+		subjects[c] = append(subjects[c], subs...)
+	})
+	merged := map[string]int{}
+	for _, c := range []string{pComune1, pComune2} {
+		rep, err := prov.Data.Merge.MergeSubjects(ctx, c, subjects[c])
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rep.Results {
+			switch r.Outcome {
+			case merge.Rejected:
+				f.reject(reasonOf(r.Err))
+			case merge.Merged:
+				merged[r.Key]++
+			}
+		}
+	}
+	for cf, ch := range n.anaPlanted {
+		if merged[cf] == 0 {
+			f.problem("planted %s of %s not merged", ch, cf)
+			f.Lost++
+		}
+	}
+	for cf, k := range merged {
+		f.Merged += k
+		if n.anaPlanted[cf] == "" {
+			f.problem("%s merged but nothing was planted", cf)
+		}
+		if k > 1 {
+			f.Duplicated++
+		}
+	}
+	f.Lost += f.Sent - f.Acknowledged
+	f.Seconds = time.Since(t).Seconds()
+	return f, nil
+}
+
+func (n *demoNet) flowScuola(ctx context.Context) (*flowResult, error) {
+	f, t := &flowResult{Name: "scuola estrazione (async)"}, time.Now()
+	prov := n.peers[pProvincia]
+	flagged := map[string]bool{}
+	for _, party := range []string{pScuola1, pScuola2} {
+		code := demoSchools[party]
+		req, err := scuola.BuildRequest(scuola.Extraction{School: code, Year: n.school.Year})
+		if err != nil {
+			return nil, err
+		}
+		a, err := n.client.call(ctx, prov, party, svcScuola, "RichiestaEstrazione", req, "")
+		f.Sent++
+		if err != nil {
+			f.problem("%s RichiestaEstrazione: %v", party, err)
+			continue
+		}
+		if _, err := n.waitAcks(ctx, prov, []string{a.MessageID}); err != nil {
+			return nil, err
+		}
+		poll, err := scuola.BuildPoll(extractionID(a.MessageID))
+		if err != nil {
+			return nil, err
+		}
+		var res *scuola.Result
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			ans, err := n.client.call(ctx, prov, party, svcScuola, "StatoEstrazione", poll, a.MessageID)
+			if err == nil {
+				res, err = scuola.ParseResult(ans.Payload)
+			}
+			// the request may not be delivered yet: the school does not know it until then
+			if err == nil && (res.Status == scuola.Completed || (res.Status == scuola.Failed && res.Code != scuola.CodeUnknownExtraction)) {
+				break
+			}
+			res = nil
+			time.Sleep(100 * time.Millisecond)
+		}
+		if res == nil || res.Status != scuola.Completed {
+			f.problem("%s: extraction %s did not complete: %+v", party, a.MessageID, res)
+			continue
+		}
+		f.Acknowledged++
+		rep, err := prov.Data.Merge.MergePupils(ctx, party, res.School, res.Year, res.Pupils)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rep.Results {
+			switch r.Outcome {
+			case merge.Rejected:
+				f.reject(reasonOf(r.Err))
+			case merge.Merged:
+				f.Merged++
+				if flagged[r.Key] {
+					f.Duplicated++
+				}
+				flagged[r.Key] = true
+			}
+		}
+	}
+	want := map[string]bool{}
+	for _, p := range n.school.DropOuts {
+		if p.AgeOn(p.DataEvento) < 18 {
+			want[p.CodiceFiscale] = true
+		}
+	}
+	for cf := range want {
+		if !flagged[cf] {
+			f.problem("planted drop-out %s not flagged", cf)
+			f.Lost++
+		}
+	}
+	for cf := range flagged {
+		if !want[cf] {
+			f.problem("%s flagged but no drop-out under 18 was planted", cf)
+		}
+	}
+	flags, err := prov.Data.Merge.OrientationFlags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(flags) != len(want) {
+		f.problem("%d orientation flags kept, %d drop-outs under 18 planted", len(flags), len(want))
+	}
+	f.Seconds = time.Since(t).Seconds()
+	return f, nil
+}
+
+func (n *demoNet) flowINPS(ctx context.Context) (*flowResult, error) {
+	f, t := &flowResult{Name: "inps elenco (one-way+ack)"}, time.Now()
+	var people []inps.Person
+	for _, w := range n.workers {
+		if _, ok := n.comuneOf[w.CodiceFiscale]; ok {
+			people = append(people, inps.Person{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome, DataNascita: w.DataNascita})
+		}
+	}
+	list := inps.Generate(people, inps.GenOptions{Seed: 7, Date: n.now, Share: 0.05, ID: "ELENCO-" + n.now.Format("20060102")})
+	doc, err := inps.Build(list)
+	if err != nil {
+		return nil, err
+	}
+	src := n.peers[pINPS]
+	a, err := n.client.call(ctx, src, pProvincia, svcINPS, "InvioElencoPercettori", doc, "")
+	f.Sent = len(list.Recipients)
+	if err != nil {
+		f.problem("InvioElencoPercettori: %v", err)
+		f.Lost = f.Sent
+		f.Seconds = time.Since(t).Seconds()
+		return f, nil
+	}
+	acked, err := n.waitAcks(ctx, src, []string{a.MessageID})
+	if err != nil {
+		return nil, err
+	}
+	if acked == 1 {
+		f.Acknowledged = f.Sent
+	}
+	prov := n.peers[pProvincia]
+	var entries []merge.INPSEntry
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if entries, err = prov.Data.Merge.INPSEntries(ctx, ""); err != nil {
+			return nil, err
+		}
+		if len(entries) >= f.Sent {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	seen := map[string]int{}
+	for _, e := range entries {
+		seen[e.CodiceFiscale+"/"+e.NumeroDomanda]++
+	}
+	for _, r := range list.Recipients {
+		switch seen[r.CodiceFiscale+"/"+r.NumeroDomanda] {
+		case 0:
+			f.Lost++
+		case 1:
+			f.Merged++
+		default:
+			f.Merged++
+			f.Duplicated++
+		}
+	}
+	f.Seconds = time.Since(t).Seconds()
+	return f, nil
+}
+
+func (n *demoNet) flowFormazione(ctx context.Context) (*flowResult, error) {
+	f, t := &flowResult{Name: "formazione catalogo (sync)"}, time.Now()
+	ente := n.peers[pEnte]
+	start := n.now.AddDate(0, 1, 0).Truncate(24 * time.Hour)
+	titles := []string{"Saldatore a filo continuo", "Operatore di magazzino", "Addetto alla contabilita", "Tecnico di rete", "Operatore socio sanitario"}
+	var keys []string
+	for i, title := range titles {
+		c := formazione.Course{CodiceEnte: "A944S003140", CodiceFiscaleEnte: "80123456784", DenominazioneEnte: "CENTRO FORMAZIONE RENO",
+			CodiceCorso: fmt.Sprintf("DEMO-%s-%02d", n.now.Format("2006"), i+1), Titolo: title, Descrizione: "Corso di qualifica: " + strings.ToLower(title),
+			SedeComune: "A944", SedeIndirizzo: "VIA EMILIA 12", DataInizio: start, DataFine: start.AddDate(0, 3, 0), DurataOre: 300, Posti: 18}
+		doc, err := formazione.BuildPublish(c)
+		if err != nil {
+			return nil, err
+		}
+		f.Sent++
+		a, err := n.client.call(ctx, ente, pProvincia, svcFormazione, "PubblicaCorso", doc, "")
+		var ans *formazione.Answer
+		if err == nil {
+			ans, err = formazione.ParseAnswer(a.Payload)
+		}
+		if err != nil {
+			f.problem("PubblicaCorso %s: %v", c.CodiceCorso, err)
+			continue
+		}
+		f.Acknowledged++
+		if ans.Outcome == formazione.Published {
+			keys = append(keys, c.Key())
+		} else {
+			f.reject(fmt.Sprintf("%s %v", ans.Outcome, ans.Problems))
+		}
+	}
+	q, err := formazione.BuildSearch(formazione.Query{Comune: "A944", Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	a, err := n.client.call(ctx, ente, pProvincia, svcFormazione, "RicercaCorsi", q, "")
+	var found []formazione.Course
+	if err == nil {
+		found, err = formazione.ParseSearchResult(a.Payload)
+	}
+	if err != nil {
+		f.problem("RicercaCorsi: %v", err)
+	}
+	count := map[string]int{}
+	for _, c := range found {
+		count[c.Key()]++
+	}
+	for _, k := range keys {
+		switch count[k] {
+		case 0:
+			f.Lost++
+		case 1:
+			f.Merged++
+		default:
+			f.Merged++
+			f.Duplicated++
+		}
+	}
+	f.Seconds = time.Since(t).Seconds()
+	return f, nil
+}

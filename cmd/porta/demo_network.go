@@ -1,0 +1,208 @@
+package main
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"porta/registry"
+)
+
+// The labour network of porta demo and porta sim: who takes part, which services each provides,
+// and the files that make one gateway per party (porta.yaml, registry.yaml, key, certificate),
+// all issued by one local CA. Every gateway's registry lists every party and every service, so
+// any one of them can be started alone (porta sim) or all together (porta demo).
+
+// Party names of the network (letters and digits: they form eGov identifiers).
+const (
+	pProvincia   = "Provincia"
+	pMinistero   = "Ministero"
+	pBorsaLavoro = "BorsaLavoro"
+	pEuropass    = "Europass"
+	pComune1     = "Comune1"
+	pComune2     = "Comune2"
+	pScuola1     = "Scuola1"
+	pScuola2     = "Scuola2"
+	pINPS        = "INPS"
+	pEnte        = "Ente"
+)
+
+var networkParties = []string{pProvincia, pMinistero, pBorsaLavoro, pEuropass, pComune1, pComune2, pScuola1, pScuola2, pINPS, pEnte}
+
+// simRoles maps the porta sim role to the parties it may run.
+var simRoles = map[string][]string{
+	"ministero": {pMinistero}, "borsalavoro": {pBorsaLavoro}, "europass": {pEuropass},
+	"comune": {pComune1, pComune2}, "scuola": {pScuola1, pScuola2}, "inps": {pINPS}, "ente": {pEnte},
+	"provincia": {pProvincia},
+}
+
+// netService is one cooperation service of the network.
+type netService struct {
+	Provider, Name, Profile string
+	Actions                 []string
+	Correlated              map[string]string // async-asymmetric: status action -> request action
+	Schema                  string
+	OneWayAck               bool
+	Consumers               []string
+	Adapter                 string // built-in backend name (adapter:NAME)
+}
+
+// Service names, as the registries spell them.
+const (
+	svcSAP         = "SAP"
+	svcDID         = "DID"
+	svcCandidatura = "Candidatura"
+	svcEuropass    = "CVEuropass"
+	svcAnagrafe    = "Anagrafe"
+	svcScuola      = "FrequenzeScolastiche"
+	svcINPS        = "PercettoriSostegno"
+	svcFormazione  = "CatalogoFormazione"
+)
+
+func networkServices() []netService {
+	var out []netService
+	out = append(out,
+		netService{Provider: pMinistero, Name: svcSAP, Profile: "sync", Actions: []string{"invioSAP", "richiestaSAP", "verificaEsistenzaSAP", "annullaSAP"}, Schema: "labour/sap-servizicoap.xsd", Consumers: []string{pProvincia}, Adapter: "ministerosap"},
+		netService{Provider: pMinistero, Name: svcDID, Profile: "sync", Actions: []string{"gestisciDID"}, Schema: "labour/did.xsd", Consumers: []string{pProvincia}, Adapter: "ministerodid"},
+		netService{Provider: pBorsaLavoro, Name: svcCandidatura, Profile: "oneway", OneWayAck: true, Actions: []string{"invioCandidatura"}, Schema: "labour/candidatura.xsd", Consumers: []string{pProvincia}, Adapter: "borsalavoro"},
+		netService{Provider: pEuropass, Name: svcEuropass, Profile: "oneway", OneWayAck: true, Actions: []string{"invioEuropass"}, Schema: "labour/europass.xsd", Consumers: []string{pProvincia}, Adapter: "europass"},
+		netService{Provider: pProvincia, Name: svcINPS, Profile: "oneway", OneWayAck: true, Actions: []string{"InvioElencoPercettori"}, Schema: "labour/inps.xsd", Consumers: []string{pINPS}, Adapter: "inps"},
+		netService{Provider: pProvincia, Name: svcFormazione, Profile: "sync", Actions: []string{"PubblicaCorso", "RicercaCorsi", "RitiraCorso"}, Schema: "labour/formazione.xsd", Consumers: []string{pEnte, pScuola1, pScuola2}, Adapter: "formazione"},
+	)
+	for _, c := range []string{pComune1, pComune2} {
+		out = append(out, netService{Provider: c, Name: svcAnagrafe, Profile: "sync", Actions: []string{"consultazioneSoggetti"}, Schema: "labour/anagrafe.xsd", Consumers: []string{pProvincia}, Adapter: "anagrafe"})
+	}
+	for _, s := range []string{pScuola1, pScuola2} {
+		out = append(out, netService{Provider: s, Name: svcScuola, Profile: "async-asymmetric", Actions: []string{"RichiestaEstrazione", "StatoEstrazione"}, Correlated: map[string]string{"StatoEstrazione": "RichiestaEstrazione"}, Schema: "labour/scuola.xsd", Consumers: []string{pProvincia}, Adapter: "scuola"})
+	}
+	return out
+}
+
+// appUser and appPassword are the local application's credentials at every gateway of the
+// network (the demo's own application; a generated network is a private test setup).
+const appUser = "app"
+
+// netPorts are one gateway's listen addresses.
+type netPorts struct{ PD, PA, Admin string }
+
+// buildNetwork writes under dir: ca/ (the local CA), and one directory per party with its
+// porta.yaml, registry.yaml, key.pem and cert.pem. The ports are free loopback ports chosen now.
+// It returns the application password written (hashed) into every registry.
+func buildNetwork(dir string) (map[string]netPorts, string, error) {
+	ca, err := registry.NewCA(filepath.Join(dir, "ca"), registry.AlgECDSAP256, "Porta demo labour network CA", rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	ports := map[string]netPorts{}
+	for _, p := range networkParties {
+		a, err := freeAddrs(3)
+		if err != nil {
+			return nil, "", err
+		}
+		ports[p] = netPorts{a[0], a[1], a[2]}
+	}
+	password := rand.Text()
+	hash, err := registry.HashPassword(password, rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, p := range networkParties {
+		pd := filepath.Join(dir, p)
+		if err := os.MkdirAll(pd, 0o755); err != nil {
+			return nil, "", err
+		}
+		key, err := registry.GenerateKey(registry.AlgECDSAP256, rand.Reader)
+		if err != nil {
+			return nil, "", err
+		}
+		cert, err := ca.Issue(key.Public(), registry.CertRequest{CommonName: p, Organization: p + " (" + registry.DefaultPortID(p, registry.TypeSPC) + ")", Hosts: []string{"127.0.0.1"}}, rand.Reader)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := registry.WriteKeyFile(filepath.Join(pd, "key.pem"), key); err != nil {
+			return nil, "", err
+		}
+		if err := os.WriteFile(filepath.Join(pd, "cert.pem"), registry.EncodeCertsPEM(cert), 0o644); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), registry.EncodeCertsPEM(ca.Cert), 0o644); err != nil {
+		return nil, "", err
+	}
+	for _, p := range networkParties {
+		pd := filepath.Join(dir, p)
+		cfg := fmt.Sprintf(portaYAML, p, p, ports[p].PD, ports[p].PA, ports[p].Admin, "\n  ca: ../ca.pem")
+		cfg = strings.Replace(cfg, "# Porta gateway configuration, written by porta init.", "# Porta gateway configuration, written by porta demo for the labour network.", 1)
+		if err := os.WriteFile(filepath.Join(pd, "porta.yaml"), []byte(cfg), 0o644); err != nil {
+			return nil, "", err
+		}
+		if err := os.WriteFile(filepath.Join(pd, "registry.yaml"), []byte(networkRegistry(p, ports, hash)), 0o644); err != nil {
+			return nil, "", err
+		}
+	}
+	return ports, password, nil
+}
+
+// networkRegistry is the registry of the gateway hosting self: every party, every service (with
+// a delivery for self's own), and the local application with what self may consume.
+func networkRegistry(self string, ports map[string]netPorts, hash string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Registry of %s in the porta demo labour network.\nparties:\n", self)
+	for _, p := range networkParties {
+		fmt.Fprintf(&b, "  - name: %s\n    url: https://%s/pa\n    certificates: [../%s/cert.pem]\n    ca: ../ca.pem\n", p, ports[p].PA, p)
+		if p == self {
+			b.WriteString("    hosted: true\n")
+		}
+	}
+	b.WriteString("services:\n")
+	var may []string
+	for _, s := range networkServices() {
+		fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    schema: %s\n", s.Provider, s.Name, s.Profile, s.Schema)
+		if s.OneWayAck {
+			b.WriteString("    filter_duplicates: true\n    ack: true\n")
+		}
+		b.WriteString("    actions:\n")
+		for _, a := range s.Actions {
+			fmt.Fprintf(&b, "      - name: %s\n", a)
+			if c := s.Correlated[a]; c != "" {
+				fmt.Fprintf(&b, "        correlated: %s\n", c)
+			}
+		}
+		fmt.Fprintf(&b, "    consumers: [%s]\n", strings.Join(s.Consumers, ", "))
+		if s.Provider == self {
+			fmt.Fprintf(&b, "    delivery: adapter:%s\n", s.Adapter)
+		}
+		for _, c := range s.Consumers {
+			if c == self {
+				may = append(may, fmt.Sprintf("      - {consumer: %s, provider: %s, service: %s}\n", self, s.Provider, s.Name))
+			}
+		}
+	}
+	if len(may) > 0 {
+		fmt.Fprintf(&b, "applications:\n  - name: App%s\n    username: %s\n    password_hash: %s\n    may:\n%s", self, appUser, hash, strings.Join(may, ""))
+	}
+	return b.String()
+}
+
+// freeAddrs returns n loopback addresses whose ports were free a moment ago.
+func freeAddrs(n int) ([]string, error) {
+	var out []string
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
+}
