@@ -1,0 +1,222 @@
+package main
+
+// porta failures list|retry: the records the province's flows rejected (kept in the failures
+// table of the province's store, adapters/merge), for an operator to read and send again once
+// the SIL or the peer is corrected.
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"porta/adapters/flows"
+	"porta/adapters/merge"
+	"porta/xsd"
+)
+
+func init() {
+	register(command{name: "failures", summary: "list and re-send the records the provincial flows rejected", run: runFailures})
+}
+
+func runFailures(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return dispatch("failures", map[string]subcommand{
+		"list":  {"list rejected records: source, kind, record, field, rule, reason, attempts", runFailuresList},
+		"retry": {"send or merge rejected records again (all open ones, or the IDs given)", runFailuresRetry},
+	}, args, stdin, stdout, stderr)
+}
+
+func runFailuresList(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("porta failures list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f flowFlags
+	f.register(fs, false)
+	status := fs.String("status", "open", "open, resolved or all")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	st := merge.FailureStatus(*status)
+	switch st {
+	case merge.FailureOpen, merge.FailureResolved:
+	case "all":
+		st = ""
+	default:
+		fmt.Fprintf(stderr, "porta failures list: --status %q: want open, resolved or all\n", *status)
+		return 2
+	}
+	if err := f.resolve(false); err != nil {
+		fmt.Fprintln(stderr, "porta failures list:", err)
+		return 2
+	}
+	ctx := context.Background()
+	store, db, err := f.openProvince(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "porta failures list:", err)
+		return 1
+	}
+	defer db.Close()
+	list, err := store.Failures(ctx, st)
+	if err != nil {
+		fmt.Fprintln(stderr, "porta failures list:", err)
+		return 1
+	}
+	if f.json {
+		if list == nil {
+			list = []merge.Failure{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(list)
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tAT\tSOURCE\tKIND\tRECORD\tFIELD\tRULE\tATTEMPTS\tSTATUS\tREASON")
+	for _, x := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", x.ID, x.At, x.Source, x.Kind, x.Key, x.Field, x.Rule, x.Attempts, x.Status, x.Reason)
+	}
+	tw.Flush()
+	return 0
+}
+
+// retryResult is one failure's retry, as --json prints it.
+type retryResult struct {
+	ID      int64  `json:"id"`
+	Kind    string `json:"kind"`
+	Record  string `json:"record"`
+	Outcome string `json:"outcome"` // sent, merged, unchanged, rejected, error
+	Detail  string `json:"detail,omitempty"`
+}
+
+func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("porta failures retry", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f flowFlags
+	var b builderFlags
+	f.register(fs, true)
+	b.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ids := map[int64]bool{}
+	for _, a := range fs.Args() {
+		id, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || id < 1 {
+			fmt.Fprintf(stderr, "porta failures retry: %q is not a failure ID (see porta failures list)\n", a)
+			return 2
+		}
+		ids[id] = true
+	}
+	if err := f.resolve(false); err != nil {
+		fmt.Fprintln(stderr, "porta failures retry:", err)
+		return 2
+	}
+	ctx := context.Background()
+	store, db, err := f.openProvince(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "porta failures retry:", err)
+		return 1
+	}
+	defer db.Close()
+	open, err := store.Failures(ctx, merge.FailureOpen)
+	if err != nil {
+		fmt.Fprintln(stderr, "porta failures retry:", err)
+		return 1
+	}
+	var todo []merge.Failure
+	outbound := false
+	for _, x := range open {
+		if len(ids) == 0 || ids[x.ID] {
+			todo = append(todo, x)
+			outbound = outbound || flows.Outbound(x.Kind)
+		}
+	}
+	if len(ids) > 0 && len(todo) != len(ids) {
+		fmt.Fprintln(stderr, "porta failures retry: not every ID given is an open failure (see porta failures list)")
+		return 1
+	}
+	// Outbound records are read again from the SIL and sent through the PD.
+	var sender *flows.Sender
+	var retryOut func(merge.Failure) (*flows.Summary, error)
+	if outbound {
+		if err := f.resolve(true); err != nil {
+			fmt.Fprintln(stderr, "porta failures retry: outbound records need the PD:", err)
+			return 2
+		}
+		set, err := xsd.Open()
+		if err != nil {
+			fmt.Fprintln(stderr, "porta failures retry:", err)
+			return 1
+		}
+		defer set.Close()
+		src, err := f.openSIL(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "porta failures retry:", err)
+			return 1
+		}
+		defer src.Close()
+		var kinds []string
+		for _, x := range todo {
+			if flows.Outbound(x.Kind) {
+				kinds = append(kinds, x.Kind)
+			}
+		}
+		if sender, err = b.sender(&f, set, kinds, store, db); err != nil {
+			fmt.Fprintln(stderr, "porta failures retry:", err)
+			return 2
+		}
+		retryOut = func(x merge.Failure) (*flows.Summary, error) { return sender.Retry(ctx, src, x) }
+	}
+	var results []retryResult
+	code := 0
+	for _, x := range todo {
+		r := retryResult{ID: x.ID, Kind: x.Kind, Record: x.Key}
+		if flows.Outbound(x.Kind) {
+			sum, err := retryOut(x)
+			switch {
+			case err != nil:
+				r.Outcome, r.Detail, code = "error", err.Error(), 1
+			case sum.Acknowledged > 0:
+				r.Outcome = "sent"
+			default:
+				r.Outcome = "rejected"
+				if len(sum.Rejections) > 0 {
+					r.Detail = sum.Rejections[0].Field + ": " + sum.Rejections[0].Reason
+				}
+			}
+		} else {
+			res, err := store.Resend(ctx, x.ID)
+			switch {
+			case err != nil:
+				r.Outcome, r.Detail, code = "error", err.Error(), 1
+			default:
+				r.Outcome, r.Detail = string(res.Outcome), res.What
+				if res.Err != nil {
+					r.Detail = res.Err.Error()
+				}
+			}
+		}
+		results = append(results, r)
+		if code != 0 && r.Outcome == "error" && flows.Outbound(x.Kind) {
+			break // the PD or the network is down: the rest would fail the same way
+		}
+	}
+	if f.json {
+		if results == nil {
+			results = []retryResult{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(results)
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tKIND\tRECORD\tOUTCOME\tDETAIL")
+		for _, r := range results {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Record, r.Outcome, r.Detail)
+		}
+		tw.Flush()
+	}
+	return code
+}
