@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"porta/adapters/anagrafe"
+	"porta/adapters/codicefiscale"
+	"porta/adapters/scuola"
+	"porta/adapters/sil"
+)
+
+// porta sim ROLE --dir D: one real peer of the labour network (its own gateway, keys, registry,
+// store and backend). D is a network written by porta demo, or an empty directory where the
+// network is written first (every gateway's files, so the other peers can be started from the
+// same D). A comune or scuola with no data of its own gets synthetic data generated.
+
+func init() {
+	register(command{
+		name:    "sim",
+		summary: "run one simulated peer of the labour network: ministero|borsalavoro|europass|comune|scuola|inps|ente",
+		run:     runSim,
+	})
+}
+
+func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var roles []string
+	for r := range simRoles {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	if len(args) == 0 || simRoles[args[0]] == nil {
+		fmt.Fprintf(stderr, "usage: porta sim %s --dir D [--party NAME] [--workers N]\n", strings.Join(roles, "|"))
+		return 2
+	}
+	role := args[0]
+	fs := newFlagSet("sim "+role, stderr)
+	dir := fs.String("dir", "", "the network's directory (written by porta demo, or created here), required")
+	party := fs.String("party", simRoles[role][0], "which party of the role: "+strings.Join(simRoles[role], " or "))
+	workers := fs.Int("workers", 200, "synthetic people for a comune's registry or a school's pupils, when it has none")
+	level := fs.String("log-level", "info", "log `level`")
+	if code, done := parseFlags(fs, args[1:]); done {
+		return code
+	}
+	ok := false
+	for _, p := range simRoles[role] {
+		ok = ok || p == *party
+	}
+	if *dir == "" || !ok || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "porta sim %s: --dir is required and --party must be one of %s\n", role, strings.Join(simRoles[role], ", "))
+		return 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "porta sim: --log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	abs, _ := filepath.Abs(*dir)
+	if _, err := os.Stat(filepath.Join(abs, *party, "porta.yaml")); os.IsNotExist(err) {
+		_, password, err := buildNetwork(abs)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(abs, "app-password"), []byte(password+"\n"), 0o600)
+		}
+		if err != nil {
+			log.Error("porta sim: write the network", "dir", abs, "err", err)
+			return 1
+		}
+		log.Info("porta sim: wrote the labour network", "dir", abs)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p, err := startPeer(ctx, abs, *party, log, time.Now)
+	if err != nil {
+		log.Error("porta sim: cannot start", "party", *party, "err", err)
+		return 1
+	}
+	if err := seedPeer(ctx, p, *workers); err != nil {
+		stop()
+		p.stop()
+		log.Error("porta sim: seed data", "party", *party, "err", err)
+		return 1
+	}
+	log.Info("listening", "listener", "pd", "addr", strings.TrimPrefix(p.PD, "http://"))
+	log.Info("porta sim: running", "party", *party, "config", filepath.Join(p.Dir, "porta.yaml"))
+	<-ctx.Done()
+	if err := p.stop(); err != nil {
+		log.Error("porta sim: stopped", "err", err)
+		return 1
+	}
+	log.Info("porta sim: stopped")
+	return 0
+}
+
+// seedPeer gives a comune a registry and a school its pupils when they hold none yet.
+func seedPeer(ctx context.Context, p *peer, n int) error {
+	now := time.Now().UTC()
+	if c, ok := demoComuni[p.Name]; ok {
+		var have int
+		if err := p.Data.DB.GetContext(ctx, &have, `SELECT COUNT(*) FROM anpr_soggetti`); err != nil || have > 0 {
+			return err
+		}
+		gen, err := sil.Generate(ctx, filepath.Join(p.Dir, "seed-sil"), sil.GenOptions{Workers: n, Seed: 1, Now: now})
+		if err != nil {
+			return err
+		}
+		cfg, err := sil.LoadConfig(gen.Config)
+		if err != nil {
+			return err
+		}
+		src, err := sil.Open(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		ws, _, err := src.ChangedSince(ctx, time.Time{})
+		if err != nil {
+			return err
+		}
+		var aw []anagrafe.Worker
+		for _, w := range ws {
+			if codicefiscale.Validate(w.CodiceFiscale) == nil && !w.DataNascita.After(now.AddDate(-19, 0, 0)) {
+				aw = append(aw, anagrafe.Worker{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome, Sesso: w.Sesso, DataNascita: w.DataNascita, Comune: c})
+			}
+		}
+		g := anagrafe.Generate(aw, anagrafe.GenOptions{Seed: 11, Today: now, ResidenceChanges: 0.05, Deaths: 0.01, Emigrations: 0.01})
+		return p.Data.Anagrafe.Put(ctx, g.Registry...)
+	}
+	if code, ok := demoSchools[p.Name]; ok {
+		if known, err := p.Data.Scuola.Knows(ctx, code); err != nil || known {
+			return err
+		}
+		year := now.Year() - 1
+		if now.Month() >= time.September {
+			year = now.Year()
+		}
+		g := scuola.Generate(demoPupils(n, 101, now), scuola.GenOptions{Seed: 201, Schools: []string{code}, Year: year, DropOuts: 0.08})
+		for _, s := range g.Schools {
+			if err := p.Data.Scuola.Put(ctx, s.School, g.Year, s.Pupils...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
