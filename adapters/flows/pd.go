@@ -78,6 +78,12 @@ const contentTypeSOAP = "text/xml; charset=utf-8"
 // Call posts payload (one XML element) wrapped in a SOAP 1.1 envelope to the route's PD address
 // and returns the reply. A SOAP fault is returned as a *FaultError.
 func (p *PD) Call(ctx context.Context, r Route, payload []byte) (*Reply, error) {
+	return p.CallRelated(ctx, r, payload, "")
+}
+
+// CallRelated is Call for a message that refers to an earlier one (a richiesta-stato to its
+// request): relatesTo is sent as Porta-Relates-To, the PD's RiferimentoMessaggio.
+func (p *PD) CallRelated(ctx context.Context, r Route, payload []byte, relatesTo string) (*Reply, error) {
 	env, err := wrapSOAP(payload)
 	if err != nil {
 		return nil, err
@@ -96,6 +102,9 @@ func (p *PD) Call(ctx context.Context, r Route, payload []byte) (*Reply, error) 
 	}
 	req.Header.Set("Content-Type", contentTypeSOAP)
 	req.Header.Set("SOAPAction", `"`+r.Action+`"`)
+	if relatesTo != "" {
+		req.Header.Set("Porta-Relates-To", relatesTo)
+	}
 	if p.User != "" {
 		req.SetBasicAuth(p.User, p.Password)
 	}

@@ -265,14 +265,17 @@ func failureKey(re *sil.RecordError) string {
 // resolve closes the open failures of a record that has now been accepted. adapters/merge resolves
 // only the kinds it merges itself, so the outbound kinds are closed here, in the same table.
 func (s *Sender) resolve(ctx context.Context, what, key string) error {
-	if s.DB == nil {
+	return resolveFailures(ctx, s.DB, s.now(), what, key)
+}
+
+func resolveFailures(ctx context.Context, db *sqlx.DB, now time.Time, kind, key string) error {
+	if db == nil {
 		return nil
 	}
-	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE failures SET status = 'resolved', updated_at = ?
-		WHERE source = ? AND kind = ? AND record_key = ? AND status = 'open'`),
-		s.now().UTC().Format(time.RFC3339Nano), FailureSource, what, key)
+	_, err := db.ExecContext(ctx, db.Rebind(`UPDATE failures SET status = 'resolved', updated_at = ?
+		WHERE kind = ? AND record_key = ? AND status = 'open'`), now.UTC().Format(time.RFC3339Nano), kind, key)
 	if err != nil {
-		return fmt.Errorf("resolve failures of %s %s: %w", what, key, err)
+		return fmt.Errorf("resolve failures of %s %s: %w", kind, key, err)
 	}
 	return nil
 }

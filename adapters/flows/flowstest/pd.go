@@ -6,6 +6,7 @@
 package flowstest
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,6 +42,9 @@ type PD struct {
 	Refuse   map[string]map[string]string // action -> record key -> Client faultstring
 	KO       map[string]bool              // codici fiscali the Ministry answers KO to
 	Down     bool                         // answer every request with a Server fault
+	// Handlers answer the actions of synchronous services and richieste-stato from a real
+	// backend (anagrafe.Service.Handle, scuola.Service.Handle): payload in, payload out.
+	Handlers map[string]func(ctx context.Context, payload []byte) ([]byte, error)
 }
 
 var actionSchemas = map[string]string{
@@ -48,11 +52,16 @@ var actionSchemas = map[string]string{
 	"invioCandidatura": candidatura.Schema,
 	"invioEuropass":    europass.Schema,
 	"gestisciDID":      did.Schema,
+
+	"consultazioneSoggetti": "labour/anagrafe.xsd",
+	"RichiestaEstrazione":   "labour/scuola.xsd",
+	"StatoEstrazione":       "labour/scuola.xsd",
 }
 
 // New starts a PD double, closed when the test ends.
 func New(t testing.TB, set *xsd.Set) *PD {
-	d := &PD{t: t, set: set, received: map[string][]string{}, Refuse: map[string]map[string]string{}, KO: map[string]bool{}}
+	d := &PD{t: t, set: set, received: map[string][]string{}, Refuse: map[string]map[string]string{}, KO: map[string]bool{},
+		Handlers: map[string]func(context.Context, []byte) ([]byte, error){}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /pd/{consumer}/{provider}/{service}/{action}", d.serve)
 	d.Srv = httptest.NewServer(mux)
@@ -101,6 +110,8 @@ func reply(w http.ResponseWriter, payload string) {
 	w.Header().Set("Porta-Message-ID", "Ministero_MinisteroSPCoopIT_0000001_2026-11-28_09:00")
 	io.WriteString(w, `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>`+payload+`</soapenv:Body></soapenv:Envelope>`)
 }
+
+var xmlDecl = regexp.MustCompile(`^\s*<\?xml[^>]*\?>`)
 
 var cfPattern = regexp.MustCompile(`^[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$`)
 
@@ -163,6 +174,19 @@ func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
 	doc := etree.NewDocument()
 	doc.ReadFromBytes(payload)
 	cf := recordKey(doc.Root())
+	if h := d.Handlers[action]; h != nil {
+		d.received[action] = append(d.received[action], cf)
+		out, err := h(r.Context(), payload)
+		if err != nil {
+			fault(w, "Server", "backend: "+err.Error())
+			return
+		}
+		if err := d.set.Validate(actionSchemas[action], out); err != nil {
+			d.t.Errorf("%s: the backend's answer does not validate: %v", action, err)
+		}
+		reply(w, xmlDecl.ReplaceAllString(string(out), ""))
+		return
+	}
 	if cf == "" {
 		d.t.Errorf("%s: no codice fiscale in %s", action, payload)
 	}
