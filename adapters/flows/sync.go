@@ -103,17 +103,17 @@ func (a *Anagrafe) one(ctx context.Context, sum *SyncSummary, w *sil.Worker) err
 	if a.Route != nil {
 		route = a.Route
 	}
+	if err := w.CheckIdentity(); err != nil {
+		var re *sil.RecordError
+		if errors.As(err, &re) {
+			return a.reject(ctx, sum, FailureSource, failureKey(re), re.Field, re.Rule, err.Error())
+		}
+		return err
+	}
 	r, ok := route(w)
 	if !ok {
 		sum.Skipped++
 		return nil
-	}
-	if err := w.CheckIdentity(); err != nil {
-		var re *sil.RecordError
-		if errors.As(err, &re) {
-			return a.reject(ctx, sum, r.Provider, w.CodiceFiscale, re.Field, re.Rule, err.Error())
-		}
-		return err
 	}
 	if _, err := a.Store.Worker(ctx, w.CodiceFiscale); errors.Is(err, merge.ErrNotFound) {
 		if err := a.Store.PutWorker(ctx, merge.Worker{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome,

@@ -95,8 +95,10 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	var f flowFlags
 	var b builderFlags
+	var a anagrafeFlags
 	f.register(fs, true)
 	b.register(fs)
+	a.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -130,7 +132,7 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	for _, x := range open {
 		if len(ids) == 0 || ids[x.ID] {
 			todo = append(todo, x)
-			outbound = outbound || flows.Outbound(x.Kind)
+			outbound = outbound || flows.Outbound(x.Kind) || x.Kind == flows.KindConsultazione
 		}
 	}
 	if len(ids) > 0 && len(todo) != len(ids) {
@@ -140,6 +142,7 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	// Outbound records are read again from the SIL and sent through the PD.
 	var sender *flows.Sender
 	var retryOut func(merge.Failure) (*flows.Summary, error)
+	var retryConsult func(merge.Failure) (*flows.SyncSummary, error)
 	if outbound {
 		if err := f.resolve(true); err != nil {
 			fmt.Fprintln(stderr, "porta failures retry: outbound records need the PD:", err)
@@ -168,12 +171,27 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 			return 2
 		}
 		retryOut = func(x merge.Failure) (*flows.Summary, error) { return sender.Retry(ctx, src, x) }
+		consult := a.syncer(&f)
+		consult.Store, consult.DB = store, db
+		retryConsult = func(x merge.Failure) (*flows.SyncSummary, error) { return consult.Retry(ctx, src, x) }
 	}
 	var results []retryResult
 	code := 0
 	for _, x := range todo {
 		r := retryResult{ID: x.ID, Kind: x.Kind, Record: x.Key}
-		if flows.Outbound(x.Kind) {
+		if x.Kind == flows.KindConsultazione {
+			sum, err := retryConsult(x)
+			switch {
+			case err != nil:
+				r.Outcome, r.Detail, code = "error", err.Error(), 1
+			case sum.Rejected > 0:
+				r.Outcome, r.Detail = "rejected", sum.Rejections[0].Field+": "+sum.Rejections[0].Reason
+			case sum.Merged > 0:
+				r.Outcome = "merged"
+			default:
+				r.Outcome = "unchanged"
+			}
+		} else if flows.Outbound(x.Kind) {
 			sum, err := retryOut(x)
 			switch {
 			case err != nil:
