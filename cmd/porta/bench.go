@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -111,7 +113,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured window")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before the window (not measured)")
 	fs.StringVar(&o.alg, "alg", registry.AlgRSA2048, "key algorithm of both gateways: rsa2048 or ecdsa-p256")
-	fs.StringVar(&o.store, "store", "sqlite", "audit store: sqlite (a file per gateway) or a postgres:// URL (both gateways, one node each)")
+	fs.StringVar(&o.store, "store", "sqlite", "audit store: sqlite (a file per gateway) or a postgres:// URL (a database per gateway is created there and dropped)")
 	fs.StringVar(&o.dir, "dir", "", "keep the two gateways' files in `DIR` (default a temporary directory, removed)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the warm-up and the window to `FILE` (go tool pprof)")
 	fs.DurationVar(&o.refDuration, "ref-duration", 0, "length of each reference measurement (default duration/4, 1s to 5s)")
@@ -208,7 +210,16 @@ func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport,
 	}
 	defer be.Close()
 
-	n, err := startBenchNetwork(ctx, dir, o, "http://"+be.addr+"/sap", stderr)
+	stores := [2]string{} // consumer, provider; empty: porta.yaml's SQLite file in each directory
+	if o.store != "sqlite" {
+		dsns, drop, err := benchDatabases(ctx, o.store)
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		stores = dsns
+	}
+	n, err := startBenchNetwork(ctx, dir, o, stores, "http://"+be.addr+"/sap", stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -223,9 +234,9 @@ func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport,
 	if o.profile == "oneway-ack" {
 		service = benchOneWay
 	}
-	url := "http://" + n.pdAddr + "/pd/" + benchConsumer + "/" + benchProvider + "/" + service + "/" + benchAction
+	pdURL := "http://" + n.pdAddr + "/pd/" + benchConsumer + "/" + benchProvider + "/" + service + "/" + benchAction
 	op := func(ctx context.Context, _ int) error {
-		resp, err := post(ctx, client, url, body, true)
+		resp, err := post(ctx, client, pdURL, body, true)
 		if err != nil {
 			return err
 		}
@@ -399,8 +410,8 @@ type answer struct {
 	body   []byte
 }
 
-func post(ctx context.Context, c *http.Client, url string, body []byte, auth bool) (answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+func post(ctx context.Context, c *http.Client, target string, body []byte, auth bool) (answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return answer{}, err
 	}
@@ -464,7 +475,7 @@ func (n *benchNetwork) close() {
 
 // startBenchNetwork writes the two gateways' files with porta init (one local CA), makes each
 // trust the other's party card, declares the services and the SIL, and serves both gateways.
-func startBenchNetwork(ctx context.Context, dir string, o benchOptions, backendURL string, stderr io.Writer) (*benchNetwork, error) {
+func startBenchNetwork(ctx context.Context, dir string, o benchOptions, stores [2]string, backendURL string, stderr io.Writer) (*benchNetwork, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
@@ -527,13 +538,9 @@ func startBenchNetwork(ctx context.Context, dir string, o benchOptions, backendU
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	sctx, stop := context.WithCancel(ctx)
 	n := &benchNetwork{acks: newAckWatch(), stop: stop, done: make(chan error, 2)}
-	store := ""
-	if o.store != "sqlite" {
-		store = o.store
-	}
 	addrs := make(chan string, 1)
-	for _, d := range []string{cons, prov} {
-		opt := gateway.OpenOptions{Store: store, Logger: log, AdminAddr: "127.0.0.1:0"}
+	for i, d := range []string{cons, prov} {
+		opt := gateway.OpenOptions{Store: stores[i], Logger: log, AdminAddr: "127.0.0.1:0"}
 		if d == cons {
 			opt.OpenStore = func(ctx context.Context, cfg *gateway.Config, dsn string) (gateway.Store, func() error, error) {
 				s, closeFn, err := gateway.OpenAuditStore(ctx, cfg, dsn)
@@ -585,6 +592,43 @@ func startBenchNetwork(ctx context.Context, dir string, o benchOptions, backendU
 		time.Sleep(10 * time.Millisecond)
 	}
 	return n, nil
+}
+
+// benchDatabases creates a database for each gateway on the PostgreSQL server of dsn and returns
+// their DSNs and a function dropping them. Two gateways cannot share one database: its queues are
+// those of one gateway's nodes, so the provider would lease and send the consumer's outbox.
+func benchDatabases(ctx context.Context, dsn string) ([2]string, func(), error) {
+	var out [2]string
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return out, nil, fmt.Errorf("--store: %w", err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return out, nil, err
+	}
+	var names []string
+	drop := func() {
+		for _, n := range names {
+			if _, err := db.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+n+" WITH (FORCE)"); err != nil {
+				fmt.Fprintf(os.Stderr, "porta bench: drop database %s: %v\n", n, err)
+			}
+		}
+		db.Close()
+	}
+	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i, role := range []string{"consumer", "provider"} {
+		name := "porta_bench_" + role + "_" + stamp
+		if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+			drop()
+			return out, nil, fmt.Errorf("--store %s: create database %s: %w", redactDSN(dsn), name, err)
+		}
+		names = append(names, name)
+		v := *u
+		v.Path = "/" + name
+		out[i] = v.String()
+	}
+	return out, drop, nil
 }
 
 // freePorts picks n free loopback ports: a PA's public URL, which its peer's registry holds,

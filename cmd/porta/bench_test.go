@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"porta/internal/pgtest"
 )
 
 // TestBenchShortRun runs porta bench for a second in each profile: two real gateways, the
@@ -38,6 +40,31 @@ func TestBenchShortRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBenchPostgres runs both gateways on one PostgreSQL database, one node each.
+func TestBenchPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two gateways under load")
+	}
+	dsn := pgtest.Start(t)
+	code, out, errOut := porta(t, "", "bench", "--profile", "oneway-ack", "--alg", "ecdsa-p256", "--store", dsn,
+		"--concurrency", "4", "--duration", "1s", "--warmup", "300ms", "--ref-duration", "300ms", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rep struct {
+		Errors    int64   `json:"errors"`
+		Exchanges int64   `json:"exchanges"`
+		Store     string  `json:"store"`
+		PerS      float64 `json:"exchanges_per_s"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors != 0 || rep.Exchanges == 0 || !strings.HasPrefix(rep.Store, "postgres") {
+		t.Errorf("report: %+v", rep)
 	}
 }
 
