@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -218,6 +217,8 @@ type delivery struct {
 	body                                              string
 }
 
+var richiestaRE = regexp.MustCompile(`<(\w+:)?Richiesta[\s>][\s\S]*?</(\w+:)?Richiesta>`)
+
 // backend is the local applications of both parties: it records every raw delivery (it dedupes
 // nothing) and answers with the request payload wrapped in <Risposta>.
 type backend struct {
@@ -241,12 +242,7 @@ func newBackend(t testing.TB) *backend {
 		if slow > 0 {
 			time.Sleep(slow)
 		}
-		in := ""
-		if i := bytes.Index(body, []byte("<Richiesta")); i >= 0 {
-			if j := bytes.Index(body[i:], []byte("</Richiesta>")); j >= 0 {
-				in = string(body[i : i+j+len("</Richiesta>")])
-			}
-		}
+		in := string(richiestaRE.Find(body)) // any prefix: zeep writes ns0:Richiesta
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 		fmt.Fprintf(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Risposta xmlns="urn:test">%s</Risposta></s:Body></s:Envelope>`, in)
 	}))
