@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -164,8 +165,12 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		printBench(stdout, rep)
 	}
-	if rep.Errors > 0 || rep.FirstError != "" || rep.Exchanges == 0 {
+	switch {
+	case rep.Errors > 0 || rep.FirstError != "":
 		fmt.Fprintf(stderr, "porta bench: %d errors in the window; first: %s\n", rep.Errors, rep.FirstError)
+		return 1
+	case rep.Exchanges == 0:
+		fmt.Fprintf(stderr, "porta bench: no exchange completed within the window; lengthen --duration\n")
 		return 1
 	}
 	return 0
@@ -262,7 +267,7 @@ func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport,
 	if err := op(ctx, 0); err != nil {
 		return nil, fmt.Errorf("first exchange: %w", err)
 	}
-	runtime.GC()
+	debug.FreeOSMemory() // the peak is of the window, not of the first exchange's garbage
 	loadgen.ResetPeakRSS()
 	base := loadgen.PeakRSS()
 	if o.cpuprofile != "" {
