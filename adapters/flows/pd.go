@@ -145,20 +145,26 @@ func (p *PD) CallRelated(ctx context.Context, r Route, payload []byte, relatesTo
 
 const nsSOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 
+// wrapSOAP puts payload, one XML document (the builders' output, already validated), in a SOAP
+// 1.1 Body as it is: its XML declaration dropped, its bytes otherwise untouched.
 func wrapSOAP(payload []byte) ([]byte, error) {
-	pd := etree.NewDocument()
-	if err := pd.ReadFromBytes(payload); err != nil {
-		return nil, fmt.Errorf("payload is not XML: %w", err)
+	p := bytes.TrimSpace(payload)
+	if bytes.HasPrefix(p, []byte("<?xml")) {
+		end := bytes.Index(p, []byte("?>"))
+		if end < 0 {
+			return nil, errors.New("payload: unterminated XML declaration")
+		}
+		p = bytes.TrimSpace(p[end+2:])
 	}
-	root := pd.Root()
-	if root == nil {
-		return nil, errors.New("payload has no root element")
+	if len(p) == 0 || p[0] != '<' || bytes.HasPrefix(p, []byte("<!DOCTYPE")) {
+		return nil, errors.New("payload is not one XML element")
 	}
-	doc := etree.NewDocument()
-	env := doc.CreateElement("soapenv:Envelope")
-	env.CreateAttr("xmlns:soapenv", nsSOAP)
-	env.CreateElement("soapenv:Body").AddChild(root.Copy())
-	return doc.WriteToBytes()
+	var b bytes.Buffer
+	b.Grow(len(p) + 160)
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<soapenv:Envelope xmlns:soapenv="` + nsSOAP + `"><soapenv:Body>`)
+	b.Write(p)
+	b.WriteString(`</soapenv:Body></soapenv:Envelope>`)
+	return b.Bytes(), nil
 }
 
 // unwrapSOAP returns the first Body child as a document, or the fault.

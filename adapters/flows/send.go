@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -54,6 +55,10 @@ type Sender struct {
 	Europass    *europass.Builder
 	DID         *did.Builder
 	DIDEvent    did.Event // the event gestisciDID files; did.Inserimento when empty
+
+	// Concurrency is how many records are in flight at once (1 when 0): the PD signs, traces and
+	// waits for the peer, so a few in flight keep it busy.
+	Concurrency int
 
 	Now func() time.Time // time.Now when nil
 }
@@ -108,6 +113,17 @@ func (s *Sender) Send(ctx context.Context, workers []*sil.Worker, unreadable []*
 	if len(what) == 0 {
 		what = AllWhat
 	}
+	// Only records with open failures need resolving: read them once instead of writing per record.
+	open := map[string]bool{}
+	if s.Store != nil {
+		fs, err := s.Store.Failures(ctx, merge.FailureOpen)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			open[f.Kind+"\x00"+f.Key] = true
+		}
+	}
 	var out []Summary
 	for _, w := range what {
 		start := s.now()
@@ -117,28 +133,79 @@ func (s *Sender) Send(ctx context.Context, workers []*sil.Worker, unreadable []*
 				return out, err
 			}
 		}
-		for _, wk := range workers {
-			if err := ctx.Err(); err != nil {
-				return out, err
-			}
-			if w == WhatDID && wk.Admin.DataDID.IsZero() {
-				sum.Skipped++
-				continue
-			}
-			ok, err := s.sendOne(ctx, &sum, w, wk)
-			if err != nil {
-				return append(out, sum), err
-			}
-			if ok {
-				if err := s.resolve(ctx, w, wk.CodiceFiscale); err != nil {
-					return append(out, sum), err
-				}
-			}
-		}
+		err := s.sendAll(ctx, &sum, w, workers, open)
 		sum.Seconds = s.now().Sub(start).Seconds()
+		if err != nil {
+			return append(out, sum), err
+		}
 		out = append(out, sum)
 	}
 	return out, nil
+}
+
+// sendAll sends what for every worker, Concurrency at a time, and folds the outcomes into sum in
+// the workers' order. The first error that is not a record's stops the others.
+func (s *Sender) sendAll(ctx context.Context, sum *Summary, what string, workers []*sil.Worker, open map[string]bool) error {
+	n := s.Concurrency
+	if n < 1 {
+		n = 1
+	}
+	parts := make([]Summary, len(workers))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	next := make(chan int)
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				wk, p := workers[i], &parts[i]
+				p.What = what
+				if what == WhatDID && wk.Admin.DataDID.IsZero() {
+					p.Skipped++
+					continue
+				}
+				ok, err := s.sendOne(ctx, p, what, wk)
+				if err == nil && ok && open[what+"\x00"+wk.CodiceFiscale] {
+					err = s.resolve(ctx, what, wk.CodiceFiscale)
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					cancel()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range workers {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	for _, p := range parts {
+		sum.Sent += p.Sent
+		sum.Acknowledged += p.Acknowledged
+		sum.Rejected += p.Rejected
+		sum.Skipped += p.Skipped
+		sum.Rejections = append(sum.Rejections, p.Rejections...)
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
 }
 
 // sendOne sends one document; false with a nil error means the record was rejected (and kept).

@@ -171,6 +171,7 @@ func (f *flowFlags) openSIL(ctx context.Context) (*sil.Source, error) {
 type builderFlags struct {
 	intermediary, operator, didEvent string
 	validity                         time.Duration
+	concurrency                      int
 }
 
 func (b *builderFlags) register(fs *flag.FlagSet) {
@@ -178,11 +179,12 @@ func (b *builderFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.operator, "operator", "", "for did: GUID:CF of the CPI operator filing the DID")
 	fs.StringVar(&b.didEvent, "did-event", string(did.Inserimento), "for did: the DID event (TipoEvento)")
 	fs.DurationVar(&b.validity, "validity", 60*24*time.Hour, "for candidatura: how long a candidature stays published")
+	fs.IntVar(&b.concurrency, "concurrency", 1, "records in flight at once (more helps when the peers are slow to answer)")
 }
 
 // sender builds the flows.Sender for the documents in what.
 func (b *builderFlags) sender(f *flowFlags, set *xsd.Set, what []string, store *merge.Store, db *sqlx.DB) (*flows.Sender, error) {
-	s := &flows.Sender{PD: f.portaDelegata(), Routes: f.routes, Store: store, DB: db,
+	s := &flows.Sender{PD: f.portaDelegata(), Routes: f.routes, Store: store, DB: db, Concurrency: b.concurrency,
 		SAP: &sap.Builder{Validator: set}, Europass: &europass.Builder{Validator: set, Now: time.Now, Generator: "Porta"}}
 	for _, w := range what {
 		switch w {
