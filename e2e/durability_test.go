@@ -19,6 +19,8 @@ import (
 // then delivers again after restart, and Porta-Message-ID is the idempotency key the backend
 // uses (gateway.Backend's contract). The test asserts exactly once after that key and logs the
 // raw duplicate count.
+//
+// It does not run in parallel with the other tests: on two cores they would starve the stream.
 func TestSIGKILLDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes for several seconds")

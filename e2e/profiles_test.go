@@ -20,6 +20,7 @@ import (
 // applications. All four profiles, the acknowledgement, in-order delivery, duplicates and inbound
 // checks, over mutual TLS between the processes.
 func TestTwoGateways(t *testing.T) {
+	t.Parallel()
 	be := newBackend(t)
 	p, m := newSites(t, map[string]string{prov: be.URL, min_: be.URL})
 	gp := serve(t, p, "provincia")

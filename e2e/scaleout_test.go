@@ -28,6 +28,7 @@ import (
 // backend, none twice after Porta-Message-ID (raw duplicates are logged), and porta trace
 // verify passes on both databases with the chains of all four nodes.
 func TestTwoNodesOnPostgreSQL(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now()
 	phase := func(what string) { t.Logf("%-28s at %v", what, time.Since(t0).Round(time.Millisecond)) }
 	if _, err := pgtest.Binaries(); err != nil {

@@ -20,6 +20,7 @@ import (
 // porta trace verify --config exit 1 naming the first broken record; the untouched database
 // verifies.
 func TestTraceVerifyDetectsTampering(t *testing.T) {
+	t.Parallel()
 	be := newBackend(t)
 	p, m := newSites(t, map[string]string{prov: be.URL, min_: be.URL})
 	gp := serve(t, p, "provincia")

@@ -13,6 +13,7 @@ import (
 // rewritten by the gateway) and calls the synchronous service through both gateway processes to
 // the Ministero's backend, once reading the raw HTTP answer and once the typed result.
 func TestZeepThroughRunningGateways(t *testing.T) {
+	t.Parallel()
 	py := testenv.PythonZeep(t)
 	be := newBackend(t)
 	p, m := newSites(t, map[string]string{prov: be.URL, min_: be.URL})
