@@ -34,13 +34,14 @@ var AllWhat = []string{WhatSAP, WhatCandidatura, WhatEuropass, WhatDID}
 // FailureSource is the source of the failures Send records: the province's own SIL.
 const FailureSource = "sil"
 
-// DefaultRoutes are the providers, services and actions of the worker documents, named after the
-// WSDLs' services and operations; a deployment whose registry names them otherwise overrides them.
+// DefaultRoutes are the providers, services and actions of the worker documents as the
+// network's registries spell them (porta demo's network); a deployment whose registry names them
+// otherwise overrides them.
 var DefaultRoutes = map[string]Route{
-	WhatSAP:         {Provider: "Ministero", Service: "servizicoap", Action: "invioSAP"},
+	WhatSAP:         {Provider: "Ministero", Service: "SAP", Action: "invioSAP"},
 	WhatCandidatura: {Provider: "BorsaLavoro", Service: "Candidatura", Action: "invioCandidatura"},
-	WhatEuropass:    {Provider: "Europass", Service: "EuropassCV", Action: "invioEuropass"},
-	WhatDID:         {Provider: "ANPAL", Service: "ConferimentoDID", Action: "gestisciDID"},
+	WhatEuropass:    {Provider: "Europass", Service: "CVEuropass", Action: "invioEuropass"},
+	WhatDID:         {Provider: "Ministero", Service: "DID", Action: "gestisciDID"},
 }
 
 // Sender sends SIL workers' documents through the PD.

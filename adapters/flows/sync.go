@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -65,12 +66,12 @@ type Anagrafe struct {
 }
 
 // DefaultAnagrafeRoute asks the party "Comune" + the residence's Belfiore code, service
-// E002Consultazione, action consultazioneSoggetti.
+// Anagrafe, action consultazioneSoggetti.
 func DefaultAnagrafeRoute(w *sil.Worker) (Route, bool) {
 	if w.Residenza.Comune == "" {
 		return Route{}, false
 	}
-	return Route{Provider: "Comune" + w.Residenza.Comune, Service: "E002Consultazione", Action: "consultazioneSoggetti"}, true
+	return Route{Provider: "Comune" + w.Residenza.Comune, Service: "Anagrafe", Action: "consultazioneSoggetti"}, true
 }
 
 func (a *Anagrafe) now() time.Time {
@@ -260,12 +261,16 @@ func (s *Scuole) one(ctx context.Context, sum *SyncSummary, sc School) error {
 	if err != nil {
 		return err
 	}
-	if rep.Payload == nil {
-		return fmt.Errorf("the PD answered RichiestaEstrazione with no RicevutaEstrazione (message %s): the extraction id is the school's, so the request must be answered at once", rep.MessageID)
-	}
-	id, _, err := scuola.ParseReceipt(rep.Payload)
-	if err != nil {
-		return err
+	var id string
+	switch {
+	case rep.Payload != nil: // answered at once with the RicevutaEstrazione
+		if id, _, err = scuola.ParseReceipt(rep.Payload); err != nil {
+			return err
+		}
+	case rep.MessageID != "": // queued: the school names the extraction after the busta
+		id = ExtractionID(rep.MessageID)
+	default:
+		return errors.New("the PD answered RichiestaEstrazione with neither a RicevutaEstrazione nor a Porta-Message-ID")
 	}
 	every, maxWait := s.Every, s.MaxWait
 	if every <= 0 {
@@ -302,7 +307,10 @@ func (s *Scuole) one(ctx context.Context, sum *SyncSummary, sc School) error {
 			sum.add(mr)
 			return nil
 		case scuola.Failed:
-			return fmt.Errorf("extraction %s failed: %s %s", id, res.Code, res.Reason)
+			// A queued request may not have reached the school yet: it does not know the id until then.
+			if res.Code != scuola.CodeUnknownExtraction {
+				return fmt.Errorf("extraction %s failed: %s %s", id, res.Code, res.Reason)
+			}
 		}
 		if s.now().After(deadline) {
 			return fmt.Errorf("extraction %s still %s after %s", id, res.Status, maxWait)
@@ -311,6 +319,19 @@ func (s *Scuole) one(ctx context.Context, sum *SyncSummary, sc School) error {
 			return err
 		}
 	}
+}
+
+// ExtractionID is the extraction id a school's gateway gives a RichiestaEstrazione that reached it
+// as a queued busta: the busta's identifier with every character but letters, digits, '_' and '-'
+// turned into '-' (the convention of porta's scuola backend).
+func ExtractionID(messageID string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-':
+			return r
+		}
+		return '-'
+	}, messageID)
 }
 
 func newID() string {

@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"porta/adapters/anagrafe"
+	"porta/adapters/flows/flowstest"
 	"porta/adapters/merge"
 	"porta/adapters/scuola"
 	"porta/adapters/sil"
@@ -126,4 +127,41 @@ func TestSyncScuolePollsAndFlagsDropOuts(t *testing.T) {
 		t.Errorf("%+v, %d flags, %d drop-outs planted", sum, len(flags), len(gen.DropOuts))
 	}
 	t.Logf("%d pupils, %d drop-outs planted, %d flagged", len(gen.Schools[0].Pupils), len(gen.DropOuts), len(flags))
+}
+
+// TestSyncScuoleQueuedRequest: the PD queues RichiestaEstrazione (asynchronous asymmetric) and
+// answers only its identifier; the school, reached later, names the extraction after the busta.
+func TestSyncScuoleQueuedRequest(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 1)
+	att, err := scuola.OpenAttendance(ctx, openDB(t, "scuola.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := scuola.Person{CodiceFiscale: "RSSMRA09A01H501L", Cognome: "Rossi", Nome: "Mario", DataNascita: time.Date(2009, 1, 1, 0, 0, 0, 0, time.UTC)}
+	gen := scuola.Generate([]scuola.Person{p}, scuola.GenOptions{Seed: 1, Schools: []string{"RMIS00100A"}, Year: 2025, DropOuts: 1})
+	if err := att.Put(ctx, "RMIS00100A", gen.Year, gen.Schools[0].Pupils...); err != nil {
+		t.Fatal(err)
+	}
+	svc := &scuola.Service{Data: att, NewID: func(string) string { return ExtractionID(flowstest.QueuedID) }}
+	var pending []byte
+	f.pd.Handlers["RichiestaEstrazione"] = func(ctx context.Context, req []byte) ([]byte, error) { pending = req; return nil, nil }
+	polls := 0
+	f.pd.Handlers["StatoEstrazione"] = func(ctx context.Context, req []byte) ([]byte, error) {
+		if polls++; polls == 2 { // delivered between the first and second poll
+			if _, err := svc.Handle(ctx, pending); err != nil {
+				return nil, err
+			}
+		}
+		return svc.Handle(ctx, req)
+	}
+	s := &Scuole{PD: f.sender.PD, Store: f.store, Request: Route{Service: "FrequenzeScolastiche", Action: "RichiestaEstrazione"},
+		Poll: Route{Service: "FrequenzeScolastiche", Action: "StatoEstrazione"}, Sleep: func(context.Context, time.Duration) error { return nil }}
+	sum, err := s.Run(ctx, []School{{Party: "Scuola1", Code: "RMIS00100A", Year: gen.Year}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if polls != 2 || sum.Merged != len(gen.DropOuts) || len(gen.DropOuts) != 1 {
+		t.Errorf("%d polls, %+v, %d drop-outs planted", polls, sum, len(gen.DropOuts))
+	}
 }

@@ -52,7 +52,7 @@ type anagrafeFlags struct {
 func (a *anagrafeFlags) register(fs *flag.FlagSet) {
 	a.comuni = comuneFlags{}
 	fs.Var(a.comuni, "comune", "BELFIORE=PARTY: the municipality's party for residents of that comune (repeatable; none: Comune+BELFIORE for every worker; some: only those comuni)")
-	fs.StringVar(&a.service, "anagrafe-service", "E002Consultazione", "the registries' service name")
+	fs.StringVar(&a.service, "anagrafe-service", "Anagrafe", "the registries' service name")
 	fs.StringVar(&a.action, "anagrafe-action", "consultazioneSoggetti", "the registries' action")
 	fs.StringVar(&a.motivo, "motivo", "", "motivoRichiesta (default: aggiornamento residenza lavoratori SIL)")
 	fs.StringVar(&a.casoUso, "caso-uso", "", "casoUso (default C001)")

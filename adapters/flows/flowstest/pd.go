@@ -43,7 +43,8 @@ type PD struct {
 	KO       map[string]bool              // codici fiscali the Ministry answers KO to
 	Down     bool                         // answer every request with a Server fault
 	// Handlers answer the actions of synchronous services and richieste-stato from a real
-	// backend (anagrafe.Service.Handle, scuola.Service.Handle): payload in, payload out.
+	// backend (anagrafe.Service.Handle, scuola.Service.Handle): payload in, payload out. A nil
+	// payload out answers as the PD does for a queued request: 200 with QueuedID and no body.
 	Handlers map[string]func(ctx context.Context, payload []byte) ([]byte, error)
 }
 
@@ -57,6 +58,9 @@ var actionSchemas = map[string]string{
 	"RichiestaEstrazione":   "labour/scuola.xsd",
 	"StatoEstrazione":       "labour/scuola.xsd",
 }
+
+// QueuedID is the Porta-Message-ID of a request a handler took as queued (it returned no payload).
+const QueuedID = "Provincia_ProvinciaSPCoopIT_0000042_2026-11-28_09:00"
 
 // New starts a PD double, closed when the test ends.
 func New(t testing.TB, set *xsd.Set) *PD {
@@ -179,6 +183,11 @@ func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
 		out, err := h(r.Context(), payload)
 		if err != nil {
 			fault(w, "Server", "backend: "+err.Error())
+			return
+		}
+		if out == nil { // the handler took it as a queued one-way or asynchronous request
+			w.Header().Set("Porta-Message-ID", QueuedID)
+			w.WriteHeader(http.StatusOK)
 			return
 		}
 		if err := d.set.Validate(actionSchemas[action], out); err != nil {
