@@ -70,10 +70,22 @@ func (e *FaultError) Error() string {
 	return s
 }
 
-// RecordFault reports whether the fault is about the request's content (a Client fault other than
-// authentication), so that the record alone is rejected.
+// RecordFault reports whether the fault is about the request's content, so that the record alone
+// is rejected: a Client fault other than the PD's authentication, routing and authorisation
+// refusals (which every record would meet, and which a re-send cannot cure). The gateway words
+// these as "authentication failed", "consumer ...", "provider ...", "service ...", "application
+// ... may not call", "action ... is not an action"; its faults carry no code that tells them
+// apart, so the wording is read here.
 func (e *FaultError) RecordFault() bool {
-	return e.Code == "Client" && !strings.HasPrefix(e.String, "authentication failed")
+	if e.Code != "Client" {
+		return false
+	}
+	for _, p := range []string{"authentication failed", "consumer ", "provider ", "service ", "application ", "action "} {
+		if strings.HasPrefix(e.String, p) {
+			return false
+		}
+	}
+	return true
 }
 
 const contentTypeSOAP = "text/xml; charset=utf-8"

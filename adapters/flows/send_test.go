@@ -220,6 +220,13 @@ func TestSendStopsOnFaultsThatAreNotTheRecords(t *testing.T) {
 	}{
 		{"authentication", func(f *fixture) { f.sender.PD.Password = "wrong" }},
 		{"server fault", func(f *fixture) { f.pd.Down = true }},
+		{"unknown service", func(f *fixture) {
+			f.sender.Routes = map[string]Route{WhatEuropass: {Provider: "Europass", Service: "Nope", Action: "invioEuropass"}}
+			f.pd.Refuse["invioEuropass"] = map[string]string{}
+			for _, w := range f.workers {
+				f.pd.Refuse["invioEuropass"][w.Nome+" "+w.Cognome] = `service "Nope" of Europass is not in the registry`
+			}
+		}},
 		{"network", func(f *fixture) { f.pd.Srv.Close() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
