@@ -3,10 +3,13 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"porta/internal/proctest"
 )
 
 // TestSIGKILLDurability: one-way messages with riscontro stream through the Provincia's PD while
@@ -36,6 +39,7 @@ func TestSIGKILLDurability(t *testing.T) {
 	}
 	var mu sync.Mutex
 	gp, gm := start(p, 0), start(m, 0)
+	t0 := time.Now()
 
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -75,6 +79,7 @@ func TestSIGKILLDurability(t *testing.T) {
 		time.Sleep(time.Duration(150+rng.IntN(600)) * time.Millisecond)
 		victim := []string{"provincia", "ministero", "both"}[rng.IntN(3)]
 		kills[victim]++
+		t.Logf("round %d: SIGKILL %s at %v", round, victim, time.Since(t0).Round(time.Millisecond))
 		mu.Lock()
 		if victim != "ministero" {
 			gp.proc.Kill()
@@ -123,13 +128,28 @@ func TestSIGKILLDurability(t *testing.T) {
 	time.Sleep(time.Second) // let late re-deliveries show up
 	c := raw()
 	dups, deliveries := 0, 0
-	for _, n := range c {
+	for id, n := range c {
 		deliveries += n
 		dups += n - 1
+		if n > 1 {
+			var at []string
+			for _, d := range be.of("Comunicazione") {
+				if d.id == id {
+					at = append(at, d.at.Sub(t0).Round(time.Millisecond).String())
+				}
+			}
+			t.Logf("raw duplicate: %s delivered at %v", id, at)
+		}
 	}
 	for _, id := range want {
 		if c[id] == 0 {
 			t.Errorf("message %s was accepted by the PD and never delivered", id)
+		}
+	}
+	// The audit trails survived the kills: every chain verifies.
+	for _, s := range []*site{p, m} {
+		if out, err := exec.Command(proctest.Binary(t), "trace", "verify", "--config", s.cfg).CombinedOutput(); err != nil {
+			t.Errorf("trace verify of %s after SIGKILL: %v\n%s", s.name, err, out)
 		}
 	}
 	t.Logf("%d rounds of SIGKILL %v; PD accepted %d messages (%d calls failed while a gateway was down); "+

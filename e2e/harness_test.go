@@ -215,6 +215,7 @@ func (g *gw) mustCall(t testing.TB, path string, n int, hdr map[string]string) (
 type delivery struct {
 	party, id, relates, conv, sender, service, action string
 	body                                              string
+	at                                                time.Time
 }
 
 var richiestaRE = regexp.MustCompile(`<(\w+:)?Richiesta[\s>][\s\S]*?</(\w+:)?Richiesta>`)
@@ -234,7 +235,7 @@ func newBackend(t testing.TB) *backend {
 		body, _ := io.ReadAll(r.Body)
 		d := delivery{party: strings.TrimPrefix(r.URL.Path, "/"), id: r.Header.Get("Porta-Message-ID"),
 			relates: r.Header.Get("Porta-Relates-To"), conv: r.Header.Get("Porta-Conversation-ID"),
-			sender: r.Header.Get("Porta-Sender"), service: r.Header.Get("Porta-Service"), action: r.Header.Get("Porta-Action"), body: string(body)}
+			sender: r.Header.Get("Porta-Sender"), service: r.Header.Get("Porta-Service"), action: r.Header.Get("Porta-Action"), body: string(body), at: time.Now()}
 		b.mu.Lock()
 		b.got = append(b.got, d)
 		slow := b.slow
