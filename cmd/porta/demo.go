@@ -466,15 +466,12 @@ func (n *demoNet) sendEach(ctx context.Context, f *flowResult, provider, service
 
 // kept fills lost and duplicated from what the receiving peer kept.
 func (n *demoNet) kept(ctx context.Context, f *flowResult, provider, service string, delivered int) error {
-	docs, records, dup, err := n.peers[provider].Data.Kept.Kept(ctx, service)
+	_, records, dup, err := n.peers[provider].Data.Kept.Kept(ctx, service)
 	if err != nil {
 		return err
 	}
-	f.Lost = max(0, delivered-records)
-	f.Duplicated = dup + max(0, docs-delivered) - 0
-	if docs != records {
-		f.Duplicated = max(f.Duplicated, docs-records)
-	}
+	f.Lost = max(0, delivered-records) // acknowledged (or answered) but not kept
+	f.Duplicated = dup                 // kept from more than one busta
 	f.Merged = records
 	return nil
 }
