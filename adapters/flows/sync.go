@@ -287,6 +287,14 @@ func (s *Scuole) one(ctx context.Context, sum *SyncSummary, sc School) error {
 		}
 		sum.Sent++
 		prep, err := s.PD.CallRelated(ctx, pl, poll, rep.MessageID)
+		var fe *FaultError
+		if errors.As(err, &fe) && strings.Contains(fe.Error(), "RiferimentoMessaggio") && s.now().Before(deadline) {
+			// The provider does not know the request yet: the PD's outbox has not delivered it.
+			if err := s.sleep(ctx, every); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
