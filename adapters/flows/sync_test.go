@@ -148,7 +148,10 @@ func TestSyncScuoleQueuedRequest(t *testing.T) {
 	f.pd.Handlers["RichiestaEstrazione"] = func(ctx context.Context, req []byte) ([]byte, error) { pending = req; return nil, nil }
 	polls := 0
 	f.pd.Handlers["StatoEstrazione"] = func(ctx context.Context, req []byte) ([]byte, error) {
-		if polls++; polls == 2 { // delivered between the first and second poll
+		if polls++; polls == 1 { // the school's gateway does not know the request yet
+			return nil, flowstest.ClientFault("the provider's gateway refused the request: EGOV_IT_111 RiferimentoMessaggio non valido")
+		}
+		if polls == 3 { // delivered between the second and third poll
 			if _, err := svc.Handle(ctx, pending); err != nil {
 				return nil, err
 			}
@@ -161,7 +164,7 @@ func TestSyncScuoleQueuedRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if polls != 2 || sum.Merged != len(gen.DropOuts) || len(gen.DropOuts) != 1 {
+	if polls != 3 || sum.Merged != len(gen.DropOuts) || len(gen.DropOuts) != 1 {
 		t.Errorf("%d polls, %+v, %d drop-outs planted", polls, sum, len(gen.DropOuts))
 	}
 }

@@ -7,6 +7,7 @@ package flowstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -58,6 +59,12 @@ var actionSchemas = map[string]string{
 	"RichiestaEstrazione":   "labour/scuola.xsd",
 	"StatoEstrazione":       "labour/scuola.xsd",
 }
+
+// ClientFault, returned by a handler, is answered as a SOAP Client fault with its text, as the PD
+// answers a refusal (e.g. the peer's EGOV_IT_111 for a RiferimentoMessaggio it does not know).
+type ClientFault string
+
+func (c ClientFault) Error() string { return string(c) }
 
 // QueuedID is the Porta-Message-ID of a request a handler took as queued (it returned no payload).
 const QueuedID = "Provincia_ProvinciaSPCoopIT_0000042_2026-11-28_09:00"
@@ -181,6 +188,11 @@ func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
 	if h := d.Handlers[action]; h != nil {
 		d.received[action] = append(d.received[action], cf)
 		out, err := h(r.Context(), payload)
+		var cf ClientFault
+		if errors.As(err, &cf) {
+			fault(w, "Client", string(cf))
+			return
+		}
 		if err != nil {
 			fault(w, "Server", "backend: "+err.Error())
 			return
