@@ -180,9 +180,11 @@ type demoNet struct {
 	silRejected []*sil.RecordError // refused by the SIL source itself
 	silPlanted  []sil.Planted
 	comuneOf    map[string]string // codice fiscale -> municipality party
-	anaPlanted  map[string]anagrafe.Change
-	school      *scuola.Generated
-	pupilsKnown map[string]bool
+	// identityRejected are the SIL workers not consulted anywhere: their identity is invalid
+	identityRejected []error
+	anaPlanted       map[string]anagrafe.Change
+	school           *scuola.Generated
+	pupilsKnown      map[string]bool
 }
 
 func demo(parent context.Context, dir string, nWorkers, conc int, seed uint64, log *slog.Logger) (*demoReport, error) {
@@ -303,7 +305,8 @@ func (n *demoNet) plant(ctx context.Context, dir string, nWorkers int, seed uint
 	adultBy := n.now.AddDate(-19, 0, 0)
 	var people []inps.Person
 	for i, w := range n.workers {
-		if codicefiscale.Validate(w.CodiceFiscale) != nil {
+		if err := w.CheckIdentity(); err != nil {
+			n.identityRejected = append(n.identityRejected, err)
 			continue
 		}
 		c := []string{pComune1, pComune2}[i%2]
@@ -413,8 +416,11 @@ func reasonOf(err error) string {
 // records: each planted one must be rejected (on the planted field, or on an earlier rule of the
 // document when the record breaks that too). Other refusals are the documents' own rules (no
 // DID date, no experience for a candidature): counted as reasons.
-func (n *demoNet) checkPlantedRejections(f *flowResult, rejected map[string]string) {
+func (n *demoNet) checkPlantedRejections(f *flowResult, rejected map[string]string, notCarried map[string]bool) {
 	for _, p := range n.silPlanted {
+		if notCarried[p.Field] {
+			continue
+		}
 		if _, ok := rejected[p.SILID]; !ok {
 			f.problem("planted invalid record %s (%s: %s) was not rejected", p.SILID, p.Field, p.Rule)
 		}
@@ -422,7 +428,7 @@ func (n *demoNet) checkPlantedRejections(f *flowResult, rejected map[string]stri
 }
 
 // sendEach builds and sends one document per SIL worker and returns per-record outcomes.
-func (n *demoNet) sendEach(ctx context.Context, f *flowResult, provider, service, action string, build func(*sil.Worker) ([]byte, error), ack func(*pdAnswer) error) (ids []string) {
+func (n *demoNet) sendEach(ctx context.Context, f *flowResult, provider, service, action string, build func(*sil.Worker) ([]byte, error), ack func(*pdAnswer) error, notCarried map[string]bool) (ids []string) {
 	var mu sync.Mutex
 	rejected := map[string]string{}
 	for _, re := range n.silRejected {
@@ -460,7 +466,7 @@ func (n *demoNet) sendEach(ctx context.Context, f *flowResult, provider, service
 		}
 		ids = append(ids, a.MessageID)
 	})
-	n.checkPlantedRejections(f, rejected)
+	n.checkPlantedRejections(f, rejected, notCarried)
 	return ids
 }
 
@@ -490,7 +496,7 @@ func (n *demoNet) flowSAP(ctx context.Context) (*flowResult, error) {
 			return fmt.Errorf("esito %q", r.Esito)
 		}
 		return nil
-	})
+	}, nil)
 	err := n.kept(ctx, f, pMinistero, svcSAP, f.Acknowledged)
 	f.Seconds = time.Since(t).Seconds()
 	return f, err
@@ -508,7 +514,7 @@ func (n *demoNet) flowDID(ctx context.Context) (*flowResult, error) {
 			return fmt.Errorf("esito %s %s", o.Code, o.Description)
 		}
 		return nil
-	})
+	}, map[string]bool{"dom_comune": true}) // the DID carries no domicile
 	err := n.kept(ctx, f, pMinistero, svcDID, f.Acknowledged)
 	f.Seconds = time.Since(t).Seconds()
 	return f, err
@@ -518,7 +524,7 @@ func (n *demoNet) flowDID(ctx context.Context) (*flowResult, error) {
 // busta (the consumer's trace says sent) and the provider's intake kept it.
 func (n *demoNet) oneWay(ctx context.Context, name, provider, service, action string, build func(*sil.Worker) ([]byte, error)) (*flowResult, error) {
 	f, t := &flowResult{Name: name}, time.Now()
-	ids := n.sendEach(ctx, f, provider, service, action, build, nil)
+	ids := n.sendEach(ctx, f, provider, service, action, build, nil, nil)
 	acked, err := n.waitAcks(ctx, n.peers[pProvincia], ids)
 	if err != nil {
 		return nil, err
@@ -635,6 +641,9 @@ func (n *demoNet) flowAnagrafe(ctx context.Context) (*flowResult, error) {
 		f.Acknowledged++
 		subjects[c] = append(subjects[c], subs...)
 	})
+	for _, err := range n.identityRejected {
+		f.reject(reasonOf(err))
+	}
 	merged := map[string]int{}
 	for _, c := range []string{pComune1, pComune2} {
 		rep, err := prov.Data.Merge.MergeSubjects(ctx, c, subjects[c])
