@@ -120,8 +120,8 @@ func (d *backendData) Backends(now func() time.Time) map[string]gateway.Backend 
 		}),
 		"ministerosap": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcSAP) }),
 		"ministerodid": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcDID) }),
-		"borsalavoro":   perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcCandidatura) }),
-		"europass":      perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcEuropass) }),
+		"borsalavoro":  perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcCandidatura) }),
+		"europass":     perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcEuropass) }),
 	}
 }
 
