@@ -73,6 +73,8 @@ func TestSIGKILLDurability(t *testing.T) {
 		}()
 	}
 
+	// Kill only once the stream flows, so that the kills hit messages in flight.
+	waitFor(t, "20 messages accepted before the first kill", 20*time.Second, func() bool { return nAcc.Load() >= 20 })
 	const rounds = 4
 	kills := map[string]int{}
 	for round := 1; round <= rounds; round++ {
