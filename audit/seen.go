@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // DefaultSeenAge is how long the duplicate history keeps an ID by default: 7200 minutes (five
@@ -17,9 +19,21 @@ type SeenKey struct {
 }
 
 // Seen adds (sender, id) to the duplicate history if it is absent and reports whether it was
-// new, atomically: of two nodes receiving the same busta at once, exactly one sees true.
+// new, atomically: of two nodes receiving the same busta at once, exactly one sees true. The
+// insert goes through the writer and shares its group commit: a write of its own would pay its
+// own fsync and, on SQLite, wait for the writer's lock in the busy handler's sleeps.
 func (s *Store) Seen(ctx context.Context, sender, id string) (first bool, err error) {
-	return s.seen(ctx, s.db, SeenKey{sender, id}, s.now())
+	k, now := SeenKey{sender, id}, s.now()
+	var isNew bool
+	err = s.submit(ctx, &op{fn: func(ctx context.Context, tx *sqlx.Tx) error {
+		var err error
+		isNew, err = s.seen(ctx, tx, k, now)
+		return err
+	}})
+	if err != nil {
+		return false, err
+	}
+	return isNew, nil
 }
 
 func (s *Store) seen(ctx context.Context, db execer, k SeenKey, now time.Time) (bool, error) {
