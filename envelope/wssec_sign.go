@@ -84,7 +84,7 @@ func LoadSigner(keyPEM, certPEM string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signer: %w", err)
 	}
-	key, err := parseKeyPEM(kb)
+	key, err := ParseKeyPEM(kb)
 	if err != nil {
 		return nil, fmt.Errorf("signer: %s: %w", keyPEM, err)
 	}
@@ -92,14 +92,16 @@ func LoadSigner(keyPEM, certPEM string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signer: %w", err)
 	}
-	certs, err := parseCertsPEM(cb)
+	certs, err := ParseCertificatesPEM(cb)
 	if err != nil {
 		return nil, fmt.Errorf("signer: %s: %w", certPEM, err)
 	}
 	return NewSigner(key, certs)
 }
 
-func parseKeyPEM(data []byte) (crypto.Signer, error) {
+// ParseKeyPEM reads a private key from PEM: PKCS#8, PKCS#1 ("RSA PRIVATE KEY") or SEC 1
+// ("EC PRIVATE KEY"). The registry and the signer share it.
+func ParseKeyPEM(data []byte) (crypto.Signer, error) {
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)

@@ -39,7 +39,7 @@ func testCert(t testing.TB, name string) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := parseCertsPEM(data)
+	cs, err := ParseCertificatesPEM(data)
 	if err != nil {
 		t.Fatal(err)
 	}

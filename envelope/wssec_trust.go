@@ -59,16 +59,16 @@ func readCertFile(name string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trust store: %w", err)
 	}
-	cs, err := parseCertsPEM(data)
+	cs, err := ParseCertificatesPEM(data)
 	if err != nil {
 		return nil, fmt.Errorf("trust store: %s: %w", name, err)
 	}
 	return cs, nil
 }
 
-// parseCertsPEM returns every CERTIFICATE block of data; it fails when there is none or one
+// ParseCertificatesPEM returns every CERTIFICATE block of data; it fails when there is none or one
 // does not parse.
-func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
+func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for n := 1; ; n++ {
 		var b *pem.Block

@@ -336,7 +336,7 @@ func (b *builder) certs(d *decoder, m map[string]*yaml.Node, key, what string, o
 				continue
 			}
 		}
-		cs, err := ParseCertificatesPEM(data)
+		cs, err := envelope.ParseCertificatesPEM(data)
 		if err != nil {
 			d.errf(d.file, item.Line, "%s: %s item %d (%s): %v", what, key, i+1, src, err)
 			continue
@@ -548,7 +548,7 @@ func (b *builder) deliveryTLS(d *decoder, n *yaml.Node, what string) *tls.Config
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: d.str(m, "server_name", what)}
 	if ca := d.str(m, "ca", what); ca != "" {
 		data, err := os.ReadFile(d.path(ca))
-		cs, perr := ParseCertificatesPEM(data)
+		cs, perr := envelope.ParseCertificatesPEM(data)
 		switch {
 		case err != nil:
 			d.errf(d.file, m["ca"].Line, "%s: delivery tls ca %s: %v", what, ca, unwrapPathErr(err))

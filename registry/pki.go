@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"porta/envelope"
 )
 
 // Key algorithms of GenerateKey.
@@ -71,74 +73,17 @@ func writeFile(path string, data []byte, perm os.FileMode) error {
 	return f.Close()
 }
 
-// ParseKeyPEM reads a private key from PEM: PKCS#8, PKCS#1 ("RSA PRIVATE KEY") or SEC 1
-// ("EC PRIVATE KEY").
-func ParseKeyPEM(data []byte) (crypto.Signer, error) {
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return nil, errors.New("no PRIVATE KEY PEM block")
-		}
-		var k any
-		var err error
-		switch b.Type {
-		case "PRIVATE KEY":
-			k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
-		case "RSA PRIVATE KEY":
-			k, err = x509.ParsePKCS1PrivateKey(b.Bytes)
-		case "EC PRIVATE KEY":
-			k, err = x509.ParseECPrivateKey(b.Bytes)
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Type, err)
-		}
-		s, ok := k.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("%s: a %T cannot sign", b.Type, k)
-		}
-		return s, nil
-	}
-}
-
 // ReadKeyFile reads a private key PEM file (see ParseKeyPEM).
 func ReadKeyFile(path string) (crypto.Signer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	k, err := ParseKeyPEM(data)
+	k, err := envelope.ParseKeyPEM(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return k, nil
-}
-
-// ParseCertificatesPEM returns every CERTIFICATE block of data, in order. Other block types are
-// skipped; no certificate at all is an error.
-func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for n := 1; ; n++ {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("PEM block %d: %w", n, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no CERTIFICATE PEM block")
-	}
-	return out, nil
 }
 
 // ReadCertFile reads the certificates of a PEM file.
@@ -147,7 +92,7 @@ func ReadCertFile(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := ParseCertificatesPEM(data)
+	cs, err := envelope.ParseCertificatesPEM(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -251,7 +251,7 @@ func TestPKI(t *testing.T) {
 	if _, err := LoadCA(filepath.Join(dir, "nowhere")); err == nil {
 		t.Error("LoadCA of a missing directory succeeded")
 	}
-	if _, err := ParseCertificatesPEM([]byte("nothing here")); err == nil {
+	if _, err := envelope.ParseCertificatesPEM([]byte("nothing here")); err == nil {
 		t.Error("ParseCertificatesPEM accepted no PEM")
 	}
 }
