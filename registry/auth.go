@@ -119,6 +119,36 @@ type authCacheKey struct {
 	sum  [32]byte
 }
 
+// passwordCheck is one PBKDF2 verification of a Basic credential. Concurrent requests with the
+// same credentials wait for the first one's check instead of each paying its cost; a successful
+// check stays in the cache, a failed one is removed so the next attempt is checked afresh.
+type passwordCheck struct {
+	done chan struct{}
+	err  error
+}
+
+func (r *Registry) checkPassword(k authCacheKey, a *Application, password string) error {
+	fresh := &passwordCheck{done: make(chan struct{})}
+	v, loaded := r.verified.LoadOrStore(k, fresh)
+	pc := v.(*passwordCheck)
+	if loaded {
+		<-pc.done
+		return pc.err
+	}
+	good, err := VerifyPassword(a.passwordHash, password)
+	switch {
+	case err != nil:
+		pc.err = fmt.Errorf("application %s: %w", a.Name, err)
+	case !good:
+		pc.err = fmt.Errorf("application %s: %w", a.Name, ErrBadPassword)
+	}
+	if pc.err != nil {
+		r.verified.Delete(k)
+	}
+	close(pc.done)
+	return pc.err
+}
+
 // AuthenticateApplication returns the application that presented c. With HTTP Basic the password
 // is checked against the application's hash (successful checks are remembered for the life of this
 // Registry); with a certificate, the application is found by SHA-256 fingerprint, then by subject.
@@ -131,15 +161,8 @@ func (r *Registry) AuthenticateApplication(c Credentials) (*Application, error) 
 			return nil, fmt.Errorf("application user %q: %w", c.Username, ErrUnknownUser)
 		}
 		k := authCacheKey{c.Username, sha256.Sum256([]byte(c.Password))}
-		if _, ok := r.verified.Load(k); !ok {
-			good, err := VerifyPassword(a.passwordHash, c.Password)
-			if err != nil {
-				return nil, fmt.Errorf("application %s: %w", a.Name, err)
-			}
-			if !good {
-				return nil, fmt.Errorf("application %s: %w", a.Name, ErrBadPassword)
-			}
-			r.verified.Store(k, struct{}{})
+		if err := r.checkPassword(k, a, c.Password); err != nil {
+			return nil, err
 		}
 		byBasic = a
 	}

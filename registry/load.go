@@ -48,7 +48,7 @@ type Registry struct {
 	files     []string
 	warnings  Problems
 
-	verified sync.Map // authCacheKey -> struct{}: Basic credentials already verified (see AuthenticateApplication)
+	verified sync.Map // authCacheKey -> *passwordCheck: Basic credentials verified or being verified (see checkPassword)
 }
 
 type serviceKey struct{ provider, name string }

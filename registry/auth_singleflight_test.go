@@ -1,0 +1,43 @@
+package registry
+
+import (
+	"crypto/rand"
+	"errors"
+	"sync"
+	"testing"
+)
+
+// Many first logins at once must cost one PBKDF2 check, and a wrong password must not be cached.
+func TestCheckPasswordConcurrentFirstLogins(t *testing.T) {
+	hash, err := HashPassword("s3cret", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Registry{}
+	a := &Application{Name: "sil", passwordHash: hash}
+	k := authCacheKey{"sil", [32]byte{1}}
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = r.checkPassword(k, a, "s3cret")
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	bad := authCacheKey{"sil", [32]byte{2}}
+	for i := 0; i < 2; i++ {
+		if err := r.checkPassword(bad, a, "wrong"); !errors.Is(err, ErrBadPassword) {
+			t.Fatalf("wrong password, attempt %d: %v", i+1, err)
+		}
+	}
+	if _, cached := r.verified.Load(bad); cached {
+		t.Fatal("a failed check stayed in the cache")
+	}
+}
