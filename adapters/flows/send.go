@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -147,55 +146,22 @@ func (s *Sender) Send(ctx context.Context, workers []*sil.Worker, unreadable []*
 // sendAll sends what for every worker, Concurrency at a time, and folds the outcomes into sum in
 // the workers' order. The first error that is not a record's stops the others.
 func (s *Sender) sendAll(ctx context.Context, sum *Summary, what string, workers []*sil.Worker, open map[string]bool) error {
-	n := s.Concurrency
-	if n < 1 {
-		n = 1
-	}
 	parts := make([]Summary, len(workers))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	next := make(chan int)
-	for g := 0; g < n; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				wk, p := workers[i], &parts[i]
-				p.What = what
-				if what == WhatDID && wk.Admin.DataDID.IsZero() {
-					p.Skipped++
-					continue
-				}
-				ok, err := s.sendOne(ctx, p, what, wk)
-				if err == nil && ok && open[what+"\x00"+wk.CodiceFiscale] {
-					err = s.resolve(ctx, what, wk.CodiceFiscale)
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					cancel()
-				}
-			}
-		}()
-	}
-feed:
-	for i := range workers {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	err := forEach(ctx, s.Concurrency, len(workers), func(ctx context.Context, i int) error {
+		wk, p := workers[i], &parts[i]
+		p.What = what
+		// A worker who filed no DID is not concerned, unless the record is invalid: every kind
+		// rejects an invalid record, with its reason.
+		if what == WhatDID && wk.Admin.DataDID.IsZero() && wk.CheckIdentity() == nil {
+			p.Skipped++
+			return nil
 		}
-	}
-	close(next)
-	wg.Wait()
+		ok, err := s.sendOne(ctx, p, what, wk)
+		if err == nil && ok && open[what+"\x00"+wk.CodiceFiscale] {
+			err = s.resolve(ctx, what, wk.CodiceFiscale)
+		}
+		return err
+	})
 	for _, p := range parts {
 		sum.Sent += p.Sent
 		sum.Acknowledged += p.Acknowledged
@@ -203,10 +169,7 @@ feed:
 		sum.Skipped += p.Skipped
 		sum.Rejections = append(sum.Rejections, p.Rejections...)
 	}
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+	return err
 }
 
 // sendOne sends one document; false with a nil error means the record was rejected (and kept).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -62,7 +63,12 @@ type Anagrafe struct {
 	Route   func(w *sil.Worker) (Route, bool)
 	Motivo  string // motivoRichiesta; "aggiornamento residenza lavoratori SIL" when empty
 	CasoUso string // casoUso; "C001" when empty
-	Now     func() time.Time
+	// Concurrency is how many consultations are in flight at once (1 when 0). The store's reads
+	// and writes (a worker added, a merge, a rejection) still happen one at a time.
+	Concurrency int
+	Now         func() time.Time
+
+	mu sync.Mutex // serialises the store's writes between concurrent consultations
 }
 
 // DefaultAnagrafeRoute asks the party "Comune" + the residence's Belfiore code, service
@@ -81,22 +87,76 @@ func (a *Anagrafe) now() time.Time {
 	return time.Now()
 }
 
-// Run consults and merges every worker. A worker the store does not know yet is added first
-// (identity only), so that the registry's residence becomes its first. A KO answer is recorded
-// under KindConsultazione; a fault that is not the record's stops the run.
+// Run consults and merges every worker, Concurrency at a time, and folds the outcomes in the
+// workers' order. A worker the store does not know yet is added first (identity only), so that the
+// registry's residence becomes its first. A KO answer is recorded under KindConsultazione; a fault
+// that is not the record's stops the run.
 func (a *Anagrafe) Run(ctx context.Context, workers []*sil.Worker) (*SyncSummary, error) {
 	start := a.now()
 	sum := &SyncSummary{Name: "anagrafe"}
-	for _, w := range workers {
-		if err := ctx.Err(); err != nil {
-			return sum, err
-		}
-		if err := a.one(ctx, sum, w); err != nil {
-			return sum, err
-		}
+	parts := make([]SyncSummary, len(workers))
+	err := forEach(ctx, a.Concurrency, len(workers), func(ctx context.Context, i int) error {
+		return a.one(ctx, &parts[i], workers[i])
+	})
+	for i := range parts {
+		sum.addPart(&parts[i])
 	}
 	sum.Seconds = a.now().Sub(start).Seconds()
-	return sum, nil
+	return sum, err
+}
+
+func (s *SyncSummary) addPart(p *SyncSummary) {
+	s.Sent += p.Sent
+	s.Answered += p.Answered
+	s.Merged += p.Merged
+	s.Unchanged += p.Unchanged
+	s.Rejected += p.Rejected
+	s.Skipped += p.Skipped
+	s.Rejections = append(s.Rejections, p.Rejections...)
+}
+
+// forEach calls fn for 0..count-1, n at a time (1 when n < 1). The first error stops the others
+// (their context is cancelled) and is returned.
+func forEach(ctx context.Context, n, count int, fn func(ctx context.Context, i int) error) error {
+	n = max(1, min(n, count))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	next := make(chan int)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					cancel()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range count {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
 }
 
 func (a *Anagrafe) one(ctx context.Context, sum *SyncSummary, w *sil.Worker) error {
@@ -116,12 +176,7 @@ func (a *Anagrafe) one(ctx context.Context, sum *SyncSummary, w *sil.Worker) err
 		sum.Skipped++
 		return nil
 	}
-	if _, err := a.Store.Worker(ctx, w.CodiceFiscale); errors.Is(err, merge.ErrNotFound) {
-		if err := a.Store.PutWorker(ctx, merge.Worker{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome,
-			DataNascita: w.DataNascita, Status: merge.Active}); err != nil {
-			return err
-		}
-	} else if err != nil {
+	if err := a.known(ctx, w); err != nil {
 		return err
 	}
 	now := a.now()
@@ -158,12 +213,26 @@ func (a *Anagrafe) one(ctx context.Context, sum *SyncSummary, w *sil.Worker) err
 	case err != nil:
 		return a.reject(ctx, sum, r.Provider, w.CodiceFiscale, "risposta", "E002 response", err.Error())
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	mr, err := a.Store.MergeSubjects(ctx, r.Provider, subjects)
 	if err != nil {
 		return err
 	}
 	sum.add(mr)
 	return resolveFailures(ctx, a.DB, a.now(), KindConsultazione, w.CodiceFiscale)
+}
+
+// known adds a worker the store does not know yet, identity only.
+func (a *Anagrafe) known(ctx context.Context, w *sil.Worker) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, err := a.Store.Worker(ctx, w.CodiceFiscale)
+	if errors.Is(err, merge.ErrNotFound) {
+		return a.Store.PutWorker(ctx, merge.Worker{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome,
+			DataNascita: w.DataNascita, Status: merge.Active})
+	}
+	return err
 }
 
 // Retry consults again about the worker of an open KindConsultazione failure, read again from src.
@@ -181,6 +250,8 @@ func (a *Anagrafe) Retry(ctx context.Context, src *sil.Source, f merge.Failure) 
 }
 
 func (a *Anagrafe) reject(ctx context.Context, sum *SyncSummary, source, cf, field, rule, reason string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	sum.Rejected++
 	sum.Rejections = append(sum.Rejections, Rejection{What: KindConsultazione, CF: cf, Field: field, Rule: rule, Reason: reason})
 	return a.Store.Reject(ctx, &merge.RecordError{Source: source, Kind: KindConsultazione, Record: cf, Field: field, Rule: rule, Reason: reason},

@@ -31,6 +31,7 @@ type GenOptions struct {
 	Seed            uint64    // same seed, same SIL
 	Now             time.Time // the generation instant: ages, DID and change dates are before it
 	Provinces       []string  // province siglas whose comuni are used; empty: every province in codicefiscale.Places
+	Homes           []string  // Belfiore codes of the comuni residences are drawn from; empty: those of Provinces
 	BadCheck        int       // plant this many codici fiscali with a wrong check character
 	MissingRequired int       // plant this many workers lacking a required field (surname or domicile comune)
 }
@@ -86,6 +87,13 @@ func Generate(ctx context.Context, dir string, opt GenOptions) (*Generated, erro
 		return nil, fmt.Errorf("sil generate: schema: %w", err)
 	}
 	g := &generator{rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x5eed)), now: opt.Now.UTC(), places: places, used: map[string]bool{}}
+	for _, code := range opt.Homes {
+		p, ok := codicefiscale.Lookup(code)
+		if !ok || p.Province == "EE" {
+			return nil, fmt.Errorf("sil generate: home comune %q is not a Belfiore code of an Italian comune codicefiscale knows", code)
+		}
+		g.homes = append(g.homes, p)
+	}
 	plant := map[int]string{}
 	for i, k := range g.rng.Perm(opt.Workers)[:opt.BadCheck+opt.MissingRequired] {
 		if i < opt.BadCheck {
@@ -160,6 +168,7 @@ type generator struct {
 	rng    *rand.Rand
 	now    time.Time
 	places []codicefiscale.Place
+	homes  []codicefiscale.Place // where residences are drawn from; places when empty
 	used   map[string]bool
 }
 
@@ -213,7 +222,11 @@ func (g *generator) worker(n int) (*Worker, error) {
 			break
 		}
 	}
-	home := g.places[g.rng.IntN(len(g.places))]
+	homes := g.places
+	if len(g.homes) > 0 {
+		homes = g.homes
+	}
+	home := homes[g.rng.IntN(len(homes))]
 	w.Residenza = Address{Comune: home.Code, CAP: g.cap(), Indirizzo: g.street(), Localita: home.Name}
 	w.Domicilio = w.Residenza
 	if g.rng.IntN(5) == 0 {

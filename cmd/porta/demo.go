@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,8 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -24,6 +21,7 @@ import (
 	"porta/adapters/codicefiscale"
 	"porta/adapters/did"
 	"porta/adapters/europass"
+	"porta/adapters/flows"
 	"porta/adapters/formazione"
 	"porta/adapters/inps"
 	"porta/adapters/merge"
@@ -165,26 +163,37 @@ var (
 		pComune1: {Nome: "BOLOGNA", CodiceIstat: "037006", Provincia: "BO"},
 		pComune2: {Nome: "IMOLA", CodiceIstat: "037032", Provincia: "BO"},
 	}
-	demoSchools = map[string]string{pScuola1: "BOIS00100X", pScuola2: "BOIS00200B"}
+	// demoComuneOf gives the municipality's party by the Belfiore code of its comune: a worker's
+	// residence decides who answers for them.
+	demoComuneOf = map[string]string{"A944": pComune1, "E289": pComune2}
+	demoSchools  = map[string]string{pScuola1: "BOIS00100X", pScuola2: "BOIS00200B"}
 )
+
+// demoBelfiore is the Belfiore code of a municipality's comune.
+func demoBelfiore(party string) string {
+	for code, p := range demoComuneOf {
+		if p == party {
+			return code
+		}
+	}
+	return ""
+}
 
 // demoNet is the running network and the data planted in it.
 type demoNet struct {
-	peers   map[string]*peer
-	client  *pdClient
-	schemas *xsd.Set
-	now     time.Time
-	conc    int
+	peers    map[string]*peer
+	http     *http.Client
+	password string
+	schemas  *xsd.Set
+	now      time.Time
+	conc     int
 
 	workers     []*sil.Worker      // read from the SIL
 	silRejected []*sil.RecordError // refused by the SIL source itself
 	silPlanted  []sil.Planted
-	comuneOf    map[string]string // codice fiscale -> municipality party
-	// identityRejected are the SIL workers not consulted anywhere: their identity is invalid
-	identityRejected []error
-	anaPlanted       map[string]anagrafe.Change
-	school           *scuola.Generated
-	pupilsKnown      map[string]bool
+	anaPlanted  map[string]anagrafe.Change
+	school      *scuola.Generated
+	pupilsKnown map[string]bool
 }
 
 func demo(parent context.Context, dir string, nWorkers, conc int, seed uint64, log *slog.Logger) (*demoReport, error) {
@@ -204,11 +213,11 @@ func demo(parent context.Context, dir string, nWorkers, conc int, seed uint64, l
 	}
 	defer schemas.Close()
 	n := &demoNet{
-		peers:   map[string]*peer{},
-		client:  &pdClient{HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, Password: password},
+		peers: map[string]*peer{},
+		http:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, password: password,
 		schemas: schemas, now: time.Now().UTC(), conc: conc,
 	}
-	defer n.client.HTTP.CloseIdleConnections()
+	defer n.http.CloseIdleConnections()
 
 	// Start every gateway (stopped in reverse at the end).
 	var order []*peer
@@ -275,7 +284,7 @@ func (n *demoNet) plant(ctx context.Context, dir string, nWorkers int, seed uint
 	prov := n.peers[pProvincia]
 	bad := max(1, nWorkers/100)
 	missing := max(1, nWorkers/200)
-	gen, err := sil.Generate(ctx, filepath.Join(prov.Dir, "sil"), sil.GenOptions{Workers: nWorkers, Seed: seed, Now: n.now, BadCheck: bad, MissingRequired: missing})
+	gen, err := sil.Generate(ctx, filepath.Join(prov.Dir, "sil"), sil.GenOptions{Workers: nWorkers, Seed: seed, Now: n.now, BadCheck: bad, MissingRequired: missing, Homes: []string{"A944", "E289"}})
 	if err != nil {
 		return fmt.Errorf("generate SIL: %w", err)
 	}
@@ -294,46 +303,51 @@ func (n *demoNet) plant(ctx context.Context, dir string, nWorkers int, seed uint
 		return err
 	}
 
-	// The comuni: each valid worker lives in one of the two; each registry plants changes.
-	n.comuneOf = map[string]string{}
-	n.anaPlanted = map[string]anagrafe.Change{}
+	// The comuni: a worker's residence (the Belfiore code the SIL holds) decides which
+	// municipality answers for them, and each registry holds exactly those residents. One
+	// generation over both comuni plants the changes, so a residence change may move a worker to
+	// the other comune: the registry of the comune the province knows (the one it asks) then holds
+	// the transfer with the new address, as the comune of emigration records it.
 	// anagrafe.Generate draws the known residence between the 18th birthday and a year ago, so
 	// only workers 19 or older can carry a planted change; the younger ones are registered
 	// unchanged (a second Generate with no rates).
-	byComune := map[string][]anagrafe.Worker{}
-	young := map[string][]anagrafe.Worker{}
+	n.anaPlanted = map[string]anagrafe.Change{}
+	residentOf := map[string]string{} // codice fiscale -> municipality party
+	var adults, young []anagrafe.Worker
 	adultBy := n.now.AddDate(-19, 0, 0)
-	var people []inps.Person
-	for i, w := range n.workers {
-		if err := w.CheckIdentity(); err != nil {
-			n.identityRejected = append(n.identityRejected, err)
+	for _, w := range n.workers {
+		c, ok := demoComuneOf[w.Residenza.Comune]
+		if !ok || w.CheckIdentity() != nil {
 			continue
 		}
-		c := []string{pComune1, pComune2}[i%2]
-		n.comuneOf[w.CodiceFiscale] = c
+		residentOf[w.CodiceFiscale] = c
 		aw := anagrafe.Worker{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome, Sesso: w.Sesso, DataNascita: w.DataNascita, Comune: demoComuni[c]}
 		if w.DataNascita.After(adultBy) {
-			young[c] = append(young[c], aw)
+			young = append(young, aw)
 		} else {
-			byComune[c] = append(byComune[c], aw)
+			adults = append(adults, aw)
 		}
-		people = append(people, inps.Person{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome, DataNascita: w.DataNascita})
 	}
-	for k, c := range []string{pComune1, pComune2} {
-		g := anagrafe.Generate(byComune[c], anagrafe.GenOptions{Seed: seed + uint64(k) + 10, Today: n.now, ResidenceChanges: 0.05, Deaths: 0.01, Emigrations: 0.01})
-		gy := anagrafe.Generate(young[c], anagrafe.GenOptions{Seed: seed + uint64(k) + 20, Today: n.now})
-		if err := n.peers[c].Data.Anagrafe.Put(ctx, append(g.Registry, gy.Registry...)...); err != nil {
+	g := anagrafe.Generate(adults, anagrafe.GenOptions{Seed: seed + 10, Today: n.now, ResidenceChanges: 0.05, Deaths: 0.01, Emigrations: 0.01})
+	gy := anagrafe.Generate(young, anagrafe.GenOptions{Seed: seed + 20, Today: n.now})
+	registries := map[string][]*anagrafe.Subject{}
+	for _, s := range append(g.Registry, gy.Registry...) {
+		c := residentOf[s.CodiceFiscale]
+		registries[c] = append(registries[c], s)
+	}
+	for c, subjects := range registries {
+		if err := n.peers[c].Data.Anagrafe.Put(ctx, subjects...); err != nil {
 			return err
 		}
-		for _, s := range append(g.Known, gy.Known...) {
-			w := merge.Worker{CodiceFiscale: s.CodiceFiscale, Cognome: s.Cognome, Nome: s.Nome, DataNascita: s.DataNascita, Address: s.Residence.Address, ResidenceSince: s.Residence.Since}
-			if err := prov.Data.Merge.PutWorker(ctx, w); err != nil {
-				return err
-			}
+	}
+	for _, s := range append(g.Known, gy.Known...) {
+		w := merge.Worker{CodiceFiscale: s.CodiceFiscale, Cognome: s.Cognome, Nome: s.Nome, DataNascita: s.DataNascita, Address: s.Residence.Address, ResidenceSince: s.Residence.Since}
+		if err := prov.Data.Merge.PutWorker(ctx, w); err != nil {
+			return err
 		}
-		for _, p := range g.Planted {
-			n.anaPlanted[p.CodiceFiscale] = p.Change
-		}
+	}
+	for _, p := range g.Planted {
+		n.anaPlanted[p.CodiceFiscale] = p.Change
 	}
 
 	// The schools: pupils of school age, spread over the two schools, with drop-outs.
@@ -381,93 +395,60 @@ func demoPupils(n int, seed uint64, now time.Time) []scuola.Person {
 	return out
 }
 
-// parallel runs fn for 0..n-1 with n.conc goroutines.
-func (n *demoNet) parallel(count int, fn func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(n.conc, max(count, 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= count {
-					return
-				}
-				fn(i)
-			}
-		}()
+// reasonOf is a rejection's reason as the summary counts it: field and rule, or what went wrong.
+func reasonOf(r flows.Rejection) string {
+	if r.Field == "" || r.Rule == "" {
+		return strings.TrimPrefix(strings.TrimSpace(r.Field+" "+r.Rule+": "+r.Reason), ": ")
 	}
-	wg.Wait()
+	return r.Field + ": " + r.Rule
 }
 
-// reasonOf is the rejection reason of a builder's error: field and rule of a *sil.RecordError.
-func reasonOf(err error) string {
-	if re, ok := err.(*sil.RecordError); ok {
-		return re.Field + ": " + re.Rule
+func (f *flowResult) rejectAll(rs []flows.Rejection) {
+	for _, r := range rs {
+		f.reject(reasonOf(r))
 	}
-	if re, ok := err.(*merge.RecordError); ok {
-		return re.Error()
-	}
-	return err.Error()
 }
 
-// checkPlantedRejections compares the records a flow rejected with the SIL's planted invalid
-// records: each planted one must be rejected (on the planted field, or on an earlier rule of the
-// document when the record breaks that too). Other refusals are the documents' own rules (no
-// DID date, no experience for a candidature): counted as reasons.
-func (n *demoNet) checkPlantedRejections(f *flowResult, rejected map[string]string, notCarried map[string]bool) {
+// sender is the flows.Sender of porta sil send, acting for the province through its PD, keeping
+// rejected records in the province's failures table.
+func (n *demoNet) sender() *flows.Sender {
+	prov := n.peers[pProvincia]
+	now := func() time.Time { return n.now }
+	return &flows.Sender{PD: n.pd(prov), Store: prov.Data.Merge, DB: prov.Data.DB, Concurrency: n.conc,
+		SAP:      &sap.Builder{Validator: n.schemas},
+		DID:      &did.Builder{Validator: n.schemas, Now: now, Operator: did.Operator{GUID: "cpi-bologna-01", CodiceFiscale: "RSSMRA77L18H501W"}},
+		DIDEvent: did.Inserimento,
+		Candidatura: &candidatura.Builder{Validator: n.schemas, Now: now, Validity: 60 * 24 * time.Hour,
+			Intermediary: candidatura.Intermediary{CodiceFiscale: "12345678903", Denominazione: "Provincia - Servizio Lavoro", Regione: "08", Email: "lavoro@provincia.example.it"}},
+		Europass: &europass.Builder{Validator: n.schemas, Now: now, Generator: "Porta"},
+	}
+}
+
+// pd is the Porta Delegata of p as the network's local application calls it.
+func (n *demoNet) pd(p *peer) *flows.PD {
+	return &flows.PD{URL: p.PD, Consumer: p.Name, User: appUser, Password: n.password, Client: n.http}
+}
+
+// send runs one worker document through flows.Sender (porta sil send's code) and checks that
+// every planted invalid record it carries was rejected.
+func (n *demoNet) send(ctx context.Context, f *flowResult, what string, notCarried map[string]bool) error {
+	sums, err := n.sender().Send(ctx, n.workers, n.silRejected, []string{what})
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Name, err)
+	}
+	sum := sums[0]
+	f.Sent, f.Acknowledged = sum.Sent, sum.Acknowledged
+	f.rejectAll(sum.Rejections)
+	rejected := map[string]bool{}
+	for _, r := range sum.Rejections {
+		rejected[r.SILID] = true
+	}
 	for _, p := range n.silPlanted {
-		if notCarried[p.Field] {
-			continue
-		}
-		if _, ok := rejected[p.SILID]; !ok {
+		if !notCarried[p.Field] && !rejected[p.SILID] {
 			f.problem("planted invalid record %s (%s: %s) was not rejected", p.SILID, p.Field, p.Rule)
 		}
 	}
-}
-
-// sendEach builds and sends one document per SIL worker and returns per-record outcomes.
-func (n *demoNet) sendEach(ctx context.Context, f *flowResult, provider, service, action string, build func(*sil.Worker) ([]byte, error), ack func(*pdAnswer) error, notCarried map[string]bool) (ids []string) {
-	var mu sync.Mutex
-	rejected := map[string]string{}
-	for _, re := range n.silRejected {
-		f.reject(reasonOf(re))
-		rejected[re.SILID] = re.Field
-	}
-	prov := n.peers[pProvincia]
-	n.parallel(len(n.workers), func(i int) {
-		w := n.workers[i]
-		doc, err := build(w)
-		if err != nil {
-			mu.Lock()
-			f.reject(reasonOf(err))
-			rejected[w.ID] = "build"
-			if re, ok := err.(*sil.RecordError); ok {
-				rejected[w.ID] = re.Field
-			}
-			mu.Unlock()
-			return
-		}
-		a, err := n.client.call(ctx, prov, provider, service, action, doc, "")
-		mu.Lock()
-		defer mu.Unlock()
-		f.Sent++
-		if err != nil {
-			f.problem("%s %s: %v", service, w.CodiceFiscale, err)
-			return
-		}
-		if ack != nil {
-			if err := ack(a); err != nil {
-				f.problem("%s %s: %v", service, w.CodiceFiscale, err)
-				return
-			}
-			f.Acknowledged++
-		}
-		ids = append(ids, a.MessageID)
-	})
-	n.checkPlantedRejections(f, rejected, notCarried)
-	return ids
+	return nil
 }
 
 // kept fills lost and duplicated from what the receiving peer kept.
@@ -482,55 +463,47 @@ func (n *demoNet) kept(ctx context.Context, f *flowResult, provider, service str
 	return nil
 }
 
-func (n *demoNet) flowSAP(ctx context.Context) (*flowResult, error) {
-	f, t := &flowResult{Name: "sap invioSAP (sync)"}, time.Now()
-	b := &sap.Builder{Validator: n.schemas}
-	n.sendEach(ctx, f, pMinistero, svcSAP, "invioSAP", b.InvioSAP, func(a *pdAnswer) error {
-		var r struct {
-			Esito, CodiceSAP string
-		}
-		if err := xml.Unmarshal(a.Payload, &r); err != nil {
-			return err
-		}
-		if r.Esito != "OK" || r.CodiceSAP == "" {
-			return fmt.Errorf("esito %q", r.Esito)
-		}
-		return nil
-	}, nil)
-	err := n.kept(ctx, f, pMinistero, svcSAP, f.Acknowledged)
+// syncFlow sends a synchronous worker document: acknowledged is answered OK.
+func (n *demoNet) syncFlow(ctx context.Context, name, what, provider, service string, notCarried map[string]bool) (*flowResult, error) {
+	f, t := &flowResult{Name: name}, time.Now()
+	if err := n.send(ctx, f, what, notCarried); err != nil {
+		return nil, err
+	}
+	err := n.kept(ctx, f, provider, service, f.Acknowledged)
 	f.Seconds = time.Since(t).Seconds()
 	return f, err
+}
+
+func (n *demoNet) flowSAP(ctx context.Context) (*flowResult, error) {
+	return n.syncFlow(ctx, "sap invioSAP (sync)", flows.WhatSAP, pMinistero, svcSAP, nil)
 }
 
 func (n *demoNet) flowDID(ctx context.Context) (*flowResult, error) {
-	f, t := &flowResult{Name: "did gestisciDID (sync)"}, time.Now()
-	b := &did.Builder{Validator: n.schemas, Now: func() time.Time { return n.now }, Operator: did.Operator{GUID: "cpi-bologna-01", CodiceFiscale: "RSSMRA77L18H501W"}}
-	n.sendEach(ctx, f, pMinistero, svcDID, "gestisciDID", func(w *sil.Worker) ([]byte, error) { return b.Request(w, did.Inserimento) }, func(a *pdAnswer) error {
-		o, err := did.ParseResponse(n.schemas, a.Payload)
-		if err != nil {
-			return err
-		}
-		if o.Code != "OK" {
-			return fmt.Errorf("esito %s %s", o.Code, o.Description)
-		}
-		return nil
-	}, map[string]bool{"dom_comune": true}) // the DID carries no domicile
-	err := n.kept(ctx, f, pMinistero, svcDID, f.Acknowledged)
-	f.Seconds = time.Since(t).Seconds()
-	return f, err
+	return n.syncFlow(ctx, "did gestisciDID (sync)", flows.WhatDID, pMinistero, svcDID, map[string]bool{"dom_comune": true}) // the DID carries no domicile
 }
 
-// oneWay sends one document per worker and waits until the provider's gateway acknowledged each
-// busta (the consumer's trace says sent) and the provider's intake kept it.
-func (n *demoNet) oneWay(ctx context.Context, name, provider, service, action string, build func(*sil.Worker) ([]byte, error)) (*flowResult, error) {
+// oneWay sends a one-way document per worker and waits until the provider's gateway acknowledged
+// each busta (the consumer's trace holds its riscontro) and the provider's intake kept it.
+func (n *demoNet) oneWay(ctx context.Context, name, what, provider, service string) (*flowResult, error) {
 	f, t := &flowResult{Name: name}, time.Now()
-	ids := n.sendEach(ctx, f, provider, service, action, build, nil, nil)
-	acked, err := n.waitAcks(ctx, n.peers[pProvincia], ids)
+	if err := n.send(ctx, f, what, nil); err != nil {
+		return nil, err
+	}
+	prov := n.peers[pProvincia]
+	if err := n.drain(ctx, prov); err != nil {
+		return nil, err
+	}
+	ids, err := n.sentTo(ctx, prov, provider, service)
 	if err != nil {
 		return nil, err
 	}
-	f.Acknowledged = acked
-	if err := n.waitKept(ctx, provider, service, acked); err != nil {
+	if len(ids) != f.Acknowledged {
+		f.problem("the PD queued %d documents, its trail holds %d bustas to %s", f.Acknowledged, len(ids), provider)
+	}
+	if f.Acknowledged, err = n.acked(ctx, prov, ids); err != nil {
+		return nil, err
+	}
+	if err := n.waitKept(ctx, provider, service, f.Acknowledged); err != nil {
 		return nil, err
 	}
 	err = n.kept(ctx, f, provider, service, len(ids))
@@ -539,34 +512,55 @@ func (n *demoNet) oneWay(ctx context.Context, name, provider, service, action st
 }
 
 func (n *demoNet) flowCandidatura(ctx context.Context) (*flowResult, error) {
-	b := &candidatura.Builder{Validator: n.schemas, Now: func() time.Time { return n.now }, Validity: 60 * 24 * time.Hour,
-		Intermediary: candidatura.Intermediary{CodiceFiscale: "12345678903", Denominazione: "Provincia - Servizio Lavoro", Regione: "08", Email: "lavoro@provincia.example.it"}}
-	return n.oneWay(ctx, "candidatura (one-way+ack)", pBorsaLavoro, svcCandidatura, "invioCandidatura", b.Document)
+	return n.oneWay(ctx, "candidatura (one-way+ack)", flows.WhatCandidatura, pBorsaLavoro, svcCandidatura)
 }
 
 func (n *demoNet) flowEuropass(ctx context.Context) (*flowResult, error) {
-	b := &europass.Builder{Validator: n.schemas, Now: func() time.Time { return n.now }, Generator: "Porta"}
-	return n.oneWay(ctx, "europass (one-way+ack)", pEuropass, svcEuropass, "invioEuropass", b.Document)
+	return n.oneWay(ctx, "europass (one-way+ack)", flows.WhatEuropass, pEuropass, svcEuropass)
 }
 
-// waitAcks waits until every queued busta in ids has left the outbox of p and counts those the
-// provider acknowledged: p's trail holds an inbound riscontro (or reply) relating to each.
-func (n *demoNet) waitAcks(ctx context.Context, p *peer, ids []string) (int, error) {
+// drain waits until p's outbox is empty: every queued busta delivered (or given up).
+func (n *demoNet) drain(ctx context.Context, p *peer) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		depth, _, err := p.Opened.Store.Depth(ctx, gateway.Outbox)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if depth == 0 {
-			break
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s: %d messages still in the outbox after 5 minutes", p.Name, depth)
+			return fmt.Errorf("%s: %d messages still in the outbox after 5 minutes", p.Name, depth)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	db, err := sqlx.Open("sqlite3", "file:"+filepath.Join(p.Dir, "porta.db")+"?mode=ro&_busy_timeout=10000")
+}
+
+// readTrail opens p's trail read-only beside its running gateway.
+func readTrail(p *peer) (*sqlx.DB, error) {
+	return sqlx.Open("sqlite3", "file:"+filepath.Join(p.Dir, "porta.db")+"?mode=ro&_busy_timeout=10000")
+}
+
+// sentTo lists the bustas p's trail sent to provider's service.
+func (n *demoNet) sentTo(ctx context.Context, p *peer, provider, service string) ([]string, error) {
+	db, err := readTrail(p)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var ids []string
+	err = db.SelectContext(ctx, &ids, `SELECT DISTINCT msg_id FROM trace WHERE direction = 'out' AND receiver = ? AND service = ?`, provider, service)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read the trail: %w", p.Name, err)
+	}
+	return ids, nil
+}
+
+// acked counts the bustas of ids that p's trail shows acknowledged: an inbound riscontro (or
+// reply) relating to each. Call it once p's outbox is drained.
+func (n *demoNet) acked(ctx context.Context, p *peer, ids []string) (int, error) {
+	db, err := readTrail(p)
 	if err != nil {
 		return 0, err
 	}
@@ -605,59 +599,42 @@ func (n *demoNet) waitKept(ctx context.Context, provider, service string, want i
 		if depth == 0 && docs >= want {
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
 }
 
+// merges counts the province store's merges of kind per record (its merge log: one entry per
+// change merged).
+func (n *demoNet) merges(ctx context.Context, kind string) (map[string]int, error) {
+	var rows []struct {
+		Key   string `db:"record_key"`
+		Count int    `db:"n"`
+	}
+	err := n.peers[pProvincia].Data.DB.SelectContext(ctx, &rows, `SELECT record_key, COUNT(*) AS n FROM merge_log WHERE kind = ? GROUP BY record_key`, kind)
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.Key] = r.Count
+	}
+	return out, err
+}
+
+// flowAnagrafe consults every worker's municipality, chosen by the worker's comune of residence,
+// with porta sync anagrafe's code, and checks that exactly the planted changes were merged, once.
 func (n *demoNet) flowAnagrafe(ctx context.Context) (*flowResult, error) {
 	f, t := &flowResult{Name: "anagrafe E002 (sync)"}, time.Now()
 	prov := n.peers[pProvincia]
-	var cfs []string
-	for cf := range n.comuneOf {
-		cfs = append(cfs, cf)
+	a := &flows.Anagrafe{PD: n.pd(prov), Store: prov.Data.Merge, DB: prov.Data.DB, Concurrency: n.conc,
+		Motivo: "allineamento SIL", CasoUso: "C020", Route: demoAnagrafeRoute}
+	sum, err := a.Run(ctx, n.workers)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	sort.Strings(cfs)
-	var mu sync.Mutex
-	subjects := map[string][]*anagrafe.Subject{}
-	n.parallel(len(cfs), func(i int) {
-		cf := cfs[i]
-		c := n.comuneOf[cf]
-		req, err := anagrafe.BuildRequest(anagrafe.Request{IDClient: fmt.Sprintf("PROV%07d", i), From: pProvincia, To: c, At: time.Now(), CodiceFiscale: cf, Reference: n.now, Motivo: "allineamento SIL", CasoUso: "C020"})
-		var subs []*anagrafe.Subject
-		if err == nil {
-			var a *pdAnswer
-			if a, err = n.client.call(ctx, prov, c, svcAnagrafe, "consultazioneSoggetti", req, ""); err == nil {
-				subs, err = anagrafe.ParseResponse(a.Payload)
-			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		f.Sent++
-		if err != nil {
-			f.problem("anagrafe %s: %v", cf, err)
-			return
-		}
-		f.Acknowledged++
-		subjects[c] = append(subjects[c], subs...)
-	})
-	for _, err := range n.identityRejected {
-		f.reject(reasonOf(err))
-	}
-	merged := map[string]int{}
-	for _, c := range []string{pComune1, pComune2} {
-		rep, err := prov.Data.Merge.MergeSubjects(ctx, c, subjects[c])
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rep.Results {
-			switch r.Outcome {
-			case merge.Rejected:
-				f.reject(reasonOf(r.Err))
-			case merge.Merged:
-				merged[r.Key]++
-			}
-		}
+	f.Sent, f.Acknowledged = sum.Sent, sum.Answered
+	f.rejectAll(sum.Rejections)
+	merged, err := n.merges(ctx, merge.KindAnagrafe)
+	if err != nil {
+		return nil, err
 	}
 	for cf, ch := range n.anaPlanted {
 		if merged[cf] == 0 {
@@ -674,69 +651,42 @@ func (n *demoNet) flowAnagrafe(ctx context.Context) (*flowResult, error) {
 			f.Duplicated++
 		}
 	}
+	if f.Merged != sum.Merged {
+		f.problem("the flow merged %d records, the merge log holds %d", sum.Merged, f.Merged)
+	}
 	f.Lost += f.Sent - f.Acknowledged
 	f.Seconds = time.Since(t).Seconds()
 	return f, nil
 }
 
+// demoAnagrafeRoute sends a worker's consultation to the municipality of their residence.
+func demoAnagrafeRoute(w *sil.Worker) (flows.Route, bool) {
+	party, ok := demoComuneOf[w.Residenza.Comune]
+	return flows.Route{Provider: party, Service: svcAnagrafe, Action: "consultazioneSoggetti"}, ok
+}
+
+// flowScuola requests each school's extraction with porta sync scuole's code and checks that
+// exactly the planted drop-outs under 18 were flagged, once.
 func (n *demoNet) flowScuola(ctx context.Context) (*flowResult, error) {
 	f, t := &flowResult{Name: "scuola estrazione (async)"}, time.Now()
 	prov := n.peers[pProvincia]
-	flagged := map[string]bool{}
+	s := &flows.Scuole{PD: n.pd(prov), Store: prov.Data.Merge, Every: 50 * time.Millisecond, MaxWait: 2 * time.Minute,
+		Request: flows.Route{Service: svcScuola, Action: "RichiestaEstrazione"},
+		Poll:    flows.Route{Service: svcScuola, Action: "StatoEstrazione"}}
+	var schools []flows.School
 	for _, party := range []string{pScuola1, pScuola2} {
-		code := demoSchools[party]
-		req, err := scuola.BuildRequest(scuola.Extraction{School: code, Year: n.school.Year})
-		if err != nil {
-			return nil, err
-		}
-		a, err := n.client.call(ctx, prov, party, svcScuola, "RichiestaEstrazione", req, "")
-		f.Sent++
-		if err != nil {
-			f.problem("%s RichiestaEstrazione: %v", party, err)
-			continue
-		}
-		if _, err := n.waitAcks(ctx, prov, []string{a.MessageID}); err != nil {
-			return nil, err
-		}
-		poll, err := scuola.BuildPoll(extractionID(a.MessageID))
-		if err != nil {
-			return nil, err
-		}
-		var res *scuola.Result
-		deadline := time.Now().Add(2 * time.Minute)
-		for time.Now().Before(deadline) {
-			ans, err := n.client.call(ctx, prov, party, svcScuola, "StatoEstrazione", poll, a.MessageID)
-			if err == nil {
-				res, err = scuola.ParseResult(ans.Payload)
-			}
-			// the request may not be delivered yet: the school does not know it until then
-			if err == nil && (res.Status == scuola.Completed || (res.Status == scuola.Failed && res.Code != scuola.CodeUnknownExtraction)) {
-				break
-			}
-			res = nil
-			time.Sleep(100 * time.Millisecond)
-		}
-		if res == nil || res.Status != scuola.Completed {
-			f.problem("%s: extraction %s did not complete: %+v", party, a.MessageID, res)
-			continue
-		}
-		f.Acknowledged++
-		rep, err := prov.Data.Merge.MergePupils(ctx, party, res.School, res.Year, res.Pupils)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rep.Results {
-			switch r.Outcome {
-			case merge.Rejected:
-				f.reject(reasonOf(r.Err))
-			case merge.Merged:
-				f.Merged++
-				if flagged[r.Key] {
-					f.Duplicated++
-				}
-				flagged[r.Key] = true
-			}
-		}
+		schools = append(schools, flows.School{Party: party, Code: demoSchools[party], Year: n.school.Year})
+	}
+	sum, err := s.Run(ctx, schools)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	// Sent and acknowledged count extractions (requests), not the polls between.
+	f.Sent, f.Acknowledged = len(schools), sum.Answered
+	f.rejectAll(sum.Rejections)
+	flagged, err := n.merges(ctx, merge.KindScuola)
+	if err != nil {
+		return nil, err
 	}
 	want := map[string]bool{}
 	for _, p := range n.school.DropOuts {
@@ -745,14 +695,18 @@ func (n *demoNet) flowScuola(ctx context.Context) (*flowResult, error) {
 		}
 	}
 	for cf := range want {
-		if !flagged[cf] {
+		if flagged[cf] == 0 {
 			f.problem("planted drop-out %s not flagged", cf)
 			f.Lost++
 		}
 	}
-	for cf := range flagged {
+	for cf, k := range flagged {
+		f.Merged += k
 		if !want[cf] {
 			f.problem("%s flagged but no drop-out under 18 was planted", cf)
+		}
+		if k > 1 {
+			f.Duplicated++
 		}
 	}
 	flags, err := prov.Data.Merge.OrientationFlags(ctx)
@@ -770,7 +724,7 @@ func (n *demoNet) flowINPS(ctx context.Context) (*flowResult, error) {
 	f, t := &flowResult{Name: "inps elenco (one-way+ack)"}, time.Now()
 	var people []inps.Person
 	for _, w := range n.workers {
-		if _, ok := n.comuneOf[w.CodiceFiscale]; ok {
+		if w.CheckIdentity() == nil {
 			people = append(people, inps.Person{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome, DataNascita: w.DataNascita})
 		}
 	}
@@ -780,7 +734,7 @@ func (n *demoNet) flowINPS(ctx context.Context) (*flowResult, error) {
 		return nil, err
 	}
 	src := n.peers[pINPS]
-	a, err := n.client.call(ctx, src, pProvincia, svcINPS, "InvioElencoPercettori", doc, "")
+	rep, err := n.pd(src).Call(ctx, flows.Route{Provider: pProvincia, Service: svcINPS, Action: "InvioElencoPercettori"}, doc)
 	f.Sent = len(list.Recipients)
 	if err != nil {
 		f.problem("InvioElencoPercettori: %v", err)
@@ -788,7 +742,10 @@ func (n *demoNet) flowINPS(ctx context.Context) (*flowResult, error) {
 		f.Seconds = time.Since(t).Seconds()
 		return f, nil
 	}
-	acked, err := n.waitAcks(ctx, src, []string{a.MessageID})
+	if err := n.drain(ctx, src); err != nil {
+		return nil, err
+	}
+	acked, err := n.acked(ctx, src, []string{rep.MessageID})
 	if err != nil {
 		return nil, err
 	}
@@ -805,7 +762,7 @@ func (n *demoNet) flowINPS(ctx context.Context) (*flowResult, error) {
 		if len(entries) >= f.Sent {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	seen := map[string]int{}
 	for _, e := range entries {
@@ -841,7 +798,7 @@ func (n *demoNet) flowFormazione(ctx context.Context) (*flowResult, error) {
 			return nil, err
 		}
 		f.Sent++
-		a, err := n.client.call(ctx, ente, pProvincia, svcFormazione, "PubblicaCorso", doc, "")
+		a, err := n.pd(ente).Call(ctx, flows.Route{Provider: pProvincia, Service: svcFormazione, Action: "PubblicaCorso"}, doc)
 		var ans *formazione.Answer
 		if err == nil {
 			ans, err = formazione.ParseAnswer(a.Payload)
@@ -861,7 +818,7 @@ func (n *demoNet) flowFormazione(ctx context.Context) (*flowResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := n.client.call(ctx, ente, pProvincia, svcFormazione, "RicercaCorsi", q, "")
+	a, err := n.pd(ente).Call(ctx, flows.Route{Provider: pProvincia, Service: svcFormazione, Action: "RicercaCorsi"}, q)
 	var found []formazione.Course
 	if err == nil {
 		found, err = formazione.ParseSearchResult(a.Payload)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"porta/adapters/anagrafe"
+	"porta/adapters/codicefiscale"
+	"porta/adapters/flows"
 	"porta/internal/proctest"
 )
 
@@ -61,6 +62,7 @@ func TestDemoFindsPlantedChangesWithoutLossOrDuplicates(t *testing.T) {
 	if rep.Flows[4].Merged == 0 || rep.Flows[5].Merged == 0 {
 		t.Errorf("anagrafe merged %d, scuola flagged %d: the generators planted nothing?", rep.Flows[4].Merged, rep.Flows[5].Merged)
 	}
+	checkRegistriesByResidence(t, dir)
 	// Everything stays under --dir for inspection, and porta trace verify agrees.
 	var vout, verr bytes.Buffer
 	if code := run([]string{"trace", "verify", "--store", filepath.Join(dir, "Provincia", "porta.db")}, nil, &vout, &verr); code != 0 {
@@ -95,9 +97,10 @@ func TestSimComuneServesConsultations(t *testing.T) {
 	if err := db.Get(&known, `SELECT codice_fiscale FROM anpr_soggetti ORDER BY codice_fiscale LIMIT 1`); err != nil {
 		t.Fatal(err)
 	}
-	c := &pdClient{HTTP: http.DefaultClient, Password: password}
+	c := &flows.PD{URL: prov.PD, Consumer: pProvincia, User: appUser, Password: password}
+	route := flows.Route{Provider: pComune1, Service: svcAnagrafe, Action: "consultazioneSoggetti"}
 	kreq, _ := anagrafe.BuildRequest(anagrafe.Request{IDClient: "T0", From: pProvincia, To: pComune1, At: time.Now(), CodiceFiscale: known, Reference: time.Now().Add(-time.Hour), Motivo: "test", CasoUso: "C020"})
-	a, err := c.call(ctx, prov, pComune1, svcAnagrafe, "consultazioneSoggetti", kreq, "")
+	a, err := c.Call(ctx, route, kreq)
 	if err != nil {
 		t.Fatalf("consulting %s: %v", known, err)
 	}
@@ -105,12 +108,84 @@ func TestSimComuneServesConsultations(t *testing.T) {
 	if err != nil || len(subs) != 1 || subs[0].CodiceFiscale != known {
 		t.Fatalf("consulting %s: %+v, %v", known, subs, err)
 	}
-	req, _ := anagrafe.BuildRequest(anagrafe.Request{IDClient: "T1", From: pProvincia, To: pComune1, At: time.Now(), CodiceFiscale: "RSSMRA80A01A944X", Reference: time.Now().Add(-time.Hour), Motivo: "test", CasoUso: "C020"})
-	_, err = c.call(ctx, prov, pComune1, svcAnagrafe, "consultazioneSoggetti", req, "")
+	unknown, err := codicefiscale.Generate("ROSSI", "MARIO", time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC), 'M', "H501")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := anagrafe.BuildRequest(anagrafe.Request{IDClient: "T1", From: pProvincia, To: pComune1, At: time.Now(), CodiceFiscale: unknown, Reference: time.Now().Add(-time.Hour), Motivo: "test", CasoUso: "C020"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Call(ctx, route, req)
 	if err == nil || !strings.Contains(err.Error(), "fault") {
 		t.Fatalf("consulting an unknown subject: %v, want a fault from the comune", err)
 	}
 	if err := proc.Stop(10 * time.Second); err != nil {
 		t.Errorf("porta sim stop: %v\n%s", err, proc.Output())
 	}
+}
+
+// checkRegistriesByResidence checks that each municipality's registry holds exactly the SIL's
+// valid workers who reside in its comune, and that every residence change that moved a worker to
+// the other comune was merged once, with the new comune.
+func checkRegistriesByResidence(t *testing.T, dir string) {
+	t.Helper()
+	open := func(path string) *sqlx.DB {
+		db, err := sqlx.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	var rows []struct {
+		CF      string `db:"codice_fiscale"`
+		Comune  string `db:"res_comune"`
+		Cognome string `db:"cognome"`
+	}
+	if err := open(filepath.Join(dir, pProvincia, "sil", "sil.db")).Select(&rows, `SELECT codice_fiscale, COALESCE(res_comune, '') AS res_comune, COALESCE(cognome, '') AS cognome FROM lavoratore`); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]bool{pComune1: {}, pComune2: {}}
+	for _, r := range rows {
+		party, ok := demoComuneOf[r.Comune]
+		if !ok {
+			t.Errorf("worker %s resides in %q, not in a comune of the network", r.CF, r.Comune)
+			continue
+		}
+		if codicefiscale.Validate(r.CF) == nil && r.Cognome != "" {
+			want[party][r.CF] = true
+		}
+	}
+	istat := map[string]string{}
+	for party, c := range demoComuni {
+		istat[c.CodiceIstat] = party
+	}
+	moved := 0
+	prov := open(filepath.Join(dir, pProvincia, "backends.db"))
+	for party, cfs := range want {
+		var held []struct {
+			CF    string `db:"codice_fiscale"`
+			Istat string `db:"res_istat"`
+		}
+		if err := open(filepath.Join(dir, party, "backends.db")).Select(&held, `SELECT codice_fiscale, res_istat FROM anpr_soggetti`); err != nil {
+			t.Fatal(err)
+		}
+		if len(held) != len(cfs) {
+			t.Errorf("%s's registry holds %d subjects, %d workers reside there", party, len(held), len(cfs))
+		}
+		for _, h := range held {
+			if !cfs[h.CF] {
+				t.Errorf("%s's registry holds %s, who does not reside there", party, h.CF)
+			}
+			if other := istat[h.Istat]; other != "" && other != party {
+				moved++
+				var merges int
+				if err := prov.Get(&merges, `SELECT COUNT(*) FROM merge_log WHERE kind = 'anagrafe' AND record_key = ?`, h.CF); err != nil || merges != 1 {
+					t.Errorf("%s moved from %s to %s: merged %d times (%v), want once", h.CF, party, other, merges, err)
+				}
+			}
+		}
+	}
+	t.Logf("%d workers moved between the two comuni", moved)
 }

@@ -109,7 +109,7 @@ func seedPeer(ctx context.Context, p *peer, n int) error {
 		if err := p.Data.DB.GetContext(ctx, &have, `SELECT COUNT(*) FROM anpr_soggetti`); err != nil || have > 0 {
 			return err
 		}
-		gen, err := sil.Generate(ctx, filepath.Join(p.Dir, "seed-sil"), sil.GenOptions{Workers: n, Seed: 1, Now: now})
+		gen, err := sil.Generate(ctx, filepath.Join(p.Dir, "seed-sil"), sil.GenOptions{Workers: n, Seed: 1, Now: now, Homes: []string{demoBelfiore(p.Name)}})
 		if err != nil {
 			return err
 		}

@@ -47,6 +47,7 @@ type anagrafeFlags struct {
 	comuni          comuneFlags
 	service, action string
 	motivo, casoUso string
+	concurrency     int
 }
 
 func (a *anagrafeFlags) register(fs *flag.FlagSet) {
@@ -56,10 +57,11 @@ func (a *anagrafeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.action, "anagrafe-action", "consultazioneSoggetti", "the registries' action")
 	fs.StringVar(&a.motivo, "motivo", "", "motivoRichiesta (default: aggiornamento residenza lavoratori SIL)")
 	fs.StringVar(&a.casoUso, "caso-uso", "", "casoUso (default C001)")
+	fs.IntVar(&a.concurrency, "concurrency", 1, "consultations in flight at once (merges stay one at a time)")
 }
 
 func (a *anagrafeFlags) syncer(f *flowFlags) *flows.Anagrafe {
-	s := &flows.Anagrafe{PD: f.portaDelegata(), Motivo: a.motivo, CasoUso: a.casoUso}
+	s := &flows.Anagrafe{PD: f.portaDelegata(), Motivo: a.motivo, CasoUso: a.casoUso, Concurrency: a.concurrency}
 	s.Route = func(w *sil.Worker) (flows.Route, bool) {
 		c := w.Residenza.Comune
 		if c == "" {
