@@ -47,7 +47,6 @@ type anagrafeFlags struct {
 	comuni          comuneFlags
 	service, action string
 	motivo, casoUso string
-	concurrency     int
 }
 
 func (a *anagrafeFlags) register(fs *flag.FlagSet) {
@@ -57,11 +56,10 @@ func (a *anagrafeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.action, "anagrafe-action", "consultazioneSoggetti", "the registries' action")
 	fs.StringVar(&a.motivo, "motivo", "", "motivoRichiesta (default: aggiornamento residenza lavoratori SIL)")
 	fs.StringVar(&a.casoUso, "caso-uso", "", "casoUso (default C001)")
-	fs.IntVar(&a.concurrency, "concurrency", 1, "consultations in flight at once (merges stay one at a time)")
 }
 
 func (a *anagrafeFlags) syncer(f *flowFlags) *flows.Anagrafe {
-	s := &flows.Anagrafe{PD: f.portaDelegata(), Motivo: a.motivo, CasoUso: a.casoUso, Concurrency: a.concurrency}
+	s := &flows.Anagrafe{PD: f.portaDelegata(), Motivo: a.motivo, CasoUso: a.casoUso}
 	s.Route = func(w *sil.Worker) (flows.Route, bool) {
 		c := w.Residenza.Comune
 		if c == "" {
@@ -87,6 +85,7 @@ func runSyncAnagrafe(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	f.register(fs, true)
 	a.register(fs)
 	worker := fs.String("worker", "", "consult only about this codice fiscale (default: every worker of the SIL)")
+	concurrency := fs.Int("concurrency", 1, "consultations in flight at once (merges stay one at a time)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -111,7 +110,7 @@ func runSyncAnagrafe(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		}
 		defer db.Close()
 		s := a.syncer(&f)
-		s.Store, s.DB = store, db
+		s.Store, s.DB, s.Concurrency = store, db, *concurrency
 		var workers []*sil.Worker
 		if *worker != "" {
 			w, err := src.Worker(ctx, *worker)
