@@ -339,7 +339,7 @@ func (s *Scuole) one(ctx context.Context, sum *SyncSummary, sc School) error {
 			return err
 		}
 	case rep.MessageID != "": // queued: the school names the extraction after the busta
-		id = ExtractionID(rep.MessageID)
+		id = scuola.ExtractionID(rep.MessageID)
 	default:
 		return errors.New("the PD answered RichiestaEstrazione with neither a RicevutaEstrazione nor a Porta-Message-ID")
 	}
@@ -398,19 +398,6 @@ func (s *Scuole) one(ctx context.Context, sum *SyncSummary, sc School) error {
 			return err
 		}
 	}
-}
-
-// ExtractionID is the extraction id a school's gateway gives a RichiestaEstrazione that reached it
-// as a queued busta: the busta's identifier with every character but letters, digits, '_' and '-'
-// turned into '-' (the convention of porta's scuola backend).
-func ExtractionID(messageID string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-':
-			return r
-		}
-		return '-'
-	}, messageID)
 }
 
 func newID() string {

@@ -143,7 +143,7 @@ func TestSyncScuoleQueuedRequest(t *testing.T) {
 	if err := att.Put(ctx, "RMIS00100A", gen.Year, gen.Schools[0].Pupils...); err != nil {
 		t.Fatal(err)
 	}
-	svc := &scuola.Service{Data: att, NewID: func(string) string { return ExtractionID(flowstest.QueuedID) }}
+	svc := &scuola.Service{Data: att, NewID: func(string) string { return scuola.ExtractionID(flowstest.QueuedID) }}
 	var pending []byte
 	f.pd.Handlers["RichiestaEstrazione"] = func(ctx context.Context, req []byte) ([]byte, error) { pending = req; return nil, nil }
 	polls := 0

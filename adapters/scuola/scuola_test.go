@@ -243,3 +243,25 @@ func TestGenerateDeterministic(t *testing.T) {
 		t.Fatalf("total %d year %s", total, a.Year)
 	}
 }
+
+func TestExtractionID(t *testing.T) {
+	tests := []struct{ busta, want string }{
+		{"Provincia_ProvinciaSPCoopIT_0000042_2026-11-28_09:00", "Provincia_ProvinciaSPCoopIT_0000042_2026-11-28_09-00"},
+		{"a.b c/d", "a-b-c-d"},
+		{"già", "gi-"},
+	}
+	for _, tc := range tests {
+		got := ExtractionID(tc.busta)
+		if got != tc.want {
+			t.Errorf("ExtractionID(%q) = %q, want %q", tc.busta, got, tc.want)
+		}
+		// What the school names the extraction is what the province polls with.
+		poll, err := BuildPoll(got)
+		if err != nil {
+			t.Fatalf("BuildPoll(%q): %v", got, err)
+		}
+		if id, err := ParsePoll(poll); err != nil || id != got {
+			t.Fatalf("ParsePoll = %q, %v; want %q", id, err, got)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -24,8 +25,24 @@ type Service struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// NewID returns the idEstrazione of each accepted request; the school's code and a random
-	// suffix when nil.
+	// suffix when nil. A school's gateway that queues requests names the extraction after the
+	// request busta with ExtractionID, so the province can poll with what its PD returned.
 	NewID func(school string) string
+}
+
+// ExtractionID is the idEstrazione a school's gateway gives a RichiestaEstrazione that reached it
+// as a queued busta: the busta's Identificatore with every character but letters, digits, '_' and
+// '-' turned into '-' (the time's colons become dashes), so it fits tipoIdEstrazione. The school
+// owns its identifiers; the province applies the same mapping to the Porta-Message-ID its PD
+// returned, so the mapping is the contract.
+func ExtractionID(bustaID string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-':
+			return r
+		}
+		return '-'
+	}, bustaID)
 }
 
 func (s *Service) now() time.Time {

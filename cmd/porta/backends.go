@@ -109,7 +109,7 @@ func (d *backendData) Backends(now func() time.Time) map[string]gateway.Backend 
 	return map[string]gateway.Backend{
 		"anagrafe": &gateway.HandlerBackend{Handler: &anagrafe.Service{Registry: d.Anagrafe, Now: now}, ClientError: clientErr},
 		"scuola": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler {
-			id := extractionID(dl.Header.ID)
+			id := scuola.ExtractionID(dl.Header.ID)
 			return &scuola.Service{Data: d.Scuola, Now: now, NewID: func(string) string { return id }}
 		}),
 		"inps": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler {
@@ -148,17 +148,9 @@ func sender(d *gateway.Delivery) string {
 	return ""
 }
 
-// extractionID maps a busta Identificatore onto idEstrazione's alphabet ([A-Za-z0-9_-]): the
-// time's colons become dashes. Both sides apply it, so the mapping is the contract.
-func extractionID(bustaID string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-':
-			return r
-		}
-		return '-'
-	}, bustaID)
-}
+// extractionID is scuola.ExtractionID, kept under its old name for demo.go until it calls
+// scuola.ExtractionID itself.
+var extractionID = scuola.ExtractionID
 
 var errRefused = errors.New("refused")
 
