@@ -31,8 +31,8 @@ import (
 // porta serve or porta sim serves and keeps what porta demo would:
 //
 //	anagrafe       a municipality's registry answering E002 consultations (package anagrafe)
-//	scuola         a school's attendance extractions (package scuola); idEstrazione is the
-//	               request busta's Identificatore, so the consumer can poll with what its PD returned
+//	scuola         a school's attendance extractions (package scuola); idEstrazione is
+//	               scuola.ExtractionID of the request busta's Identificatore, so the consumer can poll with what its PD returned
 //	inps           the province receiving INPS lists, merged into the provincial store
 //	formazione     the province's training catalogue (publish, withdraw, search)
 //	ministerosap   the Ministry's SAP: checks the SAP document against sap.xsd, keeps it, answers
@@ -147,10 +147,6 @@ func sender(d *gateway.Delivery) string {
 	}
 	return ""
 }
-
-// extractionID is scuola.ExtractionID, kept under its old name for demo.go until it calls
-// scuola.ExtractionID itself.
-var extractionID = scuola.ExtractionID
 
 var errRefused = errors.New("refused")
 
