@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,42 +12,10 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/mattn/go-sqlite3"
 
-	"porta/internal/testenv"
+	"porta/adapters/sil/siltest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/labour/inbound/anagrafe")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "labour", "inbound", "anagrafe", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden %s: %v (run go test -update)", name, err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n got: %s\nwant: %s", name, got, want)
-	}
-}
-
-func xmllint(t *testing.T, doc []byte) {
-	t.Helper()
-	bin := testenv.Xmllint(t)
-	f := filepath.Join(t.TempDir(), "doc.xml")
-	if err := os.WriteFile(f, doc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "--noout", "--schema", "../../xsd/schemas/labour/anagrafe.xsd", f).CombinedOutput(); err != nil {
-		t.Fatalf("xmllint rejects the document: %v\n%s\n%s", err, out, doc)
-	}
-}
+const schema = "labour/anagrafe.xsd"
 
 func d(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
 
@@ -105,16 +70,16 @@ func TestConsultationGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			xmllint(t, req)
+			siltest.Xmllint(t, schema, req)
 			if i == 0 {
-				golden(t, "richiesta_e002.xml", req)
+				siltest.Golden(t, "inbound/anagrafe/richiesta_e002.xml", req)
 			}
 			resp, err := svc.Handle(context.Background(), req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "risposta_e002_"+name+".xml", resp)
-			xmllint(t, resp)
+			siltest.Golden(t, "inbound/anagrafe/risposta_e002_"+name+".xml", resp)
+			siltest.Xmllint(t, schema, resp)
 			got, err := ParseResponse(resp)
 			if err != nil {
 				t.Fatal(err)
@@ -166,9 +131,9 @@ func TestConsultationKO(t *testing.T) {
 			if len(fe.Problems) != 1 || fe.Problems[0].Code != tc.code {
 				t.Fatalf("problems %+v, want %s", fe.Problems, tc.code)
 			}
-			xmllint(t, fe.Detail)
+			siltest.Xmllint(t, schema, fe.Detail)
 			if tc.golden != "" {
-				golden(t, tc.golden, fe.Detail)
+				siltest.Golden(t, "inbound/anagrafe/"+tc.golden, fe.Detail)
 			}
 			_, perr := ParseResponse(fe.Detail)
 			var back *FaultError

@@ -1,53 +1,16 @@
 package formazione
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"porta/internal/testenv"
+	"porta/adapters/sil/siltest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/labour/inbound/formazione")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "labour", "inbound", "formazione", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden %s: %v (run go test -update)", name, err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n got: %s\nwant: %s", name, got, want)
-	}
-}
-
-func xmllint(t *testing.T, doc []byte) {
-	t.Helper()
-	bin := testenv.Xmllint(t)
-	f := filepath.Join(t.TempDir(), "doc.xml")
-	if err := os.WriteFile(f, doc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "--noout", "--schema", "../../xsd/schemas/labour/formazione.xsd", f).CombinedOutput(); err != nil {
-		t.Fatalf("xmllint rejects the document: %v\n%s\n%s", err, out, doc)
-	}
-}
+const schema = "labour/formazione.xsd"
 
 func d(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
 
@@ -137,14 +100,14 @@ func TestServiceGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, st.name+"_richiesta.xml", req)
-			xmllint(t, req)
+			siltest.Golden(t, "inbound/formazione/"+st.name+"_richiesta.xml", req)
+			siltest.Xmllint(t, schema, req)
 			resp, err := svc.Handle(ctx, req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, st.name+"_risposta.xml", resp)
-			xmllint(t, resp)
+			siltest.Golden(t, "inbound/formazione/"+st.name+"_risposta.xml", resp)
+			siltest.Xmllint(t, schema, resp)
 			if st.outcome == "" {
 				cs, err := ParseSearchResult(resp)
 				if err != nil || len(cs) != 1 || cs[0].Posti != 20 {
@@ -181,7 +144,7 @@ func TestServiceRefusesInvalidCourseWithoutCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xmllint(t, resp)
+	siltest.Xmllint(t, schema, resp)
 	a, err := ParseAnswer(resp)
 	if err != nil || a.Outcome != Refused || len(a.Problems) != 2 {
 		t.Fatalf("answer %+v, %v; want RIFIUTATO with 2 problems", a, err)

@@ -1,53 +1,16 @@
 package inps
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"porta/internal/testenv"
+	"porta/adapters/sil/siltest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/labour/inbound/inps")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "labour", "inbound", "inps", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden %s: %v (run go test -update)", name, err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n got: %s\nwant: %s", name, got, want)
-	}
-}
-
-func xmllint(t *testing.T, doc []byte) {
-	t.Helper()
-	bin := testenv.Xmllint(t)
-	f := filepath.Join(t.TempDir(), "doc.xml")
-	if err := os.WriteFile(f, doc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "--noout", "--schema", "../../xsd/schemas/labour/inps.xsd", f).CombinedOutput(); err != nil {
-		t.Fatalf("xmllint rejects the document: %v\n%s\n%s", err, out, doc)
-	}
-}
+const schema = "labour/inps.xsd"
 
 func d(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
 
@@ -78,8 +41,8 @@ func TestBuildParseGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "elenco_percettori.xml", doc)
-	xmllint(t, doc)
+	siltest.Golden(t, "inbound/inps/elenco_percettori.xml", doc)
+	siltest.Xmllint(t, schema, doc)
 	l, err := Parse(doc)
 	if err != nil {
 		t.Fatal(err)

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,45 +12,10 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/mattn/go-sqlite3"
 
-	"porta/internal/testenv"
+	"porta/adapters/sil/siltest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/labour/inbound/scuola")
-
-const schema = "../../xsd/schemas/labour/scuola.xsd"
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "labour", "inbound", "scuola", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden %s: %v (run go test -update)", name, err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n got: %s\nwant: %s", name, got, want)
-	}
-}
-
-// xmllint validates a document against the schema with the independent libxml2 tool.
-func xmllint(t *testing.T, doc []byte) {
-	t.Helper()
-	bin := testenv.Xmllint(t)
-	f := filepath.Join(t.TempDir(), "doc.xml")
-	if err := os.WriteFile(f, doc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "--noout", "--schema", schema, f).CombinedOutput(); err != nil {
-		t.Fatalf("xmllint rejects the document: %v\n%s\n%s", err, out, doc)
-	}
-}
+const schema = "labour/scuola.xsd"
 
 func openData(t *testing.T) *Attendance {
 	t.Helper()
@@ -95,15 +57,15 @@ func TestServiceExtractionLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "richiesta_estrazione.xml", req)
-	xmllint(t, req)
+	siltest.Golden(t, "inbound/scuola/richiesta_estrazione.xml", req)
+	siltest.Xmllint(t, schema, req)
 
 	receipt, err := svc.Handle(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "ricevuta_estrazione.xml", receipt)
-	xmllint(t, receipt)
+	siltest.Golden(t, "inbound/scuola/ricevuta_estrazione.xml", receipt)
+	siltest.Xmllint(t, schema, receipt)
 	id, _, err := ParseReceipt(receipt)
 	if err != nil || id != "EXT-BOIS00100X-1" {
 		t.Fatalf("receipt id %q, %v", id, err)
@@ -113,14 +75,14 @@ func TestServiceExtractionLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "stato_estrazione.xml", poll)
-	xmllint(t, poll)
+	siltest.Golden(t, "inbound/scuola/stato_estrazione.xml", poll)
+	siltest.Xmllint(t, schema, poll)
 	pending, err := svc.Handle(ctx, poll)
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "risposta_in_corso.xml", pending)
-	xmllint(t, pending)
+	siltest.Golden(t, "inbound/scuola/risposta_in_corso.xml", pending)
+	siltest.Xmllint(t, schema, pending)
 	if r, err := ParseResult(pending); err != nil || r.Status != InProgress {
 		t.Fatalf("before the delay: %+v, %v; want IN_CORSO", r, err)
 	}
@@ -130,8 +92,8 @@ func TestServiceExtractionLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "risposta_completata.xml", done)
-	xmllint(t, done)
+	siltest.Golden(t, "inbound/scuola/risposta_completata.xml", done)
+	siltest.Xmllint(t, schema, done)
 	r, err := ParseResult(done)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +152,7 @@ func TestServiceFailures(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			xmllint(t, out)
+			siltest.Xmllint(t, schema, out)
 			r, err := ParseResult(out)
 			if err != nil || r.Status != Failed || r.Code != tc.code {
 				t.Fatalf("result %+v, %v; want ERRORE %s", r, err, tc.code)
