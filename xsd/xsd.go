@@ -91,6 +91,16 @@ type Set struct {
 // process; it is never undone, since other Sets may be open.
 var initOnce sync.Once
 
+// Tree is the embedded schemas tree (egov/, labour/, ...), for callers that ship schemas beside
+// documents that import them by relative path (package wsdl writes the WSDLs' imports from it).
+func Tree() fs.FS {
+	sub, err := fs.Sub(embedded, "schemas")
+	if err != nil {
+		panic(err) // "schemas" is a valid path: fs.Sub cannot fail on it
+	}
+	return sub
+}
+
 // Open materialises the embedded schemas in a new temporary directory and returns a Set over
 // them. Schemas compile on first use. Close removes the directory.
 func Open() (*Set, error) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"porta/registry"
+	"porta/wsdl"
 )
 
 // The labour network of porta demo and porta sim: who takes part, which services each provides,
@@ -45,6 +46,7 @@ type netService struct {
 	Actions                 []string
 	Correlated              map[string]string // async-asymmetric: status action -> request action
 	Schema                  string
+	WSDL                    string // the embedded WSDL's file name (package wsdl)
 	OneWayAck               bool
 	Consumers               []string
 	Adapter                 string // built-in backend name (adapter:NAME)
@@ -65,18 +67,18 @@ const (
 func networkServices() []netService {
 	var out []netService
 	out = append(out,
-		netService{Provider: pMinistero, Name: svcSAP, Profile: "sync", Actions: []string{"invioSAP", "richiestaSAP", "verificaEsistenzaSAP", "annullaSAP"}, Schema: "labour/sap-servizicoap.xsd", Consumers: []string{pProvincia}, Adapter: "ministerosap"},
-		netService{Provider: pMinistero, Name: svcDID, Profile: "sync", Actions: []string{"gestisciDID"}, Schema: "labour/did.xsd", Consumers: []string{pProvincia}, Adapter: "ministerodid"},
-		netService{Provider: pBorsaLavoro, Name: svcCandidatura, Profile: "oneway", OneWayAck: true, Actions: []string{"invioCandidatura"}, Schema: "labour/candidatura.xsd", Consumers: []string{pProvincia}, Adapter: "borsalavoro"},
-		netService{Provider: pEuropass, Name: svcEuropass, Profile: "oneway", OneWayAck: true, Actions: []string{"invioEuropass"}, Schema: "labour/europass.xsd", Consumers: []string{pProvincia}, Adapter: "europass"},
-		netService{Provider: pProvincia, Name: svcINPS, Profile: "oneway", OneWayAck: true, Actions: []string{"InvioElencoPercettori"}, Schema: "labour/inps.xsd", Consumers: []string{pINPS}, Adapter: "inps"},
-		netService{Provider: pProvincia, Name: svcFormazione, Profile: "sync", Actions: []string{"PubblicaCorso", "RicercaCorsi", "RitiraCorso"}, Schema: "labour/formazione.xsd", Consumers: []string{pEnte, pScuola1, pScuola2}, Adapter: "formazione"},
+		netService{Provider: pMinistero, Name: svcSAP, Profile: "sync", Actions: []string{"invioSAP", "richiestaSAP", "verificaEsistenzaSAP", "annullaSAP"}, Schema: "labour/sap-servizicoap.xsd", Consumers: []string{pProvincia}, Adapter: "ministerosap", WSDL: "sap.wsdl"},
+		netService{Provider: pMinistero, Name: svcDID, Profile: "sync", Actions: []string{"gestisciDID"}, Schema: "labour/did.xsd", Consumers: []string{pProvincia}, Adapter: "ministerodid", WSDL: "did.wsdl"},
+		netService{Provider: pBorsaLavoro, Name: svcCandidatura, Profile: "oneway", OneWayAck: true, Actions: []string{"invioCandidatura"}, Schema: "labour/candidatura.xsd", Consumers: []string{pProvincia}, Adapter: "borsalavoro", WSDL: "candidatura.wsdl"},
+		netService{Provider: pEuropass, Name: svcEuropass, Profile: "oneway", OneWayAck: true, Actions: []string{"invioEuropass"}, Schema: "labour/europass.xsd", Consumers: []string{pProvincia}, Adapter: "europass", WSDL: "europass.wsdl"},
+		netService{Provider: pProvincia, Name: svcINPS, Profile: "oneway", OneWayAck: true, Actions: []string{"InvioElencoPercettori"}, Schema: "labour/inps.xsd", Consumers: []string{pINPS}, Adapter: "inps", WSDL: "inps.wsdl"},
+		netService{Provider: pProvincia, Name: svcFormazione, Profile: "sync", Actions: []string{"PubblicaCorso", "RicercaCorsi", "RitiraCorso"}, Schema: "labour/formazione.xsd", Consumers: []string{pEnte, pScuola1, pScuola2}, Adapter: "formazione", WSDL: "formazione.wsdl"},
 	)
 	for _, c := range []string{pComune1, pComune2} {
-		out = append(out, netService{Provider: c, Name: svcAnagrafe, Profile: "sync", Actions: []string{"consultazioneSoggetti"}, Schema: "labour/anagrafe.xsd", Consumers: []string{pProvincia}, Adapter: "anagrafe"})
+		out = append(out, netService{Provider: c, Name: svcAnagrafe, Profile: "sync", Actions: []string{"consultazioneSoggetti"}, Schema: "labour/anagrafe.xsd", Consumers: []string{pProvincia}, Adapter: "anagrafe", WSDL: "anagrafe.wsdl"})
 	}
 	for _, s := range []string{pScuola1, pScuola2} {
-		out = append(out, netService{Provider: s, Name: svcScuola, Profile: "async-asymmetric", Actions: []string{"RichiestaEstrazione", "StatoEstrazione"}, Correlated: map[string]string{"StatoEstrazione": "RichiestaEstrazione"}, Schema: "labour/scuola.xsd", Consumers: []string{pProvincia}, Adapter: "scuola"})
+		out = append(out, netService{Provider: s, Name: svcScuola, Profile: "async-asymmetric", Actions: []string{"RichiestaEstrazione", "StatoEstrazione"}, Correlated: map[string]string{"StatoEstrazione": "RichiestaEstrazione"}, Schema: "labour/scuola.xsd", Consumers: []string{pProvincia}, Adapter: "scuola", WSDL: "scuola.wsdl"})
 	}
 	return out
 }
@@ -88,12 +90,16 @@ const appUser = "app"
 // netPorts are one gateway's listen addresses.
 type netPorts struct{ PD, PA, Admin string }
 
-// buildNetwork writes under dir: ca/ (the local CA), and one directory per party with its
-// porta.yaml, registry.yaml, key.pem and cert.pem. The ports are free loopback ports chosen now.
+// buildNetwork writes under dir: ca/ (the local CA), wsdl/ and xsd/ (the services' WSDLs and the
+// schemas they import, from the binary), and one directory per party with its porta.yaml,
+// registry.yaml, key.pem and cert.pem. The ports are free loopback ports chosen now.
 // It returns the application password written (hashed) into every registry.
 func buildNetwork(dir string) (map[string]netPorts, string, error) {
 	ca, err := registry.NewCA(filepath.Join(dir, "ca"), registry.AlgECDSAP256, "Porta demo labour network CA", rand.Reader)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := wsdl.Write(dir); err != nil {
 		return nil, "", err
 	}
 	ports := map[string]netPorts{}
@@ -160,7 +166,7 @@ func networkRegistry(self string, ports map[string]netPorts, hash string) string
 	b.WriteString("services:\n")
 	var may []string
 	for _, s := range networkServices() {
-		fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    schema: %s\n", s.Provider, s.Name, s.Profile, s.Schema)
+		fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    schema: %s\n    wsdl: ../%s/%s\n", s.Provider, s.Name, s.Profile, s.Schema, wsdl.Dir, s.WSDL)
 		if s.OneWayAck {
 			b.WriteString("    filter_duplicates: true\n    ack: true\n")
 		}

@@ -14,6 +14,7 @@ import (
 
 	"porta/gateway"
 	"porta/registry"
+	"porta/wsdl"
 )
 
 func init() {
@@ -183,6 +184,10 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 	}
+	// The cooperation services' WSDLs, from the binary: a service's wsdl: key can name one.
+	if err := wsdl.Write(*dir); err != nil {
+		return fail("%v", err)
+	}
 	// Read everything back as porta serve will: a setup that does not load is a bug here.
 	cfg, err := gateway.LoadConfig(path("porta.yaml"))
 	if err == nil {
@@ -206,6 +211,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if ca != nil {
 		fmt.Fprintf(stdout, "wrote %-40s the local CA's certificate\n", filepath.Join(abs, "ca.pem"))
 	}
+	fmt.Fprintf(stdout, "wrote %-40s the labour services' WSDLs (schemas they import in %s)\n", filepath.Join(abs, wsdl.Dir)+"/", filepath.Join(abs, "xsd")+"/")
 	fmt.Fprintf(stdout, "\nNext:\n")
 	fmt.Fprintf(stdout, "  1. on each peer gateway, trust %s:\n       porta registry add-party --config PEER/porta.yaml %s\n", *party, filepath.Join(abs, "party.yaml"))
 	fmt.Fprintf(stdout, "  2. start this gateway:\n       porta serve --config %s\n", filepath.Join(abs, "porta.yaml"))
@@ -290,6 +296,7 @@ parties:
 #     ack: true
 #     actions: [Notifica]
 #     consumers: [Ministero]         # remote parties that may call it
+#     wsdl: wsdl/sap.wsdl            # served on GET /pd/CONSUMER/PROVIDER/SERVICE/ACTION?wsdl
 #     delivery:
 #       url: http://127.0.0.1:9000/sap
 #       timeout: 30s

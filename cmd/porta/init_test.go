@@ -44,6 +44,12 @@ func TestInitWritesAWorkingSetup(t *testing.T) {
 			t.Errorf("output does not suggest %q:\n%s", next, out)
 		}
 	}
+	// The WSDLs come from the binary, laid out so that their schema imports resolve.
+	for _, f := range []string{"wsdl/sap.wsdl", "wsdl/anagrafe.wsdl", "xsd/schemas/labour/sap-servizicoap.xsd"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("porta init did not write %s: %v", f, err)
+		}
+	}
 	if fi, err := os.Stat(filepath.Join(dir, "key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("key.pem: %v, mode %v", err, fi.Mode().Perm())
 	}
