@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -200,5 +201,47 @@ func TestGenerateDeterministic(t *testing.T) {
 	}
 	if changed != len(a.Planted) {
 		t.Errorf("%d subjects differ, %d planted", changed, len(a.Planted))
+	}
+}
+
+// TestGenerateDatesWithinLife: over many seeds and workers of every age, from born today to
+// 80, every date Generate writes (known and current residence, death, emigration) falls within
+// [birth, today], and a planted change is never earlier than the residence the province knew.
+func TestGenerateDatesWithinLife(t *testing.T) {
+	today := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	clock := today.Add(10 * time.Hour) // Today as a clock gives it, with a time of day
+	var workers []Worker
+	for days := 0; days <= 80*366; days += 97 {
+		workers = append(workers, Worker{CodiceFiscale: fmt.Sprintf("W%06d", days), Cognome: "C", Nome: "N", Sesso: "F", DataNascita: today.AddDate(0, 0, -days), Comune: bologna})
+	}
+	for _, young := range []int{0, 1, 30, 364, 365, 366, 17*365 + 200, 18 * 365, 18*365 + 200, 19*365 - 1, 19 * 365, 19*365 + 5} {
+		workers = append(workers, Worker{CodiceFiscale: fmt.Sprintf("Y%06d", young), Cognome: "C", Nome: "N", Sesso: "M", DataNascita: today.AddDate(0, 0, -young), Comune: imola})
+	}
+	within := func(seed uint64, w Worker, what string, at time.Time) {
+		if at.Before(w.DataNascita) || at.After(today) {
+			t.Fatalf("seed %d, %s born %s: %s %s is outside [birth, today %s]", seed, w.CodiceFiscale, w.DataNascita.Format(time.DateOnly), what, at.Format(time.DateOnly), today.Format(time.DateOnly))
+		}
+	}
+	planted := 0
+	for seed := uint64(0); seed < 300; seed++ {
+		g := Generate(workers, GenOptions{Seed: seed, Today: clock, ResidenceChanges: 0.3, Deaths: 0.2, Emigrations: 0.2})
+		planted += len(g.Planted)
+		for i, w := range workers {
+			k, r := g.Known[i], g.Registry[i]
+			within(seed, w, "known residence", k.Residence.Since)
+			within(seed, w, "residence", r.Residence.Since)
+			if r.Residence.Since.Before(k.Residence.Since) {
+				t.Fatalf("seed %d, %s: residence since %s is before the known one since %s", seed, w.CodiceFiscale, r.Residence.Since.Format(time.DateOnly), k.Residence.Since.Format(time.DateOnly))
+			}
+			if r.Death != nil {
+				within(seed, w, "death", r.Death.Date)
+			}
+			if r.Emigration != nil {
+				within(seed, w, "emigration", r.Emigration.Since)
+			}
+		}
+	}
+	if planted == 0 {
+		t.Fatal("no change planted")
 	}
 }

@@ -81,19 +81,44 @@ func randomAddress(r *rand.Rand, c Comune) Address {
 	return a
 }
 
+// randomDay returns a day in [from, to) at midnight UTC, or from's day when the span is empty.
 func randomDay(r *rand.Rand, from, to time.Time) time.Time {
-	days := int(to.Sub(from).Hours() / 24)
-	if days <= 0 {
-		return from
+	d := from
+	if days := int(to.Sub(from).Hours() / 24); days > 0 {
+		d = from.AddDate(0, 0, r.IntN(days))
 	}
-	d := from.AddDate(0, 0, r.IntN(days))
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// laterOf returns the later of a and b.
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// knownSince draws when the residence the province knows began: between the 18th birthday and
+// a year before today (the window of planted changes), so that a change is always later. A
+// worker not yet 19 has lived there since a day between birth and a year ago (since birth when
+// younger than one), so no date falls before birth or after today.
+func knownSince(r *rand.Rand, birth, yearAgo, today time.Time) time.Time {
+	from, to := birth.AddDate(18, 0, 0), yearAgo
+	if !from.Before(to) {
+		from = birth
+	}
+	if !from.Before(to) {
+		to = today
+	}
+	return randomDay(r, from, to)
 }
 
 // Generate derives a registry from the workers, deterministically for a seed: every worker
 // gets a residence in their comune (known to the province and, unless a change is planted,
 // still current), and the given shares get a residence change (a new address, possibly in
-// another comune of the list, from a later day), a death or an AIRE emigration.
+// another comune of the list, from a later day), a death or an AIRE emigration. Every date
+// falls between the worker's birth and Today, and a change falls after the known residence
+// began, in the year before Today where the worker's age allows.
 func Generate(workers []Worker, opt GenOptions) *Generated {
 	r := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
 	today := opt.Today
@@ -107,7 +132,12 @@ func Generate(workers []Worker, opt GenOptions) *Generated {
 		birth := w.Comune
 		base.ComuneNascita = &birth
 		known := *base
-		known.Residence = &Residence{Address: randomAddress(r, w.Comune), Since: randomDay(r, w.DataNascita.AddDate(18, 0, 0), yearAgo)}
+		known.Residence = &Residence{Address: randomAddress(r, w.Comune), Since: knownSince(r, w.DataNascita, yearAgo, today)}
+		// Changes happen in the year before today, after the known residence began.
+		changeFrom := laterOf(yearAgo, known.Residence.Since.AddDate(0, 0, 1))
+		if changeFrom.After(today) {
+			changeFrom = today
+		}
 		now := known
 		x := r.Float64()
 		switch {
@@ -120,15 +150,15 @@ func Generate(workers []Worker, opt GenOptions) *Generated {
 			for addr == known.Residence.Address {
 				addr = randomAddress(r, c)
 			}
-			now.Residence = &Residence{Address: addr, Since: randomDay(r, yearAgo, today)}
+			now.Residence = &Residence{Address: addr, Since: randomDay(r, changeFrom, today)}
 			g.Planted = append(g.Planted, Planted{w.CodiceFiscale, ChangeResidence})
 		case x < opt.ResidenceChanges+opt.Deaths:
 			place := w.Comune
-			now.Death = &Death{Date: randomDay(r, yearAgo, today), Place: &place}
+			now.Death = &Death{Date: randomDay(r, changeFrom, today), Place: &place}
 			g.Planted = append(g.Planted, Planted{w.CodiceFiscale, ChangeDeath})
 		case x < opt.ResidenceChanges+opt.Deaths+opt.Emigrations:
 			st := foreignStates[r.IntN(len(foreignStates))]
-			now.Emigration = &Emigration{Since: randomDay(r, yearAgo, today), StateCode: st.code, StateName: st.name}
+			now.Emigration = &Emigration{Since: randomDay(r, changeFrom, today), StateCode: st.code, StateName: st.name}
 			g.Planted = append(g.Planted, Planted{w.CodiceFiscale, ChangeEmigration})
 		}
 		g.Known = append(g.Known, &known)
