@@ -37,6 +37,9 @@ func newMetrics(g *Gateway) *metrics {
 	return m
 }
 
+// RegisterMetrics adds a collector to the gateway's /metrics (porta serve's jobs add theirs).
+func (g *Gateway) RegisterMetrics(c prometheus.Collector) error { return g.metrics.reg.Register(c) }
+
 // observe counts a message and its latency.
 func (g *Gateway) observe(service string, dir Direction, outcome string, start time.Time) {
 	g.metrics.messages.WithLabelValues(service, string(dir), outcome).Inc()

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"porta/envelope"
+	"porta/jobs"
 	"porta/registry"
 )
 
@@ -50,7 +51,21 @@ const (
 //	outbox: {initial_backoff: 1s, max_backoff: 5m, max_attempts: 0, expiry: 24h, lease: 1m}
 //	duplicates: {retention: 7200m}
 //	http_client: {timeout: 30s, dial_timeout: 10s, tls_handshake_timeout: 10s, backend_timeout: 30s}
-//	jobs: []
+//	jobs:                             # provincial commands porta serve runs on a schedule (package jobs)
+//	  - name: sap-nightly             # 1-64 letters, digits, '.', '_' or '-'; the key of its lease, mark and history
+//	    every: 24h                    # more than 0, at most 24h: slots every EVERY from AT each day
+//	    at: "02:30"                   # HH:MM of the node's local time (default 00:00)
+//	    run: [sil, send, --what, sap] # porta's arguments: sil send, sync anagrafe|scuole or failures retry
+//	  - {name: anagrafe, every: 6h, run: [sync, anagrafe]}
+//
+// A job runs its command in porta serve's process, through the code the command line runs, as a
+// local application of this gateway's own Porta Delegata: --config is this file and --pd the PD
+// porta serve listens on (run must not give --config; it may give --pd, --app and the command's
+// other flags); the application's credentials come from --app or porta serve's $PORTA_APP. A
+// sil send without --worker or --since sends what the SIL changed since the start of the job's
+// last successful run (everything on its first run). On nodes sharing a PostgreSQL store each job
+// runs on one node at a time, once per slot; porta jobs list|history shows them. The commands are
+// checked by LoadConfigWith's JobCheck (they live in cmd/porta); LoadConfig checks the rest.
 type Config struct {
 	File    string   // the file it was read from
 	Node    string   // default: the host name
@@ -79,7 +94,20 @@ type Config struct {
 	DuplicateRetention time.Duration // how long inbound IDs are remembered
 
 	PeerTimeout, DialTimeout, TLSHandshakeTimeout, BackendTimeout time.Duration
+
+	Jobs []JobConfig
 }
+
+// JobConfig is one entry of jobs.
+type JobConfig struct {
+	Name     string
+	Schedule jobs.Schedule
+	Run      []string // porta's arguments, e.g. [sil, send, --what, sap]
+	Line     int      // of the entry in Config.File
+}
+
+// JobCheck checks a job's run arguments as the command line would, without running anything.
+type JobCheck func(run []string) error
 
 // Defaults of porta.yaml.
 const (
@@ -238,7 +266,11 @@ var nodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // defaults and validates it. Every problem is reported, as registry.Problems naming file and line.
 // It reads the key and certificate to check that they match each other and the signature
 // algorithm; it does not load the registry.
-func LoadConfig(path string) (*Config, error) {
+func LoadConfig(path string) (*Config, error) { return LoadConfigWith(path, nil) }
+
+// LoadConfigWith is LoadConfig that also checks each job's run arguments with check (nil checks
+// only their shape): a refusal is a problem at the line of run.
+func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
@@ -403,9 +435,7 @@ func LoadConfig(path string) (*Config, error) {
 		}
 	}
 
-	if set(&raw.Jobs) && !(raw.Jobs.Kind == yaml.SequenceNode && len(raw.Jobs.Content) == 0) {
-		r.errf(&raw.Jobs, "jobs: no job kinds exist yet; leave jobs: [] empty")
-	}
+	c.Jobs = r.jobs(&raw.Jobs, check)
 
 	if c.Key != "" && c.Cert != "" && len(r.probs) == 0 {
 		r.checkKey(c, &raw.Paths.Key, &raw.Signature.Algorithm)
@@ -414,6 +444,103 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, r.probs
 	}
 	return c, nil
+}
+
+var timeOfDayRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
+
+// jobs reads the jobs list.
+func (r *configReader) jobs(n *yaml.Node, check JobCheck) []JobConfig {
+	if !set(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		r.errf(n, "jobs must be a list of {name, every, at, run} entries")
+		return nil
+	}
+	var out []JobConfig
+	names := map[string]int{}
+	for i, e := range n.Content {
+		if e.Kind != yaml.MappingNode {
+			r.errf(e, "jobs[%d] must be a mapping: {name: NAME, every: 15m, run: [sil, send, --what, sap]}", i)
+			continue
+		}
+		j := JobConfig{Line: e.Line}
+		var nameN, everyN, atN, runN *yaml.Node
+		for k := 0; k+1 < len(e.Content); k += 2 {
+			key, v := e.Content[k], e.Content[k+1]
+			switch key.Value {
+			case "name":
+				nameN = v
+			case "every":
+				everyN = v
+			case "at":
+				atN = v
+			case "run":
+				runN = v
+			default:
+				r.errf(key, "jobs[%d]: unknown key %q; a job has name, every, at and run", i, key.Value)
+			}
+		}
+		where := fmt.Sprintf("jobs[%d]", i)
+		if nameN == nil {
+			r.errf(e, "%s: name is missing", where)
+		} else {
+			j.Name = r.str(nameN, where+".name", "")
+			where = fmt.Sprintf("job %q", j.Name)
+			if !nodeRE.MatchString(j.Name) {
+				r.errf(nameN, "jobs[%d].name %q must be 1-64 letters, digits, '.', '_' or '-'", i, j.Name)
+			} else if line, dup := names[j.Name]; dup {
+				r.errf(nameN, "%s is also the name of the job at line %d; each job needs its own name (it keys its lease, mark and history)", where, line)
+			}
+			names[j.Name] = e.Line
+		}
+		everyOK := false
+		if everyN == nil {
+			r.errf(e, "%s: every is missing, e.g. every: 15m", where)
+		} else {
+			before := len(r.probs)
+			j.Schedule.Every = r.dur(everyN, where+".every", 0)
+			everyOK = len(r.probs) == before
+		}
+		if atN != nil {
+			at := r.str(atN, where+".at", "")
+			m := timeOfDayRE.FindStringSubmatch(at)
+			if m == nil {
+				r.errf(atN, "%s: at %q must be a time of day HH:MM, e.g. \"02:30\"", where, at)
+			} else {
+				h, _ := strconv.Atoi(m[1])
+				mi, _ := strconv.Atoi(m[2])
+				j.Schedule.At = time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute
+			}
+		}
+		if everyOK {
+			if err := j.Schedule.Check(); err != nil {
+				r.errf(everyN, "%s: %v", where, err)
+			}
+		}
+		switch {
+		case runN == nil:
+			r.errf(e, "%s: run is missing: porta's arguments, e.g. run: [sil, send, --what, sap]", where)
+		case runN.Kind != yaml.SequenceNode || len(runN.Content) == 0:
+			r.errf(runN, "%s: run must be a list of porta's arguments, e.g. [sil, send, --what, sap]", where)
+		default:
+			ok := true
+			for _, a := range runN.Content {
+				if a.Kind != yaml.ScalarNode {
+					r.errf(a, "%s: run: each argument must be a single value", where)
+					ok = false
+				}
+				j.Run = append(j.Run, a.Value)
+			}
+			if ok && check != nil {
+				if err := check(j.Run); err != nil {
+					r.errf(runN, "%s: run %q: %v", where, strings.Join(j.Run, " "), err)
+				}
+			}
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 // checkKey checks that the key matches the certificate and the signature algorithm.

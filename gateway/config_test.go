@@ -155,7 +155,7 @@ jobs: [backup]
 			`porta.yaml:12: limits.max_message "10" must be a size of at least 1KiB, e.g. 16MiB`,
 			`porta.yaml:15: outbox.max_backoff (1s) is less than initial_backoff (10s)`,
 			`porta.yaml:16: outbox.expiry must be a duration such as 500ms, 30s, 5m, 24h or 7d, found "forever"`,
-			`porta.yaml:17: jobs: no job kinds exist yet; leave jobs: [] empty`}},
+			`porta.yaml:17: jobs[0] must be a mapping: {name: NAME, every: 15m, run: [sil, send, --what, sap]}`}},
 		{"missing files", "parties: [Provincia]\npaths:\n  key: nokey.pem\n  registry: /nonexistent/registry.yaml\n", []string{
 			"porta.yaml:3: paths.key: DIR/nokey.pem: no such file or directory (relative paths are resolved against DIR)",
 			"porta.yaml:4: paths.registry: /nonexistent/registry.yaml: no such file or directory (relative paths are resolved against DIR)"}},

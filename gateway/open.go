@@ -36,6 +36,9 @@ type OpenOptions struct {
 	Validator Validator
 	Logger    *slog.Logger
 	Clock     func() time.Time
+	// CheckJob checks the run arguments of porta.yaml's jobs (LoadConfigWith); nil checks only
+	// their shape.
+	CheckJob JobCheck
 }
 
 // Opened is a gateway built from porta.yaml with everything it was built from, for the commands
@@ -64,7 +67,7 @@ func (o *Opened) Close() error {
 // and the listeners' TLS, opens the store, and builds the Gateway. It starts nothing: call
 // Gateway.Serve (or Run and the handlers) on the result.
 func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error) {
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := LoadConfigWith(cfgPath, opt.CheckJob)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,10 @@ func OpenAuditStore(ctx context.Context, cfg *Config, dsn string) (Store, func()
 	return NewAuditStore(s, cfg.DuplicateRetention), s.Close, nil
 }
 
+// Audit returns the audit store under the adapter, for what lives in the store beside the
+// gateway's state (porta serve's jobs).
+func (a *auditStore) Audit() *audit.Store { return a.s }
+
 func (a *auditStore) Reserve(ctx context.Context, key string, n int) (int, error) {
 	return a.s.Reserve(ctx, key, n)
 }

@@ -7,14 +7,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"porta/adapters/flows"
 	"porta/adapters/merge"
+	"porta/jobs"
 	"porta/xsd"
 )
 
@@ -90,42 +93,52 @@ type retryResult struct {
 	Detail  string `json:"detail,omitempty"`
 }
 
-func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// failuresRetryTask is porta failures retry, parsed.
+type failuresRetryTask struct {
+	f   flowFlags
+	b   builderFlags
+	a   anagrafeFlags
+	ids map[int64]bool // none: every open failure
+}
+
+func (t *failuresRetryTask) flows() *flowFlags { return &t.f }
+
+func parseFailuresRetry(args []string, _ bool, stderr io.Writer) (task, error) {
 	fs := flag.NewFlagSet("porta failures retry", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var f flowFlags
-	var b builderFlags
-	var a anagrafeFlags
-	f.register(fs, true)
-	b.register(fs)
-	a.register(fs)
+	t := &failuresRetryTask{ids: map[int64]bool{}}
+	t.f.register(fs, true)
+	t.b.register(fs)
+	t.a.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return nil, flagError{err}
 	}
-	ids := map[int64]bool{}
 	for _, a := range fs.Args() {
 		id, err := strconv.ParseInt(a, 10, 64)
 		if err != nil || id < 1 {
-			fmt.Fprintf(stderr, "porta failures retry: %q is not a failure ID (see porta failures list)\n", a)
-			return 2
+			return nil, fmt.Errorf("%q is not a failure ID (see porta failures list)", a)
 		}
-		ids[id] = true
+		t.ids[id] = true
 	}
-	if err := f.resolve(false); err != nil {
-		fmt.Fprintln(stderr, "porta failures retry:", err)
-		return 2
-	}
-	ctx := context.Background()
+	return t, nil
+}
+
+func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runTask("failures retry", args, stdout, stderr)
+}
+
+// run retries the open failures named (all when none); since is not used. Its error says how
+// many could not be retried (the PD or the network down); the others' outcomes are printed.
+func (t *failuresRetryTask) run(ctx context.Context, _ time.Time, stdout io.Writer) (jobs.Counts, error) {
+	f, b, a, ids := &t.f, &t.b, &t.a, t.ids
 	store, db, err := f.openProvince(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, "porta failures retry:", err)
-		return 1
+		return nil, err
 	}
 	defer db.Close()
 	open, err := store.Failures(ctx, merge.FailureOpen)
 	if err != nil {
-		fmt.Fprintln(stderr, "porta failures retry:", err)
-		return 1
+		return nil, err
 	}
 	var todo []merge.Failure
 	outbound := false
@@ -136,8 +149,7 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		}
 	}
 	if len(ids) > 0 && len(todo) != len(ids) {
-		fmt.Fprintln(stderr, "porta failures retry: not every ID given is an open failure (see porta failures list)")
-		return 1
+		return nil, errors.New("not every ID given is an open failure (see porta failures list)")
 	}
 	// Outbound records are read again from the SIL and sent through the PD.
 	var sender *flows.Sender
@@ -145,19 +157,16 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	var retryConsult func(merge.Failure) (*flows.SyncSummary, error)
 	if outbound {
 		if err := f.resolve(true); err != nil {
-			fmt.Fprintln(stderr, "porta failures retry: outbound records need the PD:", err)
-			return 2
+			return nil, fmt.Errorf("outbound records need the PD: %w", err)
 		}
 		set, err := xsd.Open()
 		if err != nil {
-			fmt.Fprintln(stderr, "porta failures retry:", err)
-			return 1
+			return nil, err
 		}
 		defer set.Close()
 		src, err := f.openSIL(ctx)
 		if err != nil {
-			fmt.Fprintln(stderr, "porta failures retry:", err)
-			return 1
+			return nil, err
 		}
 		defer src.Close()
 		var kinds []string
@@ -166,24 +175,25 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 				kinds = append(kinds, x.Kind)
 			}
 		}
-		if sender, err = b.sender(&f, set, kinds, store, db); err != nil {
-			fmt.Fprintln(stderr, "porta failures retry:", err)
-			return 2
+		if len(kinds) > 0 {
+			if sender, err = b.sender(f, set, kinds, store, db); err != nil {
+				return nil, err
+			}
 		}
 		retryOut = func(x merge.Failure) (*flows.Summary, error) { return sender.Retry(ctx, src, x) }
-		consult := a.syncer(&f)
+		consult := a.syncer(f)
 		consult.Store, consult.DB = store, db
 		retryConsult = func(x merge.Failure) (*flows.SyncSummary, error) { return consult.Retry(ctx, src, x) }
 	}
 	var results []retryResult
-	code := 0
+	failed := 0
 	for _, x := range todo {
 		r := retryResult{ID: x.ID, Kind: x.Kind, Record: x.Key}
 		if x.Kind == flows.KindConsultazione {
 			sum, err := retryConsult(x)
 			switch {
 			case err != nil:
-				r.Outcome, r.Detail, code = "error", err.Error(), 1
+				r.Outcome, r.Detail = "error", err.Error()
 			case sum.Rejected > 0:
 				r.Outcome, r.Detail = "rejected", sum.Rejections[0].Field+": "+sum.Rejections[0].Reason
 			case sum.Merged > 0:
@@ -195,7 +205,7 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 			sum, err := retryOut(x)
 			switch {
 			case err != nil:
-				r.Outcome, r.Detail, code = "error", err.Error(), 1
+				r.Outcome, r.Detail = "error", err.Error()
 			case sum.Acknowledged > 0:
 				r.Outcome = "sent"
 			default:
@@ -208,7 +218,7 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 			res, err := store.Resend(ctx, x.ID)
 			switch {
 			case err != nil:
-				r.Outcome, r.Detail, code = "error", err.Error(), 1
+				r.Outcome, r.Detail = "error", err.Error()
 			default:
 				r.Outcome, r.Detail = string(res.Outcome), res.What
 				if res.Err != nil {
@@ -217,9 +227,16 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 			}
 		}
 		results = append(results, r)
-		if code != 0 && r.Outcome == "error" && flows.Outbound(x.Kind) {
-			break // the PD or the network is down: the rest would fail the same way
+		if r.Outcome == "error" {
+			failed++
+			if flows.Outbound(x.Kind) || ctx.Err() != nil {
+				break // the PD or the network is down: the rest would fail the same way
+			}
 		}
+	}
+	counts := jobs.Counts{}
+	for _, r := range results {
+		counts[r.Outcome]++
 	}
 	if f.json {
 		if results == nil {
@@ -236,5 +253,12 @@ func runFailuresRetry(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		}
 		tw.Flush()
 	}
-	return code
+	if failed > 0 {
+		for _, r := range results {
+			if r.Outcome == "error" {
+				return counts, fmt.Errorf("%d of %d records could not be retried; the first, %s %s: %s", failed, len(todo), r.Kind, r.Record, r.Detail)
+			}
+		}
+	}
+	return counts, nil
 }

@@ -269,7 +269,18 @@ http_client:
   tls_handshake_timeout: 10s
   backend_timeout: 30s
 
+# Provincial commands this gateway runs on a schedule, as a local application of its own PD (the
+# credentials: --app USER:PASS in run, or PORTA_APP in porta serve's environment). On nodes
+# sharing a PostgreSQL store each job runs on one node at a time. See porta jobs list|history.
 jobs: []
+#  - name: sap-nightly
+#    every: 24h                     # at most 24h; slots every EVERY from AT each day
+#    at: "02:30"                    # local time of day (default 00:00)
+#    run: [sil, send, --what, sap]  # no --since/--worker: what changed since the last successful run
+#  - {name: candidature, every: 15m, run: [sil, send, --what, candidatura, --intermediary, "CF:NAME:REGION:EMAIL"]}
+#  - {name: anagrafe, every: 24h, at: "03:00", run: [sync, anagrafe]}
+#  - {name: scuole, every: 24h, at: "04:00", run: [sync, scuole, --school, "LiceoRoma:RMPS01000A:2025/2026"]}
+#  - {name: retry, every: 1h, run: [failures, retry]}
 `
 
 // registryYAML is the registry template: party (x2), type, port id, url, ca entry, party (x2).

@@ -77,7 +77,7 @@ func (s *registrySource) resolve(positional string) (*gateway.Config, string, er
 	case n > 1:
 		return nil, "", errors.New("name the registry once: --config, --registry or FILE")
 	case s.config != "":
-		cfg, err := gateway.LoadConfig(s.config)
+		cfg, err := gateway.LoadConfigWith(s.config, checkJob)
 		if err != nil {
 			return nil, "", err
 		}

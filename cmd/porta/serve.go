@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"porta/gateway"
@@ -15,6 +16,11 @@ import (
 // serves the Porta Delegata, the Porta Applicativa and the admin listener with the background
 // workers until SIGINT or SIGTERM, then stops gracefully. Each listener logs a "listening" line
 // with its bound address (port 0 picks a free one), so scripts and tests can find it.
+//
+// porta.yaml's jobs run in the same process once the PD listens (package jobs: one node at a
+// time per job on a shared store, each run in porta jobs history). On SIGINT or SIGTERM the
+// running jobs are cancelled and recorded first, while the PD they call still serves; then the
+// listeners stop.
 
 func init() {
 	register(command{
@@ -60,17 +66,56 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 	defer closeBackends.Close()
 	o, err := gateway.Open(ctx, *cfgPath, gateway.OpenOptions{
 		Store: *store, Logger: log, Backends: backends,
-		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr,
+		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr, CheckJob: checkJob,
 	})
 	if err != nil {
 		log.Error("porta serve: cannot start", "err", err)
 		return 1
 	}
 	defer o.Close()
+	var pdURL atomic.Value // the PD's address once it listens, for the jobs
+	sched, err := newScheduler(o, &pdURL, log)
+	if err == nil && sched != nil {
+		err = o.Gateway.RegisterMetrics(sched.Collector())
+	}
+	if err != nil {
+		log.Error("porta serve: cannot start", "err", err)
+		return 1
+	}
+	pdReady := make(chan struct{})
 	l := o.Listeners
-	l.Listening = func(name, addr string) { log.Info("listening", "listener", name, "addr", addr) }
-	log.Info("porta serve: starting", "config", *cfgPath, "parties", o.Hosted)
-	if err := o.Gateway.Serve(ctx, l); err != nil {
+	l.Listening = func(name, addr string) {
+		log.Info("listening", "listener", name, "addr", addr)
+		if name == "pd" {
+			scheme := "http://"
+			if l.PDTLS != nil {
+				scheme = "https://"
+			}
+			pdURL.Store(scheme + addr)
+			close(pdReady)
+		}
+	}
+	// The gateway stops after the jobs: a job being cancelled may still be talking to the PD.
+	gctx, stopGateway := context.WithCancel(context.Background())
+	defer stopGateway()
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		defer stopGateway()
+		if sched != nil {
+			select {
+			case <-pdReady:
+				sched.Run(ctx)
+			case <-ctx.Done():
+			}
+		}
+		<-ctx.Done()
+	}()
+	log.Info("porta serve: starting", "config", *cfgPath, "parties", o.Hosted, "jobs", len(o.Config.Jobs))
+	err = o.Gateway.Serve(gctx, l)
+	stop()
+	<-jobsDone
+	if err != nil {
 		log.Error("porta serve: stopped", "err", err)
 		return 1
 	}

@@ -29,6 +29,7 @@ import (
 	"porta/adapters/sap"
 	"porta/adapters/sil"
 	"porta/gateway"
+	"porta/jobs"
 	"porta/xsd"
 )
 
@@ -182,80 +183,127 @@ func (b *builderFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.concurrency, "concurrency", 1, "records in flight at once (more helps when the peers are slow to answer)")
 }
 
+// check refuses a document kind it does not know, or one whose builder lacks its flags.
+func (b *builderFlags) check(what []string) error {
+	if len(what) == 0 {
+		return fmt.Errorf("--what: name some of %s", strings.Join(flows.AllWhat, ","))
+	}
+	for _, w := range what {
+		switch w {
+		case flows.WhatCandidatura:
+			if len(strings.SplitN(b.intermediary, ":", 4)) != 4 {
+				return errors.New("candidatura needs --intermediary CF:DENOMINAZIONE:REGIONE:EMAIL")
+			}
+		case flows.WhatDID:
+			if _, _, ok := strings.Cut(b.operator, ":"); !ok {
+				return errors.New("did needs --operator GUID:CF")
+			}
+		case flows.WhatSAP, flows.WhatEuropass:
+		default:
+			return fmt.Errorf("--what %s: want some of %s", w, strings.Join(flows.AllWhat, ","))
+		}
+	}
+	return nil
+}
+
 // sender builds the flows.Sender for the documents in what.
 func (b *builderFlags) sender(f *flowFlags, set *xsd.Set, what []string, store *merge.Store, db *sqlx.DB) (*flows.Sender, error) {
+	if err := b.check(what); err != nil {
+		return nil, err
+	}
 	s := &flows.Sender{PD: f.portaDelegata(), Routes: f.routes, Store: store, DB: db, Concurrency: b.concurrency,
 		SAP: &sap.Builder{Validator: set}, Europass: &europass.Builder{Validator: set, Now: time.Now, Generator: "Porta"}}
 	for _, w := range what {
 		switch w {
 		case flows.WhatCandidatura:
 			p := strings.SplitN(b.intermediary, ":", 4)
-			if len(p) != 4 {
-				return nil, errors.New("candidatura needs --intermediary CF:DENOMINAZIONE:REGIONE:EMAIL")
-			}
 			s.Candidatura = &candidatura.Builder{Validator: set, Now: time.Now, Validity: b.validity,
 				Intermediary: candidatura.Intermediary{CodiceFiscale: p[0], Denominazione: p[1], Regione: p[2], Email: p[3]}}
 		case flows.WhatDID:
-			guid, cf, ok := strings.Cut(b.operator, ":")
-			if !ok {
-				return nil, errors.New("did needs --operator GUID:CF")
-			}
+			guid, cf, _ := strings.Cut(b.operator, ":")
 			s.DID = &did.Builder{Validator: set, Now: time.Now, Operator: did.Operator{GUID: guid, CodiceFiscale: cf}}
 			s.DIDEvent = did.Event(b.didEvent)
-		case flows.WhatSAP, flows.WhatEuropass:
-		default:
-			return nil, fmt.Errorf("--what %s: want some of %s", w, strings.Join(flows.AllWhat, ","))
 		}
 	}
 	return s, nil
 }
 
-func runSILSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// silSendTask is porta sil send, parsed.
+type silSendTask struct {
+	f      flowFlags
+	b      builderFlags
+	what   []string
+	worker string
+	since  time.Time // zero: the job's mark (only a job may leave both --worker and --since out)
+}
+
+func (t *silSendTask) flows() *flowFlags { return &t.f }
+
+func parseSILSend(args []string, asJob bool, stderr io.Writer) (task, error) {
 	fs := flag.NewFlagSet("porta sil send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var f flowFlags
-	var b builderFlags
-	f.register(fs, true)
-	b.register(fs)
+	t := &silSendTask{}
+	t.f.register(fs, true)
+	t.b.register(fs)
 	worker := fs.String("worker", "", "send only the worker with this codice fiscale")
-	since := fs.String("since", "", "send the workers the SIL changed after this instant (RFC 3339)")
+	since := fs.String("since", "", "send the workers the SIL changed after this instant (RFC 3339); a job without --worker and --since sends what changed since its last successful run")
 	whatFlag := fs.String("what", strings.Join(flows.AllWhat, ","), "the documents to send, comma-separated")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return nil, flagError{err}
 	}
-	if fs.NArg() > 0 || (*worker == "") == (*since == "") {
-		fmt.Fprintln(stderr, "porta sil send: give exactly one of --worker CF or --since RFC3339")
-		return 2
+	switch {
+	case fs.NArg() > 0:
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	case *worker != "" && *since != "":
+		return nil, errors.New("give exactly one of --worker CF or --since RFC3339")
+	case !asJob && *worker == "" && *since == "":
+		return nil, errors.New("give exactly one of --worker CF or --since RFC3339")
 	}
-	var sinceT time.Time
+	t.worker = *worker
 	if *since != "" {
-		t, err := time.Parse(time.RFC3339, *since)
+		st, err := time.Parse(time.RFC3339, *since)
 		if err != nil {
-			fmt.Fprintf(stderr, "porta sil send: --since %q: want RFC 3339, e.g. 2026-11-01T00:00:00Z\n", *since)
-			return 2
+			return nil, fmt.Errorf("--since %q: want RFC 3339, e.g. 2026-11-01T00:00:00Z", *since)
 		}
-		sinceT = t
+		t.since = st
 	}
-	var what []string
 	for _, w := range strings.Split(*whatFlag, ",") {
 		if w = strings.TrimSpace(w); w != "" {
-			what = append(what, w)
+			t.what = append(t.what, w)
 		}
 	}
-	if err := f.resolve(true); err != nil {
-		fmt.Fprintln(stderr, "porta sil send:", err)
-		return 2
+	if err := t.b.check(t.what); err != nil {
+		return nil, err
 	}
-	ctx := context.Background()
-	sums, err := silSend(ctx, &f, &b, what, *worker, sinceT)
+	return t, nil
+}
+
+func runSILSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runTask("sil send", args, stdout, stderr)
+}
+
+// run sends; since is used when the task names neither a worker nor an instant.
+func (t *silSendTask) run(ctx context.Context, since time.Time, stdout io.Writer) (jobs.Counts, error) {
+	if t.worker != "" || !t.since.IsZero() {
+		since = t.since
+	} else if !since.IsZero() {
+		// The job's mark. A SIL may keep its change times to the second (sil.yaml's
+		// since_format): a change in the mark's own second would compare equal, not after, and be
+		// missed. Start from the second before it: such a change is sent twice, never lost.
+		since = since.Truncate(time.Second).Add(-time.Second)
+	}
+	sums, err := silSend(ctx, &t.f, &t.b, t.what, t.worker, since)
 	if len(sums) > 0 {
-		printSummaries(stdout, f.json, sums)
+		printSummaries(stdout, t.f.json, sums)
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "porta sil send:", err)
-		return 1
+	counts := jobs.Counts{}
+	for _, s := range sums {
+		counts[s.What+".sent"] += int64(s.Sent)
+		counts[s.What+".acknowledged"] += int64(s.Acknowledged)
+		counts[s.What+".rejected"] += int64(s.Rejected)
+		counts[s.What+".skipped"] += int64(s.Skipped)
 	}
-	return 0
+	return counts, err
 }
 
 func silSend(ctx context.Context, f *flowFlags, b *builderFlags, what []string, cf string, since time.Time) ([]flows.Summary, error) {

@@ -165,9 +165,10 @@ func TestSILSendUsage(t *testing.T) {
 	}{
 		{[]string{"sil", "send", "--pd", "http://x"}, 2, "exactly one of --worker"},
 		{[]string{"sil", "send", "--since", "yesterday"}, 2, "RFC 3339"},
-		{[]string{"sil", "send", "--worker", "X", "--consumer", "P", "--app", "a:b"}, 2, "no Porta Delegata"},
-		{append([]string{"sil", "send", "--worker", "X", "--what", "did"}, s.common()...), 1, "--operator"},
-		{append([]string{"sil", "send", "--worker", "X", "--what", "nope"}, s.common()...), 1, "want some of"},
+		{[]string{"sil", "send", "--worker", "X", "--what", "sap", "--consumer", "P", "--app", "a:b"}, 2, "no Porta Delegata"},
+		// A document's builder without its flags is a usage error, found before anything runs.
+		{append([]string{"sil", "send", "--worker", "X", "--what", "did"}, s.common()...), 2, "--operator"},
+		{append([]string{"sil", "send", "--worker", "X", "--what", "nope"}, s.common()...), 2, "want some of"},
 		{[]string{"failures", "retry", "abc"}, 2, "not a failure ID"},
 		{[]string{"failures", "list", "--status", "maybe"}, 2, "open, resolved or all"},
 	} {

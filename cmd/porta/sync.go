@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"porta/adapters/flows"
 	"porta/adapters/sil"
+	"porta/jobs"
 )
 
 func init() {
@@ -77,27 +79,41 @@ func (a *anagrafeFlags) syncer(f *flowFlags) *flows.Anagrafe {
 	return s
 }
 
-func runSyncAnagrafe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// syncAnagrafeTask is porta sync anagrafe, parsed.
+type syncAnagrafeTask struct {
+	f           flowFlags
+	a           anagrafeFlags
+	worker      string
+	concurrency int
+}
+
+func (t *syncAnagrafeTask) flows() *flowFlags { return &t.f }
+
+func parseSyncAnagrafe(args []string, _ bool, stderr io.Writer) (task, error) {
 	fs := flag.NewFlagSet("porta sync anagrafe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var f flowFlags
-	var a anagrafeFlags
-	f.register(fs, true)
-	a.register(fs)
-	worker := fs.String("worker", "", "consult only about this codice fiscale (default: every worker of the SIL)")
-	concurrency := fs.Int("concurrency", 1, "consultations in flight at once (merges stay one at a time)")
+	t := &syncAnagrafeTask{}
+	t.f.register(fs, true)
+	t.a.register(fs)
+	fs.StringVar(&t.worker, "worker", "", "consult only about this codice fiscale (default: every worker of the SIL)")
+	fs.IntVar(&t.concurrency, "concurrency", 1, "consultations in flight at once (merges stay one at a time)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return nil, flagError{err}
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "porta sync anagrafe: unexpected arguments", fs.Args())
-		return 2
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if err := f.resolve(true); err != nil {
-		fmt.Fprintln(stderr, "porta sync anagrafe:", err)
-		return 2
-	}
-	ctx := context.Background()
+	return t, nil
+}
+
+func runSyncAnagrafe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runTask("sync anagrafe", args, stdout, stderr)
+}
+
+// run consults about every worker of the SIL (or the one named): since is not used, a residence
+// changes without the SIL knowing.
+func (t *syncAnagrafeTask) run(ctx context.Context, _ time.Time, stdout io.Writer) (jobs.Counts, error) {
+	f := &t.f
 	sum, err := func() (*flows.SyncSummary, error) {
 		src, err := f.openSIL(ctx)
 		if err != nil {
@@ -109,11 +125,11 @@ func runSyncAnagrafe(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 			return nil, err
 		}
 		defer db.Close()
-		s := a.syncer(&f)
-		s.Store, s.DB, s.Concurrency = store, db, *concurrency
+		s := t.a.syncer(f)
+		s.Store, s.DB, s.Concurrency = store, db, t.concurrency
 		var workers []*sil.Worker
-		if *worker != "" {
-			w, err := src.Worker(ctx, *worker)
+		if t.worker != "" {
+			w, err := src.Worker(ctx, t.worker)
 			if err != nil {
 				return nil, err
 			}
@@ -123,14 +139,16 @@ func runSyncAnagrafe(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		}
 		return s.Run(ctx, workers)
 	}()
-	if sum != nil {
-		printSync(stdout, f.json, sum)
+	if sum == nil {
+		return nil, err
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "porta sync anagrafe:", err)
-		return 1
-	}
-	return 0
+	printSync(stdout, f.json, sum)
+	return syncCounts(sum), err
+}
+
+func syncCounts(s *flows.SyncSummary) jobs.Counts {
+	return jobs.Counts{"sent": int64(s.Sent), "answered": int64(s.Answered), "merged": int64(s.Merged),
+		"unchanged": int64(s.Unchanged), "rejected": int64(s.Rejected), "skipped": int64(s.Skipped)}
 }
 
 // schoolFlags collects --school PARTY:CODE:YEAR.
@@ -146,57 +164,69 @@ func (s *schoolFlags) Set(v string) error {
 	return nil
 }
 
-func runSyncScuole(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// syncScuoleTask is porta sync scuole, parsed.
+type syncScuoleTask struct {
+	f        flowFlags
+	schools  schoolFlags
+	service  string
+	every    time.Duration
+	maxWait  time.Duration
+	fromDate time.Time
+}
+
+func (t *syncScuoleTask) flows() *flowFlags { return &t.f }
+
+func parseSyncScuole(args []string, _ bool, stderr io.Writer) (task, error) {
 	fs := flag.NewFlagSet("porta sync scuole", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var f flowFlags
-	var schools schoolFlags
-	f.register(fs, true)
-	fs.Var(&schools, "school", "PARTY:CODICE_MECCANOGRAFICO:AAAA/AAAA to ask (repeatable)")
-	service := fs.String("scuole-service", "FrequenzeScolastiche", "the schools' service name")
-	every := fs.Duration("every", 2*time.Second, "time between polls of an extraction")
-	maxWait := fs.Duration("max-wait", 10*time.Minute, "give up on a school's extraction after this long")
+	t := &syncScuoleTask{}
+	t.f.register(fs, true)
+	fs.Var(&t.schools, "school", "PARTY:CODICE_MECCANOGRAFICO:AAAA/AAAA to ask (repeatable)")
+	fs.StringVar(&t.service, "scuole-service", "FrequenzeScolastiche", "the schools' service name")
+	fs.DurationVar(&t.every, "every", 2*time.Second, "time between polls of an extraction")
+	fs.DurationVar(&t.maxWait, "max-wait", 10*time.Minute, "give up on a school's extraction after this long")
 	since := fs.String("since", "", "only events from this day (AAAA-MM-GG)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return nil, flagError{err}
 	}
-	if fs.NArg() > 0 || len(schools) == 0 {
-		fmt.Fprintln(stderr, "porta sync scuole: give at least one --school PARTY:CODE:YEAR")
-		return 2
+	if fs.NArg() > 0 || len(t.schools) == 0 {
+		return nil, errors.New("give at least one --school PARTY:CODE:YEAR")
 	}
 	if *since != "" {
 		d, err := time.Parse(time.DateOnly, *since)
 		if err != nil {
-			fmt.Fprintf(stderr, "porta sync scuole: --since %q: want AAAA-MM-GG\n", *since)
-			return 2
+			return nil, fmt.Errorf("--since %q: want AAAA-MM-GG", *since)
 		}
-		for i := range schools {
-			schools[i].From = d
-		}
+		t.fromDate = d
 	}
-	if err := f.resolve(true); err != nil {
-		fmt.Fprintln(stderr, "porta sync scuole:", err)
-		return 2
+	return t, nil
+}
+
+func runSyncScuole(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runTask("sync scuole", args, stdout, stderr)
+}
+
+// run asks each school for its extraction; since is not used (the schools' events have days,
+// --since names one).
+func (t *syncScuoleTask) run(ctx context.Context, _ time.Time, stdout io.Writer) (jobs.Counts, error) {
+	schools := append(schoolFlags(nil), t.schools...)
+	for i := range schools {
+		schools[i].From = t.fromDate
 	}
-	ctx := context.Background()
-	store, db, err := f.openProvince(ctx)
+	store, db, err := t.f.openProvince(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, "porta sync scuole:", err)
-		return 1
+		return nil, err
 	}
 	defer db.Close()
-	s := &flows.Scuole{PD: f.portaDelegata(), Store: store, Every: *every, MaxWait: *maxWait,
-		Request: flows.Route{Service: *service, Action: "RichiestaEstrazione"},
-		Poll:    flows.Route{Service: *service, Action: "StatoEstrazione"}}
+	s := &flows.Scuole{PD: t.f.portaDelegata(), Store: store, Every: t.every, MaxWait: t.maxWait,
+		Request: flows.Route{Service: t.service, Action: "RichiestaEstrazione"},
+		Poll:    flows.Route{Service: t.service, Action: "StatoEstrazione"}}
 	sum, err := s.Run(ctx, schools)
-	if sum != nil {
-		printSync(stdout, f.json, sum)
+	if sum == nil {
+		return nil, err
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "porta sync scuole:", err)
-		return 1
-	}
-	return 0
+	printSync(stdout, t.f.json, sum)
+	return syncCounts(sum), err
 }
 
 func printSync(w io.Writer, asJSON bool, s *flows.SyncSummary) {
