@@ -148,6 +148,16 @@ func TestServeRunsJobs(t *testing.T) {
 		}
 	}()
 
+	// Wait until serve listens: a reader opening a SQLite store while serve migrates it races
+	// with it (goose takes no lock on SQLite).
+	for !strings.Contains(logs.String(), "listener=admin") {
+		select {
+		case code := <-done:
+			stopped = true
+			t.Fatalf("serve exited with %d:\n%s", code, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	history := func() []*audit.JobRun {
 		t.Helper()
 		var out, errb bytes.Buffer
