@@ -170,13 +170,14 @@ func TestServeRunsJobs(t *testing.T) {
 		}
 		return runs
 	}
-	// waitFor waits for an ended sap run that started after after and satisfies ok.
+	// waitFor waits for the first sap run that started after after to end, and checks it.
 	waitFor := func(what string, after time.Time, ok func(*audit.JobRun) bool) *audit.JobRun {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for time.Now().Before(deadline) {
-			for _, r := range history() {
-				if r.Outcome != audit.JobRunning && r.Started.After(after) {
+			runs := history() // newest first
+			for i := len(runs) - 1; i >= 0; i-- {
+				if r := runs[i]; r.Outcome != audit.JobRunning && r.Started.After(after) {
 					if !ok(r) {
 						t.Fatalf("%s: run %+v\nlogs:\n%s", what, r, logs.String())
 					}
