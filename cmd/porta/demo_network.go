@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -193,8 +194,12 @@ func networkRegistry(self string, ports map[string]netPorts, hash string) string
 	return b.String()
 }
 
-// freeAddrs returns n loopback addresses whose ports were free a moment ago.
+// freeAddrs returns n loopback addresses whose ports were free a moment ago. The ports are drawn
+// below the kernel's usual ephemeral range (32768-60999 on Linux): a port picked there and
+// released could be taken by any outgoing connection's local end before the gateway listens on
+// it, and a network has many such connections while it starts.
 func freeAddrs(n int) ([]string, error) {
+	const lo, hi = 20000, 32768
 	var out []string
 	var ls []net.Listener
 	defer func() {
@@ -202,10 +207,13 @@ func freeAddrs(n int) ([]string, error) {
 			l.Close()
 		}
 	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for try := 0; len(out) < n; try++ {
+		if try == 1000 {
+			return nil, fmt.Errorf("no free loopback port in %d-%d after %d tries", lo, hi-1, try)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lo+mrand.IntN(hi-lo)))
 		if err != nil {
-			return nil, err
+			continue
 		}
 		ls = append(ls, l)
 		out = append(out, l.Addr().String())
