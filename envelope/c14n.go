@@ -1,10 +1,14 @@
 package envelope
 
 import (
+	"bufio"
 	"bytes"
+	"crypto"
 	"fmt"
-	"sort"
+	"io"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 )
@@ -27,112 +31,211 @@ const (
 	encodingBase64  = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 )
 
+// Exclusive XML Canonicalization 1.0 (without comments), Porta's own implementation. The
+// canonical form is written straight to its destination (a hash when digesting, a buffer when
+// the bytes are needed) through a pooled buffer, never held whole; namespaces in scope and those
+// already rendered are stacks pushed and popped per element, so the cost is linear in the size of
+// the subtree however deep it is and however many namespaces it declares.
+
+// c14nSink is where the canonical form goes: a *bytes.Buffer or a *bufio.Writer.
+type c14nSink interface {
+	io.Writer
+	io.StringWriter
+	io.ByteWriter
+}
+
 // canonicalize returns the Exclusive XML Canonicalization 1.0 (without comments) of the subtree
 // rooted at el, as the document subset "el and all its descendants". Namespaces in scope are
 // taken from el's ancestors in its document, so el need not be detached (and is never modified).
 // inclusive is the InclusiveNamespaces PrefixList ("#default" names the default namespace).
-//
-// It is Porta's own implementation, linear in the size of the subtree and without the element
-// budget of goxmldsig's etreeutils; it fails only on a prefix that is used but not declared.
+// It fails only on a prefix that is used but not declared, or on a directive.
 func canonicalize(el *etree.Element, inclusive []string) ([]byte, error) {
-	scope := map[string]string{"xml": nsXML}
+	var b bytes.Buffer
+	if _, err := newC14N(el, inclusive, &b, false).run(el); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// digestCanonical returns the digest with h of the canonical form of el, streamed into the hash.
+func digestCanonical(h crypto.Hash, el *etree.Element, inclusive []string) ([]byte, error) {
+	d := h.New()
+	bw := c14nBuffers.Get().(*bufio.Writer)
+	bw.Reset(d)
+	defer func() { bw.Reset(nil); c14nBuffers.Put(bw) }()
+	if _, err := newC14N(el, inclusive, bw, false).run(el); err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	return d.Sum(nil), nil
+}
+
+// canonicalCopy digests the canonical form of el with h, like digestCanonical, and returns with
+// the digest a detached copy of el that is the tree those canonical bytes parse to (comments
+// dropped, adjacent text merged, CDATA as text, attributes in canonical order, exactly the
+// namespace declarations the canonical form renders), built in the same walk and sharing the
+// input's strings, so that what was digested can be used without parsing it again. The copy is
+// nil when el holds what the walk does not rebuild (a processing instruction, an element with
+// more than maxCopyAttrs attributes); the caller then parses the canonical bytes instead.
+func canonicalCopy(h crypto.Hash, el *etree.Element, inclusive []string) ([]byte, *etree.Element, error) {
+	d := h.New()
+	bw := c14nBuffers.Get().(*bufio.Writer)
+	bw.Reset(d)
+	defer func() { bw.Reset(nil); c14nBuffers.Put(bw) }()
+	c := newC14N(el, inclusive, bw, true)
+	cp, err := c.run(el)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, nil, err
+	}
+	if c.noCopy {
+		cp = nil
+	}
+	return d.Sum(nil), cp, nil
+}
+
+// maxCopyAttrs bounds the attributes of one element that canonicalCopy rebuilds (etree adds an
+// attribute after a search of those already there).
+const maxCopyAttrs = 64
+
+var c14nBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+
+type c14n struct {
+	w         c14nSink
+	inclusive []string
+	scope     map[string][]string // prefix ("" the default) → URIs in scope, innermost last
+	rendered  map[string][]string // prefix → URIs rendered by output ancestors, innermost last
+	undo      []string            // prefixes pushed on scope, for the pops
+	decls     []string            // prefixes pushed on rendered, for the pops
+	used      []string            // scratch: visibly utilised prefixes of one element
+	attrs     []c14nAttr          // scratch: attributes of one element
+	build     bool                // build the copy of canonicalCopy
+	noCopy    bool                // the copy cannot be built
+}
+
+type c14nAttr struct {
+	uri, space, local, value string
+}
+
+func newC14N(el *etree.Element, inclusive []string, w c14nSink, build bool) *c14n {
+	c := &c14n{w: w, scope: map[string][]string{"xml": {nsXML}}, rendered: map[string][]string{}, build: build}
+	for _, p := range inclusive {
+		if p == "#default" {
+			p = ""
+		}
+		if !slices.Contains(c.inclusive, p) {
+			c.inclusive = append(c.inclusive, p)
+		}
+	}
 	var chain []*etree.Element
 	for p := el.Parent(); p != nil; p = p.Parent() {
 		chain = append(chain, p)
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
-		addDecls(scope, chain[i])
+		c.push(chain[i])
 	}
-	c := &c14n{inclusive: map[string]bool{}}
-	for _, p := range inclusive {
-		if p == "#default" {
-			p = ""
-		}
-		c.inclusive[p] = true
-	}
-	if err := c.element(el, scope, map[string]string{}); err != nil {
-		return nil, err
-	}
-	return c.buf.Bytes(), nil
+	return c
 }
 
-type c14n struct {
-	buf       bytes.Buffer
-	inclusive map[string]bool
+func (c *c14n) run(el *etree.Element) (*etree.Element, error) {
+	return c.element(el, nil)
+}
+
+// push adds el's namespace declarations to the scope and returns the undo mark to pop to.
+func (c *c14n) push(el *etree.Element) int {
+	mark := len(c.undo)
+	for _, a := range el.Attr {
+		p, ok := nsDecl(a)
+		if !ok {
+			continue
+		}
+		c.scope[p] = append(c.scope[p], a.Value)
+		c.undo = append(c.undo, p)
+	}
+	return mark
+}
+
+func (c *c14n) pop(mark int) {
+	for i := len(c.undo) - 1; i >= mark; i-- {
+		p := c.undo[i]
+		s := c.scope[p]
+		c.scope[p] = s[:len(s)-1]
+	}
+	c.undo = c.undo[:mark]
+}
+
+// nsDecl reports whether a declares a namespace, and which prefix ("" the default).
+func nsDecl(a etree.Attr) (string, bool) {
+	switch {
+	case a.Space == "xmlns":
+		return a.Key, true
+	case a.Space == "" && a.Key == "xmlns":
+		return "", true
+	}
+	return "", false
+}
+
+func top(s []string) (string, bool) {
+	if len(s) == 0 {
+		return "", false
+	}
+	return s[len(s)-1], true
 }
 
 // addDecls adds el's namespace declarations to scope ("" is the default namespace).
 func addDecls(scope map[string]string, el *etree.Element) {
 	for _, a := range el.Attr {
-		switch {
-		case a.Space == "xmlns":
-			scope[a.Key] = a.Value
-		case a.Space == "" && a.Key == "xmlns":
-			scope[""] = a.Value
+		if p, ok := nsDecl(a); ok {
+			scope[p] = a.Value
 		}
 	}
 }
 
-func hasDecls(el *etree.Element) bool {
+// element writes el and returns its copy (when building; parent is the copy of el's parent).
+func (c *c14n) element(el *etree.Element, parent *etree.Element) (*etree.Element, error) {
+	mark := c.push(el)
+
+	// Visibly utilised prefixes: the element's own, those of its attributes, and the inclusive
+	// ones in scope.
+	used := append(c.used[:0], el.Space)
+	attrs := c.attrs[:0]
 	for _, a := range el.Attr {
-		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
-			return true
-		}
-	}
-	return false
-}
-
-func copyMap(m map[string]string) map[string]string {
-	n := make(map[string]string, len(m)+2)
-	for k, v := range m {
-		n[k] = v
-	}
-	return n
-}
-
-type c14nAttr struct {
-	uri, local, qname, value string
-}
-
-// element writes el; scope holds the namespaces in scope at el's parent, rendered those the
-// output has declared so far (by output ancestors).
-func (c *c14n) element(el *etree.Element, scope, rendered map[string]string) error {
-	if hasDecls(el) {
-		scope = copyMap(scope)
-		addDecls(scope, el)
-	}
-	// Visibly utilised prefixes: the element's own and those of its attributes.
-	used := map[string]bool{el.Space: true}
-	var attrs []c14nAttr
-	for _, a := range el.Attr {
-		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
+		if _, ok := nsDecl(a); ok {
 			continue
 		}
-		at := c14nAttr{local: a.Key, qname: a.Key, value: a.Value}
+		at := c14nAttr{local: a.Key, value: a.Value}
 		if a.Space != "" {
-			uri, ok := scope[a.Space]
+			uri, ok := top(c.scope[a.Space])
 			if !ok {
-				return fmt.Errorf("c14n: attribute %s:%s on <%s>: namespace prefix %q is not declared", a.Space, a.Key, el.FullTag(), a.Space)
+				return nil, fmt.Errorf("c14n: attribute %s:%s on <%s>: namespace prefix %q is not declared", a.Space, a.Key, el.FullTag(), a.Space)
 			}
-			at.uri, at.qname = uri, a.Space+":"+a.Key
+			at.uri, at.space = uri, a.Space
 			if a.Space != "xml" {
-				used[a.Space] = true
+				used = append(used, a.Space)
 			}
 		}
 		attrs = append(attrs, at)
 	}
-	for p := range c.inclusive {
-		if _, ok := scope[p]; ok && p != "xml" {
-			used[p] = true
+	for _, p := range c.inclusive {
+		if _, ok := top(c.scope[p]); ok && p != "xml" {
+			used = append(used, p)
 		}
 	}
-	var decls []string
-	for p := range used {
-		uri, ok := scope[p]
+	slices.Sort(used) // "" (the default namespace) sorts first, as the rules require
+	used = slices.Compact(used)
+	c.used = used
+	// Of those, the ones the output must declare here, kept on c.decls until el is closed.
+	dmark := len(c.decls)
+	for _, p := range used {
+		uri, ok := top(c.scope[p])
 		if !ok && p != "" {
-			return fmt.Errorf("c14n: <%s>: namespace prefix %q is not declared", el.FullTag(), p)
+			return nil, fmt.Errorf("c14n: <%s>: namespace prefix %q is not declared", el.FullTag(), p)
 		}
-		prev, done := rendered[p]
+		prev, done := top(c.rendered[p])
 		if p == "" {
 			// The empty default namespace is rendered only to undo a non-empty one above.
 			if uri == prev {
@@ -141,98 +244,169 @@ func (c *c14n) element(el *etree.Element, scope, rendered map[string]string) err
 		} else if done && prev == uri {
 			continue
 		}
-		decls = append(decls, p)
+		c.decls = append(c.decls, p)
 	}
-	if len(decls) > 0 {
-		rendered = copyMap(rendered)
-	}
-	sort.Strings(decls) // "" (the default namespace) sorts first, as the rules require
-	sort.Slice(attrs, func(i, j int) bool {
-		if attrs[i].uri != attrs[j].uri {
-			return attrs[i].uri < attrs[j].uri
+	decls := c.decls[dmark:]
+	slices.SortStableFunc(attrs, func(a, b c14nAttr) int {
+		if a.uri != b.uri {
+			return strings.Compare(a.uri, b.uri)
 		}
-		return attrs[i].local < attrs[j].local
+		return strings.Compare(a.local, b.local)
 	})
+	c.attrs = attrs
 
-	b := &c.buf
-	b.WriteByte('<')
-	b.WriteString(el.FullTag())
-	for _, p := range decls {
-		uri := scope[p]
-		rendered[p] = uri
-		if p == "" {
-			b.WriteString(` xmlns="`)
+	var cp *etree.Element
+	if c.build && !c.noCopy {
+		if len(decls)+len(attrs) > maxCopyAttrs {
+			c.noCopy = true
 		} else {
-			b.WriteString(` xmlns:`)
-			b.WriteString(p)
-			b.WriteString(`="`)
+			cp = etree.NewElement("")
+			cp.Space, cp.Tag = el.Space, el.Tag
+			if parent != nil {
+				parent.AddChild(cp)
+			}
 		}
-		escapeC14N(b, uri, true)
-		b.WriteByte('"')
+	}
+
+	w := c.w
+	w.WriteByte('<')
+	writeName(w, el.Space, el.Tag)
+	for _, p := range decls {
+		uri, _ := top(c.scope[p])
+		c.rendered[p] = append(c.rendered[p], uri)
+		if p == "" {
+			w.WriteString(` xmlns="`)
+		} else {
+			w.WriteString(` xmlns:`)
+			w.WriteString(p)
+			w.WriteString(`="`)
+		}
+		escapeC14N(w, uri, true)
+		w.WriteByte('"')
+		if cp != nil {
+			if p == "" {
+				copyAttr(cp, "", "xmlns", uri)
+			} else {
+				copyAttr(cp, "xmlns", p, uri)
+			}
+		}
 	}
 	for _, a := range attrs {
-		b.WriteByte(' ')
-		b.WriteString(a.qname)
-		b.WriteString(`="`)
-		escapeC14N(b, a.value, true)
-		b.WriteByte('"')
+		w.WriteByte(' ')
+		writeName(w, a.space, a.local)
+		w.WriteString(`="`)
+		escapeC14N(w, a.value, true)
+		w.WriteByte('"')
+		if cp != nil {
+			copyAttr(cp, a.space, a.local, a.value)
+		}
 	}
-	b.WriteByte('>')
+	w.WriteByte('>')
+	var text []string // text of the copy since its last child element, merged as a parser would
+	flush := func() {
+		switch len(text) {
+		case 0:
+			return
+		case 1:
+			cp.CreateText(text[0]).SetData(text[0]) // SetData: the white-space flag, as parsed
+		default:
+			s := strings.Join(text, "")
+			cp.CreateText(s).SetData(s)
+		}
+		text = text[:0]
+	}
 	for _, tok := range el.Child {
 		switch t := tok.(type) {
 		case *etree.Element:
-			if err := c.element(t, scope, rendered); err != nil {
-				return err
+			if cp != nil {
+				flush()
+			}
+			if _, err := c.element(t, cp); err != nil {
+				return nil, err
 			}
 		case *etree.CharData:
-			escapeC14N(b, t.Data, false)
-		case *etree.ProcInst:
-			b.WriteString("<?")
-			b.WriteString(t.Target)
-			if t.Inst != "" {
-				b.WriteByte(' ')
-				b.WriteString(t.Inst)
+			escapeC14N(w, t.Data, false)
+			if cp != nil && t.Data != "" {
+				text = append(text, t.Data)
 			}
-			b.WriteString("?>")
+		case *etree.ProcInst:
+			w.WriteString("<?")
+			w.WriteString(t.Target)
+			if t.Inst != "" {
+				w.WriteByte(' ')
+				w.WriteString(t.Inst)
+			}
+			w.WriteString("?>")
+			c.noCopy = true
 		case *etree.Comment:
 			// exclusive c14n without comments
 		case *etree.Directive:
-			return fmt.Errorf("c14n: <%s> contains a directive", el.FullTag())
+			return nil, fmt.Errorf("c14n: <%s> contains a directive", el.FullTag())
 		}
 	}
-	b.WriteString("</")
-	b.WriteString(el.FullTag())
-	b.WriteByte('>')
-	return nil
+	if cp != nil {
+		flush()
+	}
+	w.WriteString("</")
+	writeName(w, el.Space, el.Tag)
+	w.WriteByte('>')
+
+	for _, p := range c.decls[dmark:] {
+		s := c.rendered[p]
+		c.rendered[p] = s[:len(s)-1]
+	}
+	c.decls = c.decls[:dmark]
+	c.pop(mark)
+	return cp, nil
+}
+
+// copyAttr adds an attribute to el with its prefix and local name exactly as given: CreateAttr
+// would split a key such as ":a" or "a:" differently from the parser, and would merge two
+// attributes whose keys it splits alike. A key no attribute can have makes it append.
+func copyAttr(el *etree.Element, space, local, value string) {
+	a := el.CreateAttr("\x00", value)
+	a.Space, a.Key = space, local
+}
+
+func writeName(w c14nSink, space, local string) {
+	if space != "" {
+		w.WriteString(space)
+		w.WriteByte(':')
+	}
+	w.WriteString(local)
 }
 
 // escapeC14N writes s with the character references of Canonical XML: in text &, <, > and CR; in
-// attribute values &, <, ", TAB, LF and CR.
-func escapeC14N(b *bytes.Buffer, s string, attr bool) {
-	if !strings.ContainsAny(s, "&<>\"\t\n\r") {
-		b.WriteString(s)
-		return
+// attribute values &, <, ", TAB, LF and CR. Runs without any are written in one piece.
+func escapeC14N(w c14nSink, s string, attr bool) {
+	special := "&<>\r"
+	if attr {
+		special = "&<\"\t\n\r"
 	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch == '&':
-			b.WriteString("&amp;")
-		case ch == '<':
-			b.WriteString("&lt;")
-		case ch == '>' && !attr:
-			b.WriteString("&gt;")
-		case ch == '"' && attr:
-			b.WriteString("&quot;")
-		case ch == '\t' && attr:
-			b.WriteString("&#x9;")
-		case ch == '\n' && attr:
-			b.WriteString("&#xA;")
-		case ch == '\r':
-			b.WriteString("&#xD;")
-		default:
-			b.WriteByte(ch)
+	for {
+		i := strings.IndexAny(s, special)
+		if i < 0 {
+			w.WriteString(s)
+			return
 		}
+		w.WriteString(s[:i])
+		switch s[i] {
+		case '&':
+			w.WriteString("&amp;")
+		case '<':
+			w.WriteString("&lt;")
+		case '>':
+			w.WriteString("&gt;")
+		case '"':
+			w.WriteString("&quot;")
+		case '\t':
+			w.WriteString("&#x9;")
+		case '\n':
+			w.WriteString("&#xA;")
+		case '\r':
+			w.WriteString("&#xD;")
+		}
+		s = s[i+1:]
 	}
 }
 

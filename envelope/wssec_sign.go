@@ -281,17 +281,15 @@ func (s *Signer) Sign(doc *etree.Document) error {
 	}
 	targets = append(targets, target{tsID, ts})
 	for _, t := range targets {
-		c, err := canonicalize(t.el, nil)
+		digest, err := digestCanonical(crypto.SHA256, t.el, nil)
 		if err != nil {
 			return fmt.Errorf("sign: #%s: %w", t.id, err)
 		}
-		d := crypto.SHA256.New()
-		d.Write(c)
 		r := etree.NewElement("ds:Reference")
 		r.CreateAttr("URI", "#"+t.id)
 		r.CreateElement("ds:Transforms").CreateElement("ds:Transform").CreateAttr("Algorithm", AlgExcC14N)
 		r.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", AlgSHA256)
-		r.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(d.Sum(nil)))
+		r.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(digest))
 		si.AddChild(r)
 	}
 	c, err := canonicalize(si, nil)

@@ -397,19 +397,27 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, err
 	}
 
-	// Digests, from the canonical bytes of each referenced element.
-	canon := map[*etree.Element][]byte{}
+	// Digests, from the canonical form of each referenced element streamed into its hash; the
+	// same walk copies the element as those canonical bytes parse, and the copies are what the
+	// caller gets.
+	canon := map[*etree.Element]*etree.Element{}
 	for _, r := range refs {
-		c, err := canonicalize(r.el, r.prefixes)
+		pos := "Security/Signature/SignedInfo/Reference[#" + r.id + "]"
+		digest, cp, err := canonicalCopy(r.hash, r.el, r.prefixes)
 		if err != nil {
-			return nil, dsigErr("Security/Signature/SignedInfo/Reference[#"+r.id+"]", "%v", err)
+			return nil, dsigErr(pos, "%v", err)
 		}
-		d := r.hash.New()
-		d.Write(c)
-		if !hmac.Equal(d.Sum(nil), r.digest) {
+		if !hmac.Equal(digest, r.digest) {
 			return nil, changedErr("Security/Signature", "digest of #%s (<%s>) does not match: its content changed after signing", r.id, r.el.FullTag())
 		}
-		canon[r.el] = c
+		if cp == nil {
+			// What the copy does not rebuild (processing instructions, elements with very many
+			// attributes): the canonical bytes, parsed.
+			if cp, err = parseCanonical(r.el, r.prefixes, r.el.Tag); err != nil {
+				return nil, err
+			}
+		}
+		canon[r.el] = cp
 	}
 
 	// The Timestamp, as signed.
@@ -536,14 +544,10 @@ func checkSignature(pub crypto.PublicKey, alg sigAlg, digest, sig []byte) error 
 	return nil
 }
 
-func parseTimestamp(c []byte) (created, expires time.Time, err error) {
+func parseTimestamp(ts *etree.Element) (created, expires time.Time, err error) {
 	const pos = "Security/Timestamp"
-	doc, err := ParseXML(c, DefaultLimits)
-	if err != nil {
-		return created, expires, dsigErr(pos, "canonical Timestamp does not parse: %v", err)
-	}
 	get := func(name string) (time.Time, error) {
-		els := children(doc.Root(), NSWSU, name)
+		els := children(ts, NSWSU, name)
 		if len(els) != 1 {
 			return time.Time{}, policyErr(pos, "Timestamp has %d %s elements, want 1", len(els), name)
 		}
@@ -564,32 +568,28 @@ func parseTimestamp(c []byte) (created, expires time.Time, err error) {
 	return
 }
 
-// rebuild assembles the verified document from the canonical bytes of the Intestazione (nil
-// when there is none) and of the Body.
-func rebuild(intC, bodyC []byte) (*etree.Document, *etree.Element, *etree.Element, error) {
-	parse := func(c []byte, what string) (*etree.Element, error) {
-		d, err := ParseXML(c, DefaultLimits)
-		if err != nil {
-			return nil, dsigErr(what, "canonical %s does not parse: %v", what, err)
-		}
-		return d.Root(), nil
+// parseCanonical parses the canonical form of el (what to refer to it as: what).
+func parseCanonical(el *etree.Element, inclusive []string, what string) (*etree.Element, error) {
+	c, err := canonicalize(el, inclusive)
+	if err != nil {
+		return nil, dsigErr(what, "%v", err)
 	}
+	d, err := ParseXML(c, DefaultLimits)
+	if err != nil {
+		return nil, dsigErr(what, "canonical %s does not parse: %v", what, err)
+	}
+	return d.Root(), nil
+}
+
+// rebuild assembles the verified document from the canonical copies of the Intestazione (nil
+// when there is none) and of the Body.
+func rebuild(intestazione, body *etree.Element) (*etree.Document, *etree.Element, *etree.Element, error) {
 	doc := etree.NewDocument()
 	env := doc.CreateElement("soap:Envelope")
 	env.CreateAttr("xmlns:soap", NSSOAP)
 	hdr := env.CreateElement("soap:Header")
-	var intestazione *etree.Element
-	if intC != nil {
-		el, err := parse(intC, "Intestazione")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		hdr.AddChild(el)
-		intestazione = el
-	}
-	body, err := parse(bodyC, "Body")
-	if err != nil {
-		return nil, nil, nil, err
+	if intestazione != nil {
+		hdr.AddChild(intestazione)
 	}
 	env.AddChild(body)
 	return doc, intestazione, body, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,8 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		{"ecdsa 5000 elements", "test-ecdsa", envelopeWith(true, payload(5000)), caVerifier(t)},
 		{"sample with comments, escapes and default namespaces", "test-rsa", readTestdata(t, "unsigned.xml"), caVerifier(t)},
 		{"no header", "test-rsa", []byte(`<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><x>1</x></e:Body></e:Envelope>`), caVerifier(t)},
+		{"processing instruction in the body", "test-rsa", envelopeWith(true, `<x><?pi data?>1</x>`), caVerifier(t)},
+		{"element with 100 attributes in the body", "test-rsa", envelopeWith(true, `<x`+manyAttrs(100)+`/>`), caVerifier(t)},
 		{"default-namespace soap", "test-ecdsa", []byte(`<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><x xmlns="">1</x></Body></Envelope>`), caVerifier(t)},
 	}
 	for _, tt := range tests {
@@ -262,4 +265,12 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("verified without a body: %+v", got)
 		}
 	})
+}
+
+func manyAttrs(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, " a%d='%d'", i, i)
+	}
+	return b.String()
 }

@@ -134,18 +134,38 @@ func checkTree(root *etree.Element, lim Limits) error {
 		if lim.MaxDepth > 0 && f.depth > lim.MaxDepth {
 			return &XMLError{Reason: fmt.Sprintf("elements nested deeper than %d (at <%s>)", lim.MaxDepth, f.el.FullTag())}
 		}
-		if len(f.el.Attr) > 1 {
-			for i := range f.el.Attr {
-				for j := i + 1; j < len(f.el.Attr); j++ {
-					if f.el.Attr[i].Space == f.el.Attr[j].Space && f.el.Attr[i].Key == f.el.Attr[j].Key {
-						return &XMLError{Reason: fmt.Sprintf("not well-formed: attribute %s repeated on <%s>", f.el.Attr[i].FullKey(), f.el.FullTag())}
-					}
-				}
-			}
+		if a := repeatedAttr(f.el.Attr); a != nil {
+			return &XMLError{Reason: fmt.Sprintf("not well-formed: attribute %s repeated on <%s>", a.FullKey(), f.el.FullTag())}
 		}
 		for _, c := range f.el.ChildElements() {
 			stack = append(stack, frame{c, f.depth + 1})
 		}
+	}
+	return nil
+}
+
+// repeatedAttr returns the first attribute of attrs whose name an earlier one has, or nil: pairs
+// compared for a few attributes, a set for many, so that an element with a million attributes
+// costs a million steps and not half a trillion.
+func repeatedAttr(attrs []etree.Attr) *etree.Attr {
+	if len(attrs) <= 16 {
+		for j := 1; j < len(attrs); j++ {
+			for i := 0; i < j; i++ {
+				if attrs[i].Space == attrs[j].Space && attrs[i].Key == attrs[j].Key {
+					return &attrs[j]
+				}
+			}
+		}
+		return nil
+	}
+	type name struct{ space, key string }
+	seen := make(map[name]bool, len(attrs))
+	for i := range attrs {
+		n := name{attrs[i].Space, attrs[i].Key}
+		if seen[n] {
+			return &attrs[i]
+		}
+		seen[n] = true
 	}
 	return nil
 }
