@@ -4,7 +4,9 @@
 // gateway delivers the one-way message to, and a deterministic generator of lists.
 //
 // It must not match workers or keep anything (a Sink does: adapters/merge), nor know about the
-// busta or HTTP. Records are checked one by one downstream, so a bad worker never sinks a list.
+// busta or HTTP. Records are checked one by one downstream, so a bad worker never sinks a list:
+// the schema checks each Percettore's structure only, and Parse reads a value it cannot type (a
+// date that is not a date) into the record's Unreadable list instead of failing the document.
 package inps
 
 import (
@@ -15,11 +17,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"regexp"
 	"strings"
 	"time"
 
 	wire "porta/wsdl/inps"
+	"porta/wsdl/xsdtypes"
 )
 
 // Namespace is the target namespace of the list.
@@ -69,6 +71,30 @@ type Recipient struct {
 	DataInizio    time.Time // benefit start
 	DataFine      time.Time // zero when open-ended
 	Importo       string    // monthly amount as an xs:decimal, "" when not given
+	// Unreadable lists the values Parse could not read into the typed fields above (which stay
+	// zero), in document order: the record's checker rejects it for the first (adapters/merge).
+	Unreadable []Unreadable `json:",omitempty"`
+}
+
+// Unreadable is a value of a record that is not of its field's type.
+type Unreadable struct {
+	Field string // path from Percettore, e.g. Percettore/DataNascita
+	Rule  string // e.g. xs:date
+	Value string // as sent
+}
+
+// date reads the xs:date text v of field: the zero time when absent; when not a date, the zero
+// time and a note in r.Unreadable.
+func (r *Recipient) date(field string, v *wire.ValoreType) time.Time {
+	s := str(v)
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := xsdtypes.ParseDate(s)
+	if err != nil {
+		r.Unreadable = append(r.Unreadable, Unreadable{Field: field, Rule: "xs:date (aaaa-mm-gg)", Value: s})
+	}
+	return t
 }
 
 // Key identifies the record: codice fiscale and application number.
@@ -93,14 +119,22 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("ElencoPercettori: %s: %s", e.Field, e.Reason)
 }
 
-var reImporto = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,2})?$`)
-
 func ptr[T ~string](s string) *T {
 	if s == "" {
 		return nil
 	}
 	v := T(s)
 	return &v
+}
+
+func val(s string) *wire.ValoreType { return ptr[wire.ValoreType](s) }
+
+// day is t's xs:date, "" for the zero time.
+func day(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.DateOnly)
 }
 
 func str[T ~string](p *T) string {
@@ -110,8 +144,8 @@ func str[T ~string](p *T) string {
 	return strings.TrimSpace(string(*p))
 }
 
-// Build renders the list. It checks the header and that amounts are decimals with at most two
-// digits; the workers themselves are checked by the receiver, one by one.
+// Build renders the list. It checks the header; the workers are written as they are (a missing
+// value is left out), for the receiver to check one by one.
 func Build(l *List) ([]byte, error) {
 	if l.ID == "" || l.Date.IsZero() || l.Sede == "" || l.Provincia == "" {
 		return nil, &FieldError{"Intestazione", "IdentificativoElenco, DataElenco, CodiceSede and CodiceProvincia are required"}
@@ -123,31 +157,19 @@ func Build(l *List) ([]byte, error) {
 		IdentificativoElenco: ptr[wire.TestoType](l.ID), DataElenco: wire.NewDate(l.Date),
 		CodiceSede: ptr[wire.CodiceSedeType](l.Sede), CodiceProvincia: ptr[wire.TestoType](l.Provincia),
 	}}
-	for i, r := range l.Recipients {
-		if r.Importo != "" && !reImporto.MatchString(r.Importo) {
-			return nil, &FieldError{fmt.Sprintf("Percettore[%d]/Prestazione/ImportoMensile", i+1), fmt.Sprintf("%q is not a decimal with at most 2 digits", r.Importo)}
-		}
-		p := &wire.PercettoreType{
-			CodiceFiscale: ptr[wire.CodiceFiscaleType](r.CodiceFiscale),
-			Cognome:       ptr[wire.TestoType](r.Cognome), Nome: ptr[wire.TestoType](r.Nome),
-			DataNascita: wire.NewDate(r.DataNascita),
+	for _, r := range l.Recipients {
+		w.Percettore = append(w.Percettore, &wire.PercettoreType{
+			CodiceFiscale: val(r.CodiceFiscale), Cognome: val(r.Cognome), Nome: val(r.Nome), DataNascita: val(day(r.DataNascita)),
 			Azienda: &wire.AziendaType{
-				CodiceFiscaleAzienda: ptr[wire.CodiceFiscaleAziendaType](r.Company.CodiceFiscale),
-				MatricolaAzienda:     ptr[wire.MatricolaAziendaType](r.Company.Matricola),
-				RagioneSociale:       ptr[wire.TestoType](r.Company.RagioneSociale),
-				ComuneSedeLavoro:     ptr[wire.ComuneType](r.Company.Comune),
+				CodiceFiscaleAzienda: val(r.Company.CodiceFiscale), MatricolaAzienda: val(r.Company.Matricola),
+				RagioneSociale: val(r.Company.RagioneSociale), ComuneSedeLavoro: val(r.Company.Comune),
 			},
 			Prestazione: &wire.PrestazioneType{
-				TipoPrestazione:       ptr[wire.TipoPrestazioneType](string(r.Benefit)),
-				NumeroDomanda:         ptr[wire.TestoType](r.NumeroDomanda),
-				DataInizioPrestazione: wire.NewDate(r.DataInizio),
-				ImportoMensile:        ptr[wire.ImportoType](r.Importo),
+				TipoPrestazione: val(string(r.Benefit)), NumeroDomanda: val(r.NumeroDomanda),
+				DataInizioPrestazione: val(day(r.DataInizio)), DataFinePrestazione: val(day(r.DataFine)),
+				ImportoMensile: val(r.Importo),
 			},
-		}
-		if !r.DataFine.IsZero() {
-			p.Prestazione.DataFinePrestazione = wire.NewDate(r.DataFine)
-		}
-		w.Percettore = append(w.Percettore, p)
+		})
 	}
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
@@ -161,7 +183,8 @@ func Build(l *List) ([]byte, error) {
 }
 
 // Parse reads an ElencoPercettori. Header problems and malformed XML are errors; the workers are
-// returned as sent (a missing company gives an empty Company), for the receiver to check one by one.
+// returned as sent (a missing company gives an empty Company, a date that is not one a note in
+// Unreadable), for the receiver to check one by one.
 func Parse(data []byte) (*List, error) {
 	if len(data) > MaxPayload {
 		return nil, &FieldError{"ElencoPercettori", fmt.Sprintf("payload is %d bytes, over the limit of %d", len(data), MaxPayload)}
@@ -201,14 +224,16 @@ func Parse(data []byte) (*List, error) {
 		return nil, &FieldError{"Intestazione/DataElenco", "required"}
 	}
 	for _, p := range w.Percettore {
-		r := Recipient{CodiceFiscale: str(p.CodiceFiscale), Cognome: str(p.Cognome), Nome: str(p.Nome), DataNascita: p.DataNascita.Time()}
+		r := Recipient{CodiceFiscale: str(p.CodiceFiscale), Cognome: str(p.Cognome), Nome: str(p.Nome)}
+		r.DataNascita = r.date("Percettore/DataNascita", p.DataNascita)
 		if a := p.Azienda; a != nil {
 			r.Company = Company{CodiceFiscale: str(a.CodiceFiscaleAzienda), Matricola: str(a.MatricolaAzienda), RagioneSociale: str(a.RagioneSociale), Comune: str(a.ComuneSedeLavoro)}
 		}
 		if s := p.Prestazione; s != nil {
 			r.Benefit = Benefit(str(s.TipoPrestazione))
 			r.NumeroDomanda = str(s.NumeroDomanda)
-			r.DataInizio, r.DataFine = s.DataInizioPrestazione.Time(), s.DataFinePrestazione.Time()
+			r.DataInizio = r.date("Percettore/Prestazione/DataInizioPrestazione", s.DataInizioPrestazione)
+			r.DataFine = r.date("Percettore/Prestazione/DataFinePrestazione", s.DataFinePrestazione)
 			r.Importo = str(s.ImportoMensile)
 		}
 		l.Recipients = append(l.Recipients, r)

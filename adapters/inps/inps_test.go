@@ -1,13 +1,16 @@
 package inps
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"porta/adapters/sil/siltest"
+	"porta/xsd"
 )
 
 const schema = "labour/inps.xsd"
@@ -52,7 +55,7 @@ func TestBuildParseGolden(t *testing.T) {
 		t.Fatalf("parsed %+v", l)
 	}
 	for i := range want.Recipients {
-		if l.Recipients[i] != want.Recipients[i] {
+		if !reflect.DeepEqual(l.Recipients[i], want.Recipients[i]) {
 			t.Errorf("recipient %d:\n got %+v\nwant %+v", i, l.Recipients[i], want.Recipients[i])
 		}
 	}
@@ -100,13 +103,87 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func TestBuildRejectsBadAmount(t *testing.T) {
+// badList is sample() with a worker after each of its two: every kind of value the province must
+// reject record by record (pattern, check character, missing element, date, amount, benefit).
+func badList() *List {
 	l := sample()
-	l.Recipients[1].Importo = "12,50"
-	_, err := Build(l)
-	var fe *FieldError
-	if !errors.As(err, &fe) || !strings.Contains(fe.Field, "Percettore[2]") {
-		t.Fatalf("err = %v", err)
+	good := l.Recipients
+	bad := func(domanda string, f func(r *Recipient)) Recipient {
+		r := good[0]
+		r.NumeroDomanda = domanda
+		f(&r)
+		return r
+	}
+	l.Recipients = []Recipient{
+		good[0],
+		bad("2026-000003", func(r *Recipient) { r.CodiceFiscale = "RSSMRA77L18H501" }),  // 15 characters
+		bad("2026-000004", func(r *Recipient) { r.CodiceFiscale = "RSSMRA77L18H501X" }), // check character
+		bad("2026-000005", func(r *Recipient) { r.Cognome = "" }),
+		bad("2026-000006", func(r *Recipient) { r.Importo = "12,50" }),
+		bad("2026-000007", func(r *Recipient) { r.Benefit = "CIGX" }),
+		bad("2026-000008", func(r *Recipient) { r.Company.Matricola = "37000" }),
+		good[1],
+	}
+	return l
+}
+
+// TestBadWorkersPassTheSchema: the schema the gateway checks a list against describes each
+// Percettore's structure, not its values, so a list with bad workers is valid (for xmllint and
+// for the gateway's validator) and reaches the province, which rejects the bad ones alone.
+func TestBadWorkersPassTheSchema(t *testing.T) {
+	doc, err := Build(badList())
+	if err != nil {
+		t.Fatal(err)
+	}
+	siltest.Golden(t, "inbound/inps/elenco_percettori_errori.xml", doc)
+	siltest.Xmllint(t, schema, doc)
+	set, err := xsd.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	if err := set.Validate(schema, doc); err != nil {
+		t.Fatalf("the gateway's validator refuses the list: %v", err)
+	}
+	l, err := Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Recipients) != 8 || l.Recipients[3].Cognome != "" || l.Recipients[4].Importo != "12,50" || l.Recipients[5].Benefit != "CIGX" {
+		t.Fatalf("the workers must come back as sent: %+v", l.Recipients)
+	}
+	// A structural fault still refuses the list: an element Percettore does not have.
+	wrong := bytes.Replace(doc, []byte("<Cognome>ROSSI</Cognome>"), []byte("<Cognome>ROSSI</Cognome><Soprannome>X</Soprannome>"), 1)
+	if err := set.Validate(schema, wrong); err == nil {
+		t.Fatal("an unknown element in Percettore passed the schema")
+	}
+}
+
+// TestParseKeepsUnreadableDates: a date that is not an xs:date is noted on its record, which
+// Parse returns with the others; the list is not refused.
+func TestParseKeepsUnreadableDates(t *testing.T) {
+	doc, err := Build(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = bytes.Replace(doc, []byte("<DataNascita>1970-02-20</DataNascita>"), []byte("<DataNascita>1970-02-30</DataNascita>"), 1)
+	doc = bytes.Replace(doc, []byte("<DataInizioPrestazione>2026-01-12</DataInizioPrestazione>"), []byte("<DataInizioPrestazione>12/01/2026</DataInizioPrestazione>"), 1)
+	siltest.Xmllint(t, schema, doc)
+	l, err := Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]Unreadable{
+		{{Field: "Percettore/Prestazione/DataInizioPrestazione", Rule: "xs:date (aaaa-mm-gg)", Value: "12/01/2026"}},
+		{{Field: "Percettore/DataNascita", Rule: "xs:date (aaaa-mm-gg)", Value: "1970-02-30"}},
+	}
+	for i, r := range l.Recipients {
+		if !reflect.DeepEqual(r.Unreadable, want[i]) {
+			t.Errorf("recipient %d: unreadable %+v, want %+v", i+1, r.Unreadable, want[i])
+		}
+	}
+	if !l.Recipients[0].DataInizio.IsZero() || !l.Recipients[1].DataNascita.IsZero() || l.Recipients[0].DataNascita != d("1977-07-18") {
+		t.Errorf("an unreadable date reads as zero, the others as sent: %+v", l.Recipients)
 	}
 }
 
@@ -121,7 +198,7 @@ func TestGenerateDeterministic(t *testing.T) {
 		t.Fatalf("%d vs %d", len(a.Recipients), len(b.Recipients))
 	}
 	for i := range a.Recipients {
-		if a.Recipients[i] != b.Recipients[i] {
+		if !reflect.DeepEqual(a.Recipients[i], b.Recipients[i]) {
 			t.Fatalf("not deterministic at %d", i)
 		}
 	}

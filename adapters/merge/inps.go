@@ -45,6 +45,7 @@ type INPSEntry struct {
 var (
 	reMatricola = regexp.MustCompile(`^[0-9]{10}$`)
 	reImporto   = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,2})?$`)
+	reBelfiore  = regexp.MustCompile(`^[A-Z][0-9]{3}$`)
 )
 
 // ReceiveINPS implements inps.Sink: it merges the list and reports only a failure of the store.
@@ -53,32 +54,56 @@ func (s *Store) ReceiveINPS(ctx context.Context, source string, l *inps.List) er
 	return err
 }
 
-// MergeINPS merges an INPS list: each worker, checked alone (codice fiscale of worker and
-// company, benefit, application number, dates, amount), is matched to a SIL worker (state
-// abbinato) or queued for a CPI operator (da_lavorare); the entry's key is codice fiscale and
-// application number, so the same entry twice is Unchanged and a changed one is updated.
+// MergeINPS merges an INPS list: each worker, checked alone (values Parse could not read,
+// codice fiscale of worker and company, names, dates, benefit, application number, amount,
+// company number and workplace), is matched to a SIL worker (state abbinato) or queued for a CPI
+// operator (da_lavorare); the entry's key is codice fiscale and application number, so the same
+// entry twice is Unchanged and a changed one is updated. The list's schema leaves these values
+// to this check (xsd/schemas/labour/inps.xsd), so a bad worker is rejected here, alone, and kept
+// in the failures table under its key (or, without one, the list and its position).
 func (s *Store) MergeINPS(ctx context.Context, source string, l *inps.List) (*Report, error) {
 	rep := &Report{Source: source, Kind: KindINPS}
-	for _, r := range l.Recipients {
-		if err := s.mergeRecipient(ctx, rep, source, l.ID, r); err != nil {
+	for i, r := range l.Recipients {
+		key := r.Key()
+		if clean(r.CodiceFiscale) == "" && clean(r.NumeroDomanda) == "" {
+			key = fmt.Sprintf("%s/Percettore[%d]", l.ID, i+1)
+		}
+		if err := s.mergeRecipient(ctx, rep, source, l.ID, key, r); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
 }
 
-func (s *Store) mergeRecipient(ctx context.Context, rep *Report, source, list string, r inps.Recipient) error {
-	key := r.Key()
+// mergeRecipient checks and merges one worker of list under key (r.Key(), or where a worker
+// without one stood in its list).
+func (s *Store) mergeRecipient(ctx context.Context, rep *Report, source, list, key string, r inps.Recipient) error {
 	bad := func(field, rule, reason string) error {
 		return s.reject(ctx, rep, key, r, &RecordError{Source: source, Kind: KindINPS, Record: key, Field: field, Rule: rule, Reason: reason})
 	}
+	if len(r.Unreadable) > 0 {
+		u := r.Unreadable[0]
+		return bad(u.Field, u.Rule, fmt.Sprintf("%q is not one", u.Value))
+	}
 	if err := checkCF(source, KindINPS, key, "Percettore/CodiceFiscale", r.CodiceFiscale); err != nil {
 		return s.reject(ctx, rep, key, r, err)
+	}
+	switch {
+	case clean(r.Cognome) == "":
+		return bad("Percettore/Cognome", "required", "missing")
+	case clean(r.Nome) == "":
+		return bad("Percettore/Nome", "required", "missing")
+	case r.DataNascita.IsZero():
+		return bad("Percettore/DataNascita", "required", "missing")
 	}
 	if err := codicefiscale.Validate(r.Company.CodiceFiscale); err != nil {
 		return bad("Percettore/Azienda/CodiceFiscaleAzienda", "codice fiscale or partita IVA check", err.Error())
 	}
 	switch {
+	case clean(r.Company.RagioneSociale) == "":
+		return bad("Percettore/Azienda/RagioneSociale", "required", "missing")
+	case !reBelfiore.MatchString(r.Company.Comune):
+		return bad("Percettore/Azienda/ComuneSedeLavoro", "Belfiore code [A-Z][0-9]{3}", fmt.Sprintf("%q", r.Company.Comune))
 	case !r.Benefit.Valid():
 		return bad("Percettore/Prestazione/TipoPrestazione", "CIGO|CIGS|FIS|NASPI|DISCOLL", fmt.Sprintf("%q is not a benefit", r.Benefit))
 	case clean(r.NumeroDomanda) == "":

@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"porta/adapters/formazione"
 	"porta/adapters/inps"
 	"porta/adapters/scuola"
+	"porta/xsd"
 )
 
 func d(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
@@ -323,6 +325,85 @@ func TestMergeINPS(t *testing.T) {
 	}
 	// ReceiveINPS is the inps.Sink
 	var _ inps.Sink = s
+}
+
+// TestINPSListWithBadWorkers: a list as INPS sends it, with a bad worker of every kind among
+// good ones, goes through the receiver: each bad worker is rejected alone, naming its record,
+// field and rule, and kept in the failures table; the good ones are merged.
+func TestINPSListWithBadWorkers(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	bad := func(domanda string, f func(r *inps.Recipient)) inps.Recipient {
+		r := recipient(mario, domanda)
+		f(&r)
+		return r
+	}
+	l := &inps.List{ID: "ELENCO-7", Date: d("2026-03-01"), Sede: "1300", Provincia: "BO", Recipients: []inps.Recipient{
+		recipient(mario, "D1"),
+		bad("D2", func(r *inps.Recipient) { r.CodiceFiscale = "RSSMRA77L18H50" }),
+		bad("D3", func(r *inps.Recipient) { r.CodiceFiscale = badCF }),
+		bad("D4", func(r *inps.Recipient) { r.Cognome = "" }),
+		bad("D5", func(r *inps.Recipient) { r.Importo = "12,50" }),
+		bad("D6", func(r *inps.Recipient) { r.Benefit = "CIGX" }),
+		bad("D7", func(r *inps.Recipient) { r.Company.Comune = "BOLOGNA" }),
+		bad("D8", func(r *inps.Recipient) { r.DataFine = d("2025-12-31") }),
+		bad("D9", func(r *inps.Recipient) { r.DataNascita = d("1977-07-17") }), // its date is made unreadable below
+		bad("", func(r *inps.Recipient) { r.CodiceFiscale = "" }),
+		recipient(marco, "D11"),
+	}}
+	doc, err := inps.Build(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = bytes.Replace(doc, []byte("<DataNascita>1977-07-17</DataNascita>"), []byte("<DataNascita>17/07/1977</DataNascita>"), 1)
+	set, err := xsd.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	if err := set.Validate("labour/inps.xsd", doc); err != nil {
+		t.Fatalf("the gateway's payload check would refuse the whole list: %v", err)
+	}
+	h := &inps.Receiver{Source: "INPS", Sink: s}
+	if _, err := h.Handle(ctx, doc); err != nil {
+		t.Fatalf("a list with bad workers must be taken: %v", err)
+	}
+	want := []struct{ key, field, rule string }{
+		{"RSSMRA77L18H50/D2", "Percettore/CodiceFiscale", "codice fiscale: length"},
+		{badCF + "/D3", "Percettore/CodiceFiscale", "codice fiscale: check character"},
+		{mario + "/D4", "Percettore/Cognome", "required"},
+		{mario + "/D5", "Percettore/Prestazione/ImportoMensile", "decimal with at most 2 digits"},
+		{mario + "/D6", "Percettore/Prestazione/TipoPrestazione", "CIGO|CIGS|FIS|NASPI|DISCOLL"},
+		{mario + "/D7", "Percettore/Azienda/ComuneSedeLavoro", "Belfiore code [A-Z][0-9]{3}"},
+		{mario + "/D8", "Percettore/Prestazione/DataFinePrestazione", "DataFine >= DataInizio"},
+		{mario + "/D9", "Percettore/DataNascita", "xs:date (aaaa-mm-gg)"},
+		{"ELENCO-7/Percettore[10]", "Percettore/CodiceFiscale", "codice fiscale: length"},
+	}
+	failures, err := s.Failures(ctx, FailureOpen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failures) != len(want) {
+		t.Fatalf("%d failures, want %d: %+v", len(failures), len(want), failures)
+	}
+	for i, w := range want {
+		f := failures[i]
+		if f.Source != "INPS" || f.Kind != KindINPS || f.Key != w.key || f.Field != w.field || f.Rule != w.rule || f.Reason == "" {
+			t.Errorf("failure %d: %s %s %s %q (%s), want %s %s %q", i+1, f.Source, f.Key, f.Field, f.Rule, f.Reason, w.key, w.field, w.rule)
+		}
+	}
+	entries, _ := s.INPSEntries(ctx, INPSMatched)
+	if len(entries) != 2 || entries[0].NumeroDomanda != "D11" || entries[1].NumeroDomanda != "D1" {
+		t.Fatalf("merged %+v, want D1 and D11 only", entries)
+	}
+	// Re-sending a rejected worker rejects it again under the same failure, attempts counted.
+	res, err := s.Resend(ctx, failures[8].ID)
+	if err != nil || res.Outcome != Rejected {
+		t.Fatalf("resend: %+v, %v", res, err)
+	}
+	if again, _ := s.Failures(ctx, FailureOpen); len(again) != len(want) || again[8].Attempts != 2 {
+		t.Fatalf("after resend: %+v", again)
+	}
 }
 
 func TestCatalogue(t *testing.T) {

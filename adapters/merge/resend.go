@@ -48,7 +48,7 @@ func (s *Store) Resend(ctx context.Context, id int64) (*Result, error) {
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		err = s.mergeRecipient(ctx, rep, f.Source, "resend", r)
+		err = s.mergeRecipient(ctx, rep, f.Source, "resend", f.Key, r)
 	case KindScuola:
 		var p pupilPayload
 		if err := decode(&p); err != nil {

@@ -15,10 +15,12 @@
 //   - soap.XSDDate and soap.XSDDateTime swallow parse errors (an invalid date became the zero
 //     time) and read zone-less values in time.Local: replaced by the strict Date and DateTime
 //     of corrections.go, whose errors name the element;
-//   - xs:decimal (ImportoMensile) became float64: ImportoType is a string holding the lexical
-//     decimal, so amounts keep their exact cents;
-//   - required dates and enumerated strings are still dropped when zero (defect 4): the builders in adapters/inps fill every required field,
-//     and every document they emit is validated against the schema in their tests.
+//   - the leaves of a Percettore are ValoreType strings (the schema leaves their values to the
+//     province's per-record checks), so its dates and amount arrive as text: adapters/inps
+//     reads them one record at a time, and a bad one rejects that worker alone (an xs:date or
+//     xs:decimal type here would fail the whole list in xml.Unmarshal);
+//   - the header's required DataElenco is still dropped when zero (defect 4): adapters/inps fills it,
+//     and every document it emits is validated against the schema in its tests.
 //   - the generated client (*soap.Client) is not used: v0.5.0 does not parse SOAP faults and has
 //     no WS-Security; the gateway carries the messages.
 package inps

@@ -21,33 +21,11 @@ type AnyURI string
 
 type NCName string
 
-type CodiceFiscaleType string
-
-type CodiceFiscaleAziendaType string
-
-type MatricolaAziendaType string
-
 type CodiceSedeType string
 
 type TestoType string
 
-type ComuneType string
-
-type TipoPrestazioneType string
-
-const (
-	TipoPrestazioneTypeCIGO TipoPrestazioneType = "CIGO"
-
-	TipoPrestazioneTypeCIGS TipoPrestazioneType = "CIGS"
-
-	TipoPrestazioneTypeFIS TipoPrestazioneType = "FIS"
-
-	TipoPrestazioneTypeNASPI TipoPrestazioneType = "NASPI"
-
-	TipoPrestazioneTypeDISCOLL TipoPrestazioneType = "DISCOLL"
-)
-
-type ImportoType string
+type ValoreType string
 
 type ElencoPercettori struct {
 	XMLName xml.Name `xml:"http://porta.lavoro.provincia.it/INPS/PercettoriSostegnoReddito ElencoPercettori"`
@@ -58,38 +36,56 @@ type ElencoPercettori struct {
 }
 
 type AziendaType struct {
-	CodiceFiscaleAzienda *CodiceFiscaleAziendaType `xml:"CodiceFiscaleAzienda,omitempty" json:"CodiceFiscaleAzienda,omitempty"`
 
-	MatricolaAzienda *MatricolaAziendaType `xml:"MatricolaAzienda,omitempty" json:"MatricolaAzienda,omitempty"`
+	// Required: partita IVA (11 digits with its check digit) or, for a sole trader, a codice fiscale (16 characters, check character, omocodia letters).
+	CodiceFiscaleAzienda *ValoreType `xml:"CodiceFiscaleAzienda,omitempty" json:"CodiceFiscaleAzienda,omitempty"`
 
-	RagioneSociale *TestoType `xml:"RagioneSociale,omitempty" json:"RagioneSociale,omitempty"`
+	// Required: INPS company number, 10 digits.
+	MatricolaAzienda *ValoreType `xml:"MatricolaAzienda,omitempty" json:"MatricolaAzienda,omitempty"`
 
-	ComuneSedeLavoro *ComuneType `xml:"ComuneSedeLavoro,omitempty" json:"ComuneSedeLavoro,omitempty"`
+	// Required, 1-200 characters.
+	RagioneSociale *ValoreType `xml:"RagioneSociale,omitempty" json:"RagioneSociale,omitempty"`
+
+	// Required: Belfiore code of the workplace, [A-Z][0-9]{3}.
+	ComuneSedeLavoro *ValoreType `xml:"ComuneSedeLavoro,omitempty" json:"ComuneSedeLavoro,omitempty"`
 }
 
 type PrestazioneType struct {
-	TipoPrestazione *TipoPrestazioneType `xml:"TipoPrestazione,omitempty" json:"TipoPrestazione,omitempty"`
 
-	NumeroDomanda *TestoType `xml:"NumeroDomanda,omitempty" json:"NumeroDomanda,omitempty"`
+	// Required: CIGO, CIGS, FIS, NASPI or DISCOLL.
+	TipoPrestazione *ValoreType `xml:"TipoPrestazione,omitempty" json:"TipoPrestazione,omitempty"`
 
-	DataInizioPrestazione Date `xml:"DataInizioPrestazione,omitempty" json:"DataInizioPrestazione,omitempty"`
+	// Required: INPS application number; with CodiceFiscale, the record's key.
+	NumeroDomanda *ValoreType `xml:"NumeroDomanda,omitempty" json:"NumeroDomanda,omitempty"`
 
-	DataFinePrestazione Date `xml:"DataFinePrestazione,omitempty" json:"DataFinePrestazione,omitempty"`
+	// Required: xs:date, the benefit's start.
+	DataInizioPrestazione *ValoreType `xml:"DataInizioPrestazione,omitempty" json:"DataInizioPrestazione,omitempty"`
 
-	ImportoMensile *ImportoType `xml:"ImportoMensile,omitempty" json:"ImportoMensile,omitempty"`
+	// Optional: xs:date, not before DataInizioPrestazione; absent when open-ended.
+	DataFinePrestazione *ValoreType `xml:"DataFinePrestazione,omitempty" json:"DataFinePrestazione,omitempty"`
+
+	// Optional: monthly amount, an xs:decimal with at most 2 fraction digits, not negative.
+	ImportoMensile *ValoreType `xml:"ImportoMensile,omitempty" json:"ImportoMensile,omitempty"`
 }
 
 type PercettoreType struct {
-	CodiceFiscale *CodiceFiscaleType `xml:"CodiceFiscale,omitempty" json:"CodiceFiscale,omitempty"`
 
-	Cognome *TestoType `xml:"Cognome,omitempty" json:"Cognome,omitempty"`
+	// Required: the worker's codice fiscale, 16 characters with its check character (omocodia letters accepted), or 11 digits.
+	CodiceFiscale *ValoreType `xml:"CodiceFiscale,omitempty" json:"CodiceFiscale,omitempty"`
 
-	Nome *TestoType `xml:"Nome,omitempty" json:"Nome,omitempty"`
+	// Required, 1-200 characters.
+	Cognome *ValoreType `xml:"Cognome,omitempty" json:"Cognome,omitempty"`
 
-	DataNascita Date `xml:"DataNascita,omitempty" json:"DataNascita,omitempty"`
+	// Required, 1-200 characters.
+	Nome *ValoreType `xml:"Nome,omitempty" json:"Nome,omitempty"`
 
+	// Required: xs:date.
+	DataNascita *ValoreType `xml:"DataNascita,omitempty" json:"DataNascita,omitempty"`
+
+	// Required: the employer in crisis.
 	Azienda *AziendaType `xml:"Azienda,omitempty" json:"Azienda,omitempty"`
 
+	// Required: the benefit.
 	Prestazione *PrestazioneType `xml:"Prestazione,omitempty" json:"Prestazione,omitempty"`
 }
 

@@ -44,20 +44,31 @@ func (d *Date) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) error {
 	if err := dec.DecodeElement(&s, &start); err != nil {
 		return err
 	}
+	t, err := ParseDate(s)
+	if err != nil {
+		return fmt.Errorf("%s: %w", start.Name.Local, err)
+	}
+	d.t = t
+	return nil
+}
+
+// ParseDate reads the lexical form of an xs:date (aaaa-mm-gg with an optional zone, which is
+// ignored), surrounding white space aside, as the day at midnight UTC. Adapters that read a
+// record's dates as text, to reject a bad one without failing its whole document, use it.
+func ParseDate(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	day := s
 	if len(s) > 10 { // a zone suffix: Z, +hh:mm or -hh:mm
 		day = s[:10]
 		if z := s[10:]; z != "Z" && !(len(z) == 6 && (z[0] == '+' || z[0] == '-') && z[3] == ':') {
-			return fmt.Errorf("%s: %q is not an xs:date (aaaa-mm-gg)", start.Name.Local, s)
+			return time.Time{}, fmt.Errorf("%q is not an xs:date (aaaa-mm-gg)", s)
 		}
 	}
 	t, err := time.Parse(time.DateOnly, day)
 	if err != nil {
-		return fmt.Errorf("%s: %q is not an xs:date (aaaa-mm-gg)", start.Name.Local, s)
+		return time.Time{}, fmt.Errorf("%q is not an xs:date (aaaa-mm-gg)", s)
 	}
-	d.t = t
-	return nil
+	return t, nil
 }
 
 // DateTime is xs:dateTime. It replaces soap.XSDDateTime, whose decoder swallows parse errors.
