@@ -76,20 +76,20 @@ func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, it *Item, now time.Tim
 	}
 	it.State = StateReady
 	if it.Sequence > 0 {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO queue_seq (kind, conversation, next) VALUES (?, ?, 1) ON CONFLICT (kind, conversation) DO NOTHING`), string(it.Kind), it.Conversation); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO queue_seq (kind, conversation, next) VALUES (?, ?, 1) ON CONFLICT (kind, conversation) DO NOTHING`, string(it.Kind), it.Conversation); err != nil {
 			return fmt.Errorf("%s item %q: sequence state: %w", it.Kind, it.MsgID, err)
 		}
 		var next int64
-		if err := tx.QueryRowxContext(ctx, tx.Rebind(`SELECT next FROM queue_seq WHERE kind = ? AND conversation = ?`), string(it.Kind), it.Conversation).Scan(&next); err != nil {
+		if err := s.queryRow(ctx, tx, `SELECT next FROM queue_seq WHERE kind = ? AND conversation = ?`, string(it.Kind), it.Conversation).Scan(&next); err != nil {
 			return fmt.Errorf("%s item %q: sequence state: %w", it.Kind, it.MsgID, err)
 		}
 		if it.Sequence < next {
 			return fmt.Errorf("%s item %q: sequence %d of conversation %q was already delivered (next is %d): %w", it.Kind, it.MsgID, it.Sequence, it.Conversation, next, ErrDuplicate)
 		}
 	}
-	err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO queue_item (kind, msg_id, party, service, conversation, sequence, payload, meta,
+	err := s.queryRow(ctx, tx, `INSERT INTO queue_item (kind, msg_id, party, service, conversation, sequence, payload, meta,
 		state, attempts, not_before, deadline, created, lease_owner, lease_until, last_error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, '') RETURNING id`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, '') RETURNING id`,
 		string(it.Kind), it.MsgID, it.Party, it.Service, it.Conversation, it.Sequence, nz(it.Payload), nz(it.Meta),
 		it.State, it.Attempts, micros(it.NotBefore), micros(it.Deadline), micros(it.Created)).Scan(&it.ID)
 	if isUnique(err) {
@@ -180,7 +180,7 @@ func (s *Store) Complete(ctx context.Context, kind Kind, msgID string, recs ...*
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM queue_item WHERE id = ?`), it.ID); err != nil {
+		if _, err := s.exec(ctx, tx, `DELETE FROM queue_item WHERE id = ?`, it.ID); err != nil {
 			return fmt.Errorf("complete %s %q: %w", kind, msgID, err)
 		}
 		return s.advance(ctx, tx, it)
@@ -197,7 +197,7 @@ func (s *Store) Fail(ctx context.Context, kind Kind, msgID, reason string, recs 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE queue_item SET state = 'failed', last_error = ?, lease_owner = '', lease_until = 0, not_before = ? WHERE id = ?`), reason, now, it.ID); err != nil {
+		if _, err := s.exec(ctx, tx, `UPDATE queue_item SET state = 'failed', last_error = ?, lease_owner = '', lease_until = 0, not_before = ? WHERE id = ?`, reason, now, it.ID); err != nil {
 			return fmt.Errorf("fail %s %q: %w", kind, msgID, err)
 		}
 		return s.advance(ctx, tx, it)
@@ -205,7 +205,7 @@ func (s *Store) Fail(ctx context.Context, kind Kind, msgID, reason string, recs 
 }
 
 func (s *Store) takeItem(ctx context.Context, tx *sqlx.Tx, kind Kind, msgID, state string) (*Item, error) {
-	it, err := scanItem(tx.QueryRowxContext(ctx, tx.Rebind(`SELECT `+itemColumns+` FROM queue_item WHERE kind = ? AND msg_id = ?`), string(kind), msgID))
+	it, err := scanItem(s.queryRow(ctx, tx, `SELECT `+itemColumns+` FROM queue_item WHERE kind = ? AND msg_id = ?`, string(kind), msgID))
 	if isNoRows(err) || (err == nil && it.State != state) {
 		return nil, fmt.Errorf("%s item %q: %w (state %s)", kind, msgID, ErrNotQueued, state)
 	}
@@ -219,7 +219,7 @@ func (s *Store) advance(ctx context.Context, tx *sqlx.Tx, it *Item) error {
 	if it.Sequence == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE queue_seq SET next = ? WHERE kind = ? AND conversation = ? AND next = ?`),
+	if _, err := s.exec(ctx, tx, `UPDATE queue_seq SET next = ? WHERE kind = ? AND conversation = ? AND next = ?`,
 		it.Sequence+1, string(it.Kind), it.Conversation, it.Sequence); err != nil {
 		return fmt.Errorf("%s item %q: advance conversation %q: %w", it.Kind, it.MsgID, it.Conversation, err)
 	}

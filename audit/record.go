@@ -84,9 +84,21 @@ func (r *Record) Digest(prev []byte) []byte {
 
 // appendEncoding appends the hashed encoding of the record (see Digest) to buf.
 func (r *Record) appendEncoding(buf, prev []byte) []byte {
+	return r.appendTail(appendHead(buf, r.Node, prev))
+}
+
+// appendHead appends the part of the encoding that depends on the chain: the domain, the node
+// and the previous hash.
+func appendHead(buf []byte, node string, prev []byte) []byte {
 	buf = appendStr(buf, chainDomain)
-	buf = appendStr(buf, r.Node)
-	buf = appendBytes(buf, prev)
+	buf = appendStr(buf, node)
+	return appendBytes(buf, prev)
+}
+
+// appendTail appends the part of the encoding after the previous hash: every field but Node,
+// Seq and the hashes. It does not depend on the chain, so the writer computes it (and the
+// SHA-256 of Raw inside it) in the caller's goroutine, before its transaction starts.
+func (r *Record) appendTail(buf []byte) []byte {
 	for _, f := range [...]string{r.Transaction, string(r.Direction), r.Function, r.ID, r.RelatesTo, r.Conversation,
 		r.Sender, r.Receiver, r.Service, r.Action, r.Profile} {
 		buf = appendStr(buf, f)

@@ -20,12 +20,18 @@ type SeenKey struct {
 
 // Seen adds (sender, id) to the duplicate history if it is absent and reports whether it was
 // new, atomically: of two nodes receiving the same busta at once, exactly one sees true. The
-// insert goes through the writer and shares its group commit: a write of its own would pay its
-// own fsync and, on SQLite, wait for the writer's lock in the busy handler's sleeps.
+// insert goes through the writer (a write of its own would, on SQLite, wait for the writer's
+// lock in the busy handler's sleeps) and is committed visible to every node at once but without
+// waiting for the disk: it becomes durable with this Store's next durable write (Append, Write,
+// Complete, Fail). The caller must make one before it answers anyone on the strength of it, as
+// the gateway does: it checks a synchronous busta here, delivers it, then traces the exchange
+// (or the refusal) and only then answers. An entry lost to a power cut before that write
+// belongs to a busta nobody was answered for, whose sender will send it again. This saves the
+// provider one of the two disk syncs of a synchronous exchange.
 func (s *Store) Seen(ctx context.Context, sender, id string) (first bool, err error) {
 	k, now := SeenKey{sender, id}, s.now()
 	var isNew bool
-	err = s.submit(ctx, &op{fn: func(ctx context.Context, tx *sqlx.Tx) error {
+	err = s.submit(ctx, &op{lazy: true, fn: func(ctx context.Context, tx *sqlx.Tx) error {
 		var err error
 		isNew, err = s.seen(ctx, tx, k, now)
 		return err
@@ -36,11 +42,11 @@ func (s *Store) Seen(ctx context.Context, sender, id string) (first bool, err er
 	return isNew, nil
 }
 
-func (s *Store) seen(ctx context.Context, db execer, k SeenKey, now time.Time) (bool, error) {
+func (s *Store) seen(ctx context.Context, tx *sqlx.Tx, k SeenKey, now time.Time) (bool, error) {
 	if k.ID == "" {
 		return false, fmt.Errorf("duplicate history: empty ID (sender %q)", k.Sender)
 	}
-	res, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO seen (sender, msg_id, first_seen) VALUES (?, ?, ?) ON CONFLICT (sender, msg_id) DO NOTHING`), k.Sender, k.ID, micros(now))
+	res, err := s.exec(ctx, tx, `INSERT INTO seen (sender, msg_id, first_seen) VALUES (?, ?, ?) ON CONFLICT (sender, msg_id) DO NOTHING`, k.Sender, k.ID, micros(now))
 	if err != nil {
 		return false, fmt.Errorf("duplicate history %s from %s: %w", k.ID, k.Sender, err)
 	}

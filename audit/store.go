@@ -2,20 +2,24 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"hash"
 	"io/fs"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3" // driver "sqlite3"
+	"github.com/mattn/go-sqlite3"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
@@ -70,6 +74,20 @@ type Store struct {
 	stopped  chan struct{}
 	closeMu  sync.Once
 	closeErr error
+
+	// The writer's own state: its connection on SQLite (see begin), the hash it chains with,
+	// and the statements it prepared once.
+	wconn    *sqlx.Conn
+	wconnErr error
+	hasher   hash.Hash
+	scratch  []byte
+	stmtMu   sync.Mutex
+	stmts    map[string]*sqlx.Stmt
+	// written is set by each durable commit and taken by the checkpointer (SQLite); catchUp is
+	// set by the checkpointer when the WAL outgrew walRestartPages and taken by the writer.
+	written     atomic.Bool
+	catchUp     atomic.Bool
+	checkpoints chan struct{} // closed when the checkpointer stopped; nil without one
 
 	verifyParallelMin int64 // tests lower it to exercise the ranges with few records
 }
@@ -142,8 +160,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite store read-only: %w", err)
 		}
 	}
-	db, err := sqlx.Open(driver, source)
-	if err != nil {
+	var db *sqlx.DB
+	if dialect == "sqlite" {
+		db = sqlx.NewDb(sql.OpenDB(sqliteConnector{source: source, writer: !opt.ReadOnly}), driver)
+	} else if db, err = sqlx.Open(driver, source); err != nil {
 		return nil, fmt.Errorf("open %s store: %w", dialect, err)
 	}
 	if dialect == "postgres" {
@@ -157,7 +177,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s store: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, opt: opt, now: opt.Now}
+	s := &Store{db: db, dialect: dialect, opt: opt, now: opt.Now, hasher: sha256.New(), stmts: map[string]*sqlx.Stmt{}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -168,12 +188,88 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 			db.Close()
 			return nil, err
 		}
+		if dialect == "sqlite" {
+			if s.wconn, err = db.Connx(ctx); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("open sqlite store: the writer's connection: %w", err)
+			}
+		}
 		s.ops = make(chan *op, opt.BatchSize)
 		s.stop = make(chan struct{})
 		s.stopped = make(chan struct{})
 		go s.writer(h)
+		if dialect == "sqlite" {
+			s.checkpoints = make(chan struct{})
+			go s.checkpointer()
+		}
 	}
 	return s, nil
+}
+
+// SQLite's WAL is checkpointed (its pages copied into the database file, which fsyncs both) by a
+// goroutine of the Store, not by whichever commit crosses wal_autocheckpoint's threshold: that
+// commit's callers waited for the copy too, a few times a second under load. The writer's
+// connections run with wal_autocheckpoint=0; every checkpointEvery, a PASSIVE checkpoint copies
+// what was committed meanwhile without blocking the writer or any reader.
+//
+// The WAL starts again from its beginning only when a write transaction begins with every frame
+// copied, which a background checkpoint racing a busy writer may never see. So the bound: when
+// the WAL holds more than walRestartPages pages, the writer itself runs one PASSIVE checkpoint
+// after its next commit, with no write between it and the writer's next transaction. Most pages
+// were copied by the background pass, so this one only copies the last second's, and the next
+// transaction restarts the WAL; journal_size_limit truncates the file to walLimit then. Only a
+// reader holding an old snapshot (a long porta trace verify) keeps the WAL from restarting, until
+// it ends, as with SQLite's own checkpoints.
+const (
+	checkpointEvery = time.Second
+	walRestartPages = 4096 // 16 MiB of 4 KiB pages
+	walLimit        = 64 << 20
+)
+
+// sqliteConnector opens the store's SQLite connections, each set up for its role before use.
+type sqliteConnector struct {
+	source string
+	writer bool
+}
+
+func (c sqliteConnector) Connect(context.Context) (driver.Conn, error) {
+	return c.Driver().Open(c.source)
+}
+
+func (c sqliteConnector) Driver() driver.Driver {
+	return &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
+		if !c.writer {
+			return nil
+		}
+		_, err := conn.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %d", walLimit), nil)
+		return err
+	}}
+}
+
+// checkpointer runs the WAL checkpoints of a writable SQLite store until Close.
+func (s *Store) checkpointer() {
+	defer close(s.checkpoints)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	idle := 0
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		// Writes outside the writer (counters, leases) count too: check now and then anyway.
+		if !s.written.Swap(false) && idle < 10 {
+			idle++
+			continue
+		}
+		idle = 0
+		var busy, log, done int
+		err := s.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done)
+		if err == nil && log > walRestartPages {
+			s.catchUp.Store(true)
+		}
+	}
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -215,6 +311,17 @@ func (s *Store) Close() error {
 		if s.stop != nil {
 			close(s.stop)
 			<-s.stopped
+		}
+		if s.checkpoints != nil {
+			<-s.checkpoints
+		}
+		s.stmtMu.Lock()
+		for _, st := range s.stmts {
+			st.Close()
+		}
+		s.stmtMu.Unlock()
+		if s.wconn != nil {
+			s.wconn.Close()
 		}
 		s.closeErr = s.db.Close()
 	})

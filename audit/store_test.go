@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -344,10 +345,45 @@ func TestSameNodeTwice(t *testing.T) {
 
 func TestSQLiteSettings(t *testing.T) {
 	s := open(t, "sqlite:"+filepath.Join(t.TempDir(), "a.db"), Options{})
-	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000",
+		"wal_autocheckpoint": "0", "journal_size_limit": strconv.Itoa(walLimit)} {
 		var got string
 		if err := s.DB().QueryRow("PRAGMA " + pragma).Scan(&got); err != nil || got != want {
 			t.Errorf("PRAGMA %s = %q (%v), want %q", pragma, got, err, want)
 		}
+	}
+}
+
+// The writer's connections never checkpoint (wal_autocheckpoint=0, above); the Store's
+// checkpointer copies the WAL into the database file in the background.
+func TestSQLiteCheckpointer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	s := open(t, "sqlite:"+path, Options{})
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	for n := 1; n <= 200; n += 20 {
+		recs := make([]*Record, 20)
+		for i := range recs {
+			recs[i] = rec(n + i)
+		}
+		if err := s.Append(ctx, recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * checkpointEvery)
+	for size() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file is still %d bytes %v after 200 appends: no checkpoint ran", before, 10*checkpointEvery)
+		}
+		time.Sleep(checkpointEvery / 10)
+	}
+	if _, err := s.Verify(ctx, VerifyOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,6 +2,9 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,6 +31,16 @@ type head struct {
 type op struct {
 	fn   func(ctx context.Context, tx *sqlx.Tx) error // may be nil
 	recs []*Record
+	// tails[i] is recs[i]'s encoding after the previous hash (Record.appendTail) and excs[i] its
+	// exceptions column: submit computes them in the caller's goroutine, so the writer's
+	// transaction only chains (one SHA-256 over the head and the tail) and inserts.
+	tails [][]byte
+	excs  []string
+	// lazy marks a write that must be committed and visible at once but need not be durable
+	// before its caller goes on, because the caller makes it durable with a later write before
+	// it answers anyone (Seen). The writer commits lazy ops in a transaction of their own that
+	// does not wait for the disk; the next durable commit of the same log makes them durable.
+	lazy bool
 	done chan error
 }
 
@@ -94,9 +107,21 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 	if s.ops == nil {
 		return errors.New("audit store opened read-only")
 	}
-	for _, r := range o.recs {
-		if r == nil {
-			return errors.New("audit: nil record")
+	if len(o.recs) > 0 {
+		now := s.now()
+		o.tails, o.excs = make([][]byte, len(o.recs)), make([]string, len(o.recs))
+		for i, r := range o.recs {
+			if r == nil {
+				return errors.New("audit: nil record")
+			}
+			if err := r.prepare(s.opt.Node, s.opt.BodyMode, now); err != nil {
+				return err
+			}
+			exc, err := encodeExceptions(r.Exceptions)
+			if err != nil {
+				return fmt.Errorf("record %q: %w", r.ID, err)
+			}
+			o.excs[i], o.tails[i] = exc, r.appendTail(nil)
 		}
 	}
 	o.done = make(chan error, 1)
@@ -130,7 +155,7 @@ func (s *Store) writer(h head) {
 			for {
 				select {
 				case o := <-s.ops:
-					h = s.commit(ctx, h, []*op{o})
+					h = s.commitBatch(ctx, h, []*op{o})
 				default:
 					return
 				}
@@ -158,15 +183,41 @@ func (s *Store) writer(h head) {
 				break fill
 			}
 		}
-		h = s.commit(ctx, h, batch)
+		h = s.commitBatch(ctx, h, batch)
+		if s.catchUp.Swap(false) && s.wconn != nil {
+			// The WAL outgrew its bound: copy the rest now, so the next transaction restarts it
+			// (see walRestartPages). A failure leaves it to the next round.
+			s.wconn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		}
 	}
 }
 
-// commit writes batch in one transaction and answers each op. Each op with a function runs
-// inside a savepoint, so one op's refusal (a duplicate) does not undo the others. The records of
-// the ops that succeeded are chained in order and inserted in multi-row statements (one round
-// trip per insertChunk records on PostgreSQL).
-func (s *Store) commit(ctx context.Context, start head, batch []*op) head {
+// commitBatch commits the lazy ops of batch in a transaction that does not wait for the disk,
+// then the others in a durable one.
+func (s *Store) commitBatch(ctx context.Context, h head, batch []*op) head {
+	lazy, durable := batch[:0:0], batch[:0:0]
+	for _, o := range batch {
+		if o.lazy {
+			lazy = append(lazy, o)
+		} else {
+			durable = append(durable, o)
+		}
+	}
+	if len(lazy) > 0 {
+		h = s.commit(ctx, h, lazy, false)
+	}
+	if len(durable) > 0 {
+		h = s.commit(ctx, h, durable, true)
+	}
+	return h
+}
+
+// commit writes batch in one transaction and answers each op. When the batch has several ops,
+// each op with a function runs inside a savepoint, so one op's refusal (a duplicate) does not
+// undo the others. The records of the ops that succeeded are chained in order and inserted with
+// prepared statements (multi-row, one round trip per insertChunk records on PostgreSQL). With
+// durable unset the commit does not wait for the disk (see op.lazy).
+func (s *Store) commit(ctx context.Context, start head, batch []*op, durable bool) head {
 	errs := make([]error, len(batch))
 	fail := func(err error) head {
 		for _, o := range batch {
@@ -180,47 +231,53 @@ func (s *Store) commit(ctx context.Context, start head, batch []*op) head {
 		}
 		return start
 	}
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx, durable)
 	if err != nil {
 		return fail(fmt.Errorf("audit write: begin: %w", err))
 	}
-	now := s.now()
+	defer s.end(ctx, durable)
 	h := start
 	var pending []*Record
+	var excs []string
+	savepoints := len(batch) > 1
 	for i, o := range batch {
-		for _, r := range o.recs {
-			if errs[i] = r.prepare(s.opt.Node, s.opt.BodyMode, now); errs[i] != nil {
-				break
-			}
-		}
-		if errs[i] != nil {
-			continue
-		}
 		if o.fn != nil {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-				tx.Rollback()
-				return fail(fmt.Errorf("audit write: savepoint: %w", err))
-			}
-			if errs[i] = o.fn(ctx, tx); errs[i] != nil {
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); err != nil {
+			if !savepoints {
+				if errs[i] = o.fn(ctx, tx); errs[i] != nil {
 					tx.Rollback()
-					return fail(fmt.Errorf("audit write: rollback to savepoint: %w", err))
+					o.done <- errs[i]
+					return start
 				}
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT op"); err != nil {
-				tx.Rollback()
-				return fail(fmt.Errorf("audit write: release savepoint: %w", err))
+			} else {
+				if _, err := s.exec(ctx, tx, "SAVEPOINT op"); err != nil {
+					tx.Rollback()
+					return fail(fmt.Errorf("audit write: savepoint: %w", err))
+				}
+				if errs[i] = o.fn(ctx, tx); errs[i] != nil {
+					if _, err := s.exec(ctx, tx, "ROLLBACK TO SAVEPOINT op"); err != nil {
+						tx.Rollback()
+						return fail(fmt.Errorf("audit write: rollback to savepoint: %w", err))
+					}
+					continue
+				}
+				if _, err := s.exec(ctx, tx, "RELEASE SAVEPOINT op"); err != nil {
+					tx.Rollback()
+					return fail(fmt.Errorf("audit write: release savepoint: %w", err))
+				}
 			}
 		}
-		for _, r := range o.recs {
+		for j, r := range o.recs {
 			r.Seq, r.PrevHash = h.seq+1, nz(h.hash)
-			r.Hash = r.Digest(r.PrevHash)
+			s.scratch = appendHead(s.scratch[:0], r.Node, r.PrevHash)
+			s.hasher.Reset()
+			s.hasher.Write(s.scratch)
+			s.hasher.Write(o.tails[j])
+			r.Hash = s.hasher.Sum(make([]byte, 0, sha256.Size))
 			h = head{r.Seq, r.Hash}
-			pending = append(pending, r)
+			pending, excs = append(pending, r), append(excs, o.excs[j])
 		}
 	}
-	if err := s.insertRecords(ctx, tx, pending); err != nil {
+	if err := s.insertRecords(ctx, tx, pending, excs); err != nil {
 		tx.Rollback()
 		if isUnique(err) {
 			err = fmt.Errorf("%w: node %s: %v", ErrConflict, s.opt.Node, err)
@@ -228,8 +285,8 @@ func (s *Store) commit(ctx context.Context, start head, batch []*op) head {
 		return fail(fmt.Errorf("audit write: %w", err))
 	}
 	if h.seq != start.seq {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO chain_head (node, seq, hash) VALUES (?, ?, ?)
-			ON CONFLICT (node) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`), s.opt.Node, h.seq, h.hash); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO chain_head (node, seq, hash) VALUES (?, ?, ?)
+			ON CONFLICT (node) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, s.opt.Node, h.seq, h.hash); err != nil {
 			tx.Rollback()
 			return fail(fmt.Errorf("audit write: chain head: %w", err))
 		}
@@ -237,34 +294,138 @@ func (s *Store) commit(ctx context.Context, start head, batch []*op) head {
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("audit write: commit: %w", err))
 	}
+	if durable {
+		s.written.Store(true)
+	}
 	for i, o := range batch {
 		o.done <- errs[i]
 	}
 	return h
 }
 
+// begin starts the writer's transaction. On SQLite the writer has a connection of its own
+// (s.wconn), on which a lazy transaction runs with synchronous=NORMAL (the WAL is written but not
+// synced; the next FULL commit syncs it, and with it this one); on PostgreSQL a lazy transaction
+// sets synchronous_commit off for itself (visible to every node at once, flushed with the next
+// synchronous commit).
+func (s *Store) begin(ctx context.Context, durable bool) (*sqlx.Tx, error) {
+	if s.wconnErr != nil {
+		return nil, fmt.Errorf("the writer's connection: %w", s.wconnErr)
+	}
+	if s.dialect == "postgres" {
+		tx, err := s.db.BeginTxx(ctx, nil)
+		if err == nil && !durable {
+			if _, err = tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+				tx.Rollback()
+			}
+		}
+		return tx, err
+	}
+	if !durable {
+		if _, err := s.wconn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+			return nil, err
+		}
+	}
+	tx, err := s.wconn.BeginTxx(ctx, nil)
+	if err != nil && !durable {
+		s.end(ctx, durable)
+	}
+	return tx, err
+}
+
+// end restores the writer's connection after a lazy transaction. If it cannot, the connection
+// is dropped for a fresh one (opened with synchronous=FULL), so a durable write never runs on it.
+func (s *Store) end(ctx context.Context, durable bool) {
+	if s.wconn == nil || durable {
+		return
+	}
+	if _, err := s.wconn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+		s.wconn.Raw(func(any) error { return driver.ErrBadConn })
+		s.wconn.Close()
+		s.wconn, s.wconnErr = s.db.Connx(ctx)
+		if s.wconnErr != nil {
+			s.wconn = nil
+		}
+	}
+}
+
 // insertChunk is how many records one INSERT carries (29 parameters each, within both
 // databases' limits).
 const insertChunk = 64
 
-func (s *Store) insertRecords(ctx context.Context, tx *sqlx.Tx, recs []*Record) error {
+func (s *Store) insertRecords(ctx context.Context, tx *sqlx.Tx, recs []*Record, excs []string) error {
 	for len(recs) > 0 {
 		n := min(len(recs), insertChunk)
-		q := insertTrace + strings.Repeat(", "+traceValues, n-1)
-		args := make([]any, 0, 29*n)
-		for _, r := range recs[:n] {
-			exc, err := encodeExceptions(r.Exceptions)
-			if err != nil {
-				return fmt.Errorf("record %q: %w", r.ID, err)
-			}
-			args = append(args, r.args(exc)...)
+		if s.dialect == "sqlite" {
+			// SQLite: one prepared single-row statement, stepped per record (no round trips
+			// to save, and one statement to prepare instead of one per batch size).
+			n = 1
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+		args := make([]any, 0, 29*n)
+		for i, r := range recs[:n] {
+			args = append(args, r.args(excs[i])...)
+		}
+		if _, err := s.exec(ctx, tx, insertTraceN(n), args...); err != nil {
 			return fmt.Errorf("records %d to %d: %w", recs[0].Seq, recs[n-1].Seq, err)
 		}
-		recs = recs[n:]
+		recs, excs = recs[n:], excs[n:]
 	}
 	return nil
+}
+
+var insertTraces [insertChunk + 1]string
+
+func init() {
+	for n := 1; n <= insertChunk; n++ {
+		insertTraces[n] = insertTrace + strings.Repeat(", "+traceValues, n-1)
+	}
+}
+
+// insertTraceN is the INSERT of n records.
+func insertTraceN(n int) string { return insertTraces[n] }
+
+// exec runs one of the writer's statements in tx, prepared once per Store and connection.
+func (s *Store) exec(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (sql.Result, error) {
+	if s.dialect == "postgres" {
+		return tx.ExecContext(ctx, tx.Rebind(query), args...)
+	}
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow is exec for a statement returning one row.
+func (s *Store) queryRow(ctx context.Context, tx *sqlx.Tx, query string, args ...any) *sqlx.Row {
+	if s.dialect == "postgres" {
+		return tx.QueryRowxContext(ctx, tx.Rebind(query), args...)
+	}
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return tx.QueryRowxContext(ctx, tx.Rebind(query), args...) // reports the same error
+	}
+	return st.QueryRowxContext(ctx, args...)
+}
+
+// stmt returns query (written with ? placeholders) prepared on tx's connection (SQLite: pgx
+// keeps its own cache of prepared statements per connection). The statements
+// are prepared on the database once and bound to each connection the first time it runs them
+// (database/sql keeps one prepared statement per connection), which took a tenth of the
+// writer's CPU when every statement was parsed again.
+func (s *Store) stmt(ctx context.Context, tx *sqlx.Tx, query string) (*sqlx.Stmt, error) {
+	s.stmtMu.Lock()
+	st, ok := s.stmts[query]
+	if !ok {
+		var err error
+		if st, err = s.db.PreparexContext(ctx, s.q(query)); err != nil {
+			s.stmtMu.Unlock()
+			return nil, err
+		}
+		s.stmts[query] = st
+	}
+	s.stmtMu.Unlock()
+	return tx.StmtxContext(ctx, st), nil
 }
 
 const traceColumns = `node, seq, tx, direction, function, msg_id, relates_to, conversation, sender, receiver,
