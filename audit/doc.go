@@ -29,7 +29,12 @@
 // batched: one writer goroutine per Store owns the chain head and commits whatever arrived while
 // the previous transaction was committing (up to Options.BatchSize, optionally waiting
 // Options.Linger for more) in one transaction, so throughput grows with concurrency while each
-// caller still waits for its own commit. Only one Store may write a node's chain at a time;
+// caller still waits for its own commit. The writer's statements are prepared once; records are
+// validated, body-stripped and encoded in the caller's goroutine, so the transaction only
+// chains and inserts. On SQLite the WAL is checkpointed by a goroutine of the Store, off the
+// commits' path (see checkpointEvery). Seen's insert is the one write committed without waiting
+// for the disk: the caller makes it durable with its next write, before it answers (see Seen).
+// Only one Store may write a node's chain at a time;
 // nodes sharing a PostgreSQL database must have distinct Options.Node names (a second writer of
 // the same node fails its writes with a conflict, it never forks the chain).
 //
@@ -62,7 +67,9 @@
 //
 // List (newest first, filtered), Show (a record and its exchange), Lookup and Get answer from
 // indexes that end in (recorded, node, seq), so a listing walks an index newest first and stops
-// at its limit. Verify reads each chain in one keyset range per CPU. Figures on a 2-core
+// at its limit. RiferimentoMessaggio, Collaborazione and the transaction are indexed only where
+// they differ from the record's Identificatore and RiferimentoMessaggio (partial indexes, whose
+// conditions the queries repeat): most records would index the same value two or three times. Verify reads each chain in one keyset range per CPU. Figures on a 2-core
 // machine (go test ./audit -run '^$' -bench . ; PORTA_AUDIT_ROWS=N for the store size): at
 // 1,000,000 records show and filtered lists answer in under 8 ms and Verify checks about
 // 180,000 records/s (about 200,000 at 100,000 records); batched appends on SQLite reach about

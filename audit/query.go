@@ -45,7 +45,8 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Record, error) {
 		add("service = ?", f.Service)
 	}
 	if f.ID != "" {
-		add("(msg_id = ? OR relates_to = ? OR conversation = ? OR tx = ?)", f.ID, f.ID, f.ID, f.ID)
+		// msg_id, relates_to, conversation or tx is f.ID, with the partial indexes' conditions.
+		add("(msg_id = ? OR "+partialRelates+"relates_to = ? OR "+partialConversation+"conversation = ? OR "+partialTx+"tx = ?)", f.ID, f.ID, f.ID, f.ID)
 	}
 	if f.Outcome != "" {
 		add("outcome = ?", f.Outcome)
@@ -110,6 +111,16 @@ func (s *Store) records(ctx context.Context, q string, args ...any) ([]*Record, 
 	return out, nil
 }
 
+// The conditions of the partial indexes on relates_to, conversation and tx (migration 00002),
+// each followed by AND: a query must state them to use the index. A record left out of an index
+// has the value in msg_id or relates_to, so a query for a value in any of the columns asks for it
+// in msg_id and relates_to too and finds it there.
+const (
+	partialRelates      = `relates_to <> '' AND `
+	partialConversation = `conversation <> '' AND conversation <> msg_id AND conversation <> relates_to AND `
+	partialTx           = `tx <> msg_id AND tx <> relates_to AND `
+)
+
 // ErrNotFound is returned (wrapped) when no record matches.
 var ErrNotFound = errors.New("no such record")
 
@@ -165,7 +176,9 @@ func (s *Store) Show(ctx context.Context, key string) (*Exchange, error) {
 		}
 	}
 	if r == nil {
-		rs, err := s.records(ctx, `SELECT `+traceColumns+` FROM trace WHERE tx = ? ORDER BY recorded DESC, seq DESC LIMIT 1`, key)
+		// tx = key, where no msg_id is key (Lookup found none): with the partial index's condition.
+		rs, err := s.records(ctx, `SELECT `+traceColumns+` FROM trace WHERE (`+partialTx+`tx = ?) OR (`+partialRelates+`relates_to = ? AND tx = ?)
+			ORDER BY recorded DESC, seq DESC LIMIT 1`, key, key, key)
 		if err != nil {
 			return nil, err
 		}
@@ -184,9 +197,8 @@ func (s *Store) Show(ctx context.Context, key string) (*Exchange, error) {
 	}
 	in := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
 	args := append(append(append([]any{}, keys...), keys...), keys...)
-	// The partial indexes on relates_to and conversation need their condition in the query.
 	ex, err := s.records(ctx, `SELECT `+traceColumns+` FROM trace WHERE msg_id IN (`+in+`)
-		OR (relates_to <> '' AND relates_to IN (`+in+`)) OR (conversation <> '' AND conversation IN (`+in+`))
+		OR (`+partialRelates+`relates_to IN (`+in+`)) OR (`+partialConversation+`conversation IN (`+in+`))
 		ORDER BY recorded, node, seq LIMIT 1000`, args...)
 	if err != nil {
 		return nil, err
