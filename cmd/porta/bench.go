@@ -17,12 +17,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"porta/gateway"
@@ -70,6 +72,7 @@ type benchOptions struct {
 	warmup      time.Duration
 	alg         string
 	store       string
+	nodes       int
 	dir         string
 	cpuprofile  string
 	refDuration time.Duration
@@ -81,6 +84,7 @@ type benchReport struct {
 	PayloadBytes        int     `json:"payload_bytes"`
 	Alg                 string  `json:"alg"`
 	Store               string  `json:"store"`
+	Nodes               int     `json:"nodes"`
 	Concurrency         int     `json:"concurrency"`
 	Cores               int     `json:"cores"`
 	DurationS           float64 `json:"duration_s"`
@@ -115,13 +119,14 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before the window (not measured)")
 	fs.StringVar(&o.alg, "alg", registry.AlgRSA2048, "key algorithm of both gateways: rsa2048 or ecdsa-p256")
 	fs.StringVar(&o.store, "store", "sqlite", "audit store: sqlite (a file per gateway) or a postgres:// URL (a database per gateway is created there and dropped)")
+	fs.IntVar(&o.nodes, "nodes", 1, "gateway nodes per side; with 2 or more (PostgreSQL only) each side's nodes share its database, the SIL's clients spread over the consumer's nodes and a round-robin TCP balancer spreads the consumer's connections over the provider's")
 	fs.StringVar(&o.dir, "dir", "", "keep the two gateways' files in `DIR` (default a temporary directory, removed)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the warm-up and the window to `FILE` (go tool pprof)")
 	fs.DurationVar(&o.refDuration, "ref-duration", 0, "length of each reference measurement (default duration/4, 1s to 5s)")
 	asJSON := fs.Bool("json", false, "print one JSON object with every figure")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: porta bench [--profile sync|oneway-ack] [--payload 1KB|100KB|1MB|10MB] [--concurrency N]\n"+
-			"                   [--duration 20s] [--warmup 3s] [--alg rsa2048|ecdsa-p256] [--store sqlite|postgres://...]\n"+
+			"                   [--duration 20s] [--warmup 3s] [--alg rsa2048|ecdsa-p256] [--store sqlite|postgres://...] [--nodes N]\n"+
 			"                   [--dir D] [--cpuprofile FILE] [--json]\n\n")
 		fs.PrintDefaults()
 	}
@@ -146,6 +151,10 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--duration %s: want a positive duration", o.duration)
 	case o.store != "sqlite" && !strings.HasPrefix(o.store, "postgres://") && !strings.HasPrefix(o.store, "postgresql://"):
 		return usageErr("--store %q: want sqlite or a postgres:// URL", o.store)
+	case o.nodes < 1:
+		return usageErr("--nodes %d: want at least 1", o.nodes)
+	case o.nodes > 1 && o.store == "sqlite":
+		return usageErr("--nodes %d: nodes share a PostgreSQL store (a SQLite file has one gateway): give --store postgres://...", o.nodes)
 	}
 	if o.payload, err = parseSize(*payload); err != nil {
 		return usageErr("--payload %q: %v", *payload, err)
@@ -239,9 +248,12 @@ func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport,
 	if o.profile == "oneway-ack" {
 		service = benchOneWay
 	}
-	pdURL := "http://" + n.pdAddr + "/pd/" + benchConsumer + "/" + benchProvider + "/" + service + "/" + benchAction
-	op := func(ctx context.Context, _ int) error {
-		resp, err := post(ctx, client, pdURL, body, true)
+	var pdURLs []string
+	for _, a := range n.pdAddrs {
+		pdURLs = append(pdURLs, "http://"+a+"/pd/"+benchConsumer+"/"+benchProvider+"/"+service+"/"+benchAction)
+	}
+	op := func(ctx context.Context, worker int) error {
+		resp, err := post(ctx, client, pdURLs[worker%len(pdURLs)], body, true)
 		if err != nil {
 			return err
 		}
@@ -333,7 +345,7 @@ func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport,
 
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	rep := &benchReport{
-		Profile: o.profile, PayloadBytes: o.payload, Alg: o.alg, Store: redactDSN(o.store),
+		Profile: o.profile, PayloadBytes: o.payload, Alg: o.alg, Store: redactDSN(o.store), Nodes: o.nodes,
 		Concurrency: o.concurrency, Cores: runtime.GOMAXPROCS(0), DurationS: res.Elapsed.Seconds(),
 		Exchanges: res.Ops, ExchangesPerS: res.PerSecond(),
 		P50ms: ms(res.P50), P90ms: ms(res.P90), P99ms: ms(res.P99), MaxMs: ms(res.Max),
@@ -353,8 +365,8 @@ func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport,
 
 func printBench(w io.Writer, r *benchReport) {
 	mb := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-	fmt.Fprintf(w, "porta bench: %s, payload %d bytes, %s, store %s, %d clients, %d cores\n",
-		r.Profile, r.PayloadBytes, r.Alg, r.Store, r.Concurrency, r.Cores)
+	fmt.Fprintf(w, "porta bench: %s, payload %d bytes, %s, store %s, %d node(s) per side, %d clients, %d cores\n",
+		r.Profile, r.PayloadBytes, r.Alg, r.Store, r.Nodes, r.Concurrency, r.Cores)
 	fmt.Fprintf(w, "  exchanges        %d in %.1fs = %.1f/s, errors %d\n", r.Exchanges, r.DurationS, r.ExchangesPerS, r.Errors)
 	fmt.Fprintf(w, "  latency          p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
 	fmt.Fprintf(w, "  per exchange     %.3f ms CPU, %.0f allocations\n", r.CPUmsPerExchange, r.AllocsPerExchange)
@@ -456,10 +468,11 @@ func startServer(h http.Handler) (*server, error) {
 
 func (s *server) Close() { s.s.Close() }
 
-// benchNetwork is the consumer and the provider gateway, serving.
+// benchNetwork is the consumer and the provider gateway (o.nodes nodes of each), serving.
 type benchNetwork struct {
-	pdAddr  string
+	pdAddrs []string // the consumer's Porta Delegata, one per node
 	acks    *ackWatch
+	lb      net.Listener // the balancer in front of the provider's nodes, if several
 	stop    context.CancelFunc
 	done    chan error
 	openeds []*gateway.Opened
@@ -469,6 +482,9 @@ type benchNetwork struct {
 func (n *benchNetwork) close() {
 	n.once.Do(func() {
 		n.stop()
+		if n.lb != nil {
+			n.lb.Close()
+		}
 		for range n.openeds {
 			<-n.done
 		}
@@ -481,7 +497,9 @@ func (n *benchNetwork) close() {
 // startBenchNetwork writes the two gateways' files with porta init (one local CA), makes each
 // trust the other's party card, declares the services and the SIL, and serves both gateways.
 func startBenchNetwork(ctx context.Context, dir string, o benchOptions, stores [2]string, backendURL string, stderr io.Writer) (*benchNetwork, error) {
-	ports, err := freePorts(2)
+	// The consumer's and the provider's PA ports (the registries name them), then with several
+	// nodes one per provider node, behind a balancer at the provider's.
+	ports, err := freePorts(2 + o.nodes)
 	if err != nil {
 		return nil, err
 	}
@@ -542,61 +560,141 @@ func startBenchNetwork(ctx context.Context, dir string, o benchOptions, stores [
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	sctx, stop := context.WithCancel(ctx)
-	n := &benchNetwork{acks: newAckWatch(), stop: stop, done: make(chan error, 2)}
-	addrs := make(chan string, 1)
-	for i, d := range []string{cons, prov} {
-		opt := gateway.OpenOptions{Store: stores[i], Logger: log, AdminAddr: "127.0.0.1:0"}
-		if d == cons {
-			opt.OpenStore = func(ctx context.Context, cfg *gateway.Config, dsn string) (gateway.Store, func() error, error) {
-				s, closeFn, err := gateway.OpenAuditStore(ctx, cfg, dsn)
-				if err != nil {
-					return nil, nil, err
-				}
-				return &ackStore{Store: s, w: n.acks}, closeFn, nil
-			}
+	n := &benchNetwork{acks: newAckWatch(), stop: stop, done: make(chan error, 2*o.nodes)}
+	addrs := make(chan string, o.nodes)
+	providerPA := []string{"127.0.0.1:" + strconv.Itoa(ports[1])}
+	if o.nodes > 1 {
+		providerPA = providerPA[:0]
+		for k := 0; k < o.nodes; k++ {
+			providerPA = append(providerPA, "127.0.0.1:"+strconv.Itoa(ports[2+k]))
 		}
-		op, err := gateway.Open(sctx, filepath.Join(d, "porta.yaml"), opt)
-		if err != nil {
+	}
+	for i, d := range []string{cons, prov} {
+		for k := 1; k <= o.nodes; k++ {
+			opt := gateway.OpenOptions{Store: stores[i], Logger: log, AdminAddr: "127.0.0.1:0"}
+			if d == cons {
+				opt.OpenStore = func(ctx context.Context, cfg *gateway.Config, dsn string) (gateway.Store, func() error, error) {
+					s, closeFn, err := gateway.OpenAuditStore(ctx, cfg, dsn)
+					if err != nil {
+						return nil, nil, err
+					}
+					return &ackStore{Store: s, w: n.acks}, closeFn, nil
+				}
+				if k > 1 {
+					opt.PAAddr = "127.0.0.1:0"
+				}
+			} else if o.nodes > 1 {
+				opt.PAAddr = providerPA[k-1]
+			}
+			cfg, err := nodeConfig(d, k)
+			if err != nil {
+				n.close()
+				return nil, err
+			}
+			op, err := gateway.Open(sctx, cfg, opt)
+			if err != nil {
+				n.close()
+				return nil, err
+			}
+			n.openeds = append(n.openeds, op)
+			l := op.Listeners
+			l.Admin = ""
+			if d == cons {
+				l.Listening = func(name, addr string) {
+					if name == "pd" {
+						addrs <- addr
+					}
+				}
+			}
+			go func() { n.done <- op.Gateway.Serve(sctx, l) }()
+		}
+	}
+	if o.nodes > 1 {
+		if n.lb, err = balance("127.0.0.1:"+strconv.Itoa(ports[1]), providerPA); err != nil {
 			n.close()
 			return nil, err
 		}
-		n.openeds = append(n.openeds, op)
-		l := op.Listeners
-		l.Admin = ""
-		if d == cons {
-			l.Listening = func(name, addr string) {
-				if name == "pd" {
-					addrs <- addr
-				}
-			}
-		}
-		go func() { n.done <- op.Gateway.Serve(sctx, l) }()
 	}
-	select {
-	case n.pdAddr = <-addrs:
-	case err := <-n.done:
-		n.done <- err
-		n.close()
-		return nil, fmt.Errorf("a gateway stopped at start: %v", err)
-	case <-time.After(30 * time.Second):
-		n.close()
-		return nil, errors.New("the consumer's Porta Delegata did not start within 30s")
-	}
-	// The provider's PA listens at a port chosen before it started; wait for it to accept.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ports[1]))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
+	for len(n.pdAddrs) < o.nodes {
+		select {
+		case a := <-addrs:
+			n.pdAddrs = append(n.pdAddrs, a)
+		case err := <-n.done:
+			n.done <- err
 			n.close()
-			return nil, fmt.Errorf("the provider's Porta Applicativa does not accept: %v", err)
+			return nil, fmt.Errorf("a gateway stopped at start: %v", err)
+		case <-time.After(30 * time.Second):
+			n.close()
+			return nil, errors.New("the consumer's Porta Delegata did not start within 30s")
 		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	// The provider's PAs listen at ports chosen before they started; wait for them to accept.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, a := range providerPA {
+		for {
+			c, err := net.Dial("tcp", a)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				n.close()
+				return nil, fmt.Errorf("the provider's Porta Applicativa does not accept: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	return n, nil
+}
+
+// nodeConfig returns the porta.yaml of node k of the gateway in dir: porta.yaml itself for the
+// first, else a copy naming node k (nodes sharing a store need distinct names).
+func nodeConfig(dir string, k int) (string, error) {
+	path := filepath.Join(dir, "porta.yaml")
+	if k == 1 {
+		return path, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	re := regexp.MustCompile(`(?m)^node: (.*)-1$`)
+	if !re.Match(b) {
+		return "", fmt.Errorf("%s: no line node: NAME-1 to name node %d after", path, k)
+	}
+	out := filepath.Join(dir, fmt.Sprintf("porta-%d.yaml", k))
+	return out, os.WriteFile(out, re.ReplaceAll(b, []byte("node: ${1}-"+strconv.Itoa(k))), 0o644)
+}
+
+// balance accepts TCP connections at addr and hands each to the next of backends in turn,
+// copying bytes both ways: the provider's nodes behind the one address its peer's registry
+// names, as a TCP load balancer would put them.
+func balance(addr string, backends []string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("balancer at %s: %w", addr, err)
+	}
+	var next atomic.Uint64
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			to := backends[next.Add(1)%uint64(len(backends))]
+			go func() {
+				defer c.Close()
+				u, err := net.DialTimeout("tcp", to, 5*time.Second)
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go func() { io.Copy(u, c); u.(*net.TCPConn).CloseWrite() }()
+				io.Copy(c, u)
+			}()
+		}
+	}()
+	return l, nil
 }
 
 // benchDatabases creates a database for each gateway on the PostgreSQL server of dsn and returns
