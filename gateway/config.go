@@ -64,8 +64,11 @@ const (
 // other flags); the application's credentials come from --app or porta serve's $PORTA_APP. A
 // sil send without --worker or --since sends what the SIL changed since the start of the job's
 // last successful run (everything on its first run). On nodes sharing a PostgreSQL store each job
-// runs on one node at a time, once per slot; porta jobs list|history shows them. The commands are
-// checked by LoadConfigWith's JobCheck (they live in cmd/porta); LoadConfig checks the rest.
+// runs on one node at a time, once per slot: a run holds the job's lease for outbox.lease,
+// renewed while it runs, so a dead node's job is taken over when that runs out; a run cancelled
+// by porta serve's shutdown makes its job due again at once. porta jobs list|history shows them.
+// The commands are checked by LoadConfigWith's JobCheck (they live in cmd/porta); LoadConfig
+// checks the rest.
 type Config struct {
 	File    string   // the file it was read from
 	Node    string   // default: the host name
