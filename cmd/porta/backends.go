@@ -50,9 +50,12 @@ type backendData struct {
 	schemas  *xsd.Set
 }
 
-// openBackendData opens (creating) the backends' database at path and every store in it.
+// openBackendData opens (creating) the backends' database at path and every store in it. Its
+// transactions take the write lock as they begin (_txlock=immediate): one that read first and
+// wrote later could otherwise fail at once (SQLITE_BUSY) beside another writer, instead of
+// waiting its turn.
 func openBackendData(ctx context.Context, path string, now func() time.Time) (*backendData, error) {
-	db, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on")
+	db, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
