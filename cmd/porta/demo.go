@@ -747,13 +747,25 @@ func (n *demoNet) flowScuola(ctx context.Context) (*flowResult, error) {
 
 func (n *demoNet) flowINPS(ctx context.Context) (*flowResult, error) {
 	f, t := &flowResult{Name: "inps elenco (one-way+ack)"}, time.Now()
-	var people []inps.Person
+	var people, invalid []inps.Person
 	for _, w := range n.workers {
+		p := inps.Person{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome, DataNascita: w.DataNascita}
 		if w.CheckIdentity() == nil {
-			people = append(people, inps.Person{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome, DataNascita: w.DataNascita})
+			people = append(people, p)
+		} else {
+			invalid = append(invalid, p)
 		}
 	}
 	list := inps.Generate(people, inps.GenOptions{Seed: 7, Date: n.now, Share: 0.05, ID: "ELENCO-" + n.now.Format("20060102")})
+	// The SIL's planted invalid workers are on the list too: the province rejects each alone, with
+	// its reason, and merges the rest.
+	bad := inps.Generate(invalid, inps.GenOptions{Seed: 8, Date: n.now, Share: 1})
+	planted := map[string]bool{}
+	for i, r := range bad.Recipients {
+		r.NumeroDomanda = fmt.Sprintf("%s-9%05d", n.now.Format("2006"), i+1)
+		planted[r.Key()] = true
+		list.Recipients = append(list.Recipients, r)
+	}
 	doc, err := inps.Build(list)
 	if err != nil {
 		return nil, err
@@ -779,12 +791,23 @@ func (n *demoNet) flowINPS(ctx context.Context) (*flowResult, error) {
 	}
 	prov := n.peers[pProvincia]
 	var entries []merge.INPSEntry
+	var rejected []merge.Failure
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if entries, err = prov.Data.Merge.INPSEntries(ctx, ""); err != nil {
 			return nil, err
 		}
-		if len(entries) >= f.Sent {
+		failures, err := prov.Data.Merge.Failures(ctx, merge.FailureOpen)
+		if err != nil {
+			return nil, err
+		}
+		rejected = rejected[:0]
+		for _, fl := range failures {
+			if fl.Kind == merge.KindINPS {
+				rejected = append(rejected, fl)
+			}
+		}
+		if len(entries)+len(rejected) >= f.Sent {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -793,11 +816,27 @@ func (n *demoNet) flowINPS(ctx context.Context) (*flowResult, error) {
 	for _, e := range entries {
 		seen[e.CodiceFiscale+"/"+e.NumeroDomanda]++
 	}
+	refused := map[string]int{}
+	for _, fl := range rejected {
+		refused[fl.Key]++
+		f.reject(reasonOf(flows.Rejection{Field: fl.Field, Rule: fl.Rule, Reason: fl.Reason}))
+		if !planted[fl.Key] {
+			f.problem("INPS record %s rejected (%s: %s) but nothing was planted", fl.Key, fl.Field, fl.Reason)
+		}
+	}
 	for _, r := range list.Recipients {
-		switch seen[r.CodiceFiscale+"/"+r.NumeroDomanda] {
-		case 0:
+		k := r.Key()
+		switch {
+		case planted[k] && refused[k] == 0:
+			f.problem("planted invalid INPS record %s was not rejected", k)
 			f.Lost++
-		case 1:
+		case planted[k]:
+			if seen[k] > 0 {
+				f.problem("planted invalid INPS record %s was merged", k)
+			}
+		case seen[k] == 0:
+			f.Lost++
+		case seen[k] == 1:
 			f.Merged++
 		default:
 			f.Merged++
