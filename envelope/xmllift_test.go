@@ -1,0 +1,105 @@
+package envelope
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+)
+
+// parseDirect is ParseXML's document without lifting text: what readDocument must equal.
+func parseDirect(data []byte) (*etree.Document, error) {
+	doc := etree.NewDocument()
+	doc.ReadSettings = etree.ReadSettings{PreserveDuplicateAttrs: true}
+	return doc, doc.ReadFromBytes(normalizeAttrSpace(data))
+}
+
+// checkLift compares readDocument, with every text run lifted (liftMin 1), with the decoder's
+// own reading of data: the same tree, or the same error.
+func checkLift(t *testing.T, data []byte) {
+	t.Helper()
+	defer func(n int) { liftMin = n }(liftMin)
+	liftMin = 1
+	want, wantErr := parseDirect(data)
+	got, err := readDocument(normalizeAttrSpace(data))
+	if (err != nil) != (wantErr != nil) || err != nil && err.Error() != wantErr.Error() {
+		t.Fatalf("error %v, want %v\n%q", err, wantErr, data)
+	}
+	if err != nil {
+		return
+	}
+	if len(got.Child) != len(want.Child) {
+		t.Fatalf("%d top-level tokens, want %d\n%q", len(got.Child), len(want.Child), data)
+	}
+	for i := range want.Child {
+		w, ok := want.Child[i].(*etree.Element)
+		if !ok {
+			continue
+		}
+		if d := treeDiffAll(got.Child[i].(*etree.Element), w); d != "" {
+			t.Fatalf("lifted parse differs: %s\n%q", d, data)
+		}
+	}
+}
+
+// treeDiffAll is treeDiff over any tokens: comments, processing instructions and directives
+// compared by content.
+func treeDiffAll(a, b *etree.Element) string {
+	ca, cb := a.Copy(), b.Copy()
+	var sa, sb strings.Builder
+	da, db := etree.NewDocument(), etree.NewDocument()
+	da.SetRoot(ca)
+	db.SetRoot(cb)
+	da.WriteTo(&sa)
+	db.WriteTo(&sb)
+	if sa.String() != sb.String() {
+		return "serialised:\n" + sa.String() + "\n" + sb.String()
+	}
+	return treeDiffText(a, b)
+}
+
+// treeDiffText compares the text tokens of two trees with their flags.
+func treeDiffText(a, b *etree.Element) string {
+	if len(a.Child) != len(b.Child) {
+		return "children of <" + a.FullTag() + ">"
+	}
+	for i := range a.Child {
+		switch x := a.Child[i].(type) {
+		case *etree.Element:
+			if d := treeDiffText(x, b.Child[i].(*etree.Element)); d != "" {
+				return d
+			}
+		case *etree.CharData:
+			y, ok := b.Child[i].(*etree.CharData)
+			if !ok || x.Data != y.Data || x.IsCData() != y.IsCData() || x.IsWhitespace() != y.IsWhitespace() {
+				return "text in <" + a.FullTag() + ">"
+			}
+		}
+	}
+	return ""
+}
+
+func TestLiftTextMatchesDecoder(t *testing.T) {
+	big := strings.Repeat("QUJDREVGR0g=", 3000)
+	for _, in := range []string{
+		"<r>" + big + "</r>",
+		"<r>\n" + big + "\n<a x='>" + big + "'>text</a> <!-- " + big + " -->" + big + "<![CDATA[" + big + "]]><?p " + big + "?>tail</r>",
+		"<r>a&amp;b</r>", "<r>a\rb</r>", "<r>a]]>b</r>", "<r>a\x01b</r>", "<r>a\xffb</r>", "<r>\uFFFE</r>",
+		"<r>é€𝄞</r>", " <r/> ", "x<r/>", "<r>" + liftMarker + "0" + liftMarker + "</r>", "<r>t</s>", "<r a='1>2'>t</r>",
+		"<r><![CDATA[x]]>y</r>", "<r>   </r>", "<r>a<b>c</b>d</r>",
+	} {
+		checkLift(t, []byte(in))
+	}
+}
+
+func FuzzLiftText(f *testing.F) {
+	for _, s := range []string{"<r>a<b x='>'>c</b><!--d-->e<![CDATA[f]]><?g h?>i</r>", "<r>a&amp;b\r\n</r>", "<r>a]]>b</r>", "x<r/>y"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 4096 {
+			return
+		}
+		checkLift(t, data)
+	})
+}
