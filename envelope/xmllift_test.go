@@ -28,6 +28,7 @@ func checkLift(t *testing.T, data []byte) {
 	if err != nil {
 		return
 	}
+	checkWriteXML(t, want)
 	if len(got.Child) != len(want.Child) {
 		t.Fatalf("%d top-level tokens, want %d\n%q", len(got.Child), len(want.Child), data)
 	}
@@ -102,4 +103,42 @@ func FuzzLiftText(f *testing.F) {
 		}
 		checkLift(t, data)
 	})
+}
+
+// checkWriteXML compares WriteXML, with every text long enough to be copied whole (liftMin 1),
+// with etree's own serialisation, in the default and the canonical write settings, and checks
+// that doc comes back unchanged.
+func checkWriteXML(t *testing.T, doc *etree.Document) {
+	t.Helper()
+	defer func(n int) { liftMin = n }(liftMin)
+	liftMin = 1
+	for _, ws := range []etree.WriteSettings{{}, {CanonicalText: true, CanonicalAttrVal: true}} {
+		doc.WriteSettings = ws
+		want, err := doc.WriteToBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := WriteXML(doc, 0)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("WriteXML (%v):\n got %q\nwant %q", err, got, want)
+		}
+		if again, _ := doc.WriteToBytes(); string(again) != string(want) {
+			t.Fatalf("WriteXML changed the document:\n%q\n%q", again, want)
+		}
+	}
+	doc.WriteSettings = etree.WriteSettings{}
+}
+
+func TestWriteXMLMatchesEtree(t *testing.T) {
+	doc := etree.NewDocument()
+	r := doc.CreateElement("r")
+	r.CreateText(strings.Repeat("plain text ", 3000))
+	r.CreateElement("a").CreateText("x<y & 'z' \"q\"\r")
+	r.CreateText("\xff bad utf-8")
+	r.CreateCData("cdata ]]> text")
+	r.CreateComment("c")
+	r.CreateText(liftMarker + "0" + liftMarker)
+	checkWriteXML(t, doc)
+	r.RemoveChildAt(len(r.Child) - 1)
+	checkWriteXML(t, doc)
 }

@@ -280,23 +280,13 @@ func skipMarkup(data []byte, i int) int {
 
 // plainText reports whether the decoder reads run as exactly its bytes (see liftText).
 func plainText(run []byte) bool {
-	if bytes.IndexByte(run, '&') >= 0 || bytes.IndexByte(run, '\r') >= 0 || bytes.Contains(run, []byte("]]>")) {
+	if bytes.IndexByte(run, '&') >= 0 || bytes.IndexByte(run, '\r') >= 0 || bytes.Contains(run, []byte("]]>")) || !utf8.Valid(run) {
 		return false
 	}
-	for i := 0; i < len(run); {
-		c := run[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 && c != '\t' && c != '\n' {
-				return false
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(run[i:])
-		if r == utf8.RuneError && n == 1 || !xmlChar(r) {
+	for _, r := range string(run) { // no copy: the compiler ranges over the bytes
+		if !xmlChar(r) && r != '\t' && r != '\n' {
 			return false
 		}
-		i += n
 	}
 	return true
 }
@@ -339,4 +329,79 @@ func putText(doc *etree.Document, runs [][]byte) bool {
 		}
 	}
 	return found == len(runs)
+}
+
+// WriteXML serialises doc exactly as doc.WriteTo does, into a buffer grown to hint bytes first
+// (the expected size; 0 when small or unknown). etree escapes text rune by rune; a text of
+// liftMin bytes or more that needs no escaping in any of etree's modes (no '&', '<', '>', quote,
+// apostrophe or CR; valid UTF-8 of XML characters) is written as a stand-in and copied into the
+// output whole. doc is changed while it is written and restored before WriteXML returns.
+func WriteXML(doc *etree.Document, hint int) ([]byte, error) {
+	var texts []*etree.CharData
+	var walk func(el *etree.Element)
+	walk = func(el *etree.Element) { // in the order WriteTo writes
+		for _, tok := range el.Child {
+			switch t := tok.(type) {
+			case *etree.Element:
+				walk(t)
+			case *etree.CharData:
+				if !t.IsCData() && len(t.Data) >= liftMin && plainOut(t.Data) {
+					texts = append(texts, t)
+				}
+			}
+		}
+	}
+	walk(&doc.Element)
+	write := func(hint int) ([]byte, error) {
+		var b bytes.Buffer
+		b.Grow(hint)
+		if _, err := doc.WriteTo(&b); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}
+	if texts == nil {
+		return write(hint)
+	}
+	data := make([]string, len(texts))
+	total := 0
+	for i, t := range texts {
+		data[i], total = t.Data, total+len(t.Data)
+		t.Data = liftStandIn(i, 0)
+	}
+	skel, err := write(0)
+	for i, t := range texts {
+		t.Data = data[i]
+	}
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Count(skel, []byte(liftMarker)) != 2*len(texts) {
+		return write(hint) // the document holds the marker itself
+	}
+	out := make([]byte, 0, max(hint, len(skel)+total))
+	for i := range texts {
+		mark := []byte(liftStandIn(i, 0))
+		j := bytes.Index(skel, mark)
+		if j < 0 {
+			return write(hint)
+		}
+		out = append(out, skel[:j]...)
+		out = append(out, data[i]...)
+		skel = skel[j+len(mark):]
+	}
+	return append(out, skel...), nil
+}
+
+// plainOut reports whether etree writes s unchanged in every escaping mode.
+func plainOut(s string) bool {
+	if strings.ContainsAny(s, "&<>'\"\r") || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !xmlChar(r) && r != '\t' && r != '\n' {
+			return false
+		}
+	}
+	return true
 }
