@@ -38,7 +38,7 @@ func (g *Gateway) process(ctx context.Context, w http.ResponseWriter, in *inboun
 	}
 
 	// One-way and asynchronous: the inbox, then the answer.
-	data, err := plainEnvelope(payload(in.body)).WriteToBytes()
+	data, err := docBytes(plainEnvelope(payload(in.body)), len(in.raw))
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (g *Gateway) process(ctx context.Context, w http.ResponseWriter, in *inboun
 	recs := []*Record{recIn}
 	var out []byte
 	if answer != nil {
-		if out, err = g.sign(answer); err != nil {
+		if out, err = g.sign(answer, 0); err != nil {
 			return err
 		}
 		recOut := g.record(Outbound, fnPA, ah, out)
@@ -111,7 +111,7 @@ func (g *Gateway) deliverNow(ctx context.Context, w http.ResponseWriter, in *inb
 	if !ok {
 		return fmt.Errorf("service %s of %s has no delivery endpoint in the registry", h.Service, h.Receiver.Name)
 	}
-	env, err := plainEnvelope(payload(in.body)).WriteToBytes()
+	env, err := docBytes(plainEnvelope(payload(in.body)), len(in.raw))
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (g *Gateway) deliverNow(ctx context.Context, w http.ResponseWriter, in *inb
 		status = http.StatusInternalServerError
 	}
 	doc := envelope.NewEnvelope(rh, payload(rbody)...)
-	out, err := g.sign(doc)
+	out, err := g.sign(doc, sizeHint(len(rep.Envelope)))
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (g *Gateway) answerDuplicate(ctx context.Context, w http.ResponseWriter, in
 	if err != nil {
 		return err
 	}
-	out, err := g.sign(doc)
+	out, err := g.sign(doc, 0)
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (g *Gateway) refuse(ctx context.Context, w http.ResponseWriter, in *inbound
 	} else if eh, doc, err := g.errorBusta(ctx, in, perr); err != nil {
 		g.log.Error("build error busta", "id", in.h.ID, "err", err)
 		out = mustBytes(envelope.BareFault())
-	} else if out, err = g.sign(doc); err != nil {
+	} else if out, err = g.sign(doc, 0); err != nil {
 		g.log.Error("sign error busta", "id", in.h.ID, "err", err)
 		out = mustBytes(envelope.BareFault())
 	} else {
@@ -307,12 +307,12 @@ func (g *Gateway) ricevuta(ctx context.Context, req *envelope.Header, s *Service
 	return h, envelope.NewEnvelope(h), nil
 }
 
-// sign signs a busta in place and serialises it.
-func (g *Gateway) sign(doc *etree.Document) ([]byte, error) {
+// sign signs a busta in place and serialises it into a buffer of hint bytes (docBytes).
+func (g *Gateway) sign(doc *etree.Document, hint int) ([]byte, error) {
 	if err := g.signer.Sign(doc); err != nil {
 		return nil, fmt.Errorf("sign busta: %w", err)
 	}
-	b, err := doc.WriteToBytes()
+	b, err := docBytes(doc, hint)
 	if err != nil {
 		return nil, fmt.Errorf("serialise busta: %w", err)
 	}

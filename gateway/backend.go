@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -94,11 +93,11 @@ func (b *HTTPBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) 
 	if limit == 0 {
 		limit = 64 << 20
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	body, over, err := readLimited(resp.Body, resp.ContentLength, limit)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: read reply: %w", b.URL, err)
 	}
-	if int64(len(body)) > limit {
+	if over {
 		return nil, fmt.Errorf("backend %s: reply over %d bytes", b.URL, limit)
 	}
 	if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusInternalServerError {

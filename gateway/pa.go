@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -157,11 +156,11 @@ func idOf(h *envelope.Header) string {
 
 // readBody reads a request body up to limit bytes.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	b, over, err := readLimited(r.Body, r.ContentLength, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read request: %w", err)
 	}
-	if int64(len(b)) > limit {
+	if over {
 		return nil, fmt.Errorf("request over %d bytes", limit)
 	}
 	return b, nil
@@ -256,13 +255,14 @@ func (g *Gateway) checkSchema(_ context.Context, _ http.ResponseWriter, in *inbo
 	if in.service == nil || in.service.Schemas[in.h.Action] == "" || in.body == nil {
 		return nil
 	}
-	return g.validatePayload(in.service, in.h.Action, in.body, func(detail string) error {
+	return g.validatePayload(in.service, in.h.Action, in.body, len(in.raw), func(detail string) error {
 		return envelope.NewError(envelope.CodeBodyFormat, "Body", detail)
 	})
 }
 
-// validatePayload validates each payload element of body against the service's schema.
-func (g *Gateway) validatePayload(s *Service, action string, body *etree.Element, fail func(string) error) error {
+// validatePayload validates each payload element of body against the service's schema; size is
+// the length of the message body came in.
+func (g *Gateway) validatePayload(s *Service, action string, body *etree.Element, size int, fail func(string) error) error {
 	schema := s.Schemas[action]
 	if g.valid == nil {
 		return fmt.Errorf("service %s names schema %s but the gateway has no validator", s.Name, schema)
@@ -274,7 +274,11 @@ func (g *Gateway) validatePayload(s *Service, action string, body *etree.Element
 	for _, k := range kids {
 		d := etree.NewDocument()
 		d.SetRoot(detached(k))
-		b, err := d.WriteToBytes()
+		hint := 0
+		if len(kids) == 1 {
+			hint = size
+		}
+		b, err := docBytes(d, hint)
 		if err != nil {
 			return err
 		}

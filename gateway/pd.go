@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -135,7 +134,7 @@ func (g *Gateway) pd(ctx context.Context, w http.ResponseWriter, r *http.Request
 		}
 	}
 	if s.Schemas[action] != "" {
-		if err := g.validatePayload(s, action, body, func(d string) error { return clientErr("%s", d) }); err != nil {
+		if err := g.validatePayload(s, action, body, len(raw), func(d string) error { return clientErr("%s", d) }); err != nil {
 			return err
 		}
 	}
@@ -146,7 +145,7 @@ func (g *Gateway) pd(ctx context.Context, w http.ResponseWriter, r *http.Request
 	}
 	out.h = h
 	busta := envelope.NewEnvelope(h, payload(body)...)
-	if out.data, err = g.sign(busta); err != nil {
+	if out.data, err = g.sign(busta, sizeHint(len(raw))); err != nil {
 		return err
 	}
 
@@ -326,7 +325,7 @@ func (g *Gateway) pdSync(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if bodyFault(ans.body) != nil {
 		code, outcome = http.StatusInternalServerError, OutcomeError
 	}
-	resp, err := plainEnvelope(payload(ans.body)).WriteToBytes()
+	resp, err := docBytes(plainEnvelope(payload(ans.body)), len(body))
 	if err != nil {
 		return err
 	}
@@ -360,11 +359,11 @@ func (g *Gateway) post(ctx context.Context, url, action string, data []byte) (in
 		return 0, nil, fmt.Errorf("post to %s: %w", url, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, g.opt.MaxMessage+1))
+	b, over, err := readLimited(resp.Body, resp.ContentLength, g.opt.MaxMessage)
 	if err != nil {
 		return resp.StatusCode, nil, fmt.Errorf("read answer of %s: %w", url, err)
 	}
-	if int64(len(b)) > g.opt.MaxMessage {
+	if over {
 		return resp.StatusCode, nil, fmt.Errorf("answer of %s over %d bytes", url, g.opt.MaxMessage)
 	}
 	return resp.StatusCode, b, nil
