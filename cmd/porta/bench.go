@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -98,6 +99,7 @@ type benchReport struct {
 	AllocsPerExchange   float64 `json:"allocs_per_exchange"`
 	PeakRSSBytes        int64   `json:"peak_rss_bytes"`
 	BaseRSSBytes        int64   `json:"base_rss_bytes"`
+	MemoryLimitBytes    int64   `json:"memory_limit_bytes,omitempty"`
 	Errors              int64   `json:"errors"`
 	FirstError          string  `json:"first_error,omitempty"`
 	SignsPerS           float64 `json:"signs_per_s"`
@@ -123,11 +125,12 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.dir, "dir", "", "keep the two gateways' files in `DIR` (default a temporary directory, removed)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the warm-up and the window to `FILE` (go tool pprof)")
 	fs.DurationVar(&o.refDuration, "ref-duration", 0, "length of each reference measurement (default duration/4, 1s to 5s)")
+	memLimit := fs.String("memory-limit", "", memoryLimitUsage)
 	asJSON := fs.Bool("json", false, "print one JSON object with every figure")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: porta bench [--profile sync|oneway-ack] [--payload 1KB|100KB|1MB|10MB] [--concurrency N]\n"+
 			"                   [--duration 20s] [--warmup 3s] [--alg rsa2048|ecdsa-p256] [--store sqlite|postgres://...] [--nodes N]\n"+
-			"                   [--dir D] [--cpuprofile FILE] [--json]\n\n")
+			"                   [--dir D] [--cpuprofile FILE] [--memory-limit SIZE] [--json]\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args); done {
@@ -158,6 +161,9 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if o.payload, err = parseSize(*payload); err != nil {
 		return usageErr("--payload %q: %v", *payload, err)
+	}
+	if err := setMemoryLimit(*memLimit); err != nil {
+		return usageErr("%v", err)
 	}
 	if o.refDuration <= 0 {
 		o.refDuration = min(max(o.duration/4, time.Second), 5*time.Second)
@@ -351,7 +357,8 @@ func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport,
 		P50ms: ms(res.P50), P90ms: ms(res.P90), P99ms: ms(res.P99), MaxMs: ms(res.Max),
 		CPUmsPerExchange: ms(res.CPUPerOp()), AllocsPerExchange: res.AllocsPerOp(),
 		PeakRSSBytes: res.PeakRSS, BaseRSSBytes: base, Errors: res.Errors,
-		SignsPerS: signs, SignaturesPerExchg: sigsPerExchg, SignatureLimitPerS: signs / sigsPerExchg,
+		MemoryLimitBytes: memoryLimit(),
+		SignsPerS:        signs, SignaturesPerExchg: sigsPerExchg, SignatureLimitPerS: signs / sigsPerExchg,
 		PlainEchoPerS: echo.PerSecond(), PlainEchoP50ms: ms(echo.P50), PlainEchoCPUmsPerOp: ms(echo.CPUPerOp()),
 	}
 	if rep.SignatureLimitPerS > 0 {
@@ -363,6 +370,14 @@ func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport,
 	return rep, nil
 }
 
+// memoryLimit is the runtime's memory limit, 0 when there is none.
+func memoryLimit() int64 {
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		return l
+	}
+	return 0
+}
+
 func printBench(w io.Writer, r *benchReport) {
 	mb := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 	fmt.Fprintf(w, "porta bench: %s, payload %d bytes, %s, store %s, %d node(s) per side, %d clients, %d cores\n",
@@ -371,6 +386,9 @@ func printBench(w io.Writer, r *benchReport) {
 	fmt.Fprintf(w, "  latency          p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
 	fmt.Fprintf(w, "  per exchange     %.3f ms CPU, %.0f allocations\n", r.CPUmsPerExchange, r.AllocsPerExchange)
 	fmt.Fprintf(w, "  memory           peak RSS %s (%s before the run)\n", mb(r.PeakRSSBytes), mb(r.BaseRSSBytes))
+	if r.MemoryLimitBytes > 0 {
+		fmt.Fprintf(w, "  memory limit     %s (--memory-limit or GOMEMLIMIT)\n", mb(r.MemoryLimitBytes))
+	}
 	fmt.Fprintf(w, "  signature limit  %.0f signs/s / %d per exchange = %.1f exchanges/s; this run is %.2f of it\n",
 		r.SignsPerS, r.SignaturesPerExchg, r.SignatureLimitPerS, r.FractionOfLimit)
 	fmt.Fprintf(w, "  plain echo       %.1f/s (p50 %.2f ms, %.3f ms CPU per request) over loopback, no gateway\n",
@@ -405,7 +423,7 @@ func sapRequest(size int) []byte {
 // echoSAP is the benchmark's backend: it answers a delivered invioSAP with a
 // risposta_richiestaSAP carrying the same SAP text.
 func echoSAP(w http.ResponseWriter, r *http.Request) {
-	b, err := io.ReadAll(r.Body)
+	b, err := readAllSized(r.Body, r.ContentLength)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -420,6 +438,18 @@ func echoSAP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><risposta_richiestaSAP xmlns="`+benchNS+`">`)
 	w.Write(b[start : end+len("</SAP>")])
 	io.WriteString(w, `</risposta_richiestaSAP></soapenv:Body></soapenv:Envelope>`)
+}
+
+// readAllSized reads r whole into a buffer of size bytes (-1: unknown), as the gateway does:
+// the SIL and the backend of the bench run in the measured process, and a 10 MB body read
+// through a buffer grown by doubling would add its garbage to the gateways' peak.
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
+	var b bytes.Buffer
+	if size > 0 {
+		b.Grow(int(size) + bytes.MinRead)
+	}
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
 }
 
 type answer struct {
@@ -441,7 +471,7 @@ func post(ctx context.Context, c *http.Client, target string, body []byte, auth 
 		return answer{}, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := readAllSized(resp.Body, resp.ContentLength)
 	if err != nil {
 		return answer{}, err
 	}
