@@ -39,8 +39,10 @@ import (
 // porta demo: the labour network on embedded defaults. It writes a whole network under --dir
 // (a local CA, one gateway per party, a SIL of --workers synthetic workers with planted invalid
 // records, the comuni's registries and the schools' attendance with planted changes), starts
-// every gateway on loopback ports in this process, runs every flow through the gateways, checks
-// that the planted changes were found exactly, and verifies every gateway's trace chain.
+// every gateway on loopback ports in this process, runs every flow through the gateways (all at
+// once, each with adapters/flows: the code of porta sil send and porta sync), checks that the
+// planted changes were found exactly, and verifies every gateway's trace chain. A worker's comune
+// of residence decides which municipality answers for them.
 
 func init() {
 	register(command{
