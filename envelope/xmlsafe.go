@@ -38,11 +38,23 @@ func (e *XMLError) Error() string {
 // ParseXML parses data into an etree document after the checks every untrusted input needs: a
 // size cap, no DOCTYPE or other directive (so no entity declarations, internal or external, and
 // no entity expansion), exactly one root element and nothing but white space, comments and
-// processing instructions beside it, attribute values normalised as XML 1.0 requires, no duplicated attribute, and caps on depth and element count.
+// processing instructions beside it, attribute values normalised as XML 1.0 requires, no
+// duplicated attribute, and caps on depth and element count. Well-formed input takes a fast
+// reader of our own (xmlfast.go) that builds the same tree; anything else is read by
+// encoding/xml, which gives the error.
 func ParseXML(data []byte, lim Limits) (*etree.Document, error) {
 	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
 		return nil, &XMLError{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes)}
 	}
+	if doc, ok := fastParseXML(data, lim); ok {
+		return doc, nil
+	}
+	return parseXMLReference(data, lim)
+}
+
+// parseXMLReference is ParseXML over encoding/xml: the path that gives every error, and the
+// reference the fast path (xmlfast.go) must agree with.
+func parseXMLReference(data []byte, lim Limits) (*etree.Document, error) {
 	if i := bytes.Index(data, []byte("<!")); i >= 0 {
 		// Only comments and CDATA sections may start with "<!"; anything else (DOCTYPE, ENTITY,
 		// ELEMENT, ATTLIST) is a DTD construct we refuse before the decoder sees it. The scan is

@@ -1,0 +1,310 @@
+package envelope
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+)
+
+// sameTree returns "" when a and b are the same etree tree (tokens, names, attribute values,
+// white-space and CDATA flags, parent and index links), else where they first differ.
+func sameTree(a, b *etree.Element, path string) string {
+	if a.Space != b.Space || a.Tag != b.Tag {
+		return fmt.Sprintf("%s: element %s vs %s", path, a.FullTag(), b.FullTag())
+	}
+	if len(a.Attr) != len(b.Attr) {
+		return fmt.Sprintf("%s: %d vs %d attributes", path, len(a.Attr), len(b.Attr))
+	}
+	for i := range a.Attr {
+		x, y := &a.Attr[i], &b.Attr[i]
+		if x.Space != y.Space || x.Key != y.Key || x.Value != y.Value {
+			return fmt.Sprintf("%s: attribute %d %s=%q vs %s=%q", path, i, x.FullKey(), x.Value, y.FullKey(), y.Value)
+		}
+		if x.Element() != a || y.Element() != b {
+			return fmt.Sprintf("%s: attribute %s not linked to its element", path, x.FullKey())
+		}
+	}
+	if len(a.Child) != len(b.Child) {
+		return fmt.Sprintf("%s: %d vs %d children", path, len(a.Child), len(b.Child))
+	}
+	for i := range a.Child {
+		p := fmt.Sprintf("%s/%d", path, i)
+		ca, cb := a.Child[i], b.Child[i]
+		if ca.Parent() != a || cb.Parent() != b || ca.Index() != i || cb.Index() != i {
+			return p + ": parent or index link"
+		}
+		switch x := ca.(type) {
+		case *etree.Element:
+			y, ok := cb.(*etree.Element)
+			if !ok {
+				return fmt.Sprintf("%s: element vs %T", p, cb)
+			}
+			if d := sameTree(x, y, p+"<"+x.FullTag()+">"); d != "" {
+				return d
+			}
+		case *etree.CharData:
+			y, ok := cb.(*etree.CharData)
+			if !ok || x.Data != y.Data || x.IsWhitespace() != y.IsWhitespace() || x.IsCData() != y.IsCData() {
+				return fmt.Sprintf("%s: text %q vs %#v", p, x.Data, cb)
+			}
+		case *etree.Comment:
+			y, ok := cb.(*etree.Comment)
+			if !ok || x.Data != y.Data {
+				return fmt.Sprintf("%s: comment %q vs %#v", p, x.Data, cb)
+			}
+		case *etree.ProcInst:
+			y, ok := cb.(*etree.ProcInst)
+			if !ok || x.Target != y.Target || x.Inst != y.Inst {
+				return fmt.Sprintf("%s: processing instruction %q %q vs %#v", p, x.Target, x.Inst, cb)
+			}
+		default:
+			return fmt.Sprintf("%s: unexpected %T", p, ca)
+		}
+	}
+	return ""
+}
+
+// checkFastParse holds the fast path to its contract on data: when it accepts, the reference
+// path accepts too and builds the same tree.
+func checkFastParse(t *testing.T, data []byte, lim Limits) (accepted bool) {
+	t.Helper()
+	fast, ok := fastParseXML(data, lim)
+	if !ok {
+		return false
+	}
+	ref, err := parseXMLReference(data, lim)
+	if err != nil {
+		t.Fatalf("the fast path accepts what the reference refuses (%v):\n%q", err, data)
+	}
+	if d := sameTree(&fast.Element, &ref.Element, ""); d != "" {
+		t.Fatalf("trees differ at %s:\n%q", d, data)
+	}
+	if fast.ReadSettings.PreserveDuplicateAttrs != ref.ReadSettings.PreserveDuplicateAttrs {
+		t.Fatal("read settings differ")
+	}
+	return true
+}
+
+var fastParseCases = []struct {
+	in     string
+	accept bool // whether the fast path itself takes it (else the reference path does, or refuses)
+}{
+	{`<a/>`, true},
+	{`<?xml version="1.0" encoding="UTF-8"?>` + "\n<a:r xmlns:a=\"urn:a\" a:x='1' y = \"2\"><b>t&lt;&gt;&amp;&apos;&quot;&#65;&#x42;&#xd800;</b>\r\n<!-- c -- -->  </a:r>\n", false},
+	{`<?xml version="1.0" encoding="UTF-8"?>` + "\n<a:r xmlns:a=\"urn:a\" a:x='1' y = \"2\"><b>t&lt;&gt;&amp;&apos;&quot;&#65;&#x42;&#xd800;</b>\r\n<!-- c - -->  </a:r>\n", true},
+	{"<r a=\"x\ty\r\nz\rw\n\" b='&#9;&#10;&#13;'>\r\r\n</r>", true},
+	{"<r><![CDATA[<x>&amp;\r\n]]>&gt;<![CDATA[]]></r>", true},
+	{"<r>]]></r>", false},
+	{"<r>]]&gt;</r>", true},
+	{"<r a=']]>'/>", true},
+	{"<r x=\"1\"y=\"2\"/>", true},
+	{"<r/ >", false},
+	{"<r a='<'/>", false},
+	{"<r>&#0;</r>", false},
+	{"<r>&#X41;</r>", false},
+	{"<r>&#0000000065;</r>", false},
+	{"<r>&nbsp;</r>", false},
+	{"<r>\x01</r>", false},
+	{"<r>\xff</r>", false},
+	{"<r>\uFFFD \uFFFE</r>", false},
+	{"<r>é ✓ 𝄞</r>", true},
+	{"<é/>", false},
+	{"<a:b:c/>", false},
+	{"<a:/>", false},
+	{"<:a/>", false},
+	{"<r></s>", false},
+	{"<r><s></r></s>", false},
+	{"<a/><b/>", false},
+	{"<a/>x", false},
+	{"\uFEFF<a/>", false},
+	{"\u00a0<a/>", true}, // strings.TrimSpace, as ParseXML uses, takes NBSP for white space
+	{"<a/>\n<!-- after -->\n<?pi after?>\n", true},
+	{"<?xml version=\"1.1\"?><a/>", false},
+	{"<?xml version='1.0' encoding='ISO-8859-1'?><a/>", true},
+	{"<!DOCTYPE a><a/>", false},
+	{"<a", false},
+	{"<a>", false},
+	{"", false},
+	{"<r a='1' a='2'/>", false},
+	{"<r xmlns:p='u' p:a='1' a='2'/>", true},
+	{"<?p?><a/>", true},
+	{"<? p?><a/>", false},
+	{"<r><?p  x ?y?></r>", true},
+}
+
+func TestFastParseXML(t *testing.T) {
+	for _, tc := range fastParseCases {
+		t.Run("", func(t *testing.T) {
+			got := checkFastParse(t, []byte(tc.in), DefaultLimits)
+			if got != tc.accept {
+				t.Errorf("fast path accepts %q: %v, want %v", tc.in, got, tc.accept)
+			}
+			// Whatever path reads it, ParseXML's verdict is the reference's.
+			_, err := ParseXML([]byte(tc.in), DefaultLimits)
+			_, rerr := parseXMLReference([]byte(tc.in), DefaultLimits)
+			if (err == nil) != (rerr == nil) || (err != nil && err.Error() != rerr.Error()) {
+				t.Errorf("ParseXML(%q) = %v, reference %v", tc.in, err, rerr)
+			}
+		})
+	}
+}
+
+func TestFastParseXMLLimits(t *testing.T) {
+	deep := strings.Repeat("<a>", 20) + strings.Repeat("</a>", 20)
+	if _, ok := fastParseXML([]byte(deep), Limits{MaxDepth: 19}); ok {
+		t.Error("depth 20 accepted under a cap of 19")
+	}
+	if !checkFastParse(t, []byte(deep), Limits{MaxDepth: 20}) {
+		t.Error("depth 20 declined under a cap of 20")
+	}
+	many := "<r>" + strings.Repeat("<e/>", 9) + "</r>"
+	if _, ok := fastParseXML([]byte(many), Limits{MaxElements: 9}); ok {
+		t.Error("10 elements accepted under a cap of 9")
+	}
+	if !checkFastParse(t, []byte(many), Limits{MaxElements: 10}) {
+		t.Error("10 elements declined under a cap of 10")
+	}
+	etreeDeep := strings.Repeat("<a>", etreeMaxDepth+1) + strings.Repeat("</a>", etreeMaxDepth+1)
+	if _, ok := fastParseXML([]byte(etreeDeep), Limits{}); ok {
+		t.Error("deeper than etree's own cap accepted")
+	}
+}
+
+// The testdata envelopes all take the fast path.
+func TestFastParseXMLTestdata(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "envelope", "*.xml"))
+	if len(files) == 0 {
+		t.Fatal("no testdata envelopes")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseXMLReference(b, DefaultLimits); err != nil {
+			continue
+		}
+		if !checkFastParse(t, b, DefaultLimits) {
+			t.Errorf("%s: the fast path declines a well-formed envelope", f)
+		}
+	}
+}
+
+// FuzzParseXMLFast checks the fast path against the reference: whatever it accepts, encoding/xml
+// under etree accepts too, with the same tree.
+func FuzzParseXMLFast(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "envelope", "*.xml"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	for _, tc := range fastParseCases {
+		f.Add([]byte(tc.in))
+	}
+	f.Add([]byte(sampleA))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkFastParse(t, data, Limits{MaxBytes: 1 << 16, MaxDepth: 64, MaxElements: 5000})
+	})
+}
+
+// BenchmarkParseXMLPaths compares the fast path with the reference path on the same input.
+func BenchmarkParseXMLPaths(b *testing.B) {
+	data := []byte(sampleA)
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := fastParseXML(data, DefaultLimits); !ok {
+				b.Fatal("declined")
+			}
+		}
+	})
+	b.Run("reference", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parseXMLReference(data, DefaultLimits); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestFastParseXMLGenerated builds documents from fragments that exercise every branch of the
+// fast path (names, prefixes, references, CR, CDATA, comments, instructions, odd characters),
+// well-formed or nearly so, and holds the fast path to its contract on each.
+func TestFastParseXMLGenerated(t *testing.T) {
+	texts := []string{"", "a", " ", "\r\n", "\r", "\t", "&amp;", "&lt;&gt;", "&#x9;", "&#13;", "&#xD800;", "&#0;", "&#1114111;", "&#1114112;",
+		"]]>", "]]&gt;", "é", "\uFFFD", "\uFFFE", "\x7f", "\x00", "\xc3", "&nbsp;", "&#x;", "&#65", ">", "'\"", "\u2028"}
+	names := []string{"a", "p:a", "q:b", "_x", "a.b-c", "a:b:c", ":a", "a:", "1a", "é", "xmlns:p", "xml:lang"}
+	rnd := uint64(1)
+	next := func(n int) int {
+		rnd ^= rnd << 13
+		rnd ^= rnd >> 7
+		rnd ^= rnd << 17
+		return int(rnd % uint64(n))
+	}
+	pick := func(l []string) string { return l[next(len(l))] }
+	var el func(b *strings.Builder, depth int)
+	el = func(b *strings.Builder, depth int) {
+		name := pick(names[:6])
+		if next(20) == 0 {
+			name = pick(names)
+		}
+		b.WriteString("<" + name)
+		if next(2) == 0 {
+			b.WriteString(` xmlns:p="urn:p" xmlns:q='urn:q'`)
+		}
+		for i := next(3); i > 0; i-- {
+			q := `"`
+			if next(2) == 0 {
+				q = "'"
+			}
+			b.WriteString(pick([]string{" ", "\n", "\t", "", "  "}) + pick(names) + pick([]string{"=", " = ", "\r\n=\t"}) + q + pick(texts) + pick(texts) + q)
+		}
+		if depth > 3 || next(4) == 0 {
+			b.WriteString(pick([]string{"/>", " />", "/ >"}))
+			return
+		}
+		b.WriteString(">")
+		for i := next(4); i > 0; i-- {
+			switch next(6) {
+			case 0:
+				el(b, depth+1)
+			case 1:
+				b.WriteString("<![CDATA[" + pick(texts) + "<&" + pick(texts) + "]]>")
+			case 2:
+				b.WriteString("<!--" + pick(texts) + pick([]string{"", "-", "--"}) + "-->")
+			case 3:
+				b.WriteString("<?" + pick([]string{"pi", "xml", "p:i"}) + pick([]string{"", " ", " data ?", "?"}) + "?>")
+			default:
+				b.WriteString(pick(texts) + pick(texts))
+			}
+		}
+		b.WriteString("</" + name + pick([]string{"", " ", "\n"}) + ">")
+	}
+	accepted := 0
+	const n = 20000
+	for i := 0; i < n; i++ {
+		var b strings.Builder
+		if next(3) == 0 {
+			b.WriteString(pick([]string{`<?xml version="1.0"?>`, `<?xml version='1.1'?>`, "<!-- c -->", "\n", " \u00a0"}))
+		}
+		el(&b, 0)
+		if next(4) == 0 {
+			b.WriteString(pick([]string{"\n", "<!--x-->", "<?p?>", "x", "<b/>"}))
+		}
+		if checkFastParse(t, []byte(b.String()), DefaultLimits) {
+			accepted++
+		}
+	}
+	if accepted < n/10 {
+		t.Errorf("the fast path took only %d of %d generated documents", accepted, n)
+	}
+	t.Logf("fast path took %d of %d generated documents", accepted, n)
+}
