@@ -278,7 +278,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("audit migrations: %w", err)
 	}
 	gd := goose.DialectSQLite3
-	var opts []goose.ProviderOption
+	// Migrations 00002 (trace indexes) and 00003 (jobs) landed in the opposite order, so a
+	// store made in between holds 00003 without 00002. They touch different tables, so
+	// applying a lower one late is safe; without this goose refuses to open such a store.
+	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
 	if s.dialect == "postgres" {
 		gd = goose.DialectPostgres
 		l, err := lock.NewPostgresSessionLocker()
