@@ -184,6 +184,9 @@ func (s *Store) writer(h head) {
 			}
 		}
 		h = s.commitBatch(ctx, h, batch)
+		// Drop the ops (and the records and envelopes they hold) while the writer idles:
+		// batch[:0] alone would keep a 10 MB envelope reachable until the next batch.
+		clear(batch)
 		if s.catchUp.Swap(false) && s.wconn != nil {
 			// The WAL outgrew its bound: copy the rest now, so the next transaction restarts it
 			// (see walRestartPages). A failure leaves it to the next round.
