@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -18,6 +19,9 @@ type TrustStore struct {
 	pinned []*x509.Certificate
 	roots  *x509.CertPool
 	nroots int
+
+	mu      sync.RWMutex
+	trusted map[string]trustedChain // successful chain checks (certcache.go)
 }
 
 // NewTrustStore returns a TrustStore over pinned certificates and CA roots; either may be empty.
@@ -115,11 +119,15 @@ func (ts *TrustStore) check(cert *x509.Certificate, intermediates []*x509.Certif
 	if ts.nroots == 0 {
 		return fmt.Errorf("certificate %q (serial %s) is not among the pinned certificates", subject, cert.SerialNumber)
 	}
+	key := chainKey(cert, intermediates)
+	if ts.cachedTrust(key, now) {
+		return nil
+	}
 	pool := x509.NewCertPool()
 	for _, c := range intermediates {
 		pool.AddCert(c)
 	}
-	_, err := cert.Verify(x509.VerifyOptions{
+	chains, err := cert.Verify(x509.VerifyOptions{
 		Roots:         ts.roots,
 		Intermediates: pool,
 		CurrentTime:   now,
@@ -128,5 +136,6 @@ func (ts *TrustStore) check(cert *x509.Certificate, intermediates []*x509.Certif
 	if err != nil {
 		return fmt.Errorf("certificate %q is not trusted: %w", subject, err)
 	}
+	ts.cacheTrust(key, chains)
 	return nil
 }

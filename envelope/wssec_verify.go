@@ -501,6 +501,9 @@ func keyInfoCert(sig, sec *etree.Element, ids idIndex) (*x509.Certificate, []*x5
 }
 
 func parseCertB64(text string) (*x509.Certificate, error) {
+	if c := cachedCert(text); c != nil {
+		return c, nil
+	}
 	der, err := decodeBase64(text)
 	if err != nil {
 		return nil, fmt.Errorf("certificate is not base64: %v", err)
@@ -509,6 +512,7 @@ func parseCertB64(text string) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate does not parse: %v", err)
 	}
+	cacheCert(text, cert)
 	return cert, nil
 }
 
