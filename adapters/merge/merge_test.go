@@ -502,3 +502,31 @@ func TestPutWorkerRejectsInvalidCF(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A pupil whose values ParseResult could not read is rejected alone, named by its codice fiscale
+// with the field and rule, in the failures an operator lists; the rest of the extraction merges.
+func TestMergePupilsUnreadableRejectedAlone(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	bad := pupil("VRDLGU08C12A944E", "2008-03-12", scuola.Interrotto, "2026-01-20")
+	bad.DataNascita = time.Time{}
+	bad.Unreadable = []scuola.Unreadable{{Field: "alunno/dataNascita", Rule: "xs:date (aaaa-mm-gg)", Value: "2008-13-45"}}
+	good := pupil("BNCGLI09E55A944D", "2009-05-15", scuola.Ritirato, "2025-11-10")
+	rep, err := s.MergePupils(ctx, "BOIS00100X", "BOIS00100X", "2025/2026", []scuola.Pupil{bad, good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := toStrings(outcomes(rep)); strings.Join(got, ",") != strings.Join(toStrings([]Outcome{Rejected, Merged}), ",") {
+		t.Fatalf("outcomes %v, want rejected then merged (%+v)", got, rep.Results)
+	}
+	fails, err := s.Failures(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fails) != 1 || fails[0].Key != "VRDLGU08C12A944E" || fails[0].Field != "alunno/dataNascita" || fails[0].Rule != "xs:date (aaaa-mm-gg)" || !strings.Contains(fails[0].Reason, "2008-13-45") {
+		t.Errorf("failures %+v, want one for the unreadable dataNascita", fails)
+	}
+	if flags, _ := s.OrientationFlags(ctx); len(flags) != 1 || flags[0].CodiceFiscale != "BNCGLI09E55A944D" {
+		t.Errorf("flags %+v, want only the good pupil", flags)
+	}
+}

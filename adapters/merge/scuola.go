@@ -50,6 +50,10 @@ func (s *Store) mergePupil(ctx context.Context, rep *Report, source, school, yea
 	bad := func(field, rule, reason string) error {
 		return s.reject(ctx, rep, key, kept, &RecordError{Source: source, Kind: KindScuola, Record: key, Field: field, Rule: rule, Reason: reason})
 	}
+	if len(p.Unreadable) > 0 {
+		u := p.Unreadable[0]
+		return bad(u.Field, u.Rule, fmt.Sprintf("%q is not one", u.Value))
+	}
 	if err := checkCF(source, KindScuola, key, "alunno/codiceFiscale", key); err != nil {
 		return s.reject(ctx, rep, key, kept, err)
 	}

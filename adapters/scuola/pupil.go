@@ -49,6 +49,16 @@ type Pupil struct {
 	Momento            Momento
 	DataEvento         time.Time
 	ScuolaDestinazione string // codice meccanografico, for Trasferito
+	// Unreadable lists the values ParseResult could not read into the typed fields above (which
+	// stay zero), in document order: the merge rejects the pupil for the first (adapters/merge).
+	Unreadable []Unreadable `json:",omitempty"`
+}
+
+// Unreadable is a value of a pupil's record that is not of its field's type.
+type Unreadable struct {
+	Field string // path from alunno, e.g. alunno/dataNascita
+	Rule  string // e.g. xs:date
+	Value string // as sent
 }
 
 // AgeOn returns the pupil's age in whole years on day t.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +107,7 @@ func TestServiceExtractionLifecycle(t *testing.T) {
 		byCF[p.CodiceFiscale] = p
 	}
 	for _, want := range samplePupils() {
-		if got := byCF[want.CodiceFiscale]; got != want {
+		if got := byCF[want.CodiceFiscale]; !reflect.DeepEqual(got, want) {
 			t.Errorf("round trip of %s:\n got %+v\nwant %+v", want.CodiceFiscale, got, want)
 		}
 	}
@@ -163,14 +164,40 @@ func TestServiceFailures(t *testing.T) {
 
 const xmlDecl = "<?xml"
 
-func TestParseResultRejectsBadDates(t *testing.T) {
+// One pupil's unreadable values do not sink the extraction: they are noted on that pupil (for
+// the merge to reject it alone) and the other pupils are read as usual.
+func TestParseResultNotesBadValuesPerPupil(t *testing.T) {
 	doc := `<RispostaStatoEstrazione xmlns="` + Namespace + `"><idEstrazione>A</idEstrazione><stato>COMPLETATA</stato>
 <codiceMeccanografico>BOIS00100X</codiceMeccanografico><annoScolastico>2025/2026</annoScolastico><listaAlunni><alunno>
 <codiceFiscale>VRDLGU08C12A944E</codiceFiscale><cognome>V</cognome><nome>L</nome><dataNascita>2008-13-45</dataNascita>
+<classe><anno>terza</anno><sezione>A</sezione></classe><statoFrequenza>ritirato</statoFrequenza>
+<momentoComunicazione>INTERRUZIONE</momentoComunicazione><dataEvento>2025-11-03</dataEvento>
+</alunno><alunno>
+<codiceFiscale>RSSMRA09A01A944X</codiceFiscale><cognome>R</cognome><nome>M</nome><dataNascita>2009-01-01</dataNascita>
+<classe><anno>2</anno><sezione>B</sezione></classe><statoFrequenza>frequentante</statoFrequenza>
+<momentoComunicazione>AVVIO</momentoComunicazione><dataEvento>2025-09-15</dataEvento>
 </alunno></listaAlunni></RispostaStatoEstrazione>`
-	_, err := ParseResult([]byte(doc))
-	if err == nil || !strings.Contains(err.Error(), "dataNascita") {
-		t.Fatalf("err = %v, want one naming dataNascita", err)
+	r, err := ParseResult([]byte(doc))
+	if err != nil {
+		t.Fatalf("one bad pupil failed the extraction: %v", err)
+	}
+	if len(r.Pupils) != 2 {
+		t.Fatalf("%d pupils, want 2", len(r.Pupils))
+	}
+	bad, good := r.Pupils[0], r.Pupils[1]
+	want := []Unreadable{
+		{Field: "alunno/dataNascita", Rule: "xs:date (aaaa-mm-gg)", Value: "2008-13-45"},
+		{Field: "alunno/classe/anno", Rule: "xs:positiveInteger", Value: "terza"},
+	}
+	if !reflect.DeepEqual(bad.Unreadable, want) || !bad.DataNascita.IsZero() || bad.ClasseAnno != 0 {
+		t.Errorf("bad pupil %+v, want unreadable %+v and zero fields", bad, want)
+	}
+	if len(good.Unreadable) != 0 || good.ClasseAnno != 2 || good.DataNascita.Format("2006-01-02") != "2009-01-01" || good.Stato != Frequentante {
+		t.Errorf("good pupil %+v", good)
+	}
+	// The header stays strict.
+	if _, err := ParseResult([]byte(strings.Replace(doc, "BOIS00100X", "nope", 1))); err == nil || !strings.Contains(err.Error(), "codiceMeccanografico") {
+		t.Errorf("bad header: err = %v, want one naming codiceMeccanografico", err)
 	}
 }
 
@@ -185,7 +212,7 @@ func TestGenerateDeterministic(t *testing.T) {
 		t.Fatalf("drop-outs %d vs %d", len(a.DropOuts), len(b.DropOuts))
 	}
 	for i := range a.DropOuts {
-		if a.DropOuts[i] != b.DropOuts[i] {
+		if !reflect.DeepEqual(a.DropOuts[i], b.DropOuts[i]) {
 			t.Fatalf("not deterministic at %d", i)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	wire "porta/wsdl/scuola"
+	"porta/wsdl/xsdtypes"
 )
 
 // Namespace is the target namespace of the exchange's payloads.
@@ -236,7 +237,16 @@ func BuildResult(r *Result) ([]byte, error) {
 // ParseResult reads a RispostaStatoEstrazione. Document-level problems are errors; the pupils are
 // returned as sent, for the province to check one by one.
 func ParseResult(data []byte) (*Result, error) {
-	var w wire.RispostaStatoEstrazione
+	// The pupils are read from a mirror of listaAlunni whose values are plain strings, not from
+	// the generated types: their strict xs:date and xs:positiveInteger decoders would make one
+	// pupil's bad date sink the whole extraction. A value that is not of its type is noted on its
+	// pupil (Pupil.Unreadable) and that pupil alone is rejected by the merge (issue 4).
+	var w struct {
+		wire.RispostaStatoEstrazione
+		ListaAlunni *struct {
+			Alunno []looseAlunno `xml:"alunno"`
+		} `xml:"listaAlunni"`
+	}
 	if err := decode(data, "RispostaStatoEstrazione", &w); err != nil {
 		return nil, err
 	}
@@ -257,23 +267,63 @@ func ParseResult(data []byte) (*Result, error) {
 		}
 		if w.ListaAlunni != nil {
 			for _, a := range w.ListaAlunni.Alunno {
-				p := Pupil{
-					CodiceFiscale: str(a.CodiceFiscale), Cognome: str(a.Cognome), Nome: str(a.Nome),
-					DataNascita: a.DataNascita.Time(), Stato: Stato(str(a.StatoFrequenza)),
-					Momento: Momento(str(a.MomentoComunicazione)), DataEvento: a.DataEvento.Time(),
-					ScuolaDestinazione: str(a.ScuolaDestinazione),
-				}
-				if a.Classe != nil {
-					if a.Classe.Anno != nil {
-						p.ClasseAnno = int(*a.Classe.Anno)
-					}
-					p.ClasseSezione = str(a.Classe.Sezione)
-				}
-				r.Pupils = append(r.Pupils, p)
+				r.Pupils = append(r.Pupils, a.pupil())
 			}
 		}
 	default:
 		return nil, &FieldError{"RispostaStatoEstrazione", "stato", fmt.Sprintf("%q is not IN_CORSO, COMPLETATA or ERRORE", str(w.Stato))}
 	}
 	return r, nil
+}
+
+// looseAlunno is tipoAlunno with every value a string, read by ParseResult.
+type looseAlunno struct {
+	CodiceFiscale string `xml:"codiceFiscale"`
+	Cognome       string `xml:"cognome"`
+	Nome          string `xml:"nome"`
+	DataNascita   string `xml:"dataNascita"`
+	Classe        *struct {
+		Anno    string `xml:"anno"`
+		Sezione string `xml:"sezione"`
+	} `xml:"classe"`
+	StatoFrequenza       string `xml:"statoFrequenza"`
+	MomentoComunicazione string `xml:"momentoComunicazione"`
+	DataEvento           string `xml:"dataEvento"`
+	ScuolaDestinazione   string `xml:"scuolaDestinazione"`
+}
+
+func (a looseAlunno) pupil() Pupil {
+	p := Pupil{
+		CodiceFiscale: strings.TrimSpace(a.CodiceFiscale), Cognome: strings.TrimSpace(a.Cognome), Nome: strings.TrimSpace(a.Nome),
+		Stato: Stato(strings.TrimSpace(a.StatoFrequenza)), Momento: Momento(strings.TrimSpace(a.MomentoComunicazione)),
+		ScuolaDestinazione: strings.TrimSpace(a.ScuolaDestinazione),
+	}
+	p.DataNascita = p.date("alunno/dataNascita", a.DataNascita)
+	p.DataEvento = p.date("alunno/dataEvento", a.DataEvento)
+	if a.Classe != nil {
+		p.ClasseSezione = strings.TrimSpace(a.Classe.Sezione)
+		if v := strings.TrimSpace(a.Classe.Anno); v != "" {
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil || n == 0 {
+				p.Unreadable = append(p.Unreadable, Unreadable{Field: "alunno/classe/anno", Rule: "xs:positiveInteger", Value: v})
+			} else {
+				p.ClasseAnno = int(n)
+			}
+		}
+	}
+	return p
+}
+
+// date reads the xs:date text v of field: the zero time when absent; when not a date, the zero
+// time and a note in p.Unreadable.
+func (p *Pupil) date(field, v string) time.Time {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}
+	}
+	t, err := xsdtypes.ParseDate(v)
+	if err != nil {
+		p.Unreadable = append(p.Unreadable, Unreadable{Field: field, Rule: "xs:date (aaaa-mm-gg)", Value: v})
+	}
+	return t
 }
