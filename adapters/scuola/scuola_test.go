@@ -14,6 +14,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"porta/adapters/sil/siltest"
+	"porta/xsd"
 )
 
 const schema = "labour/scuola.xsd"
@@ -252,5 +253,43 @@ func TestExtractionID(t *testing.T) {
 		if id, err := ParsePoll(poll); err != nil || id != got {
 			t.Fatalf("ParsePoll = %q, %v; want %q", id, err, got)
 		}
+	}
+}
+
+// TestBadPupilsPassTheSchema: the schema describes each alunno's structure, not its values, so a
+// school's list with bad pupils is valid (for xmllint and the gateway's validator) and reaches
+// the province, which rejects the bad ones alone; a structural fault still refuses it.
+func TestBadPupilsPassTheSchema(t *testing.T) {
+	good := samplePupils()[0]
+	badCF, noName, noDates, badClass := good, good, good, good
+	badCF.CodiceFiscale = "VRDLGU08C12A944X"
+	noName.Cognome, noName.Nome = "", ""
+	noDates.DataNascita, noDates.DataEvento = time.Time{}, time.Time{}
+	badClass.ClasseAnno, badClass.Stato = 0, "sparito"
+	res := &Result{ID: "A", Status: Completed, School: "BOIS00100X", Year: "2025/2026", Pupils: []Pupil{good, badCF, noName, noDates, badClass}}
+	doc, err := BuildResult(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	siltest.Xmllint(t, schema, doc)
+	set, err := xsd.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	if err := set.Validate(schema, doc); err != nil {
+		t.Fatalf("the gateway's validator refuses the list: %v", err)
+	}
+	back, err := ParseResult(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Pupils) != 5 || back.Pupils[1].CodiceFiscale != badCF.CodiceFiscale || back.Pupils[2].Cognome != "" ||
+		!back.Pupils[3].DataNascita.IsZero() || back.Pupils[4].Stato != "sparito" || back.Pupils[4].ClasseAnno != 0 {
+		t.Fatalf("the pupils must come back as sent: %+v", back.Pupils)
+	}
+	wrong := bytes.Replace(doc, []byte("<cognome>"), []byte("<soprannome>X</soprannome><cognome>"), 1)
+	if err := set.Validate(schema, wrong); err == nil {
+		t.Fatal("an unknown element in alunno passed the schema")
 	}
 }

@@ -214,18 +214,22 @@ func BuildResult(r *Result) ([]byte, error) {
 		w.CodiceMeccanografico = ptr[wire.TipoCodiceMeccanografico](r.School)
 		w.AnnoScolastico = ptr[wire.TipoAnnoScolastico](r.Year)
 		w.ListaAlunni = &wire.TipoListaAlunni{}
+		v := ptr[wire.TipoValore]
 		for _, p := range r.Pupils {
-			anno := wire.PositiveInteger(p.ClasseAnno)
+			anno := ""
+			if p.ClasseAnno != 0 {
+				anno = strconv.Itoa(p.ClasseAnno)
+			}
 			w.ListaAlunni.Alunno = append(w.ListaAlunni.Alunno, &wire.TipoAlunno{
-				CodiceFiscale:        ptr[wire.TipoCodiceFiscale](p.CodiceFiscale),
-				Cognome:              ptr[wire.TipoTesto](p.Cognome),
-				Nome:                 ptr[wire.TipoTesto](p.Nome),
-				DataNascita:          wire.NewDate(p.DataNascita),
-				Classe:               &wire.TipoClasse{Anno: &anno, Sezione: ptr[wire.TipoTesto](p.ClasseSezione)},
-				StatoFrequenza:       ptr[wire.TipoStatoFrequenza](string(p.Stato)),
-				MomentoComunicazione: ptr[wire.TipoMomentoComunicazione](string(p.Momento)),
-				DataEvento:           wire.NewDate(p.DataEvento),
-				ScuolaDestinazione:   ptr[wire.TipoCodiceMeccanografico](p.ScuolaDestinazione),
+				CodiceFiscale:        v(p.CodiceFiscale),
+				Cognome:              v(p.Cognome),
+				Nome:                 v(p.Nome),
+				DataNascita:          v(isoDay(p.DataNascita)),
+				Classe:               &wire.TipoClasse{Anno: v(anno), Sezione: v(p.ClasseSezione)},
+				StatoFrequenza:       v(string(p.Stato)),
+				MomentoComunicazione: v(string(p.Momento)),
+				DataEvento:           v(isoDay(p.DataEvento)),
+				ScuolaDestinazione:   v(p.ScuolaDestinazione),
 			})
 		}
 	default:
@@ -237,16 +241,10 @@ func BuildResult(r *Result) ([]byte, error) {
 // ParseResult reads a RispostaStatoEstrazione. Document-level problems are errors; the pupils are
 // returned as sent, for the province to check one by one.
 func ParseResult(data []byte) (*Result, error) {
-	// The pupils are read from a mirror of listaAlunni whose values are plain strings, not from
-	// the generated types: their strict xs:date and xs:positiveInteger decoders would make one
-	// pupil's bad date sink the whole extraction. A value that is not of its type is noted on its
-	// pupil (Pupil.Unreadable) and that pupil alone is rejected by the merge (issue 4).
-	var w struct {
-		wire.RispostaStatoEstrazione
-		ListaAlunni *struct {
-			Alunno []looseAlunno `xml:"alunno"`
-		} `xml:"listaAlunni"`
-	}
+	// Every value of a pupil is a string (tipoValore): one pupil's bad date or class year is noted
+	// on that pupil (Pupil.Unreadable) and the merge rejects it alone (issue 4), instead of a
+	// strict decoder failing the school's whole extraction.
+	var w wire.RispostaStatoEstrazione
 	if err := decode(data, "RispostaStatoEstrazione", &w); err != nil {
 		return nil, err
 	}
@@ -267,7 +265,7 @@ func ParseResult(data []byte) (*Result, error) {
 		}
 		if w.ListaAlunni != nil {
 			for _, a := range w.ListaAlunni.Alunno {
-				r.Pupils = append(r.Pupils, a.pupil())
+				r.Pupils = append(r.Pupils, pupilOf(a))
 			}
 		}
 	default:
@@ -276,33 +274,26 @@ func ParseResult(data []byte) (*Result, error) {
 	return r, nil
 }
 
-// looseAlunno is tipoAlunno with every value a string, read by ParseResult.
-type looseAlunno struct {
-	CodiceFiscale string `xml:"codiceFiscale"`
-	Cognome       string `xml:"cognome"`
-	Nome          string `xml:"nome"`
-	DataNascita   string `xml:"dataNascita"`
-	Classe        *struct {
-		Anno    string `xml:"anno"`
-		Sezione string `xml:"sezione"`
-	} `xml:"classe"`
-	StatoFrequenza       string `xml:"statoFrequenza"`
-	MomentoComunicazione string `xml:"momentoComunicazione"`
-	DataEvento           string `xml:"dataEvento"`
-	ScuolaDestinazione   string `xml:"scuolaDestinazione"`
+// isoDay is t as an xs:date, or "" for the zero time.
+func isoDay(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.DateOnly)
 }
 
-func (a looseAlunno) pupil() Pupil {
+// pupilOf reads one alunno, noting each value that is not of its type in Pupil.Unreadable.
+func pupilOf(a *wire.TipoAlunno) Pupil {
 	p := Pupil{
-		CodiceFiscale: strings.TrimSpace(a.CodiceFiscale), Cognome: strings.TrimSpace(a.Cognome), Nome: strings.TrimSpace(a.Nome),
-		Stato: Stato(strings.TrimSpace(a.StatoFrequenza)), Momento: Momento(strings.TrimSpace(a.MomentoComunicazione)),
-		ScuolaDestinazione: strings.TrimSpace(a.ScuolaDestinazione),
+		CodiceFiscale: str(a.CodiceFiscale), Cognome: str(a.Cognome), Nome: str(a.Nome),
+		Stato: Stato(str(a.StatoFrequenza)), Momento: Momento(str(a.MomentoComunicazione)),
+		ScuolaDestinazione: str(a.ScuolaDestinazione),
 	}
-	p.DataNascita = p.date("alunno/dataNascita", a.DataNascita)
-	p.DataEvento = p.date("alunno/dataEvento", a.DataEvento)
+	p.DataNascita = p.date("alunno/dataNascita", str(a.DataNascita))
+	p.DataEvento = p.date("alunno/dataEvento", str(a.DataEvento))
 	if a.Classe != nil {
-		p.ClasseSezione = strings.TrimSpace(a.Classe.Sezione)
-		if v := strings.TrimSpace(a.Classe.Anno); v != "" {
+		p.ClasseSezione = str(a.Classe.Sezione)
+		if v := str(a.Classe.Anno); v != "" {
 			n, err := strconv.ParseUint(v, 10, 32)
 			if err != nil || n == 0 {
 				p.Unreadable = append(p.Unreadable, Unreadable{Field: "alunno/classe/anno", Rule: "xs:positiveInteger", Value: v})

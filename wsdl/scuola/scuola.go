@@ -21,8 +21,6 @@ type AnyURI string
 
 type NCName string
 
-type TipoCodiceFiscale string
-
 type TipoCodiceMeccanografico string
 
 type TipoAnnoScolastico string
@@ -30,30 +28,6 @@ type TipoAnnoScolastico string
 type TipoIdEstrazione string
 
 type TipoTesto string
-
-type TipoStatoFrequenza string
-
-const (
-	TipoStatoFrequenzaFrequentante TipoStatoFrequenza = "frequentante"
-
-	TipoStatoFrequenzaRitirato TipoStatoFrequenza = "ritirato"
-
-	TipoStatoFrequenzaTrasferito TipoStatoFrequenza = "trasferito"
-
-	TipoStatoFrequenzaInterrotto TipoStatoFrequenza = "interrotto"
-)
-
-type TipoMomentoComunicazione string
-
-const (
-	TipoMomentoComunicazioneAVVIO TipoMomentoComunicazione = "AVVIO"
-
-	TipoMomentoComunicazioneTRASFERIMENTO TipoMomentoComunicazione = "TRASFERIMENTO"
-
-	TipoMomentoComunicazioneINTERRUZIONE TipoMomentoComunicazione = "INTERRUZIONE"
-
-	TipoMomentoComunicazioneESITO TipoMomentoComunicazione = "ESITO"
-)
 
 type TipoStatoEstrazione string
 
@@ -64,6 +38,8 @@ const (
 
 	TipoStatoEstrazioneERRORE TipoStatoEstrazione = "ERRORE"
 )
+
+type TipoValore string
 
 type RichiestaEstrazione struct {
 	XMLName xml.Name `xml:"http://porta.lavoro.provincia.it/ANS/FrequenzeScolastiche RichiestaEstrazione"`
@@ -106,29 +82,42 @@ type RispostaStatoEstrazione struct {
 }
 
 type TipoClasse struct {
-	Anno *PositiveInteger `xml:"anno,omitempty" json:"anno,omitempty"`
 
-	Sezione *TipoTesto `xml:"sezione,omitempty" json:"sezione,omitempty"`
+	// required; xs:positiveInteger from 1 to 5
+	Anno *TipoValore `xml:"anno,omitempty" json:"anno,omitempty"`
+
+	// the class section, e.g. A
+	Sezione *TipoValore `xml:"sezione,omitempty" json:"sezione,omitempty"`
 }
 
 type TipoAlunno struct {
-	CodiceFiscale *TipoCodiceFiscale `xml:"codiceFiscale,omitempty" json:"codiceFiscale,omitempty"`
 
-	Cognome *TipoTesto `xml:"cognome,omitempty" json:"cognome,omitempty"`
+	// required; a codice fiscale with a valid check character (omocodia letters allowed)
+	CodiceFiscale *TipoValore `xml:"codiceFiscale,omitempty" json:"codiceFiscale,omitempty"`
 
-	Nome *TipoTesto `xml:"nome,omitempty" json:"nome,omitempty"`
+	// the surname
+	Cognome *TipoValore `xml:"cognome,omitempty" json:"cognome,omitempty"`
 
-	DataNascita Date `xml:"dataNascita,omitempty" json:"dataNascita,omitempty"`
+	// the given name
+	Nome *TipoValore `xml:"nome,omitempty" json:"nome,omitempty"`
 
+	// required; xs:date (aaaa-mm-gg)
+	DataNascita *TipoValore `xml:"dataNascita,omitempty" json:"dataNascita,omitempty"`
+
+	// required
 	Classe *TipoClasse `xml:"classe,omitempty" json:"classe,omitempty"`
 
-	StatoFrequenza *TipoStatoFrequenza `xml:"statoFrequenza,omitempty" json:"statoFrequenza,omitempty"`
+	// required; frequentante | ritirato | trasferito | interrotto
+	StatoFrequenza *TipoValore `xml:"statoFrequenza,omitempty" json:"statoFrequenza,omitempty"`
 
-	MomentoComunicazione *TipoMomentoComunicazione `xml:"momentoComunicazione,omitempty" json:"momentoComunicazione,omitempty"`
+	// AVVIO | TRASFERIMENTO | INTERRUZIONE | ESITO
+	MomentoComunicazione *TipoValore `xml:"momentoComunicazione,omitempty" json:"momentoComunicazione,omitempty"`
 
-	DataEvento Date `xml:"dataEvento,omitempty" json:"dataEvento,omitempty"`
+	// required; xs:date (aaaa-mm-gg), not before dataNascita
+	DataEvento *TipoValore `xml:"dataEvento,omitempty" json:"dataEvento,omitempty"`
 
-	ScuolaDestinazione *TipoCodiceMeccanografico `xml:"scuolaDestinazione,omitempty" json:"scuolaDestinazione,omitempty"`
+	// for trasferito: the receiving school's codice meccanografico
+	ScuolaDestinazione *TipoValore `xml:"scuolaDestinazione,omitempty" json:"scuolaDestinazione,omitempty"`
 }
 
 type TipoListaAlunni struct {
