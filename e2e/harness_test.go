@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"porta/internal/listen"
 	"porta/internal/proctest"
 	"porta/registry"
 )
@@ -58,14 +58,19 @@ func porta(t testing.TB, args ...string) string {
 	return string(out)
 }
 
+// ports holds the addresses the tests choose before a gateway listens (a PA's URL is in its
+// peer's registry): each stays bound by this process until a porta serve child takes it over by
+// socket activation, so no other test or connection can take it in between.
+var ports = listen.NewReserved()
+
+// freePort reserves a loopback address for a listener started later (see serve).
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := ports.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 // repoFile is the absolute path of a file of the module.
@@ -173,7 +178,26 @@ var listenRE = func(name string) *regexp.Regexp {
 func serve(t testing.TB, s *site, label string, extra ...string) *gw {
 	t.Helper()
 	args := append([]string{"serve", "--config", s.cfg}, extra...)
-	p := proctest.Start(t, label, proctest.Binary(t), args)
+	addrs := map[string]string{"pa": s.pa}
+	for i := 0; i+1 < len(extra); i++ {
+		for _, n := range []string{"pd", "pa", "admin"} {
+			if extra[i] == "--"+n+"-addr" {
+				addrs[n] = extra[i+1]
+			}
+		}
+	}
+	socks := map[string]*os.File{}
+	for n, a := range addrs {
+		if ports.Holds(a) {
+			f, err := ports.File(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close() // the child has its own copy once started
+			socks[n] = f
+		}
+	}
+	p := proctest.StartWithSockets(t, label, proctest.Binary(t), args, socks)
 	g := &gw{site: s, proc: p}
 	g.pd = p.WaitFor(listenRE("pd"), 20*time.Second)[1]
 	g.admin = p.WaitFor(listenRE("admin"), 20*time.Second)[1]

@@ -207,7 +207,7 @@ type balancer struct {
 }
 
 func newBalancer(t *testing.T, addr string, backends []string) *balancer {
-	l, err := net.Listen("tcp", addr)
+	l, err := ports.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,10 @@ type Listeners struct {
 	PDTLS *tls.Config
 	// Listening is called once per listener with its name ("pd", "pa", "admin") and address.
 	Listening func(name, addr string)
+	// Listen, when set, supplies the socket of each listener by name ("pd", "pa", "admin") and
+	// address instead of net.Listen: a socket reserved before the gateway started (tests, porta
+	// demo) or inherited by socket activation (see internal/listen).
+	Listen func(name, network, addr string) (net.Listener, error)
 	// ShutdownTimeout bounds the graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
 }
@@ -54,7 +58,11 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 		if x.addr == "" {
 			continue
 		}
-		ln, err := net.Listen("tcp", x.addr)
+		listen := func(name, network, addr string) (net.Listener, error) { return net.Listen(network, addr) }
+		if l.Listen != nil {
+			listen = l.Listen
+		}
+		ln, err := listen(x.name, "tcp", x.addr)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("listen %s on %s: %w", x.name, x.addr, err)

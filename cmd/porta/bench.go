@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"porta/gateway"
+	"porta/internal/listen"
 	"porta/internal/loadgen"
 	"porta/registry"
 )
@@ -529,7 +530,10 @@ func (n *benchNetwork) close() {
 func startBenchNetwork(ctx context.Context, dir string, o benchOptions, stores [2]string, backendURL string, stderr io.Writer) (*benchNetwork, error) {
 	// The consumer's and the provider's PA ports (the registries name them), then with several
 	// nodes one per provider node, behind a balancer at the provider's.
-	ports, err := freePorts(2 + o.nodes)
+	// They stay bound until the gateways (or the balancer) take them over.
+	res := listen.NewReserved()
+	defer res.Close()
+	ports, err := res.Addrs(2 + o.nodes)
 	if err != nil {
 		return nil, err
 	}
@@ -544,7 +548,7 @@ func startBenchNetwork(ctx context.Context, dir string, o benchOptions, stores [
 	} {
 		var out, errb bytes.Buffer
 		if code := runInit([]string{"--party", g.party, "--dir", g.dir, "--alg", o.alg, g.caFlag, ca,
-			"--pd-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--pa-addr", "127.0.0.1:" + strconv.Itoa(ports[i])}, nil, &out, &errb); code != 0 {
+			"--pd-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--pa-addr", ports[i]}, nil, &out, &errb); code != 0 {
 			return nil, fmt.Errorf("porta init %s: %s", g.party, errb.String())
 		}
 	}
@@ -592,11 +596,11 @@ func startBenchNetwork(ctx context.Context, dir string, o benchOptions, stores [
 	sctx, stop := context.WithCancel(ctx)
 	n := &benchNetwork{acks: newAckWatch(), stop: stop, done: make(chan error, 2*o.nodes)}
 	addrs := make(chan string, o.nodes)
-	providerPA := []string{"127.0.0.1:" + strconv.Itoa(ports[1])}
+	providerPA := []string{ports[1]}
 	if o.nodes > 1 {
 		providerPA = providerPA[:0]
 		for k := 0; k < o.nodes; k++ {
-			providerPA = append(providerPA, "127.0.0.1:"+strconv.Itoa(ports[2+k]))
+			providerPA = append(providerPA, ports[2+k])
 		}
 	}
 	for i, d := range []string{cons, prov} {
@@ -629,6 +633,7 @@ func startBenchNetwork(ctx context.Context, dir string, o benchOptions, stores [
 			n.openeds = append(n.openeds, op)
 			l := op.Listeners
 			l.Admin = ""
+			l.Listen = func(_, network, addr string) (net.Listener, error) { return res.Listen(network, addr) }
 			if d == cons {
 				l.Listening = func(name, addr string) {
 					if name == "pd" {
@@ -640,7 +645,7 @@ func startBenchNetwork(ctx context.Context, dir string, o benchOptions, stores [
 		}
 	}
 	if o.nodes > 1 {
-		if n.lb, err = balance("127.0.0.1:"+strconv.Itoa(ports[1]), providerPA); err != nil {
+		if n.lb, err = balance(res, ports[1], providerPA); err != nil {
 			n.close()
 			return nil, err
 		}
@@ -699,8 +704,8 @@ func nodeConfig(dir string, k int) (string, error) {
 // balance accepts TCP connections at addr and hands each to the next of backends in turn,
 // copying bytes both ways: the provider's nodes behind the one address its peer's registry
 // names, as a TCP load balancer would put them.
-func balance(addr string, backends []string) (net.Listener, error) {
-	l, err := net.Listen("tcp", addr)
+func balance(res *listen.Reserved, addr string, backends []string) (net.Listener, error) {
+	l, err := res.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("balancer at %s: %w", addr, err)
 	}
@@ -762,27 +767,6 @@ func benchDatabases(ctx context.Context, dsn string) ([2]string, func(), error) 
 		out[i] = v.String()
 	}
 	return out, drop, nil
-}
-
-// freePorts picks n free loopback ports: a PA's public URL, which its peer's registry holds,
-// must be known before it listens.
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // ackStore is the consumer's store, reporting each outbox message completed (acknowledged by

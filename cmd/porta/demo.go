@@ -33,6 +33,7 @@ import (
 	"porta/adapters/sil"
 	"porta/audit"
 	"porta/gateway"
+	"porta/internal/listen"
 	"porta/xsd"
 )
 
@@ -217,7 +218,9 @@ func demo(parent context.Context, dir string, nWorkers, conc int, seed uint64, l
 	start := time.Now()
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	_, password, err := buildNetwork(dir)
+	res := listen.NewReserved() // the gateways' addresses, held until each gateway listens
+	defer res.Close()
+	_, password, err := buildNetwork(dir, res)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +248,7 @@ func demo(parent context.Context, dir string, nWorkers, conc int, seed uint64, l
 		}
 	}()
 	for _, name := range networkParties {
-		p, err := startPeer(ctx, dir, name, log, time.Now)
+		p, err := startPeer(ctx, dir, name, res, log, time.Now)
 		if err != nil {
 			return nil, err
 		}

@@ -3,12 +3,11 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
-	mrand "math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"porta/internal/listen"
 	"porta/registry"
 	"porta/wsdl"
 )
@@ -93,9 +92,11 @@ type netPorts struct{ PD, PA, Admin string }
 
 // buildNetwork writes under dir: ca/ (the local CA), wsdl/ and xsd/ (the services' WSDLs and the
 // schemas they import, from the binary), and one directory per party with its porta.yaml,
-// registry.yaml, key.pem and cert.pem. The ports are free loopback ports chosen now.
+// registry.yaml, key.pem and cert.pem. The addresses are loopback ports reserved in res, which
+// holds them bound until startPeer's gateways take them over (in the same process), or until the
+// caller closes res (porta sim, whose gateways run in later processes).
 // It returns the application password written (hashed) into every registry.
-func buildNetwork(dir string) (map[string]netPorts, string, error) {
+func buildNetwork(dir string, res *listen.Reserved) (map[string]netPorts, string, error) {
 	ca, err := registry.NewCA(filepath.Join(dir, "ca"), registry.AlgECDSAP256, "Porta demo labour network CA", rand.Reader)
 	if err != nil {
 		return nil, "", err
@@ -105,7 +106,7 @@ func buildNetwork(dir string) (map[string]netPorts, string, error) {
 	}
 	ports := map[string]netPorts{}
 	for _, p := range networkParties {
-		a, err := freeAddrs(3)
+		a, err := res.Addrs(3)
 		if err != nil {
 			return nil, "", err
 		}
@@ -192,31 +193,4 @@ func networkRegistry(self string, ports map[string]netPorts, hash string) string
 		fmt.Fprintf(&b, "applications:\n  - name: App%s\n    username: %s\n    password_hash: %s\n    may:\n%s", self, appUser, hash, strings.Join(may, ""))
 	}
 	return b.String()
-}
-
-// freeAddrs returns n loopback addresses whose ports were free a moment ago. The ports are drawn
-// below the kernel's usual ephemeral range (32768-60999 on Linux): a port picked there and
-// released could be taken by any outgoing connection's local end before the gateway listens on
-// it, and a network has many such connections while it starts.
-func freeAddrs(n int) ([]string, error) {
-	const lo, hi = 20000, 32768
-	var out []string
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for try := 0; len(out) < n; try++ {
-		if try == 1000 {
-			return nil, fmt.Errorf("no free loopback port in %d-%d after %d tries", lo, hi-1, try)
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lo+mrand.IntN(hi-lo)))
-		if err != nil {
-			continue
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	return out, nil
 }

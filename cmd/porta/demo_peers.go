@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"porta/gateway"
+	"porta/internal/listen"
 )
 
 // peer is one running gateway of the labour network with its backends' data.
@@ -25,8 +27,9 @@ type peer struct {
 }
 
 // startPeer opens the gateway of party under dir (written by buildNetwork) with its built-in
-// backends and serves it until ctx ends; it returns once the PD and PA listen.
-func startPeer(ctx context.Context, dir, party string, log *slog.Logger, now func() time.Time) (*peer, error) {
+// backends and serves it until ctx ends; it returns once the PD and PA listen. Its listeners take
+// over the sockets res holds for their addresses (res may be nil: every address is bound anew).
+func startPeer(ctx context.Context, dir, party string, res *listen.Reserved, log *slog.Logger, now func() time.Time) (*peer, error) {
 	pdir := filepath.Join(dir, party)
 	data, err := openBackendData(ctx, filepath.Join(pdir, "backends.db"), now)
 	if err != nil {
@@ -42,6 +45,9 @@ func startPeer(ctx context.Context, dir, party string, log *slog.Logger, now fun
 	up := map[string]string{}
 	ready := make(chan struct{})
 	l := o.Listeners
+	if res != nil {
+		l.Listen = func(_, network, addr string) (net.Listener, error) { return res.Listen(network, addr) }
+	}
 	l.Listening = func(name, addr string) {
 		mu.Lock()
 		defer mu.Unlock()

@@ -78,7 +78,7 @@ func TestSimComuneServesConsultations(t *testing.T) {
 	proc.WaitFor(regexp.MustCompile(`porta sim: running`), 30*time.Second)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	prov, err := startPeer(ctx, dir, pProvincia, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	prov, err := startPeer(ctx, dir, pProvincia, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

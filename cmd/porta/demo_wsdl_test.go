@@ -12,6 +12,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"porta/internal/listen"
 	"porta/internal/testenv"
 	"porta/wsdl"
 )
@@ -23,7 +24,9 @@ import (
 // independent WSDL client, loads each one from the gateway and reports the same address.
 func TestDemoNetworkServesWSDLs(t *testing.T) {
 	dir := t.TempDir()
-	if _, _, err := buildNetwork(dir); err != nil {
+	res := listen.NewReserved()
+	defer res.Close()
+	if _, _, err := buildNetwork(dir, res); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -49,7 +52,7 @@ func TestDemoNetworkServesWSDLs(t *testing.T) {
 		for _, c := range s.Consumers[:1] {
 			p := peers[c]
 			if p == nil {
-				if p, err = startPeer(ctx, dir, c, log, time.Now); err != nil {
+				if p, err = startPeer(ctx, dir, c, res, log, time.Now); err != nil {
 					t.Fatal(err)
 				}
 				peers[c] = p

@@ -21,6 +21,7 @@ import (
 	"porta/adapters/merge"
 	"porta/adapters/sil"
 	"porta/audit"
+	"porta/internal/listen"
 )
 
 func TestJobsConfigProblems(t *testing.T) {
@@ -107,17 +108,20 @@ func TestJobsConfigProblems(t *testing.T) {
 // what the SIL changed since the last successful run; the failing job stops nothing.
 func TestServeRunsJobs(t *testing.T) {
 	dir := t.TempDir()
-	_, password, err := buildNetwork(dir)
+	res := listen.NewReserved()
+	defer res.Close()
+	_, password, err := buildNetwork(dir, res)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ministero, err := startPeer(ctx, dir, pMinistero, slog.New(slog.DiscardHandler), time.Now)
+	ministero, err := startPeer(ctx, dir, pMinistero, res, slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	defer func() { cancel(); ministero.stop() }()
+	res.Close() // the province's porta serve below binds its addresses itself
 
 	prov := filepath.Join(dir, pProvincia)
 	gen, err := sil.Generate(ctx, filepath.Join(prov, "sil"), sil.GenOptions{Workers: 4, Seed: 5, BadCheck: 1, Now: time.Now().Add(-time.Hour)})

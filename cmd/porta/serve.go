@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -13,12 +14,15 @@ import (
 	"syscall"
 
 	"porta/gateway"
+	"porta/internal/listen"
 )
 
 // porta serve: one porta di dominio. It loads porta.yaml and the registry, opens the store, and
 // serves the Porta Delegata, the Porta Applicativa and the admin listener with the background
 // workers until SIGINT or SIGTERM, then stops gracefully. Each listener logs a "listening" line
-// with its bound address (port 0 picks a free one), so scripts and tests can find it.
+// with its bound address (port 0 picks a free one), so scripts and tests can find it. Sockets
+// passed by socket activation (LISTEN_FDS, named pd, pa, admin by LISTEN_FDNAMES) are served in
+// place of the configured addresses.
 //
 // porta.yaml's jobs run in the same process once the PD listens (package jobs: one node at a
 // time per job on a shared store, each run in porta jobs history). On SIGINT or SIGTERM the
@@ -92,6 +96,14 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 	}
 	pdReady := make(chan struct{})
 	l := o.Listeners
+	inherited, err := listen.Inherited()
+	if err != nil {
+		log.Error("porta serve: cannot start", "err", err)
+		return 1
+	}
+	if len(inherited) > 0 {
+		l.Listen = activated(inherited, log)
+	}
 	l.Listening = func(name, addr string) {
 		log.Info("listening", "listener", name, "addr", addr)
 		if name == "pd" {
@@ -129,6 +141,27 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 	}
 	log.Info("porta serve: stopped")
 	return 0
+}
+
+// activated serves each listener on its socket passed by socket activation (a systemd .socket
+// unit with FileDescriptorName=pd, pa or admin, or a test holding the address), binding the
+// configured address only for a listener with none. A socket of another name is an error: the
+// unit and porta.yaml disagree.
+func activated(socks map[string]net.Listener, log *slog.Logger) func(name, network, addr string) (net.Listener, error) {
+	for name := range socks {
+		if name != "pd" && name != "pa" && name != "admin" {
+			log.Warn("porta serve: an activated socket has a name that is not a listener (pd, pa, admin); it is not used", "name", name)
+		}
+	}
+	return func(name, network, addr string) (net.Listener, error) {
+		if l, ok := socks[name]; ok {
+			if l.Addr().String() != addr {
+				log.Info("porta serve: activated socket replaces the configured address", "listener", name, "configured", addr, "socket", l.Addr().String())
+			}
+			return l, nil
+		}
+		return net.Listen(network, addr)
+	}
 }
 
 const memoryLimitUsage = "soft limit of the Go runtime's memory, such as 256MB (debug.SetMemoryLimit): the garbage " +

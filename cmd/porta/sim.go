@@ -17,6 +17,7 @@ import (
 	"porta/adapters/codicefiscale"
 	"porta/adapters/scuola"
 	"porta/adapters/sil"
+	"porta/internal/listen"
 )
 
 // porta sim ROLE --dir D: one real peer of the labour network (its own gateway, keys, registry,
@@ -66,8 +67,12 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	abs, _ := filepath.Abs(*dir)
+	// A network written now has its addresses reserved until this party's gateway listens; the
+	// other parties' are released then, for the processes that will serve them.
+	res := listen.NewReserved()
+	defer res.Close()
 	if _, err := os.Stat(filepath.Join(abs, *party, "porta.yaml")); os.IsNotExist(err) {
-		_, password, err := buildNetwork(abs)
+		_, password, err := buildNetwork(abs, res)
 		if err == nil {
 			err = os.WriteFile(filepath.Join(abs, "app-password"), []byte(password+"\n"), 0o600)
 		}
@@ -79,11 +84,12 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	p, err := startPeer(ctx, abs, *party, log, time.Now)
+	p, err := startPeer(ctx, abs, *party, res, log, time.Now)
 	if err != nil {
 		log.Error("porta sim: cannot start", "party", *party, "err", err)
 		return 1
 	}
+	res.Close()
 	if err := seedPeer(ctx, p, *workers); err != nil {
 		stop()
 		p.stop()

@@ -63,7 +63,7 @@ func startSim(t *testing.T, role string, parties ...string) *simNet {
 		}
 	})
 	for _, name := range parties {
-		p, err := startPeer(ctx, dir, name, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+		p, err := startPeer(ctx, dir, name, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,6 @@
 // Package pgtest starts throwaway PostgreSQL servers for tests, from the machine's own server
-// binaries (/usr/lib/postgresql/*/bin): initdb into a temporary folder, a free loopback port, the
-// unix socket in the same folder. When the binaries are missing, tests skip through
+// binaries (/usr/lib/postgresql/*/bin): initdb into a temporary folder and a server listening only
+// on a Unix socket in the same folder (no TCP port to collide on). When the binaries are missing, tests skip through
 // testenv.Missing (and fail under CI, which installs them).
 //
 // It lives under internal/ because it is test support, not part of the gateway; it must not be
@@ -12,7 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -57,7 +57,7 @@ func isExec(p string) bool {
 // Server is a running PostgreSQL owned by the test process.
 type Server struct {
 	Dir  string // data directory's parent: data/, the socket, the log
-	Port int
+	Port int    // names the socket file (.s.PGSQL.<Port>) in Dir
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the server process has exited
 	mu   sync.Mutex
@@ -66,11 +66,11 @@ type Server struct {
 
 // DSN returns the URL of database name on the server (user postgres, trust authentication).
 func (s *Server) DSN(name string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.Port, name)
+	return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", name, url.QueryEscape(s.Dir), s.Port)
 }
 
-// StartServer runs initdb in dir and starts postgres on a free loopback port. As root, both run
-// as the postgres user (PostgreSQL refuses root) through setpriv, and dir is handed to that user.
+// StartServer runs initdb in dir and starts postgres listening on a Unix socket in dir only. As
+// root, both run as the postgres user (PostgreSQL refuses root) through setpriv, and dir is handed to that user.
 func StartServer(dir string) (*Server, error) {
 	bin, err := Binaries()
 	if err != nil {
@@ -110,17 +110,16 @@ func StartServer(dir string) (*Server, error) {
 	if out, err := command("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	// The server listens on a Unix socket in dir only: no TCP port to choose, so no test can
+	// ever collide with another on one. The port number only names the socket file.
+	const port = 5432
 	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
 	// Durability settings are off: a test server dies with its test, and fsync costs seconds.
-	cmd := command("postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1",
+	cmd := command("postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -152,7 +151,7 @@ func StartServer(dir string) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return nil, fmt.Errorf("postgres on port %d not ready after 30s: %w", port, err)
+			return nil, fmt.Errorf("postgres on the socket in %s not ready after 30s: %w", dir, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -188,15 +187,6 @@ func (s *Server) CreateDB() (string, error) {
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	return s.DSN(name), nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Start starts a server for this test alone and returns the DSN of an empty database on it; the

@@ -17,11 +17,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"porta/internal/listen"
 )
 
 var (
@@ -90,8 +93,27 @@ type Proc struct {
 // the end of the test if still running, and its output is logged when the test fails.
 func Start(t testing.TB, name, bin string, args []string, env ...string) *Proc {
 	t.Helper()
+	return StartWithSockets(t, name, bin, args, nil, env...)
+}
+
+// StartWithSockets is Start passing listening sockets by socket activation (internal/listen):
+// socks maps a listener name ("pd", "pa", "admin") to a socket the test holds (Reserved.File), so
+// the process serves on an address reserved before it started, and the same address again after
+// a restart.
+func StartWithSockets(t testing.TB, name, bin string, args []string, socks map[string]*os.File, env ...string) *Proc {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	if len(socks) > 0 {
+		names := make([]string, 0, len(socks))
+		for n := range socks {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if err := listen.Activate(cmd, names, socks); err != nil {
+			t.Fatalf("start %s: %v", name, err)
+		}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
