@@ -58,6 +58,13 @@ func addEntry(registryPath, key, what string, opts Options, v any, same func(*ya
 	if err := entry.Encode(v); err != nil {
 		return 0, fmt.Errorf("add %s: %w", what, err)
 	}
+	for i := 0; i+1 < len(entry.Content); i += 2 {
+		if entry.Content[i].Value == "may" { // one grant a line: {consumer: A, provider: B, service: C}
+			for _, g := range entry.Content[i+1].Content {
+				g.Style = yaml.FlowStyle
+			}
+		}
+	}
 	return editSection(registryPath, key, what, opts, func(list *yaml.Node) (AddOutcome, error) {
 		for _, n := range list.Content {
 			if n.Kind == yaml.MappingNode && same(n) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
@@ -407,14 +406,9 @@ func runRegistryHashPassword(args []string, stdin io.Reader, stdout, stderr io.W
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		fmt.Fprintf(stderr, "porta registry hash-password: read stdin: %v\n", err)
-		return 1
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if pw == "" {
-		fmt.Fprintln(stderr, "porta registry hash-password: empty password on stdin")
+	pw, err := passwordFromStdin(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "porta registry hash-password: %v\n", err)
 		return 1
 	}
 	h, err := registry.HashPassword(pw, rand.Reader)
