@@ -60,6 +60,17 @@ func sandbox(t *testing.T) (dir string, env []string) {
 	return dir, env
 }
 
+// tmpDir is the TMPDIR of a sandbox's environment, where the README's mktemp makes its folders.
+func tmpDir(env []string) string {
+	dir := os.TempDir()
+	for _, e := range env { // the last one counts, as in exec.Cmd
+		if v, ok := strings.CutPrefix(e, "TMPDIR="); ok {
+			dir = v
+		}
+	}
+	return dir
+}
+
 // runBash runs script with bash -e in dir, in its own process group, which is killed at the end
 // (the gateways the script starts in the background included) or when timeout passes.
 func runBash(t *testing.T, dir string, env []string, script string, timeout time.Duration) (string, string, error) {
@@ -108,6 +119,11 @@ func TestReadmeQuickStart(t *testing.T) {
 	stdout, stderr, err := runBash(t, dir, env, block, 3*time.Minute)
 	t.Logf("the quick start took %v", time.Since(start).Round(time.Millisecond))
 	if err != nil {
+		logs, _ := filepath.Glob(filepath.Join(tmpDir(env), "*", "*", "log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			stderr += "\n--- " + l + "\n" + string(b)
+		}
 		t.Fatalf("the quick start failed: %v\n--- stdout\n%s\n--- stderr\n%s", err, stdout, stderr)
 	}
 	for _, want := range []*regexp.Regexp{
