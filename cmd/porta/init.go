@@ -226,7 +226,8 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "wrote %-40s the labour services' WSDLs (schemas they import in %s)\n", filepath.Join(abs, wsdl.Dir)+"/", filepath.Join(abs, "xsd")+"/")
 	fmt.Fprintf(stdout, "\nNext:\n")
 	fmt.Fprintf(stdout, "  1. on each peer gateway, trust %s:\n       porta registry add-party --config PEER/porta.yaml %s\n", *party, filepath.Join(abs, "party.yaml"))
-	fmt.Fprintf(stdout, "  2. start this gateway:\n       porta serve --config %s\n", filepath.Join(abs, "porta.yaml"))
+	fmt.Fprintf(stdout, "  2. declare the services you exchange, and the local applications that call them:\n       porta registry add-service --config %s NAME --consumers PARTY [--delivery URL|adapter:NAME]\n       porta registry add-app --config %s NAME --may PROVIDER/SERVICE < PASSWORD-FILE\n", filepath.Join(abs, "porta.yaml"), filepath.Join(abs, "porta.yaml"))
+	fmt.Fprintf(stdout, "  3. start this gateway:\n       porta serve --config %s\n", filepath.Join(abs, "porta.yaml"))
 	return 0
 }
 

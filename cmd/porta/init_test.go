@@ -42,7 +42,7 @@ func TestInitWritesAWorkingSetup(t *testing.T) {
 			t.Errorf("output does not report %s:\n%s", f, out)
 		}
 	}
-	for _, next := range []string{"porta registry add-party --config PEER/porta.yaml " + filepath.Join(dir, "party.yaml"), "porta serve --config " + filepath.Join(dir, "porta.yaml")} {
+	for _, next := range []string{"porta registry add-party --config PEER/porta.yaml " + filepath.Join(dir, "party.yaml"), "porta registry add-service --config " + filepath.Join(dir, "porta.yaml") + " NAME", "porta serve --config " + filepath.Join(dir, "porta.yaml")} {
 		if !strings.Contains(out, next) {
 			t.Errorf("output does not suggest %q:\n%s", next, out)
 		}

@@ -195,7 +195,7 @@ func runRegistryAddParty(args []string, _ io.Reader, stdout, stderr io.Writer) i
 		fmt.Fprintf(stdout, "%s already trusts %s: unchanged\n", path, card.Name)
 	default:
 		fmt.Fprintf(stdout, "%s %s in %s: %s at %s, certificate sha256 %s\n", card.Name, out, path, card.PortID, card.URL, registry.Fingerprint(card.Certs[0]))
-		fmt.Fprintln(stdout, "Declare the services you exchange with it, then restart or reload the gateway.")
+		fmt.Fprintln(stdout, "Declare the services you exchange with it (porta registry add-service), then restart or reload the gateway.")
 	}
 	return 0
 }
