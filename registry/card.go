@@ -140,9 +140,41 @@ func AddParty(registryPath, cardPath string, replace bool, opts Options) (AddOut
 	if err != nil {
 		return 0, err
 	}
+	return editSection(registryPath, "parties", "party "+card.Name, opts, func(parties *yaml.Node) (AddOutcome, error) {
+		entry := cardNode(card)
+		for i, n := range parties.Content {
+			if n.Kind != yaml.MappingNode || mapValue(n, "name") != card.Name {
+				continue
+			}
+			at := fmt.Sprintf("%s:%d", registryPath, n.Line)
+			if mapValue(n, "hosted") == "true" {
+				return 0, fmt.Errorf("%s: party %q is hosted by this gateway; its card cannot replace it (is %s this gateway's own card?)", at, card.Name, cardPath)
+			}
+			same, why := sameParty(n, card, filepath.Dir(registryPath), now)
+			if same {
+				return Unchanged, nil
+			}
+			if !replace {
+				return 0, fmt.Errorf("%s: party %q already exists with a different %s; pass --replace to overwrite it with %s", at, card.Name, why, cardPath)
+			}
+			entry.HeadComment = n.HeadComment
+			parties.Content[i] = entry
+			return Replaced, nil
+		}
+		parties.Content = append(parties.Content, entry)
+		return Added, nil
+	})
+}
+
+// editSection rewrites the registry file at registryPath through edit, which is given the list
+// under key (parties, services or applications; created, at the top for parties and at the end
+// otherwise, when absent or empty) and says what it did. Nothing is written when edit returns
+// Unchanged or an error, or when the edited registry does not load without errors: problems of
+// the edited file are reported against registryPath, "(after adding WHAT)".
+func editSection(registryPath, key, what string, opts Options, edit func(list *yaml.Node) (AddOutcome, error)) (AddOutcome, error) {
 	data, err := os.ReadFile(registryPath)
 	if err != nil {
-		return 0, fmt.Errorf("add party %s: %w", card.Name, err)
+		return 0, fmt.Errorf("add %s: %w", what, err)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -156,59 +188,42 @@ func AddParty(registryPath, cardPath string, replace bool, opts Options) (AddOut
 	if root.Kind != yaml.MappingNode {
 		return 0, Problems{{File: registryPath, Line: root.Line, Msg: "the registry file must be a mapping with parties:, services:, applications:"}}
 	}
-	var parties *yaml.Node
+	var list *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "parties" {
-			parties = root.Content[i+1]
+		if root.Content[i].Value == key {
+			list = root.Content[i+1]
 		}
 	}
-	if parties == nil || parties.Tag == "!!null" {
-		if parties == nil {
-			parties = &yaml.Node{Kind: yaml.SequenceNode}
-			root.Content = append([]*yaml.Node{{Kind: yaml.ScalarNode, Value: "parties"}, parties}, root.Content...)
+	if list == nil || list.Tag == "!!null" {
+		if list == nil {
+			list = &yaml.Node{Kind: yaml.SequenceNode}
+			k := &yaml.Node{Kind: yaml.ScalarNode, Value: key}
+			if key == "parties" {
+				root.Content = append([]*yaml.Node{k, list}, root.Content...)
+			} else {
+				root.Content = append(root.Content, k, list)
+			}
 		}
-		*parties = yaml.Node{Kind: yaml.SequenceNode, Line: parties.Line}
+		*list = yaml.Node{Kind: yaml.SequenceNode, Line: list.Line}
 	}
-	if parties.Kind != yaml.SequenceNode {
-		return 0, Problems{{File: registryPath, Line: parties.Line, Msg: "parties must be a list"}}
+	if list.Kind != yaml.SequenceNode {
+		return 0, Problems{{File: registryPath, Line: list.Line, Msg: key + " must be a list"}}
 	}
-	entry := cardNode(card)
-	outcome := Added
-	for i, n := range parties.Content {
-		if n.Kind != yaml.MappingNode || mapValue(n, "name") != card.Name {
-			continue
-		}
-		at := fmt.Sprintf("%s:%d", registryPath, n.Line)
-		if mapValue(n, "hosted") == "true" {
-			return 0, fmt.Errorf("%s: party %q is hosted by this gateway; its card cannot replace it (is %s this gateway's own card?)", at, card.Name, cardPath)
-		}
-		same, why := sameParty(n, card, filepath.Dir(registryPath), now)
-		if same {
-			return Unchanged, nil
-		}
-		if !replace {
-			return 0, fmt.Errorf("%s: party %q already exists with a different %s; pass --replace to overwrite it with %s", at, card.Name, why, cardPath)
-		}
-		entry.HeadComment = n.HeadComment
-		parties.Content[i] = entry
-		outcome = Replaced
-		entry = nil
-		break
-	}
-	if entry != nil {
-		parties.Content = append(parties.Content, entry)
+	outcome, err := edit(list)
+	if err != nil || outcome == Unchanged {
+		return outcome, err
 	}
 	var out bytes.Buffer
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
 	if err := enc.Encode(&doc); err != nil {
-		return 0, fmt.Errorf("add party %s: encode %s: %w", card.Name, registryPath, err)
+		return 0, fmt.Errorf("add %s: encode %s: %w", what, registryPath, err)
 	}
 	enc.Close()
 	// Check the result before replacing the file: write beside it, load, rename.
 	tmp := filepath.Join(filepath.Dir(registryPath), "."+filepath.Base(registryPath)+".new.yaml")
 	if err := writeFile(tmp, out.Bytes(), 0o644); err != nil {
-		return 0, fmt.Errorf("add party %s: %w", card.Name, err)
+		return 0, fmt.Errorf("add %s: %w", what, err)
 	}
 	if _, err := Load(tmp, opts); err != nil {
 		os.Remove(tmp)
@@ -216,7 +231,7 @@ func AddParty(registryPath, cardPath string, replace bool, opts Options) (AddOut
 		if errors.As(err, &ps) {
 			for i := range ps {
 				if ps[i].File == tmp {
-					ps[i].File = registryPath + " (after adding " + card.Name + ")"
+					ps[i].File = registryPath + " (after adding " + what + ")"
 				}
 			}
 			return 0, ps
@@ -225,7 +240,7 @@ func AddParty(registryPath, cardPath string, replace bool, opts Options) (AddOut
 	}
 	if err := os.Rename(tmp, registryPath); err != nil {
 		os.Remove(tmp)
-		return 0, fmt.Errorf("add party %s: %w", card.Name, err)
+		return 0, fmt.Errorf("add %s: %w", what, err)
 	}
 	return outcome, nil
 }

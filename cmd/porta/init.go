@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"porta/gateway"
+	"porta/internal/listen"
 	"porta/registry"
 	"porta/wsdl"
 )
@@ -42,6 +44,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	useCA := fs.String("ca", "", "issue this gateway's certificate from the local CA in `CADIR` (made by --new-ca)")
 	publicURL := fs.String("public-url", "", "URL peers use to reach the Porta Applicativa (default https://PA-ADDR/pa)")
 	force := fs.Bool("force", false, "overwrite existing files in --dir")
+	freePorts := fs.Bool("free-ports", false, "listen on loopback ports that are free now, chosen below the kernel's ephemeral range, instead of the defaults (for several gateways on one machine)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: porta init --party NAME --dir DIR [flags]")
 		fmt.Fprintln(stderr, "\nWrites porta.yaml, registry.yaml, key.pem, cert.pem and party.yaml in DIR.")
@@ -79,6 +82,20 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *portID == "" {
 		*portID = registry.DefaultPortID(*party, *typ)
+	}
+	if *freePorts {
+		if set := addrFlagsSet(fs); len(set) > 0 {
+			return usageErr("--free-ports chooses the listen addresses; drop %s, or drop --free-ports", strings.Join(set, " and "))
+		}
+		// Free now, released at once: listen.Reserved draws them below the ephemeral range,
+		// where no outgoing connection takes them before porta serve binds them.
+		res := listen.NewReserved()
+		addrs, err := res.Addrs(3)
+		res.Close()
+		if err != nil {
+			return fail("--free-ports: %v; give --pd-addr, --pa-addr and --admin-addr", err)
+		}
+		*pdAddr, *paAddr, *adminAddr = addrs[0], addrs[1], addrs[2]
 	}
 	for _, a := range []struct{ flag, addr string }{{"pd-addr", *pdAddr}, {"pa-addr", *paAddr}, {"admin-addr", *adminAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
@@ -214,8 +231,20 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "wrote %-40s the labour services' WSDLs (schemas they import in %s)\n", filepath.Join(abs, wsdl.Dir)+"/", filepath.Join(abs, "xsd")+"/")
 	fmt.Fprintf(stdout, "\nNext:\n")
 	fmt.Fprintf(stdout, "  1. on each peer gateway, trust %s:\n       porta registry add-party --config PEER/porta.yaml %s\n", *party, filepath.Join(abs, "party.yaml"))
-	fmt.Fprintf(stdout, "  2. start this gateway:\n       porta serve --config %s\n", filepath.Join(abs, "porta.yaml"))
+	fmt.Fprintf(stdout, "  2. declare the services you exchange, and the local applications that call them:\n       porta registry add-service --config %s NAME --consumers PARTY [--delivery URL|adapter:NAME]\n       porta registry add-app --config %s NAME --may PROVIDER/SERVICE < PASSWORD-FILE\n", filepath.Join(abs, "porta.yaml"), filepath.Join(abs, "porta.yaml"))
+	fmt.Fprintf(stdout, "  3. start this gateway:\n       porta serve --config %s\n", filepath.Join(abs, "porta.yaml"))
 	return 0
+}
+
+// addrFlagsSet are the listen address flags given on the command line, as --NAME.
+func addrFlagsSet(fs *flag.FlagSet) []string {
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if strings.HasSuffix(f.Name, "-addr") {
+			set = append(set, "--"+f.Name)
+		}
+	})
+	return set
 }
 
 func writeFileMode(path string, data []byte, perm os.FileMode) error {

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"crypto/x509"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"porta/gateway"
 	"porta/registry"
@@ -39,7 +42,7 @@ func TestInitWritesAWorkingSetup(t *testing.T) {
 			t.Errorf("output does not report %s:\n%s", f, out)
 		}
 	}
-	for _, next := range []string{"porta registry add-party --config PEER/porta.yaml " + filepath.Join(dir, "party.yaml"), "porta serve --config " + filepath.Join(dir, "porta.yaml")} {
+	for _, next := range []string{"porta registry add-party --config PEER/porta.yaml " + filepath.Join(dir, "party.yaml"), "porta registry add-service --config " + filepath.Join(dir, "porta.yaml") + " NAME", "porta serve --config " + filepath.Join(dir, "porta.yaml")} {
 		if !strings.Contains(out, next) {
 			t.Errorf("output does not suggest %q:\n%s", next, out)
 		}
@@ -111,6 +114,7 @@ func TestInitUsageErrors(t *testing.T) {
 		{[]string{"init", "--party", "P", "--dir", dir, "--alg", "dsa"}, `--alg "dsa": want rsa2048 or ecdsa-p256`},
 		{[]string{"init", "--party", "P", "--dir", dir, "--pa-addr", "7443"}, `--pa-addr "7443": want HOST:PORT`},
 		{[]string{"init", "--party", "P", "--dir", dir, "--public-url", "http://x/pa"}, `--public-url "http://x/pa": want https://HOST:PORT/pa`},
+		{[]string{"init", "--party", "P", "--dir", dir, "--free-ports", "--pa-addr", "127.0.0.1:7443", "--admin-addr", ":0"}, "--free-ports chooses the listen addresses; drop --admin-addr and --pa-addr, or drop --free-ports"},
 	} {
 		code, _, errOut := porta(t, "", tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
@@ -120,5 +124,33 @@ func TestInitUsageErrors(t *testing.T) {
 	code, _, errOut := porta(t, "", "init", "--party", "P", "--dir", dir, "--ca", filepath.Join(dir, "noca"))
 	if code != 1 || !strings.Contains(errOut, "load CA") {
 		t.Errorf("missing CA: exit %d, %s", code, errOut)
+	}
+}
+
+// --free-ports gives each gateway of a machine its own loopback ports, outside the range the kernel
+// hands out to other programs' port-0 listeners and outgoing connections, and the party card
+// carries the Porta Applicativa's.
+func TestInitFreePorts(t *testing.T) {
+	root := t.TempDir()
+	seen := map[string]bool{}
+	for _, party := range []string{"Provincia", "Ministero"} {
+		dir := filepath.Join(root, party)
+		mustPorta(t, "init", "--party", party, "--dir", dir, "--alg", "ecdsa-p256", "--free-ports")
+		cfg, err := gateway.LoadConfig(filepath.Join(dir, "porta.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{cfg.PDAddr, cfg.PAAddr, cfg.AdminAddr} {
+			host, port, err := net.SplitHostPort(a)
+			n, _ := strconv.Atoi(port)
+			if err != nil || host != "127.0.0.1" || n < 1024 || n >= 32768 || seen[a] {
+				t.Errorf("%s: listen address %q: want a loopback port below 32768, not used twice", party, a)
+			}
+			seen[a] = true
+		}
+		card, err := registry.ReadCard(filepath.Join(dir, "party.yaml"), time.Now())
+		if err != nil || card.URL != "https://"+cfg.PAAddr+"/pa" {
+			t.Errorf("%s: card %+v, %v; want the url https://%s/pa", party, card, err, cfg.PAAddr)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
@@ -196,7 +195,7 @@ func runRegistryAddParty(args []string, _ io.Reader, stdout, stderr io.Writer) i
 		fmt.Fprintf(stdout, "%s already trusts %s: unchanged\n", path, card.Name)
 	default:
 		fmt.Fprintf(stdout, "%s %s in %s: %s at %s, certificate sha256 %s\n", card.Name, out, path, card.PortID, card.URL, registry.Fingerprint(card.Certs[0]))
-		fmt.Fprintln(stdout, "Declare the services you exchange with it, then restart or reload the gateway.")
+		fmt.Fprintln(stdout, "Declare the services you exchange with it (porta registry add-service), then restart or reload the gateway.")
 	}
 	return 0
 }
@@ -407,14 +406,9 @@ func runRegistryHashPassword(args []string, stdin io.Reader, stdout, stderr io.W
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		fmt.Fprintf(stderr, "porta registry hash-password: read stdin: %v\n", err)
-		return 1
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if pw == "" {
-		fmt.Fprintln(stderr, "porta registry hash-password: empty password on stdin")
+	pw, err := passwordFromStdin(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "porta registry hash-password: %v\n", err)
 		return 1
 	}
 	h, err := registry.HashPassword(pw, rand.Reader)

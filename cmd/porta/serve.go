@@ -46,6 +46,7 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 	adminAddr := fs.String("admin-addr", "", "override the admin listen `address`")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	memLimit := fs.String("memory-limit", "", memoryLimitUsage)
+	addrFile := fs.String("addr-file", "", "once every listener is bound, write their addresses to `FILE` as shell assignments (PORTA_PD=HOST:PORT, PORTA_PA=..., PORTA_ADMIN=...); removed on exit")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: porta serve --config DIR/porta.yaml [--store DSN] [flags]\n\n")
 		fs.PrintDefaults()
@@ -104,8 +105,17 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 	if len(inherited) > 0 {
 		l.Listen = activated(inherited, log)
 	}
+	announce, err := newAddrFile(*addrFile, l)
+	if err != nil {
+		log.Error("porta serve: --addr-file", "err", err)
+		return 1
+	}
+	defer announce.remove()
 	l.Listening = func(name, addr string) {
 		log.Info("listening", "listener", name, "addr", addr)
+		if err := announce.bound(name, addr); err != nil {
+			log.Error("porta serve: --addr-file", "err", err)
+		}
 		if name == "pd" {
 			scheme := "http://"
 			if l.PDTLS != nil {

@@ -36,8 +36,10 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 	}
 	logs := &syncBuffer{}
 	done := make(chan int, 1)
+	addrFile := filepath.Join(dir, "addrs")
+	os.WriteFile(addrFile, []byte("PORTA_PD=127.0.0.1:1\n"), 0o644) // an earlier run's: not to be read as this one's
 	go func() {
-		done <- run([]string{"serve", "--config", filepath.Join(dir, "porta.yaml")}, nil, io.Discard, logs)
+		done <- run([]string{"serve", "--config", filepath.Join(dir, "porta.yaml"), "--addr-file", addrFile}, nil, io.Discard, logs)
 	}()
 	re := regexp.MustCompile(`msg=listening listener=(\w+) addr=(\S+)`)
 	addrs := map[string]string{}
@@ -54,6 +56,14 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 		for _, m := range re.FindAllStringSubmatch(logs.String(), -1) {
 			addrs[m[1]] = m[2]
 		}
+	}
+	// --addr-file: the three bound addresses, as shell assignments, once all are bound.
+	want := "PORTA_PD=" + addrs["pd"] + "\nPORTA_PA=" + addrs["pa"] + "\nPORTA_ADMIN=" + addrs["admin"] + "\n"
+	for b, _ := os.ReadFile(addrFile); string(b) != want; b, _ = os.ReadFile(addrFile) {
+		if time.Now().After(deadline) {
+			t.Fatalf("--addr-file holds %q, want %q", b, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + addrs["admin"] + path)
@@ -76,6 +86,9 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop on SIGTERM")
+	}
+	if _, err := os.Stat(addrFile); !os.IsNotExist(err) {
+		t.Errorf("--addr-file left behind after stop: %v", err)
 	}
 	if !strings.Contains(logs.String(), "stopped") {
 		t.Errorf("no stop line:\n%s", logs.String())
