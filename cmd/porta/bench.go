@@ -112,7 +112,7 @@ type benchReport struct {
 }
 
 func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bench", stderr)
+	fs := newFlags("bench", "[flags]", stdout, stderr)
 	var o benchOptions
 	fs.StringVar(&o.profile, "profile", "sync", "collaboration profile: sync or oneway-ack")
 	payload := fs.String("payload", "1KB", "payload size: 1KB, 100KB, 1MB, 10MB (or any N[KB|MB])")
@@ -127,19 +127,10 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.refDuration, "ref-duration", 0, "length of each reference measurement (default duration/4, 1s to 5s)")
 	memLimit := fs.String("memory-limit", "", memoryLimitUsage)
 	asJSON := fs.Bool("json", false, "print one JSON object with every figure")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: porta bench [--profile sync|oneway-ack] [--payload 1KB|100KB|1MB|10MB] [--concurrency N]\n"+
-			"                   [--duration 20s] [--warmup 3s] [--alg rsa2048|ecdsa-p256] [--store sqlite|postgres://...] [--nodes N]\n"+
-			"                   [--dir D] [--cpuprofile FILE] [--memory-limit SIZE] [--json]\n\n")
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "porta bench: "+format+"\n", a...)
-		return 2
-	}
+	usageErr := fs.fail
 	var err error
 	switch {
 	case fs.NArg() > 0:

@@ -57,19 +57,14 @@ func parseParty(flagName, s string) (envelope.Party, error) {
 }
 
 func runEnvelopeWrap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("envelope wrap", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: porta envelope wrap --from PARTY --to PARTY --service NAME --action NAME
+	fs := newFlags("envelope wrap", `--from PARTY --to PARTY --service NAME --action NAME
        [--profile oneway|sync|async-symmetric|async-asymmetric] [--relates-to ID]
        [--conversation ID] [--expires RFC3339] [--once] [--ack] [--port-id ID]
-       [--state-dir DIR] [FILE]
-
-Puts the payload (an XML document in FILE or on stdin; empty for an empty Body) into the Body of a
+       [--state-dir DIR] [FILE]`, stdout, stderr)
+	fs.About = `Puts the payload (an XML document in FILE or on stdin; empty for an empty Body) into the Body of a
 SOAP 1.1 envelope whose header is a new eGov busta, and writes the envelope to stdout. PARTY is
 NAME or TYPE:NAME (type SPC by default). The Identificatore is <from>_<port-id>_<NNNNNNN>_<date>_<time>,
-its counter kept in DIR/ids so that it never repeats; dates are local time.`)
-		fs.PrintDefaults()
-	}
+its counter kept in DIR/ids so that it never repeats; dates are local time.`
 	from := fs.String("from", "", "sending `PARTY` (Mittente)")
 	to := fs.String("to", "", "receiving `PARTY` (Destinatario)")
 	service := fs.String("service", "", "Servizio `NAME` (type SPC)")
@@ -82,13 +77,10 @@ its counter kept in DIR/ids so that it never repeats; dates are local time.`)
 	ack := fs.Bool("ack", false, "confermaRicezione=true: the receiver answers with a Riscontro")
 	portID := fs.String("port-id", "", "identificativo porta of the sender (default NAMESPCoopIT)")
 	stateDir := fs.String("state-dir", "", "`DIR` of the identifier counters (default $XDG_STATE_HOME/porta or ~/.local/state/porta)")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "porta envelope wrap: "+format+"\n", a...)
-		return 2
-	}
+	fail := fs.fail
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"from", *from}, {"to", *to}, {"service", *service}, {"action", *action}} {
 		if f.v == "" {
@@ -181,17 +173,12 @@ its counter kept in DIR/ids so that it never repeats; dates are local time.`)
 }
 
 func runEnvelopeValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("envelope validate", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: porta envelope validate [FILE]
-
-Checks the SOAP envelope in FILE (or stdin): XML safety limits, the busta's structure and values
+	fs := newFlags("envelope validate", "[FILE]", stdout, stderr)
+	fs.About = `Checks the SOAP envelope in FILE (or stdin): XML safety limits, the busta's structure and values
 (every exception of the eGov rules), our busta schema, and the Fault when the Body holds one.
 Prints the busta as one JSON object on stdout and exits 0, or prints one "EGOV_IT_NNN: where: what"
-line per problem on stderr and exits 1.`)
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+line per problem on stderr and exits 1.`
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	data, name, err := readInput(fs.Args(), stdin)

@@ -115,7 +115,7 @@ func TestEnvelopeWrapErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want stderr with %q", tt.args, code, out, errs, tt.want)
 		}
 	}
-	if code, _, errs := runPorta(t, nil, "envelope", "wrap", "--help"); code != 0 || !strings.Contains(errs, "usage: porta envelope wrap") {
+	if code, out, errs := runPorta(t, nil, "envelope", "wrap", "--help"); code != 0 || !strings.Contains(out, "Usage: porta envelope wrap") {
 		t.Errorf("--help: %d %s", code, errs)
 	}
 }

@@ -29,7 +29,7 @@ func init() {
 var initFiles = []string{"porta.yaml", "registry.yaml", "key.pem", "cert.pem", "party.yaml"}
 
 func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("init", stderr)
+	fs := newFlags("init", "--party NAME --dir DIR [flags]", stdout, stderr)
 	party := fs.String("party", "", "name of the party this gateway hosts (letters and digits), required")
 	dir := fs.String("dir", "", "directory to write the gateway's files to (created if missing), required")
 	typ := fs.String("type", registry.TypeSPC, "party type: SPC, TEST or AOO")
@@ -42,23 +42,16 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	useCA := fs.String("ca", "", "issue this gateway's certificate from the local CA in `CADIR` (made by --new-ca)")
 	publicURL := fs.String("public-url", "", "URL peers use to reach the Porta Applicativa (default https://PA-ADDR/pa)")
 	force := fs.Bool("force", false, "overwrite existing files in --dir")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta init --party NAME --dir DIR [flags]")
-		fmt.Fprintln(stderr, "\nWrites porta.yaml, registry.yaml, key.pem, cert.pem and party.yaml in DIR.")
-		fmt.Fprintf(stderr, "Listeners default to loopback: PD %s, PA %s, admin %s.\n\n", gateway.DefaultPDAddr, gateway.DefaultPAAddr, gateway.DefaultAdminAddr)
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+	fs.About = fmt.Sprintf("Writes porta.yaml, registry.yaml, key.pem, cert.pem and party.yaml in DIR.\n"+
+		"Listeners default to loopback: PD %s, PA %s, admin %s.", gateway.DefaultPDAddr, gateway.DefaultPAAddr, gateway.DefaultAdminAddr)
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "porta init: "+format+"\n", a...)
 		return 1
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "porta init: "+format+"\n", a...)
-		return 2
-	}
+	usageErr := fs.fail
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))

@@ -33,8 +33,8 @@ func init() {
 	})
 }
 
-func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
-	fs := newFlagSet("serve", stderr)
+func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", "--config DIR/porta.yaml [--store DSN] [flags]", stdout, stderr)
 	cfgPath := fs.String("config", "porta.yaml", "the gateway's configuration `file` (porta.yaml, written by porta init)")
 	store := fs.String("store", "", "store `DSN`, overriding the configuration: a SQLite file path or postgres://...")
 	pdAddr := fs.String("pd-addr", "", "override the Porta Delegata listen `address` (host:port; port 0 = any free port)")
@@ -42,16 +42,11 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 	adminAddr := fs.String("admin-addr", "", "override the admin listen `address`")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	memLimit := fs.String("memory-limit", "", memoryLimitUsage)
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: porta serve --config DIR/porta.yaml [--store DSN] [flags]\n\n")
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
-		slog.New(slog.NewTextHandler(stderr, nil)).Error("unexpected arguments", "args", fs.Args())
-		return 2
+		return fs.fail("unexpected arguments %q", fs.Args())
 	}
 	if err := setMemoryLimit(*memLimit); err != nil {
 		io.WriteString(stderr, "porta serve: "+err.Error()+"\n")

@@ -34,13 +34,9 @@ import (
 )
 
 func init() {
-	register(command{name: "sil", summary: "send the SIL's workers (SAP, Candidatura, Europass, DID) through the PD", run: runSIL})
-}
-
-func runSIL(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return dispatch("sil", map[string]subcommand{
+	register(command{name: "sil", summary: "send the SIL's workers (SAP, Candidatura, Europass, DID) through the PD", subs: map[string]subcommand{
 		"send": {"build and send each worker's documents through the Porta Delegata; rejected records go to porta failures", runSILSend},
-	}, args, stdin, stdout, stderr)
+	}})
 }
 
 // routeFlags collects --route WHAT=PROVIDER/SERVICE/ACTION.
@@ -239,16 +235,15 @@ type silSendTask struct {
 
 func (t *silSendTask) flows() *flowFlags { return &t.f }
 
-func parseSILSend(args []string, asJob bool, stderr io.Writer) (task, error) {
-	fs := flag.NewFlagSet("porta sil send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func parseSILSend(args []string, asJob bool, stdout, stderr io.Writer) (task, error) {
+	fs := newFlags("sil send", "--config DIR/porta.yaml (--worker CF | --since RFC3339) [flags]", stdout, stderr)
 	t := &silSendTask{}
-	t.f.register(fs, true)
-	t.b.register(fs)
+	t.f.register(fs.FlagSet, true)
+	t.b.register(fs.FlagSet)
 	worker := fs.String("worker", "", "send only the worker with this codice fiscale")
 	since := fs.String("since", "", "send the workers the SIL changed after this instant (RFC 3339); a job without --worker and --since sends what changed since its last successful run")
 	whatFlag := fs.String("what", strings.Join(flows.AllWhat, ","), "the documents to send, comma-separated")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parseErr(args); err != nil {
 		return nil, flagError{err}
 	}
 	switch {

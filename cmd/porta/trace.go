@@ -32,9 +32,7 @@ func init() {
 	register(command{
 		name:    "trace",
 		summary: "read and verify the audit trail (tracciamento)",
-		run: func(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-			return dispatch("trace", traceSubcommands, args, stdin, stdout, stderr)
-		},
+		subs:    traceSubcommands,
 	})
 }
 
@@ -81,14 +79,14 @@ func (a *anchorFlags) Set(v string) error {
 }
 
 func traceVerify(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("trace verify", stderr)
+	fs := newFlags("trace verify", "[--config DIR/porta.yaml | --store DSN] [--node N] [--anchor NODE:SEQ:HASH]... [--json]", stdout, stderr)
 	var sf storeFlags
-	sf.register(fs)
+	sf.register(fs.FlagSet)
 	node := fs.String("node", "", "verify only this node's chain")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	var anchors anchorFlags
 	fs.Var(&anchors, "anchor", "NODE:SEQ:HASH of a head printed by an earlier run; the chain must still contain it (repeatable)")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	ctx := context.Background()
@@ -143,9 +141,9 @@ func parseTime(flagName, v string) (time.Time, error) {
 }
 
 func traceList(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("trace list", stderr)
+	fs := newFlags("trace list", "[--config DIR/porta.yaml | --store DSN] [filters] [--json]", stdout, stderr)
 	var sf storeFlags
-	sf.register(fs)
+	sf.register(fs.FlagSet)
 	from := fs.String("from", "", "only records traced at or after this time")
 	to := fs.String("to", "", "only records traced before this time")
 	var f audit.Filter
@@ -157,12 +155,11 @@ func traceList(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.Node, "node", "", "only this gateway node")
 	fs.IntVar(&f.Limit, "limit", 50, "at most this many records (up to 10000)")
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "porta trace list: unexpected argument %q (filters are flags)\n", fs.Arg(0))
-		return 2
+		return fs.fail("unexpected argument %q (filters are flags)", fs.Arg(0))
 	}
 	var err error
 	if f.From, err = parseTime("from", *from); err == nil {
@@ -211,20 +208,15 @@ func traceList(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 }
 
 func traceShow(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("trace show", stderr)
+	fs := newFlags("trace show", "[flags] ID|TRANSACTION|NODE/SEQ", stdout, stderr)
 	var sf storeFlags
-	sf.register(fs)
+	sf.register(fs.FlagSet)
 	asJSON := fs.Bool("json", false, "print the record and its exchange as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta trace show [flags] ID|TRANSACTION|NODE/SEQ")
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
+		return fs.fail("name one record: ID, TRANSACTION or NODE/SEQ")
 	}
 	ctx := context.Background()
 	s, err := sf.open(ctx)
