@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"porta/envelope"
+	"porta/internal/redact"
 	"porta/jobs"
 	"porta/registry"
 )
@@ -537,7 +538,7 @@ func (r *configReader) jobs(n *yaml.Node, check JobCheck) []JobConfig {
 			}
 			if ok && check != nil {
 				if err := check(j.Run); err != nil {
-					r.errf(runN, "%s: run %q: %v", where, strings.Join(j.Run, " "), err)
+					r.errf(runN, "%s: run %q: %v", where, redact.Line(j.Run), err)
 				}
 			}
 		}

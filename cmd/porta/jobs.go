@@ -23,6 +23,7 @@ import (
 
 	"porta/audit"
 	"porta/gateway"
+	"porta/internal/redact"
 	"porta/jobs"
 )
 
@@ -217,7 +218,7 @@ type jobRow struct {
 	Name     string   `json:"name"`
 	Every    string   `json:"every"`
 	At       string   `json:"at"`
-	Run      []string `json:"run"`
+	Run      []string `json:"run"`       // its secrets masked (redact.Args)
 	InConfig bool     `json:"in_config"` // false: only its history is left in the store
 	*audit.JobState
 }
@@ -257,7 +258,7 @@ func runJobsList(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		delete(byName, j.Name)
 		at := time.Time{}.Add(j.Schedule.At).Format("15:04")
-		rows = append(rows, jobRow{Name: j.Name, Every: j.Schedule.Every.String(), At: at, Run: j.Run, InConfig: true, JobState: s})
+		rows = append(rows, jobRow{Name: j.Name, Every: j.Schedule.Every.String(), At: at, Run: redact.Args(j.Run), InConfig: true, JobState: s})
 	}
 	for _, s := range states {
 		if byName[s.Job] != nil {
