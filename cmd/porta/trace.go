@@ -10,6 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -363,4 +365,21 @@ func indentXML(data []byte) ([]byte, error) {
 		return nil, errors.New("unbalanced XML")
 	}
 	return b.Bytes(), nil
+}
+
+// storeExists refuses a SQLite store that is not there, so that a command reading a store (or
+// drawing from its counters) never creates an empty one; config is the --config that named it.
+func storeExists(dsn, config string) error {
+	dialect, _, _, err := audit.ParseDSN(dsn)
+	if err != nil || dialect != "sqlite" {
+		return err
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if config != "" {
+			return fmt.Errorf("no store at %s; is this the right --config (%s)? porta serve creates it", path, config)
+		}
+		return fmt.Errorf("no store at %s", path)
+	}
+	return nil
 }
