@@ -48,6 +48,10 @@ func runFailuresList(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		return 2
 	}
 	ctx := context.Background()
+	if err := storeExists(f.province, f.config); err != nil {
+		fmt.Fprintln(stderr, "porta failures list: the province's store:", err)
+		return 1
+	}
 	store, db, err := f.openProvince(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "porta failures list:", err)

@@ -63,9 +63,9 @@ type flowFlags struct {
 }
 
 func (f *flowFlags) register(fs *flag.FlagSet, pd bool) {
-	fs.StringVar(&f.config, "config", "", "porta.yaml: the PD address, the consumer (first hosted party) and, next to it, sil.yaml and provincia.db")
+	fs.StringVar(&f.config, "config", "", "porta.yaml: the PD address, the consumer (first hosted party) and, next to it, sil.yaml and backends.db")
 	fs.StringVar(&f.silConfig, "sil", "", "the SIL mapping (sil.yaml); default: sil.yaml next to --config")
-	fs.StringVar(&f.province, "province", "", "the province's store: a SQLite path or postgres://...; default: provincia.db next to --config")
+	fs.StringVar(&f.province, "province", "", "the province's store (merges, rejected records): a SQLite path or postgres://...; default: backends.db next to --config, the store porta serve's built-in backends and porta demo keep the province's data in")
 	fs.BoolVar(&f.json, "json", false, "print JSON")
 	if !pd {
 		return
@@ -93,7 +93,9 @@ func (f *flowFlags) resolve(needPD bool) error {
 			f.silConfig = filepath.Join(dir, "sil.yaml")
 		}
 		if f.province == "" {
-			f.province = filepath.Join(dir, "provincia.db")
+			// The province's one store: the file porta serve's built-in backends (inps) merge
+			// into and porta demo's flows fill (labourBackends).
+			f.province = filepath.Join(dir, "backends.db")
 		}
 		if f.pd == "" {
 			scheme := "http"

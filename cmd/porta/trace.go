@@ -61,6 +61,9 @@ func (sf *storeFlags) open(ctx context.Context) (*audit.Store, error) {
 	if dsn == "" {
 		return nil, errors.New("no store: give --store DSN or --config DIR/porta.yaml")
 	}
+	if err := storeExists(dsn, sf.config); err != nil {
+		return nil, err
+	}
 	return audit.Open(ctx, dsn, audit.Options{ReadOnly: true})
 }
 
