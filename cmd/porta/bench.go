@@ -30,6 +30,7 @@ import (
 
 	"porta/gateway"
 	"porta/internal/loadgen"
+	"porta/internal/size"
 	"porta/registry"
 )
 
@@ -115,7 +116,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("bench", "[flags]", stdout, stderr)
 	var o benchOptions
 	fs.StringVar(&o.profile, "profile", "sync", "collaboration profile: sync or oneway-ack")
-	payload := fs.String("payload", "1KB", "payload size: 1KB, 100KB, 1MB, 10MB (or any N[KB|MB])")
+	payload := fs.String("payload", "1KB", "payload size: 1KB, 100KB, 1MB, 10MB or any size (KB, MB: powers of 1000; KiB, MiB: of 1024)")
 	fs.IntVar(&o.concurrency, "concurrency", 2*runtime.GOMAXPROCS(0), "concurrent SIL clients (closed loop)")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured window")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before the window (not measured)")
@@ -150,9 +151,11 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	case o.nodes > 1 && o.store == "sqlite":
 		return usageErr("--nodes %d: nodes share a PostgreSQL store (a SQLite file has one gateway): give --store postgres://...", o.nodes)
 	}
-	if o.payload, err = parseSize(*payload); err != nil {
-		return usageErr("--payload %q: %v", *payload, err)
+	n, err := size.Parse(*payload)
+	if err != nil || n < 1 || n > 1<<30 {
+		return usageErr("--payload %q: want a size from 1 byte to 1GiB, such as 1KB, 100KB, 1MB or 10MB", *payload)
 	}
+	o.payload = int(n)
 	if err := setMemoryLimit(*memLimit); err != nil {
 		return usageErr("%v", err)
 	}
@@ -180,25 +183,6 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// parseSize reads 1KB, 100KB, 1MB, 10MB, 512 (bytes); K and M are powers of 1024.
-func parseSize(s string) (int, error) {
-	u := strings.ToUpper(strings.TrimSpace(s))
-	mult := 1
-	switch {
-	case strings.HasSuffix(u, "MB"):
-		mult, u = 1<<20, strings.TrimSuffix(u, "MB")
-	case strings.HasSuffix(u, "KB"):
-		mult, u = 1<<10, strings.TrimSuffix(u, "KB")
-	case strings.HasSuffix(u, "B"):
-		u = strings.TrimSuffix(u, "B")
-	}
-	n, err := strconv.Atoi(u)
-	if err != nil || n <= 0 {
-		return 0, errors.New("want a positive size such as 1KB, 100KB, 1MB or 10MB")
-	}
-	return n * mult, nil
 }
 
 func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport, error) {

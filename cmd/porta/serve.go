@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"porta/gateway"
+	"porta/internal/size"
 )
 
 // porta serve: one porta di dominio. It loads porta.yaml and the registry, opens the store, and
@@ -126,19 +127,20 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-const memoryLimitUsage = "soft limit of the Go runtime's memory, such as 256MB (debug.SetMemoryLimit): the garbage " +
+const memoryLimitUsage = "soft limit of the Go runtime's memory, such as 256MiB or 300MB (MB: 10^6 bytes, MiB: 2^20, as in porta.yaml) (debug.SetMemoryLimit): the garbage " +
 	"collector runs as often as it must to stay under it, where by default it lets the heap grow to twice what is " +
 	"live, which for 10 MB messages sets the peak; empty: GOMEMLIMIT or no limit"
 
-// setMemoryLimit applies --memory-limit (N, NKB, NMB; empty: leave the runtime's setting).
+// setMemoryLimit applies --memory-limit (a size as size.Parse reads it; empty: leave the
+// runtime's setting).
 func setMemoryLimit(v string) error {
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
-	n, err := parseSize(v)
-	if err != nil {
-		return fmt.Errorf("--memory-limit %q: %v", v, err)
+	n, err := size.Parse(v)
+	if err != nil || n < 1 {
+		return fmt.Errorf("--memory-limit %q: want a positive size such as 256MiB or 300MB", v)
 	}
-	debug.SetMemoryLimit(int64(n))
+	debug.SetMemoryLimit(n)
 	return nil
 }
