@@ -30,7 +30,8 @@ type Exception struct {
 
 // Record is one traced busta (tracciamento). The caller fills the busta's fields; Append fills
 // Node, Seq, Recorded (when zero), BodyMode, RawHash, PrevHash and Hash, and truncates the
-// times to microseconds, the precision stored.
+// times to microseconds, the precision stored. Its JSON carries the hashes in lower-case hex
+// (recordjson.go).
 type Record struct {
 	Node        string    `json:"node"`
 	Seq         int64     `json:"seq"`
@@ -53,9 +54,9 @@ type Record struct {
 	Outcome     string      `json:"outcome"` // sent, queued, received, delivered, acked, duplicate, error, expired...
 	Exceptions  []Exception `json:"exceptions,omitempty"`
 	HTTPStatus  int         `json:"http_status,omitempty"`
-	Peer        string      `json:"peer,omitempty"`   // remote address, or the URL sent to
-	Signer      string      `json:"signer,omitempty"` // SHA-256 of the signer certificate, hex
-	PayloadHash []byte      `json:"payload_sha256,omitempty"`
+	Peer        string      `json:"peer,omitempty"`           // remote address, or the URL sent to
+	Signer      string      `json:"signer,omitempty"`         // SHA-256 of the signer certificate, hex
+	PayloadHash []byte      `json:"payload_sha256,omitempty"` // SHA-256 of the payload (the SOAP Body's content, BodyContent)
 	PayloadSize int64       `json:"payload_size"`
 	// Header is the busta's eGov Intestazione as XML, kept in every body mode: it names parties,
 	// services and identifiers, never a worker.
