@@ -30,7 +30,8 @@ type Exception struct {
 
 // Record is one traced busta (tracciamento). The caller fills the busta's fields; Append fills
 // Node, Seq, Recorded (when zero), BodyMode, RawHash, PrevHash and Hash, and truncates the
-// times to microseconds, the precision stored.
+// times to microseconds, the precision stored. Its JSON carries the hashes in lower-case hex
+// (recordjson.go).
 type Record struct {
 	Node        string    `json:"node"`
 	Seq         int64     `json:"seq"`
@@ -53,9 +54,9 @@ type Record struct {
 	Outcome     string      `json:"outcome"` // sent, queued, received, delivered, acked, duplicate, error, expired...
 	Exceptions  []Exception `json:"exceptions,omitempty"`
 	HTTPStatus  int         `json:"http_status,omitempty"`
-	Peer        string      `json:"peer,omitempty"`   // remote address, or the URL sent to
-	Signer      string      `json:"signer,omitempty"` // SHA-256 of the signer certificate, hex
-	PayloadHash []byte      `json:"payload_sha256,omitempty"`
+	Peer        string      `json:"peer,omitempty"`           // remote address, or the URL sent to
+	Signer      string      `json:"signer,omitempty"`         // SHA-256 of the signer certificate, hex
+	PayloadHash []byte      `json:"payload_sha256,omitempty"` // SHA-256 of the payload (the SOAP Body's content, BodyContent)
 	PayloadSize int64       `json:"payload_size"`
 	// Header is the busta's eGov Intestazione as XML, kept in every body mode: it names parties,
 	// services and identifiers, never a worker.
@@ -200,9 +201,30 @@ func (r *Record) prepare(node string, mode BodyMode, now time.Time) error {
 // StripBody returns the SOAP envelope with the content of its Body removed, every other byte
 // kept as it was (so the header's signature references stay readable).
 func StripBody(env []byte) ([]byte, error) {
+	start, end, err := bodySpan(env)
+	if err != nil {
+		return nil, fmt.Errorf("strip body: %w", err)
+	}
+	out := make([]byte, 0, start+len(env)-end)
+	out = append(out, env[:start]...)
+	return append(out, env[end:]...), nil
+}
+
+// BodyContent returns the content of the SOAP envelope's Body (the application payload), as the
+// bytes between the Body's start and end tags.
+func BodyContent(env []byte) ([]byte, error) {
+	start, end, err := bodySpan(env)
+	if err != nil {
+		return nil, fmt.Errorf("body content: %w", err)
+	}
+	return env[start:end:end], nil
+}
+
+// bodySpan finds the content of the Body under the envelope: env[start:end].
+func bodySpan(env []byte) (start, end int, err error) {
 	d := xml.NewDecoder(bytes.NewReader(env))
 	depth := 0
-	var start int64 = -1
+	start = -1
 	for {
 		before := d.InputOffset()
 		tok, err := d.RawToken()
@@ -210,25 +232,23 @@ func StripBody(env []byte) ([]byte, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("strip body at byte %d: %w", before, err)
+			return 0, 0, fmt.Errorf("at byte %d: %w", before, err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
 			if depth == 2 && t.Name.Local == "Body" && start < 0 {
-				start = d.InputOffset()
+				start = int(d.InputOffset())
 			}
 		case xml.EndElement:
 			if depth == 2 && t.Name.Local == "Body" && start >= 0 {
-				out := make([]byte, 0, int(start)+len(env)-int(before))
-				out = append(out, env[:start]...)
-				return append(out, env[before:]...), nil
+				return start, int(before), nil
 			}
 			depth--
 		}
 	}
 	if start >= 0 {
-		return nil, errors.New("strip body: the Body element is not closed")
+		return 0, 0, errors.New("the Body element is not closed")
 	}
-	return nil, errors.New("strip body: no SOAP Body element under the envelope")
+	return 0, 0, errors.New("no SOAP Body element under the envelope")
 }

@@ -35,16 +35,3 @@ func BenchmarkIDGeneratorMemory(b *testing.B) {
 		}
 	}
 }
-
-func BenchmarkFileCounterReserve(b *testing.B) {
-	fc, err := NewFileCounter(b.TempDir() + "/ids")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	for b.Loop() {
-		if _, err := fc.Reserve(ctx, "P_Q_2026-01-01_00:00", 1); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

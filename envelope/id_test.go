@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -128,11 +126,11 @@ func TestIDGeneratorStoreError(t *testing.T) {
 	}
 }
 
-// Two generators over one FileCounter path stand for two processes (each opens its own lock),
-// many goroutines each; then a restart: new generators, same store, same minute. No identifier
-// may repeat.
+// Two generators over one CounterStore stand for two processes sharing a store (a gateway and
+// porta envelope wrap --config), many goroutines each; then a restart: new generators, same
+// store, same minute. No identifier may repeat.
 func TestIDGeneratorUniqueConcurrentAndRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state", "counters")
+	store := &MemoryCounter{}
 	minute := time.Date(2026, 11, 28, 9, 30, 0, 0, rome)
 	clock := func() time.Time { return minute }
 	seen := sync.Map{}
@@ -141,11 +139,7 @@ func TestIDGeneratorUniqueConcurrentAndRestart(t *testing.T) {
 	run := func(block int) {
 		var wg sync.WaitGroup
 		for p := 0; p < 2; p++ {
-			fc, err := NewFileCounter(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g := NewIDGenerator("Provincia", "", clock, fc)
+			g := NewIDGenerator("Provincia", "", clock, store)
 			g.Block = block
 			for w := 0; w < 8; w++ {
 				wg.Add(1)
@@ -177,72 +171,6 @@ func TestIDGeneratorUniqueConcurrentAndRestart(t *testing.T) {
 	run(1) // restart, same minute
 	if dups != 0 || total != 2*2*8*40 {
 		t.Errorf("%d duplicates in %d identifiers", dups, total)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(string(b), "Provincia_ProvinciaSPCoopIT_2026-11-28_09:30 ") {
-		t.Errorf("state file = %q", b)
-	}
-}
-
-func TestFileCounter(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "counters")
-	fc, err := NewFileCounter(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	for i, n := range []int{1, 10, 1} {
-		first, err := fc.Reserve(ctx, "P_Q_2026-11-28_09:30", n)
-		if want := []int{1, 2, 12}[i]; err != nil || first != want {
-			t.Errorf("Reserve #%d = %d, %v; want %d", i, first, err, want)
-		}
-	}
-	// A day later the old minute is pruned.
-	if _, err := fc.Reserve(ctx, "P_Q_2026-11-29_09:31", 1); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(path)
-	if strings.Contains(string(b), "2026-11-28") {
-		t.Errorf("old counters kept: %q", b)
-	}
-	for _, bad := range []struct {
-		key string
-		n   int
-	}{{"a b", 1}, {"", 1}, {"k", 0}} {
-		if _, err := fc.Reserve(ctx, bad.key, bad.n); err == nil {
-			t.Errorf("Reserve(%q, %d) accepted", bad.key, bad.n)
-		}
-	}
-	os.WriteFile(path, []byte("P_Q_2026-11-29_09:31 x\n"), 0o600)
-	if _, err := fc.Reserve(ctx, "P_Q_2026-11-29_09:31", 1); err == nil || !strings.Contains(err.Error(), path+":1") {
-		t.Errorf("corrupt state: %v", err)
-	}
-	// A held lock and a cancelled context: Reserve gives up with the context's error.
-	unlock, err := fc.lock(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	if _, err := fc.Reserve(cctx, "k", 1); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Reserve under a held lock = %v", err)
-	}
-	unlock()
-}
-
-func TestDefaultStateDir(t *testing.T) {
-	t.Setenv("XDG_STATE_HOME", "/var/state")
-	if d, _ := DefaultStateDir(); d != "/var/state/porta" {
-		t.Errorf("XDG: %s", d)
-	}
-	t.Setenv("XDG_STATE_HOME", "")
-	t.Setenv("HOME", "/home/op")
-	if d, _ := DefaultStateDir(); d != "/home/op/.local/state/porta" {
-		t.Errorf("HOME: %s", d)
 	}
 }
 

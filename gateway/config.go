@@ -18,6 +18,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"porta/envelope"
+	"porta/internal/redact"
+	"porta/internal/size"
 	"porta/jobs"
 	"porta/registry"
 )
@@ -243,26 +245,6 @@ func (r *configReader) file_(n *yaml.Node, key, def string, required bool) strin
 	return p
 }
 
-var sizeRE = regexp.MustCompile(`^(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$`)
-
-// ParseSize reads a byte count: a number, optionally followed by B, KiB, MiB, GiB (powers of 1024)
-// or KB, MB, GB (powers of 1000).
-func ParseSize(s string) (int64, error) {
-	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return 0, fmt.Errorf("invalid size %q", s)
-	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("invalid size %q: %w", s, err)
-	}
-	mult := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 1e3, "MB": 1e6, "GB": 1e9}[m[2]]
-	if n > (1<<62)/mult {
-		return 0, fmt.Errorf("size %q is too large", s)
-	}
-	return n * mult, nil
-}
-
 var nodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // LoadConfig reads porta.yaml at path, resolves relative paths against its directory, applies the
@@ -388,7 +370,7 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 
 	c.MaxMessage = defaultMaxMessage
 	if n := &raw.Limits.MaxMessage; set(n) {
-		v, err := ParseSize(n.Value)
+		v, err := size.Parse(n.Value)
 		if err != nil || v < 1024 {
 			r.errf(n, "limits.max_message %q must be a size of at least 1KiB, e.g. 16MiB", n.Value)
 		} else {
@@ -537,7 +519,7 @@ func (r *configReader) jobs(n *yaml.Node, check JobCheck) []JobConfig {
 			}
 			if ok && check != nil {
 				if err := check(j.Run); err != nil {
-					r.errf(runN, "%s: run %q: %v", where, strings.Join(j.Run, " "), err)
+					r.errf(runN, "%s: run %q: %v", where, redact.Line(j.Run), err)
 				}
 			}
 		}

@@ -221,19 +221,6 @@ func mustRead(t *testing.T, p string) []byte {
 	return b
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"1024": 1024, "16MiB": 16 << 20, "2 KiB": 2048, "1GB": 1e9, "7B": 7} {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "-1", "1TiB", "lots", "99999999999999999999GiB"} {
-		if _, err := ParseSize(in); err == nil {
-			t.Errorf("ParseSize(%q) succeeded", in)
-		}
-	}
-}
-
 // FuzzLoadConfig feeds arbitrary porta.yaml files to LoadConfig: it must answer, never panic.
 func FuzzLoadConfig(f *testing.F) {
 	for _, seed := range []string{"parties: [Provincia]\n", "listen: {pd: ':0', pa: ':0'}\n", "jobs: [x]\n", "outbox: 3\n", "parties: [[a]]\nlimits: {max_message: 1GiB}\n"} {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"porta/audit"
 	"porta/envelope"
 )
 
@@ -206,8 +207,14 @@ func (g *Gateway) record(dir Direction, function string, h *envelope.Header, raw
 	if h != nil {
 		r.Transaction = h.ID
 	}
-	r.PayloadSize = len(raw)
-	r.PayloadHash = sha256.Sum256(raw)
+	// The payload is the SOAP Body's content (the application's document); the whole envelope
+	// has its own hash in the trace (audit.Record.RawHash). An unreadable envelope is hashed whole.
+	payload := raw
+	if b, err := audit.BodyContent(raw); err == nil {
+		payload = b
+	}
+	r.PayloadSize = len(payload)
+	r.PayloadHash = sha256.Sum256(payload)
 	switch g.opt.BodyMode {
 	case "full":
 		r.Raw = raw

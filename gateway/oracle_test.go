@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -15,14 +14,7 @@ import (
 // referenceBusta is the eGov busta schema with the reference implementation's constraints,
 // shared with CI at ../shared (from the repository root).
 func referenceBusta(t *testing.T) string {
-	p, err := filepath.Abs(filepath.Join("..", "..", "shared", "spec", "reference", "Busta.xsd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		testenv.Missing(t, p, "the shared reference folder next to the repository (../shared)")
-	}
-	return p
+	return testenv.Shared(t, "spec", "reference", "Busta.xsd")
 }
 
 // TestAnswersValidAgainstReferenceSchema checks every busta the Porta Applicativa answers with (a

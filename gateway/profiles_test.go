@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"porta/audit"
 	"porta/envelope"
 )
 
@@ -56,6 +58,10 @@ func TestSyncExchange(t *testing.T) {
 			}
 			if r.PayloadSize == 0 || len(r.Raw) == 0 {
 				t.Errorf("%s: record %+v has no payload size or body", nd.name, r)
+			}
+			// The payload hash is the Body's content's, not the envelope's.
+			if body, err := audit.BodyContent(r.Raw); err != nil || r.PayloadHash != sha256.Sum256(body) || r.PayloadSize != len(body) || r.PayloadHash == sha256.Sum256(r.Raw) {
+				t.Errorf("%s: %s record's payload hash %x (%d bytes) is not the SHA-256 of its Body's content (%v)", nd.name, r.Direction, r.PayloadHash, r.PayloadSize, err)
 			}
 		}
 		if in != 1 || out != 1 {

@@ -31,6 +31,7 @@ import (
 	"porta/gateway"
 	"porta/internal/listen"
 	"porta/internal/loadgen"
+	"porta/internal/size"
 	"porta/registry"
 )
 
@@ -113,10 +114,10 @@ type benchReport struct {
 }
 
 func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bench", stderr)
+	fs := newFlags("bench", "[flags]", stdout, stderr)
 	var o benchOptions
 	fs.StringVar(&o.profile, "profile", "sync", "collaboration profile: sync or oneway-ack")
-	payload := fs.String("payload", "1KB", "payload size: 1KB, 100KB, 1MB, 10MB (or any N[KB|MB])")
+	payload := fs.String("payload", "1KB", "payload size: 1KB, 100KB, 1MB, 10MB or any size (KB, MB: powers of 1000; KiB, MiB: of 1024)")
 	fs.IntVar(&o.concurrency, "concurrency", 2*runtime.GOMAXPROCS(0), "concurrent SIL clients (closed loop)")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured window")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before the window (not measured)")
@@ -128,19 +129,10 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.refDuration, "ref-duration", 0, "length of each reference measurement (default duration/4, 1s to 5s)")
 	memLimit := fs.String("memory-limit", "", memoryLimitUsage)
 	asJSON := fs.Bool("json", false, "print one JSON object with every figure")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: porta bench [--profile sync|oneway-ack] [--payload 1KB|100KB|1MB|10MB] [--concurrency N]\n"+
-			"                   [--duration 20s] [--warmup 3s] [--alg rsa2048|ecdsa-p256] [--store sqlite|postgres://...] [--nodes N]\n"+
-			"                   [--dir D] [--cpuprofile FILE] [--memory-limit SIZE] [--json]\n\n")
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "porta bench: "+format+"\n", a...)
-		return 2
-	}
+	usageErr := fs.fail
 	var err error
 	switch {
 	case fs.NArg() > 0:
@@ -160,9 +152,11 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	case o.nodes > 1 && o.store == "sqlite":
 		return usageErr("--nodes %d: nodes share a PostgreSQL store (a SQLite file has one gateway): give --store postgres://...", o.nodes)
 	}
-	if o.payload, err = parseSize(*payload); err != nil {
-		return usageErr("--payload %q: %v", *payload, err)
+	n, err := size.Parse(*payload)
+	if err != nil || n < 1 || n > 1<<30 {
+		return usageErr("--payload %q: want a size from 1 byte to 1GiB, such as 1KB, 100KB, 1MB or 10MB", *payload)
 	}
+	o.payload = int(n)
 	if err := setMemoryLimit(*memLimit); err != nil {
 		return usageErr("%v", err)
 	}
@@ -190,25 +184,6 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// parseSize reads 1KB, 100KB, 1MB, 10MB, 512 (bytes); K and M are powers of 1024.
-func parseSize(s string) (int, error) {
-	u := strings.ToUpper(strings.TrimSpace(s))
-	mult := 1
-	switch {
-	case strings.HasSuffix(u, "MB"):
-		mult, u = 1<<20, strings.TrimSuffix(u, "MB")
-	case strings.HasSuffix(u, "KB"):
-		mult, u = 1<<10, strings.TrimSuffix(u, "KB")
-	case strings.HasSuffix(u, "B"):
-		u = strings.TrimSuffix(u, "B")
-	}
-	n, err := strconv.Atoi(u)
-	if err != nil || n <= 0 {
-		return 0, errors.New("want a positive size such as 1KB, 100KB, 1MB or 10MB")
-	}
-	return n * mult, nil
 }
 
 func bench(ctx context.Context, o benchOptions, stderr io.Writer) (*benchReport, error) {

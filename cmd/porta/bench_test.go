@@ -85,11 +85,3 @@ func TestBenchUsage(t *testing.T) {
 		}
 	}
 }
-
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int{"1KB": 1024, "100kb": 102400, "1MB": 1 << 20, "10MB": 10 << 20, "512": 512, "64B": 64} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-}

@@ -90,23 +90,18 @@ type demoReport struct {
 }
 
 func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("demo", stderr)
+	fs := newFlags("demo", "[--dir D] [--workers N] [--json] [flags]", stdout, stderr)
 	dir := fs.String("dir", "", "directory for the network, its data and stores (default: a new temporary directory)")
 	workers := fs.Int("workers", 200, "synthetic workers in the SIL")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the table")
 	conc := fs.Int("concurrency", 16, "requests in flight per flow")
 	seed := fs.Uint64("seed", 1, "seed of the synthetic data")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: porta demo [--dir D] [--workers N] [--json]\n\n")
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	if fs.NArg() > 0 || *workers < 10 || *conc < 1 {
-		io.WriteString(stderr, "porta demo: want no arguments, --workers >= 10 and --concurrency >= 1\n")
-		return 2
+		return fs.fail("want no arguments, --workers >= 10 and --concurrency >= 1")
 	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "porta-demo-*")

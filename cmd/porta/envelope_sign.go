@@ -38,21 +38,15 @@ func wssecInput(fs interface{ Args() []string }, stdin io.Reader) ([]byte, strin
 }
 
 func runEnvelopeSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("envelope sign", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta envelope sign --key KEY.pem --cert CERT.pem [FILE]")
-		fmt.Fprintln(stderr, "\nSigns a SOAP envelope (FILE or stdin) with WS-Security and writes it to stdout.")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("envelope sign", "--key KEY.pem --cert CERT.pem [FILE]", stdout, stderr)
+	fs.About = "Signs a SOAP envelope (FILE or stdin) with WS-Security and writes it to stdout."
 	key := fs.String("key", "", "PEM `file` of the private key (RSA or ECDSA P-256)")
 	cert := fs.String("cert", "", "PEM `file` of the key's X.509 certificate")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	if *key == "" || *cert == "" {
-		fmt.Fprintln(stderr, "porta envelope sign: --key and --cert are required")
-		fs.Usage()
-		return 2
+		return fs.fail("--key and --cert are required")
 	}
 	signer, err := envelope.LoadSigner(*key, *cert)
 	if err != nil {
@@ -83,24 +77,18 @@ func (l *wssecPaths) String() string     { return strings.Join(*l, ",") }
 func (l *wssecPaths) Set(s string) error { *l = append(*l, s); return nil }
 
 func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("envelope verify", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta envelope verify (--trust CERT.pem | --ca CA.pem)... [--max-skew 5m] [FILE]")
-		fmt.Fprintln(stderr, "\nVerifies the WS-Security signature of a SOAP envelope (FILE or stdin) and prints the")
-		fmt.Fprintln(stderr, "verified busta as one JSON object. On failure prints \"EGOV_IT_NNN: what failed\" and exits 1.")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("envelope verify", "(--trust CERT.pem | --ca CA.pem)... [--max-skew 5m] [FILE]", stdout, stderr)
+	fs.About = "Verifies the WS-Security signature of a SOAP envelope (FILE or stdin) and prints the\n" +
+		"verified busta as one JSON object. On failure prints \"EGOV_IT_NNN: what failed\" and exits 1."
 	var trust, ca wssecPaths
 	fs.Var(&trust, "trust", "PEM `file` of a pinned signer certificate (repeatable)")
 	fs.Var(&ca, "ca", "PEM `file` of a trusted CA certificate (repeatable)")
 	skew := fs.Duration("max-skew", envelope.DefaultMaxSkew, "clock skew tolerated on the wsu:Timestamp")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	if len(trust)+len(ca) == 0 {
-		fmt.Fprintln(stderr, "porta envelope verify: at least one --trust or --ca is required")
-		fs.Usage()
-		return 2
+		return fs.fail("at least one --trust or --ca is required")
 	}
 	if *skew < 0 {
 		fmt.Fprintln(stderr, "porta envelope verify: --max-skew must not be negative")

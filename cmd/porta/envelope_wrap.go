@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"porta/audit"
 	"porta/envelope"
+	"porta/gateway"
+	"porta/registry"
 	"porta/xsd"
 )
 
@@ -57,19 +60,21 @@ func parseParty(flagName, s string) (envelope.Party, error) {
 }
 
 func runEnvelopeWrap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("envelope wrap", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: porta envelope wrap --from PARTY --to PARTY --service NAME --action NAME
+	fs := newFlags("envelope wrap", `--from PARTY --to PARTY --service NAME --action NAME
        [--profile oneway|sync|async-symmetric|async-asymmetric] [--relates-to ID]
-       [--conversation ID] [--expires RFC3339] [--once] [--ack] [--port-id ID]
-       [--state-dir DIR] [FILE]
-
-Puts the payload (an XML document in FILE or on stdin; empty for an empty Body) into the Body of a
+       [--conversation ID] [--expires RFC3339] [--once] [--ack]
+       [--config DIR/porta.yaml | --port-id ID] [FILE]`, stdout, stderr)
+	fs.About = `Puts the payload (an XML document in FILE or on stdin; empty for an empty Body) into the Body of a
 SOAP 1.1 envelope whose header is a new eGov busta, and writes the envelope to stdout. PARTY is
-NAME or TYPE:NAME (type SPC by default). The Identificatore is <from>_<port-id>_<NNNNNNN>_<date>_<time>,
-its counter kept in DIR/ids so that it never repeats; dates are local time.`)
-		fs.PrintDefaults()
-	}
+NAME or TYPE:NAME (type SPC by default). The Identificatore is <from>_<port-id>_<NNNNNNN>_<date>_<time>;
+dates are local time.
+
+With --config the counter is the gateway's own, in its store (the counter porta serve draws from,
+live or not), and the port is the registry's: the busta can be sent, its Identificatore is never one
+the gateway mints. --from defaults to the gateway's first party and must be one it hosts.
+Without --config the counter is this run's alone and starts at 1: every run in the same minute
+makes the same Identificatore, which a gateway may have minted too. Use that for tests and
+examples only; the command says so on stderr.`
 	from := fs.String("from", "", "sending `PARTY` (Mittente)")
 	to := fs.String("to", "", "receiving `PARTY` (Destinatario)")
 	service := fs.String("service", "", "Servizio `NAME` (type SPC)")
@@ -80,14 +85,26 @@ its counter kept in DIR/ids so that it never repeats; dates are local time.`)
 	expires := fs.String("expires", "", "Scadenza, an RFC 3339 `time`")
 	once := fs.Bool("once", false, "inoltro EGOV_IT_ALPIUUNAVOLTA: the receiver filters duplicates")
 	ack := fs.Bool("ack", false, "confermaRicezione=true: the receiver answers with a Riscontro")
-	portID := fs.String("port-id", "", "identificativo porta of the sender (default NAMESPCoopIT)")
-	stateDir := fs.String("state-dir", "", "`DIR` of the identifier counters (default $XDG_STATE_HOME/porta or ~/.local/state/porta)")
-	if code, done := parseFlags(fs, args); done {
+	portID := fs.String("port-id", "", "identificativo porta of the sender, without --config (default NAMESPCoopIT)")
+	config := fs.String("config", "", "the sending gateway's `porta.yaml`: draw the Identificatore from its store's counter")
+	if code, done := fs.parse(args); done {
 		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "porta envelope wrap: "+format+"\n", a...)
-		return 2
+	fail := fs.fail
+	var gw *gatewayCounter
+	if *config != "" {
+		if *portID != "" {
+			return fail("--port-id and --config exclude each other: with --config the port is the registry's")
+		}
+		var err error
+		if gw, err = openGatewayCounter(*config, *from); err != nil {
+			fmt.Fprintf(stderr, "porta envelope wrap: %v\n", err)
+			return 1
+		}
+		defer gw.Close()
+		if *from == "" {
+			*from = gw.party
+		}
 	}
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"from", *from}, {"to", *to}, {"service", *service}, {"action", *action}} {
@@ -141,17 +158,12 @@ its counter kept in DIR/ids so that it never repeats; dates are local time.`)
 	if err != nil {
 		return fail("%v", err)
 	}
-	dir := *stateDir
-	if dir == "" {
-		if dir, err = envelope.DefaultStateDir(); err != nil {
-			return fail("%v", err)
-		}
+	var counter envelope.CounterStore = &envelope.MemoryCounter{}
+	port := *portID
+	if gw != nil {
+		counter, port = gw.store, gw.port
 	}
-	counter, err := envelope.NewFileCounter(filepath.Join(dir, "ids"))
-	if err != nil {
-		return fail("%v", err)
-	}
-	gen := envelope.NewIDGenerator(sender.Name, *portID, time.Now, counter)
+	gen := envelope.NewIDGenerator(sender.Name, port, time.Now, counter)
 	gen.Block = 1 // one identifier per run: reserve no more than that
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -159,6 +171,9 @@ its counter kept in DIR/ids so that it never repeats; dates are local time.`)
 	if err != nil {
 		fmt.Fprintf(stderr, "porta envelope wrap: %v\n", err)
 		return 1
+	}
+	if gw == nil {
+		fmt.Fprintf(stderr, "porta envelope wrap: no --config: %s comes from this run's own counter and may repeat one a gateway minted; give --config DIR/porta.yaml for a busta to send\n", id)
 	}
 	h.ID, h.Time = id, envelope.Timestamp{Time: now, Source: envelope.TimeSPC}
 	if h.Profile.Async() && h.Conversation == "" {
@@ -181,17 +196,12 @@ its counter kept in DIR/ids so that it never repeats; dates are local time.`)
 }
 
 func runEnvelopeValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("envelope validate", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: porta envelope validate [FILE]
-
-Checks the SOAP envelope in FILE (or stdin): XML safety limits, the busta's structure and values
+	fs := newFlags("envelope validate", "[FILE]", stdout, stderr)
+	fs.About = `Checks the SOAP envelope in FILE (or stdin): XML safety limits, the busta's structure and values
 (every exception of the eGov rules), our busta schema, and the Fault when the Body holds one.
 Prints the busta as one JSON object on stdout and exits 0, or prints one "EGOV_IT_NNN: where: what"
-line per problem on stderr and exits 1.`)
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+line per problem on stderr and exits 1.`
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	data, name, err := readInput(fs.Args(), stdin)
@@ -237,4 +247,48 @@ line per problem on stderr and exits 1.`)
 	}
 	fmt.Fprintf(stdout, "%s\n", out)
 	return 0
+}
+
+// gatewayCounter is the identifier counter of a gateway's party: the store porta serve draws its
+// Identificatori from, and the party's port as the gateway names it.
+type gatewayCounter struct {
+	party, port string
+	store       *audit.Store
+}
+
+func (g *gatewayCounter) Close() error { return g.store.Close() }
+
+// openGatewayCounter opens the counter of party (the gateway's first when empty) of the gateway
+// configured by cfgPath. The store must exist: a wrong --config must not leave a new one behind.
+func openGatewayCounter(cfgPath, party string) (*gatewayCounter, error) {
+	cfg, err := gateway.LoadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if party == "" {
+		party = cfg.Parties[0]
+	} else if p, err := parseParty("from", party); err == nil {
+		party = p.Name
+	}
+	if !slices.Contains(cfg.Parties, party) {
+		return nil, fmt.Errorf("--from %s: %s hosts %s, not %s", party, cfg.File, strings.Join(cfg.Parties, ", "), party)
+	}
+	reg, err := registry.Load(cfg.Registry, registry.Options{})
+	if err != nil {
+		return nil, err
+	}
+	port := envelope.DefaultPortID(party)
+	if p, ok := reg.Party(party); ok && p.PortID != "" {
+		port = p.PortID
+	}
+	if err := storeExists(cfg.Store, cfgPath); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := audit.Open(ctx, cfg.Store, audit.Options{Node: cfg.Node})
+	if err != nil {
+		return nil, err
+	}
+	return &gatewayCounter{party: party, port: port, store: st}, nil
 }

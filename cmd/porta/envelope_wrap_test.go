@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"porta/audit"
 	"porta/envelope"
+	"porta/gateway"
 )
 
 // runPorta calls run with stdin and returns the exit code and both outputs.
@@ -22,8 +25,7 @@ func runPorta(t *testing.T, stdin []byte, args ...string) (int, string, string) 
 const wrapPayload = `<?xml version="1.0"?><d:Richiesta xmlns:d="urn:porta:test:did"><d:CF>RSSMRA85T10A562S</d:CF></d:Richiesta>`
 
 func TestEnvelopeWrapValidate(t *testing.T) {
-	state := t.TempDir()
-	common := []string{"envelope", "wrap", "--state-dir", state, "--from", "ProvinciaTorino", "--to", "SPC:RegionePiemonte", "--service", "DID", "--action", "Consulta"}
+	common := []string{"envelope", "wrap", "--from", "ProvinciaTorino", "--to", "SPC:RegionePiemonte", "--service", "DID", "--action", "Consulta"}
 	ref := "RegionePiemonte_RegionePiemonteSPCoopIT_0000003_2026-11-28_09:30"
 	tests := []struct {
 		name  string
@@ -54,7 +56,6 @@ func TestEnvelopeWrapValidate(t *testing.T) {
 			}
 		}},
 	}
-	seen := map[string]bool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errs := runPorta(t, []byte(wrapPayload), append(append([]string{}, common...), tt.extra...)...)
@@ -64,9 +65,9 @@ func TestEnvelopeWrapValidate(t *testing.T) {
 			if !strings.Contains(out, "<d:Richiesta") {
 				t.Errorf("payload missing: %s", out)
 			}
-			code, js, errs := runPorta(t, []byte(out), "envelope", "validate")
+			code, js, verrs := runPorta(t, []byte(out), "envelope", "validate")
 			if code != 0 {
-				t.Fatalf("validate exit %d: %s\n%s", code, errs, out)
+				t.Fatalf("validate exit %d: %s\n%s", code, verrs, out)
 			}
 			var h envelope.Header
 			if err := json.Unmarshal([]byte(js), &h); err != nil {
@@ -75,10 +76,10 @@ func TestEnvelopeWrapValidate(t *testing.T) {
 			if h.Sender[0].Name != "ProvinciaTorino" || h.Receiver != (envelope.Party{Type: "SPC", Name: "RegionePiemonte"}) || h.Service != "DID" || h.Action != "Consulta" {
 				t.Errorf("header %+v", h)
 			}
-			if seen[h.ID] {
-				t.Errorf("identifier %s repeated", h.ID)
+			// Without --config the counter is the run's own, and the command says so.
+			if !strings.Contains(h.ID, "_0000001_") || !strings.Contains(errs, "no --config: "+h.ID+" comes from this run's own counter") {
+				t.Errorf("identifier %s, stderr %q", h.ID, errs)
 			}
-			seen[h.ID] = true
 			tt.check(t, &h)
 		})
 	}
@@ -92,18 +93,17 @@ func TestEnvelopeWrapValidate(t *testing.T) {
 }
 
 func TestEnvelopeWrapErrors(t *testing.T) {
-	state := t.TempDir()
-	base := []string{"envelope", "wrap", "--state-dir", state, "--from", "A", "--to", "B", "--service", "S", "--action", "X"}
+	base := []string{"envelope", "wrap", "--from", "A", "--to", "B", "--service", "S", "--action", "X"}
 	tests := []struct {
 		args  []string
 		stdin string
 		want  string
 	}{
-		{[]string{"envelope", "wrap", "--state-dir", state}, "", "--from, --to, --service, --action required"},
+		{[]string{"envelope", "wrap"}, "", "--from, --to, --service, --action required"},
 		{append(append([]string{}, base...), "--profile", "broadcast"), "", `--profile "broadcast"`},
 		{append(append([]string{}, base...), "--relates-to", "nope"), "", "--relates-to: identifier \"nope\""},
 		{append(append([]string{}, base...), "--expires", "tomorrow"), "", `--expires "tomorrow"`},
-		{append(append([]string{}, base[:5]...), "Pro_vincia", "--to", "B", "--service", "S", "--action", "X"), "", "letters and digits"},
+		{append(append([]string{}, base[:3]...), "Pro_vincia", "--to", "B", "--service", "S", "--action", "X"), "", "letters and digits"},
 		{append(append([]string{}, base...), "--port-id", "a_b"), "", `--port-id "a_b"`},
 		{base, "<a><b></a>", "stdin: payload: xml"},
 		{base, "<!DOCTYPE a><a/>", "DOCTYPE"},
@@ -115,7 +115,7 @@ func TestEnvelopeWrapErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want stderr with %q", tt.args, code, out, errs, tt.want)
 		}
 	}
-	if code, _, errs := runPorta(t, nil, "envelope", "wrap", "--help"); code != 0 || !strings.Contains(errs, "usage: porta envelope wrap") {
+	if code, out, errs := runPorta(t, nil, "envelope", "wrap", "--help"); code != 0 || !strings.Contains(out, "Usage: porta envelope wrap") {
 		t.Errorf("--help: %d %s", code, errs)
 	}
 }
@@ -161,5 +161,74 @@ func TestEnvelopeValidateReportsEveryProblem(t *testing.T) {
 	code, out, errs := runPorta(t, golden, "envelope", "validate")
 	if code != 0 || !strings.HasPrefix(out, `{"sender":[{"type":"SPC","name":"ProvinciaTorino"}]`) || !strings.Contains(out, `"profile":"oneway"`) {
 		t.Errorf("golden: %d %s %s", code, out, errs)
+	}
+}
+
+// porta envelope wrap --config draws from the counter the gateway draws from (its store), so a
+// gateway and the command line never mint the same Identificatore, even while the gateway holds
+// a reserved block it has not used up.
+func TestEnvelopeWrapSharesGatewayCounter(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errs := runPorta(t, nil, "init", "--party", "Provincia", "--dir", dir, "--alg", "ecdsa-p256"); code != 0 {
+		t.Fatalf("porta init: %s", errs)
+	}
+	cfgPath := filepath.Join(dir, "porta.yaml")
+	wrap := []string{"envelope", "wrap", "--config", cfgPath, "--to", "Ministero", "--service", "SAP", "--action", "invioSAP"}
+
+	// No store yet: refused, and none is created.
+	cfg, err := gateway.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runPorta(t, []byte(wrapPayload), wrap...); code != 1 || !strings.Contains(errs, "no store at") || !strings.Contains(errs, "is this the right --config") {
+		t.Errorf("wrap without a store: exit %d, %s", code, errs)
+	}
+	if _, err := os.Stat(strings.TrimPrefix(cfg.Store, "sqlite:")); !os.IsNotExist(err) {
+		t.Errorf("wrap created the store: %v", err)
+	}
+
+	// The gateway's store and a generator as the gateway makes it (a block of 64 reserved).
+	ctx := context.Background()
+	st, err := audit.Open(ctx, cfg.Store, audit.Options{Node: cfg.Node})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	gw := envelope.NewIDGenerator("Provincia", envelope.DefaultPortID("Provincia"), nil, st)
+	seen := map[string]string{}
+	mint := func(who, id string) {
+		if prev, dup := seen[id]; dup {
+			t.Errorf("%s minted %s, already minted by %s", who, id, prev)
+		}
+		seen[id] = who
+	}
+	for round := 0; round < 3; round++ {
+		for range 2 {
+			id, err := gw.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mint("the gateway", id)
+		}
+		code, out, errs := runPorta(t, []byte(wrapPayload), wrap...)
+		if code != 0 || strings.Contains(errs, "no --config") {
+			t.Fatalf("wrap --config: exit %d, %s", code, errs)
+		}
+		code, js, errs := runPorta(t, []byte(out), "envelope", "validate")
+		var h envelope.Header
+		if err := json.Unmarshal([]byte(js), &h); code != 0 || err != nil {
+			t.Fatalf("validate: %d %v %s", code, err, errs)
+		}
+		if h.Sender[0].Name != "Provincia" {
+			t.Errorf("sender %+v, want the gateway's party", h.Sender)
+		}
+		mint("porta envelope wrap", h.ID)
+	}
+
+	if code, _, errs := runPorta(t, nil, append(wrap, "--from", "Comune")...); code != 1 || !strings.Contains(errs, "hosts Provincia, not Comune") {
+		t.Errorf("--from a party the gateway does not host: exit %d, %s", code, errs)
+	}
+	if code, _, errs := runPorta(t, nil, append(wrap, "--port-id", "X")...); code != 2 || !strings.Contains(errs, "exclude each other") {
+		t.Errorf("--port-id with --config: exit %d, %s", code, errs)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -22,24 +21,19 @@ import (
 )
 
 func init() {
-	register(command{name: "failures", summary: "list and re-send the records the provincial flows rejected", run: runFailures})
-}
-
-func runFailures(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return dispatch("failures", map[string]subcommand{
+	register(command{name: "failures", summary: "list and re-send the records the provincial flows rejected", subs: map[string]subcommand{
 		"list":  {"list rejected records: source, kind, record, field, rule, reason, attempts", runFailuresList},
 		"retry": {"send or merge rejected records again (all open ones, or the IDs given)", runFailuresRetry},
-	}, args, stdin, stdout, stderr)
+	}})
 }
 
 func runFailuresList(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("porta failures list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("failures list", "[--config DIR/porta.yaml | --province DSN] [--status open|resolved|all] [--json]", stdout, stderr)
 	var f flowFlags
-	f.register(fs, false)
+	f.register(fs.FlagSet, false)
 	status := fs.String("status", "open", "open, resolved or all")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := fs.parse(args); done {
+		return code
 	}
 	st := merge.FailureStatus(*status)
 	switch st {
@@ -47,14 +41,17 @@ func runFailuresList(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	case "all":
 		st = ""
 	default:
-		fmt.Fprintf(stderr, "porta failures list: --status %q: want open, resolved or all\n", *status)
-		return 2
+		return fs.fail("--status %q: want open, resolved or all", *status)
 	}
 	if err := f.resolve(false); err != nil {
 		fmt.Fprintln(stderr, "porta failures list:", err)
 		return 2
 	}
 	ctx := context.Background()
+	if err := storeExists(f.province, f.config); err != nil {
+		fmt.Fprintln(stderr, "porta failures list: the province's store:", err)
+		return 1
+	}
 	store, db, err := f.openProvince(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "porta failures list:", err)
@@ -103,14 +100,13 @@ type failuresRetryTask struct {
 
 func (t *failuresRetryTask) flows() *flowFlags { return &t.f }
 
-func parseFailuresRetry(args []string, _ bool, stderr io.Writer) (task, error) {
-	fs := flag.NewFlagSet("porta failures retry", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func parseFailuresRetry(args []string, _ bool, stdout, stderr io.Writer) (task, error) {
+	fs := newFlags("failures retry", "[--config DIR/porta.yaml] [flags] [ID...]", stdout, stderr)
 	t := &failuresRetryTask{ids: map[int64]bool{}}
-	t.f.register(fs, true)
-	t.b.register(fs)
-	t.a.register(fs)
-	if err := fs.Parse(args); err != nil {
+	t.f.register(fs.FlagSet, true)
+	t.b.register(fs.FlagSet)
+	t.a.register(fs.FlagSet)
+	if err := fs.parseErr(args); err != nil {
 		return nil, flagError{err}
 	}
 	for _, a := range fs.Args() {

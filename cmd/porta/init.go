@@ -31,7 +31,7 @@ func init() {
 var initFiles = []string{"porta.yaml", "registry.yaml", "key.pem", "cert.pem", "party.yaml"}
 
 func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("init", stderr)
+	fs := newFlags("init", "--party NAME --dir DIR [flags]", stdout, stderr)
 	party := fs.String("party", "", "name of the party this gateway hosts (letters and digits), required")
 	dir := fs.String("dir", "", "directory to write the gateway's files to (created if missing), required")
 	typ := fs.String("type", registry.TypeSPC, "party type: SPC, TEST or AOO")
@@ -45,23 +45,16 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	publicURL := fs.String("public-url", "", "URL peers use to reach the Porta Applicativa (default https://PA-ADDR/pa)")
 	force := fs.Bool("force", false, "overwrite existing files in --dir")
 	freePorts := fs.Bool("free-ports", false, "listen on loopback ports that are free now, chosen below the kernel's ephemeral range, instead of the defaults (for several gateways on one machine)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta init --party NAME --dir DIR [flags]")
-		fmt.Fprintln(stderr, "\nWrites porta.yaml, registry.yaml, key.pem, cert.pem and party.yaml in DIR.")
-		fmt.Fprintf(stderr, "Listeners default to loopback: PD %s, PA %s, admin %s.\n\n", gateway.DefaultPDAddr, gateway.DefaultPAAddr, gateway.DefaultAdminAddr)
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+	fs.About = fmt.Sprintf("Writes porta.yaml, registry.yaml, key.pem, cert.pem and party.yaml in DIR.\n"+
+		"Listeners default to loopback: PD %s, PA %s, admin %s.", gateway.DefaultPDAddr, gateway.DefaultPAAddr, gateway.DefaultAdminAddr)
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "porta init: "+format+"\n", a...)
 		return 1
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "porta init: "+format+"\n", a...)
-		return 2
-	}
+	usageErr := fs.fail
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))
@@ -84,7 +77,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		*portID = registry.DefaultPortID(*party, *typ)
 	}
 	if *freePorts {
-		if set := addrFlagsSet(fs); len(set) > 0 {
+		if set := addrFlagsSet(fs.FlagSet); len(set) > 0 {
 			return usageErr("--free-ports chooses the listen addresses; drop %s, or drop --free-ports", strings.Join(set, " and "))
 		}
 		// Free now, released at once: listen.Reserved draws them below the ephemeral range,

@@ -23,6 +23,7 @@ import (
 
 	"porta/audit"
 	"porta/gateway"
+	"porta/internal/redact"
 	"porta/jobs"
 )
 
@@ -37,7 +38,7 @@ type task interface {
 // parseFunc parses a command's arguments (after its name) as the command line does, without
 // running anything; asJob allows what only a job may leave out (sil send's --worker and
 // --since). Flag errors come back as flagError, already printed to stderr with the usage.
-type parseFunc func(args []string, asJob bool, stderr io.Writer) (task, error)
+type parseFunc func(args []string, asJob bool, stdout, stderr io.Writer) (task, error)
 
 type flagError struct{ error }
 
@@ -69,7 +70,7 @@ func jobCommandNames() string {
 // runTask is the command line of a job command: exit 2 for a usage error, 1 for a failed run.
 func runTask(name string, args []string, stdout, stderr io.Writer) int {
 	jc := jobCommands[name]
-	t, err := jc.parse(args, false, stderr)
+	t, err := jc.parse(args, false, stdout, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -110,7 +111,7 @@ func parseJob(run []string) (jobCommand, task, error) {
 			return jc, nil, fmt.Errorf("porta %s: --config: a job runs with the porta.yaml that lists it; leave --config out", name)
 		}
 	}
-	t, err := jc.parse(run[2:], true, io.Discard)
+	t, err := jc.parse(run[2:], true, io.Discard, io.Discard)
 	if errors.Is(err, flag.ErrHelp) {
 		err = errors.New("-h/--help is not a flag of a job")
 	}
@@ -141,7 +142,7 @@ func scheduledJobs(cfg *gateway.Config, pd *atomic.Value) ([]jobs.Job, error) {
 		}
 		cmd, t, err := parseJob(jc.Run)
 		if err == nil {
-			t, err = cmd.parse(args(), true, io.Discard)
+			t, err = cmd.parse(args(), true, io.Discard, io.Discard)
 		}
 		if err == nil {
 			err = t.flows().resolve(cmd.needsPD)
@@ -150,7 +151,7 @@ func scheduledJobs(cfg *gateway.Config, pd *atomic.Value) ([]jobs.Job, error) {
 			return nil, fmt.Errorf("%s:%d: job %q cannot run: %w", cfg.File, jc.Line, jc.Name, err)
 		}
 		out = append(out, jobs.Job{Name: jc.Name, Next: jc.Schedule.Next, Run: func(ctx context.Context, since time.Time) (jobs.Counts, error) {
-			t, err := cmd.parse(args(), true, io.Discard)
+			t, err := cmd.parse(args(), true, io.Discard, io.Discard)
 			if err != nil {
 				return nil, err
 			}
@@ -180,14 +181,10 @@ func newScheduler(o *gateway.Opened, pd *atomic.Value, log *slog.Logger) (*jobs.
 }
 
 func init() {
-	register(command{name: "jobs", summary: "the jobs porta serve runs on a schedule: their state and their runs", run: runJobs})
-}
-
-func runJobs(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return dispatch("jobs", map[string]subcommand{
+	register(command{name: "jobs", summary: "the jobs porta serve runs on a schedule: their state and their runs", subs: map[string]subcommand{
 		"list":    {"each job of porta.yaml: schedule, command, next due, node running it, last success, mark, runs, failures", runJobsList},
 		"history": {"the runs, newest first: node, start, end, outcome, counts, error", runJobsHistory},
-	}, args, stdin, stdout, stderr)
+	}})
 }
 
 // openJobs loads the config (its jobs checked) and opens its store read-only; a SQLite store
@@ -221,17 +218,17 @@ type jobRow struct {
 	Name     string   `json:"name"`
 	Every    string   `json:"every"`
 	At       string   `json:"at"`
-	Run      []string `json:"run"`
+	Run      []string `json:"run"`       // its secrets masked (redact.Args)
 	InConfig bool     `json:"in_config"` // false: only its history is left in the store
 	*audit.JobState
 }
 
 func runJobsList(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("jobs list", stderr)
+	fs := newFlags("jobs list", "[--config DIR/porta.yaml] [--store DSN] [--json]", stdout, stderr)
 	var sf storeFlags
-	sf.register(fs)
+	sf.register(fs.FlagSet)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	ctx := context.Background()
@@ -261,7 +258,7 @@ func runJobsList(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		delete(byName, j.Name)
 		at := time.Time{}.Add(j.Schedule.At).Format("15:04")
-		rows = append(rows, jobRow{Name: j.Name, Every: j.Schedule.Every.String(), At: at, Run: j.Run, InConfig: true, JobState: s})
+		rows = append(rows, jobRow{Name: j.Name, Every: j.Schedule.Every.String(), At: at, Run: redact.Args(j.Run), InConfig: true, JobState: s})
 	}
 	for _, s := range states {
 		if byName[s.Job] != nil {
@@ -299,18 +296,17 @@ func when(t time.Time) string {
 }
 
 func runJobsHistory(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("jobs history", stderr)
+	fs := newFlags("jobs history", "[--config DIR/porta.yaml] [--store DSN] [--job NAME] [--limit N] [--json]", stdout, stderr)
 	var sf storeFlags
-	sf.register(fs)
+	sf.register(fs.FlagSet)
 	job := fs.String("job", "", "only this job's runs")
 	limit := fs.Int("limit", 20, "at most this many runs")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	if *limit < 1 {
-		fmt.Fprintln(stderr, "porta jobs history: --limit must be at least 1")
-		return 2
+		return fs.fail("--limit must be at least 1")
 	}
 	ctx := context.Background()
 	_, st, err := openJobs(ctx, &sf)

@@ -59,11 +59,27 @@ func TestJobsConfigProblems(t *testing.T) {
 	if code := run([]string{"jobs", "list", "--config", cfg}, nil, &out, &errb); code != 0 || !strings.Contains(out.String(), "sap-nightly") {
 		t.Fatalf("jobs list on the example: exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
+	// A job's credentials are never printed: jobs list masks them, in its table and its JSON.
+	withApp := strings.Replace(strings.Join(good, "\n"), "jobs:", "jobs:\n  - {name: app, every: 1h, run: [sil, send, --what, sap, --app, \"sil:PASSWORD\", --province, \"postgres://u:PGSECRET@db/p\"]}", 1)
+	if err := os.WriteFile(cfg, []byte(withApp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, asJSON := range []bool{false, true} {
+		out.Reset()
+		args := []string{"jobs", "list", "--config", cfg}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		code := run(args, nil, &out, &errb)
+		if got := out.String(); code != 0 || strings.Contains(got, "PASSWORD") || strings.Contains(got, "PGSECRET") || !strings.Contains(got, "sil:xxxxx") || !strings.Contains(got, "u:xxxxx@db") {
+			t.Errorf("%v: exit %d, prints a secret or no masked credentials:\n%s%s", args, code, got, errb.String())
+		}
+	}
 
 	bad := strings.Replace(string(data), "jobs: []", `jobs:
   - {name: a, every: 1h, run: [trace, verify]}
   - {name: b, every: 1h, run: [sil, send, --color, red]}
-  - {name: c, every: 1h, run: [sil, send, --worker, X, --since, "2026-01-01T00:00:00Z"]}
+  - {name: c, every: 1h, run: [sil, send, --app, "sil:PASSWORD", --worker, X, --since, "2026-01-01T00:00:00Z"]}
   - {name: d, every: 1h, run: [sil, send, --config, other.yaml]}
   - {name: e, every: 1h, run: [sil, send, --what, did]}
   - {name: f, every: 1h, run: [sync, scuole]}
@@ -94,6 +110,9 @@ func TestJobsConfigProblems(t *testing.T) {
 			t.Errorf("%v accepted the bad jobs", args)
 		}
 		got := strings.ReplaceAll(errb.String(), `\"`, `"`) // serve logs the error quoted
+		if strings.Contains(got, "PASSWORD") || !strings.Contains(got, "--app sil:xxxxx") {
+			t.Errorf("%v: the error echoes job c's password, or not its masked command:\n%s", args, got)
+		}
 		for i, w := range want {
 			if at := fmt.Sprintf("porta.yaml:%d: job %q: run ", line+i, string(rune('a'+i))); !strings.Contains(got, at) || !strings.Contains(got, w) {
 				t.Errorf("%v: no %s... %s in:\n%s", args, at, w, got)

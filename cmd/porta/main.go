@@ -2,13 +2,12 @@
 // cooperation gateway) for the provincial labour network.
 //
 // Each subcommand lives in its own file of this package and registers itself with register in an
-// init function, so that adding a subcommand never touches this file. Subcommands parse their own
-// flags with the standard flag package and print their usage on --help.
+// init function, so that adding a subcommand never touches this file. Every command parses its
+// flags with newFlags (flags.go): --help prints the usage on stdout and exits 0, a bad flag prints
+// the error and the usage on stderr and exits 2.
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +21,8 @@ type command struct {
 	name    string // the word after "porta", e.g. "envelope"
 	summary string // one line for "porta help"
 	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+	// subs, when set, are the command's subcommands (porta trace verify, ...); run is then unused.
+	subs map[string]subcommand
 }
 
 // commands is the table of subcommands, filled by register from each file's init.
@@ -49,11 +50,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+	if c.subs != nil {
+		return dispatch(c.name, c.subs, args[1:], stdin, stdout, stderr)
+	}
 	return c.run(args[1:], stdin, stdout, stderr)
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: porta COMMAND [flags] [args]")
+	fmt.Fprintln(w, "Usage: porta COMMAND [flags] [args]")
 	fmt.Fprintln(w, "\nCommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
@@ -79,15 +83,16 @@ func dispatch(parent string, subs map[string]subcommand, args []string, stdin io
 		if len(args) == 0 {
 			w = stderr
 		}
-		fmt.Fprintf(w, "usage: porta %s SUBCOMMAND [flags] [args]\n\nSubcommands:\n", parent)
+		fmt.Fprintf(w, "Usage: porta %s SUBCOMMAND [flags] [args]\n\n%s\n\nSubcommands:\n", parent, upperFirst(commands[parent].summary))
 		names := make([]string, 0, len(subs))
 		for n := range subs {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(w, "  %-10s %s\n", n, subs[n].summary)
+			fmt.Fprintf(w, "  %-14s %s\n", n, subs[n].summary)
 		}
+		fmt.Fprintf(w, "\nRun 'porta %s SUBCOMMAND --help' for a subcommand's flags.\n", parent)
 		if len(args) == 0 {
 			return 2
 		}
@@ -108,24 +113,4 @@ func keys(m map[string]subcommand) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// newFlagSet returns a FlagSet that reports errors instead of exiting, writing usage to stderr.
-// parseFlags turns its result into an exit code: 0 and done for --help, 2 for a bad flag.
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("porta "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parseFlags parses args into fs. It returns (code, true) when the caller must return code at once
-// (help was asked for, or a flag was wrong).
-func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, true
-		}
-		return 2, true
-	}
-	return 0, false
 }

@@ -23,24 +23,24 @@ var registrySubcommands = map[string]subcommand{
 	"add-party":     {"trust a peer gateway: merge its party card (party.yaml) into the registry", runRegistryAddParty},
 	"show":          {"print the registry's parties, services and applications (--json)", runRegistryShow},
 	"hash-password": {"read a password on stdin, print the password_hash of an application", runRegistryHashPassword},
+	"add-service":   {"declare a service (a labour service by name, or --profile and --actions) and its delivery", runRegistryAddService},
+	"add-app":       {"add a local application that may call services through the PD (password on stdin)", runRegistryAddApp},
 }
 
 func init() {
 	register(command{
 		name:    "registry",
 		summary: "check, show and extend the service registry; trust peer gateways",
-		run: func(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-			return dispatch("registry", registrySubcommands, args, stdin, stdout, stderr)
-		},
+		subs:    registrySubcommands,
 	})
 }
 
 // parseInterleaved parses flags that may come before or after the positional arguments
 // (porta registry add-party CARD.yaml --replace) and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, int, bool) {
+func parseInterleaved(fs *cmdFlags, args []string) ([]string, int, bool) {
 	var pos []string
 	for {
-		if code, done := parseFlags(fs, args); done {
+		if code, done := fs.parse(args); done {
 			return nil, code, true
 		}
 		args = fs.Args()
@@ -98,20 +98,15 @@ func (s *registrySource) withConfig(p string) (*gateway.Config, string, error) {
 }
 
 func runRegistryCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("registry check", stderr)
+	fs := newFlags("registry check", "[--config DIR/porta.yaml | --registry FILE | FILE]", stdout, stderr)
 	var src registrySource
-	src.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta registry check [--config DIR/porta.yaml | --registry FILE | FILE]")
-		fs.PrintDefaults()
-	}
+	src.flags(fs.FlagSet)
 	pos, code, done := parseInterleaved(fs, args)
 	if done {
 		return code
 	}
 	if len(pos) > 1 {
-		fmt.Fprintf(stderr, "porta registry check: one registry at a time, got %s\n", strings.Join(pos, " "))
-		return 2
+		return fs.fail("one registry at a time, got %s", strings.Join(pos, " "))
 	}
 	cfg, path, err := src.resolve(first(pos))
 	if err != nil {
@@ -161,21 +156,16 @@ func first(s []string) string {
 }
 
 func runRegistryAddParty(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("registry add-party", stderr)
+	fs := newFlags("registry add-party", "[--config DIR/porta.yaml | --registry FILE] CARD.yaml [--replace]", stdout, stderr)
 	var src registrySource
-	src.flags(fs)
+	src.flags(fs.FlagSet)
 	replace := fs.Bool("replace", false, "replace an existing party of the same name with the card's")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta registry add-party [--config DIR/porta.yaml | --registry FILE] CARD.yaml [--replace]")
-		fs.PrintDefaults()
-	}
 	pos, code, done := parseInterleaved(fs, args)
 	if done {
 		return code
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "porta registry add-party: name one party card (party.yaml)")
-		return 2
+		return fs.fail("name one party card (party.yaml)")
 	}
 	_, path, err := src.resolve("")
 	if err != nil {
@@ -296,21 +286,16 @@ func showRegistry(reg *registry.Registry) shownRegistry {
 }
 
 func runRegistryShow(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("registry show", stderr)
+	fs := newFlags("registry show", "[--config DIR/porta.yaml | --registry FILE | FILE] [--json]", stdout, stderr)
 	var src registrySource
-	src.flags(fs)
+	src.flags(fs.FlagSet)
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta registry show [--config DIR/porta.yaml | --registry FILE | FILE] [--json]")
-		fs.PrintDefaults()
-	}
 	pos, code, done := parseInterleaved(fs, args)
 	if done {
 		return code
 	}
 	if len(pos) > 1 {
-		fmt.Fprintf(stderr, "porta registry show: one registry at a time, got %s\n", strings.Join(pos, " "))
-		return 2
+		return fs.fail("one registry at a time, got %s", strings.Join(pos, " "))
 	}
 	_, path, err := src.resolve(first(pos))
 	if err != nil {
@@ -398,12 +383,9 @@ func dash(s string) string {
 }
 
 func runRegistryHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("registry hash-password", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta registry hash-password < PASSWORD-FILE")
-		fmt.Fprintln(stderr, "\nReads the password from the first line of stdin and prints the application's password_hash.")
-	}
-	if code, done := parseFlags(fs, args); done {
+	fs := newFlags("registry hash-password", "< PASSWORD-FILE", stdout, stderr)
+	fs.About = "Reads the password from the first line of stdin and prints the application's password_hash."
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	pw, err := passwordFromStdin(stdin)

@@ -21,11 +21,6 @@ import (
 // Delegata (a local application with a password). Both write the registry through the package
 // registry's editor: the result must load, or the file is not touched.
 
-func init() {
-	registrySubcommands["add-service"] = subcommand{"declare a service (a labour service by name, or --profile and --actions) and its delivery", runRegistryAddService}
-	registrySubcommands["add-app"] = subcommand{"add a local application that may call services through the PD (password on stdin)", runRegistryAddApp}
-}
-
 // listFlag is a flag taking comma-separated values, repeatable.
 type listFlag []string
 
@@ -79,9 +74,9 @@ func adapterNames() []string {
 
 func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	const cmd = "porta registry add-service"
-	fs := newFlagSet("registry add-service", stderr)
+	fs := newFlags("registry add-service", "[--config DIR/porta.yaml | --registry FILE] NAME --consumers PARTY[,PARTY] [--provider PARTY] [--delivery URL|adapter:NAME]", stdout, stderr)
 	var src registrySource
-	src.flags(fs)
+	src.flags(fs.FlagSet)
 	var actions, consumers listFlag
 	provider := fs.String("provider", "", "the party providing it (default: the registry's hosted party)")
 	profile := fs.String("profile", "", "oneway, sync, async-symmetric or async-asymmetric (default: the labour service's)")
@@ -96,11 +91,7 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 			labour = append(labour, s.Name)
 		}
 	}
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta registry add-service [--config DIR/porta.yaml | --registry FILE] NAME --consumers PARTY[,PARTY] [--provider PARTY] [--delivery URL|adapter:NAME] [flags]")
-		fmt.Fprintf(stderr, "\nThe labour services (%s) come with their profile, actions, schema and WSDL;\nothers need --profile and --actions. Built-in adapters: %s.\n\n", strings.Join(labour, ", "), strings.Join(adapterNames(), ", "))
-		fs.PrintDefaults()
-	}
+	fs.About = fmt.Sprintf("The labour services (%s) come with their profile, actions, schema and WSDL;\nothers need --profile and --actions. Built-in adapters: %s.", strings.Join(labour, ", "), strings.Join(adapterNames(), ", "))
 	pos, code, done := parseInterleaved(fs, args)
 	if done {
 		return code
@@ -176,17 +167,13 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 
 func runRegistryAddApp(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	const cmd = "porta registry add-app"
-	fs := newFlagSet("registry add-app", stderr)
+	fs := newFlags("registry add-app", "[--config DIR/porta.yaml | --registry FILE] NAME --may PROVIDER/SERVICE [--user USER] < PASSWORD-FILE", stdout, stderr)
 	var src registrySource
-	src.flags(fs)
+	src.flags(fs.FlagSet)
 	var may listFlag
 	user := fs.String("user", "", "its HTTP Basic user name (default: NAME in lower case)")
 	fs.Var(&may, "may", "what it may call, `[CONSUMER:]PROVIDER/SERVICE`, comma-separated or repeated (CONSUMER defaults to the hosted party)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta registry add-app [--config DIR/porta.yaml | --registry FILE] NAME --may PROVIDER/SERVICE [--user USER] < PASSWORD-FILE")
-		fmt.Fprintln(stderr, "\nReads the password from the first line of stdin and keeps only its hash (as hash-password).")
-		fs.PrintDefaults()
-	}
+	fs.About = "Reads the password from the first line of stdin and keeps only its hash (as hash-password)."
 	pos, code, done := parseInterleaved(fs, args)
 	if done {
 		return code

@@ -15,6 +15,7 @@ import (
 
 	"porta/gateway"
 	"porta/internal/listen"
+	"porta/internal/size"
 )
 
 // porta serve: one porta di dominio. It loads porta.yaml and the registry, opens the store, and
@@ -37,8 +38,8 @@ func init() {
 	})
 }
 
-func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
-	fs := newFlagSet("serve", stderr)
+func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", "--config DIR/porta.yaml [--store DSN] [flags]", stdout, stderr)
 	cfgPath := fs.String("config", "porta.yaml", "the gateway's configuration `file` (porta.yaml, written by porta init)")
 	store := fs.String("store", "", "store `DSN`, overriding the configuration: a SQLite file path or postgres://...")
 	pdAddr := fs.String("pd-addr", "", "override the Porta Delegata listen `address` (host:port; port 0 = any free port)")
@@ -47,16 +48,11 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	memLimit := fs.String("memory-limit", "", memoryLimitUsage)
 	addrFile := fs.String("addr-file", "", "once every listener is bound, write their addresses to `FILE` as shell assignments (PORTA_PD=HOST:PORT, PORTA_PA=..., PORTA_ADMIN=...); removed on exit")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: porta serve --config DIR/porta.yaml [--store DSN] [flags]\n\n")
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
-		slog.New(slog.NewTextHandler(stderr, nil)).Error("unexpected arguments", "args", fs.Args())
-		return 2
+		return fs.fail("unexpected arguments %q", fs.Args())
 	}
 	if err := setMemoryLimit(*memLimit); err != nil {
 		io.WriteString(stderr, "porta serve: "+err.Error()+"\n")
@@ -174,19 +170,20 @@ func activated(socks map[string]net.Listener, log *slog.Logger) func(name, netwo
 	}
 }
 
-const memoryLimitUsage = "soft limit of the Go runtime's memory, such as 256MB (debug.SetMemoryLimit): the garbage " +
+const memoryLimitUsage = "soft limit of the Go runtime's memory, such as 256MiB or 300MB (MB: 10^6 bytes, MiB: 2^20, as in porta.yaml) (debug.SetMemoryLimit): the garbage " +
 	"collector runs as often as it must to stay under it, where by default it lets the heap grow to twice what is " +
 	"live, which for 10 MB messages sets the peak; empty: GOMEMLIMIT or no limit"
 
-// setMemoryLimit applies --memory-limit (N, NKB, NMB; empty: leave the runtime's setting).
+// setMemoryLimit applies --memory-limit (a size as size.Parse reads it; empty: leave the
+// runtime's setting).
 func setMemoryLimit(v string) error {
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
-	n, err := parseSize(v)
-	if err != nil {
-		return fmt.Errorf("--memory-limit %q: %v", v, err)
+	n, err := size.Parse(v)
+	if err != nil || n < 1 {
+		return fmt.Errorf("--memory-limit %q: want a positive size such as 256MiB or 300MB", v)
 	}
-	debug.SetMemoryLimit(int64(n))
+	debug.SetMemoryLimit(n)
 	return nil
 }

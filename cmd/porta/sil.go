@@ -34,13 +34,9 @@ import (
 )
 
 func init() {
-	register(command{name: "sil", summary: "send the SIL's workers (SAP, Candidatura, Europass, DID) through the PD", run: runSIL})
-}
-
-func runSIL(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return dispatch("sil", map[string]subcommand{
+	register(command{name: "sil", summary: "send the SIL's workers (SAP, Candidatura, Europass, DID) through the PD", subs: map[string]subcommand{
 		"send": {"build and send each worker's documents through the Porta Delegata; rejected records go to porta failures", runSILSend},
-	}, args, stdin, stdout, stderr)
+	}})
 }
 
 // routeFlags collects --route WHAT=PROVIDER/SERVICE/ACTION.
@@ -67,9 +63,9 @@ type flowFlags struct {
 }
 
 func (f *flowFlags) register(fs *flag.FlagSet, pd bool) {
-	fs.StringVar(&f.config, "config", "", "porta.yaml: the PD address, the consumer (first hosted party) and, next to it, sil.yaml and provincia.db")
+	fs.StringVar(&f.config, "config", "", "porta.yaml: the PD address, the consumer (first hosted party) and, next to it, sil.yaml and backends.db")
 	fs.StringVar(&f.silConfig, "sil", "", "the SIL mapping (sil.yaml); default: sil.yaml next to --config")
-	fs.StringVar(&f.province, "province", "", "the province's store: a SQLite path or postgres://...; default: provincia.db next to --config")
+	fs.StringVar(&f.province, "province", "", "the province's store (merges, rejected records): a SQLite path or postgres://...; default: backends.db next to --config, the store porta serve's built-in backends and porta demo keep the province's data in")
 	fs.BoolVar(&f.json, "json", false, "print JSON")
 	if !pd {
 		return
@@ -97,7 +93,9 @@ func (f *flowFlags) resolve(needPD bool) error {
 			f.silConfig = filepath.Join(dir, "sil.yaml")
 		}
 		if f.province == "" {
-			f.province = filepath.Join(dir, "provincia.db")
+			// The province's one store: the file porta serve's built-in backends (inps) merge
+			// into and porta demo's flows fill (labourBackends).
+			f.province = filepath.Join(dir, "backends.db")
 		}
 		if f.pd == "" {
 			scheme := "http"
@@ -239,16 +237,15 @@ type silSendTask struct {
 
 func (t *silSendTask) flows() *flowFlags { return &t.f }
 
-func parseSILSend(args []string, asJob bool, stderr io.Writer) (task, error) {
-	fs := flag.NewFlagSet("porta sil send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func parseSILSend(args []string, asJob bool, stdout, stderr io.Writer) (task, error) {
+	fs := newFlags("sil send", "--config DIR/porta.yaml (--worker CF | --since RFC3339) [flags]", stdout, stderr)
 	t := &silSendTask{}
-	t.f.register(fs, true)
-	t.b.register(fs)
+	t.f.register(fs.FlagSet, true)
+	t.b.register(fs.FlagSet)
 	worker := fs.String("worker", "", "send only the worker with this codice fiscale")
 	since := fs.String("since", "", "send the workers the SIL changed after this instant (RFC 3339); a job without --worker and --since sends what changed since its last successful run")
 	whatFlag := fs.String("what", strings.Join(flows.AllWhat, ","), "the documents to send, comma-separated")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parseErr(args); err != nil {
 		return nil, flagError{err}
 	}
 	switch {

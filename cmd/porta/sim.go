@@ -28,7 +28,7 @@ import (
 func init() {
 	register(command{
 		name:    "sim",
-		summary: "run one simulated peer of the labour network: ministero|borsalavoro|europass|comune|scuola|inps|ente",
+		summary: "run one simulated peer of the labour network (ministero, comune, scuola, ...)",
 		run:     runSim,
 	})
 }
@@ -39,18 +39,24 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		roles = append(roles, r)
 	}
 	sort.Strings(roles)
-	if len(args) == 0 || simRoles[args[0]] == nil {
-		fmt.Fprintf(stderr, "usage: porta sim %s --dir D [--party NAME] [--workers N]\n", strings.Join(roles, "|"))
-		return 2
-	}
-	role := args[0]
-	fs := newFlagSet("sim "+role, stderr)
+	fs := newFlags("sim", "ROLE --dir D [--party NAME] [--workers N]", stdout, stderr)
+	fs.About = "ROLE is one of " + strings.Join(roles, ", ") + "."
 	dir := fs.String("dir", "", "the network's directory (written by porta demo, or created here), required")
-	party := fs.String("party", simRoles[role][0], "which party of the role: "+strings.Join(simRoles[role], " or "))
+	party := fs.String("party", "", "which party of the role (default: the role's first)")
 	workers := fs.Int("workers", 200, "synthetic people for a comune's registry or a school's pupils, when it has none")
 	level := fs.String("log-level", "info", "log `level`")
-	if code, done := parseFlags(fs, args[1:]); done {
+	role := ""
+	if len(args) > 0 && simRoles[args[0]] != nil {
+		role, args = args[0], args[1:]
+	}
+	if code, done := fs.parse(args); done {
 		return code
+	}
+	if role == "" {
+		return fs.fail("name the ROLE first: one of %s", strings.Join(roles, ", "))
+	}
+	if *party == "" {
+		*party = simRoles[role][0]
 	}
 	ok := false
 	for _, p := range simRoles[role] {

@@ -21,14 +21,10 @@ import (
 )
 
 func init() {
-	register(command{name: "sync", summary: "consult the municipal registries and the schools through the PD and merge", run: runSync})
-}
-
-func runSync(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return dispatch("sync", map[string]subcommand{
+	register(command{name: "sync", summary: "consult the municipal registries and the schools through the PD and merge", subs: map[string]subcommand{
 		"anagrafe": {"consult each worker's residence at their municipality and merge changes, deaths and emigrations", runSyncAnagrafe},
 		"scuole":   {"request each school's attendance extraction, poll until ready, flag under-18 drop-outs", runSyncScuole},
-	}, args, stdin, stdout, stderr)
+	}})
 }
 
 // comuneFlags maps Belfiore codes to the municipalities' parties: --comune H501=ComuneRoma.
@@ -89,15 +85,14 @@ type syncAnagrafeTask struct {
 
 func (t *syncAnagrafeTask) flows() *flowFlags { return &t.f }
 
-func parseSyncAnagrafe(args []string, _ bool, stderr io.Writer) (task, error) {
-	fs := flag.NewFlagSet("porta sync anagrafe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func parseSyncAnagrafe(args []string, _ bool, stdout, stderr io.Writer) (task, error) {
+	fs := newFlags("sync anagrafe", "--config DIR/porta.yaml [--worker CF] [flags]", stdout, stderr)
 	t := &syncAnagrafeTask{}
-	t.f.register(fs, true)
-	t.a.register(fs)
+	t.f.register(fs.FlagSet, true)
+	t.a.register(fs.FlagSet)
 	fs.StringVar(&t.worker, "worker", "", "consult only about this codice fiscale (default: every worker of the SIL)")
 	fs.IntVar(&t.concurrency, "concurrency", 1, "consultations in flight at once (merges stay one at a time)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parseErr(args); err != nil {
 		return nil, flagError{err}
 	}
 	if fs.NArg() > 0 {
@@ -176,17 +171,16 @@ type syncScuoleTask struct {
 
 func (t *syncScuoleTask) flows() *flowFlags { return &t.f }
 
-func parseSyncScuole(args []string, _ bool, stderr io.Writer) (task, error) {
-	fs := flag.NewFlagSet("porta sync scuole", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func parseSyncScuole(args []string, _ bool, stdout, stderr io.Writer) (task, error) {
+	fs := newFlags("sync scuole", "--config DIR/porta.yaml --school PARTY:CODE:YEAR... [flags]", stdout, stderr)
 	t := &syncScuoleTask{}
-	t.f.register(fs, true)
+	t.f.register(fs.FlagSet, true)
 	fs.Var(&t.schools, "school", "PARTY:CODICE_MECCANOGRAFICO:AAAA/AAAA to ask (repeatable)")
 	fs.StringVar(&t.service, "scuole-service", "FrequenzeScolastiche", "the schools' service name")
 	fs.DurationVar(&t.every, "every", 2*time.Second, "time between polls of an extraction")
 	fs.DurationVar(&t.maxWait, "max-wait", 10*time.Minute, "give up on a school's extraction after this long")
 	since := fs.String("since", "", "only events from this day (AAAA-MM-GG)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parseErr(args); err != nil {
 		return nil, flagError{err}
 	}
 	if fs.NArg() > 0 || len(t.schools) == 0 {

@@ -10,6 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -32,9 +34,7 @@ func init() {
 	register(command{
 		name:    "trace",
 		summary: "read and verify the audit trail (tracciamento)",
-		run: func(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-			return dispatch("trace", traceSubcommands, args, stdin, stdout, stderr)
-		},
+		subs:    traceSubcommands,
 	})
 }
 
@@ -61,6 +61,9 @@ func (sf *storeFlags) open(ctx context.Context) (*audit.Store, error) {
 	if dsn == "" {
 		return nil, errors.New("no store: give --store DSN or --config DIR/porta.yaml")
 	}
+	if err := storeExists(dsn, sf.config); err != nil {
+		return nil, err
+	}
 	return audit.Open(ctx, dsn, audit.Options{ReadOnly: true})
 }
 
@@ -81,14 +84,14 @@ func (a *anchorFlags) Set(v string) error {
 }
 
 func traceVerify(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("trace verify", stderr)
+	fs := newFlags("trace verify", "[--config DIR/porta.yaml | --store DSN] [--node N] [--anchor NODE:SEQ:HASH]... [--json]", stdout, stderr)
 	var sf storeFlags
-	sf.register(fs)
+	sf.register(fs.FlagSet)
 	node := fs.String("node", "", "verify only this node's chain")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	var anchors anchorFlags
 	fs.Var(&anchors, "anchor", "NODE:SEQ:HASH of a head printed by an earlier run; the chain must still contain it (repeatable)")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	ctx := context.Background()
@@ -143,9 +146,9 @@ func parseTime(flagName, v string) (time.Time, error) {
 }
 
 func traceList(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("trace list", stderr)
+	fs := newFlags("trace list", "[--config DIR/porta.yaml | --store DSN] [filters] [--json]", stdout, stderr)
 	var sf storeFlags
-	sf.register(fs)
+	sf.register(fs.FlagSet)
 	from := fs.String("from", "", "only records traced at or after this time")
 	to := fs.String("to", "", "only records traced before this time")
 	var f audit.Filter
@@ -157,12 +160,11 @@ func traceList(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.Node, "node", "", "only this gateway node")
 	fs.IntVar(&f.Limit, "limit", 50, "at most this many records (up to 10000)")
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "porta trace list: unexpected argument %q (filters are flags)\n", fs.Arg(0))
-		return 2
+		return fs.fail("unexpected argument %q (filters are flags)", fs.Arg(0))
 	}
 	var err error
 	if f.From, err = parseTime("from", *from); err == nil {
@@ -211,20 +213,15 @@ func traceList(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 }
 
 func traceShow(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("trace show", stderr)
+	fs := newFlags("trace show", "[flags] ID|TRANSACTION|NODE/SEQ", stdout, stderr)
 	var sf storeFlags
-	sf.register(fs)
+	sf.register(fs.FlagSet)
 	asJSON := fs.Bool("json", false, "print the record and its exchange as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: porta trace show [flags] ID|TRANSACTION|NODE/SEQ")
-		fs.PrintDefaults()
-	}
-	if code, done := parseFlags(fs, args); done {
+	if code, done := fs.parse(args); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
+		return fs.fail("name one record: ID, TRANSACTION or NODE/SEQ")
 	}
 	ctx := context.Background()
 	s, err := sf.open(ctx)
@@ -371,4 +368,21 @@ func indentXML(data []byte) ([]byte, error) {
 		return nil, errors.New("unbalanced XML")
 	}
 	return b.Bytes(), nil
+}
+
+// storeExists refuses a SQLite store that is not there, so that a command reading a store (or
+// drawing from its counters) never creates an empty one; config is the --config that named it.
+func storeExists(dsn, config string) error {
+	dialect, _, _, err := audit.ParseDSN(dsn)
+	if err != nil || dialect != "sqlite" {
+		return err
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if config != "" {
+			return fmt.Errorf("no store at %s; is this the right --config (%s)? porta serve creates it", path, config)
+		}
+		return fmt.Errorf("no store at %s", path)
+	}
+	return nil
 }

@@ -132,7 +132,7 @@ func TestTraceList(t *testing.T) {
 	if code, _, errOut := runTrace("trace", "list"); code != 2 || !strings.Contains(errOut, "--store") {
 		t.Errorf("list without a store = %d %q", code, errOut)
 	}
-	if code, _, errOut := runTrace("trace", "list", "--store", filepath.Join(t.TempDir(), "none.db")); code != 2 || !strings.Contains(errOut, "no such file") {
+	if code, _, errOut := runTrace("trace", "list", "--store", filepath.Join(t.TempDir(), "none.db")); code != 2 || !strings.Contains(errOut, "no store at") {
 		t.Errorf("list of a missing store = %d %q", code, errOut)
 	}
 }

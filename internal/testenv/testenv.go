@@ -1,5 +1,6 @@
 // Package testenv finds the independent tools that Porta's interoperability tests use as oracles
-// (xmlsec1, xmllint, Debian's python3 with zeep, PostgreSQL's server binaries) and decides what a
+// (xmlsec1, xmllint, Debian's python3 with zeep, PostgreSQL's server binaries) and the shared
+// reference folder next to the repository (../shared: the reference schemas), and decides what a
 // test does when one is missing: skip with a message naming the Debian package to install, or,
 // under CI (CI=true or PORTA_REQUIRE_TOOLS=1), fail, because CI installs every tool and must show
 // no such skip.
@@ -11,6 +12,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -58,4 +60,30 @@ func PythonZeep(t testing.TB) string {
 		Missing(t, "python3 modules zeep and xmlsec", install)
 	}
 	return py
+}
+
+// Shared returns the path of elem under ../shared, the reference folder next to the repository
+// (the module's root, found from the test's directory), or ends the test through Missing when it
+// is not there.
+func Shared(t testing.TB, elem ...string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("no go.mod above %s", dir)
+		}
+		dir = parent
+	}
+	p := filepath.Join(append([]string{filepath.Dir(dir), "shared"}, elem...)...)
+	if _, err := os.Stat(p); err != nil {
+		Missing(t, p, "the shared reference folder next to the repository (../shared)")
+	}
+	return p
 }
