@@ -386,14 +386,14 @@ func (b *builder) service(d *decoder, n *yaml.Node) {
 	s.Type = d.str(m, "type", what)
 	if s.Type == "" {
 		s.Type = "SPC"
-	} else if i := indexFold(serviceTypes, s.Type); i < 0 {
-		d.errf(d.file, m["type"].Line, "%s: type %q is not one of %s", what, s.Type, strings.Join(serviceTypes, ", "))
+	} else if i := indexFold(envelope.ServiceTypes, s.Type); i < 0 {
+		d.errf(d.file, m["type"].Line, "%s: type %q is not one of %s", what, s.Type, strings.Join(envelope.ServiceTypes, ", "))
 	} else {
-		s.Type = serviceTypes[i]
+		s.Type = envelope.ServiceTypes[i]
 	}
 	s.Version = d.integer(m, "version", what, 1)
 	prof := d.str(m, "profile", what)
-	if p, ok := profileNames[prof]; ok {
+	if p, err := envelope.ParseProfile(prof); err == nil && p != envelope.ProfileNone && p.String() == prof {
 		s.Profile = p
 	} else if prof == "" {
 		d.errf(d.file, n.Line, "%s has no profile; add profile: oneway, sync, async-symmetric or async-asymmetric", what)
