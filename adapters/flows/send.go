@@ -16,6 +16,7 @@ import (
 	"porta/adapters/merge"
 	"porta/adapters/sap"
 	"porta/adapters/sil"
+	"porta/internal/pdclient"
 	wiresap "porta/wsdl/sap"
 )
 
@@ -36,7 +37,7 @@ const FailureSource = "sil"
 // DefaultRoutes are the providers, services and actions of the worker documents as the
 // network's registries spell them (porta demo's network); a deployment whose registry names them
 // otherwise overrides them.
-var DefaultRoutes = map[string]Route{
+var DefaultRoutes = map[string]pdclient.Route{
 	WhatSAP:         {Provider: "Ministero", Service: "SAP", Action: "invioSAP"},
 	WhatCandidatura: {Provider: "BorsaLavoro", Service: "Candidatura", Action: "invioCandidatura"},
 	WhatEuropass:    {Provider: "Europass", Service: "CVEuropass", Action: "invioEuropass"},
@@ -45,10 +46,10 @@ var DefaultRoutes = map[string]Route{
 
 // Sender sends SIL workers' documents through the PD.
 type Sender struct {
-	PD     *PD
-	Routes map[string]Route // by What; DefaultRoutes for a missing one
-	Store  *merge.Store     // where rejected records are kept
-	DB     *sqlx.DB         // Store's database: Retry marks re-sent failures resolved in it
+	PD     *pdclient.PD
+	Routes map[string]pdclient.Route // by What; DefaultRoutes for a missing one
+	Store  *merge.Store              // where rejected records are kept
+	DB     *sqlx.DB                  // Store's database: Retry marks re-sent failures resolved in it
 
 	SAP         *sap.Builder
 	Candidatura *candidatura.Builder
@@ -98,7 +99,7 @@ func (s *Sender) now() time.Time {
 	return time.Now()
 }
 
-func (s *Sender) route(what string) Route {
+func (s *Sender) route(what string) pdclient.Route {
 	if r, ok := s.Routes[what]; ok {
 		return r
 	}
@@ -184,7 +185,7 @@ func (s *Sender) sendOne(ctx context.Context, sum *Summary, what string, w *sil.
 	}
 	sum.Sent++
 	rep, err := s.PD.Call(ctx, s.route(what), doc)
-	var fe *FaultError
+	var fe *pdclient.FaultError
 	if errors.As(err, &fe) && fe.RecordFault() {
 		return false, s.reject(ctx, sum, w.Reject("payload", "porta delegata", fe))
 	}
@@ -229,7 +230,7 @@ func (s *Sender) build(what string, w *sil.Worker) ([]byte, error) {
 }
 
 // checkReply reads a synchronous answer: a KO is the record's rejection.
-func (s *Sender) checkReply(what string, rep *Reply) error {
+func (s *Sender) checkReply(what string, rep *pdclient.Reply) error {
 	switch what {
 	case WhatSAP:
 		if rep.Payload == nil {

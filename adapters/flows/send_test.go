@@ -14,10 +14,11 @@ import (
 	"porta/adapters/candidatura"
 	"porta/adapters/did"
 	"porta/adapters/europass"
-	"porta/adapters/flows/flowstest"
 	"porta/adapters/merge"
 	"porta/adapters/sap"
 	"porta/adapters/sil"
+	"porta/internal/pdclient"
+	"porta/internal/pdclient/pdtest"
 	"porta/xsd"
 )
 
@@ -25,7 +26,7 @@ var now = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	set     *xsd.Set
-	pd      *flowstest.PD
+	pd      *pdtest.PD
 	src     *sil.Source
 	gen     *sil.Generated
 	store   *merge.Store
@@ -70,10 +71,10 @@ func newFixture(t testing.TB, n int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pd := flowstest.New(t, set)
+	pd := pdtest.New(t, set)
 	clock := func() time.Time { return now }
 	s := &Sender{
-		PD:    &PD{URL: pd.URL(), Consumer: flowstest.Consumer, User: flowstest.User, Password: flowstest.Password, Timeout: 10 * time.Second},
+		PD:    &pdclient.PD{URL: pd.URL(), Consumer: pdtest.Consumer, User: pdtest.User, Password: pdtest.Password, Timeout: 10 * time.Second},
 		Store: store, DB: db,
 		SAP: &sap.Builder{Validator: set},
 		Candidatura: &candidatura.Builder{Validator: set, Now: clock, Validity: 60 * 24 * time.Hour,
@@ -221,7 +222,7 @@ func TestSendStopsOnFaultsThatAreNotTheRecords(t *testing.T) {
 		{"authentication", func(f *fixture) { f.sender.PD.Password = "wrong" }},
 		{"server fault", func(f *fixture) { f.pd.Down = true }},
 		{"unknown service", func(f *fixture) {
-			f.sender.Routes = map[string]Route{WhatEuropass: {Provider: "Europass", Service: "Nope", Action: "invioEuropass"}}
+			f.sender.Routes = map[string]pdclient.Route{WhatEuropass: {Provider: "Europass", Service: "Nope", Action: "invioEuropass"}}
 			f.pd.Refuse["invioEuropass"] = map[string]string{}
 			for _, w := range f.workers {
 				f.pd.Refuse["invioEuropass"][w.Nome+" "+w.Cognome] = `service "Nope" of Europass is not in the registry`

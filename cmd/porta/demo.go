@@ -33,6 +33,7 @@ import (
 	"porta/adapters/sil"
 	"porta/audit"
 	"porta/gateway"
+	"porta/internal/pdclient"
 	"porta/xsd"
 )
 
@@ -452,8 +453,8 @@ func (n *demoNet) sender() *flows.Sender {
 }
 
 // pd is the Porta Delegata of p as the network's local application calls it.
-func (n *demoNet) pd(p *peer) *flows.PD {
-	return &flows.PD{URL: p.PD, Consumer: p.Name, User: appUser, Password: n.password, Client: n.http}
+func (n *demoNet) pd(p *peer) *pdclient.PD {
+	return &pdclient.PD{URL: p.PD, Consumer: p.Name, User: appUser, Password: n.password, Client: n.http}
 }
 
 // send runs one worker document through flows.Sender (porta sil send's code) and checks that
@@ -687,9 +688,9 @@ func (n *demoNet) flowAnagrafe(ctx context.Context) (*flowResult, error) {
 }
 
 // demoAnagrafeRoute sends a worker's consultation to the municipality of their residence.
-func demoAnagrafeRoute(w *sil.Worker) (flows.Route, bool) {
+func demoAnagrafeRoute(w *sil.Worker) (pdclient.Route, bool) {
 	party, ok := demoComuneOf[w.Residenza.Comune]
-	return flows.Route{Provider: party, Service: svcAnagrafe, Action: "consultazioneSoggetti"}, ok
+	return pdclient.Route{Provider: party, Service: svcAnagrafe, Action: "consultazioneSoggetti"}, ok
 }
 
 // flowScuola requests each school's extraction with porta sync scuole's code and checks that
@@ -698,8 +699,8 @@ func (n *demoNet) flowScuola(ctx context.Context) (*flowResult, error) {
 	f, t := &flowResult{Name: "scuola estrazione (async)"}, time.Now()
 	prov := n.peers[pProvincia]
 	s := &flows.Scuole{PD: n.pd(prov), Store: prov.Data.Merge, Every: 50 * time.Millisecond, MaxWait: 2 * time.Minute,
-		Request: flows.Route{Service: svcScuola, Action: "RichiestaEstrazione"},
-		Poll:    flows.Route{Service: svcScuola, Action: "StatoEstrazione"}}
+		Request: pdclient.Route{Service: svcScuola, Action: "RichiestaEstrazione"},
+		Poll:    pdclient.Route{Service: svcScuola, Action: "StatoEstrazione"}}
 	var schools []flows.School
 	for _, party := range []string{pScuola1, pScuola2} {
 		schools = append(schools, flows.School{Party: party, Code: demoSchools[party], Year: n.school.Year})
@@ -773,7 +774,7 @@ func (n *demoNet) flowINPS(ctx context.Context) (*flowResult, error) {
 		return nil, err
 	}
 	src := n.peers[pINPS]
-	rep, err := n.pd(src).Call(ctx, flows.Route{Provider: pProvincia, Service: svcINPS, Action: "InvioElencoPercettori"}, doc)
+	rep, err := n.pd(src).Call(ctx, pdclient.Route{Provider: pProvincia, Service: svcINPS, Action: "InvioElencoPercettori"}, doc)
 	f.Sent = len(list.Recipients)
 	if err != nil {
 		f.problem("InvioElencoPercettori: %v", err)
@@ -864,7 +865,7 @@ func (n *demoNet) flowFormazione(ctx context.Context) (*flowResult, error) {
 			return nil, err
 		}
 		f.Sent++
-		a, err := n.pd(ente).Call(ctx, flows.Route{Provider: pProvincia, Service: svcFormazione, Action: "PubblicaCorso"}, doc)
+		a, err := n.pd(ente).Call(ctx, pdclient.Route{Provider: pProvincia, Service: svcFormazione, Action: "PubblicaCorso"}, doc)
 		var ans *formazione.Answer
 		if err == nil {
 			ans, err = formazione.ParseAnswer(a.Payload)
@@ -884,7 +885,7 @@ func (n *demoNet) flowFormazione(ctx context.Context) (*flowResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := n.pd(ente).Call(ctx, flows.Route{Provider: pProvincia, Service: svcFormazione, Action: "RicercaCorsi"}, q)
+	a, err := n.pd(ente).Call(ctx, pdclient.Route{Provider: pProvincia, Service: svcFormazione, Action: "RicercaCorsi"}, q)
 	var found []formazione.Course
 	if err == nil {
 		found, err = formazione.ParseSearchResult(a.Payload)

@@ -29,6 +29,7 @@ import (
 	"porta/adapters/sap"
 	"porta/adapters/sil"
 	"porta/gateway"
+	"porta/internal/pdclient"
 	"porta/jobs"
 	"porta/xsd"
 )
@@ -44,16 +45,16 @@ func runSIL(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // routeFlags collects --route WHAT=PROVIDER/SERVICE/ACTION.
-type routeFlags map[string]flows.Route
+type routeFlags map[string]pdclient.Route
 
-func (r routeFlags) String() string { return fmt.Sprint(map[string]flows.Route(r)) }
+func (r routeFlags) String() string { return fmt.Sprint(map[string]pdclient.Route(r)) }
 func (r routeFlags) Set(v string) error {
 	what, path, ok := strings.Cut(v, "=")
 	parts := strings.Split(path, "/")
 	if !ok || len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 		return fmt.Errorf("route %q: want WHAT=PROVIDER/SERVICE/ACTION, e.g. sap=Ministero/servizicoap/invioSAP", v)
 	}
-	r[what] = flows.Route{Provider: parts[0], Service: parts[1], Action: parts[2]}
+	r[what] = pdclient.Route{Provider: parts[0], Service: parts[1], Action: parts[2]}
 	return nil
 }
 
@@ -130,9 +131,9 @@ func (f *flowFlags) resolve(needPD bool) error {
 	return nil
 }
 
-func (f *flowFlags) portaDelegata() *flows.PD {
+func (f *flowFlags) portaDelegata() *pdclient.PD {
 	user, pass, _ := strings.Cut(f.app, ":")
-	return &flows.PD{URL: f.pd, Consumer: f.consumer, User: user, Password: pass, Timeout: f.timeout}
+	return &pdclient.PD{URL: f.pd, Consumer: f.consumer, User: user, Password: pass, Timeout: f.timeout}
 }
 
 // openProvince opens the province's store.

@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"porta/adapters/flows"
-	"porta/adapters/flows/flowstest"
 	"porta/adapters/merge"
 	"porta/adapters/sil"
+	"porta/internal/pdclient/pdtest"
 	"porta/xsd"
 )
 
 type silSetup struct {
-	pd       *flowstest.PD
+	pd       *pdtest.PD
 	gen      *sil.Generated
 	province string
 	workers  []*sil.Worker
@@ -50,7 +50,7 @@ func newSILSetup(t *testing.T, n int) *silSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &silSetup{pd: flowstest.New(t, set), gen: gen, province: filepath.Join(dir, "provincia.db"), workers: ws}
+	return &silSetup{pd: pdtest.New(t, set), gen: gen, province: filepath.Join(dir, "provincia.db"), workers: ws}
 }
 
 func (s *silSetup) run(t *testing.T, args ...string) (int, string, string) {
@@ -61,7 +61,7 @@ func (s *silSetup) run(t *testing.T, args ...string) (int, string, string) {
 }
 
 func (s *silSetup) common() []string {
-	return []string{"--pd", s.pd.URL(), "--consumer", flowstest.Consumer, "--app", flowstest.User + ":" + flowstest.Password,
+	return []string{"--pd", s.pd.URL(), "--consumer", pdtest.Consumer, "--app", pdtest.User + ":" + pdtest.Password,
 		"--sil", s.gen.Config, "--province", s.province}
 }
 

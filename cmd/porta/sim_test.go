@@ -18,6 +18,7 @@ import (
 	"porta/adapters/sil"
 	"porta/adapters/sil/siltest"
 	"porta/gateway"
+	"porta/internal/pdclient"
 	"porta/internal/proctest"
 	"porta/xsd"
 )
@@ -222,7 +223,7 @@ func TestSimScuolaServesExtractions(t *testing.T) {
 		t.Fatalf("the sim's school %+v, want %s with pupils", school, demoSchools[s.sim.Name])
 	}
 	sc := &flows.Scuole{PD: s.pd(prov), Store: prov.Data.Merge, Every: 50 * time.Millisecond, MaxWait: time.Minute,
-		Request: flows.Route{Service: svcScuola, Action: "RichiestaEstrazione"}, Poll: flows.Route{Service: svcScuola, Action: "StatoEstrazione"}}
+		Request: pdclient.Route{Service: svcScuola, Action: "RichiestaEstrazione"}, Poll: pdclient.Route{Service: svcScuola, Action: "StatoEstrazione"}}
 	sum, err := sc.Run(ctx, []flows.School{{Party: s.sim.Name, Code: school.Code, Year: school.Year}})
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +257,7 @@ func TestSimINPSSendsLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := s.pd(s.sim).Call(ctx, flows.Route{Provider: pProvincia, Service: svcINPS, Action: "InvioElencoPercettori"}, doc)
+	rep, err := s.pd(s.sim).Call(ctx, pdclient.Route{Provider: pProvincia, Service: svcINPS, Action: "InvioElencoPercettori"}, doc)
 	if err != nil || rep.MessageID == "" {
 		t.Fatalf("InvioElencoPercettori through the sim's PD: %+v, %v", rep, err)
 	}

@@ -1,14 +1,13 @@
-// Package flowstest is test support for the provincial flows: PD, an httptest double of the
-// province's Porta Delegata that checks what a local application sends as the real one does
+// Package pdtest is test support for the clients of a Porta Delegata (internal/pdclient and the
+// province's flows in adapters/flows): PD, an httptest double of the province's PD that checks what a local application sends as the real one does
 // (HTTP Basic, a SOAP 1.1 envelope valid against the envelope schema, a payload valid against the
 // action's schema) and answers as the peers would (invioSAP and gestisciDID OK unless told
 // otherwise, one-way documents queued). It must only be imported by tests.
-package flowstest
+package pdtest
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"porta/adapters/candidatura"
 	"porta/adapters/did"
 	"porta/adapters/europass"
+	"porta/internal/soapenv"
 	"porta/xsd"
 )
 
@@ -84,30 +84,6 @@ func New(t testing.TB, set *xsd.Set) *PD {
 func (d *PD) URL() string { return d.Srv.URL }
 
 const contentTypeSOAP = "text/xml; charset=utf-8"
-
-// payloadOf returns the first SOAP Body child as a document.
-func payloadOf(raw []byte) ([]byte, error) {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil {
-		return nil, err
-	}
-	body := doc.FindElement("/Envelope/Body")
-	if body == nil || len(body.ChildElements()) == 0 {
-		return nil, fmt.Errorf("no SOAP Body child")
-	}
-	first := body.ChildElements()[0]
-	c := first.Copy()
-	for e := first.Parent(); e != nil; e = e.Parent() {
-		for _, a := range e.Attr {
-			if (a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns")) && c.SelectAttr(a.FullKey()) == nil {
-				c.CreateAttr(a.FullKey(), a.Value)
-			}
-		}
-	}
-	out := etree.NewDocument()
-	out.SetRoot(c)
-	return out.WriteToBytes()
-}
 
 func fault(w http.ResponseWriter, code, msg string) {
 	w.Header().Set("Content-Type", contentTypeSOAP)
@@ -172,7 +148,7 @@ func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
 		fault(w, "Client", "request is not a SOAP 1.1 envelope")
 		return
 	}
-	payload, err := payloadOf(raw)
+	payload, err := soapenv.Payload(raw)
 	if err != nil || payload == nil {
 		d.t.Errorf("%s: no payload: %v", action, err)
 		return
