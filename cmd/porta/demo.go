@@ -23,12 +23,11 @@ import (
 	"porta/adapters/candidatura"
 	"porta/adapters/codicefiscale"
 	"porta/adapters/did"
-	"porta/adapters/europass"
 	"porta/adapters/flows"
 	"porta/adapters/formazione"
 	"porta/adapters/inps"
+	"porta/adapters/labour"
 	"porta/adapters/merge"
-	"porta/adapters/sap"
 	"porta/adapters/scuola"
 	"porta/adapters/sil"
 	"porta/audit"
@@ -260,7 +259,11 @@ func demo(parent context.Context, dir string, nWorkers, conc int, seed uint64, l
 	// The flows run at once: each has its own services, peers and checks, and the gateways'
 	// group commits fill up with more messages in flight. A flow's seconds are its own.
 	rep := &demoReport{Dir: dir, Workers: nWorkers}
-	all := []func(context.Context) (*flowResult, error){n.flowSAP, n.flowDID, n.flowCandidatura, n.flowEuropass, n.flowAnagrafe, n.flowScuola, n.flowINPS, n.flowFormazione}
+	var all []func(context.Context) (*flowResult, error)
+	for _, s := range labour.WorkerDocs() {
+		all = append(all, n.workerFlow(s))
+	}
+	all = append(all, n.flowAnagrafe, n.flowScuola, n.flowINPS, n.flowFormazione)
 	rep.Flows = make([]*flowResult, len(all))
 	errs := make([]error, len(all))
 	var wg sync.WaitGroup
@@ -443,12 +446,9 @@ func (n *demoNet) sender() *flows.Sender {
 	prov := n.peers[pProvincia]
 	now := func() time.Time { return n.now }
 	return &flows.Sender{PD: n.pd(prov), Store: prov.Data.Merge, DB: prov.Data.DB, Concurrency: n.conc,
-		SAP:      &sap.Builder{Validator: n.schemas},
-		DID:      &did.Builder{Validator: n.schemas, Now: now, Operator: did.Operator{GUID: "cpi-bologna-01", CodiceFiscale: "RSSMRA77L18H501W"}},
-		DIDEvent: did.Inserimento,
-		Candidatura: &candidatura.Builder{Validator: n.schemas, Now: now, Validity: 60 * 24 * time.Hour,
+		Options: labour.Options{Validator: n.schemas, Now: now,
+			Operator:     did.Operator{GUID: "cpi-bologna-01", CodiceFiscale: "RSSMRA77L18H501W"},
 			Intermediary: candidatura.Intermediary{CodiceFiscale: "12345678903", Denominazione: "Provincia - Servizio Lavoro", Regione: "08", Email: "lavoro@provincia.example.it"}},
-		Europass: &europass.Builder{Validator: n.schemas, Now: now, Generator: "Porta"},
 	}
 }
 
@@ -502,12 +502,20 @@ func (n *demoNet) syncFlow(ctx context.Context, name, what, provider, service st
 	return f, err
 }
 
-func (n *demoNet) flowSAP(ctx context.Context) (*flowResult, error) {
-	return n.syncFlow(ctx, "sap invioSAP (sync)", flows.WhatSAP, pMinistero, svcSAP, nil)
-}
-
-func (n *demoNet) flowDID(ctx context.Context) (*flowResult, error) {
-	return n.syncFlow(ctx, "did gestisciDID (sync)", flows.WhatDID, pMinistero, svcDID, map[string]bool{"dom_comune": true}) // the DID carries no domicile
+// workerFlow sends the worker document of s, as adapters/labour describes it: a synchronous one
+// is acknowledged when answered OK, a one-way one when its riscontro came back.
+func (n *demoNet) workerFlow(s *labour.Service) func(context.Context) (*flowResult, error) {
+	d := s.Worker
+	return func(ctx context.Context) (*flowResult, error) {
+		if !s.Sync() {
+			return n.oneWay(ctx, d.What+" (one-way+ack)", d.What, s.Providers[0], s.Name)
+		}
+		notCarried := map[string]bool{}
+		for _, f := range d.NotCarried {
+			notCarried[f] = true
+		}
+		return n.syncFlow(ctx, d.What+" "+d.Action+" (sync)", d.What, s.Providers[0], s.Name, notCarried)
+	}
 }
 
 // oneWay sends a one-way document per worker and waits until the provider's gateway acknowledged
@@ -537,14 +545,6 @@ func (n *demoNet) oneWay(ctx context.Context, name, what, provider, service stri
 	err = n.kept(ctx, f, provider, service, len(ids))
 	f.Seconds = time.Since(t).Seconds()
 	return f, err
-}
-
-func (n *demoNet) flowCandidatura(ctx context.Context) (*flowResult, error) {
-	return n.oneWay(ctx, "candidatura (one-way+ack)", flows.WhatCandidatura, pBorsaLavoro, svcCandidatura)
-}
-
-func (n *demoNet) flowEuropass(ctx context.Context) (*flowResult, error) {
-	return n.oneWay(ctx, "europass (one-way+ack)", flows.WhatEuropass, pEuropass, svcEuropass)
 }
 
 // drain waits until p's outbox is empty: every queued busta delivered (or given up).

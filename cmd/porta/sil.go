@@ -23,10 +23,9 @@ import (
 
 	"porta/adapters/candidatura"
 	"porta/adapters/did"
-	"porta/adapters/europass"
 	"porta/adapters/flows"
+	"porta/adapters/labour"
 	"porta/adapters/merge"
-	"porta/adapters/sap"
 	"porta/adapters/sil"
 	"porta/gateway"
 	"porta/internal/pdclient"
@@ -187,21 +186,21 @@ func (b *builderFlags) register(fs *flag.FlagSet) {
 // check refuses a document kind it does not know, or one whose builder lacks its flags.
 func (b *builderFlags) check(what []string) error {
 	if len(what) == 0 {
-		return fmt.Errorf("--what: name some of %s", strings.Join(flows.AllWhat, ","))
+		return fmt.Errorf("--what: name some of %s", strings.Join(labour.AllWhat(), ","))
 	}
 	for _, w := range what {
+		if labour.ByWhat(w) == nil {
+			return fmt.Errorf("--what %s: want some of %s", w, strings.Join(labour.AllWhat(), ","))
+		}
 		switch w {
-		case flows.WhatCandidatura:
+		case labour.WhatCandidatura:
 			if len(strings.SplitN(b.intermediary, ":", 4)) != 4 {
 				return errors.New("candidatura needs --intermediary CF:DENOMINAZIONE:REGIONE:EMAIL")
 			}
-		case flows.WhatDID:
+		case labour.WhatDID:
 			if _, _, ok := strings.Cut(b.operator, ":"); !ok {
 				return errors.New("did needs --operator GUID:CF")
 			}
-		case flows.WhatSAP, flows.WhatEuropass:
-		default:
-			return fmt.Errorf("--what %s: want some of %s", w, strings.Join(flows.AllWhat, ","))
 		}
 	}
 	return nil
@@ -213,18 +212,12 @@ func (b *builderFlags) sender(f *flowFlags, set *xsd.Set, what []string, store *
 		return nil, err
 	}
 	s := &flows.Sender{PD: f.portaDelegata(), Routes: f.routes, Store: store, DB: db, Concurrency: b.concurrency,
-		SAP: &sap.Builder{Validator: set}, Europass: &europass.Builder{Validator: set, Now: time.Now, Generator: "Porta"}}
-	for _, w := range what {
-		switch w {
-		case flows.WhatCandidatura:
-			p := strings.SplitN(b.intermediary, ":", 4)
-			s.Candidatura = &candidatura.Builder{Validator: set, Now: time.Now, Validity: b.validity,
-				Intermediary: candidatura.Intermediary{CodiceFiscale: p[0], Denominazione: p[1], Regione: p[2], Email: p[3]}}
-		case flows.WhatDID:
-			guid, cf, _ := strings.Cut(b.operator, ":")
-			s.DID = &did.Builder{Validator: set, Now: time.Now, Operator: did.Operator{GUID: guid, CodiceFiscale: cf}}
-			s.DIDEvent = did.Event(b.didEvent)
-		}
+		Options: labour.Options{Validator: set, Now: time.Now, Validity: b.validity, DIDEvent: did.Event(b.didEvent)}}
+	if p := strings.SplitN(b.intermediary, ":", 4); len(p) == 4 {
+		s.Options.Intermediary = candidatura.Intermediary{CodiceFiscale: p[0], Denominazione: p[1], Regione: p[2], Email: p[3]}
+	}
+	if guid, cf, ok := strings.Cut(b.operator, ":"); ok {
+		s.Options.Operator = did.Operator{GUID: guid, CodiceFiscale: cf}
 	}
 	return s, nil
 }
@@ -248,7 +241,7 @@ func parseSILSend(args []string, asJob bool, stderr io.Writer) (task, error) {
 	t.b.register(fs)
 	worker := fs.String("worker", "", "send only the worker with this codice fiscale")
 	since := fs.String("since", "", "send the workers the SIL changed after this instant (RFC 3339); a job without --worker and --since sends what changed since its last successful run")
-	whatFlag := fs.String("what", strings.Join(flows.AllWhat, ","), "the documents to send, comma-separated")
+	whatFlag := fs.String("what", strings.Join(labour.AllWhat(), ","), "the documents to send, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return nil, flagError{err}
 	}

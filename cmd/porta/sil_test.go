@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"porta/adapters/flows"
+	"porta/adapters/labour"
 	"porta/adapters/merge"
 	"porta/adapters/sil"
 	"porta/internal/pdclient/pdtest"
@@ -94,7 +95,7 @@ func TestSILSendFailuresListRetry(t *testing.T) {
 	n := len(s.workers)
 	for _, f := range got.Flows {
 		wantAck, wantRej := n-1, 1
-		if f.What == flows.WhatEuropass {
+		if f.What == labour.WhatEuropass {
 			wantAck, wantRej = n-2, 2
 		}
 		if f.Acknowledged != wantAck || f.Rejected != wantRej {
@@ -118,7 +119,7 @@ func TestSILSendFailuresListRetry(t *testing.T) {
 	}
 	var cvID string
 	for _, f := range list {
-		if f.Kind == flows.WhatEuropass && f.Key == good.CodiceFiscale {
+		if f.Kind == labour.WhatEuropass && f.Key == good.CodiceFiscale {
 			cvID = strconv.FormatInt(f.ID, 10)
 		} else if f.Field != "codice_fiscale" || !strings.Contains(f.Rule, "check") {
 			t.Errorf("failure %+v: want the planted codice fiscale's check character", f)

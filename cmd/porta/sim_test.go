@@ -15,6 +15,7 @@ import (
 
 	"porta/adapters/flows"
 	"porta/adapters/inps"
+	"porta/adapters/labour"
 	"porta/adapters/sil"
 	"porta/adapters/sil/siltest"
 	"porta/gateway"
@@ -125,7 +126,7 @@ func acceptedCFs(ws []*sil.Worker, sum flows.Summary) []string {
 	}
 	var out []string
 	for _, w := range ws {
-		if !rejected[w.CodiceFiscale] && (sum.What != flows.WhatDID || !w.Admin.DataDID.IsZero()) {
+		if !rejected[w.CodiceFiscale] && (sum.What != labour.WhatDID || !w.Admin.DataDID.IsZero()) {
 			out = append(out, w.CodiceFiscale)
 		}
 	}
@@ -156,9 +157,9 @@ func TestSimPeersKeepWhatTheyReceive(t *testing.T) {
 		service map[string]string
 		oneWay  bool
 	}{
-		{"ministero", []string{flows.WhatSAP, flows.WhatDID}, map[string]string{flows.WhatSAP: svcSAP, flows.WhatDID: svcDID}, false},
-		{"borsalavoro", []string{flows.WhatCandidatura}, map[string]string{flows.WhatCandidatura: svcCandidatura}, true},
-		{"europass", []string{flows.WhatEuropass}, map[string]string{flows.WhatEuropass: svcEuropass}, true},
+		{"ministero", []string{labour.WhatSAP, labour.WhatDID}, map[string]string{labour.WhatSAP: svcSAP, labour.WhatDID: svcDID}, false},
+		{"borsalavoro", []string{labour.WhatCandidatura}, map[string]string{labour.WhatCandidatura: svcCandidatura}, true},
+		{"europass", []string{labour.WhatEuropass}, map[string]string{labour.WhatEuropass: svcEuropass}, true},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
 			s := startSim(t, tc.role, pProvincia)
@@ -189,7 +190,7 @@ func TestSimPeersKeepWhatTheyReceive(t *testing.T) {
 					}
 				}
 				got := s.keptRecords(t, service, len(want))
-				if sum.What == flows.WhatEuropass {
+				if sum.What == labour.WhatEuropass {
 					// A SkillsPassport names no codice fiscale: the peer keeps it by its hash.
 					if len(got) != len(want) {
 						t.Errorf("%s: the peer kept %d documents, want %d", service, len(got), len(want))

@@ -1,8 +1,9 @@
 // Package pdtest is test support for the clients of a Porta Delegata (internal/pdclient and the
 // province's flows in adapters/flows): PD, an httptest double of the province's PD that checks what a local application sends as the real one does
 // (HTTP Basic, a SOAP 1.1 envelope valid against the envelope schema, a payload valid against the
-// action's schema) and answers as the peers would (invioSAP and gestisciDID OK unless told
-// otherwise, one-way documents queued). It must only be imported by tests.
+// action's schema, from adapters/labour) and answers as the peers would (invioSAP OK unless told
+// otherwise, the other synchronous worker documents as adapters/labour's simulated provider does,
+// one-way documents queued). It must only be imported by tests.
 package pdtest
 
 import (
@@ -18,9 +19,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"porta/adapters/candidatura"
-	"porta/adapters/did"
-	"porta/adapters/europass"
+	"porta/adapters/labour"
 	"porta/internal/soapenv"
 	"porta/xsd"
 )
@@ -49,15 +48,12 @@ type PD struct {
 	Handlers map[string]func(ctx context.Context, payload []byte) ([]byte, error)
 }
 
-var actionSchemas = map[string]string{
-	"invioSAP":         "labour/sap-servizicoap.xsd",
-	"invioCandidatura": candidatura.Schema,
-	"invioEuropass":    europass.Schema,
-	"gestisciDID":      did.Schema,
-
-	"consultazioneSoggetti": "labour/anagrafe.xsd",
-	"RichiestaEstrazione":   "labour/scuola.xsd",
-	"StatoEstrazione":       "labour/scuola.xsd",
+// actionSchema is the payload schema of an action of the labour network (adapters/labour).
+func actionSchema(action string) string {
+	if s := labour.ByAction(action); s != nil {
+		return s.Schema
+	}
+	return ""
 }
 
 // ClientFault, returned by a handler, is answered as a SOAP Client fault with its text, as the PD
@@ -153,8 +149,8 @@ func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
 		d.t.Errorf("%s: no payload: %v", action, err)
 		return
 	}
-	if err := d.set.Validate(actionSchemas[action], payload); err != nil {
-		d.t.Errorf("%s: payload does not validate against %s: %v", action, actionSchemas[action], err)
+	if err := d.set.Validate(actionSchema(action), payload); err != nil {
+		d.t.Errorf("%s: payload does not validate against %s: %v", action, actionSchema(action), err)
 		fault(w, "Client", "EGOV_IT_003 payload")
 		return
 	}
@@ -178,7 +174,7 @@ func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		if err := d.set.Validate(actionSchemas[action], out); err != nil {
+		if err := d.set.Validate(actionSchema(action), out); err != nil {
 			d.t.Errorf("%s: the backend's answer does not validate: %v", action, err)
 		}
 		reply(w, xmlDecl.ReplaceAllString(string(out), ""))
@@ -200,9 +196,12 @@ func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(w, `<risposta_invioSAP xmlns="http://servizi.lavoro.gov.it/servizicoap/types"><Esito>`+esito+`</Esito><MessaggioErrore>`+
 			map[bool]string{true: "codice SAP non coerente"}[esito == "KO"]+`</MessaggioErrore></risposta_invioSAP>`)
-	case "gestisciDID":
-		reply(w, `<GestisciDID_Output xmlns="http://anpal.gov.it/DataModels/InformationDelivery/ConferimentoDID/1.0"><Esito><CodiceEsito>OK</CodiceEsito></Esito></GestisciDID_Output>`)
-	default: // one-way: queued by the PD
+	default:
+		if s := labour.ByAction(action); s != nil && s.Worker != nil && s.Worker.Answer != nil {
+			reply(w, string(s.Worker.Answer(int64(len(d.received[action])))))
+			return
+		}
+		// one-way: queued by the PD
 		w.Header().Set("Porta-Message-ID", "Provincia_ProvinciaSPCoopIT_0000001_2026-11-28_09:00")
 		w.WriteHeader(http.StatusOK)
 	}
