@@ -79,6 +79,15 @@ type Options struct {
 	Validity     time.Duration            // candidatura: how long it stays published; 60 days when 0
 }
 
+// NetworkOptions are the options of the province of porta demo's network: a CPI operator filing
+// the DIDs and the employment service publishing the candidatures.
+func NetworkOptions(v sil.Validator, now func() time.Time) Options {
+	return Options{Validator: v, Now: now,
+		Operator: did.Operator{GUID: "cpi-bologna-01", CodiceFiscale: "RSSMRA77L18H501W"},
+		Intermediary: candidatura.Intermediary{CodiceFiscale: "12345678903", Denominazione: "Provincia - Servizio Lavoro",
+			Regione: "08", Email: "lavoro@provincia.example.it"}}
+}
+
 func (o *Options) now() func() time.Time {
 	if o.Now != nil {
 		return o.Now

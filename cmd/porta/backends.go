@@ -37,8 +37,8 @@ import (
 //	formazione     the province's training catalogue (publish, withdraw, search)
 //
 // and, for each worker document of adapters/labour's table, its provider's intake under the
-// service's adapter name (ministerosap, ministerodid, borsalavoro, europass): it checks the
-// document as the table says, keeps it, and answers as the table's simulated provider does.
+// service's adapter name (e.g. ministerosap): it checks the document as the table says, keeps it,
+// and answers as the table's simulated provider does.
 
 // backendData is what a gateway's built-in backends share: their database and stores.
 type backendData struct {

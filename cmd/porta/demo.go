@@ -20,9 +20,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"porta/adapters/anagrafe"
-	"porta/adapters/candidatura"
 	"porta/adapters/codicefiscale"
-	"porta/adapters/did"
 	"porta/adapters/flows"
 	"porta/adapters/formazione"
 	"porta/adapters/inps"
@@ -446,9 +444,7 @@ func (n *demoNet) sender() *flows.Sender {
 	prov := n.peers[pProvincia]
 	now := func() time.Time { return n.now }
 	return &flows.Sender{PD: n.pd(prov), Store: prov.Data.Merge, DB: prov.Data.DB, Concurrency: n.conc,
-		Options: labour.Options{Validator: n.schemas, Now: now,
-			Operator:     did.Operator{GUID: "cpi-bologna-01", CodiceFiscale: "RSSMRA77L18H501W"},
-			Intermediary: candidatura.Intermediary{CodiceFiscale: "12345678903", Denominazione: "Provincia - Servizio Lavoro", Regione: "08", Email: "lavoro@provincia.example.it"}},
+		Options: labour.NetworkOptions(n.schemas, now),
 	}
 }
 
