@@ -50,14 +50,10 @@ type netService struct {
 
 // Service names, as adapters/labour spells them, for the flows that name one.
 const (
-	svcSAP         = "SAP"
-	svcDID         = "DID"
-	svcCandidatura = "Candidatura"
-	svcEuropass    = "CVEuropass"
-	svcAnagrafe    = "Anagrafe"
-	svcScuola      = "FrequenzeScolastiche"
-	svcINPS        = "PercettoriSostegno"
-	svcFormazione  = "CatalogoFormazione"
+	svcAnagrafe   = "Anagrafe"
+	svcScuola     = "FrequenzeScolastiche"
+	svcINPS       = "PercettoriSostegno"
+	svcFormazione = "CatalogoFormazione"
 )
 
 // networkServices is adapters/labour's table, one entry per provider.

@@ -35,6 +35,14 @@ type simNet struct {
 
 // startSim runs `porta sim role` as a process (it writes the network into a new directory) and
 // starts the given parties' gateways in this process from the same directory.
+// The worker documents' service names, as adapters/labour's table spells them.
+var (
+	svcSAP         = labour.ByWhat(labour.WhatSAP).Name
+	svcDID         = labour.ByWhat(labour.WhatDID).Name
+	svcCandidatura = labour.ByWhat(labour.WhatCandidatura).Name
+	svcEuropass    = labour.ByWhat(labour.WhatEuropass).Name
+)
+
 func startSim(t *testing.T, role string, parties ...string) *simNet {
 	t.Helper()
 	dir := t.TempDir()
