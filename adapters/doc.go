@@ -13,6 +13,10 @@
 //	europass       the worker's CV as a Europass v3 SkillsPassport
 //	anagrafe, scuola, inps, formazione, merge
 //	               the inbound side: registry, schools, income support, training offer, merge rules
+//	labour         the table of the network's services (name, providers, profile, actions, schema,
+//	               WSDL, built-in backend, consumers; how each worker document is built and answered)
+//	               that the demo, sim, backends, flows and the PD double read
+//	flows          the province's flows through its own PD (over internal/pdclient, the HTTP client)
 //
 // Nothing here may know HTTP or the eGov busta: the gateway carries what these packages build and
 // hands them what arrives. Every record crossing the boundary is checked (codice fiscale first),

@@ -396,8 +396,8 @@ func (p *parser) message(im *etree.Element, h *Header) {
 			h.CorrelatedService = strings.TrimSpace(s)
 		}
 		if t, ok := at["tipo"]; ok {
-			if !contains(serviceTypes, t) {
-				p.fail(CodeInvalidProfile, "ProfiloCollaborazione/tipo", "ProfiloCollaborazione tipo %q is not one of %s", clip(t), strings.Join(serviceTypes, ", "))
+			if !contains(ServiceTypes, t) {
+				p.fail(CodeInvalidProfile, "ProfiloCollaborazione/tipo", "ProfiloCollaborazione tipo %q is not one of %s", clip(t), strings.Join(ServiceTypes, ", "))
 			} else {
 				h.CorrelatedServiceType = t
 			}
@@ -684,8 +684,9 @@ const (
 	inoltroMany = "EGOV_IT_PIUDIUNAVOLTA"
 )
 
-// serviceTypes are the schema's values of ProfiloCollaborazione@tipo.
-var serviceTypes = []string{"SPC", "TEST", "URL", "WSDL", "LDAP", "UDDI", "ebXMLRegistry"}
+// ServiceTypes are the schema's values of ProfiloCollaborazione@tipo: the service types a
+// registry accepts for a service (Servizio@tipo).
+var ServiceTypes = []string{"SPC", "TEST", "URL", "WSDL", "LDAP", "UDDI", "ebXMLRegistry"}
 
 func parseXSDBool(s string) (bool, bool) {
 	switch strings.TrimSpace(s) {

@@ -20,6 +20,7 @@ import (
 	"porta/envelope"
 	"porta/internal/redact"
 	"porta/internal/size"
+	"porta/internal/yamlpos"
 	"porta/jobs"
 	"porta/registry"
 )
@@ -176,20 +177,22 @@ type rawConfig struct {
 	Jobs yaml.Node `yaml:"jobs"`
 }
 
+// configReader is the positional YAML reader registry uses too (internal/yamlpos), its problems
+// in probs, with porta.yaml's helpers that take defaults.
 type configReader struct {
-	file, dir string
-	probs     registry.Problems
+	yamlpos.Reader
+	probs registry.Problems
 }
 
-func (r *configReader) errf(n *yaml.Node, format string, args ...any) {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	r.probs = append(r.probs, registry.Problem{File: r.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+func newConfigReader(file, dir string) *configReader {
+	r := &configReader{}
+	r.Reader = yamlpos.Reader{File: file, Dir: dir, Sink: &r.probs}
+	return r
 }
 
-func set(n *yaml.Node) bool { return n.Kind != 0 && n.Tag != "!!null" }
+func (r *configReader) errf(n *yaml.Node, format string, args ...any) { r.ErrfAt(n, format, args...) }
+
+func set(n *yaml.Node) bool { return yamlpos.Set(n) }
 
 func (r *configReader) str(n *yaml.Node, key, def string) string {
 	if !set(n) {
@@ -215,11 +218,7 @@ func (r *configReader) dur(n *yaml.Node, key string, def time.Duration) time.Dur
 }
 
 func (r *configReader) path(n *yaml.Node, key, def string) string {
-	p := r.str(n, key, def)
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(r.dir, p)
+	return r.Path(r.str(n, key, def))
 }
 
 func (r *configReader) file_(n *yaml.Node, key, def string, required bool) string {
@@ -239,7 +238,7 @@ func (r *configReader) file_(n *yaml.Node, key, def string, required bool) strin
 		if !set(n) {
 			line = nil
 		}
-		r.errf(line, "paths.%s: %s: %v (relative paths are resolved against %s)", key, p, err, r.dir)
+		r.errf(line, "paths.%s: %s: %v (relative paths are resolved against %s)", key, p, err, r.Dir)
 		return p
 	}
 	return p
@@ -264,7 +263,7 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	r := &configReader{file: path, dir: filepath.Dir(abs)}
+	r := newConfigReader(path, filepath.Dir(abs))
 	var raw rawConfig
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -346,7 +345,7 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 		if p == "" {
 			r.errf(&raw.Store, "store %q names no file; write sqlite:porta.db", c.Store)
 		} else if !filepath.IsAbs(p) {
-			c.Store = "sqlite:" + filepath.Join(r.dir, p)
+			c.Store = "sqlite:" + filepath.Join(r.Dir, p)
 		}
 	case strings.HasPrefix(c.Store, "postgres://"), strings.HasPrefix(c.Store, "postgresql://"):
 	default:

@@ -60,7 +60,7 @@ func ReadCard(path string, now time.Time) (*Card, error) {
 		return nil, fmt.Errorf("party card: %w", err)
 	}
 	rep := &reporter{}
-	d := &decoder{reporter: rep, file: path, dir: filepath.Dir(path)}
+	d := newDecoder(rep, path, filepath.Dir(path))
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		line, msg := yamlErrLine(err)
@@ -69,7 +69,7 @@ func ReadCard(path string, now time.Time) (*Card, error) {
 	if len(doc.Content) == 0 {
 		return nil, Problems{{File: path, Msg: "empty party card"}}
 	}
-	m, ok := d.fields(doc.Content[0], "a party card", "name", "type", "port_id", "url", "certificate", "ca")
+	m, ok := d.Fields(doc.Content[0], "a party card", "name", "type", "port_id", "url", "certificate", "ca")
 	if !ok {
 		return nil, rep.probs
 	}
@@ -257,7 +257,7 @@ func mapValue(m *yaml.Node, key string) string {
 // sameParty compares a registry entry with a card; when they differ it names what differs.
 func sameParty(n *yaml.Node, c *Card, dir string, now time.Time) (bool, string) {
 	rep := &reporter{}
-	d := &decoder{reporter: rep, file: "registry", dir: dir}
+	d := newDecoder(rep, "registry", dir)
 	b := &builder{reporter: rep, opts: Options{Now: func() time.Time { return now }, ExpiryWarning: time.Nanosecond},
 		r: &Registry{parties: map[string]*Party{}, certOwner: map[string]*Party{}}}
 	b.party(d, n)

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -112,7 +113,7 @@ func load(root string, opts Options) (*Registry, Problems) {
 	if len(b.r.files) > 0 && !b.broken {
 		b.check()
 	}
-	rep.probs.sort()
+	rep.probs.Sort()
 	return b.r, rep.probs
 }
 
@@ -195,23 +196,23 @@ func (b *builder) readFile(name string, from Pos) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return // empty file
 	}
-	d := &decoder{reporter: b.reporter, file: name, dir: filepath.Dir(name)}
-	top, ok := d.fields(doc.Content[0], "the registry file", "include", "parties", "services", "applications")
+	d := newDecoder(b.reporter, name, filepath.Dir(name))
+	top, ok := d.Fields(doc.Content[0], "the registry file", "include", "parties", "services", "applications")
 	if !ok {
 		return
 	}
-	for _, n := range d.list(top, "parties", "the registry") {
+	for _, n := range d.List(top, "parties", "the registry") {
 		b.party(d, n)
 	}
-	for _, n := range d.list(top, "services", "the registry") {
+	for _, n := range d.List(top, "services", "the registry") {
 		b.service(d, n)
 	}
-	for _, n := range d.list(top, "applications", "the registry") {
+	for _, n := range d.List(top, "applications", "the registry") {
 		b.application(d, n)
 	}
-	incs, lines := d.strs(top, "include", "the registry")
+	incs, lines := d.Strs(top, "include", "the registry")
 	for i, inc := range incs {
-		b.readPath(d.path(inc), Pos{File: name, Line: lines[i]})
+		b.readPath(d.Path(inc), Pos{File: name, Line: lines[i]})
 	}
 }
 
@@ -228,52 +229,52 @@ func yamlErrLine(err error) (int, string) {
 }
 
 func (b *builder) party(d *decoder, n *yaml.Node) {
-	m, ok := d.fields(n, "a party", "name", "type", "port_id", "url", "hosted", "certificates", "ca")
+	m, ok := d.Fields(n, "a party", "name", "type", "port_id", "url", "hosted", "certificates", "ca")
 	if !ok {
 		return
 	}
 	p := &Party{Pos: d.pos(n)}
-	p.Name = d.str(m, "name", "a party")
+	p.Name = d.Str(m, "name", "a party")
 	what := fmt.Sprintf("party %q", p.Name)
 	switch {
 	case p.Name == "":
-		d.errf(d.file, n.Line, "a party has no name; add name: (letters and digits)")
+		d.errf(d.File, n.Line, "a party has no name; add name: (letters and digits)")
 		return
 	case !ValidName(p.Name):
-		d.errf(d.file, m["name"].Line, "party name %q must be letters and digits only (it forms eGov identifiers); rename it", p.Name)
+		d.errf(d.File, m["name"].Line, "party name %q must be letters and digits only (it forms eGov identifiers); rename it", p.Name)
 	}
-	p.Type = strings.ToUpper(d.str(m, "type", what))
+	p.Type = strings.ToUpper(d.Str(m, "type", what))
 	if p.Type == "" {
 		p.Type = TypeSPC
 	} else if p.Type != TypeSPC && p.Type != TypeTEST && p.Type != TypeAOO {
-		d.errf(d.file, m["type"].Line, "%s: type %q is not one of SPC, TEST, AOO", what, p.Type)
+		d.errf(d.File, m["type"].Line, "%s: type %q is not one of SPC, TEST, AOO", what, p.Type)
 	}
-	p.PortID = d.str(m, "port_id", what)
+	p.PortID = d.Str(m, "port_id", what)
 	if p.PortID == "" {
 		p.PortID = DefaultPortID(p.Name, p.Type)
 	} else if !ValidName(p.PortID) {
-		d.errf(d.file, m["port_id"].Line, "%s: port_id %q must be letters and digits only (it forms eGov identifiers)", what, p.PortID)
+		d.errf(d.File, m["port_id"].Line, "%s: port_id %q must be letters and digits only (it forms eGov identifiers)", what, p.PortID)
 	}
-	p.URL = d.str(m, "url", what)
-	p.Hosted = d.boolean(m, "hosted", what)
+	p.URL = d.Str(m, "url", what)
+	p.Hosted = d.Bool(m, "hosted", what)
 	if p.URL == "" && !p.Hosted {
-		d.errf(d.file, n.Line, "%s has no url; add url: https://HOST:PORT/pa, its Porta Applicativa", what)
+		d.errf(d.File, n.Line, "%s has no url; add url: https://HOST:PORT/pa, its Porta Applicativa", what)
 	} else if p.URL != "" {
 		u, err := url.Parse(p.URL)
 		switch {
 		case err != nil:
-			d.errf(d.file, m["url"].Line, "%s: url %q does not parse: %v", what, p.URL, unwrapURLErr(err))
+			d.errf(d.File, m["url"].Line, "%s: url %q does not parse: %v", what, p.URL, unwrapURLErr(err))
 		case u.Scheme != "https" || u.Host == "":
-			d.errf(d.file, m["url"].Line, "%s: url %q must be https://HOST[:PORT]/PATH (gateways talk over TLS with client certificates)", what, p.URL)
+			d.errf(d.File, m["url"].Line, "%s: url %q must be https://HOST[:PORT]/PATH (gateways talk over TLS with client certificates)", what, p.URL)
 		}
 	}
 	p.Certs = b.certs(d, m, "certificates", what, p.Hosted)
 	p.CA = b.certs(d, m, "ca", what, true)
 	if len(p.Certs) == 0 && !p.Hosted && m["certificates"] == nil {
-		d.errf(d.file, n.Line, "%s has no certificates; add certificates: [{file: their-cert.pem}] (from their party card, or `porta registry add-party`)", what)
+		d.errf(d.File, n.Line, "%s has no certificates; add certificates: [{file: their-cert.pem}] (from their party card, or `porta registry add-party`)", what)
 	}
 	if first, dup := b.r.parties[p.Name]; dup {
-		d.errf(d.file, n.Line, "party %q is declared twice (first at %s); remove one", p.Name, first.Pos)
+		d.errf(d.File, n.Line, "party %q is declared twice (first at %s); remove one", p.Name, first.Pos)
 		return
 	}
 	b.r.parties[p.Name] = p
@@ -284,7 +285,7 @@ func (b *builder) party(d *decoder, n *yaml.Node) {
 	for _, c := range p.Certs {
 		fp := Fingerprint(c)
 		if other, dup := b.r.certOwner[fp]; dup && other != p {
-			d.errf(d.file, n.Line, "%s lists the certificate %s that party %q (%s) also lists; a certificate identifies one party", what, c.Subject, other.Name, other.Pos)
+			d.errf(d.File, n.Line, "%s lists the certificate %s that party %q (%s) also lists; a certificate identifies one party", what, c.Subject, other.Name, other.Pos)
 			continue
 		}
 		b.r.certOwner[fp] = p
@@ -302,7 +303,7 @@ func unwrapURLErr(err error) error {
 // certs decodes a list of certificates: each item a file name, inline PEM, {file: F} or {pem: P}.
 func (b *builder) certs(d *decoder, m map[string]*yaml.Node, key, what string, optional bool) []*x509.Certificate {
 	var out []*x509.Certificate
-	for i, item := range d.list(m, key, what) {
+	for i, item := range d.List(m, key, what) {
 		var file, pemText string
 		switch item.Kind {
 		case yaml.ScalarNode:
@@ -312,17 +313,17 @@ func (b *builder) certs(d *decoder, m map[string]*yaml.Node, key, what string, o
 				file = strings.TrimSpace(item.Value)
 			}
 		case yaml.MappingNode:
-			f, _ := d.fields(item, fmt.Sprintf("%s: %s item %d", what, key, i+1), "file", "pem")
-			file = d.str(f, "file", what)
+			f, _ := d.Fields(item, fmt.Sprintf("%s: %s item %d", what, key, i+1), "file", "pem")
+			file = d.Str(f, "file", what)
 			if pn := f["pem"]; pn != nil {
 				pemText = pn.Value
 			}
 			if (file == "") == (pemText == "") {
-				d.errf(d.file, item.Line, "%s: %s item %d must have exactly one of file: or pem:", what, key, i+1)
+				d.errf(d.File, item.Line, "%s: %s item %d must have exactly one of file: or pem:", what, key, i+1)
 				continue
 			}
 		default:
-			d.errf(d.file, item.Line, "%s: %s item %d must be a file name, PEM text, or {file: ...}", what, key, i+1)
+			d.errf(d.File, item.Line, "%s: %s item %d must be a file name, PEM text, or {file: ...}", what, key, i+1)
 			continue
 		}
 		src := "inline PEM"
@@ -330,15 +331,15 @@ func (b *builder) certs(d *decoder, m map[string]*yaml.Node, key, what string, o
 		if file != "" {
 			src = "file " + file
 			var err error
-			data, err = os.ReadFile(d.path(file))
+			data, err = os.ReadFile(d.Path(file))
 			if err != nil {
-				d.errf(d.file, item.Line, "%s: %s %s: %v (paths are relative to %s)", what, key, file, unwrapPathErr(err), d.dir)
+				d.errf(d.File, item.Line, "%s: %s %s: %v (paths are relative to %s)", what, key, file, unwrapPathErr(err), d.Dir)
 				continue
 			}
 		}
 		cs, err := envelope.ParseCertificatesPEM(data)
 		if err != nil {
-			d.errf(d.file, item.Line, "%s: %s item %d (%s): %v", what, key, i+1, src, err)
+			d.errf(d.File, item.Line, "%s: %s item %d (%s): %v", what, key, i+1, src, err)
 			continue
 		}
 		for _, c := range cs {
@@ -354,80 +355,80 @@ func (b *builder) validity(d *decoder, line int, what string, c *x509.Certificat
 	day := func(t time.Time) string { return t.UTC().Format("2006-01-02") }
 	switch {
 	case now.After(c.NotAfter):
-		d.errf(d.file, line, "%s: certificate %q expired on %s; replace it with the renewed one", what, c.Subject.String(), day(c.NotAfter))
+		d.errf(d.File, line, "%s: certificate %q expired on %s; replace it with the renewed one", what, c.Subject.String(), day(c.NotAfter))
 	case now.Before(c.NotBefore):
-		d.errf(d.file, line, "%s: certificate %q is not valid before %s; check the issuer's clock or wait", what, c.Subject.String(), day(c.NotBefore))
+		d.errf(d.File, line, "%s: certificate %q is not valid before %s; check the issuer's clock or wait", what, c.Subject.String(), day(c.NotBefore))
 	case c.NotAfter.Sub(now) < b.opts.ExpiryWarning:
-		d.warnf(d.file, line, "%s: certificate %q expires on %s (in %d days); add the renewed certificate beside it", what, c.Subject.String(), day(c.NotAfter), int(c.NotAfter.Sub(now).Hours()/24))
+		d.warnf(d.File, line, "%s: certificate %q expires on %s (in %d days); add the renewed certificate beside it", what, c.Subject.String(), day(c.NotAfter), int(c.NotAfter.Sub(now).Hours()/24))
 	}
 }
 
 func (b *builder) service(d *decoder, n *yaml.Node) {
-	m, ok := d.fields(n, "a service", "provider", "name", "type", "version", "profile", "correlated_service",
+	m, ok := d.Fields(n, "a service", "provider", "name", "type", "version", "profile", "correlated_service",
 		"filter_duplicates", "ack", "in_order", "expiry", "wsdl", "schema", "actions", "consumers", "delivery")
 	if !ok {
 		return
 	}
 	s := &Service{Pos: d.pos(n), Actions: map[string]*Action{}}
-	s.Name = d.str(m, "name", "a service")
-	s.Provider = d.str(m, "provider", "a service")
+	s.Name = d.Str(m, "name", "a service")
+	s.Provider = d.Str(m, "provider", "a service")
 	what := fmt.Sprintf("service %q", s.Name)
 	if s.Name == "" {
-		d.errf(d.file, n.Line, "a service has no name; add name: (letters and digits)")
+		d.errf(d.File, n.Line, "a service has no name; add name: (letters and digits)")
 		return
 	}
 	if !ValidName(s.Name) {
-		d.errf(d.file, m["name"].Line, "service name %q must be letters and digits only (it forms eGov headers and PD URLs); rename it", s.Name)
+		d.errf(d.File, m["name"].Line, "service name %q must be letters and digits only (it forms eGov headers and PD URLs); rename it", s.Name)
 	}
 	if s.Provider == "" {
-		d.errf(d.file, n.Line, "%s has no provider; add provider: PARTY (the erogatore)", what)
+		d.errf(d.File, n.Line, "%s has no provider; add provider: PARTY (the erogatore)", what)
 	}
 	what = fmt.Sprintf("service %q of %q", s.Name, s.Provider)
-	s.Type = d.str(m, "type", what)
+	s.Type = d.Str(m, "type", what)
 	if s.Type == "" {
 		s.Type = "SPC"
-	} else if i := indexFold(serviceTypes, s.Type); i < 0 {
-		d.errf(d.file, m["type"].Line, "%s: type %q is not one of %s", what, s.Type, strings.Join(serviceTypes, ", "))
+	} else if i := indexFold(envelope.ServiceTypes, s.Type); i < 0 {
+		d.errf(d.File, m["type"].Line, "%s: type %q is not one of %s", what, s.Type, strings.Join(envelope.ServiceTypes, ", "))
 	} else {
-		s.Type = serviceTypes[i]
+		s.Type = envelope.ServiceTypes[i]
 	}
-	s.Version = d.integer(m, "version", what, 1)
-	prof := d.str(m, "profile", what)
-	if p, ok := profileNames[prof]; ok {
+	s.Version = d.Int(m, "version", what, 1)
+	prof := d.Str(m, "profile", what)
+	if p, err := envelope.ParseProfile(prof); err == nil && p != envelope.ProfileNone && p.String() == prof {
 		s.Profile = p
 	} else if prof == "" {
-		d.errf(d.file, n.Line, "%s has no profile; add profile: oneway, sync, async-symmetric or async-asymmetric", what)
+		d.errf(d.File, n.Line, "%s has no profile; add profile: oneway, sync, async-symmetric or async-asymmetric", what)
 	} else {
-		d.errf(d.file, m["profile"].Line, "%s: profile %q is not one of oneway, sync, async-symmetric, async-asymmetric", what, prof)
+		d.errf(d.File, m["profile"].Line, "%s: profile %q is not one of oneway, sync, async-symmetric, async-asymmetric", what, prof)
 	}
-	s.CorrelatedService = d.str(m, "correlated_service", what)
-	s.FilterDuplicates = d.boolean(m, "filter_duplicates", what)
-	s.Ack = d.boolean(m, "ack", what)
-	s.InOrder = d.boolean(m, "in_order", what)
-	s.Expiry = d.duration(m, "expiry", what)
-	s.Schema = d.str(m, "schema", what)
+	s.CorrelatedService = d.Str(m, "correlated_service", what)
+	s.FilterDuplicates = d.Bool(m, "filter_duplicates", what)
+	s.Ack = d.Bool(m, "ack", what)
+	s.InOrder = d.Bool(m, "in_order", what)
+	s.Expiry = d.Duration(m, "expiry", what)
+	s.Schema = d.Str(m, "schema", what)
 	if s.Schema != "" {
 		b.schemaName(d, m["schema"].Line, what, s.Schema)
 	}
-	if w := d.str(m, "wsdl", what); w != "" {
-		s.WSDL = d.path(w)
+	if w := d.Str(m, "wsdl", what); w != "" {
+		s.WSDL = d.Path(w)
 		if _, err := os.Stat(s.WSDL); err != nil {
-			d.errf(d.file, m["wsdl"].Line, "%s: wsdl %s: %v (paths are relative to %s)", what, w, unwrapPathErr(err), d.dir)
+			d.errf(d.File, m["wsdl"].Line, "%s: wsdl %s: %v (paths are relative to %s)", what, w, unwrapPathErr(err), d.Dir)
 		}
 	}
-	for _, an := range d.list(m, "actions", what) {
+	for _, an := range d.List(m, "actions", what) {
 		a := &Action{Pos: d.pos(an)}
 		if an.Kind == yaml.ScalarNode {
 			a.Name = strings.TrimSpace(an.Value)
 		} else {
-			am, ok := d.fields(an, what+": an action", "name", "correlated", "request", "response")
+			am, ok := d.Fields(an, what+": an action", "name", "correlated", "request", "response")
 			if !ok {
 				continue
 			}
-			a.Name = d.str(am, "name", what+": an action")
-			a.Correlated = d.str(am, "correlated", what)
-			a.Request = d.str(am, "request", what)
-			a.Response = d.str(am, "response", what)
+			a.Name = d.Str(am, "name", what+": an action")
+			a.Correlated = d.Str(am, "correlated", what)
+			a.Request = d.Str(am, "request", what)
+			a.Response = d.Str(am, "response", what)
 			if a.Request != "" {
 				b.schemaName(d, am["request"].Line, what, a.Request)
 			}
@@ -437,29 +438,29 @@ func (b *builder) service(d *decoder, n *yaml.Node) {
 		}
 		switch {
 		case a.Name == "":
-			d.errf(d.file, an.Line, "%s: an action has no name; add name:", what)
+			d.errf(d.File, an.Line, "%s: an action has no name; add name:", what)
 			continue
 		case !ValidName(a.Name):
-			d.errf(d.file, an.Line, "%s: action name %q must be letters and digits only; rename it", what, a.Name)
+			d.errf(d.File, an.Line, "%s: action name %q must be letters and digits only; rename it", what, a.Name)
 		}
 		if first, dup := s.Actions[a.Name]; dup {
-			d.errf(d.file, an.Line, "%s declares action %q twice (first at line %d); remove one", what, a.Name, first.Pos.Line)
+			d.errf(d.File, an.Line, "%s declares action %q twice (first at line %d); remove one", what, a.Name, first.Pos.Line)
 			continue
 		}
 		s.Actions[a.Name] = a
 		s.ActionOrder = append(s.ActionOrder, a.Name)
 	}
 	if m["actions"] == nil {
-		d.errf(d.file, n.Line, "%s declares no actions; add actions: [NAME, ...]", what)
+		d.errf(d.File, n.Line, "%s declares no actions; add actions: [NAME, ...]", what)
 	}
 	var lines []int
-	s.Consumers, lines = d.strs(m, "consumers", what)
+	s.Consumers, lines = d.Strs(m, "consumers", what)
 	if dn, ok := m["delivery"]; ok {
 		s.Delivery = b.delivery(d, dn, what)
 	}
 	key := serviceKey{s.Provider, s.Name}
 	if first, dup := b.r.services[key]; dup {
-		d.errf(d.file, n.Line, "%s is declared twice (first at %s); remove one", what, first.Pos)
+		d.errf(d.File, n.Line, "%s is declared twice (first at %s); remove one", what, first.Pos)
 		return
 	}
 	b.r.services[key] = s
@@ -487,11 +488,11 @@ func indexFold(list []string, s string) int {
 
 func (b *builder) schemaName(d *decoder, line int, what, name string) {
 	if path.IsAbs(name) || path.Clean(name) != name || strings.HasPrefix(name, "../") || !strings.HasSuffix(name, ".xsd") {
-		d.errf(d.file, line, "%s: schema %q must be a clean relative path ending in .xsd, under xsd/schemas (e.g. sap/scheda.xsd)", what, name)
+		d.errf(d.File, line, "%s: schema %q must be a clean relative path ending in .xsd, under xsd/schemas (e.g. sap/scheda.xsd)", what, name)
 		return
 	}
 	if b.opts.SchemaExists != nil && !b.opts.SchemaExists(name) {
-		d.errf(d.file, line, "%s: schema %q is not among Porta's schemas (xsd/schemas); fix the name or add the schema", what, name)
+		d.errf(d.File, line, "%s: schema %q is not among Porta's schemas (xsd/schemas); fix the name or add the schema", what, name)
 	}
 }
 
@@ -505,55 +506,55 @@ func (b *builder) delivery(d *decoder, n *yaml.Node, what string) *Delivery {
 			dl.URL = v
 		}
 	} else {
-		m, ok := d.fields(n, what+": delivery", "adapter", "url", "timeout", "username", "password", "tls")
+		m, ok := d.Fields(n, what+": delivery", "adapter", "url", "timeout", "username", "password", "tls")
 		if !ok {
 			return nil
 		}
-		dl.Adapter = d.str(m, "adapter", what)
-		dl.URL = d.str(m, "url", what)
-		dl.Timeout = d.duration(m, "timeout", what)
-		dl.Username = d.str(m, "username", what)
-		dl.Password = d.str(m, "password", what)
+		dl.Adapter = d.Str(m, "adapter", what)
+		dl.URL = d.Str(m, "url", what)
+		dl.Timeout = d.Duration(m, "timeout", what)
+		dl.Username = d.Str(m, "username", what)
+		dl.Password = d.Str(m, "password", what)
 		if (dl.Username == "") != (dl.Password == "") {
-			d.errf(d.file, n.Line, "%s: delivery needs both username and password for HTTP Basic, or neither", what)
+			d.errf(d.File, n.Line, "%s: delivery needs both username and password for HTTP Basic, or neither", what)
 		}
 		if tn, ok := m["tls"]; ok {
 			dl.TLS = b.deliveryTLS(d, tn, what)
 		}
 		if dl.Adapter != "" && (dl.URL != "" || len(m) > 1) {
-			d.errf(d.file, n.Line, "%s: delivery names adapter %q and HTTP settings; keep one", what, dl.Adapter)
+			d.errf(d.File, n.Line, "%s: delivery names adapter %q and HTTP settings; keep one", what, dl.Adapter)
 		}
 	}
 	switch {
 	case dl.Adapter == "" && dl.URL == "":
-		d.errf(d.file, n.Line, "%s: delivery needs url: http(s)://HOST:PORT/PATH of the local application, or adapter: NAME", what)
+		d.errf(d.File, n.Line, "%s: delivery needs url: http(s)://HOST:PORT/PATH of the local application, or adapter: NAME", what)
 	case dl.Adapter != "":
 		if !ValidName(dl.Adapter) {
-			d.errf(d.file, n.Line, "%s: delivery adapter %q must be letters and digits (e.g. adapter:anagrafe)", what, dl.Adapter)
+			d.errf(d.File, n.Line, "%s: delivery adapter %q must be letters and digits (e.g. adapter:anagrafe)", what, dl.Adapter)
 		}
 	default:
 		u, err := url.Parse(dl.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			d.errf(d.file, n.Line, "%s: delivery url %q must be http(s)://HOST:PORT/PATH", what, dl.URL)
+			d.errf(d.File, n.Line, "%s: delivery url %q must be http(s)://HOST:PORT/PATH", what, dl.URL)
 		}
 	}
 	return dl
 }
 
 func (b *builder) deliveryTLS(d *decoder, n *yaml.Node, what string) *tls.Config {
-	m, ok := d.fields(n, what+": delivery tls", "ca", "cert", "key", "server_name")
+	m, ok := d.Fields(n, what+": delivery tls", "ca", "cert", "key", "server_name")
 	if !ok {
 		return nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: d.str(m, "server_name", what)}
-	if ca := d.str(m, "ca", what); ca != "" {
-		data, err := os.ReadFile(d.path(ca))
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: d.Str(m, "server_name", what)}
+	if ca := d.Str(m, "ca", what); ca != "" {
+		data, err := os.ReadFile(d.Path(ca))
 		cs, perr := envelope.ParseCertificatesPEM(data)
 		switch {
 		case err != nil:
-			d.errf(d.file, m["ca"].Line, "%s: delivery tls ca %s: %v", what, ca, unwrapPathErr(err))
+			d.errf(d.File, m["ca"].Line, "%s: delivery tls ca %s: %v", what, ca, unwrapPathErr(err))
 		case perr != nil:
-			d.errf(d.file, m["ca"].Line, "%s: delivery tls ca %s: %v", what, ca, perr)
+			d.errf(d.File, m["ca"].Line, "%s: delivery tls ca %s: %v", what, ca, perr)
 		default:
 			cfg.RootCAs = x509.NewCertPool()
 			for _, c := range cs {
@@ -561,13 +562,13 @@ func (b *builder) deliveryTLS(d *decoder, n *yaml.Node, what string) *tls.Config
 			}
 		}
 	}
-	cert, key := d.str(m, "cert", what), d.str(m, "key", what)
+	cert, key := d.Str(m, "cert", what), d.Str(m, "key", what)
 	if (cert == "") != (key == "") {
-		d.errf(d.file, n.Line, "%s: delivery tls needs both cert and key for a client certificate, or neither", what)
+		d.errf(d.File, n.Line, "%s: delivery tls needs both cert and key for a client certificate, or neither", what)
 	} else if cert != "" {
-		pair, err := tls.LoadX509KeyPair(d.path(cert), d.path(key))
+		pair, err := tls.LoadX509KeyPair(d.Path(cert), d.Path(key))
 		if err != nil {
-			d.errf(d.file, n.Line, "%s: delivery tls client certificate %s / %s: %v", what, cert, key, unwrapPathErr(err))
+			d.errf(d.File, n.Line, "%s: delivery tls client certificate %s / %s: %v", what, cert, key, unwrapPathErr(err))
 		} else {
 			cfg.Certificates = []tls.Certificate{pair}
 		}
@@ -576,64 +577,64 @@ func (b *builder) deliveryTLS(d *decoder, n *yaml.Node, what string) *tls.Config
 }
 
 func (b *builder) application(d *decoder, n *yaml.Node) {
-	m, ok := d.fields(n, "an application", "name", "username", "password_hash", "certificate", "may")
+	m, ok := d.Fields(n, "an application", "name", "username", "password_hash", "certificate", "may")
 	if !ok {
 		return
 	}
 	a := &Application{Pos: d.pos(n)}
-	a.Name = d.str(m, "name", "an application")
+	a.Name = d.Str(m, "name", "an application")
 	what := fmt.Sprintf("application %q", a.Name)
 	if a.Name == "" {
-		d.errf(d.file, n.Line, "an application has no name; add name: (letters and digits)")
+		d.errf(d.File, n.Line, "an application has no name; add name: (letters and digits)")
 		return
 	}
 	if !ValidName(a.Name) {
-		d.errf(d.file, m["name"].Line, "application name %q must be letters and digits only; rename it", a.Name)
+		d.errf(d.File, m["name"].Line, "application name %q must be letters and digits only; rename it", a.Name)
 	}
-	a.Username = d.str(m, "username", what)
-	a.passwordHash = d.str(m, "password_hash", what)
+	a.Username = d.Str(m, "username", what)
+	a.passwordHash = d.Str(m, "password_hash", what)
 	switch {
 	case a.Username != "" && a.passwordHash == "":
-		d.errf(d.file, m["username"].Line, "%s has a username but no password_hash; add one made by `porta registry hash-password`", what)
+		d.errf(d.File, m["username"].Line, "%s has a username but no password_hash; add one made by `porta registry hash-password`", what)
 	case a.Username == "" && a.passwordHash != "":
-		d.errf(d.file, m["password_hash"].Line, "%s has a password_hash but no username; add username:", what)
+		d.errf(d.File, m["password_hash"].Line, "%s has a password_hash but no username; add username:", what)
 	case a.passwordHash != "":
 		if _, err := parseHash(a.passwordHash); err != nil {
-			d.errf(d.file, m["password_hash"].Line, "%s: password_hash: %v; make one with `porta registry hash-password`", what, err)
+			d.errf(d.File, m["password_hash"].Line, "%s: password_hash: %v; make one with `porta registry hash-password`", what, err)
 		}
 	}
 	if cn, ok := m["certificate"]; ok {
-		cm, ok := d.fields(cn, what+": certificate", "fingerprint", "subject")
+		cm, ok := d.Fields(cn, what+": certificate", "fingerprint", "subject")
 		if ok {
-			a.CertFingerprint = normFingerprint(d.str(cm, "fingerprint", what))
-			a.CertSubject = d.str(cm, "subject", what)
+			a.CertFingerprint = normFingerprint(d.Str(cm, "fingerprint", what))
+			a.CertSubject = d.Str(cm, "subject", what)
 			if a.CertFingerprint != "" && !fingerprintRE.MatchString(a.CertFingerprint) {
-				d.errf(d.file, cm["fingerprint"].Line, "%s: certificate fingerprint must be the SHA-256 of the certificate, 64 hex digits (openssl x509 -noout -fingerprint -sha256)", what)
+				d.errf(d.File, cm["fingerprint"].Line, "%s: certificate fingerprint must be the SHA-256 of the certificate, 64 hex digits (openssl x509 -noout -fingerprint -sha256)", what)
 			}
 			if a.CertFingerprint == "" && a.CertSubject == "" {
-				d.errf(d.file, cn.Line, "%s: certificate needs fingerprint: or subject:", what)
+				d.errf(d.File, cn.Line, "%s: certificate needs fingerprint: or subject:", what)
 			}
 		}
 	}
 	if a.Username == "" && a.CertFingerprint == "" && a.CertSubject == "" {
-		d.errf(d.file, n.Line, "%s has no credentials; add username and password_hash, or certificate: {fingerprint: ...}", what)
+		d.errf(d.File, n.Line, "%s has no credentials; add username and password_hash, or certificate: {fingerprint: ...}", what)
 	}
 	var lines []int
-	for _, gn := range d.list(m, "may", what) {
-		gm, ok := d.fields(gn, what+": a may entry", "consumer", "provider", "service")
+	for _, gn := range d.List(m, "may", what) {
+		gm, ok := d.Fields(gn, what+": a may entry", "consumer", "provider", "service")
 		if !ok {
 			continue
 		}
-		g := Grant{Consumer: d.str(gm, "consumer", what), Provider: d.str(gm, "provider", what), Service: d.str(gm, "service", what)}
+		g := Grant{Consumer: d.Str(gm, "consumer", what), Provider: d.Str(gm, "provider", what), Service: d.Str(gm, "service", what)}
 		if g.Consumer == "" || g.Provider == "" || g.Service == "" {
-			d.errf(d.file, gn.Line, "%s: a may entry needs consumer, provider and service", what)
+			d.errf(d.File, gn.Line, "%s: a may entry needs consumer, provider and service", what)
 			continue
 		}
 		a.Grants = append(a.Grants, g)
 		lines = append(lines, gn.Line)
 	}
 	if first, dup := b.r.apps[a.Name]; dup {
-		d.errf(d.file, n.Line, "application %q is declared twice (first at %s); remove one", a.Name, first.Pos)
+		d.errf(d.File, n.Line, "application %q is declared twice (first at %s); remove one", a.Name, first.Pos)
 		return
 	}
 	b.r.apps[a.Name] = a
@@ -644,21 +645,21 @@ func (b *builder) application(d *decoder, n *yaml.Node) {
 	b.grantLines[a] = lines
 	if a.Username != "" {
 		if other, dup := b.r.byUser[a.Username]; dup {
-			d.errf(d.file, m["username"].Line, "%s uses username %q, already used by application %q (%s); usernames identify applications", what, a.Username, other.Name, other.Pos)
+			d.errf(d.File, m["username"].Line, "%s uses username %q, already used by application %q (%s); usernames identify applications", what, a.Username, other.Name, other.Pos)
 		} else {
 			b.r.byUser[a.Username] = a
 		}
 	}
 	if a.CertFingerprint != "" {
 		if other, dup := b.r.byFP[a.CertFingerprint]; dup {
-			d.errf(d.file, n.Line, "%s uses the certificate fingerprint of application %q (%s); a certificate identifies one application", what, other.Name, other.Pos)
+			d.errf(d.File, n.Line, "%s uses the certificate fingerprint of application %q (%s); a certificate identifies one application", what, other.Name, other.Pos)
 		} else {
 			b.r.byFP[a.CertFingerprint] = a
 		}
 	}
 	if a.CertSubject != "" {
 		if other, dup := b.r.bySubject[a.CertSubject]; dup {
-			d.errf(d.file, n.Line, "%s uses the certificate subject of application %q (%s); a subject identifies one application", what, other.Name, other.Pos)
+			d.errf(d.File, n.Line, "%s uses the certificate subject of application %q (%s); a subject identifies one application", what, other.Name, other.Pos)
 		} else {
 			b.r.bySubject[a.CertSubject] = a
 		}
@@ -702,7 +703,7 @@ func (b *builder) check() {
 				b.at(at, "%s may call service %q of %q, which is not declared; declare it under services", what, g.Service, g.Provider)
 				continue
 			}
-			if !contains(s.Consumers, g.Consumer) {
+			if !slices.Contains(s.Consumers, g.Consumer) {
 				b.at(at, "%s may call service %q of %q as %q, but the service does not list %q under consumers; add it there", what, g.Service, g.Provider, g.Consumer, g.Consumer)
 			}
 		}
@@ -793,7 +794,7 @@ func (b *builder) checkService(s *Service) {
 				}
 			case cb.Profile != envelope.AsyncSymmetric:
 				b.at(cb.Pos, "service %q of %q is the correlated service of %s, so its profile must be async-symmetric", cb.Name, c, what)
-			case !contains(cb.Consumers, s.Provider):
+			case !slices.Contains(cb.Consumers, s.Provider):
 				b.at(cb.Pos, "service %q of %q is the correlated service of %s, so it must list %q under consumers; add it there", cb.Name, c, what, s.Provider)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"time"
 
@@ -46,35 +45,17 @@ func (p *Party) Owns(cert *x509.Certificate) bool {
 	return false
 }
 
-// DefaultPortID is the identificativo porta of a party that declares none: <name>SPCoopIT, or
-// PDD<name> for an AOO (the reference implementation's defaults).
+// DefaultPortID is the identificativo porta of a party of type typ that declares none: PDD<name>
+// for an AOO (the reference implementation's default), envelope.DefaultPortID otherwise.
 func DefaultPortID(name, typ string) string {
 	if typ == TypeAOO {
 		return "PDD" + name
 	}
-	return name + "SPCoopIT"
+	return envelope.DefaultPortID(name)
 }
 
-// Profile names as written in the registry.
-var profileNames = map[string]envelope.Profile{
-	"oneway":           envelope.OneWay,
-	"sync":             envelope.Sync,
-	"async-symmetric":  envelope.AsyncSymmetric,
-	"async-asymmetric": envelope.AsyncAsymmetric,
-}
-
-// ProfileName returns the registry spelling of a profile ("oneway", "sync", ...).
-func ProfileName(p envelope.Profile) string {
-	for k, v := range profileNames {
-		if v == p {
-			return k
-		}
-	}
-	return fmt.Sprintf("profile(%d)", int(p))
-}
-
-// Service types (Servizio@tipo) a registry accepts.
-var serviceTypes = []string{"SPC", "TEST", "URL", "WSDL", "LDAP", "UDDI", "ebXMLRegistry"}
+// A registry spells a profile by its short name (envelope.Profile.String: "oneway", "sync", ...)
+// and a service type by one of envelope.ServiceTypes.
 
 // Service is an agreement (accordo di servizio): a service provided by one party, with its
 // profile, actions, flags and who may call it.

@@ -1,6 +1,5 @@
-// Package wsdl owns the WSDLs of the labour network's cooperation services (sap.wsdl, did.wsdl,
-// candidatura.wsdl, europass.wsdl, anagrafe.wsdl, scuola.wsdl, inps.wsdl, formazione.wsdl),
-// embedded in the binary so that a gateway written by porta init or porta demo can serve them on
+// Package wsdl owns the WSDLs of the labour network's cooperation services (every *.wsdl here,
+// one per service of adapters/labour's table, e.g. sap.wsdl), embedded in the binary so that a gateway written by porta init or porta demo can serve them on
 // ?wsdl with no source tree. Its subpackages hold the Go types generated from each WSDL.
 //
 // Each WSDL imports its payload schema by the relative location ../xsd/schemas/labour/NAME.xsd,

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"porta/adapters/codicefiscale"
+	"porta/adapters/internal/document"
 	"porta/adapters/sil"
 	wire "porta/wsdl/did"
 )
@@ -64,29 +65,15 @@ func (b *Builder) Request(w *sil.Worker, ev Event) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := xml.MarshalIndent(in, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("did %s: %w", w.CodiceFiscale, err)
-	}
-	out = append([]byte(xml.Header), append(out, '\n')...)
-	if err := w.CheckDocument(b.Validator, Schema, out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return document.Marshal(w, b.Validator, Schema, "did", in)
 }
 
 // Doc is one built request with the record it came from.
-type Doc struct {
-	CF, SILID string
-	XML       []byte
-}
+type Doc = document.Doc
 
 // Batch builds the requests of every worker and goes on past the rejected ones.
 func (b *Builder) Batch(ws []*sil.Worker, ev Event) ([]Doc, []*sil.RecordError) {
-	return sil.Batch(ws, func(w *sil.Worker) (Doc, error) {
-		x, err := b.Request(w, ev)
-		return Doc{w.CodiceFiscale, w.ID, x}, err
-	})
+	return document.Batch(ws, func(w *sil.Worker) ([]byte, error) { return b.Request(w, ev) })
 }
 
 func ptr[T any](v T) *T { return &v }

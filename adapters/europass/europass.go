@@ -9,11 +9,11 @@
 package europass
 
 import (
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"time"
 
+	"porta/adapters/internal/document"
 	"porta/adapters/sil"
 	wire "porta/wsdl/europass"
 )
@@ -55,29 +55,15 @@ func (b *Builder) Document(w *sil.Worker) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := xml.MarshalIndent(sp, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("europass %s: %w", w.CodiceFiscale, err)
-	}
-	out = append([]byte(xml.Header), append(out, '\n')...)
-	if err := w.CheckDocument(b.Validator, Schema, out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return document.Marshal(w, b.Validator, Schema, "europass", sp)
 }
 
 // Doc is one built document with the record it came from.
-type Doc struct {
-	CF, SILID string
-	XML       []byte
-}
+type Doc = document.Doc
 
 // Batch builds the SkillsPassport of every worker and goes on past the rejected ones.
 func (b *Builder) Batch(ws []*sil.Worker) ([]Doc, []*sil.RecordError) {
-	return sil.Batch(ws, func(w *sil.Worker) (Doc, error) {
-		x, err := b.Document(w)
-		return Doc{w.CodiceFiscale, w.ID, x}, err
-	})
+	return document.Batch(ws, b.Document)
 }
 
 func ptr[T any](v T) *T { return &v }

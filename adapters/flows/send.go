@@ -3,58 +3,39 @@ package flows
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
-	"porta/adapters/candidatura"
-	"porta/adapters/did"
-	"porta/adapters/europass"
+	"porta/adapters/labour"
 	"porta/adapters/merge"
-	"porta/adapters/sap"
 	"porta/adapters/sil"
-	wiresap "porta/wsdl/sap"
+	"porta/internal/pdclient"
 )
-
-// The worker documents Send can send, in the order it sends them.
-const (
-	WhatSAP         = "sap"
-	WhatCandidatura = "candidatura"
-	WhatEuropass    = "europass"
-	WhatDID         = "did"
-)
-
-// AllWhat lists every worker document.
-var AllWhat = []string{WhatSAP, WhatCandidatura, WhatEuropass, WhatDID}
 
 // FailureSource is the source of the failures Send records: the province's own SIL.
 const FailureSource = "sil"
 
-// DefaultRoutes are the providers, services and actions of the worker documents as the
-// network's registries spell them (porta demo's network); a deployment whose registry names them
-// otherwise overrides them.
-var DefaultRoutes = map[string]Route{
-	WhatSAP:         {Provider: "Ministero", Service: "SAP", Action: "invioSAP"},
-	WhatCandidatura: {Provider: "BorsaLavoro", Service: "Candidatura", Action: "invioCandidatura"},
-	WhatEuropass:    {Provider: "Europass", Service: "CVEuropass", Action: "invioEuropass"},
-	WhatDID:         {Provider: "Ministero", Service: "DID", Action: "gestisciDID"},
+// defaultRoute is where the worker document what goes as the network's registries spell it
+// (adapters/labour); a deployment whose registry names it otherwise sets Sender.Routes.
+func defaultRoute(what string) pdclient.Route {
+	s := labour.ByWhat(what)
+	if s == nil {
+		return pdclient.Route{}
+	}
+	return pdclient.Route{Provider: s.Providers[0], Service: s.Name, Action: s.Worker.Action}
 }
 
 // Sender sends SIL workers' documents through the PD.
 type Sender struct {
-	PD     *PD
-	Routes map[string]Route // by What; DefaultRoutes for a missing one
-	Store  *merge.Store     // where rejected records are kept
-	DB     *sqlx.DB         // Store's database: Retry marks re-sent failures resolved in it
+	PD     *pdclient.PD
+	Routes map[string]pdclient.Route // by What; the network's route (adapters/labour) for a missing one
+	Store  *merge.Store              // where rejected records are kept
+	DB     *sqlx.DB                  // Store's database: Retry marks re-sent failures resolved in it
 
-	SAP         *sap.Builder
-	Candidatura *candidatura.Builder
-	Europass    *europass.Builder
-	DID         *did.Builder
-	DIDEvent    did.Event // the event gestisciDID files; did.Inserimento when empty
+	Options labour.Options // what the documents' builders need beyond the worker
 
 	// Concurrency is how many records are in flight at once (1 when 0): the PD signs, traces and
 	// waits for the peer, so a few in flight keep it busy.
@@ -98,20 +79,20 @@ func (s *Sender) now() time.Time {
 	return time.Now()
 }
 
-func (s *Sender) route(what string) Route {
+func (s *Sender) route(what string) pdclient.Route {
 	if r, ok := s.Routes[what]; ok {
 		return r
 	}
-	return DefaultRoutes[what]
+	return defaultRoute(what)
 }
 
-// Send builds and sends each of what (AllWhat when empty) for each worker, one kind after the
+// Send builds and sends each of what (labour.AllWhat() when empty) for each worker, one kind after the
 // other, and returns one Summary per kind. unreadable are the SIL rows the mapping could not read
 // (from sil.Source.ChangedSince); they are rejected under every kind. It stops with an error at a
 // fault that is not the record's.
 func (s *Sender) Send(ctx context.Context, workers []*sil.Worker, unreadable []*sil.RecordError, what []string) ([]Summary, error) {
 	if len(what) == 0 {
-		what = AllWhat
+		what = labour.AllWhat()
 	}
 	// Only records with open failures need resolving: read them once instead of writing per record.
 	open := map[string]bool{}
@@ -150,9 +131,9 @@ func (s *Sender) sendAll(ctx context.Context, sum *Summary, what string, workers
 	err := forEach(ctx, s.Concurrency, len(workers), func(ctx context.Context, i int) error {
 		wk, p := workers[i], &parts[i]
 		p.What = what
-		// A worker who filed no DID is not concerned, unless the record is invalid: every kind
-		// rejects an invalid record, with its reason.
-		if what == WhatDID && wk.Admin.DataDID.IsZero() && wk.CheckIdentity() == nil {
+		// A worker without this document (a DID for one who filed none) is not concerned, unless
+		// the record is invalid: every kind rejects an invalid record, with its reason.
+		if s := labour.ByWhat(what); s != nil && s.Worker.Concerns != nil && !s.Worker.Concerns(wk) && wk.CheckIdentity() == nil {
 			p.Skipped++
 			return nil
 		}
@@ -184,7 +165,7 @@ func (s *Sender) sendOne(ctx context.Context, sum *Summary, what string, w *sil.
 	}
 	sum.Sent++
 	rep, err := s.PD.Call(ctx, s.route(what), doc)
-	var fe *FaultError
+	var fe *pdclient.FaultError
 	if errors.As(err, &fe) && fe.RecordFault() {
 		return false, s.reject(ctx, sum, w.Reject("payload", "porta delegata", fe))
 	}
@@ -199,68 +180,21 @@ func (s *Sender) sendOne(ctx context.Context, sum *Summary, what string, w *sil.
 }
 
 func (s *Sender) build(what string, w *sil.Worker) ([]byte, error) {
-	switch what {
-	case WhatSAP:
-		if s.SAP == nil {
-			return nil, errors.New("flows: no SAP builder")
-		}
-		return s.SAP.InvioSAP(w)
-	case WhatCandidatura:
-		if s.Candidatura == nil {
-			return nil, errors.New("flows: no Candidatura builder")
-		}
-		return s.Candidatura.Document(w)
-	case WhatEuropass:
-		if s.Europass == nil {
-			return nil, errors.New("flows: no Europass builder")
-		}
-		return s.Europass.Document(w)
-	case WhatDID:
-		if s.DID == nil {
-			return nil, errors.New("flows: no DID builder")
-		}
-		ev := s.DIDEvent
-		if ev == "" {
-			ev = did.Inserimento
-		}
-		return s.DID.Request(w, ev)
+	svc := labour.ByWhat(what)
+	if svc == nil {
+		return nil, fmt.Errorf("flows: unknown document %q (want one of %v)", what, labour.AllWhat())
 	}
-	return nil, fmt.Errorf("flows: unknown document %q (want one of %v)", what, AllWhat)
+	return svc.Worker.Build(&s.Options, w)
 }
 
 // checkReply reads a synchronous answer: a KO is the record's rejection.
-func (s *Sender) checkReply(what string, rep *Reply) error {
-	switch what {
-	case WhatSAP:
-		if rep.Payload == nil {
-			return errors.New("no risposta_invioSAP in the reply")
-		}
-		var r wiresap.Risposta_invioSAP
-		if err := xml.Unmarshal(rep.Payload, &r); err != nil {
-			return fmt.Errorf("risposta_invioSAP: %w", err)
-		}
-		if r.Esito == nil || *r.Esito != wiresap.EsitoInvioTypeOK {
-			esito := "none"
-			if r.Esito != nil {
-				esito = string(*r.Esito)
-			}
-			return fmt.Errorf("Esito %s: %s", esito, r.MessaggioErrore)
-		}
-	case WhatDID:
-		if rep.Payload == nil {
-			return errors.New("no GestisciDID_Output in the reply")
-		}
-		o, err := did.ParseResponse(s.DID.Validator, rep.Payload)
-		if err != nil {
-			return err
-		}
-		if o.Code != "OK" {
-			return fmt.Errorf("CodiceEsito %s: %s", o.Code, o.Description)
-		}
-	default: // one-way: the PD queued it (200 and its identifier)
-		if rep.MessageID == "" {
-			return fmt.Errorf("HTTP %d without %s", rep.Status, "Porta-Message-ID")
-		}
+func (s *Sender) checkReply(what string, rep *pdclient.Reply) error {
+	if svc := labour.ByWhat(what); svc != nil && svc.Worker.Reply != nil {
+		return svc.Worker.Reply(&s.Options, rep.Payload)
+	}
+	// one-way: the PD queued it (200 and its identifier)
+	if rep.MessageID == "" {
+		return fmt.Errorf("HTTP %d without %s", rep.Status, "Porta-Message-ID")
 	}
 	return nil
 }
@@ -313,14 +247,7 @@ func resolveFailures(ctx context.Context, db *sqlx.DB, now time.Time, kind, key 
 
 // Outbound reports whether a failure's kind is one Send records (Retry re-sends those; the
 // others are merge's and merge.Store.Resend takes them).
-func Outbound(kind string) bool {
-	for _, w := range AllWhat {
-		if w == kind {
-			return true
-		}
-	}
-	return false
-}
+func Outbound(kind string) bool { return labour.ByWhat(kind) != nil }
 
 // Retry re-sends an open outbound failure: the worker is read again from src (the SIL may have
 // been corrected), built and sent. It returns the new Summary of that one record; if it is

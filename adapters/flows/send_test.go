@@ -13,11 +13,11 @@ import (
 
 	"porta/adapters/candidatura"
 	"porta/adapters/did"
-	"porta/adapters/europass"
-	"porta/adapters/flows/flowstest"
+	"porta/adapters/labour"
 	"porta/adapters/merge"
-	"porta/adapters/sap"
 	"porta/adapters/sil"
+	"porta/internal/pdclient"
+	"porta/internal/pdclient/pdtest"
 	"porta/xsd"
 )
 
@@ -25,7 +25,7 @@ var now = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	set     *xsd.Set
-	pd      *flowstest.PD
+	pd      *pdtest.PD
 	src     *sil.Source
 	gen     *sil.Generated
 	store   *merge.Store
@@ -70,23 +70,21 @@ func newFixture(t testing.TB, n int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pd := flowstest.New(t, set)
+	pd := pdtest.New(t, set)
 	clock := func() time.Time { return now }
 	s := &Sender{
-		PD:    &PD{URL: pd.URL(), Consumer: flowstest.Consumer, User: flowstest.User, Password: flowstest.Password, Timeout: 10 * time.Second},
+		PD:    &pdclient.PD{URL: pd.URL(), Consumer: pdtest.Consumer, User: pdtest.User, Password: pdtest.Password, Timeout: 10 * time.Second},
 		Store: store, DB: db,
-		SAP: &sap.Builder{Validator: set},
-		Candidatura: &candidatura.Builder{Validator: set, Now: clock, Validity: 60 * 24 * time.Hour,
-			Intermediary: candidatura.Intermediary{CodiceFiscale: "12345678903", Denominazione: "Provincia - Servizio Lavoro", Regione: "08", Email: "lavoro@example.it"}},
-		Europass: &europass.Builder{Validator: set, Now: clock, Generator: "Porta"},
-		DID:      &did.Builder{Validator: set, Now: clock, Operator: did.Operator{GUID: "op-0001", CodiceFiscale: "RSSMRA77L18H501W"}},
-		Now:      clock,
+		Options: labour.Options{Validator: set, Now: clock, Validity: 60 * 24 * time.Hour,
+			Intermediary: candidatura.Intermediary{CodiceFiscale: "12345678903", Denominazione: "Provincia - Servizio Lavoro", Regione: "08", Email: "lavoro@example.it"},
+			Operator:     did.Operator{GUID: "op-0001", CodiceFiscale: "RSSMRA77L18H501W"}},
+		Now: clock,
 	}
 	return &fixture{set: set, pd: pd, src: src, gen: gen, store: store, db: db, sender: s, workers: ws, bad: bad}
 }
 
 func key(what string, w *sil.Worker) string {
-	if what == WhatEuropass {
+	if what == labour.WhatEuropass {
 		return w.Nome + " " + w.Cognome
 	}
 	return w.CodiceFiscale
@@ -121,7 +119,7 @@ func TestSendRejectsAloneAndRetries(t *testing.T) {
 		byWhat[s.What] = s
 	}
 	// Every kind rejects the planted record before sending it, with the codice fiscale rule.
-	for _, what := range []string{WhatSAP, WhatCandidatura, WhatEuropass} {
+	for _, what := range []string{labour.WhatSAP, labour.WhatCandidatura, labour.WhatEuropass} {
 		s := byWhat[what]
 		found := false
 		for _, r := range s.Rejections {
@@ -137,9 +135,9 @@ func TestSendRejectsAloneAndRetries(t *testing.T) {
 		}
 	}
 	want := map[string]struct{ sent, ack, rej int }{
-		WhatSAP:         {len(good), len(good) - 1, 2},
-		WhatCandidatura: {len(good), len(good) - 1, 2},
-		WhatEuropass:    {len(good), len(good), 1},
+		labour.WhatSAP:         {len(good), len(good) - 1, 2},
+		labour.WhatCandidatura: {len(good), len(good) - 1, 2},
+		labour.WhatEuropass:    {len(good), len(good), 1},
 	}
 	for what, w := range want {
 		s := byWhat[what]
@@ -147,12 +145,12 @@ func TestSendRejectsAloneAndRetries(t *testing.T) {
 			t.Errorf("%s: sent %d acknowledged %d rejected %d, want %d %d %d (%+v)", what, s.Sent, s.Acknowledged, s.Rejected, w.sent, w.ack, w.rej, s.Rejections)
 		}
 	}
-	d := byWhat[WhatDID]
+	d := byWhat[labour.WhatDID]
 	if d.Skipped == 0 || d.Sent+d.Skipped+d.Rejected != len(f.workers) || d.Acknowledged != d.Sent {
 		t.Errorf("did: %+v over %d workers", d, len(f.workers))
 	}
 	// What arrived: each accepted record once, none of the rejected ones.
-	for what, action := range map[string]string{WhatSAP: "invioSAP", WhatCandidatura: "invioCandidatura", WhatEuropass: "invioEuropass"} {
+	for what, action := range map[string]string{labour.WhatSAP: "invioSAP", labour.WhatCandidatura: "invioCandidatura", labour.WhatEuropass: "invioEuropass"} {
 		got := f.pd.Got(action)
 		seen := map[string]int{}
 		for _, k := range got {
@@ -161,7 +159,7 @@ func TestSendRejectsAloneAndRetries(t *testing.T) {
 		for _, w := range good {
 			n := seen[key(what, w)]
 			wantN := 1
-			if what == WhatCandidatura && w == refused {
+			if what == labour.WhatCandidatura && w == refused {
 				wantN = 0
 			}
 			if n != wantN {
@@ -175,20 +173,20 @@ func TestSendRejectsAloneAndRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(open) != 2+2+1+byWhat[WhatDID].Rejected {
-		t.Fatalf("%d open failures, want %d: %+v", len(open), 5+byWhat[WhatDID].Rejected, open)
+	if len(open) != 2+2+1+byWhat[labour.WhatDID].Rejected {
+		t.Fatalf("%d open failures, want %d: %+v", len(open), 5+byWhat[labour.WhatDID].Rejected, open)
 	}
 
 	// Re-send the refused candidature once the PD accepts it; the KO SAP is refused again.
 	delete(f.pd.Refuse, "invioCandidatura")
 	for _, fl := range open {
-		if fl.Key == refused.CodiceFiscale && fl.Kind == WhatCandidatura {
+		if fl.Key == refused.CodiceFiscale && fl.Kind == labour.WhatCandidatura {
 			s, err := f.sender.Retry(ctx, f.src, fl)
 			if err != nil || s.Acknowledged != 1 {
 				t.Fatalf("retry candidatura: %+v, %v", s, err)
 			}
 		}
-		if fl.Key == ko.CodiceFiscale && fl.Kind == WhatSAP {
+		if fl.Key == ko.CodiceFiscale && fl.Kind == labour.WhatSAP {
 			s, err := f.sender.Retry(ctx, f.src, fl)
 			if err != nil || s.Rejected != 1 {
 				t.Fatalf("retry KO SAP: %+v, %v", s, err)
@@ -200,10 +198,10 @@ func TestSendRejectsAloneAndRetries(t *testing.T) {
 		t.Errorf("%d open failures after the retries, want %d", len(after), len(open)-1)
 	}
 	for _, fl := range after {
-		if fl.Kind == WhatSAP && fl.Key == ko.CodiceFiscale && fl.Attempts != 2 {
+		if fl.Kind == labour.WhatSAP && fl.Key == ko.CodiceFiscale && fl.Attempts != 2 {
 			t.Errorf("KO SAP failure has %d attempts, want 2", fl.Attempts)
 		}
-		if fl.Kind == WhatCandidatura && fl.Key == refused.CodiceFiscale {
+		if fl.Kind == labour.WhatCandidatura && fl.Key == refused.CodiceFiscale {
 			t.Errorf("the re-sent candidature is still open")
 		}
 	}
@@ -221,7 +219,7 @@ func TestSendStopsOnFaultsThatAreNotTheRecords(t *testing.T) {
 		{"authentication", func(f *fixture) { f.sender.PD.Password = "wrong" }},
 		{"server fault", func(f *fixture) { f.pd.Down = true }},
 		{"unknown service", func(f *fixture) {
-			f.sender.Routes = map[string]Route{WhatEuropass: {Provider: "Europass", Service: "Nope", Action: "invioEuropass"}}
+			f.sender.Routes = map[string]pdclient.Route{labour.WhatEuropass: {Provider: "Europass", Service: "Nope", Action: "invioEuropass"}}
 			f.pd.Refuse["invioEuropass"] = map[string]string{}
 			for _, w := range f.workers {
 				f.pd.Refuse["invioEuropass"][w.Nome+" "+w.Cognome] = `service "Nope" of Europass is not in the registry`
@@ -232,7 +230,7 @@ func TestSendStopsOnFaultsThatAreNotTheRecords(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, 3)
 			tc.setup(f)
-			_, err := f.sender.Send(ctx, f.workers, nil, []string{WhatEuropass})
+			_, err := f.sender.Send(ctx, f.workers, nil, []string{labour.WhatEuropass})
 			if err == nil {
 				t.Fatal("Send went on")
 			}

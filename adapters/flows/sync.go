@@ -16,6 +16,7 @@ import (
 	"porta/adapters/merge"
 	"porta/adapters/scuola"
 	"porta/adapters/sil"
+	"porta/internal/pdclient"
 )
 
 // SyncSummary is the outcome of a sync run.
@@ -55,12 +56,12 @@ const KindConsultazione = "consultazione"
 // Anagrafe consults each worker's municipality (ANPR E002-shaped, synchronous) through the PD and
 // merges the answers into the province's store: residence changes, deaths, emigrations.
 type Anagrafe struct {
-	PD    *PD
+	PD    *pdclient.PD
 	Store *merge.Store
 	DB    *sqlx.DB // Store's database: Retry marks a consultation that now succeeds resolved
 	// Route gives the municipality to ask about a worker, from the worker's residence comune
 	// (a Belfiore code); ok false skips the worker. DefaultAnagrafeRoute when nil.
-	Route   func(w *sil.Worker) (Route, bool)
+	Route   func(w *sil.Worker) (pdclient.Route, bool)
 	Motivo  string // motivoRichiesta; "aggiornamento residenza lavoratori SIL" when empty
 	CasoUso string // casoUso; "C001" when empty
 	// Concurrency is how many consultations are in flight at once (1 when 0). The store's reads
@@ -73,11 +74,11 @@ type Anagrafe struct {
 
 // DefaultAnagrafeRoute asks the party "Comune" + the residence's Belfiore code, service
 // Anagrafe, action consultazioneSoggetti.
-func DefaultAnagrafeRoute(w *sil.Worker) (Route, bool) {
+func DefaultAnagrafeRoute(w *sil.Worker) (pdclient.Route, bool) {
 	if w.Residenza.Comune == "" {
-		return Route{}, false
+		return pdclient.Route{}, false
 	}
-	return Route{Provider: "Comune" + w.Residenza.Comune, Service: "Anagrafe", Action: "consultazioneSoggetti"}, true
+	return pdclient.Route{Provider: "Comune" + w.Residenza.Comune, Service: "Anagrafe", Action: "consultazioneSoggetti"}, true
 }
 
 func (a *Anagrafe) now() time.Time {
@@ -194,7 +195,7 @@ func (a *Anagrafe) one(ctx context.Context, sum *SyncSummary, w *sil.Worker) err
 	}
 	sum.Sent++
 	rep, err := a.PD.Call(ctx, r, req)
-	var fe *FaultError
+	var fe *pdclient.FaultError
 	if errors.As(err, &fe) && fe.RecordFault() {
 		return a.reject(ctx, sum, r.Provider, w.CodiceFiscale, "richiesta", "porta delegata", fe.Error())
 	}
@@ -262,12 +263,12 @@ func (a *Anagrafe) reject(ctx context.Context, sum *SyncSummary, source, cf, fie
 // answered with a receipt, then polls of its state) through the PD and merges the pupils: under-18
 // drop-outs are flagged for orientation.
 type Scuole struct {
-	PD      *PD
+	PD      *pdclient.PD
 	Store   *merge.Store
-	Request Route         // action RichiestaEstrazione
-	Poll    Route         // action StatoEstrazione (same provider)
-	Every   time.Duration // between polls; 2s when 0
-	MaxWait time.Duration // give up on a school after this long; 10m when 0
+	Request pdclient.Route // action RichiestaEstrazione
+	Poll    pdclient.Route // action StatoEstrazione (same provider)
+	Every   time.Duration  // between polls; 2s when 0
+	MaxWait time.Duration  // give up on a school after this long; 10m when 0
 	Now     func() time.Time
 	Sleep   func(ctx context.Context, d time.Duration) error // nil: a timer
 }
@@ -358,7 +359,7 @@ func (s *Scuole) one(ctx context.Context, sum *SyncSummary, sc School) error {
 		}
 		sum.Sent++
 		prep, err := s.PD.CallRelated(ctx, pl, poll, rep.MessageID)
-		var fe *FaultError
+		var fe *pdclient.FaultError
 		if errors.As(err, &fe) && strings.Contains(fe.Error(), "RiferimentoMessaggio") && s.now().Before(deadline) {
 			// The provider does not know the request yet: the PD's outbox has not delivered it.
 			if err := s.sleep(ctx, every); err != nil {

@@ -9,10 +9,11 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"porta/adapters/anagrafe"
-	"porta/adapters/flows/flowstest"
 	"porta/adapters/merge"
 	"porta/adapters/scuola"
 	"porta/adapters/sil"
+	"porta/internal/pdclient"
+	"porta/internal/pdclient/pdtest"
 )
 
 func openDB(t *testing.T, name string) *sqlx.DB {
@@ -60,8 +61,8 @@ func TestSyncAnagrafeMergesPlantedChangesOnce(t *testing.T) {
 	svc := &anagrafe.Service{Registry: reg, Now: func() time.Time { return now }}
 	f.pd.Handlers["consultazioneSoggetti"] = svc.Handle
 	a := &Anagrafe{PD: f.sender.PD, Store: f.store, DB: f.db, Now: func() time.Time { return now },
-		Route: func(w *sil.Worker) (Route, bool) {
-			return Route{Provider: "ComuneRoma", Service: "E002Consultazione", Action: "consultazioneSoggetti"}, true
+		Route: func(w *sil.Worker) (pdclient.Route, bool) {
+			return pdclient.Route{Provider: "ComuneRoma", Service: "E002Consultazione", Action: "consultazioneSoggetti"}, true
 		}}
 	sum, err := a.Run(ctx, f.workers)
 	if err != nil {
@@ -109,8 +110,8 @@ func TestSyncScuolePollsAndFlagsDropOuts(t *testing.T) {
 	f.pd.Handlers["StatoEstrazione"] = svc.Handle
 	polls := 0
 	s := &Scuole{PD: f.sender.PD, Store: f.store, Every: 2 * time.Second, Now: func() time.Time { return clock },
-		Request: Route{Service: "FrequenzeScolastiche", Action: "RichiestaEstrazione"},
-		Poll:    Route{Service: "FrequenzeScolastiche", Action: "StatoEstrazione"},
+		Request: pdclient.Route{Service: "FrequenzeScolastiche", Action: "RichiestaEstrazione"},
+		Poll:    pdclient.Route{Service: "FrequenzeScolastiche", Action: "StatoEstrazione"},
 		Sleep:   func(ctx context.Context, d time.Duration) error { polls++; clock = clock.Add(d); return nil }}
 	sum, err := s.Run(ctx, []School{{Party: "ScuolaRoma", Code: "RMIS00100A", Year: gen.Year}})
 	if err != nil {
@@ -143,13 +144,13 @@ func TestSyncScuoleQueuedRequest(t *testing.T) {
 	if err := att.Put(ctx, "RMIS00100A", gen.Year, gen.Schools[0].Pupils...); err != nil {
 		t.Fatal(err)
 	}
-	svc := &scuola.Service{Data: att, NewID: func(string) string { return scuola.ExtractionID(flowstest.QueuedID) }}
+	svc := &scuola.Service{Data: att, NewID: func(string) string { return scuola.ExtractionID(pdtest.QueuedID) }}
 	var pending []byte
 	f.pd.Handlers["RichiestaEstrazione"] = func(ctx context.Context, req []byte) ([]byte, error) { pending = req; return nil, nil }
 	polls := 0
 	f.pd.Handlers["StatoEstrazione"] = func(ctx context.Context, req []byte) ([]byte, error) {
 		if polls++; polls == 1 { // the school's gateway does not know the request yet
-			return nil, flowstest.ClientFault("the provider's gateway refused the request: EGOV_IT_111 RiferimentoMessaggio non valido")
+			return nil, pdtest.ClientFault("the provider's gateway refused the request: EGOV_IT_111 RiferimentoMessaggio non valido")
 		}
 		if polls == 3 { // delivered between the second and third poll
 			if _, err := svc.Handle(ctx, pending); err != nil {
@@ -158,8 +159,8 @@ func TestSyncScuoleQueuedRequest(t *testing.T) {
 		}
 		return svc.Handle(ctx, req)
 	}
-	s := &Scuole{PD: f.sender.PD, Store: f.store, Request: Route{Service: "FrequenzeScolastiche", Action: "RichiestaEstrazione"},
-		Poll: Route{Service: "FrequenzeScolastiche", Action: "StatoEstrazione"}, Sleep: func(context.Context, time.Duration) error { return nil }}
+	s := &Scuole{PD: f.sender.PD, Store: f.store, Request: pdclient.Route{Service: "FrequenzeScolastiche", Action: "RichiestaEstrazione"},
+		Poll: pdclient.Route{Service: "FrequenzeScolastiche", Action: "StatoEstrazione"}, Sleep: func(context.Context, time.Duration) error { return nil }}
 	sum, err := s.Run(ctx, []School{{Party: "Scuola1", Code: "RMIS00100A", Year: gen.Year}})
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"porta/adapters/codicefiscale"
+	"porta/adapters/internal/document"
 	"porta/adapters/sil"
 	wire "porta/wsdl/sap"
 )
@@ -45,29 +46,15 @@ func (b *Builder) Document(w *sil.Worker) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("sap %s: %w", w.CodiceFiscale, err)
-	}
-	out = append([]byte(xml.Header), append(out, '\n')...)
-	if err := w.CheckDocument(b.Validator, Schema, out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return document.Marshal(w, b.Validator, Schema, "sap", doc)
 }
 
 // Doc is one built document with the record it came from.
-type Doc struct {
-	CF, SILID string
-	XML       []byte
-}
+type Doc = document.Doc
 
 // Batch builds the SAP of every worker and goes on past the rejected ones.
 func (b *Builder) Batch(ws []*sil.Worker) ([]Doc, []*sil.RecordError) {
-	return sil.Batch(ws, func(w *sil.Worker) (Doc, error) {
-		x, err := b.Document(w)
-		return Doc{w.CodiceFiscale, w.ID, x}, err
-	})
+	return document.Batch(ws, b.Document)
 }
 
 // InvioSAP builds the invioSAP request body carrying w's SAP as an XML string in a CDATA section,

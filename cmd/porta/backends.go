@@ -19,8 +19,8 @@ import (
 	"porta/adapters/anagrafe"
 	"porta/adapters/formazione"
 	"porta/adapters/inps"
+	"porta/adapters/labour"
 	"porta/adapters/merge"
-	"porta/adapters/sap"
 	"porta/adapters/scuola"
 	"porta/gateway"
 	"porta/xsd"
@@ -35,10 +35,10 @@ import (
 //	               scuola.ExtractionID of the request busta's Identificatore, so the consumer can poll with what its PD returned
 //	inps           the province receiving INPS lists, merged into the provincial store
 //	formazione     the province's training catalogue (publish, withdraw, search)
-//	ministerosap   the Ministry's SAP: checks the SAP document against sap.xsd, keeps it, answers
-//	ministerodid   the Ministry's DID: keeps the request, answers GestisciDID_Output
-//	borsalavoro    Borsa Lavoro's Candidatura intake: keeps each candidature
-//	europass       Europass's CV intake: keeps each SkillsPassport
+//
+// and, for each worker document of adapters/labour's table, its provider's intake under the
+// service's adapter name (e.g. ministerosap): it checks the document as the table says, keeps it,
+// and answers as the table's simulated provider does.
 
 // backendData is what a gateway's built-in backends share: their database and stores.
 type backendData struct {
@@ -109,7 +109,7 @@ func (d *backendData) Backends(now func() time.Time) map[string]gateway.Backend 
 			return (&gateway.HandlerBackend{Handler: h(dl), ClientError: clientErr}).Deliver(ctx, dl)
 		})
 	}
-	return map[string]gateway.Backend{
+	out := map[string]gateway.Backend{
 		"anagrafe": &gateway.HandlerBackend{Handler: &anagrafe.Service{Registry: d.Anagrafe, Now: now}, ClientError: clientErr},
 		"scuola": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler {
 			id := scuola.ExtractionID(dl.Header.ID)
@@ -121,11 +121,11 @@ func (d *backendData) Backends(now func() time.Time) map[string]gateway.Backend 
 		"formazione": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler {
 			return &formazione.Service{Source: sender(dl), Catalog: d.Merge}
 		}),
-		"ministerosap": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcSAP) }),
-		"ministerodid": perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcDID) }),
-		"borsalavoro":  perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcCandidatura) }),
-		"europass":     perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, svcEuropass) }),
 	}
+	for _, s := range labour.WorkerDocs() {
+		out[s.Adapter] = perDelivery(func(dl *gateway.Delivery) gateway.PayloadHandler { return d.Kept.handler(dl, s) })
+	}
+	return out
 }
 
 // labourBackends opens the backends of the gateway configured by cfgPath (backends.db next to
@@ -181,29 +181,32 @@ func openKeeper(ctx context.Context, db *sqlx.DB, schemas *xsd.Set, now func() t
 }
 
 type keeperHandler struct {
-	k       *keeper
-	d       *gateway.Delivery
-	service string
+	k   *keeper
+	d   *gateway.Delivery
+	svc *labour.Service
 }
 
-func (k *keeper) handler(d *gateway.Delivery, service string) gateway.PayloadHandler {
-	return &keeperHandler{k, d, service}
+func (k *keeper) handler(d *gateway.Delivery, svc *labour.Service) gateway.PayloadHandler {
+	return &keeperHandler{k, d, svc}
 }
 
-// Handle checks and keeps one payload and answers it: risposta_invioSAP with a CodiceSAP for
-// invioSAP, GestisciDID_Output for gestisciDID, nothing for the one-way intakes.
+// Handle checks and keeps one payload and answers it as the service's simulated provider does
+// (labour.WorkerDoc.Check and Answer): e.g. risposta_invioSAP with a CodiceSAP, nothing for the
+// one-way intakes.
 func (h *keeperHandler) Handle(ctx context.Context, payload []byte) ([]byte, error) {
 	root, err := rootName(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", errRefused, err)
 	}
+	// Check and Answer are the worker document's action's; the service's other actions are kept.
+	w := h.svc.Worker
+	if h.d.Header == nil || h.d.Header.Action != w.Action {
+		w = &labour.WorkerDoc{}
+	}
 	doc := payload
-	if root == "invioSAP" {
-		if doc, err = sap.ParseSAP(payload); err != nil {
-			return nil, fmt.Errorf("%w: invioSAP/SAP: %v", errRefused, err)
-		}
-		if err := h.k.schemas.Validate(sap.Schema, doc); err != nil {
-			return nil, fmt.Errorf("%w: invioSAP/SAP is not a valid SAP: %v", errRefused, err)
+	if check := w.Check; check != nil {
+		if doc, err = check(h.k.schemas, payload); err != nil {
+			return nil, fmt.Errorf("%w: %v", errRefused, err)
 		}
 	}
 	record := findCF(doc)
@@ -216,21 +219,18 @@ func (h *keeperHandler) Handle(ctx context.Context, payload []byte) ([]byte, err
 		id = h.d.Header.ID
 	}
 	_, err = h.k.db.ExecContext(ctx, `INSERT OR IGNORE INTO kept (service, message_id, sender, record, root, payload, received) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		h.service, id, sender(h.d), record, root, payload, h.k.now().UTC().Format(time.RFC3339Nano))
+		h.svc.Name, id, sender(h.d), record, root, payload, h.k.now().UTC().Format(time.RFC3339Nano))
 	if err != nil {
-		return nil, fmt.Errorf("keep %s %s: %w", h.service, id, err)
+		return nil, fmt.Errorf("keep %s %s: %w", h.svc.Name, id, err)
 	}
-	switch root {
-	case "invioSAP":
-		var seq int64
-		if err := h.k.db.GetContext(ctx, &seq, `SELECT rowid FROM kept WHERE service = ? AND message_id = ?`, h.service, id); err != nil {
-			return nil, err
-		}
-		return []byte(fmt.Sprintf(`<typ:risposta_invioSAP xmlns:typ="http://servizi.lavoro.gov.it/servizicoap/types"><typ:Esito>OK</typ:Esito><typ:CodiceSAP>SP%08dA</typ:CodiceSAP></typ:risposta_invioSAP>`, seq%100000000)), nil
-	case "GestisciDID_Input":
-		return []byte(`<tns:GestisciDID_Output xmlns:tns="http://anpal.gov.it/DataModels/InformationDelivery/ConferimentoDID/1.0"><tns:Esito><tns:CodiceEsito>OK</tns:CodiceEsito><tns:DescrizioneEsito>DID acquisita</tns:DescrizioneEsito></tns:Esito></tns:GestisciDID_Output>`), nil
+	if w.Answer == nil {
+		return nil, nil
 	}
-	return nil, nil
+	var seq int64
+	if err := h.k.db.GetContext(ctx, &seq, `SELECT rowid FROM kept WHERE service = ? AND message_id = ?`, h.svc.Name, id); err != nil {
+		return nil, err
+	}
+	return w.Answer(seq), nil
 }
 
 // Kept counts what the keeper holds for service: documents, distinct records, and records kept

@@ -20,20 +20,18 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"porta/adapters/anagrafe"
-	"porta/adapters/candidatura"
 	"porta/adapters/codicefiscale"
-	"porta/adapters/did"
-	"porta/adapters/europass"
 	"porta/adapters/flows"
 	"porta/adapters/formazione"
 	"porta/adapters/inps"
+	"porta/adapters/labour"
 	"porta/adapters/merge"
-	"porta/adapters/sap"
 	"porta/adapters/scuola"
 	"porta/adapters/sil"
 	"porta/audit"
 	"porta/gateway"
 	"porta/internal/listen"
+	"porta/internal/pdclient"
 	"porta/xsd"
 )
 
@@ -257,7 +255,11 @@ func demo(parent context.Context, dir string, nWorkers, conc int, seed uint64, l
 	// The flows run at once: each has its own services, peers and checks, and the gateways'
 	// group commits fill up with more messages in flight. A flow's seconds are its own.
 	rep := &demoReport{Dir: dir, Workers: nWorkers}
-	all := []func(context.Context) (*flowResult, error){n.flowSAP, n.flowDID, n.flowCandidatura, n.flowEuropass, n.flowAnagrafe, n.flowScuola, n.flowINPS, n.flowFormazione}
+	var all []func(context.Context) (*flowResult, error)
+	for _, s := range labour.WorkerDocs() {
+		all = append(all, n.workerFlow(s))
+	}
+	all = append(all, n.flowAnagrafe, n.flowScuola, n.flowINPS, n.flowFormazione)
 	rep.Flows = make([]*flowResult, len(all))
 	errs := make([]error, len(all))
 	var wg sync.WaitGroup
@@ -440,18 +442,13 @@ func (n *demoNet) sender() *flows.Sender {
 	prov := n.peers[pProvincia]
 	now := func() time.Time { return n.now }
 	return &flows.Sender{PD: n.pd(prov), Store: prov.Data.Merge, DB: prov.Data.DB, Concurrency: n.conc,
-		SAP:      &sap.Builder{Validator: n.schemas},
-		DID:      &did.Builder{Validator: n.schemas, Now: now, Operator: did.Operator{GUID: "cpi-bologna-01", CodiceFiscale: "RSSMRA77L18H501W"}},
-		DIDEvent: did.Inserimento,
-		Candidatura: &candidatura.Builder{Validator: n.schemas, Now: now, Validity: 60 * 24 * time.Hour,
-			Intermediary: candidatura.Intermediary{CodiceFiscale: "12345678903", Denominazione: "Provincia - Servizio Lavoro", Regione: "08", Email: "lavoro@provincia.example.it"}},
-		Europass: &europass.Builder{Validator: n.schemas, Now: now, Generator: "Porta"},
+		Options: labour.NetworkOptions(n.schemas, now),
 	}
 }
 
 // pd is the Porta Delegata of p as the network's local application calls it.
-func (n *demoNet) pd(p *peer) *flows.PD {
-	return &flows.PD{URL: p.PD, Consumer: p.Name, User: appUser, Password: n.password, Client: n.http}
+func (n *demoNet) pd(p *peer) *pdclient.PD {
+	return &pdclient.PD{URL: p.PD, Consumer: p.Name, User: appUser, Password: n.password, Client: n.http}
 }
 
 // send runs one worker document through flows.Sender (porta sil send's code) and checks that
@@ -499,12 +496,20 @@ func (n *demoNet) syncFlow(ctx context.Context, name, what, provider, service st
 	return f, err
 }
 
-func (n *demoNet) flowSAP(ctx context.Context) (*flowResult, error) {
-	return n.syncFlow(ctx, "sap invioSAP (sync)", flows.WhatSAP, pMinistero, svcSAP, nil)
-}
-
-func (n *demoNet) flowDID(ctx context.Context) (*flowResult, error) {
-	return n.syncFlow(ctx, "did gestisciDID (sync)", flows.WhatDID, pMinistero, svcDID, map[string]bool{"dom_comune": true}) // the DID carries no domicile
+// workerFlow sends the worker document of s, as adapters/labour describes it: a synchronous one
+// is acknowledged when answered OK, a one-way one when its riscontro came back.
+func (n *demoNet) workerFlow(s *labour.Service) func(context.Context) (*flowResult, error) {
+	d := s.Worker
+	return func(ctx context.Context) (*flowResult, error) {
+		if !s.Sync() {
+			return n.oneWay(ctx, d.What+" (one-way+ack)", d.What, s.Providers[0], s.Name)
+		}
+		notCarried := map[string]bool{}
+		for _, f := range d.NotCarried {
+			notCarried[f] = true
+		}
+		return n.syncFlow(ctx, d.What+" "+d.Action+" (sync)", d.What, s.Providers[0], s.Name, notCarried)
+	}
 }
 
 // oneWay sends a one-way document per worker and waits until the provider's gateway acknowledged
@@ -534,14 +539,6 @@ func (n *demoNet) oneWay(ctx context.Context, name, what, provider, service stri
 	err = n.kept(ctx, f, provider, service, len(ids))
 	f.Seconds = time.Since(t).Seconds()
 	return f, err
-}
-
-func (n *demoNet) flowCandidatura(ctx context.Context) (*flowResult, error) {
-	return n.oneWay(ctx, "candidatura (one-way+ack)", flows.WhatCandidatura, pBorsaLavoro, svcCandidatura)
-}
-
-func (n *demoNet) flowEuropass(ctx context.Context) (*flowResult, error) {
-	return n.oneWay(ctx, "europass (one-way+ack)", flows.WhatEuropass, pEuropass, svcEuropass)
 }
 
 // drain waits until p's outbox is empty: every queued busta delivered (or given up).
@@ -685,9 +682,9 @@ func (n *demoNet) flowAnagrafe(ctx context.Context) (*flowResult, error) {
 }
 
 // demoAnagrafeRoute sends a worker's consultation to the municipality of their residence.
-func demoAnagrafeRoute(w *sil.Worker) (flows.Route, bool) {
+func demoAnagrafeRoute(w *sil.Worker) (pdclient.Route, bool) {
 	party, ok := demoComuneOf[w.Residenza.Comune]
-	return flows.Route{Provider: party, Service: svcAnagrafe, Action: "consultazioneSoggetti"}, ok
+	return pdclient.Route{Provider: party, Service: svcAnagrafe, Action: "consultazioneSoggetti"}, ok
 }
 
 // flowScuola requests each school's extraction with porta sync scuole's code and checks that
@@ -696,8 +693,8 @@ func (n *demoNet) flowScuola(ctx context.Context) (*flowResult, error) {
 	f, t := &flowResult{Name: "scuola estrazione (async)"}, time.Now()
 	prov := n.peers[pProvincia]
 	s := &flows.Scuole{PD: n.pd(prov), Store: prov.Data.Merge, Every: 50 * time.Millisecond, MaxWait: 2 * time.Minute,
-		Request: flows.Route{Service: svcScuola, Action: "RichiestaEstrazione"},
-		Poll:    flows.Route{Service: svcScuola, Action: "StatoEstrazione"}}
+		Request: pdclient.Route{Service: svcScuola, Action: "RichiestaEstrazione"},
+		Poll:    pdclient.Route{Service: svcScuola, Action: "StatoEstrazione"}}
 	var schools []flows.School
 	for _, party := range []string{pScuola1, pScuola2} {
 		schools = append(schools, flows.School{Party: party, Code: demoSchools[party], Year: n.school.Year})
@@ -771,7 +768,7 @@ func (n *demoNet) flowINPS(ctx context.Context) (*flowResult, error) {
 		return nil, err
 	}
 	src := n.peers[pINPS]
-	rep, err := n.pd(src).Call(ctx, flows.Route{Provider: pProvincia, Service: svcINPS, Action: "InvioElencoPercettori"}, doc)
+	rep, err := n.pd(src).Call(ctx, pdclient.Route{Provider: pProvincia, Service: svcINPS, Action: "InvioElencoPercettori"}, doc)
 	f.Sent = len(list.Recipients)
 	if err != nil {
 		f.problem("InvioElencoPercettori: %v", err)
@@ -862,7 +859,7 @@ func (n *demoNet) flowFormazione(ctx context.Context) (*flowResult, error) {
 			return nil, err
 		}
 		f.Sent++
-		a, err := n.pd(ente).Call(ctx, flows.Route{Provider: pProvincia, Service: svcFormazione, Action: "PubblicaCorso"}, doc)
+		a, err := n.pd(ente).Call(ctx, pdclient.Route{Provider: pProvincia, Service: svcFormazione, Action: "PubblicaCorso"}, doc)
 		var ans *formazione.Answer
 		if err == nil {
 			ans, err = formazione.ParseAnswer(a.Payload)
@@ -882,7 +879,7 @@ func (n *demoNet) flowFormazione(ctx context.Context) (*flowResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := n.pd(ente).Call(ctx, flows.Route{Provider: pProvincia, Service: svcFormazione, Action: "RicercaCorsi"}, q)
+	a, err := n.pd(ente).Call(ctx, pdclient.Route{Provider: pProvincia, Service: svcFormazione, Action: "RicercaCorsi"}, q)
 	var found []formazione.Course
 	if err == nil {
 		found, err = formazione.ParseSearchResult(a.Payload)

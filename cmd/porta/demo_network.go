@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"porta/adapters/labour"
 	"porta/internal/listen"
 	"porta/registry"
 	"porta/wsdl"
@@ -17,18 +18,18 @@ import (
 // all issued by one local CA. Every gateway's registry lists every party and every service, so
 // any one of them can be started alone (porta sim) or all together (porta demo).
 
-// Party names of the network (letters and digits: they form eGov identifiers).
+// Party names of the network (adapters/labour spells them for every registry).
 const (
-	pProvincia   = "Provincia"
-	pMinistero   = "Ministero"
-	pBorsaLavoro = "BorsaLavoro"
-	pEuropass    = "Europass"
-	pComune1     = "Comune1"
-	pComune2     = "Comune2"
-	pScuola1     = "Scuola1"
-	pScuola2     = "Scuola2"
-	pINPS        = "INPS"
-	pEnte        = "Ente"
+	pProvincia   = labour.Provincia
+	pMinistero   = labour.Ministero
+	pBorsaLavoro = labour.BorsaLavoro
+	pEuropass    = labour.Europass
+	pComune1     = labour.Comune1
+	pComune2     = labour.Comune2
+	pScuola1     = labour.Scuola1
+	pScuola2     = labour.Scuola2
+	pINPS        = labour.INPS
+	pEnte        = labour.Ente
 )
 
 var networkParties = []string{pProvincia, pMinistero, pBorsaLavoro, pEuropass, pComune1, pComune2, pScuola1, pScuola2, pINPS, pEnte}
@@ -40,45 +41,27 @@ var simRoles = map[string][]string{
 	"provincia": {pProvincia},
 }
 
-// netService is one cooperation service of the network.
+// netService is one cooperation service of the network at one provider.
 type netService struct {
-	Provider, Name, Profile string
-	Actions                 []string
-	Correlated              map[string]string // async-asymmetric: status action -> request action
-	Schema                  string
-	WSDL                    string // the embedded WSDL's file name (package wsdl)
-	OneWayAck               bool
-	Consumers               []string
-	Adapter                 string // built-in backend name (adapter:NAME)
+	*labour.Service
+	Provider string
 }
 
-// Service names, as the registries spell them.
+// Service names, as adapters/labour spells them, for the flows that name one.
 const (
-	svcSAP         = "SAP"
-	svcDID         = "DID"
-	svcCandidatura = "Candidatura"
-	svcEuropass    = "CVEuropass"
-	svcAnagrafe    = "Anagrafe"
-	svcScuola      = "FrequenzeScolastiche"
-	svcINPS        = "PercettoriSostegno"
-	svcFormazione  = "CatalogoFormazione"
+	svcAnagrafe   = "Anagrafe"
+	svcScuola     = "FrequenzeScolastiche"
+	svcINPS       = "PercettoriSostegno"
+	svcFormazione = "CatalogoFormazione"
 )
 
+// networkServices is adapters/labour's table, one entry per provider.
 func networkServices() []netService {
 	var out []netService
-	out = append(out,
-		netService{Provider: pMinistero, Name: svcSAP, Profile: "sync", Actions: []string{"invioSAP", "richiestaSAP", "verificaEsistenzaSAP", "annullaSAP"}, Schema: "labour/sap-servizicoap.xsd", Consumers: []string{pProvincia}, Adapter: "ministerosap", WSDL: "sap.wsdl"},
-		netService{Provider: pMinistero, Name: svcDID, Profile: "sync", Actions: []string{"gestisciDID"}, Schema: "labour/did.xsd", Consumers: []string{pProvincia}, Adapter: "ministerodid", WSDL: "did.wsdl"},
-		netService{Provider: pBorsaLavoro, Name: svcCandidatura, Profile: "oneway", OneWayAck: true, Actions: []string{"invioCandidatura"}, Schema: "labour/candidatura.xsd", Consumers: []string{pProvincia}, Adapter: "borsalavoro", WSDL: "candidatura.wsdl"},
-		netService{Provider: pEuropass, Name: svcEuropass, Profile: "oneway", OneWayAck: true, Actions: []string{"invioEuropass"}, Schema: "labour/europass.xsd", Consumers: []string{pProvincia}, Adapter: "europass", WSDL: "europass.wsdl"},
-		netService{Provider: pProvincia, Name: svcINPS, Profile: "oneway", OneWayAck: true, Actions: []string{"InvioElencoPercettori"}, Schema: "labour/inps.xsd", Consumers: []string{pINPS}, Adapter: "inps", WSDL: "inps.wsdl"},
-		netService{Provider: pProvincia, Name: svcFormazione, Profile: "sync", Actions: []string{"PubblicaCorso", "RicercaCorsi", "RitiraCorso"}, Schema: "labour/formazione.xsd", Consumers: []string{pEnte, pScuola1, pScuola2}, Adapter: "formazione", WSDL: "formazione.wsdl"},
-	)
-	for _, c := range []string{pComune1, pComune2} {
-		out = append(out, netService{Provider: c, Name: svcAnagrafe, Profile: "sync", Actions: []string{"consultazioneSoggetti"}, Schema: "labour/anagrafe.xsd", Consumers: []string{pProvincia}, Adapter: "anagrafe", WSDL: "anagrafe.wsdl"})
-	}
-	for _, s := range []string{pScuola1, pScuola2} {
-		out = append(out, netService{Provider: s, Name: svcScuola, Profile: "async-asymmetric", Actions: []string{"RichiestaEstrazione", "StatoEstrazione"}, Correlated: map[string]string{"StatoEstrazione": "RichiestaEstrazione"}, Schema: "labour/scuola.xsd", Consumers: []string{pProvincia}, Adapter: "scuola", WSDL: "scuola.wsdl"})
+	for _, s := range labour.Services {
+		for _, p := range s.Providers {
+			out = append(out, netService{s, p})
+		}
 	}
 	return out
 }

@@ -16,7 +16,7 @@ import (
 
 	"porta/adapters/anagrafe"
 	"porta/adapters/codicefiscale"
-	"porta/adapters/flows"
+	"porta/internal/pdclient"
 	"porta/internal/proctest"
 )
 
@@ -97,8 +97,8 @@ func TestSimComuneServesConsultations(t *testing.T) {
 	if err := db.Get(&known, `SELECT codice_fiscale FROM anpr_soggetti ORDER BY codice_fiscale LIMIT 1`); err != nil {
 		t.Fatal(err)
 	}
-	c := &flows.PD{URL: prov.PD, Consumer: pProvincia, User: appUser, Password: password}
-	route := flows.Route{Provider: pComune1, Service: svcAnagrafe, Action: "consultazioneSoggetti"}
+	c := &pdclient.PD{URL: prov.PD, Consumer: pProvincia, User: appUser, Password: password}
+	route := pdclient.Route{Provider: pComune1, Service: svcAnagrafe, Action: "consultazioneSoggetti"}
 	kreq, _ := anagrafe.BuildRequest(anagrafe.Request{IDClient: "T0", From: pProvincia, To: pComune1, At: time.Now(), CodiceFiscale: known, Reference: time.Now().Add(-time.Hour), Motivo: "test", CasoUso: "C020"})
 	a, err := c.Call(ctx, route, kreq)
 	if err != nil {

@@ -261,7 +261,7 @@ func showRegistry(reg *registry.Registry) shownRegistry {
 		out.Parties = append(out.Parties, sp)
 	}
 	for _, s := range reg.Services() {
-		ss := shownService{Provider: s.Provider, Name: s.Name, Type: s.Type, Version: s.Version, Profile: registry.ProfileName(s.Profile),
+		ss := shownService{Provider: s.Provider, Name: s.Name, Type: s.Type, Version: s.Version, Profile: s.Profile.String(),
 			CorrelatedService: s.CorrelatedService, FilterDuplicates: s.FilterDuplicates, Ack: s.Ack, InOrder: s.InOrder,
 			WSDL: s.WSDL, Consumers: append([]string{}, s.Consumers...), Actions: []shownAction{}}
 		if s.Expiry > 0 {

@@ -23,12 +23,12 @@ import (
 
 	"porta/adapters/candidatura"
 	"porta/adapters/did"
-	"porta/adapters/europass"
 	"porta/adapters/flows"
+	"porta/adapters/labour"
 	"porta/adapters/merge"
-	"porta/adapters/sap"
 	"porta/adapters/sil"
 	"porta/gateway"
+	"porta/internal/pdclient"
 	"porta/jobs"
 	"porta/xsd"
 )
@@ -40,16 +40,16 @@ func init() {
 }
 
 // routeFlags collects --route WHAT=PROVIDER/SERVICE/ACTION.
-type routeFlags map[string]flows.Route
+type routeFlags map[string]pdclient.Route
 
-func (r routeFlags) String() string { return fmt.Sprint(map[string]flows.Route(r)) }
+func (r routeFlags) String() string { return fmt.Sprint(map[string]pdclient.Route(r)) }
 func (r routeFlags) Set(v string) error {
 	what, path, ok := strings.Cut(v, "=")
 	parts := strings.Split(path, "/")
 	if !ok || len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 		return fmt.Errorf("route %q: want WHAT=PROVIDER/SERVICE/ACTION, e.g. sap=Ministero/servizicoap/invioSAP", v)
 	}
-	r[what] = flows.Route{Provider: parts[0], Service: parts[1], Action: parts[2]}
+	r[what] = pdclient.Route{Provider: parts[0], Service: parts[1], Action: parts[2]}
 	return nil
 }
 
@@ -128,9 +128,9 @@ func (f *flowFlags) resolve(needPD bool) error {
 	return nil
 }
 
-func (f *flowFlags) portaDelegata() *flows.PD {
+func (f *flowFlags) portaDelegata() *pdclient.PD {
 	user, pass, _ := strings.Cut(f.app, ":")
-	return &flows.PD{URL: f.pd, Consumer: f.consumer, User: user, Password: pass, Timeout: f.timeout}
+	return &pdclient.PD{URL: f.pd, Consumer: f.consumer, User: user, Password: pass, Timeout: f.timeout}
 }
 
 // openProvince opens the province's store.
@@ -184,21 +184,21 @@ func (b *builderFlags) register(fs *flag.FlagSet) {
 // check refuses a document kind it does not know, or one whose builder lacks its flags.
 func (b *builderFlags) check(what []string) error {
 	if len(what) == 0 {
-		return fmt.Errorf("--what: name some of %s", strings.Join(flows.AllWhat, ","))
+		return fmt.Errorf("--what: name some of %s", strings.Join(labour.AllWhat(), ","))
 	}
 	for _, w := range what {
+		if labour.ByWhat(w) == nil {
+			return fmt.Errorf("--what %s: want some of %s", w, strings.Join(labour.AllWhat(), ","))
+		}
 		switch w {
-		case flows.WhatCandidatura:
+		case labour.WhatCandidatura:
 			if len(strings.SplitN(b.intermediary, ":", 4)) != 4 {
 				return errors.New("candidatura needs --intermediary CF:DENOMINAZIONE:REGIONE:EMAIL")
 			}
-		case flows.WhatDID:
+		case labour.WhatDID:
 			if _, _, ok := strings.Cut(b.operator, ":"); !ok {
 				return errors.New("did needs --operator GUID:CF")
 			}
-		case flows.WhatSAP, flows.WhatEuropass:
-		default:
-			return fmt.Errorf("--what %s: want some of %s", w, strings.Join(flows.AllWhat, ","))
 		}
 	}
 	return nil
@@ -210,18 +210,12 @@ func (b *builderFlags) sender(f *flowFlags, set *xsd.Set, what []string, store *
 		return nil, err
 	}
 	s := &flows.Sender{PD: f.portaDelegata(), Routes: f.routes, Store: store, DB: db, Concurrency: b.concurrency,
-		SAP: &sap.Builder{Validator: set}, Europass: &europass.Builder{Validator: set, Now: time.Now, Generator: "Porta"}}
-	for _, w := range what {
-		switch w {
-		case flows.WhatCandidatura:
-			p := strings.SplitN(b.intermediary, ":", 4)
-			s.Candidatura = &candidatura.Builder{Validator: set, Now: time.Now, Validity: b.validity,
-				Intermediary: candidatura.Intermediary{CodiceFiscale: p[0], Denominazione: p[1], Regione: p[2], Email: p[3]}}
-		case flows.WhatDID:
-			guid, cf, _ := strings.Cut(b.operator, ":")
-			s.DID = &did.Builder{Validator: set, Now: time.Now, Operator: did.Operator{GUID: guid, CodiceFiscale: cf}}
-			s.DIDEvent = did.Event(b.didEvent)
-		}
+		Options: labour.Options{Validator: set, Now: time.Now, Validity: b.validity, DIDEvent: did.Event(b.didEvent)}}
+	if p := strings.SplitN(b.intermediary, ":", 4); len(p) == 4 {
+		s.Options.Intermediary = candidatura.Intermediary{CodiceFiscale: p[0], Denominazione: p[1], Regione: p[2], Email: p[3]}
+	}
+	if guid, cf, ok := strings.Cut(b.operator, ":"); ok {
+		s.Options.Operator = did.Operator{GUID: guid, CodiceFiscale: cf}
 	}
 	return s, nil
 }
@@ -244,7 +238,7 @@ func parseSILSend(args []string, asJob bool, stdout, stderr io.Writer) (task, er
 	t.b.register(fs.FlagSet)
 	worker := fs.String("worker", "", "send only the worker with this codice fiscale")
 	since := fs.String("since", "", "send the workers the SIL changed after this instant (RFC 3339); a job without --worker and --since sends what changed since its last successful run")
-	whatFlag := fs.String("what", strings.Join(flows.AllWhat, ","), "the documents to send, comma-separated")
+	whatFlag := fs.String("what", strings.Join(labour.AllWhat(), ","), "the documents to send, comma-separated")
 	if err := fs.parseErr(args); err != nil {
 		return nil, flagError{err}
 	}

@@ -11,14 +11,15 @@ import (
 	"time"
 
 	"porta/adapters/flows"
-	"porta/adapters/flows/flowstest"
+	"porta/adapters/labour"
 	"porta/adapters/merge"
 	"porta/adapters/sil"
+	"porta/internal/pdclient/pdtest"
 	"porta/xsd"
 )
 
 type silSetup struct {
-	pd       *flowstest.PD
+	pd       *pdtest.PD
 	gen      *sil.Generated
 	province string
 	workers  []*sil.Worker
@@ -50,7 +51,7 @@ func newSILSetup(t *testing.T, n int) *silSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &silSetup{pd: flowstest.New(t, set), gen: gen, province: filepath.Join(dir, "provincia.db"), workers: ws}
+	return &silSetup{pd: pdtest.New(t, set), gen: gen, province: filepath.Join(dir, "provincia.db"), workers: ws}
 }
 
 func (s *silSetup) run(t *testing.T, args ...string) (int, string, string) {
@@ -61,7 +62,7 @@ func (s *silSetup) run(t *testing.T, args ...string) (int, string, string) {
 }
 
 func (s *silSetup) common() []string {
-	return []string{"--pd", s.pd.URL(), "--consumer", flowstest.Consumer, "--app", flowstest.User + ":" + flowstest.Password,
+	return []string{"--pd", s.pd.URL(), "--consumer", pdtest.Consumer, "--app", pdtest.User + ":" + pdtest.Password,
 		"--sil", s.gen.Config, "--province", s.province}
 }
 
@@ -94,7 +95,7 @@ func TestSILSendFailuresListRetry(t *testing.T) {
 	n := len(s.workers)
 	for _, f := range got.Flows {
 		wantAck, wantRej := n-1, 1
-		if f.What == flows.WhatEuropass {
+		if f.What == labour.WhatEuropass {
 			wantAck, wantRej = n-2, 2
 		}
 		if f.Acknowledged != wantAck || f.Rejected != wantRej {
@@ -118,7 +119,7 @@ func TestSILSendFailuresListRetry(t *testing.T) {
 	}
 	var cvID string
 	for _, f := range list {
-		if f.Kind == flows.WhatEuropass && f.Key == good.CodiceFiscale {
+		if f.Kind == labour.WhatEuropass && f.Key == good.CodiceFiscale {
 			cvID = strconv.FormatInt(f.ID, 10)
 		} else if f.Field != "codice_fiscale" || !strings.Contains(f.Rule, "check") {
 			t.Errorf("failure %+v: want the planted codice fiscale's check character", f)

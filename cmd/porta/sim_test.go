@@ -15,9 +15,11 @@ import (
 
 	"porta/adapters/flows"
 	"porta/adapters/inps"
+	"porta/adapters/labour"
 	"porta/adapters/sil"
 	"porta/adapters/sil/siltest"
 	"porta/gateway"
+	"porta/internal/pdclient"
 	"porta/internal/proctest"
 	"porta/xsd"
 )
@@ -33,6 +35,14 @@ type simNet struct {
 
 // startSim runs `porta sim role` as a process (it writes the network into a new directory) and
 // starts the given parties' gateways in this process from the same directory.
+// The worker documents' service names, as adapters/labour's table spells them.
+var (
+	svcSAP         = labour.ByWhat(labour.WhatSAP).Name
+	svcDID         = labour.ByWhat(labour.WhatDID).Name
+	svcCandidatura = labour.ByWhat(labour.WhatCandidatura).Name
+	svcEuropass    = labour.ByWhat(labour.WhatEuropass).Name
+)
+
 func startSim(t *testing.T, role string, parties ...string) *simNet {
 	t.Helper()
 	dir := t.TempDir()
@@ -124,7 +134,7 @@ func acceptedCFs(ws []*sil.Worker, sum flows.Summary) []string {
 	}
 	var out []string
 	for _, w := range ws {
-		if !rejected[w.CodiceFiscale] && (sum.What != flows.WhatDID || !w.Admin.DataDID.IsZero()) {
+		if !rejected[w.CodiceFiscale] && (sum.What != labour.WhatDID || !w.Admin.DataDID.IsZero()) {
 			out = append(out, w.CodiceFiscale)
 		}
 	}
@@ -155,9 +165,9 @@ func TestSimPeersKeepWhatTheyReceive(t *testing.T) {
 		service map[string]string
 		oneWay  bool
 	}{
-		{"ministero", []string{flows.WhatSAP, flows.WhatDID}, map[string]string{flows.WhatSAP: svcSAP, flows.WhatDID: svcDID}, false},
-		{"borsalavoro", []string{flows.WhatCandidatura}, map[string]string{flows.WhatCandidatura: svcCandidatura}, true},
-		{"europass", []string{flows.WhatEuropass}, map[string]string{flows.WhatEuropass: svcEuropass}, true},
+		{"ministero", []string{labour.WhatSAP, labour.WhatDID}, map[string]string{labour.WhatSAP: svcSAP, labour.WhatDID: svcDID}, false},
+		{"borsalavoro", []string{labour.WhatCandidatura}, map[string]string{labour.WhatCandidatura: svcCandidatura}, true},
+		{"europass", []string{labour.WhatEuropass}, map[string]string{labour.WhatEuropass: svcEuropass}, true},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
 			s := startSim(t, tc.role, pProvincia)
@@ -188,7 +198,7 @@ func TestSimPeersKeepWhatTheyReceive(t *testing.T) {
 					}
 				}
 				got := s.keptRecords(t, service, len(want))
-				if sum.What == flows.WhatEuropass {
+				if sum.What == labour.WhatEuropass {
 					// A SkillsPassport names no codice fiscale: the peer keeps it by its hash.
 					if len(got) != len(want) {
 						t.Errorf("%s: the peer kept %d documents, want %d", service, len(got), len(want))
@@ -222,7 +232,7 @@ func TestSimScuolaServesExtractions(t *testing.T) {
 		t.Fatalf("the sim's school %+v, want %s with pupils", school, demoSchools[s.sim.Name])
 	}
 	sc := &flows.Scuole{PD: s.pd(prov), Store: prov.Data.Merge, Every: 50 * time.Millisecond, MaxWait: time.Minute,
-		Request: flows.Route{Service: svcScuola, Action: "RichiestaEstrazione"}, Poll: flows.Route{Service: svcScuola, Action: "StatoEstrazione"}}
+		Request: pdclient.Route{Service: svcScuola, Action: "RichiestaEstrazione"}, Poll: pdclient.Route{Service: svcScuola, Action: "StatoEstrazione"}}
 	sum, err := sc.Run(ctx, []flows.School{{Party: s.sim.Name, Code: school.Code, Year: school.Year}})
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +266,7 @@ func TestSimINPSSendsLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := s.pd(s.sim).Call(ctx, flows.Route{Provider: pProvincia, Service: svcINPS, Action: "InvioElencoPercettori"}, doc)
+	rep, err := s.pd(s.sim).Call(ctx, pdclient.Route{Provider: pProvincia, Service: svcINPS, Action: "InvioElencoPercettori"}, doc)
 	if err != nil || rep.MessageID == "" {
 		t.Fatalf("InvioElencoPercettori through the sim's PD: %+v, %v", rep, err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"porta/adapters/flows"
 	"porta/adapters/sil"
+	"porta/internal/pdclient"
 	"porta/jobs"
 )
 
@@ -58,19 +59,19 @@ func (a *anagrafeFlags) register(fs *flag.FlagSet) {
 
 func (a *anagrafeFlags) syncer(f *flowFlags) *flows.Anagrafe {
 	s := &flows.Anagrafe{PD: f.portaDelegata(), Motivo: a.motivo, CasoUso: a.casoUso}
-	s.Route = func(w *sil.Worker) (flows.Route, bool) {
+	s.Route = func(w *sil.Worker) (pdclient.Route, bool) {
 		c := w.Residenza.Comune
 		if c == "" {
-			return flows.Route{}, false
+			return pdclient.Route{}, false
 		}
 		party := "Comune" + c
 		if len(a.comuni) > 0 {
 			var ok bool
 			if party, ok = a.comuni[c]; !ok {
-				return flows.Route{}, false
+				return pdclient.Route{}, false
 			}
 		}
-		return flows.Route{Provider: party, Service: a.service, Action: a.action}, true
+		return pdclient.Route{Provider: party, Service: a.service, Action: a.action}, true
 	}
 	return s
 }
@@ -213,8 +214,8 @@ func (t *syncScuoleTask) run(ctx context.Context, _ time.Time, stdout io.Writer)
 	}
 	defer db.Close()
 	s := &flows.Scuole{PD: t.f.portaDelegata(), Store: store, Every: t.every, MaxWait: t.maxWait,
-		Request: flows.Route{Service: t.service, Action: "RichiestaEstrazione"},
-		Poll:    flows.Route{Service: t.service, Action: "StatoEstrazione"}}
+		Request: pdclient.Route{Service: t.service, Action: "RichiestaEstrazione"},
+		Poll:    pdclient.Route{Service: t.service, Action: "StatoEstrazione"}}
 	sum, err := s.Run(ctx, schools)
 	if sum == nil {
 		return nil, err

@@ -1,14 +1,14 @@
-// Package flowstest is test support for the provincial flows: PD, an httptest double of the
-// province's Porta Delegata that checks what a local application sends as the real one does
+// Package pdtest is test support for the clients of a Porta Delegata (internal/pdclient and the
+// province's flows in adapters/flows): PD, an httptest double of the province's PD that checks what a local application sends as the real one does
 // (HTTP Basic, a SOAP 1.1 envelope valid against the envelope schema, a payload valid against the
-// action's schema) and answers as the peers would (invioSAP and gestisciDID OK unless told
-// otherwise, one-way documents queued). It must only be imported by tests.
-package flowstest
+// action's schema, from adapters/labour) and answers as the peers would (invioSAP OK unless told
+// otherwise, the other synchronous worker documents as adapters/labour's simulated provider does,
+// one-way documents queued). It must only be imported by tests.
+package pdtest
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,9 +19,8 @@ import (
 
 	"github.com/beevik/etree"
 
-	"porta/adapters/candidatura"
-	"porta/adapters/did"
-	"porta/adapters/europass"
+	"porta/adapters/labour"
+	"porta/internal/soapenv"
 	"porta/xsd"
 )
 
@@ -49,15 +48,12 @@ type PD struct {
 	Handlers map[string]func(ctx context.Context, payload []byte) ([]byte, error)
 }
 
-var actionSchemas = map[string]string{
-	"invioSAP":         "labour/sap-servizicoap.xsd",
-	"invioCandidatura": candidatura.Schema,
-	"invioEuropass":    europass.Schema,
-	"gestisciDID":      did.Schema,
-
-	"consultazioneSoggetti": "labour/anagrafe.xsd",
-	"RichiestaEstrazione":   "labour/scuola.xsd",
-	"StatoEstrazione":       "labour/scuola.xsd",
+// actionSchema is the payload schema of an action of the labour network (adapters/labour).
+func actionSchema(action string) string {
+	if s := labour.ByAction(action); s != nil {
+		return s.Schema
+	}
+	return ""
 }
 
 // ClientFault, returned by a handler, is answered as a SOAP Client fault with its text, as the PD
@@ -84,30 +80,6 @@ func New(t testing.TB, set *xsd.Set) *PD {
 func (d *PD) URL() string { return d.Srv.URL }
 
 const contentTypeSOAP = "text/xml; charset=utf-8"
-
-// payloadOf returns the first SOAP Body child as a document.
-func payloadOf(raw []byte) ([]byte, error) {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil {
-		return nil, err
-	}
-	body := doc.FindElement("/Envelope/Body")
-	if body == nil || len(body.ChildElements()) == 0 {
-		return nil, fmt.Errorf("no SOAP Body child")
-	}
-	first := body.ChildElements()[0]
-	c := first.Copy()
-	for e := first.Parent(); e != nil; e = e.Parent() {
-		for _, a := range e.Attr {
-			if (a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns")) && c.SelectAttr(a.FullKey()) == nil {
-				c.CreateAttr(a.FullKey(), a.Value)
-			}
-		}
-	}
-	out := etree.NewDocument()
-	out.SetRoot(c)
-	return out.WriteToBytes()
-}
 
 func fault(w http.ResponseWriter, code, msg string) {
 	w.Header().Set("Content-Type", contentTypeSOAP)
@@ -172,13 +144,13 @@ func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
 		fault(w, "Client", "request is not a SOAP 1.1 envelope")
 		return
 	}
-	payload, err := payloadOf(raw)
+	payload, err := soapenv.Payload(raw)
 	if err != nil || payload == nil {
 		d.t.Errorf("%s: no payload: %v", action, err)
 		return
 	}
-	if err := d.set.Validate(actionSchemas[action], payload); err != nil {
-		d.t.Errorf("%s: payload does not validate against %s: %v", action, actionSchemas[action], err)
+	if err := d.set.Validate(actionSchema(action), payload); err != nil {
+		d.t.Errorf("%s: payload does not validate against %s: %v", action, actionSchema(action), err)
 		fault(w, "Client", "EGOV_IT_003 payload")
 		return
 	}
@@ -202,7 +174,7 @@ func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		if err := d.set.Validate(actionSchemas[action], out); err != nil {
+		if err := d.set.Validate(actionSchema(action), out); err != nil {
 			d.t.Errorf("%s: the backend's answer does not validate: %v", action, err)
 		}
 		reply(w, xmlDecl.ReplaceAllString(string(out), ""))
@@ -224,9 +196,12 @@ func (d *PD) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(w, `<risposta_invioSAP xmlns="http://servizi.lavoro.gov.it/servizicoap/types"><Esito>`+esito+`</Esito><MessaggioErrore>`+
 			map[bool]string{true: "codice SAP non coerente"}[esito == "KO"]+`</MessaggioErrore></risposta_invioSAP>`)
-	case "gestisciDID":
-		reply(w, `<GestisciDID_Output xmlns="http://anpal.gov.it/DataModels/InformationDelivery/ConferimentoDID/1.0"><Esito><CodiceEsito>OK</CodiceEsito></Esito></GestisciDID_Output>`)
-	default: // one-way: queued by the PD
+	default:
+		if s := labour.ByAction(action); s != nil && s.Worker != nil && s.Worker.Answer != nil {
+			reply(w, string(s.Worker.Answer(int64(len(d.received[action])))))
+			return
+		}
+		// one-way: queued by the PD
 		w.Header().Set("Porta-Message-ID", "Provincia_ProvinciaSPCoopIT_0000001_2026-11-28_09:00")
 		w.WriteHeader(http.StatusOK)
 	}

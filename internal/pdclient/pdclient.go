@@ -1,27 +1,17 @@
-// Package flows runs the province's flows through its own Porta Delegata, as a local application
-// would. Sender reads workers from the SIL (adapters/sil), builds each record's document with the
-// adapters' builders (sap, did, candidatura, europass) and POSTs it as a SOAP 1.1 request to
-// /pd/{consumer}/{provider}/{service}/{action} with the application's credentials (PD.Call);
-// Anagrafe consults each worker's municipality (E002) and Scuole requests and polls the schools'
-// attendance extractions, and both merge what comes back into adapters/merge's store. Every
-// rejected record is kept in merge's failures table, where `porta failures list|retry` find it
-// (Sender.Retry and Anagrafe.Retry re-send; merge.Store.Resend re-merges).
+// Package pdclient is the client side of a Porta Delegata: what a local application (the
+// province's SIL flows in adapters/flows, porta sil, sync, failures and the demo) does to send one
+// payload through its own gateway. PD.Call wraps the payload in a SOAP 1.1 envelope, POSTs it to
+// /pd/{consumer}/{provider}/{service}/{action} with the application's HTTP Basic credentials and a
+// timeout, and returns the reply's payload, its Porta-Message-ID, or the SOAP fault as a
+// *FaultError (RecordFault tells a refusal of the record from one every record would meet).
 //
-// A record is rejected alone, and the rest of the batch goes on, when a builder refuses it (a
-// *sil.RecordError naming field and rule), when the PD refuses its payload (a SOAP Client fault),
-// when the peer answers KO, or when a registry answers rispostaKO. A fault that is not the
-// record's (authentication, a Server fault, the network) stops the run with an error: nothing is
-// marked as sent, so the same run can be repeated. Runs are idempotent on the peers' side only as
-// far as the gateway's duplicate filtering goes: a re-run sends again.
-//
-// It is a library for cmd/porta (sil send, sync, failures) and for the demo; flowstest holds a PD
-// double for tests. It must not build the busta (the gateway does) nor write the SIL.
-package flows
+// It owns HTTP and the plain SOAP envelope; it must not build the busta (the gateway does) nor
+// know any service's documents. pdtest holds a double of the PD for tests.
+package pdclient
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/beevik/etree"
+	"porta/internal/soapenv"
 )
 
 // PD is the Porta Delegata the flows post to, and who they are.
@@ -99,7 +89,7 @@ func (p *PD) Call(ctx context.Context, r Route, payload []byte) (*Reply, error) 
 // CallRelated is Call for a message that refers to an earlier one (a richiesta-stato to its
 // request): relatesTo is sent as Porta-Relates-To, the PD's RiferimentoMessaggio.
 func (p *PD) CallRelated(ctx context.Context, r Route, payload []byte, relatesTo string) (*Reply, error) {
-	env, err := wrapSOAP(payload)
+	env, err := soapenv.Wrap(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -158,55 +148,17 @@ func (p *PD) CallRelated(ctx context.Context, r Route, payload []byte, relatesTo
 	return rep, nil
 }
 
-const nsSOAP = "http://schemas.xmlsoap.org/soap/envelope/"
-
-// wrapSOAP puts payload, one XML document (the builders' output, already validated), in a SOAP
-// 1.1 Body as it is: its XML declaration dropped, its bytes otherwise untouched.
-func wrapSOAP(payload []byte) ([]byte, error) {
-	p := bytes.TrimSpace(payload)
-	if bytes.HasPrefix(p, []byte("<?xml")) {
-		end := bytes.Index(p, []byte("?>"))
-		if end < 0 {
-			return nil, errors.New("payload: unterminated XML declaration")
-		}
-		p = bytes.TrimSpace(p[end+2:])
-	}
-	if len(p) == 0 || p[0] != '<' || bytes.HasPrefix(p, []byte("<!DOCTYPE")) {
-		return nil, errors.New("payload is not one XML element")
-	}
-	var b bytes.Buffer
-	b.Grow(len(p) + 160)
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<soapenv:Envelope xmlns:soapenv="` + nsSOAP + `"><soapenv:Body>`)
-	b.Write(p)
-	b.WriteString(`</soapenv:Body></soapenv:Envelope>`)
-	return b.Bytes(), nil
-}
-
 // unwrapSOAP returns the first Body child as a document, or the fault.
 func unwrapSOAP(data []byte) ([]byte, *FaultError, error) {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(data); err != nil {
-		return nil, nil, fmt.Errorf("reply is not XML: %w", err)
+	kids, err := soapenv.Body(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reply: %w", err)
 	}
-	env := doc.Root()
-	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != nsSOAP {
-		return nil, nil, errors.New("reply is not a SOAP 1.1 envelope")
-	}
-	var body *etree.Element
-	for _, c := range env.ChildElements() {
-		if c.Tag == "Body" && c.NamespaceURI() == nsSOAP {
-			body = c
-		}
-	}
-	if body == nil {
-		return nil, nil, errors.New("reply has no SOAP Body")
-	}
-	kids := body.ChildElements()
 	if len(kids) == 0 {
 		return nil, nil, nil
 	}
 	first := kids[0]
-	if first.Tag == "Fault" && first.NamespaceURI() == nsSOAP {
+	if first.Tag == "Fault" && first.NamespaceURI() == soapenv.NS {
 		f := &FaultError{}
 		if e := first.FindElement("faultcode"); e != nil {
 			code := strings.TrimSpace(e.Text())
@@ -227,17 +179,6 @@ func unwrapSOAP(data []byte) ([]byte, *FaultError, error) {
 		}
 		return nil, f, nil
 	}
-	out := etree.NewDocument()
-	c := first.Copy()
-	// Keep the namespace declarations the payload inherits from the envelope.
-	for e := first.Parent(); e != nil; e = e.Parent() {
-		for _, a := range e.Attr {
-			if (a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns")) && c.SelectAttr(a.FullKey()) == nil {
-				c.CreateAttr(a.FullKey(), a.Value)
-			}
-		}
-	}
-	out.SetRoot(c)
-	b, err := out.WriteToBytes()
+	b, err := soapenv.Document(first)
 	return b, nil, err
 }
