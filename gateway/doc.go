@@ -1,17 +1,17 @@
 // Package gateway owns the Porta Delegata and Porta Applicativa: the HTTP handlers, the pipeline
-// of inbound checks and outbound steps, the four collaboration profiles, reliable delivery (outbox,
-// inbox, acknowledgements, duplicates, ordering) and the gateway's configuration file (porta.yaml,
-// see Config and LoadConfig).
+// of inbound checks and outbound steps, the four collaboration profiles and reliable delivery (outbox,
+// inbox, acknowledgements, duplicates, ordering).
 //
 // It must not parse or build buste itself (package envelope does), decide who may call what
 // (package registry answers, through Directory), or talk SQL (package audit implements Store).
-// Nothing below it may import it; cmd/porta wires it together.
+// Nor does it read porta.yaml, open stores or load keys and TLS: package gateway/node assembles
+// a node from its configuration. Nothing below it may import it, nor may it import gateway/node.
 //
 // # Shape
 //
 // A Gateway is built by New from Options and Deps (the Directory over the registry, the Store,
 // the envelope Signer and Verifier, a payload Validator, the mTLS HTTP client for peers, a clock),
-// or by Open from porta.yaml, which also returns the listeners' addresses and TLS for Serve.
+// or by node.Open from porta.yaml, which also returns the listeners' addresses and TLS for Serve.
 // It serves three handlers and runs background workers:
 //
 //   - PD: POST /pd/{consumer}/{provider}/{service}[/{action}] from local applications: authenticate

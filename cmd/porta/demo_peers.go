@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"porta/gateway"
+	"porta/gateway/node"
 )
 
 // peer is one running gateway of the labour network with its backends' data.
@@ -19,7 +19,7 @@ type peer struct {
 	Name   string
 	Dir    string
 	Data   *backendData
-	Opened *gateway.Opened
+	Opened *node.Opened
 	PD     string // http://host:port of the Porta Delegata
 	done   chan error
 }
@@ -32,7 +32,7 @@ func startPeer(ctx context.Context, dir, party string, log *slog.Logger, now fun
 	if err != nil {
 		return nil, err
 	}
-	o, err := gateway.Open(ctx, filepath.Join(pdir, "porta.yaml"), gateway.OpenOptions{Backends: data.Backends(now), Logger: log})
+	o, err := node.Open(ctx, filepath.Join(pdir, "porta.yaml"), node.OpenOptions{Backends: data.Backends(now), Logger: log})
 	if err != nil {
 		data.Close()
 		return nil, fmt.Errorf("%s: %w", party, err)

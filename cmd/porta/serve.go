@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"porta/gateway"
+	"porta/gateway/node"
 )
 
 // porta serve: one porta di dominio. It loads porta.yaml and the registry, opens the store, and
@@ -72,7 +72,7 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 		return 1
 	}
 	defer closeBackends.Close()
-	o, err := gateway.Open(ctx, *cfgPath, gateway.OpenOptions{
+	o, err := node.Open(ctx, *cfgPath, node.OpenOptions{
 		Store: *store, Logger: log, Backends: backends,
 		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr, CheckJob: checkJob,
 	})

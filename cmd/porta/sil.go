@@ -28,7 +28,7 @@ import (
 	"porta/adapters/merge"
 	"porta/adapters/sap"
 	"porta/adapters/sil"
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/jobs"
 	"porta/xsd"
 )
@@ -85,7 +85,7 @@ func (f *flowFlags) register(fs *flag.FlagSet, pd bool) {
 // resolve fills the defaults from --config.
 func (f *flowFlags) resolve(needPD bool) error {
 	if f.config != "" {
-		cfg, err := gateway.LoadConfig(f.config)
+		cfg, err := node.LoadConfig(f.config)
 		if err != nil {
 			return err
 		}

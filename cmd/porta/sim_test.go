@@ -17,7 +17,7 @@ import (
 	"porta/adapters/inps"
 	"porta/adapters/sil"
 	"porta/adapters/sil/siltest"
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/internal/proctest"
 	"porta/xsd"
 )
@@ -39,7 +39,7 @@ func startSim(t *testing.T, role string, parties ...string) *simNet {
 	proc := proctest.Start(t, "sim-"+role, proctest.Binary(t), []string{"sim", role, "--dir", dir, "--workers", "40"})
 	proc.WaitFor(regexp.MustCompile(`porta sim: running`), 60*time.Second)
 	party := simRoles[role][0]
-	cfg, err := gateway.LoadConfig(filepath.Join(dir, party, "porta.yaml"))
+	cfg, err := node.LoadConfig(filepath.Join(dir, party, "porta.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

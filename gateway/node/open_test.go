@@ -1,4 +1,4 @@
-package gateway
+package node
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"porta/gateway"
 	"porta/registry"
 )
 
@@ -74,11 +75,41 @@ func writeKey(t *testing.T, s *site) {
 	}
 }
 
-func memOpener(ctx context.Context, cfg *Config, dsn string) (Store, func() error, error) {
+const (
+	prov = "Provincia"
+	min_ = "Ministero"
+)
+
+const appRequest = `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><Richiesta xmlns="urn:test"><codiceFiscale>RSSMRA85T10A562S</codiceFiscale></Richiesta></soapenv:Body></soapenv:Envelope>`
+
+// auditOpener opens the audit store in the configured SQLite file, refusing any other DSN.
+func auditOpener(ctx context.Context, cfg *Config, dsn string) (OpenedStore, error) {
 	if !strings.HasPrefix(dsn, "sqlite:/") {
-		return nil, nil, fmt.Errorf("unexpected DSN %q", dsn)
+		return OpenedStore{}, fmt.Errorf("unexpected DSN %q", dsn)
 	}
-	return newMemStore(time.Now), func() error { return nil }, nil
+	return OpenAuditStore(ctx, cfg, dsn)
+}
+
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// waitFor polls cond until it holds or a few seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // TestOpenTwoGateways builds two gateways from their porta.yaml and YAML registries (no test
@@ -87,7 +118,7 @@ func memOpener(ctx context.Context, cfg *Config, dsn string) (Store, func() erro
 func TestOpenTwoGateways(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		if !strings.Contains(string(b), "RSSMRA85T10A562S") || r.Header.Get(HeaderSender) != prov {
+		if !strings.Contains(string(b), "RSSMRA85T10A562S") || r.Header.Get(gateway.HeaderSender) != prov {
 			http.Error(w, "unexpected delivery", 400)
 			return
 		}
@@ -114,7 +145,7 @@ func TestOpenTwoGateways(t *testing.T) {
 	addrs := map[string]string{}
 	var mu sync.Mutex
 	for _, s := range []*site{p, m} {
-		o, err := Open(ctx, filepath.Join(s.dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})
+		o, err := Open(ctx, filepath.Join(s.dir, "porta.yaml"), OpenOptions{OpenStore: auditOpener})
 		if err != nil {
 			t.Fatalf("open %s: %v", s.name, err)
 		}
@@ -162,7 +193,7 @@ func TestOpenReportsProblems(t *testing.T) {
 		t.Errorf("Open with a bad store: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "registry.yaml"), []byte("parties:\n  - name: Provincia\n    hosted: maybe\n"), 0o644)
-	_, err := Open(context.Background(), filepath.Join(dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})
+	_, err := Open(context.Background(), filepath.Join(dir, "porta.yaml"), OpenOptions{OpenStore: auditOpener})
 	if err == nil || !strings.Contains(err.Error(), "registry.yaml:3") {
 		t.Errorf("a bad registry: %v, want its file:line", err)
 	}
@@ -177,12 +208,12 @@ func TestOpenChecksSchemaNames(t *testing.T) {
 	writeKey(t, p)
 	writeKey(t, m)
 	writeSite(t, p, m, "  - {provider: Ministero, name: Anagrafe, profile: sync, actions: [Consulta], schema: nonesiste/x.xsd}\n", "  []\n")
-	_, err := Open(context.Background(), filepath.Join(p.dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})
+	_, err := Open(context.Background(), filepath.Join(p.dir, "porta.yaml"), OpenOptions{OpenStore: auditOpener})
 	if err == nil || !strings.Contains(err.Error(), "nonesiste/x.xsd") {
 		t.Errorf("Open = %v, want the unknown schema named", err)
 	}
 	writeSite(t, p, m, "  - {provider: Ministero, name: Anagrafe, profile: sync, actions: [Consulta], schema: labour/anagrafe.xsd}\n", "  []\n")
-	o, err := Open(context.Background(), filepath.Join(p.dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})
+	o, err := Open(context.Background(), filepath.Join(p.dir, "porta.yaml"), OpenOptions{OpenStore: auditOpener})
 	if err != nil {
 		t.Fatalf("Open with a known schema: %v", err)
 	}
