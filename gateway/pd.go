@@ -39,23 +39,83 @@ func (g *Gateway) PD() http.Handler {
 	return mux
 }
 
-// outbound is one request of a local application moving through the Porta Delegata.
+// outbound is one request of a local application moving through the Porta Delegata's steps.
 type outbound struct {
+	r        *http.Request
 	start    time.Time
+	app      string // the authenticated application
 	consumer *Party
 	provider *Party
 	service  *Service
+	raw      []byte         // the request as read
+	body     *etree.Element // its soap:Body
+	action   string
 	h        *envelope.Header
 	data     []byte // the signed busta
 }
 
-func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	out := &outbound{start: g.now()}
-	err := g.pd(ctx, w, r, out)
-	if err == nil {
+// reply is a stage's answer, ready to be written by the one place that writes (writeReply): an
+// HTTP status, the headers to add, and a body (none for a bare status).
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// writeReply writes a stage's answer.
+func writeReply(w http.ResponseWriter, rep *reply) {
+	for k, v := range rep.header {
+		w.Header()[k] = v
+	}
+	if rep.body == nil {
+		w.WriteHeader(rep.status)
 		return
 	}
+	writeBytes(w, rep.status, rep.body)
+}
+
+// pdStep is one step of the Porta Delegata. A step returns its outcome as a value: nothing (nil,
+// nil: go on), the answer to the application (a *reply: the request is done), or an error: an
+// *AppError for a request the gateway refuses, any other error for a failure of the gateway itself
+// (answered as EGOV_IT_300).
+type pdStep struct {
+	name string
+	run  func(g *Gateway, ctx context.Context, out *outbound) (*reply, error)
+}
+
+// pdSteps are the steps of every request of a local application, in order (see the package
+// documentation).
+var pdSteps = []pdStep{
+	{"authenticate", (*Gateway).authenticate},     // HTTP Basic or client certificate
+	{"route", (*Gateway).route},                   // consumer hosted, provider and service registered
+	{"authorise", (*Gateway).authorise},           // the application may call the service as the consumer
+	{"read payload", (*Gateway).readPayload},      // a SOAP 1.1 envelope within limits, a registered action
+	{"validate payload", (*Gateway).validateOut},  // against the action's schema, if any
+	{"build header", (*Gateway).buildOutHeader},   // identifiers, profile, correlation, sequence
+	{"sign", (*Gateway).signOut},                  // WS-Security
+	{"send synchronously", (*Gateway).sendSync},   // sync and richiesta-stato: the reply's payload
+	{"trace and queue", (*Gateway).traceAndQueue}, // everything else: the outbox, then 200
+}
+
+func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	out := &outbound{r: r, start: g.now()}
+	for _, s := range pdSteps {
+		rep, err := s.run(g, ctx, out)
+		if err != nil {
+			rep = g.refusePD(out, s.name, err)
+		}
+		if rep != nil {
+			writeReply(w, rep)
+			return
+		}
+	}
+	// The last step always answers.
+	writeReply(w, g.refusePD(out, "answer", errors.New("no step answered the request")))
+}
+
+// refusePD turns a step's error into the fault answered to the application.
+func (g *Gateway) refusePD(out *outbound, step string, err error) *reply {
 	var ae *AppError
 	if !errors.As(err, &ae) {
 		ae = &AppError{FaultCode: "Server", Message: "the gateway could not process the request", Err: err}
@@ -65,112 +125,148 @@ func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
 		service, id = out.h.Service, out.h.ID
 	}
 	g.observe(service, Outbound, OutcomeError, out.start)
-	g.log.Info("porta delegata: request failed", "path", r.URL.Path, "id", id, "err", ae)
+	g.log.Info("porta delegata: request failed", "path", out.r.URL.Path, "step", step, "id", id, "err", ae)
 	portID := ""
 	if out.consumer != nil {
 		portID = out.consumer.PortID
 	}
+	rep := &reply{status: http.StatusInternalServerError, header: http.Header{}}
 	if id != "" {
-		w.Header().Set(HeaderMessageID, id)
+		rep.header.Set(HeaderMessageID, id)
 	}
-	writeDoc(w, http.StatusInternalServerError, ae.document(portID, g.now()))
+	b, err := ae.document(portID, g.now()).WriteToBytes()
+	if err != nil {
+		return &reply{status: http.StatusInternalServerError, body: []byte{}}
+	}
+	rep.body = b
+	return rep
 }
 
 func clientErr(format string, a ...any) *AppError {
 	return &AppError{FaultCode: "Client", Message: fmt.Sprintf(format, a...)}
 }
 
-func (g *Gateway) pd(ctx context.Context, w http.ResponseWriter, r *http.Request, out *outbound) error {
-	consumer, provider, service := r.PathValue("consumer"), r.PathValue("provider"), r.PathValue("service")
-	// Authentication, then the route, then authorisation.
-	app, err := g.dir.Application(r)
+func (g *Gateway) authenticate(_ context.Context, out *outbound) (*reply, error) {
+	app, err := g.dir.Application(out.r)
 	if err != nil {
-		return &AppError{FaultCode: "Client", Message: "authentication failed", Err: err}
+		return nil, &AppError{FaultCode: "Client", Message: "authentication failed", Err: err}
 	}
+	out.app = app
+	return nil, nil
+}
+
+func (g *Gateway) route(_ context.Context, out *outbound) (*reply, error) {
+	r := out.r
+	consumer, provider, service := r.PathValue("consumer"), r.PathValue("provider"), r.PathValue("service")
 	if !g.dir.Hosted(consumer) {
-		return clientErr("consumer %q is not a party hosted by this gateway", consumer)
+		return nil, clientErr("consumer %q is not a party hosted by this gateway", consumer)
 	}
 	out.consumer, _ = g.dir.Party(consumer)
 	if out.consumer == nil {
-		return clientErr("consumer %q is not in the registry", consumer)
+		return nil, clientErr("consumer %q is not in the registry", consumer)
 	}
 	p, ok := g.dir.Party(provider)
 	if !ok {
-		return clientErr("provider %q is not in the registry", provider)
+		return nil, clientErr("provider %q is not in the registry", provider)
 	}
 	out.provider = p
 	s, ok := g.dir.Service(provider, service)
 	if !ok {
-		return clientErr("service %q of %s is not in the registry", service, provider)
+		return nil, clientErr("service %q of %s is not in the registry", service, provider)
 	}
 	out.service = s
-	if !g.dir.AppMay(app, consumer, s) {
-		return clientErr("application %q may not call %s/%s as %s", app, provider, service, consumer)
-	}
+	return nil, nil
+}
 
-	raw, err := readBody(r, g.opt.MaxMessage)
-	if err != nil {
-		return clientErr("%v", err)
+func (g *Gateway) authorise(_ context.Context, out *outbound) (*reply, error) {
+	if !g.dir.AppMay(out.app, out.consumer.Name, out.service) {
+		return nil, clientErr("application %q may not call %s/%s as %s", out.app, out.provider.Name, out.service.Name, out.consumer.Name)
 	}
+	return nil, nil
+}
+
+func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) {
+	raw, err := readBody(out.r, g.opt.MaxMessage)
+	if err != nil {
+		return nil, clientErr("%v", err)
+	}
+	out.raw = raw
 	lim := g.verify.Limits
 	if lim == (envelope.Limits{}) {
 		lim = envelope.DefaultLimits
 	}
 	doc, err := envelope.ParseXML(raw, lim)
 	if err != nil {
-		return clientErr("request is not acceptable XML: %v", err)
+		return nil, clientErr("request is not acceptable XML: %v", err)
 	}
 	_, body, err := soapParts(doc)
 	if err != nil {
-		return clientErr("request is not a SOAP 1.1 envelope: %v", err)
+		return nil, clientErr("request is not a SOAP 1.1 envelope: %v", err)
 	}
-	action := r.PathValue("action")
-	if action == "" {
-		action = actionOf(r, body)
+	out.body = body
+	s := out.service
+	out.action = out.r.PathValue("action")
+	if out.action == "" {
+		out.action = actionOf(out.r, body)
 	}
 	if len(s.Actions) > 0 {
-		if _, ok := s.Actions[action]; !ok {
-			return clientErr("action %q is not an action of %s (from the URL path or the SOAPAction header)", action, service)
+		if _, ok := s.Actions[out.action]; !ok {
+			return nil, clientErr("action %q is not an action of %s (from the URL path or the SOAPAction header)", out.action, s.Name)
 		}
 	}
-	if s.Schemas[action] != "" {
-		if err := g.validatePayload(s, action, body, len(raw), func(d string) error { return clientErr("%s", d) }); err != nil {
-			return err
-		}
-	}
+	return nil, nil
+}
 
-	h, err := g.buildHeader(ctx, r, out, action)
+func (g *Gateway) validateOut(_ context.Context, out *outbound) (*reply, error) {
+	if out.service.Schemas[out.action] == "" {
+		return nil, nil
+	}
+	return nil, g.validatePayload(out.service, out.action, out.body, len(out.raw), func(d string) error { return clientErr("%s", d) })
+}
+
+func (g *Gateway) buildOutHeader(ctx context.Context, out *outbound) (*reply, error) {
+	h, err := g.buildHeader(ctx, out.r, out, out.action)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out.h = h
-	busta := envelope.NewEnvelope(h, payload(body)...)
-	if out.data, err = g.sign(busta, sizeHint(len(raw))); err != nil {
-		return err
-	}
+	return nil, nil
+}
 
-	if s.Profile == envelope.Sync || (s.Profile == envelope.AsyncAsymmetric && s.Actions[action] != "") {
-		return g.pdSync(ctx, w, r, out)
-	}
-	// One-way and asynchronous requests and risposte: the outbox, then the answer.
+func (g *Gateway) signOut(_ context.Context, out *outbound) (*reply, error) {
+	busta := envelope.NewEnvelope(out.h, payload(out.body)...)
+	var err error
+	out.data, err = g.sign(busta, sizeHint(len(out.raw)))
+	return nil, err
+}
+
+// synchronous reports whether the request is sent at once and answered with the reply: a
+// synchronous request or a richiesta-stato.
+func (out *outbound) synchronous() bool {
+	s := out.service
+	return s.Profile == envelope.Sync || (s.Profile == envelope.AsyncAsymmetric && s.Actions[out.action] != "")
+}
+
+// traceAndQueue puts one-way and asynchronous requests and risposte in the outbox with their trace
+// record, in one transaction, and answers 200 with the integration headers.
+func (g *Gateway) traceAndQueue(ctx context.Context, out *outbound) (*reply, error) {
+	h := out.h
 	rec := g.record(Outbound, fnPD, h, out.data)
-	rec.Peer, rec.Outcome = p.URL, OutcomeQueued
+	rec.Peer, rec.Outcome = out.provider.URL, OutcomeQueued
 	expires := g.now().Add(g.opt.Expiry)
 	if h.Expires != nil {
 		expires = *h.Expires
 	}
 	m := &QueuedMessage{
-		ID: h.ID, Party: provider, Service: service, Conversation: h.Conversation, Sequence: h.Sequence,
+		ID: h.ID, Party: out.provider.Name, Service: out.service.Name, Conversation: h.Conversation, Sequence: h.Sequence,
 		Data: out.data, Header: h, Created: g.now(), Expires: expires,
 	}
 	if err := g.store.Enqueue(ctx, Outbox, m, rec); err != nil {
-		return fmt.Errorf("enqueue %s: %w", h.ID, err)
+		return nil, fmt.Errorf("enqueue %s: %w", h.ID, err)
 	}
 	wake(g.wakeOut)
-	g.observe(service, Outbound, OutcomeQueued, out.start)
-	setIntegration(w.Header(), h)
-	w.WriteHeader(http.StatusOK)
-	return nil
+	g.observe(out.service.Name, Outbound, OutcomeQueued, out.start)
+	return &reply{status: http.StatusOK, header: integration(h)}, nil
 }
 
 // actionOf finds the action of a request whose URL names none: the SOAPAction header (a URI whose
@@ -189,7 +285,9 @@ func actionOf(r *http.Request, body *etree.Element) string {
 	return ""
 }
 
-func setIntegration(hd http.Header, h *envelope.Header) {
+// integration is the integration headers answering a request: the busta's identifiers.
+func integration(h *envelope.Header) http.Header {
+	hd := http.Header{}
 	hd.Set(HeaderMessageID, h.ID)
 	if h.RelatesTo != "" {
 		hd.Set(HeaderRelatesTo, h.RelatesTo)
@@ -197,6 +295,7 @@ func setIntegration(hd http.Header, h *envelope.Header) {
 	if h.Conversation != "" {
 		hd.Set(HeaderConversationID, h.Conversation)
 	}
+	return hd
 }
 
 // buildHeader makes the busta header of an outbound request: IDs from the consumer's generator,
@@ -286,9 +385,12 @@ func orSPC(t string) string {
 	return t
 }
 
-// pdSync sends a synchronous request (or a richiesta-stato), waits for the reply busta, checks it
-// and answers the application with the reply's payload.
-func (g *Gateway) pdSync(ctx context.Context, w http.ResponseWriter, r *http.Request, out *outbound) error {
+// sendSync sends a synchronous request (or a richiesta-stato), waits for the reply busta, checks it
+// and answers the application with the reply's payload. Other requests go on to the outbox.
+func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
+	if !out.synchronous() {
+		return nil, nil
+	}
 	h := out.h
 	recOut := g.record(Outbound, fnPD, h, out.data)
 	recOut.Peer = out.provider.URL
@@ -297,7 +399,7 @@ func (g *Gateway) pdSync(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err != nil {
 		recOut.Outcome, recOut.Detail = OutcomeError, err.Error()
 		g.traceQuiet(ctx, recOut)
-		return &AppError{FaultCode: "Server", Message: "the provider's gateway could not be reached", Err: err}
+		return nil, &AppError{FaultCode: "Server", Message: "the provider's gateway could not be reached", Err: err}
 	}
 	ans, err := g.readAnswer(h, status, body)
 	if err == nil && ans == nil {
@@ -312,13 +414,13 @@ func (g *Gateway) pdSync(ctx context.Context, w http.ResponseWriter, r *http.Req
 			recs = append(recs, ri)
 		}
 		g.traceQuiet(ctx, recs...)
-		return err
+		return nil, err
 	}
 	recOut.Outcome = OutcomeSent
 	recIn := g.record(Inbound, fnPD, ans.h, body)
 	recIn.Transaction, recIn.Peer, recIn.Outcome, recIn.HTTPStatus, recIn.Signer = h.ID, out.provider.URL, OutcomeReceived, status, fingerprint(ans.signer)
 	if err := g.store.Trace(ctx, recOut, recIn); err != nil {
-		return err
+		return nil, err
 	}
 	code := http.StatusOK
 	outcome := OutcomeSent
@@ -327,12 +429,10 @@ func (g *Gateway) pdSync(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	resp, err := docBytes(plainEnvelope(payload(ans.body)), len(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g.observe(h.Service, Outbound, outcome, out.start)
-	setIntegration(w.Header(), ans.h)
-	writeBytes(w, code, resp)
-	return nil
+	return &reply{status: code, header: integration(ans.h), body: resp}, nil
 }
 
 func (g *Gateway) traceQuiet(ctx context.Context, recs ...*Record) {
