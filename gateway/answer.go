@@ -106,7 +106,7 @@ func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*
 	}
 	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: env})
 	if err != nil {
-		return nil, fmt.Errorf("deliver %s to %s: %w", h.ID, h.Service, err)
+		return nil, &backendError{fmt.Errorf("deliver %s to %s: %w", h.ID, h.Service, err)}
 	}
 	lim := g.verify.Limits
 	if lim == (envelope.Limits{}) {
@@ -177,7 +177,10 @@ func (g *Gateway) takeAcks(ctx context.Context, h *envelope.Header) {
 // refuse answers a busta that failed a stage, after tracing it: a bare fault when the busta could
 // not be read, the EGOV_IT_300 fault for a processing error, else an error busta with the
 // exceptions and the soap:Client fault. Always HTTP 500.
-func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.ProtocolError) *reply {
+//
+// With reason ReasonBackendUnreachable the EGOV_IT_300 fault says so in its detail (the
+// faultstring is the one the specification fixes) and in Porta-Error-Reason.
+func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.ProtocolError, reason Reason) *reply {
 	rec := g.record(Inbound, fnPA, in.h, in.raw)
 	rec.Peer, rec.Outcome, rec.Exceptions, rec.Detail, rec.HTTPStatus = in.r.RemoteAddr, OutcomeError, perr.Exceptions, perr.Error(), http.StatusInternalServerError
 	if in.signer != nil {
@@ -188,7 +191,11 @@ func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.Protoc
 	if perr.Bare || in.h == nil || len(in.h.Sender) == 0 {
 		out = mustBytes(envelope.BareFault())
 	} else if perr.Code() == envelope.CodeProcessing {
-		out = mustBytes(envelope.ProcessingFault(""))
+		detail := ""
+		if reason == ReasonBackendUnreachable {
+			detail = backendUnreachable
+		}
+		out = mustBytes(envelope.ProcessingFault(detail))
 	} else if eh, doc, err := g.errorBusta(ctx, in, perr); err != nil {
 		g.log.Error("build error busta", "id", in.h.ID, "err", err)
 		out = mustBytes(envelope.BareFault())
@@ -210,7 +217,11 @@ func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.Protoc
 	}
 	g.observe(service, Inbound, OutcomeError, in.start)
 	g.log.Info("busta refused", "id", idOf(in.h), "code", perr.Code(), "err", perr)
-	return &reply{status: http.StatusInternalServerError, body: out}
+	rep := &reply{status: http.StatusInternalServerError, body: out}
+	if reason != "" {
+		rep.header = http.Header{HeaderErrorReason: {string(reason)}}
+	}
+	return rep
 }
 
 func mustBytes(doc *etree.Document) []byte {

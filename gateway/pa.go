@@ -16,33 +16,8 @@ import (
 )
 
 // The Porta Applicativa: POST /pa takes buste from peer gateways. Each busta goes through the
-// stages of paStages in order; the first that fails answers with its eGov code, HTTP 500:
-//
-//  1. well-formedness: acceptable XML (envelope.ParseXML: no DTD, size caps)      001, bare fault
-//  2. header: a SOAP 1.1 envelope with one eGov_IT:Intestazione the busta model
-//     reads (actor, mustUnderstand, schema of the busta, value formats)           001 bare; 002, 1xx
-//  3. sender: Mittente is a party of the registry                                 101
-//  4. receiver: Destinatario is a party this gateway hosts                        102
-//  5. service and action: Servizio (of the receiver) and Azione are registered   105, 106
-//  6. payload schema: the Body is valid against the service's schema, if any      003
-//  7. profile: ProfiloCollaborazione is the registered one                       103
-//  8. identifiers: Identificatore well-formed and owned by the sender;
-//     Collaborazione well-formed and as the profile requires                     110, 104
-//  9. RiferimentoMessaggio: names a busta this gateway sent or received, as the
-//     profile requires (risposta: a request sent; richiesta-stato: one received) 109, 111
-// 10. expiry: Scadenza not past, OraRegistrazione within the window              301
-// 11. signature: WS-Security verified (envelope.Verifier); from here on only the
-//     verified header and body are used                                          117, 200, 202
-// 12. authorisation: signer and TLS client certificates belong to the sender,
-//     the sender may consume the service                                         201
-// 13. duplicates (inoltro ALPIUUNAVOLTA or the service filters): a one-way with
-//     riscontro gets its riscontro again (HTTP 200, not delivered twice), any
-//     other busta                                                                110
-//
-// Answers (spec §4, §10): a bare soap:Client fault when the busta cannot be read; an error busta
-// (parties swapped, RiferimentoMessaggio, ListaEccezioni) with the soap:Client
-// "EGOV_IT_001 - Formato Busta non corretto" fault for validation errors; a soap:Server
-// "EGOV_IT_300" fault for processing errors. Every busta in and out is traced before answering.
+// stages of paStages in order; the first that fails answers with its eGov code, HTTP 500. The
+// stages, their codes and the answers are listed in the package documentation (doc.go).
 //
 // A busta that passed is handled by kind (process in answer.go): one-way and asynchronous buste
 // are traced and put in the inbox in one transaction before the answer (HTTP 200, the riscontro
@@ -121,7 +96,7 @@ func (g *Gateway) pa(ctx context.Context, in *inbound) *reply {
 	raw, err := readBody(in.r, g.opt.MaxMessage)
 	in.raw = raw
 	if err != nil {
-		return g.refuse(ctx, in, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error()))
+		return g.refuse(ctx, in, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error()), "")
 	}
 	for _, s := range paStages {
 		if rep, done := g.runStage(ctx, in, s); done {
@@ -131,7 +106,7 @@ func (g *Gateway) pa(ctx context.Context, in *inbound) *reply {
 	if rep, done := g.runStage(ctx, in, stage{"processing", (*Gateway).process}); done {
 		return rep
 	}
-	return g.refuse(ctx, in, envelope.NewError(envelope.CodeProcessing, "", "no stage answered"))
+	return g.refuse(ctx, in, envelope.NewError(envelope.CodeProcessing, "", "no stage answered"), "")
 }
 
 // runStage runs one stage; done reports that the pipeline ends with rep.
@@ -139,11 +114,18 @@ func (g *Gateway) runStage(ctx context.Context, in *inbound, s stage) (rep *repl
 	rep, err := s.run(g, ctx, in)
 	if err != nil {
 		var perr *envelope.ProtocolError
-		if !errors.As(err, &perr) {
+		var be *backendError
+		var reason Reason
+		switch {
+		case errors.As(err, &perr):
+		case errors.As(err, &be):
+			g.log.Warn("porta applicativa: backend unreachable", "stage", s.name, "id", idOf(in.h), "err", err)
+			perr, reason = envelope.NewError(envelope.CodeProcessing, "", backendUnreachable), ReasonBackendUnreachable
+		default:
 			g.log.Error("porta applicativa", "stage", s.name, "id", idOf(in.h), "err", err)
 			perr = envelope.NewError(envelope.CodeProcessing, "", s.name+" failed")
 		}
-		return g.refuse(ctx, in, perr), true
+		return g.refuse(ctx, in, perr, reason), true
 	}
 	return rep, rep != nil
 }

@@ -79,22 +79,23 @@ func writeReply(w http.ResponseWriter, rep *reply) {
 // *AppError for a request the gateway refuses, any other error for a failure of the gateway itself
 // (answered as EGOV_IT_300).
 type pdStep struct {
-	name string
-	run  func(g *Gateway, ctx context.Context, out *outbound) (*reply, error)
+	name   string
+	reason Reason // of the step's *AppError refusals that name none; other errors are ReasonGatewayError
+	run    func(g *Gateway, ctx context.Context, out *outbound) (*reply, error)
 }
 
 // pdSteps are the steps of every request of a local application, in order (see the package
 // documentation).
 var pdSteps = []pdStep{
-	{"authenticate", (*Gateway).authenticate},     // HTTP Basic or client certificate
-	{"route", (*Gateway).route},                   // consumer hosted, provider and service registered
-	{"authorise", (*Gateway).authorise},           // the application may call the service as the consumer
-	{"read payload", (*Gateway).readPayload},      // a SOAP 1.1 envelope within limits, a registered action
-	{"validate payload", (*Gateway).validateOut},  // against the action's schema, if any
-	{"build header", (*Gateway).buildOutHeader},   // identifiers, profile, correlation, sequence
-	{"sign", (*Gateway).signOut},                  // WS-Security
-	{"send synchronously", (*Gateway).sendSync},   // sync and richiesta-stato: the reply's payload
-	{"trace and queue", (*Gateway).traceAndQueue}, // everything else: the outbox, then 200
+	{"authenticate", ReasonCredentialsInvalid, (*Gateway).authenticate},   // HTTP Basic or client certificate
+	{"route", ReasonRouteUnknown, (*Gateway).route},                       // consumer hosted, provider and service registered
+	{"authorise", ReasonNotAuthorised, (*Gateway).authorise},              // the application may call the service as the consumer
+	{"read payload", ReasonPayloadInvalid, (*Gateway).readPayload},        // a SOAP 1.1 envelope within limits, a registered action
+	{"validate payload", ReasonPayloadInvalid, (*Gateway).validateOut},    // against the action's schema, if any
+	{"build header", ReasonCorrelationInvalid, (*Gateway).buildOutHeader}, // identifiers, profile, correlation, sequence
+	{"sign", ReasonGatewayError, (*Gateway).signOut},                      // WS-Security
+	{"send synchronously", ReasonPeerReplyInvalid, (*Gateway).sendSync},   // sync and richiesta-stato: the reply's payload
+	{"trace and queue", ReasonGatewayError, (*Gateway).traceAndQueue},     // everything else: the outbox, then 200
 }
 
 func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +104,7 @@ func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
 	for _, s := range pdSteps {
 		rep, err := s.run(g, ctx, out)
 		if err != nil {
-			rep = g.refusePD(out, s.name, err)
+			rep = g.refusePD(out, s, err)
 		}
 		if rep != nil {
 			writeReply(w, rep)
@@ -111,26 +112,33 @@ func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// The last step always answers.
-	writeReply(w, g.refusePD(out, "answer", errors.New("no step answered the request")))
+	writeReply(w, g.refusePD(out, pdStep{name: "answer"}, errors.New("no step answered the request")))
 }
 
-// refusePD turns a step's error into the fault answered to the application.
-func (g *Gateway) refusePD(out *outbound, step string, err error) *reply {
+// refusePD turns a step's error into the fault answered to the application, with its reason.
+func (g *Gateway) refusePD(out *outbound, step pdStep, err error) *reply {
 	var ae *AppError
 	if !errors.As(err, &ae) {
-		ae = &AppError{FaultCode: "Server", Message: "the gateway could not process the request", Err: err}
+		ae = &AppError{FaultCode: "Server", Message: "the gateway could not process the request", Reason: ReasonGatewayError, Err: err}
 	}
-	service, id := "", ""
+	reason := ae.Reason
+	if reason == "" {
+		reason = step.reason
+	}
+	id := ""
 	if out.h != nil {
-		service, id = out.h.Service, out.h.ID
+		id = out.h.ID
 	}
+	service := g.serviceLabel(out)
 	g.observe(service, Outbound, OutcomeError, out.start)
-	g.log.Info("porta delegata: request failed", "path", out.r.URL.Path, "step", step, "id", id, "err", ae)
+	g.metrics.refusals.WithLabelValues(service, string(reason)).Inc()
+	g.log.Info("porta delegata: request failed", "path", out.r.URL.Path, "step", step.name, "reason", reason, "id", id, "err", ae)
 	portID := ""
 	if out.consumer != nil {
 		portID = out.consumer.PortID
 	}
 	rep := &reply{status: http.StatusInternalServerError, header: http.Header{}}
+	rep.header.Set(HeaderErrorReason, string(reason))
 	if id != "" {
 		rep.header.Set(HeaderMessageID, id)
 	}
@@ -142,14 +150,32 @@ func (g *Gateway) refusePD(out *outbound, step string, err error) *reply {
 	return rep
 }
 
+// serviceLabel is the service a refused request named, for the metrics: the routed service, or
+// the URL's provider and service when the registry knows them (the step that failed may precede
+// the route), else "" (an unknown name would let any caller mint label values).
+func (g *Gateway) serviceLabel(out *outbound) string {
+	if out.service != nil {
+		return out.service.Name
+	}
+	if s, ok := g.dir.Service(out.r.PathValue("provider"), out.r.PathValue("service")); ok {
+		return s.Name
+	}
+	return ""
+}
+
 func clientErr(format string, a ...any) *AppError {
 	return &AppError{FaultCode: "Client", Message: fmt.Sprintf(format, a...)}
 }
 
 func (g *Gateway) authenticate(_ context.Context, out *outbound) (*reply, error) {
+	if !credentialsPresented(out.r) {
+		return nil, &AppError{FaultCode: "Client", Message: "authentication failed: no credentials; send HTTP Basic or a TLS client certificate", Reason: ReasonCredentialsMissing}
+	}
 	app, err := g.dir.Application(out.r)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Client", Message: "authentication failed", Err: err}
+		// One text for every refusal of presented credentials: the caller must not learn which
+		// user names exist. The cause is in the server's log.
+		return nil, &AppError{FaultCode: "Client", Message: "authentication failed: the credentials were not accepted", Reason: ReasonCredentialsInvalid, Err: err}
 	}
 	out.app = app
 	return nil, nil
@@ -211,7 +237,9 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 	}
 	if len(s.Actions) > 0 {
 		if _, ok := s.Actions[out.action]; !ok {
-			return nil, clientErr("action %q is not an action of %s (from the URL path or the SOAPAction header)", out.action, s.Name)
+			ae := clientErr("action %q is not an action of %s (from the URL path or the SOAPAction header)", out.action, s.Name)
+			ae.Reason = ReasonRouteUnknown
+			return nil, ae
 		}
 	}
 	return nil, nil
@@ -394,16 +422,20 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 	h := out.h
 	recOut := g.record(Outbound, fnPD, h, out.data)
 	recOut.Peer = out.provider.URL
-	status, body, err := g.post(ctx, out.provider.URL, h.Action, out.data)
+	status, peerHdr, body, err := g.post(ctx, out.provider.URL, h.Action, out.data)
 	recOut.HTTPStatus = status
 	if err != nil {
 		recOut.Outcome, recOut.Detail = OutcomeError, err.Error()
 		g.traceQuiet(ctx, recOut)
-		return nil, &AppError{FaultCode: "Server", Message: "the provider's gateway could not be reached", Err: err}
+		return nil, &AppError{FaultCode: "Server", Message: "the provider's gateway could not be reached", Reason: ReasonPeerUnreachable, Err: err}
 	}
 	ans, err := g.readAnswer(h, status, body)
 	if err == nil && ans == nil {
-		err = &AppError{FaultCode: "Server", Message: fmt.Sprintf("the provider's gateway answered HTTP %d with no reply busta", status)}
+		err = &AppError{FaultCode: "Server", Message: fmt.Sprintf("the provider's gateway answered HTTP %d with no reply busta", status), Reason: ReasonPeerReplyInvalid}
+	}
+	var ae *AppError
+	if errors.As(err, &ae) && ae.Reason == ReasonPeerRefused && peerHdr.Get(HeaderErrorReason) == string(ReasonBackendUnreachable) {
+		ae.Reason = ReasonBackendUnreachable
 	}
 	if err != nil {
 		recOut.Outcome, recOut.Detail = OutcomeError, err.Error()
@@ -441,32 +473,32 @@ func (g *Gateway) traceQuiet(ctx context.Context, recs ...*Record) {
 	}
 }
 
-// post sends a busta to a peer gateway and returns its HTTP status and body.
-func (g *Gateway) post(ctx context.Context, url, action string, data []byte) (int, []byte, error) {
+// post sends a busta to a peer gateway and returns its HTTP status, headers and body.
+func (g *Gateway) post(ctx context.Context, url, action string, data []byte) (int, http.Header, []byte, error) {
 	if url == "" {
-		return 0, nil, errors.New("the receiver has no inbound URL in the registry")
+		return 0, nil, nil, errors.New("the receiver has no inbound URL in the registry")
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.opt.PeerTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
 	if err != nil {
-		return 0, nil, fmt.Errorf("post to %s: %w", url, err)
+		return 0, nil, nil, fmt.Errorf("post to %s: %w", url, err)
 	}
 	req.Header.Set("Content-Type", contentTypeSOAP)
 	req.Header.Set("SOAPAction", `"`+action+`"`)
 	resp, err := g.client.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("post to %s: %w", url, err)
+		return 0, nil, nil, fmt.Errorf("post to %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	b, over, err := readLimited(resp.Body, resp.ContentLength, g.opt.MaxMessage)
 	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("read answer of %s: %w", url, err)
+		return resp.StatusCode, resp.Header, nil, fmt.Errorf("read answer of %s: %w", url, err)
 	}
 	if over {
-		return resp.StatusCode, nil, fmt.Errorf("answer of %s over %d bytes", url, g.opt.MaxMessage)
+		return resp.StatusCode, resp.Header, nil, fmt.Errorf("answer of %s over %d bytes", url, g.opt.MaxMessage)
 	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, resp.Header, b, nil
 }
 
 // answer is a peer's reply busta, verified.
@@ -491,11 +523,11 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	}
 	doc, err := envelope.ParseXML(body, lim)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Server", Message: fmt.Sprintf("the provider's gateway answered HTTP %d with unreadable XML", status), Err: err}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the provider's gateway answered HTTP %d with unreadable XML", status), Err: err}
 	}
 	_, sbody, err := soapParts(doc)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Server", Message: fmt.Sprintf("the provider's gateway answered HTTP %d without a SOAP envelope", status), Err: err}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the provider's gateway answered HTTP %d without a SOAP envelope", status), Err: err}
 	}
 	msg, perr := envelope.ParseDocument(doc)
 	if msg != nil && msg.Header == nil {
@@ -504,7 +536,11 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	if f := bodyFault(sbody); f != nil && (msg == nil || len(msg.Header.Exceptions) > 0 || perr != nil) {
 		// A fault from the peer gateway itself: a bare fault or an error busta. Its exceptions are
 		// reported as they are; the exchange failed either way.
-		ae := &AppError{FaultCode: faultCodeOf(f), Message: "the provider's gateway refused the request: " + childText(f, "faultstring")}
+		text := "the provider's gateway refused the request: " + childText(f, "faultstring")
+		if d := childText(f, "detail"); d != "" && len(d) <= 200 {
+			text += ": " + d
+		}
+		ae := &AppError{FaultCode: faultCodeOf(f), Message: text, Reason: ReasonPeerRefused}
 		var a *answer
 		if msg != nil {
 			ae.Exceptions = msg.Header.Exceptions
@@ -513,34 +549,34 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 		return a, ae
 	}
 	if perr != nil {
-		return nil, &AppError{FaultCode: "Server", Message: "the provider's gateway answered with a busta that is not valid", Err: perr}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's gateway answered with a busta that is not valid", Err: perr}
 	}
 	v, err := g.verify.VerifyDocument(doc)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Server", Message: "the signature of the provider's reply is not valid", Err: err}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the signature of the provider's reply is not valid", Err: err}
 	}
 	if v.Intestazione == nil {
-		return nil, &AppError{FaultCode: "Server", Message: "the provider's reply carries no signed busta"}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's reply carries no signed busta"}
 	}
 	h, err := envelope.ParseHeader(v.Intestazione)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Server", Message: "the provider's signed reply header is not valid", Err: err}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's signed reply header is not valid", Err: err}
 	}
 	if len(h.Sender) == 0 {
-		return nil, &AppError{FaultCode: "Server", Message: "the provider's reply names no Mittente"}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's reply names no Mittente"}
 	}
 	a := &answer{h: h, body: v.Body}
 	if v.Certificate != nil {
 		a.signer = v.Certificate.Raw
 	}
 	if senderOf(h) != req.Receiver.Name {
-		return a, &AppError{FaultCode: "Server", Message: fmt.Sprintf("the reply comes from %s, not from %s", senderOf(h), req.Receiver.Name)}
+		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply comes from %s, not from %s", senderOf(h), req.Receiver.Name)}
 	}
 	if p, ok := g.dir.Party(req.Receiver.Name); !ok || v.Certificate == nil || !belongsTo(v.Certificate, p) {
-		return a, &AppError{FaultCode: "Server", Message: "the reply is not signed with a certificate of " + req.Receiver.Name}
+		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the reply is not signed with a certificate of " + req.Receiver.Name}
 	}
 	if h.RelatesTo != req.ID && !acks(h, req.ID) {
-		return a, &AppError{FaultCode: "Server", Message: fmt.Sprintf("the reply answers %q, not the request %s", h.RelatesTo, req.ID)}
+		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply answers %q, not the request %s", h.RelatesTo, req.ID)}
 	}
 	return a, nil
 }
