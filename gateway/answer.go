@@ -73,8 +73,7 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 		// the sender does not ask for filtering (PIUDIUNAVOLTA) and re-sent it. Where the spec
 		// wants the duplicate refused (filtering on, no riscontro to repeat), refuse it; otherwise
 		// answer as the first time, without a second delivery.
-		filter := (h.Transmission != nil && h.Transmission.AtMostOnce) || in.service.FilterDuplicates
-		if filter && !(in.kind == kindOneWay && answer != nil) {
+		if in.filtersDuplicates() && !(in.kind == kindOneWay && answer != nil) {
 			return nil, envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "busta "+h.ID+" was already received")
 		}
 		recIn.Outcome = OutcomeDuplicate

@@ -441,8 +441,34 @@ func headerDiff(a, b *envelope.Header) string {
 		return "Sequenza"
 	case !a.Time.Time.Equal(b.Time.Time):
 		return "OraRegistrazione"
+	case !sameTime(a.Expires, b.Expires):
+		return "Scadenza"
+	case !sameTransmission(a.Transmission, b.Transmission):
+		return "ProfiloTrasmissione"
+	case a.CorrelatedService != b.CorrelatedService || a.CorrelatedServiceType != b.CorrelatedServiceType:
+		return "ProfiloCollaborazione/servizioCorrelato"
 	}
 	return ""
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// sameTransmission compares ProfiloTrasmissione; absent is the schema's default (PIUDIUNAVOLTA,
+// no confermaRicezione).
+func sameTransmission(a, b *envelope.Transmission) bool {
+	var none envelope.Transmission
+	if a == nil {
+		a = &none
+	}
+	if b == nil {
+		b = &none
+	}
+	return *a == *b
 }
 
 func (g *Gateway) checkAuthorisation(_ context.Context, in *inbound) (*reply, error) {
@@ -474,10 +500,16 @@ func belongsTo(cert *x509.Certificate, p *Party) bool {
 	return false
 }
 
+// filtersDuplicates reports whether a copy of the busta is refused (or, one-way with riscontro,
+// answered again without delivery): the sender asks for inoltro ALPIUUNAVOLTA, or the service
+// filters duplicates whatever the sender asks.
+func (in *inbound) filtersDuplicates() bool {
+	return (in.h.Transmission != nil && in.h.Transmission.AtMostOnce) || (in.service != nil && in.service.FilterDuplicates)
+}
+
 func (g *Gateway) checkDuplicate(ctx context.Context, in *inbound) (*reply, error) {
 	h := in.h
-	filter := (h.Transmission != nil && h.Transmission.AtMostOnce) || (in.service != nil && in.service.FilterDuplicates)
-	if !filter || in.kind == kindService {
+	if !in.filtersDuplicates() || in.kind == kindService {
 		return nil, nil
 	}
 	dup := envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "busta "+h.ID+" was already received")
