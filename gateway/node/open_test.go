@@ -82,7 +82,7 @@ const (
 
 const appRequest = `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><Richiesta xmlns="urn:test"><codiceFiscale>RSSMRA85T10A562S</codiceFiscale></Richiesta></soapenv:Body></soapenv:Envelope>`
 
-// auditOpener opens the audit store in the configured SQLite file, refusing any other DSN.
+// auditOpener is OpenAuditStore for the SQLite file porta.yaml names, refusing any other DSN.
 func auditOpener(ctx context.Context, cfg *Config, dsn string) (OpenedStore, error) {
 	if !strings.HasPrefix(dsn, "sqlite:/") {
 		return OpenedStore{}, fmt.Errorf("unexpected DSN %q", dsn)
@@ -113,7 +113,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestOpenTwoGateways builds two gateways from their porta.yaml and YAML registries (no test
-// doubles but the store), serves them on loopback with mutual TLS, and runs a synchronous call
+// doubles: SQLite audit stores in the sites' folders), serves them on loopback with mutual TLS, and runs a synchronous call
 // from the Provincia's application to the Ministero's HTTP backend.
 func TestOpenTwoGateways(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
