@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +165,12 @@ func TestTwoGateways(t *testing.T) {
 			t.Fatalf("first %d, copy %d: want 200 with the riscontro both times\n%s\n%s", s1, s2, b1, b2)
 		}
 		waitFor(t, "the delivery", 10*time.Second, func() bool { return len(be.of("Comunicazione")) == before+1 })
-		time.Sleep(300 * time.Millisecond)
+		// Once in the inbox, no more: the provider's trail has the busta received once and once as
+		// a duplicate, and its inbox is empty, so no second delivery is still to come.
+		if got := inboundOutcomes(t, m, idOf(t, busta)); got != "duplicate received" {
+			t.Errorf("the provider's trail of the busta sent twice: %q, want one duplicate and one received", got)
+		}
+		waitFor(t, "the provider's inbox to empty", 10*time.Second, func() bool { return inboxDepth(t, gm) == "0" })
 		if n := len(be.of("Comunicazione")) - before; n != 1 {
 			t.Errorf("the busta sent twice was delivered %d times, want once", n)
 		}
@@ -188,10 +196,63 @@ func TestTwoGateways(t *testing.T) {
 			if status != http.StatusInternalServerError || !strings.Contains(body, `codiceEccezione="`+string(tc.code)+`"`) {
 				t.Errorf("status %d, want 500 with %s\n%s", status, tc.code, body)
 			}
-			time.Sleep(100 * time.Millisecond)
+			// The refusal is traced before the answer; a busta never received into the inbox
+			// cannot reach the backend.
+			if got := inboundOutcomes(t, m, idOf(t, tc.data)); got != "error" {
+				t.Errorf("the provider's trail of the refused busta: %q, want only error", got)
+			}
 			if len(be.all()) != before {
 				t.Error("a refused busta reached the backend")
 			}
 		})
 	}
+}
+
+var identificatoreRE = regexp.MustCompile(`Identificatore>([^<]+)<`)
+
+// idOf is the Identificatore of a crafted busta.
+func idOf(t *testing.T, busta []byte) string {
+	t.Helper()
+	m := identificatoreRE.FindSubmatch(busta)
+	if m == nil {
+		t.Fatalf("no Identificatore in\n%s", busta)
+	}
+	return string(m[1])
+}
+
+// inboundOutcomes lists, sorted and space-separated, the outcomes of the inbound records of busta
+// id in the trail of s.
+func inboundOutcomes(t *testing.T, s *site, id string) string {
+	t.Helper()
+	var recs []struct {
+		Outcome string `json:"outcome"`
+	}
+	out := porta(t, "trace", "list", "--config", s.cfg, "--id", id, "--direction", "in", "--json")
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("trace list: %v\n%s", err, out)
+	}
+	var o []string
+	for _, r := range recs {
+		o = append(o, r.Outcome)
+	}
+	sort.Strings(o)
+	return strings.Join(o, " ")
+}
+
+var inboxDepthRE = regexp.MustCompile(`(?m)^porta_queue_depth\{queue="inbox"\} (\S+)$`)
+
+// inboxDepth is the gateway's inbox depth as its /metrics says.
+func inboxDepth(t *testing.T, g *gw) string {
+	t.Helper()
+	resp, err := http.Get("http://" + g.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := inboxDepthRE.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no inbox depth in /metrics:\n%s", b)
+	}
+	return string(m[1])
 }

@@ -5,9 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -17,6 +20,7 @@ import (
 type metrics struct {
 	reg      *prometheus.Registry
 	messages *prometheus.CounterVec
+	refusals *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
 
@@ -27,14 +31,45 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "porta_messages_total",
 			Help: "Buste handled, by service, direction (in: Porta Applicativa, out: Porta Delegata) and outcome.",
 		}, []string{"service", "direction", "outcome"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "porta_pd_refusals_total",
+			Help: "Requests of local applications the Porta Delegata refused, by service (\"\" when the URL names none the registry knows) and reason (the Porta-Error-Reason categories).",
+		}, []string{"service", "reason"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "porta_exchange_seconds",
 			Help:    "Time from receiving a request to answering it (or, for the outbox, to its acknowledgement).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"direction"}),
 	}
-	m.reg.MustRegister(m.messages, m.latency, queueCollector{g}, certCollector{g})
+	m.reg.MustRegister(m.messages, m.refusals, m.latency, queueCollector{g}, certCollector{g},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	return m
+}
+
+// buildInfo is porta_build_info: 1, labelled with the module's version, the Go version and the VCS
+// revision the binary was built from ("unknown" when the build did not record it).
+func buildInfo() prometheus.Collector {
+	version, goversion, revision := "unknown", runtime.Version(), "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		if bi.GoVersion != "" {
+			goversion = bi.GoVersion
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				revision = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "porta_build_info",
+		Help:        "Always 1; the labels say which build of porta is running.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": goversion, "revision": revision},
+	})
+	g.Set(1)
+	return g
 }
 
 // RegisterMetrics adds a collector to the gateway's /metrics (porta serve's jobs add theirs).

@@ -19,7 +19,7 @@ const (
 	fnPA = "PortaApplicativa"
 )
 
-func (g *Gateway) process(ctx context.Context, w http.ResponseWriter, in *inbound) error {
+func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	h := in.h
 	g.takeAcks(ctx, h)
 	recIn := g.record(Inbound, fnPA, h, in.raw)
@@ -28,19 +28,18 @@ func (g *Gateway) process(ctx context.Context, w http.ResponseWriter, in *inboun
 	case kindService:
 		recIn.HTTPStatus = http.StatusOK
 		if err := g.store.Trace(ctx, recIn); err != nil {
-			return err
+			return nil, err
 		}
 		g.observe("", Inbound, OutcomeReceived, in.start)
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return &reply{status: http.StatusOK}, nil
 	case kindSync, kindStatus:
-		return g.deliverNow(ctx, w, in, recIn)
+		return g.deliverNow(ctx, in, recIn)
 	}
 
 	// One-way and asynchronous: the inbox, then the answer.
 	data, err := docBytes(plainEnvelope(payload(in.body)), len(in.raw))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m := &QueuedMessage{
 		ID: h.ID, Party: h.Receiver.Name, Service: h.Service, Conversation: h.Conversation, Sequence: h.Sequence,
@@ -55,13 +54,13 @@ func (g *Gateway) process(ctx context.Context, w http.ResponseWriter, in *inboun
 		ah, answer, err = g.ricevuta(ctx, h, in.service)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	recs := []*Record{recIn}
 	var out []byte
 	if answer != nil {
 		if out, err = g.sign(answer, 0); err != nil {
-			return err
+			return nil, err
 		}
 		recOut := g.record(Outbound, fnPA, ah, out)
 		recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = h.ID, in.r.RemoteAddr, OutcomeSent, http.StatusOK
@@ -74,50 +73,39 @@ func (g *Gateway) process(ctx context.Context, w http.ResponseWriter, in *inboun
 		// the sender does not ask for filtering (PIUDIUNAVOLTA) and re-sent it. Where the spec
 		// wants the duplicate refused (filtering on, no riscontro to repeat), refuse it; otherwise
 		// answer as the first time, without a second delivery.
-		filter := (h.Transmission != nil && h.Transmission.AtMostOnce) || in.service.FilterDuplicates
-		if filter && !(in.kind == kindOneWay && answer != nil) {
-			return envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "busta "+h.ID+" was already received")
+		if in.filtersDuplicates() && !(in.kind == kindOneWay && answer != nil) {
+			return nil, envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "busta "+h.ID+" was already received")
 		}
 		recIn.Outcome = OutcomeDuplicate
 		if err := g.store.Trace(ctx, recs...); err != nil {
-			return err
+			return nil, err
 		}
 		g.observe(h.Service, Inbound, OutcomeDuplicate, in.start)
-		if out == nil {
-			w.WriteHeader(http.StatusOK)
-			return nil
-		}
-		writeBytes(w, http.StatusOK, out)
-		return nil
+		return &reply{status: http.StatusOK, body: out}, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	wake(g.wakeIn)
 	g.observe(h.Service, Inbound, OutcomeReceived, in.start)
-	if out == nil {
-		w.WriteHeader(http.StatusOK)
-		return nil
-	}
-	writeBytes(w, http.StatusOK, out)
-	return nil
+	return &reply{status: http.StatusOK, body: out}, nil
 }
 
 // deliverNow hands a synchronous request or a richiesta-stato to the backend and answers with the
 // reply busta carrying the backend's answer (or its Fault, HTTP 500).
-func (g *Gateway) deliverNow(ctx context.Context, w http.ResponseWriter, in *inbound, recIn *Record) error {
+func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*reply, error) {
 	h := in.h
 	be, ok := g.dir.Backend(in.service)
 	if !ok {
-		return fmt.Errorf("service %s of %s has no delivery endpoint in the registry", h.Service, h.Receiver.Name)
+		return nil, fmt.Errorf("service %s of %s has no delivery endpoint in the registry", h.Service, h.Receiver.Name)
 	}
 	env, err := docBytes(plainEnvelope(payload(in.body)), len(in.raw))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: env})
 	if err != nil {
-		return fmt.Errorf("deliver %s to %s: %w", h.ID, h.Service, err)
+		return nil, &backendError{fmt.Errorf("deliver %s to %s: %w", h.ID, h.Service, err)}
 	}
 	lim := g.verify.Limits
 	if lim == (envelope.Limits{}) {
@@ -125,15 +113,15 @@ func (g *Gateway) deliverNow(ctx context.Context, w http.ResponseWriter, in *inb
 	}
 	rdoc, err := envelope.ParseXML(rep.Envelope, lim)
 	if err != nil {
-		return fmt.Errorf("backend of %s answered %s: %w", h.Service, h.ID, err)
+		return nil, fmt.Errorf("backend of %s answered %s: %w", h.Service, h.ID, err)
 	}
 	_, rbody, err := soapParts(rdoc)
 	if err != nil {
-		return fmt.Errorf("backend of %s answered %s: %w", h.Service, h.ID, err)
+		return nil, fmt.Errorf("backend of %s answered %s: %w", h.Service, h.ID, err)
 	}
 	rh, err := g.replyHeader(ctx, h, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	status := http.StatusOK
 	if bodyFault(rbody) != nil {
@@ -142,41 +130,38 @@ func (g *Gateway) deliverNow(ctx context.Context, w http.ResponseWriter, in *inb
 	doc := envelope.NewEnvelope(rh, payload(rbody)...)
 	out, err := g.sign(doc, sizeHint(len(rep.Envelope)))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	recIn.HTTPStatus = status
 	recOut := g.record(Outbound, fnPA, rh, out)
 	recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = h.ID, in.r.RemoteAddr, OutcomeSent, status
 	if err := g.store.Trace(ctx, recIn, recOut); err != nil {
-		return err
+		return nil, err
 	}
 	g.observe(h.Service, Inbound, OutcomeReceived, in.start)
-	writeBytes(w, status, out)
-	return nil
+	return &reply{status: status, body: out}, nil
 }
 
 // answerDuplicate repeats the riscontro of a one-way busta already accepted: HTTP 200, the message
 // is not delivered again.
-func (g *Gateway) answerDuplicate(ctx context.Context, w http.ResponseWriter, in *inbound) error {
+func (g *Gateway) answerDuplicate(ctx context.Context, in *inbound) (*reply, error) {
 	ah, doc, err := g.riscontro(ctx, in.h)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out, err := g.sign(doc, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	recIn := g.record(Inbound, fnPA, in.h, in.raw)
 	recIn.Peer, recIn.Signer, recIn.Outcome, recIn.HTTPStatus = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeDuplicate, http.StatusOK
 	recOut := g.record(Outbound, fnPA, ah, out)
 	recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = in.h.ID, in.r.RemoteAddr, OutcomeSent, http.StatusOK
 	if err := g.store.Trace(ctx, recIn, recOut); err != nil {
-		return err
+		return nil, err
 	}
-	in.answered = true
 	g.observe(in.h.Service, Inbound, OutcomeDuplicate, in.start)
-	writeBytes(w, http.StatusOK, out)
-	return nil
+	return &reply{status: http.StatusOK, body: out}, nil
 }
 
 // takeAcks completes the outbox entries acknowledged by riscontri piggy-backed on a busta.
@@ -191,7 +176,10 @@ func (g *Gateway) takeAcks(ctx context.Context, h *envelope.Header) {
 // refuse answers a busta that failed a stage, after tracing it: a bare fault when the busta could
 // not be read, the EGOV_IT_300 fault for a processing error, else an error busta with the
 // exceptions and the soap:Client fault. Always HTTP 500.
-func (g *Gateway) refuse(ctx context.Context, w http.ResponseWriter, in *inbound, perr *envelope.ProtocolError) {
+//
+// With reason ReasonBackendUnreachable the EGOV_IT_300 fault says so in its detail (the
+// faultstring is the one the specification fixes) and in Porta-Error-Reason.
+func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.ProtocolError, reason Reason) *reply {
 	rec := g.record(Inbound, fnPA, in.h, in.raw)
 	rec.Peer, rec.Outcome, rec.Exceptions, rec.Detail, rec.HTTPStatus = in.r.RemoteAddr, OutcomeError, perr.Exceptions, perr.Error(), http.StatusInternalServerError
 	if in.signer != nil {
@@ -202,7 +190,11 @@ func (g *Gateway) refuse(ctx context.Context, w http.ResponseWriter, in *inbound
 	if perr.Bare || in.h == nil || len(in.h.Sender) == 0 {
 		out = mustBytes(envelope.BareFault())
 	} else if perr.Code() == envelope.CodeProcessing {
-		out = mustBytes(envelope.ProcessingFault(""))
+		detail := ""
+		if reason == ReasonBackendUnreachable {
+			detail = backendUnreachable
+		}
+		out = mustBytes(envelope.ProcessingFault(detail))
 	} else if eh, doc, err := g.errorBusta(ctx, in, perr); err != nil {
 		g.log.Error("build error busta", "id", in.h.ID, "err", err)
 		out = mustBytes(envelope.BareFault())
@@ -224,7 +216,11 @@ func (g *Gateway) refuse(ctx context.Context, w http.ResponseWriter, in *inbound
 	}
 	g.observe(service, Inbound, OutcomeError, in.start)
 	g.log.Info("busta refused", "id", idOf(in.h), "code", perr.Code(), "err", perr)
-	writeBytes(w, http.StatusInternalServerError, out)
+	rep := &reply{status: http.StatusInternalServerError, body: out}
+	if reason != "" {
+		rep.header = http.Header{HeaderErrorReason: {string(reason)}}
+	}
+	return rep
 }
 
 func mustBytes(doc *etree.Document) []byte {

@@ -259,3 +259,58 @@ func FuzzPA(f *testing.F) {
 		}
 	})
 }
+
+// headerDiff names every field the checks read, so that a signed header differing from the one
+// checked is refused.
+func TestHeaderDiff(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	later := now.Add(time.Hour)
+	base := func() *envelope.Header {
+		exp := now.Add(24 * time.Hour)
+		return &envelope.Header{
+			Sender: []envelope.Party{{Type: "SPC", Name: prov}}, Receiver: envelope.Party{Type: "SPC", Name: min_},
+			Profile: envelope.AsyncSymmetric, ServiceType: "SPC", Service: "Pratica", Action: "Richiedi",
+			CorrelatedService: "PraticaRisposta", CorrelatedServiceType: "SPC",
+			ID: "Provincia_ProvinciaSPCoopIT_0000001_2026-03-01_10:00", Conversation: "Provincia_ProvinciaSPCoopIT_0000001_2026-03-01_10:00",
+			Time: envelope.Timestamp{Time: now, Source: envelope.TimeSPC}, Expires: &exp,
+			Transmission: &envelope.Transmission{AtMostOnce: true, AckRequested: true},
+		}
+	}
+	tests := []struct {
+		field  string
+		mutate func(h *envelope.Header)
+	}{
+		{"", func(h *envelope.Header) {}},
+		{"", func(h *envelope.Header) { e := *h.Expires; h.Expires = &e }}, // equal values, other pointers
+		{"Identificatore", func(h *envelope.Header) { h.ID = "Provincia_ProvinciaSPCoopIT_0000002_2026-03-01_10:00" }},
+		{"Mittente", func(h *envelope.Header) { h.Sender[0].Name = "Regione" }},
+		{"Destinatario", func(h *envelope.Header) { h.Receiver.Name = "Regione" }},
+		{"Servizio", func(h *envelope.Header) { h.Service = "Catasto" }},
+		{"Servizio", func(h *envelope.Header) { h.ServiceType = "URL" }},
+		{"Azione", func(h *envelope.Header) { h.Action = "Cancella" }},
+		{"ProfiloCollaborazione", func(h *envelope.Header) { h.Profile = envelope.OneWay }},
+		{"RiferimentoMessaggio", func(h *envelope.Header) { h.RelatesTo = h.ID }},
+		{"Collaborazione", func(h *envelope.Header) { h.Conversation = "" }},
+		{"Sequenza", func(h *envelope.Header) { h.Sequence = 2 }},
+		{"OraRegistrazione", func(h *envelope.Header) { h.Time.Time = later }},
+		{"Scadenza", func(h *envelope.Header) { h.Expires = &later }},
+		{"Scadenza", func(h *envelope.Header) { h.Expires = nil }},
+		{"ProfiloTrasmissione", func(h *envelope.Header) { h.Transmission = &envelope.Transmission{AtMostOnce: true} }},
+		{"ProfiloTrasmissione", func(h *envelope.Header) { h.Transmission = nil }},
+		{"ProfiloCollaborazione/servizioCorrelato", func(h *envelope.Header) { h.CorrelatedService = "Catasto" }},
+		{"ProfiloCollaborazione/servizioCorrelato", func(h *envelope.Header) { h.CorrelatedServiceType = "URL" }},
+	}
+	for _, tc := range tests {
+		b := base()
+		tc.mutate(b)
+		if got := headerDiff(base(), b); got != tc.field {
+			t.Errorf("headerDiff = %q, want %q", got, tc.field)
+		}
+	}
+	// An absent ProfiloTrasmissione is the default one.
+	a, b := base(), base()
+	a.Transmission, b.Transmission = nil, &envelope.Transmission{}
+	if got := headerDiff(a, b); got != "" {
+		t.Errorf("absent and default ProfiloTrasmissione differ: %q", got)
+	}
+}

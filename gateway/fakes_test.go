@@ -40,12 +40,14 @@ type memStore struct {
 	next     map[string]int // inbox: next sequence number per conversation
 	failed   map[string]string
 	pingErr  error
+	passes   map[string]int // Lease calls per queue: each is one pass of that queue's worker
 }
 
 func newMemStore(now func() time.Time) *memStore {
 	return &memStore{
 		now: now, counters: map[string]int{}, seen: map[string]time.Time{}, next: map[string]int{},
 		queues: map[string]map[string]*memQueued{Outbox: {}, Inbox: {}}, failed: map[string]string{},
+		passes: map[string]int{},
 	}
 }
 
@@ -88,6 +90,7 @@ func (s *memStore) Enqueue(_ context.Context, queue string, m *QueuedMessage, re
 func (s *memStore) Lease(_ context.Context, queue, _ string, n int, lease time.Duration) ([]*QueuedMessage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.passes[queue]++
 	now := s.now()
 	var due []*memQueued
 	for _, q := range s.queues[queue] {
@@ -206,6 +209,13 @@ func (s *memStore) queued(queue string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.queues[queue])
+}
+
+// leases is how many times the queue's worker has leased from it.
+func (s *memStore) leases(queue string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.passes[queue]
 }
 
 func (s *memStore) failure(id string) string {

@@ -251,6 +251,23 @@ func readAll(t testing.TB, resp *http.Response) string {
 	return string(b)
 }
 
+// passes waits until the node's inbox deliverer has gone round twice from now. The deliverer
+// finishes a pass's deliveries before it leases again, so after two leases every message the
+// store would hand out now has been handled: a delivery that has not happened will not.
+func (nd *node) passes(t *testing.T) {
+	t.Helper()
+	c := nd.store.leases(Inbox)
+	waitFor(t, nd.name+"'s inbox deliverer to go round twice", func() bool { return nd.store.leases(Inbox) >= c+2 })
+}
+
+// settled waits until the node's inbox is empty, once the sender's outbox has settled: every
+// busta the node accepted has been delivered and settled, and no other can arrive, so the
+// deliveries counted now are all there will be.
+func (nd *node) settled(t *testing.T) {
+	t.Helper()
+	waitFor(t, nd.name+"'s inbox to empty", func() bool { return nd.store.queued(Inbox) == 0 })
+}
+
 // waitFor polls cond until it holds or a few seconds pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

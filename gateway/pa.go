@@ -16,33 +16,8 @@ import (
 )
 
 // The Porta Applicativa: POST /pa takes buste from peer gateways. Each busta goes through the
-// stages of paStages in order; the first that fails answers with its eGov code, HTTP 500:
-//
-//  1. well-formedness: acceptable XML (envelope.ParseXML: no DTD, size caps)      001, bare fault
-//  2. header: a SOAP 1.1 envelope with one eGov_IT:Intestazione the busta model
-//     reads (actor, mustUnderstand, schema of the busta, value formats)           001 bare; 002, 1xx
-//  3. sender: Mittente is a party of the registry                                 101
-//  4. receiver: Destinatario is a party this gateway hosts                        102
-//  5. service and action: Servizio (of the receiver) and Azione are registered   105, 106
-//  6. payload schema: the Body is valid against the service's schema, if any      003
-//  7. profile: ProfiloCollaborazione is the registered one                       103
-//  8. identifiers: Identificatore well-formed and owned by the sender;
-//     Collaborazione well-formed and as the profile requires                     110, 104
-//  9. RiferimentoMessaggio: names a busta this gateway sent or received, as the
-//     profile requires (risposta: a request sent; richiesta-stato: one received) 109, 111
-// 10. expiry: Scadenza not past, OraRegistrazione within the window              301
-// 11. signature: WS-Security verified (envelope.Verifier); from here on only the
-//     verified header and body are used                                          117, 200, 202
-// 12. authorisation: signer and TLS client certificates belong to the sender,
-//     the sender may consume the service                                         201
-// 13. duplicates (inoltro ALPIUUNAVOLTA or the service filters): a one-way with
-//     riscontro gets its riscontro again (HTTP 200, not delivered twice), any
-//     other busta                                                                110
-//
-// Answers (spec §4, §10): a bare soap:Client fault when the busta cannot be read; an error busta
-// (parties swapped, RiferimentoMessaggio, ListaEccezioni) with the soap:Client
-// "EGOV_IT_001 - Formato Busta non corretto" fault for validation errors; a soap:Server
-// "EGOV_IT_300" fault for processing errors. Every busta in and out is traced before answering.
+// stages of paStages in order; the first that fails answers with its eGov code, HTTP 500. The
+// stages, their codes and the answers are listed in the package documentation (doc.go).
 //
 // A busta that passed is handled by kind (process in answer.go): one-way and asynchronous buste
 // are traced and put in the inbox in one transaction before the answer (HTTP 200, the riscontro
@@ -75,16 +50,15 @@ type inbound struct {
 	service *Service
 	kind    kind
 	signer  *x509.Certificate
-	// answered is set by a stage that wrote the answer itself (a duplicate whose riscontro is
-	// repeated); the pipeline stops without error.
-	answered bool
 }
 
-// stage is one step of the inbound pipeline. A stage returns a *envelope.ProtocolError for a busta
-// it refuses, any other error for a failure of the gateway itself (answered as EGOV_IT_300).
+// stage is one step of the inbound pipeline. It returns its outcome as a value: nothing (nil, nil:
+// go on), an answer that ends the pipeline without error (a duplicate whose riscontro is
+// repeated), a *envelope.ProtocolError for a busta it refuses, or any other error for a failure of
+// the gateway itself (answered as EGOV_IT_300). Only servePA writes.
 type stage struct {
 	name string
-	run  func(g *Gateway, ctx context.Context, w http.ResponseWriter, in *inbound) error
+	run  func(g *Gateway, ctx context.Context, in *inbound) (*reply, error)
 }
 
 // paStages are the checks of every inbound busta, in order (see the package documentation).
@@ -114,37 +88,46 @@ func (g *Gateway) PA() http.Handler {
 }
 
 func (g *Gateway) servePA(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	in := &inbound{r: r, start: g.now()}
-	raw, err := readBody(r, g.opt.MaxMessage)
+	writeReply(w, g.pa(r.Context(), &inbound{r: r, start: g.now()}))
+}
+
+// pa runs a busta through paStages and process, and returns the answer.
+func (g *Gateway) pa(ctx context.Context, in *inbound) *reply {
+	raw, err := readBody(in.r, g.opt.MaxMessage)
 	in.raw = raw
 	if err != nil {
-		g.refuse(ctx, w, in, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error()))
-		return
+		return g.refuse(ctx, in, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error()), "")
 	}
 	for _, s := range paStages {
-		err := s.run(g, ctx, w, in)
-		if in.answered {
-			return
-		}
-		if err != nil {
-			var perr *envelope.ProtocolError
-			if !errors.As(err, &perr) {
-				g.log.Error("porta applicativa", "stage", s.name, "id", idOf(in.h), "err", err)
-				perr = envelope.NewError(envelope.CodeProcessing, "", s.name+" failed")
-			}
-			g.refuse(ctx, w, in, perr)
-			return
+		if rep, done := g.runStage(ctx, in, s); done {
+			return rep
 		}
 	}
-	if err := g.process(ctx, w, in); err != nil {
+	if rep, done := g.runStage(ctx, in, stage{"processing", (*Gateway).process}); done {
+		return rep
+	}
+	return g.refuse(ctx, in, envelope.NewError(envelope.CodeProcessing, "", "no stage answered"), "")
+}
+
+// runStage runs one stage; done reports that the pipeline ends with rep.
+func (g *Gateway) runStage(ctx context.Context, in *inbound, s stage) (rep *reply, done bool) {
+	rep, err := s.run(g, ctx, in)
+	if err != nil {
 		var perr *envelope.ProtocolError
-		if !errors.As(err, &perr) {
-			g.log.Error("porta applicativa", "stage", "process", "id", idOf(in.h), "err", err)
-			perr = envelope.NewError(envelope.CodeProcessing, "", "processing failed")
+		var be *backendError
+		var reason Reason
+		switch {
+		case errors.As(err, &perr):
+		case errors.As(err, &be):
+			g.log.Warn("porta applicativa: backend unreachable", "stage", s.name, "id", idOf(in.h), "err", err)
+			perr, reason = envelope.NewError(envelope.CodeProcessing, "", backendUnreachable), ReasonBackendUnreachable
+		default:
+			g.log.Error("porta applicativa", "stage", s.name, "id", idOf(in.h), "err", err)
+			perr = envelope.NewError(envelope.CodeProcessing, "", s.name+" failed")
 		}
-		g.refuse(ctx, w, in, perr)
+		return g.refuse(ctx, in, perr, reason), true
 	}
+	return rep, rep != nil
 }
 
 func idOf(h *envelope.Header) string {
@@ -173,9 +156,9 @@ func bare(code envelope.Code, position, detail string) *envelope.ProtocolError {
 	return e
 }
 
-func (g *Gateway) checkWellFormed(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkWellFormed(_ context.Context, in *inbound) (*reply, error) {
 	if ct := in.r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "text/xml") {
-		return bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+ct+": SOAP 1.1 wants text/xml")
+		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+ct+": SOAP 1.1 wants text/xml")
 	}
 	lim := g.verify.Limits
 	if lim == (envelope.Limits{}) {
@@ -183,79 +166,79 @@ func (g *Gateway) checkWellFormed(_ context.Context, _ http.ResponseWriter, in *
 	}
 	doc, err := envelope.ParseXML(in.raw, lim)
 	if err != nil {
-		return bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error())
+		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error())
 	}
 	in.doc = doc
-	return nil
+	return nil, nil
 }
 
-func (g *Gateway) checkHeader(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkHeader(_ context.Context, in *inbound) (*reply, error) {
 	if _, _, err := soapParts(in.doc); err != nil {
-		return bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error())
+		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error())
 	}
 	msg, err := envelope.ParseDocument(in.doc)
 	if msg != nil {
 		in.msg, in.h, in.body = msg, msg.Header, msg.Body
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if in.h == nil || len(in.h.Sender) == 0 {
-		return bare(envelope.CodeEnvelopeFormat, "Intestazione", "the busta names no Mittente")
+		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "the busta names no Mittente")
 	}
-	return nil
+	return nil, nil
 }
 
-func (g *Gateway) checkSender(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkSender(_ context.Context, in *inbound) (*reply, error) {
 	s := in.h.Sender[0]
 	p, ok := g.dir.Party(s.Name)
 	if !ok {
-		return envelope.NewError(envelope.CodeUnknownSender, "Mittente/IdentificativoParte", "party "+s.Name+" is not in the registry")
+		return nil, envelope.NewError(envelope.CodeUnknownSender, "Mittente/IdentificativoParte", "party "+s.Name+" is not in the registry")
 	}
 	if p.Type != "" && !strings.EqualFold(p.Type, s.Type) {
-		return envelope.NewError(envelope.CodeUnknownSender, "Mittente/IdentificativoParte/tipo", "party "+s.Name+" has type "+p.Type+", not "+s.Type)
+		return nil, envelope.NewError(envelope.CodeUnknownSender, "Mittente/IdentificativoParte/tipo", "party "+s.Name+" has type "+p.Type+", not "+s.Type)
 	}
 	in.sender = p
-	return nil
+	return nil, nil
 }
 
-func (g *Gateway) checkReceiver(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkReceiver(_ context.Context, in *inbound) (*reply, error) {
 	if !g.dir.Hosted(in.h.Receiver.Name) {
-		return envelope.NewError(envelope.CodeUnknownReceiver, "Destinatario/IdentificativoParte", "party "+in.h.Receiver.Name+" is not hosted by this gateway")
+		return nil, envelope.NewError(envelope.CodeUnknownReceiver, "Destinatario/IdentificativoParte", "party "+in.h.Receiver.Name+" is not hosted by this gateway")
 	}
-	return nil
+	return nil, nil
 }
 
-func (g *Gateway) checkService(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkService(_ context.Context, in *inbound) (*reply, error) {
 	h := in.h
 	if h.Profile == envelope.ProfileNone && h.Service == "" {
 		in.kind = kindService
-		return nil
+		return nil, nil
 	}
 	if h.Service == "" {
-		return envelope.NewError(envelope.CodeUnknownService, "Servizio", "busta with a profile names no service")
+		return nil, envelope.NewError(envelope.CodeUnknownService, "Servizio", "busta with a profile names no service")
 	}
 	s, ok := g.dir.Service(h.Receiver.Name, h.Service)
 	if !ok {
-		return envelope.NewError(envelope.CodeUnknownService, "Servizio", "service "+h.Service+" of "+h.Receiver.Name+" is not in the registry")
+		return nil, envelope.NewError(envelope.CodeUnknownService, "Servizio", "service "+h.Service+" of "+h.Receiver.Name+" is not in the registry")
 	}
 	if s.Type != "" && h.ServiceType != "" && !strings.EqualFold(s.Type, h.ServiceType) {
-		return envelope.NewError(envelope.CodeUnknownService, "Servizio/tipo", "service "+h.Service+" has type "+s.Type)
+		return nil, envelope.NewError(envelope.CodeUnknownService, "Servizio/tipo", "service "+h.Service+" has type "+s.Type)
 	}
 	if len(s.Actions) > 0 {
 		if _, ok := s.Actions[h.Action]; !ok {
-			return envelope.NewError(envelope.CodeUnknownAction, "Azione", "action "+h.Action+" is not an action of "+h.Service)
+			return nil, envelope.NewError(envelope.CodeUnknownAction, "Azione", "action "+h.Action+" is not an action of "+h.Service)
 		}
 	}
 	in.service = s
-	return nil
+	return nil, nil
 }
 
-func (g *Gateway) checkSchema(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkSchema(_ context.Context, in *inbound) (*reply, error) {
 	if in.service == nil || in.service.Schemas[in.h.Action] == "" || in.body == nil {
-		return nil
+		return nil, nil
 	}
-	return g.validatePayload(in.service, in.h.Action, in.body, len(in.raw), func(detail string) error {
+	return nil, g.validatePayload(in.service, in.h.Action, in.body, len(in.raw), func(detail string) error {
 		return envelope.NewError(envelope.CodeBodyFormat, "Body", detail)
 	})
 }
@@ -289,12 +272,12 @@ func (g *Gateway) validatePayload(s *Service, action string, body *etree.Element
 	return nil
 }
 
-func (g *Gateway) checkProfile(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkProfile(_ context.Context, in *inbound) (*reply, error) {
 	if in.kind == kindService {
-		return nil
+		return nil, nil
 	}
 	if in.h.Profile != in.service.Profile {
-		return envelope.NewError(envelope.CodeInvalidProfile, "ProfiloCollaborazione", "ProfiloCollaborazione diverso da quanto specificato nel registro")
+		return nil, envelope.NewError(envelope.CodeInvalidProfile, "ProfiloCollaborazione", "ProfiloCollaborazione diverso da quanto specificato nel registro")
 	}
 	switch in.h.Profile {
 	case envelope.OneWay:
@@ -312,13 +295,13 @@ func (g *Gateway) checkProfile(_ context.Context, _ http.ResponseWriter, in *inb
 			in.kind = kindStatus
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-func (g *Gateway) checkIdentifiers(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkIdentifiers(_ context.Context, in *inbound) (*reply, error) {
 	h := in.h
 	if err := envelope.ValidateID(h.ID); err != nil {
-		return envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", err.Error())
+		return nil, envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", err.Error())
 	}
 	parts := strings.Split(h.ID, "_")
 	port := in.sender.PortID
@@ -326,40 +309,40 @@ func (g *Gateway) checkIdentifiers(_ context.Context, _ http.ResponseWriter, in 
 		port = envelope.DefaultPortID(in.sender.Name)
 	}
 	if !strings.EqualFold(parts[0], in.sender.Name) || !strings.EqualFold(parts[1], port) {
-		return envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "identifier is not owned by the sender "+in.sender.Name+"_"+port)
+		return nil, envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "identifier is not owned by the sender "+in.sender.Name+"_"+port)
 	}
 	if h.Conversation != "" {
 		if err := envelope.ValidateID(h.Conversation); err != nil {
-			return envelope.NewError(envelope.CodeInvalidConversation, "Collaborazione", err.Error())
+			return nil, envelope.NewError(envelope.CodeInvalidConversation, "Collaborazione", err.Error())
 		}
 	}
 	switch in.kind {
 	case kindRequest:
 		if h.Conversation != h.ID {
-			return envelope.NewError(envelope.CodeInvalidConversation, "Collaborazione", "an asynchronous request starts its conversation: Collaborazione must equal its Identificatore")
+			return nil, envelope.NewError(envelope.CodeInvalidConversation, "Collaborazione", "an asynchronous request starts its conversation: Collaborazione must equal its Identificatore")
 		}
 	case kindResponse, kindStatus:
 		if h.Conversation != h.RelatesTo {
-			return envelope.NewError(envelope.CodeInvalidConversation, "Collaborazione", "Collaborazione must equal RiferimentoMessaggio, the request's identifier")
+			return nil, envelope.NewError(envelope.CodeInvalidConversation, "Collaborazione", "Collaborazione must equal RiferimentoMessaggio, the request's identifier")
 		}
 	}
 	if h.Sequence > 0 && h.Conversation == "" {
-		return envelope.NewError(envelope.CodeInvalidSequence, "Sequenza", "Sequenza without Collaborazione")
+		return nil, envelope.NewError(envelope.CodeInvalidSequence, "Sequenza", "Sequenza without Collaborazione")
 	}
-	return nil
+	return nil, nil
 }
 
-func (g *Gateway) checkRelatesTo(ctx context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkRelatesTo(ctx context.Context, in *inbound) (*reply, error) {
 	h := in.h
 	const pos = "Messaggio/RiferimentoMessaggio"
 	if h.RelatesTo == "" {
 		if in.kind == kindStatus {
-			return envelope.NewError(envelope.CodeRelatesToUndefined, pos, "a richiesta-stato must name the request it asks about")
+			return nil, envelope.NewError(envelope.CodeRelatesToUndefined, pos, "a richiesta-stato must name the request it asks about")
 		}
-		return nil
+		return nil, nil
 	}
 	if err := envelope.ValidateID(h.RelatesTo); err != nil {
-		return envelope.NewError(envelope.CodeInvalidRelatesTo, pos, err.Error())
+		return nil, envelope.NewError(envelope.CodeInvalidRelatesTo, pos, err.Error())
 	}
 	sender := h.Sender[0].Name
 	switch in.kind {
@@ -368,71 +351,71 @@ func (g *Gateway) checkRelatesTo(ctx context.Context, _ http.ResponseWriter, in 
 		// as the correlated one.
 		rec, err := g.store.Lookup(ctx, h.RelatesTo, Outbound)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if rec == nil || rec.Header == nil || rec.Header.Receiver.Name != sender || senderOf(rec.Header) != h.Receiver.Name ||
 			rec.Header.Profile != envelope.AsyncSymmetric || rec.Header.RelatesTo != "" || !strings.EqualFold(rec.Header.CorrelatedService, h.Service) {
-			return envelope.NewError(envelope.CodeInvalidRelatesTo, pos, "no asynchronous request with this identifier was sent to "+sender+" for the correlated service "+h.Service)
+			return nil, envelope.NewError(envelope.CodeInvalidRelatesTo, pos, "no asynchronous request with this identifier was sent to "+sender+" for the correlated service "+h.Service)
 		}
 	case kindStatus:
 		// The richiesta-stato asks about a request this gateway received from the sender on the
 		// action the status action is correlated with.
 		rec, err := g.store.Lookup(ctx, h.RelatesTo, Inbound)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		want := in.service.Actions[h.Action]
 		if rec == nil || rec.Header == nil || senderOf(rec.Header) != sender || rec.Header.Service != h.Service || rec.Header.Action != want {
-			return envelope.NewError(envelope.CodeInvalidRelatesTo, pos, "no request "+h.Service+"/"+want+" with this identifier was received from "+sender)
+			return nil, envelope.NewError(envelope.CodeInvalidRelatesTo, pos, "no request "+h.Service+"/"+want+" with this identifier was received from "+sender)
 		}
 	default:
 		// Elsewhere a RiferimentoMessaggio must at least name a busta exchanged with the sender.
 		for _, dir := range []Direction{Outbound, Inbound} {
 			rec, err := g.store.Lookup(ctx, h.RelatesTo, dir)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if rec != nil {
-				return nil
+				return nil, nil
 			}
 		}
-		return envelope.NewError(envelope.CodeInvalidRelatesTo, pos, "no busta with this identifier was exchanged with "+sender)
+		return nil, envelope.NewError(envelope.CodeInvalidRelatesTo, pos, "no busta with this identifier was exchanged with "+sender)
 	}
-	return nil
+	return nil, nil
 }
 
-func (g *Gateway) checkExpiry(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkExpiry(_ context.Context, in *inbound) (*reply, error) {
 	now := g.now()
 	if e := in.h.Expires; e != nil && e.Before(now) {
-		return expired(fmt.Sprintf("Scadenza %s is past", e.Format(time.RFC3339)))
+		return nil, expired(fmt.Sprintf("Scadenza %s is past", e.Format(time.RFC3339)))
 	}
 	if t := in.h.Time.Time; !t.IsZero() && now.Sub(t) > g.opt.Window {
-		return expired(fmt.Sprintf("OraRegistrazione %s is older than %s", t.Format(time.RFC3339), g.opt.Window))
+		return nil, expired(fmt.Sprintf("OraRegistrazione %s is older than %s", t.Format(time.RFC3339), g.opt.Window))
 	}
-	return nil
+	return nil, nil
 }
 
 func expired(detail string) error {
 	return envelope.NewError(envelope.CodeExpired, "Messaggio/Scadenza", detail)
 }
 
-func (g *Gateway) checkSignature(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func (g *Gateway) checkSignature(_ context.Context, in *inbound) (*reply, error) {
 	v, err := g.verify.VerifyDocument(in.doc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if v.Intestazione == nil {
-		return envelope.NewError(envelope.CodeSecurityPolicy, "Intestazione", "the busta header is not signed")
+		return nil, envelope.NewError(envelope.CodeSecurityPolicy, "Intestazione", "the busta header is not signed")
 	}
 	h, err := envelope.ParseHeader(v.Intestazione)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if d := headerDiff(in.h, h); d != "" {
-		return envelope.NewError(envelope.CodeInvalidXMLSignature, "Intestazione", "the signed header differs from the one read: "+d)
+		return nil, envelope.NewError(envelope.CodeInvalidXMLSignature, "Intestazione", "the signed header differs from the one read: "+d)
 	}
 	in.h, in.body, in.signer = h, v.Body, v.Certificate
-	return nil
+	return nil, nil
 }
 
 // headerDiff names the first field on which the checked header and the verified one differ.
@@ -458,23 +441,49 @@ func headerDiff(a, b *envelope.Header) string {
 		return "Sequenza"
 	case !a.Time.Time.Equal(b.Time.Time):
 		return "OraRegistrazione"
+	case !sameTime(a.Expires, b.Expires):
+		return "Scadenza"
+	case !sameTransmission(a.Transmission, b.Transmission):
+		return "ProfiloTrasmissione"
+	case a.CorrelatedService != b.CorrelatedService || a.CorrelatedServiceType != b.CorrelatedServiceType:
+		return "ProfiloCollaborazione/servizioCorrelato"
 	}
 	return ""
 }
 
-func (g *Gateway) checkAuthorisation(_ context.Context, _ http.ResponseWriter, in *inbound) error {
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// sameTransmission compares ProfiloTrasmissione; absent is the schema's default (PIUDIUNAVOLTA,
+// no confermaRicezione).
+func sameTransmission(a, b *envelope.Transmission) bool {
+	var none envelope.Transmission
+	if a == nil {
+		a = &none
+	}
+	if b == nil {
+		b = &none
+	}
+	return *a == *b
+}
+
+func (g *Gateway) checkAuthorisation(_ context.Context, in *inbound) (*reply, error) {
 	const pos = "Mittente/IdentificativoParte"
 	name := in.sender.Name
 	if in.signer == nil || !belongsTo(in.signer, in.sender) {
-		return envelope.NewError(envelope.CodeSenderNotAuthorized, pos, "the busta is not signed with a certificate of "+name)
+		return nil, envelope.NewError(envelope.CodeSenderNotAuthorized, pos, "the busta is not signed with a certificate of "+name)
 	}
 	if tls := in.r.TLS; tls != nil && len(tls.PeerCertificates) > 0 && !belongsTo(tls.PeerCertificates[0], in.sender) {
-		return envelope.NewError(envelope.CodeSenderNotAuthorized, pos, "the TLS client certificate is not one of "+name)
+		return nil, envelope.NewError(envelope.CodeSenderNotAuthorized, pos, "the TLS client certificate is not one of "+name)
 	}
 	if in.kind != kindService && !g.dir.MayConsume(name, in.service) {
-		return envelope.NewError(envelope.CodeSenderNotAuthorized, pos, name+" may not call "+in.service.Name)
+		return nil, envelope.NewError(envelope.CodeSenderNotAuthorized, pos, name+" may not call "+in.service.Name)
 	}
-	return nil
+	return nil, nil
 }
 
 // belongsTo reports whether cert is one of the party's certificates or is issued by one of its CA
@@ -491,27 +500,33 @@ func belongsTo(cert *x509.Certificate, p *Party) bool {
 	return false
 }
 
-func (g *Gateway) checkDuplicate(ctx context.Context, w http.ResponseWriter, in *inbound) error {
+// filtersDuplicates reports whether a copy of the busta is refused (or, one-way with riscontro,
+// answered again without delivery): the sender asks for inoltro ALPIUUNAVOLTA, or the service
+// filters duplicates whatever the sender asks.
+func (in *inbound) filtersDuplicates() bool {
+	return (in.h.Transmission != nil && in.h.Transmission.AtMostOnce) || (in.service != nil && in.service.FilterDuplicates)
+}
+
+func (g *Gateway) checkDuplicate(ctx context.Context, in *inbound) (*reply, error) {
 	h := in.h
-	filter := (h.Transmission != nil && h.Transmission.AtMostOnce) || (in.service != nil && in.service.FilterDuplicates)
-	if !filter || in.kind == kindService {
-		return nil
+	if !in.filtersDuplicates() || in.kind == kindService {
+		return nil, nil
 	}
 	dup := envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "busta "+h.ID+" was already received")
 	switch in.kind {
 	case kindSync, kindStatus:
 		err := g.store.Remember(ctx, senderOf(h), h.ID, g.now().Add(g.opt.Window))
 		if errors.Is(err, ErrDuplicate) {
-			return dup
+			return nil, dup
 		}
-		return err
+		return nil, err
 	}
 	seen, err := g.store.Seen(ctx, senderOf(h), h.ID)
 	if err != nil || !seen {
-		return err
+		return nil, err
 	}
 	if in.kind == kindOneWay && h.Transmission != nil && h.Transmission.AckRequested {
-		return g.answerDuplicate(ctx, w, in)
+		return g.answerDuplicate(ctx, in)
 	}
-	return dup
+	return nil, dup
 }

@@ -39,138 +39,262 @@ func (g *Gateway) PD() http.Handler {
 	return mux
 }
 
-// outbound is one request of a local application moving through the Porta Delegata.
+// outbound is one request of a local application moving through the Porta Delegata's steps.
 type outbound struct {
+	r        *http.Request
 	start    time.Time
+	app      string // the authenticated application
 	consumer *Party
 	provider *Party
 	service  *Service
+	raw      []byte         // the request as read
+	body     *etree.Element // its soap:Body
+	action   string
 	h        *envelope.Header
 	data     []byte // the signed busta
 }
 
-func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	out := &outbound{start: g.now()}
-	err := g.pd(ctx, w, r, out)
-	if err == nil {
+// reply is a stage's answer, ready to be written by the one place that writes (writeReply): an
+// HTTP status, the headers to add, and a body (none for a bare status).
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// writeReply writes a stage's answer.
+func writeReply(w http.ResponseWriter, rep *reply) {
+	for k, v := range rep.header {
+		w.Header()[k] = v
+	}
+	if rep.body == nil {
+		w.WriteHeader(rep.status)
 		return
 	}
+	writeBytes(w, rep.status, rep.body)
+}
+
+// pdStep is one step of the Porta Delegata. A step returns its outcome as a value: nothing (nil,
+// nil: go on), the answer to the application (a *reply: the request is done), or an error: an
+// *AppError for a request the gateway refuses, any other error for a failure of the gateway itself
+// (answered as EGOV_IT_300).
+type pdStep struct {
+	name   string
+	reason Reason // of the step's *AppError refusals that name none; other errors are ReasonGatewayError
+	run    func(g *Gateway, ctx context.Context, out *outbound) (*reply, error)
+}
+
+// pdSteps are the steps of every request of a local application, in order (see the package
+// documentation).
+var pdSteps = []pdStep{
+	{"authenticate", ReasonCredentialsInvalid, (*Gateway).authenticate},   // HTTP Basic or client certificate
+	{"route", ReasonRouteUnknown, (*Gateway).route},                       // consumer hosted, provider and service registered
+	{"authorise", ReasonNotAuthorised, (*Gateway).authorise},              // the application may call the service as the consumer
+	{"read payload", ReasonPayloadInvalid, (*Gateway).readPayload},        // a SOAP 1.1 envelope within limits, a registered action
+	{"validate payload", ReasonPayloadInvalid, (*Gateway).validateOut},    // against the action's schema, if any
+	{"build header", ReasonCorrelationInvalid, (*Gateway).buildOutHeader}, // identifiers, profile, correlation, sequence
+	{"sign", ReasonGatewayError, (*Gateway).signOut},                      // WS-Security
+	{"send synchronously", ReasonPeerReplyInvalid, (*Gateway).sendSync},   // sync and richiesta-stato: the reply's payload
+	{"trace and queue", ReasonGatewayError, (*Gateway).traceAndQueue},     // everything else: the outbox, then 200
+}
+
+func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	out := &outbound{r: r, start: g.now()}
+	for _, s := range pdSteps {
+		rep, err := s.run(g, ctx, out)
+		if err != nil {
+			rep = g.refusePD(out, s, err)
+		}
+		if rep != nil {
+			writeReply(w, rep)
+			return
+		}
+	}
+	// The last step always answers.
+	writeReply(w, g.refusePD(out, pdStep{name: "answer"}, errors.New("no step answered the request")))
+}
+
+// refusePD turns a step's error into the fault answered to the application, with its reason.
+func (g *Gateway) refusePD(out *outbound, step pdStep, err error) *reply {
 	var ae *AppError
 	if !errors.As(err, &ae) {
-		ae = &AppError{FaultCode: "Server", Message: "the gateway could not process the request", Err: err}
+		ae = &AppError{FaultCode: "Server", Message: "the gateway could not process the request", Reason: ReasonGatewayError, Err: err}
 	}
-	service, id := "", ""
+	reason := ae.Reason
+	if reason == "" {
+		reason = step.reason
+	}
+	id := ""
 	if out.h != nil {
-		service, id = out.h.Service, out.h.ID
+		id = out.h.ID
 	}
+	service := g.serviceLabel(out)
 	g.observe(service, Outbound, OutcomeError, out.start)
-	g.log.Info("porta delegata: request failed", "path", r.URL.Path, "id", id, "err", ae)
+	g.metrics.refusals.WithLabelValues(service, string(reason)).Inc()
+	g.log.Info("porta delegata: request failed", "path", out.r.URL.Path, "step", step.name, "reason", reason, "id", id, "err", ae)
 	portID := ""
 	if out.consumer != nil {
 		portID = out.consumer.PortID
 	}
+	rep := &reply{status: http.StatusInternalServerError, header: http.Header{}}
+	rep.header.Set(HeaderErrorReason, string(reason))
 	if id != "" {
-		w.Header().Set(HeaderMessageID, id)
+		rep.header.Set(HeaderMessageID, id)
 	}
-	writeDoc(w, http.StatusInternalServerError, ae.document(portID, g.now()))
+	b, err := ae.document(portID, g.now()).WriteToBytes()
+	if err != nil {
+		return &reply{status: http.StatusInternalServerError, body: []byte{}}
+	}
+	rep.body = b
+	return rep
+}
+
+// serviceLabel is the service a refused request named, for the metrics: the routed service, or
+// the URL's provider and service when the registry knows them (the step that failed may precede
+// the route), else "" (an unknown name would let any caller mint label values).
+func (g *Gateway) serviceLabel(out *outbound) string {
+	if out.service != nil {
+		return out.service.Name
+	}
+	if s, ok := g.dir.Service(out.r.PathValue("provider"), out.r.PathValue("service")); ok {
+		return s.Name
+	}
+	return ""
 }
 
 func clientErr(format string, a ...any) *AppError {
 	return &AppError{FaultCode: "Client", Message: fmt.Sprintf(format, a...)}
 }
 
-func (g *Gateway) pd(ctx context.Context, w http.ResponseWriter, r *http.Request, out *outbound) error {
-	consumer, provider, service := r.PathValue("consumer"), r.PathValue("provider"), r.PathValue("service")
-	// Authentication, then the route, then authorisation.
-	app, err := g.dir.Application(r)
-	if err != nil {
-		return &AppError{FaultCode: "Client", Message: "authentication failed", Err: err}
+func (g *Gateway) authenticate(_ context.Context, out *outbound) (*reply, error) {
+	if !credentialsPresented(out.r) {
+		return nil, &AppError{FaultCode: "Client", Message: "authentication failed: no credentials; send HTTP Basic or a TLS client certificate", Reason: ReasonCredentialsMissing}
 	}
+	app, err := g.dir.Application(out.r)
+	if err != nil {
+		// One text for every refusal of presented credentials: the caller must not learn which
+		// user names exist. The cause is in the server's log.
+		return nil, &AppError{FaultCode: "Client", Message: "authentication failed: the credentials were not accepted", Reason: ReasonCredentialsInvalid, Err: err}
+	}
+	out.app = app
+	return nil, nil
+}
+
+func (g *Gateway) route(_ context.Context, out *outbound) (*reply, error) {
+	r := out.r
+	consumer, provider, service := r.PathValue("consumer"), r.PathValue("provider"), r.PathValue("service")
 	if !g.dir.Hosted(consumer) {
-		return clientErr("consumer %q is not a party hosted by this gateway", consumer)
+		return nil, clientErr("consumer %q is not a party hosted by this gateway", consumer)
 	}
 	out.consumer, _ = g.dir.Party(consumer)
 	if out.consumer == nil {
-		return clientErr("consumer %q is not in the registry", consumer)
+		return nil, clientErr("consumer %q is not in the registry", consumer)
 	}
 	p, ok := g.dir.Party(provider)
 	if !ok {
-		return clientErr("provider %q is not in the registry", provider)
+		return nil, clientErr("provider %q is not in the registry", provider)
 	}
 	out.provider = p
 	s, ok := g.dir.Service(provider, service)
 	if !ok {
-		return clientErr("service %q of %s is not in the registry", service, provider)
+		return nil, clientErr("service %q of %s is not in the registry", service, provider)
 	}
 	out.service = s
-	if !g.dir.AppMay(app, consumer, s) {
-		return clientErr("application %q may not call %s/%s as %s", app, provider, service, consumer)
-	}
+	return nil, nil
+}
 
-	raw, err := readBody(r, g.opt.MaxMessage)
-	if err != nil {
-		return clientErr("%v", err)
+func (g *Gateway) authorise(_ context.Context, out *outbound) (*reply, error) {
+	if !g.dir.AppMay(out.app, out.consumer.Name, out.service) {
+		return nil, clientErr("application %q may not call %s/%s as %s", out.app, out.provider.Name, out.service.Name, out.consumer.Name)
 	}
+	return nil, nil
+}
+
+func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) {
+	raw, err := readBody(out.r, g.opt.MaxMessage)
+	if err != nil {
+		return nil, clientErr("%v", err)
+	}
+	out.raw = raw
 	lim := g.verify.Limits
 	if lim == (envelope.Limits{}) {
 		lim = envelope.DefaultLimits
 	}
 	doc, err := envelope.ParseXML(raw, lim)
 	if err != nil {
-		return clientErr("request is not acceptable XML: %v", err)
+		return nil, clientErr("request is not acceptable XML: %v", err)
 	}
 	_, body, err := soapParts(doc)
 	if err != nil {
-		return clientErr("request is not a SOAP 1.1 envelope: %v", err)
+		return nil, clientErr("request is not a SOAP 1.1 envelope: %v", err)
 	}
-	action := r.PathValue("action")
-	if action == "" {
-		action = actionOf(r, body)
+	out.body = body
+	s := out.service
+	out.action = out.r.PathValue("action")
+	if out.action == "" {
+		out.action = actionOf(out.r, body)
 	}
 	if len(s.Actions) > 0 {
-		if _, ok := s.Actions[action]; !ok {
-			return clientErr("action %q is not an action of %s (from the URL path or the SOAPAction header)", action, service)
+		if _, ok := s.Actions[out.action]; !ok {
+			ae := clientErr("action %q is not an action of %s (from the URL path or the SOAPAction header)", out.action, s.Name)
+			ae.Reason = ReasonRouteUnknown
+			return nil, ae
 		}
 	}
-	if s.Schemas[action] != "" {
-		if err := g.validatePayload(s, action, body, len(raw), func(d string) error { return clientErr("%s", d) }); err != nil {
-			return err
-		}
-	}
+	return nil, nil
+}
 
-	h, err := g.buildHeader(ctx, r, out, action)
+func (g *Gateway) validateOut(_ context.Context, out *outbound) (*reply, error) {
+	if out.service.Schemas[out.action] == "" {
+		return nil, nil
+	}
+	return nil, g.validatePayload(out.service, out.action, out.body, len(out.raw), func(d string) error { return clientErr("%s", d) })
+}
+
+func (g *Gateway) buildOutHeader(ctx context.Context, out *outbound) (*reply, error) {
+	h, err := g.buildHeader(ctx, out.r, out, out.action)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out.h = h
-	busta := envelope.NewEnvelope(h, payload(body)...)
-	if out.data, err = g.sign(busta, sizeHint(len(raw))); err != nil {
-		return err
-	}
+	return nil, nil
+}
 
-	if s.Profile == envelope.Sync || (s.Profile == envelope.AsyncAsymmetric && s.Actions[action] != "") {
-		return g.pdSync(ctx, w, r, out)
-	}
-	// One-way and asynchronous requests and risposte: the outbox, then the answer.
+func (g *Gateway) signOut(_ context.Context, out *outbound) (*reply, error) {
+	busta := envelope.NewEnvelope(out.h, payload(out.body)...)
+	var err error
+	out.data, err = g.sign(busta, sizeHint(len(out.raw)))
+	return nil, err
+}
+
+// synchronous reports whether the request is sent at once and answered with the reply: a
+// synchronous request or a richiesta-stato.
+func (out *outbound) synchronous() bool {
+	s := out.service
+	return s.Profile == envelope.Sync || (s.Profile == envelope.AsyncAsymmetric && s.Actions[out.action] != "")
+}
+
+// traceAndQueue puts one-way and asynchronous requests and risposte in the outbox with their trace
+// record, in one transaction, and answers 200 with the integration headers.
+func (g *Gateway) traceAndQueue(ctx context.Context, out *outbound) (*reply, error) {
+	h := out.h
 	rec := g.record(Outbound, fnPD, h, out.data)
-	rec.Peer, rec.Outcome = p.URL, OutcomeQueued
+	rec.Peer, rec.Outcome = out.provider.URL, OutcomeQueued
 	expires := g.now().Add(g.opt.Expiry)
 	if h.Expires != nil {
 		expires = *h.Expires
 	}
 	m := &QueuedMessage{
-		ID: h.ID, Party: provider, Service: service, Conversation: h.Conversation, Sequence: h.Sequence,
+		ID: h.ID, Party: out.provider.Name, Service: out.service.Name, Conversation: h.Conversation, Sequence: h.Sequence,
 		Data: out.data, Header: h, Created: g.now(), Expires: expires,
 	}
 	if err := g.store.Enqueue(ctx, Outbox, m, rec); err != nil {
-		return fmt.Errorf("enqueue %s: %w", h.ID, err)
+		return nil, fmt.Errorf("enqueue %s: %w", h.ID, err)
 	}
 	wake(g.wakeOut)
-	g.observe(service, Outbound, OutcomeQueued, out.start)
-	setIntegration(w.Header(), h)
-	w.WriteHeader(http.StatusOK)
-	return nil
+	g.observe(out.service.Name, Outbound, OutcomeQueued, out.start)
+	return &reply{status: http.StatusOK, header: integration(h)}, nil
 }
 
 // actionOf finds the action of a request whose URL names none: the SOAPAction header (a URI whose
@@ -189,7 +313,9 @@ func actionOf(r *http.Request, body *etree.Element) string {
 	return ""
 }
 
-func setIntegration(hd http.Header, h *envelope.Header) {
+// integration is the integration headers answering a request: the busta's identifiers.
+func integration(h *envelope.Header) http.Header {
+	hd := http.Header{}
 	hd.Set(HeaderMessageID, h.ID)
 	if h.RelatesTo != "" {
 		hd.Set(HeaderRelatesTo, h.RelatesTo)
@@ -197,6 +323,7 @@ func setIntegration(hd http.Header, h *envelope.Header) {
 	if h.Conversation != "" {
 		hd.Set(HeaderConversationID, h.Conversation)
 	}
+	return hd
 }
 
 // buildHeader makes the busta header of an outbound request: IDs from the consumer's generator,
@@ -286,22 +413,29 @@ func orSPC(t string) string {
 	return t
 }
 
-// pdSync sends a synchronous request (or a richiesta-stato), waits for the reply busta, checks it
-// and answers the application with the reply's payload.
-func (g *Gateway) pdSync(ctx context.Context, w http.ResponseWriter, r *http.Request, out *outbound) error {
+// sendSync sends a synchronous request (or a richiesta-stato), waits for the reply busta, checks it
+// and answers the application with the reply's payload. Other requests go on to the outbox.
+func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
+	if !out.synchronous() {
+		return nil, nil
+	}
 	h := out.h
 	recOut := g.record(Outbound, fnPD, h, out.data)
 	recOut.Peer = out.provider.URL
-	status, body, err := g.post(ctx, out.provider.URL, h.Action, out.data)
+	status, peerHdr, body, err := g.post(ctx, out.provider.URL, h.Action, out.data)
 	recOut.HTTPStatus = status
 	if err != nil {
 		recOut.Outcome, recOut.Detail = OutcomeError, err.Error()
 		g.traceQuiet(ctx, recOut)
-		return &AppError{FaultCode: "Server", Message: "the provider's gateway could not be reached", Err: err}
+		return nil, &AppError{FaultCode: "Server", Message: "the provider's gateway could not be reached", Reason: ReasonPeerUnreachable, Err: err}
 	}
 	ans, err := g.readAnswer(h, status, body)
 	if err == nil && ans == nil {
-		err = &AppError{FaultCode: "Server", Message: fmt.Sprintf("the provider's gateway answered HTTP %d with no reply busta", status)}
+		err = &AppError{FaultCode: "Server", Message: fmt.Sprintf("the provider's gateway answered HTTP %d with no reply busta", status), Reason: ReasonPeerReplyInvalid}
+	}
+	var ae *AppError
+	if errors.As(err, &ae) && ae.Reason == ReasonPeerRefused && peerHdr.Get(HeaderErrorReason) == string(ReasonBackendUnreachable) {
+		ae.Reason = ReasonBackendUnreachable
 	}
 	if err != nil {
 		recOut.Outcome, recOut.Detail = OutcomeError, err.Error()
@@ -312,13 +446,13 @@ func (g *Gateway) pdSync(ctx context.Context, w http.ResponseWriter, r *http.Req
 			recs = append(recs, ri)
 		}
 		g.traceQuiet(ctx, recs...)
-		return err
+		return nil, err
 	}
 	recOut.Outcome = OutcomeSent
 	recIn := g.record(Inbound, fnPD, ans.h, body)
 	recIn.Transaction, recIn.Peer, recIn.Outcome, recIn.HTTPStatus, recIn.Signer = h.ID, out.provider.URL, OutcomeReceived, status, fingerprint(ans.signer)
 	if err := g.store.Trace(ctx, recOut, recIn); err != nil {
-		return err
+		return nil, err
 	}
 	code := http.StatusOK
 	outcome := OutcomeSent
@@ -327,12 +461,10 @@ func (g *Gateway) pdSync(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	resp, err := docBytes(plainEnvelope(payload(ans.body)), len(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g.observe(h.Service, Outbound, outcome, out.start)
-	setIntegration(w.Header(), ans.h)
-	writeBytes(w, code, resp)
-	return nil
+	return &reply{status: code, header: integration(ans.h), body: resp}, nil
 }
 
 func (g *Gateway) traceQuiet(ctx context.Context, recs ...*Record) {
@@ -341,32 +473,32 @@ func (g *Gateway) traceQuiet(ctx context.Context, recs ...*Record) {
 	}
 }
 
-// post sends a busta to a peer gateway and returns its HTTP status and body.
-func (g *Gateway) post(ctx context.Context, url, action string, data []byte) (int, []byte, error) {
+// post sends a busta to a peer gateway and returns its HTTP status, headers and body.
+func (g *Gateway) post(ctx context.Context, url, action string, data []byte) (int, http.Header, []byte, error) {
 	if url == "" {
-		return 0, nil, errors.New("the receiver has no inbound URL in the registry")
+		return 0, nil, nil, errors.New("the receiver has no inbound URL in the registry")
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.opt.PeerTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
 	if err != nil {
-		return 0, nil, fmt.Errorf("post to %s: %w", url, err)
+		return 0, nil, nil, fmt.Errorf("post to %s: %w", url, err)
 	}
 	req.Header.Set("Content-Type", contentTypeSOAP)
 	req.Header.Set("SOAPAction", `"`+action+`"`)
 	resp, err := g.client.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("post to %s: %w", url, err)
+		return 0, nil, nil, fmt.Errorf("post to %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	b, over, err := readLimited(resp.Body, resp.ContentLength, g.opt.MaxMessage)
 	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("read answer of %s: %w", url, err)
+		return resp.StatusCode, resp.Header, nil, fmt.Errorf("read answer of %s: %w", url, err)
 	}
 	if over {
-		return resp.StatusCode, nil, fmt.Errorf("answer of %s over %d bytes", url, g.opt.MaxMessage)
+		return resp.StatusCode, resp.Header, nil, fmt.Errorf("answer of %s over %d bytes", url, g.opt.MaxMessage)
 	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, resp.Header, b, nil
 }
 
 // answer is a peer's reply busta, verified.
@@ -391,11 +523,11 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	}
 	doc, err := envelope.ParseXML(body, lim)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Server", Message: fmt.Sprintf("the provider's gateway answered HTTP %d with unreadable XML", status), Err: err}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the provider's gateway answered HTTP %d with unreadable XML", status), Err: err}
 	}
 	_, sbody, err := soapParts(doc)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Server", Message: fmt.Sprintf("the provider's gateway answered HTTP %d without a SOAP envelope", status), Err: err}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the provider's gateway answered HTTP %d without a SOAP envelope", status), Err: err}
 	}
 	msg, perr := envelope.ParseDocument(doc)
 	if msg != nil && msg.Header == nil {
@@ -404,7 +536,11 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	if f := bodyFault(sbody); f != nil && (msg == nil || len(msg.Header.Exceptions) > 0 || perr != nil) {
 		// A fault from the peer gateway itself: a bare fault or an error busta. Its exceptions are
 		// reported as they are; the exchange failed either way.
-		ae := &AppError{FaultCode: faultCodeOf(f), Message: "the provider's gateway refused the request: " + childText(f, "faultstring")}
+		text := "the provider's gateway refused the request: " + childText(f, "faultstring")
+		if d := childText(f, "detail"); d != "" && len(d) <= 200 {
+			text += ": " + d
+		}
+		ae := &AppError{FaultCode: faultCodeOf(f), Message: text, Reason: ReasonPeerRefused}
 		var a *answer
 		if msg != nil {
 			ae.Exceptions = msg.Header.Exceptions
@@ -413,34 +549,34 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 		return a, ae
 	}
 	if perr != nil {
-		return nil, &AppError{FaultCode: "Server", Message: "the provider's gateway answered with a busta that is not valid", Err: perr}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's gateway answered with a busta that is not valid", Err: perr}
 	}
 	v, err := g.verify.VerifyDocument(doc)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Server", Message: "the signature of the provider's reply is not valid", Err: err}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the signature of the provider's reply is not valid", Err: err}
 	}
 	if v.Intestazione == nil {
-		return nil, &AppError{FaultCode: "Server", Message: "the provider's reply carries no signed busta"}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's reply carries no signed busta"}
 	}
 	h, err := envelope.ParseHeader(v.Intestazione)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Server", Message: "the provider's signed reply header is not valid", Err: err}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's signed reply header is not valid", Err: err}
 	}
 	if len(h.Sender) == 0 {
-		return nil, &AppError{FaultCode: "Server", Message: "the provider's reply names no Mittente"}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's reply names no Mittente"}
 	}
 	a := &answer{h: h, body: v.Body}
 	if v.Certificate != nil {
 		a.signer = v.Certificate.Raw
 	}
 	if senderOf(h) != req.Receiver.Name {
-		return a, &AppError{FaultCode: "Server", Message: fmt.Sprintf("the reply comes from %s, not from %s", senderOf(h), req.Receiver.Name)}
+		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply comes from %s, not from %s", senderOf(h), req.Receiver.Name)}
 	}
 	if p, ok := g.dir.Party(req.Receiver.Name); !ok || v.Certificate == nil || !belongsTo(v.Certificate, p) {
-		return a, &AppError{FaultCode: "Server", Message: "the reply is not signed with a certificate of " + req.Receiver.Name}
+		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the reply is not signed with a certificate of " + req.Receiver.Name}
 	}
 	if h.RelatesTo != req.ID && !acks(h, req.ID) {
-		return a, &AppError{FaultCode: "Server", Message: fmt.Sprintf("the reply answers %q, not the request %s", h.RelatesTo, req.ID)}
+		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply answers %q, not the request %s", h.RelatesTo, req.ID)}
 	}
 	return a, nil
 }

@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"encoding/base64"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -19,17 +23,18 @@ func TestPDRefusals(t *testing.T) {
 		hdr        map[string]string
 		body       string
 		want       string // in the faultstring
+		reason     Reason // in Porta-Error-Reason
 	}{
-		{"no credentials", "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{"Authorization": ""}, appRequest, "authentication failed"},
-		{"wrong password", "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{"Authorization": "Basic c2lsOnNiYWdsaWF0YQ=="}, appRequest, "authentication failed"},
-		{"application not authorised", "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{"Authorization": "Basic b3NwaXRlOnB3"}, appRequest, `application "ospite" may not call`},
-		{"consumer not hosted", "/pd/Ministero/Provincia/PraticaRisposta/Esito", nil, appRequest, "not a party hosted"},
-		{"unknown provider", "/pd/Provincia/Regione/Anagrafe/Consulta", nil, appRequest, `provider "Regione"`},
-		{"unknown service", "/pd/Provincia/Ministero/Catasto/Consulta", nil, appRequest, `service "Catasto"`},
-		{"unknown action", "/pd/Provincia/Ministero/Anagrafe/Cancella", nil, appRequest, `action "Cancella"`},
-		{"not XML", "/pd/Provincia/Ministero/Anagrafe/Consulta", nil, "<soap", "not acceptable XML"},
-		{"not SOAP", "/pd/Provincia/Ministero/Anagrafe/Consulta", nil, "<Richiesta/>", "not a SOAP 1.1 envelope"},
-		{"bad conversation header", "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{HeaderConversationID: "abc"}, appRequest, HeaderConversationID},
+		{"no credentials", "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{"Authorization": ""}, appRequest, "authentication failed", ReasonCredentialsMissing},
+		{"wrong password", "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{"Authorization": "Basic c2lsOnNiYWdsaWF0YQ=="}, appRequest, "authentication failed", ReasonCredentialsInvalid},
+		{"application not authorised", "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{"Authorization": "Basic b3NwaXRlOnB3"}, appRequest, `application "ospite" may not call`, ReasonNotAuthorised},
+		{"consumer not hosted", "/pd/Ministero/Provincia/PraticaRisposta/Esito", nil, appRequest, "not a party hosted", ReasonRouteUnknown},
+		{"unknown provider", "/pd/Provincia/Regione/Anagrafe/Consulta", nil, appRequest, `provider "Regione"`, ReasonRouteUnknown},
+		{"unknown service", "/pd/Provincia/Ministero/Catasto/Consulta", nil, appRequest, `service "Catasto"`, ReasonRouteUnknown},
+		{"unknown action", "/pd/Provincia/Ministero/Anagrafe/Cancella", nil, appRequest, `action "Cancella"`, ReasonRouteUnknown},
+		{"not XML", "/pd/Provincia/Ministero/Anagrafe/Consulta", nil, "<soap", "not acceptable XML", ReasonPayloadInvalid},
+		{"not SOAP", "/pd/Provincia/Ministero/Anagrafe/Consulta", nil, "<Richiesta/>", "not a SOAP 1.1 envelope", ReasonPayloadInvalid},
+		{"bad conversation header", "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{HeaderConversationID: "abc"}, appRequest, HeaderConversationID, ReasonCorrelationInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,6 +50,9 @@ func TestPDRefusals(t *testing.T) {
 			}
 			if doc.FindElement("//detail/MessaggioDiErroreApplicativo") == nil {
 				t.Errorf("no eGov_IT_Ecc:MessaggioDiErroreApplicativo detail:\n%s", body)
+			}
+			if got := resp.Header.Get(HeaderErrorReason); got != string(tc.reason) {
+				t.Errorf("%s: %q, want %q", HeaderErrorReason, got, tc.reason)
 			}
 		})
 	}
@@ -153,5 +161,119 @@ func TestAdmin(t *testing.T) {
 	n.prov.store.pingErr = errors.New("database is locked")
 	if s, b := get("/readyz"); s != http.StatusServiceUnavailable || !strings.Contains(b, "database is locked") {
 		t.Errorf("readyz with a broken store: %d %s", s, b)
+	}
+}
+
+// An unknown user and a wrong password are one refusal: same reason, same faultstring, so that a
+// caller cannot tell which user names exist.
+func TestPDCredentialsInvalidTellsNoNames(t *testing.T) {
+	n := newNetwork(t)
+	answer := func(user, password string) (string, string) {
+		t.Helper()
+		hdr := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))}
+		resp := n.prov.call(t, "/pd/Provincia/Ministero/Anagrafe/Consulta", hdr)
+		body := readAll(t, resp)
+		return resp.Header.Get(HeaderErrorReason), parseSOAP(t, body).FindElement("//faultstring").Text()
+	}
+	r1, f1 := answer("sil", "sbagliata")
+	r2, f2 := answer("nessuno", "sbagliata")
+	if r1 != string(ReasonCredentialsInvalid) || r1 != r2 || f1 != f2 {
+		t.Errorf("wrong password: %s %q; unknown user: %s %q; want both %s with one text", r1, f1, r2, f2, ReasonCredentialsInvalid)
+	}
+	if strings.Contains(f1, "sil") || strings.Contains(f2, "nessuno") {
+		t.Errorf("the faultstring names the user: %q, %q", f1, f2)
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// The reasons of failures beyond this gateway: the provider's gateway unreachable, and the
+// provider's gateway unable to reach its application (said in the PA's EGOV_IT_300 fault without
+// the application's address).
+func TestPDReasonsBeyondTheGateway(t *testing.T) {
+	t.Run("peer unreachable", func(t *testing.T) {
+		n := newNetwork(t)
+		n.prov.dir.mu.Lock()
+		p := *n.prov.dir.parties[min_]
+		p.URL = "https://" + closedAddr(t) + "/pa"
+		n.prov.dir.parties[min_] = &p
+		n.prov.dir.mu.Unlock()
+		resp := n.prov.call(t, "/pd/Provincia/Ministero/Anagrafe/Consulta", nil)
+		body := readAll(t, resp)
+		if got := resp.Header.Get(HeaderErrorReason); resp.StatusCode != 500 || got != string(ReasonPeerUnreachable) {
+			t.Errorf("status %d, %s %q, want 500 %s\n%s", resp.StatusCode, HeaderErrorReason, got, ReasonPeerUnreachable, body)
+		}
+	})
+	t.Run("backend unreachable", func(t *testing.T) {
+		n := newNetwork(t)
+		addr := closedAddr(t)
+		n.min.dir.mu.Lock()
+		n.min.dir.backends[min_+"/Anagrafe"] = &HTTPBackend{URL: "http://" + addr + "/anagrafe"}
+		n.min.dir.mu.Unlock()
+
+		// The provider's PA answers EGOV_IT_300 with the reason in its detail and header; the
+		// consumer's PD passes both on.
+		resp := n.prov.call(t, "/pd/Provincia/Ministero/Anagrafe/Consulta", nil)
+		body := readAll(t, resp)
+		if got := resp.Header.Get(HeaderErrorReason); resp.StatusCode != 500 || got != string(ReasonBackendUnreachable) {
+			t.Errorf("status %d, %s %q, want 500 %s\n%s", resp.StatusCode, HeaderErrorReason, got, ReasonBackendUnreachable, body)
+		}
+		fs := parseSOAP(t, body).FindElement("//faultstring").Text()
+		if !strings.Contains(fs, "EGOV_IT_300") || !strings.Contains(fs, "the provider's application could not be reached") {
+			t.Errorf("faultstring %q, want EGOV_IT_300 and the application unreachable", fs)
+		}
+		if strings.Contains(body, addr) {
+			t.Errorf("the answer reveals the backend's address %s:\n%s", addr, body)
+		}
+		var traced string
+		for _, r := range n.min.store.traces() {
+			if r.Direction == Inbound && r.Outcome == OutcomeError {
+				traced = r.Detail
+			}
+		}
+		if !strings.Contains(traced, backendUnreachable) {
+			t.Errorf("the provider's trace of the refused busta: %q, want %q", traced, backendUnreachable)
+		}
+	})
+}
+
+// /metrics has the Go and process collectors, the build, and the PD's refusals by service and
+// reason.
+func TestMetricsScrape(t *testing.T) {
+	n := newNetwork(t)
+	readAll(t, n.prov.call(t, "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{"Authorization": "Basic c2lsOnNiYWdsaWF0YQ=="}))
+	readAll(t, n.prov.call(t, "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{"Authorization": ""}))
+	readAll(t, n.prov.call(t, "/pd/Provincia/Regione/Catasto/Consulta", nil))
+	admin := httptest.NewServer(n.prov.g.Admin())
+	defer admin.Close()
+	resp, err := http.Get(admin.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := readAll(t, resp)
+	for _, want := range []string{
+		`porta_pd_refusals_total{reason="credentials-invalid",service="Anagrafe"} 1`,
+		`porta_pd_refusals_total{reason="credentials-missing",service="Anagrafe"} 1`,
+		`porta_pd_refusals_total{reason="route-unknown",service=""} 1`,
+		`porta_messages_total{direction="out",outcome="error",service="Anagrafe"} 2`,
+		`porta_build_info{goversion="` + runtime.Version() + `",revision="`,
+		"go_goroutines ",
+		"go_memstats_heap_alloc_bytes ",
+		"process_resident_memory_bytes ",
+		"process_cpu_seconds_total ",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

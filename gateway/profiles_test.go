@@ -93,7 +93,7 @@ func TestOneWayPlain(t *testing.T) {
 	if got := n.min.be.all()[0].Header.ID; got != id {
 		t.Errorf("delivered %s, want %s", got, id)
 	}
-	time.Sleep(50 * time.Millisecond)
+	n.min.settled(t)
 	if c := n.min.be.count(); c != 1 {
 		t.Errorf("delivered %d times, want once", c)
 	}
@@ -112,7 +112,7 @@ func TestOneWayAcknowledgedAndResentAfterDroppedReply(t *testing.T) {
 		t.Fatalf("message failed: %s", f)
 	}
 	waitFor(t, "delivery", func() bool { return n.min.be.count() >= 1 })
-	time.Sleep(50 * time.Millisecond)
+	n.min.settled(t)
 	if c := n.min.be.count(); c != 1 {
 		t.Errorf("delivered %d times, want exactly once", c)
 	}
@@ -209,7 +209,7 @@ func TestInOrderHold(t *testing.T) {
 	n.min.be.mu.Lock()
 	n.min.be.fail = 0
 	n.min.be.mu.Unlock()
-	time.Sleep(100 * time.Millisecond)
+	n.min.passes(t)
 	if c := n.min.be.count(); c != 0 {
 		t.Fatalf("sequence 2 was delivered before sequence 1 (%d deliveries)", c)
 	}
@@ -322,7 +322,7 @@ func TestResendAfterDroppedReply(t *testing.T) {
 				t.Fatalf("the message failed: %s", f)
 			}
 			waitFor(t, "the delivery", func() bool { return n.min.be.count() >= 1 })
-			time.Sleep(50 * time.Millisecond)
+			n.min.settled(t)
 			if c := n.min.be.count(); c != 1 {
 				t.Errorf("delivered %d times, want once", c)
 			}

@@ -201,6 +201,7 @@ type AppError struct {
 	FaultCode  string               // "Client" (the caller must change something) or "Server"
 	Message    string               // faultstring
 	Exceptions []envelope.Exception // eGov exceptions reported by the peer or found by the PD
+	Reason     Reason               // the category, for Porta-Error-Reason; "" = the failing step's
 	Err        error                // the cause, for the log
 }
 

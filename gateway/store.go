@@ -26,20 +26,6 @@ func NewAuditStore(s *audit.Store, retention time.Duration) Store {
 	return &auditStore{s: s, retention: retention}
 }
 
-// OpenAuditStore is the StoreOpener of porta serve: the audit store named by dsn, for the
-// configured node, keeping envelopes as trace.body says.
-func OpenAuditStore(ctx context.Context, cfg *Config, dsn string) (Store, func() error, error) {
-	s, err := audit.Open(ctx, dsn, audit.Options{Node: cfg.Node, BodyMode: audit.BodyMode(cfg.TraceBody)})
-	if err != nil {
-		return nil, nil, err
-	}
-	return NewAuditStore(s, cfg.DuplicateRetention), s.Close, nil
-}
-
-// Audit returns the audit store under the adapter, for what lives in the store beside the
-// gateway's state (porta serve's jobs).
-func (a *auditStore) Audit() *audit.Store { return a.s }
-
 func (a *auditStore) Reserve(ctx context.Context, key string, n int) (int, error) {
 	return a.s.Reserve(ctx, key, n)
 }

@@ -124,7 +124,7 @@ func (g *Gateway) sendQueued(ctx context.Context, m *QueuedMessage) {
 		g.failOut(ctx, m, OutcomeError, "receiver "+m.Party+" is no longer in the registry", nil)
 		return
 	}
-	status, body, err := g.post(ctx, p.URL, h.Action, m.Data)
+	status, _, body, err := g.post(ctx, p.URL, h.Action, m.Data)
 	if err != nil {
 		g.retryOut(ctx, m, err.Error())
 		return

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"crypto/pbkdf2"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Password hashes are written "pbkdf2-sha256$ITERATIONS$SALT$KEY" with SALT and KEY in unpadded
@@ -111,6 +113,15 @@ var (
 	ErrCredsDisagree = errors.New("HTTP Basic user and client certificate belong to different applications")
 )
 
+// decoyHash is a password hash no password is expected to match, checked for unknown users.
+var decoyHash = sync.OnceValue(func() string {
+	h, err := HashPassword("decoy", rand.Reader)
+	if err != nil {
+		panic("registry: hash the decoy password: " + err.Error())
+	}
+	return h
+})
+
 // authCacheKey identifies Basic credentials already verified, so that the PBKDF2 cost is paid once
 // per application and password rather than on every request. The key holds a SHA-256 of the
 // password, never the password.
@@ -158,6 +169,9 @@ func (r *Registry) AuthenticateApplication(c Credentials) (*Application, error) 
 	if c.HasBasic {
 		a, ok := r.byUser[c.Username]
 		if !ok {
+			// The PBKDF2 work a wrong password costs, so that the time of the answer does not tell
+			// which user names exist.
+			_, _ = VerifyPassword(decoyHash(), c.Password)
 			return nil, fmt.Errorf("application user %q: %w", c.Username, ErrUnknownUser)
 		}
 		k := authCacheKey{c.Username, sha256.Sum256([]byte(c.Password))}

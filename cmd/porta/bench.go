@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"porta/gateway"
+	"porta/gateway/node"
 	"porta/internal/listen"
 	"porta/internal/loadgen"
 	"porta/internal/size"
@@ -36,7 +37,7 @@ import (
 )
 
 // porta bench: the real thing over loopback, measured. Two gateways built exactly as porta serve
-// builds them (porta init's files, gateway.Open, Gateway.Serve: TLS with client certificates,
+// builds them (porta init's files, node.Open, Gateway.Serve: TLS with client certificates,
 // WS-Security signing and verification, payload schema validation, the audit store), a backend
 // application that echoes the payload, and a load generator acting as the SIL on the consumer's
 // Porta Delegata. Two references are measured in the same run: the signature limit (sign
@@ -481,7 +482,7 @@ type benchNetwork struct {
 	lb      net.Listener // the balancer in front of the provider's nodes, if several
 	stop    context.CancelFunc
 	done    chan error
-	openeds []*gateway.Opened
+	openeds []*node.Opened
 	once    sync.Once
 }
 
@@ -580,14 +581,15 @@ func startBenchNetwork(ctx context.Context, dir string, o benchOptions, stores [
 	}
 	for i, d := range []string{cons, prov} {
 		for k := 1; k <= o.nodes; k++ {
-			opt := gateway.OpenOptions{Store: stores[i], Logger: log, AdminAddr: "127.0.0.1:0"}
+			opt := node.OpenOptions{Store: stores[i], Logger: log, AdminAddr: "127.0.0.1:0"}
 			if d == cons {
-				opt.OpenStore = func(ctx context.Context, cfg *gateway.Config, dsn string) (gateway.Store, func() error, error) {
-					s, closeFn, err := gateway.OpenAuditStore(ctx, cfg, dsn)
+				opt.OpenStore = func(ctx context.Context, cfg *node.Config, dsn string) (node.OpenedStore, error) {
+					s, err := node.OpenAuditStore(ctx, cfg, dsn)
 					if err != nil {
-						return nil, nil, err
+						return s, err
 					}
-					return &ackStore{Store: s, w: n.acks}, closeFn, nil
+					s.Store = &ackStore{Store: s.Store, w: n.acks}
+					return s, nil
 				}
 				if k > 1 {
 					opt.PAAddr = "127.0.0.1:0"
@@ -600,7 +602,7 @@ func startBenchNetwork(ctx context.Context, dir string, o benchOptions, stores [
 				n.close()
 				return nil, err
 			}
-			op, err := gateway.Open(sctx, cfg, opt)
+			op, err := node.Open(sctx, cfg, opt)
 			if err != nil {
 				n.close()
 				return nil, err

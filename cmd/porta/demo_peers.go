@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/internal/listen"
 )
 
@@ -21,7 +21,7 @@ type peer struct {
 	Name   string
 	Dir    string
 	Data   *backendData
-	Opened *gateway.Opened
+	Opened *node.Opened
 	PD     string // http://host:port of the Porta Delegata
 	done   chan error
 }
@@ -35,7 +35,7 @@ func startPeer(ctx context.Context, dir, party string, res *listen.Reserved, log
 	if err != nil {
 		return nil, err
 	}
-	o, err := gateway.Open(ctx, filepath.Join(pdir, "porta.yaml"), gateway.OpenOptions{Backends: data.Backends(now), Logger: log})
+	o, err := node.Open(ctx, filepath.Join(pdir, "porta.yaml"), node.OpenOptions{Backends: data.Backends(now), Logger: log})
 	if err != nil {
 		data.Close()
 		return nil, fmt.Errorf("%s: %w", party, err)

@@ -13,7 +13,7 @@ import (
 
 	"porta/audit"
 	"porta/envelope"
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/registry"
 	"porta/xsd"
 )
@@ -261,7 +261,7 @@ func (g *gatewayCounter) Close() error { return g.store.Close() }
 // openGatewayCounter opens the counter of party (the gateway's first when empty) of the gateway
 // configured by cfgPath. The store must exist: a wrong --config must not leave a new one behind.
 func openGatewayCounter(cfgPath, party string) (*gatewayCounter, error) {
-	cfg, err := gateway.LoadConfig(cfgPath)
+	cfg, err := node.LoadConfig(cfgPath)
 	if err != nil {
 		return nil, err
 	}

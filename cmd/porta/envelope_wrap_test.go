@@ -11,7 +11,7 @@ import (
 
 	"porta/audit"
 	"porta/envelope"
-	"porta/gateway"
+	"porta/gateway/node"
 )
 
 // runPorta calls run with stdin and returns the exit code and both outputs.
@@ -176,7 +176,7 @@ func TestEnvelopeWrapSharesGatewayCounter(t *testing.T) {
 	wrap := []string{"envelope", "wrap", "--config", cfgPath, "--to", "Ministero", "--service", "SAP", "--action", "invioSAP"}
 
 	// No store yet: refused, and none is created.
-	cfg, err := gateway.LoadConfig(cfgPath)
+	cfg, err := node.LoadConfig(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

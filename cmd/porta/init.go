@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/internal/listen"
 	"porta/registry"
 	"porta/wsdl"
@@ -36,9 +36,9 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "directory to write the gateway's files to (created if missing), required")
 	typ := fs.String("type", registry.TypeSPC, "party type: SPC, TEST or AOO")
 	portID := fs.String("port-id", "", "identificativo porta (default <party>SPCoopIT)")
-	pdAddr := fs.String("pd-addr", gateway.DefaultPDAddr, "Porta Delegata listener, for local applications")
-	paAddr := fs.String("pa-addr", gateway.DefaultPAAddr, "Porta Applicativa listener (TLS), for peer gateways")
-	adminAddr := fs.String("admin-addr", gateway.DefaultAdminAddr, "admin listener: /healthz, /readyz, /metrics")
+	pdAddr := fs.String("pd-addr", node.DefaultPDAddr, "Porta Delegata listener, for local applications")
+	paAddr := fs.String("pa-addr", node.DefaultPAAddr, "Porta Applicativa listener (TLS), for peer gateways")
+	adminAddr := fs.String("admin-addr", node.DefaultAdminAddr, "admin listener: /healthz, /readyz, /metrics")
 	alg := fs.String("alg", registry.AlgRSA2048, "key algorithm: rsa2048 or ecdsa-p256")
 	newCA := fs.String("new-ca", "", "create a local CA in `CADIR` and issue this gateway's certificate from it")
 	useCA := fs.String("ca", "", "issue this gateway's certificate from the local CA in `CADIR` (made by --new-ca)")
@@ -46,7 +46,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	force := fs.Bool("force", false, "overwrite existing files in --dir")
 	freePorts := fs.Bool("free-ports", false, "listen on loopback ports that are free now, chosen below the kernel's ephemeral range, instead of the defaults (for several gateways on one machine)")
 	fs.About = fmt.Sprintf("Writes porta.yaml, registry.yaml, key.pem, cert.pem and party.yaml in DIR.\n"+
-		"Listeners default to loopback: PD %s, PA %s, admin %s.", gateway.DefaultPDAddr, gateway.DefaultPAAddr, gateway.DefaultAdminAddr)
+		"Listeners default to loopback: PD %s, PA %s, admin %s.", node.DefaultPDAddr, node.DefaultPAAddr, node.DefaultAdminAddr)
 	if code, done := fs.parse(args); done {
 		return code
 	}
@@ -199,7 +199,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	// Read everything back as porta serve will: a setup that does not load is a bug here.
-	cfg, err := gateway.LoadConfig(path("porta.yaml"))
+	cfg, err := node.LoadConfig(path("porta.yaml"))
 	if err == nil {
 		var reg *registry.Registry
 		if reg, err = registry.Load(cfg.Registry, registry.Options{}); err == nil {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/registry"
 )
 
@@ -57,11 +57,11 @@ func TestInitWritesAWorkingSetup(t *testing.T) {
 		t.Errorf("key.pem: %v, mode %v", err, fi.Mode().Perm())
 	}
 	// Round trip: the config and registry load and agree, as porta serve will need.
-	cfg, err := gateway.LoadConfig(filepath.Join(dir, "porta.yaml"))
+	cfg, err := node.LoadConfig(filepath.Join(dir, "porta.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.PDAddr != gateway.DefaultPDAddr || cfg.PAAddr != "0.0.0.0:9443" || cfg.AdminAddr != gateway.DefaultAdminAddr || cfg.Parties[0] != "Provincia" {
+	if cfg.PDAddr != node.DefaultPDAddr || cfg.PAAddr != "0.0.0.0:9443" || cfg.AdminAddr != node.DefaultAdminAddr || cfg.Parties[0] != "Provincia" {
 		t.Errorf("config = %+v", cfg)
 	}
 	reg, err := registry.Load(cfg.Registry, registry.Options{})
@@ -136,7 +136,7 @@ func TestInitFreePorts(t *testing.T) {
 	for _, party := range []string{"Provincia", "Ministero"} {
 		dir := filepath.Join(root, party)
 		mustPorta(t, "init", "--party", party, "--dir", dir, "--alg", "ecdsa-p256", "--free-ports")
-		cfg, err := gateway.LoadConfig(filepath.Join(dir, "porta.yaml"))
+		cfg, err := node.LoadConfig(filepath.Join(dir, "porta.yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}

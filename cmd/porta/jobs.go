@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"porta/audit"
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/internal/redact"
 	"porta/jobs"
 )
@@ -91,7 +91,7 @@ func runTask(name string, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// checkJob is porta.yaml's check of a job's run (gateway.JobCheck).
+// checkJob is porta.yaml's check of a job's run (node.JobCheck).
 func checkJob(run []string) error {
 	_, _, err := parseJob(run)
 	return err
@@ -126,7 +126,7 @@ func parseJob(run []string) (jobCommand, task, error) {
 // in run wins) and runs it as the command line does, its output discarded: the counts go to the
 // history, rejected records to porta failures. It checks once that each job can start (its PD
 // and the application's credentials), so a job that could never run stops porta serve at start.
-func scheduledJobs(cfg *gateway.Config, pd *atomic.Value) ([]jobs.Job, error) {
+func scheduledJobs(cfg *node.Config, pd *atomic.Value) ([]jobs.Job, error) {
 	scheme := "http"
 	if cfg.PDTLS {
 		scheme = "https"
@@ -165,7 +165,7 @@ func scheduledJobs(cfg *gateway.Config, pd *atomic.Value) ([]jobs.Job, error) {
 }
 
 // newScheduler returns the scheduler of o's jobs on its store, or nil when there are none.
-func newScheduler(o *gateway.Opened, pd *atomic.Value, log *slog.Logger) (*jobs.Scheduler, error) {
+func newScheduler(o *node.Opened, pd *atomic.Value, log *slog.Logger) (*jobs.Scheduler, error) {
 	if len(o.Config.Jobs) == 0 {
 		return nil, nil
 	}
@@ -173,11 +173,10 @@ func newScheduler(o *gateway.Opened, pd *atomic.Value, log *slog.Logger) (*jobs.
 	if err != nil {
 		return nil, err
 	}
-	a, ok := o.Store.(interface{ Audit() *audit.Store })
-	if !ok {
+	if o.Jobs == nil {
 		return nil, errors.New("jobs need the audit store (their leases, marks and history live there)")
 	}
-	return &jobs.Scheduler{Store: a.Audit(), Node: o.Config.Node, Jobs: js, Lease: o.Config.Lease, Logger: log}, nil
+	return &jobs.Scheduler{Store: o.Jobs, Node: o.Config.Node, Jobs: js, Lease: o.Config.Lease, Logger: log}, nil
 }
 
 func init() {
@@ -189,11 +188,11 @@ func init() {
 
 // openJobs loads the config (its jobs checked) and opens its store read-only; a SQLite store
 // porta serve has not created yet is none (nil): no job has run.
-func openJobs(ctx context.Context, sf *storeFlags) (*gateway.Config, *audit.Store, error) {
+func openJobs(ctx context.Context, sf *storeFlags) (*node.Config, *audit.Store, error) {
 	if sf.config == "" {
 		sf.config = "porta.yaml"
 	}
-	cfg, err := gateway.LoadConfigWith(sf.config, checkJob)
+	cfg, err := node.LoadConfigWith(sf.config, checkJob)
 	if err != nil {
 		return nil, nil, err
 	}

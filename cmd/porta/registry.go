@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/registry"
 )
 
@@ -65,7 +65,7 @@ func (s *registrySource) flags(fs *flag.FlagSet) {
 
 // resolve returns the config (nil without --config) and the registry path. Problems of porta.yaml
 // are returned as an error listing them.
-func (s *registrySource) resolve(positional string) (*gateway.Config, string, error) {
+func (s *registrySource) resolve(positional string) (*node.Config, string, error) {
 	n := 0
 	for _, v := range []string{s.config, s.file, positional} {
 		if v != "" {
@@ -76,7 +76,7 @@ func (s *registrySource) resolve(positional string) (*gateway.Config, string, er
 	case n > 1:
 		return nil, "", errors.New("name the registry once: --config, --registry or FILE")
 	case s.config != "":
-		cfg, err := gateway.LoadConfigWith(s.config, checkJob)
+		cfg, err := node.LoadConfigWith(s.config, checkJob)
 		if err != nil {
 			return nil, "", err
 		}
@@ -92,7 +92,7 @@ func (s *registrySource) resolve(positional string) (*gateway.Config, string, er
 	return nil, "", errors.New("name the registry: --config DIR/porta.yaml, --registry FILE, or FILE")
 }
 
-func (s *registrySource) withConfig(p string) (*gateway.Config, string, error) {
+func (s *registrySource) withConfig(p string) (*node.Config, string, error) {
 	s.config = p
 	return s.resolve("")
 }

@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/internal/listen"
 	"porta/internal/size"
 )
@@ -73,7 +73,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer closeBackends.Close()
-	o, err := gateway.Open(ctx, *cfgPath, gateway.OpenOptions{
+	o, err := node.Open(ctx, *cfgPath, node.OpenOptions{
 		Store: *store, Logger: log, Backends: backends,
 		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr, CheckJob: checkJob,
 	})

@@ -27,7 +27,7 @@ import (
 	"porta/adapters/labour"
 	"porta/adapters/merge"
 	"porta/adapters/sil"
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/internal/pdclient"
 	"porta/jobs"
 	"porta/xsd"
@@ -81,7 +81,7 @@ func (f *flowFlags) register(fs *flag.FlagSet, pd bool) {
 // resolve fills the defaults from --config.
 func (f *flowFlags) resolve(needPD bool) error {
 	if f.config != "" {
-		cfg, err := gateway.LoadConfig(f.config)
+		cfg, err := node.LoadConfig(f.config)
 		if err != nil {
 			return err
 		}

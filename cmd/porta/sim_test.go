@@ -18,7 +18,7 @@ import (
 	"porta/adapters/labour"
 	"porta/adapters/sil"
 	"porta/adapters/sil/siltest"
-	"porta/gateway"
+	"porta/gateway/node"
 	"porta/internal/pdclient"
 	"porta/internal/proctest"
 	"porta/xsd"
@@ -49,7 +49,7 @@ func startSim(t *testing.T, role string, parties ...string) *simNet {
 	proc := proctest.Start(t, "sim-"+role, proctest.Binary(t), []string{"sim", role, "--dir", dir, "--workers", "40"})
 	proc.WaitFor(regexp.MustCompile(`porta sim: running`), 60*time.Second)
 	party := simRoles[role][0]
-	cfg, err := gateway.LoadConfig(filepath.Join(dir, party, "porta.yaml"))
+	cfg, err := node.LoadConfig(filepath.Join(dir, party, "porta.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

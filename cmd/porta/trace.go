@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"porta/audit"
-	"porta/gateway"
+	"porta/gateway/node"
 )
 
 // porta trace verify|list|show: the operators' view of the audit trail. Each opens the store
@@ -52,7 +52,7 @@ func (sf *storeFlags) register(fs *flag.FlagSet) {
 func (sf *storeFlags) open(ctx context.Context) (*audit.Store, error) {
 	dsn := sf.store
 	if dsn == "" && sf.config != "" {
-		cfg, err := gateway.LoadConfig(sf.config)
+		cfg, err := node.LoadConfig(sf.config)
 		if err != nil {
 			return nil, err
 		}

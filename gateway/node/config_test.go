@@ -1,4 +1,4 @@
-package gateway
+package node
 
 import (
 	"crypto/rand"
@@ -125,7 +125,7 @@ func TestLoadConfigErrors(t *testing.T) {
 			"porta.yaml: parties is missing: list the parties this gateway hosts, e.g. parties: [Provincia]"}},
 		{"unknown key", "parties: [Provincia]\nlisten:\n  pdd: 127.0.0.1:1\nstorage: x\n", []string{
 			`porta.yaml:3: unknown key "pdd" here; check its spelling and indentation`,
-			`porta.yaml:4: unknown key "storage"; see the keys documented in gateway.Config`}},
+			`porta.yaml:4: unknown key "storage"; see the keys documented in node.Config`}},
 		{"not YAML", "parties: [Provincia\n", []string{
 			"porta.yaml:1: not valid YAML: did not find expected ',' or ']'"}},
 		{"bad values", `parties: [Provincia, Comune-A]
@@ -199,7 +199,7 @@ func TestConfigCheckRegistry(t *testing.T) {
 	}
 	// A registry hosting a party the config does not list, and listing another certificate.
 	other := filepath.Join(dir, "other.pem")
-	os.WriteFile(other, mustRead(t, "../testdata/pki/test-rsa.cert.pem"), 0o644)
+	os.WriteFile(other, mustRead(t, "../../testdata/pki/test-rsa.cert.pem"), 0o644)
 	os.WriteFile(c.Registry, []byte("parties:\n  - name: Provincia\n    hosted: true\n    certificates: [other.pem]\n  - name: ComuneA\n    hosted: true\n"), 0o644)
 	reg, err = registry.Load(c.Registry, registry.Options{})
 	if err != nil {

@@ -1,4 +1,4 @@
-package gateway
+package node
 
 import (
 	"context"
@@ -12,14 +12,35 @@ import (
 	"strings"
 	"time"
 
+	"porta/audit"
 	"porta/envelope"
+	"porta/gateway"
+	"porta/jobs"
 	"porta/registry"
 	"porta/xsd"
 )
 
 // StoreOpener opens the store named by dsn ("sqlite:/abs/file.db" or a postgres:// URL) for the
-// configured node; the returned function closes it.
-type StoreOpener func(ctx context.Context, cfg *Config, dsn string) (Store, func() error, error)
+// configured node.
+type StoreOpener func(ctx context.Context, cfg *Config, dsn string) (OpenedStore, error)
+
+// OpenedStore is what a StoreOpener returns: the gateway's store, the store of porta serve's jobs
+// when it has one, and how to close them.
+type OpenedStore struct {
+	Store gateway.Store
+	Jobs  jobs.Store // nil: this store cannot hold jobs
+	Close func() error
+}
+
+// OpenAuditStore is the StoreOpener of porta serve: the audit store named by dsn, for the
+// configured node, keeping envelopes as trace.body says; it also holds the jobs.
+func OpenAuditStore(ctx context.Context, cfg *Config, dsn string) (OpenedStore, error) {
+	s, err := audit.Open(ctx, dsn, audit.Options{Node: cfg.Node, BodyMode: audit.BodyMode(cfg.TraceBody)})
+	if err != nil {
+		return OpenedStore{}, err
+	}
+	return OpenedStore{Store: gateway.NewAuditStore(s, cfg.DuplicateRetention), Jobs: s, Close: s.Close}, nil
+}
 
 // OpenOptions adjust Open.
 type OpenOptions struct {
@@ -31,9 +52,9 @@ type OpenOptions struct {
 	// PDAddr, PAAddr and AdminAddr override the configured listen addresses (port 0 = any).
 	PDAddr, PAAddr, AdminAddr string
 	// Backends are the built-in adapters a registry delivery may name ("adapter:NAME").
-	Backends map[string]Backend
+	Backends map[string]gateway.Backend
 	// Validator validates payloads against the schemas services name; nil when no service names one.
-	Validator Validator
+	Validator gateway.Validator
 	Logger    *slog.Logger
 	Clock     func() time.Time
 	// CheckJob checks the run arguments of porta.yaml's jobs (LoadConfigWith); nil checks only
@@ -44,12 +65,13 @@ type OpenOptions struct {
 // Opened is a gateway built from porta.yaml with everything it was built from, for the commands
 // that run one (serve, demo, bench, sim).
 type Opened struct {
-	Gateway   *Gateway
+	Gateway   *gateway.Gateway
 	Config    *Config
 	Registry  *registry.Registry
-	Store     Store
+	Store     gateway.Store
+	Jobs      jobs.Store // where porta serve's jobs keep their leases, marks and history; nil: nowhere
 	Hosted    []string
-	Listeners Listeners // addresses and TLS of porta.yaml, ready for Gateway.Serve
+	Listeners gateway.Listeners // addresses and TLS of porta.yaml, ready for Gateway.Serve
 	closers   []func() error
 }
 
@@ -160,7 +182,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		ForceAttemptHTTP2:     true,
 	}}
 
-	dir, err := NewDirectory(reg, opt.Backends, cfg.BackendTimeout)
+	dir, err := gateway.NewDirectory(reg, opt.Backends, cfg.BackendTimeout)
 	if err != nil {
 		return fail(err)
 	}
@@ -178,19 +200,20 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	if opt.OpenStore == nil {
 		opt.OpenStore, bodyMode = OpenAuditStore, "full" // the audit store cuts the bodies itself
 	}
-	store, closeStore, err := opt.OpenStore(ctx, cfg, dsn)
+	st, err := opt.OpenStore(ctx, cfg, dsn)
 	if err != nil {
 		o.Close()
 		return nil, fmt.Errorf("open store %s: %w", dsn, err)
 	}
-	o.Store = store
-	o.closers = append(o.closers, closeStore)
+	store := st.Store
+	o.Store, o.Jobs = store, st.Jobs
+	o.closers = append(o.closers, st.Close)
 
-	g, err := New(Options{
+	g, err := gateway.New(gateway.Options{
 		Node: cfg.Node, BodyMode: bodyMode, MaxMessage: cfg.MaxMessage, PeerTimeout: cfg.PeerTimeout,
 		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax, Lease: cfg.Lease,
 		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0],
-	}, Deps{
+	}, gateway.Deps{
 		Directory: dir, Store: store, Signer: signer, Verifier: verifier, Validator: opt.Validator,
 		Client: client, Clock: now, Logger: opt.Logger, Hosted: cfg.Parties, Certificates: own,
 	})
@@ -204,7 +227,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	if cfg.CA != "" {
 		clientCAs = pool
 	}
-	o.Listeners = Listeners{
+	o.Listeners = gateway.Listeners{
 		PD: or(opt.PDAddr, cfg.PDAddr), PA: or(opt.PAAddr, cfg.PAAddr), Admin: or(opt.AdminAddr, cfg.AdminAddr),
 		PATLS: &tls.Config{
 			Certificates: []tls.Certificate{keyPair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs,

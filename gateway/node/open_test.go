@@ -1,4 +1,4 @@
-package gateway
+package node
 
 import (
 	"context"
@@ -16,19 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"porta/gateway"
+	"porta/internal/listen"
 	"porta/registry"
 )
-
-// freePort returns a loopback address with a port free right now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 type site struct {
 	name, dir, pa string
@@ -74,20 +65,50 @@ func writeKey(t *testing.T, s *site) {
 	}
 }
 
-func memOpener(ctx context.Context, cfg *Config, dsn string) (Store, func() error, error) {
+const (
+	prov = "Provincia"
+	min_ = "Ministero"
+)
+
+const appRequest = `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><Richiesta xmlns="urn:test"><codiceFiscale>RSSMRA85T10A562S</codiceFiscale></Richiesta></soapenv:Body></soapenv:Envelope>`
+
+// auditOpener is OpenAuditStore for the SQLite file porta.yaml names, refusing any other DSN.
+func auditOpener(ctx context.Context, cfg *Config, dsn string) (OpenedStore, error) {
 	if !strings.HasPrefix(dsn, "sqlite:/") {
-		return nil, nil, fmt.Errorf("unexpected DSN %q", dsn)
+		return OpenedStore{}, fmt.Errorf("unexpected DSN %q", dsn)
 	}
-	return newMemStore(time.Now), func() error { return nil }, nil
+	return OpenAuditStore(ctx, cfg, dsn)
+}
+
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// waitFor polls cond until it holds or a few seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // TestOpenTwoGateways builds two gateways from their porta.yaml and YAML registries (no test
-// doubles but the store), serves them on loopback with mutual TLS, and runs a synchronous call
+// doubles: SQLite audit stores in the sites' folders), serves them on loopback with mutual TLS, and runs a synchronous call
 // from the Provincia's application to the Ministero's HTTP backend.
 func TestOpenTwoGateways(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		if !strings.Contains(string(b), "RSSMRA85T10A562S") || r.Header.Get(HeaderSender) != prov {
+		if !strings.Contains(string(b), "RSSMRA85T10A562S") || r.Header.Get(gateway.HeaderSender) != prov {
 			http.Error(w, "unexpected delivery", 400)
 			return
 		}
@@ -95,8 +116,15 @@ func TestOpenTwoGateways(t *testing.T) {
 		io.WriteString(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Risposta xmlns="urn:test">trovato</Risposta></s:Body></s:Envelope>`)
 	}))
 	defer backend.Close()
-	p := &site{name: prov, dir: t.TempDir(), pa: freePort(t)}
-	m := &site{name: min_, dir: t.TempDir(), pa: freePort(t)}
+	// The PAs' addresses are in each other's registry before they listen: held until then.
+	res := listen.NewReserved()
+	defer res.Close()
+	pa, err := res.Addrs(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &site{name: prov, dir: t.TempDir(), pa: pa[0]}
+	m := &site{name: min_, dir: t.TempDir(), pa: pa[1]}
 	writeKey(t, p)
 	writeKey(t, m)
 	hash, err := registry.HashPassword("secret", rand.Reader)
@@ -114,12 +142,13 @@ func TestOpenTwoGateways(t *testing.T) {
 	addrs := map[string]string{}
 	var mu sync.Mutex
 	for _, s := range []*site{p, m} {
-		o, err := Open(ctx, filepath.Join(s.dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})
+		o, err := Open(ctx, filepath.Join(s.dir, "porta.yaml"), OpenOptions{OpenStore: auditOpener})
 		if err != nil {
 			t.Fatalf("open %s: %v", s.name, err)
 		}
 		t.Cleanup(func() { o.Close() })
 		l := o.Listeners
+		l.Listen = func(_, network, addr string) (net.Listener, error) { return res.Listen(network, addr) }
 		l.Listening = func(name, addr string) { mu.Lock(); addrs[s.name+"/"+name] = addr; mu.Unlock() }
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = o.Gateway.Serve(ctx, l) }()
@@ -162,7 +191,7 @@ func TestOpenReportsProblems(t *testing.T) {
 		t.Errorf("Open with a bad store: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "registry.yaml"), []byte("parties:\n  - name: Provincia\n    hosted: maybe\n"), 0o644)
-	_, err := Open(context.Background(), filepath.Join(dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})
+	_, err := Open(context.Background(), filepath.Join(dir, "porta.yaml"), OpenOptions{OpenStore: auditOpener})
 	if err == nil || !strings.Contains(err.Error(), "registry.yaml:3") {
 		t.Errorf("a bad registry: %v, want its file:line", err)
 	}
@@ -177,12 +206,12 @@ func TestOpenChecksSchemaNames(t *testing.T) {
 	writeKey(t, p)
 	writeKey(t, m)
 	writeSite(t, p, m, "  - {provider: Ministero, name: Anagrafe, profile: sync, actions: [Consulta], schema: nonesiste/x.xsd}\n", "  []\n")
-	_, err := Open(context.Background(), filepath.Join(p.dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})
+	_, err := Open(context.Background(), filepath.Join(p.dir, "porta.yaml"), OpenOptions{OpenStore: auditOpener})
 	if err == nil || !strings.Contains(err.Error(), "nonesiste/x.xsd") {
 		t.Errorf("Open = %v, want the unknown schema named", err)
 	}
 	writeSite(t, p, m, "  - {provider: Ministero, name: Anagrafe, profile: sync, actions: [Consulta], schema: labour/anagrafe.xsd}\n", "  []\n")
-	o, err := Open(context.Background(), filepath.Join(p.dir, "porta.yaml"), OpenOptions{OpenStore: memOpener})
+	o, err := Open(context.Background(), filepath.Join(p.dir, "porta.yaml"), OpenOptions{OpenStore: auditOpener})
 	if err != nil {
 		t.Fatalf("Open with a known schema: %v", err)
 	}

@@ -1,4 +1,4 @@
-package gateway
+package node
 
 import (
 	"bytes"
@@ -568,8 +568,8 @@ func yamlProblems(file string, err error) registry.Problems {
 				msg = m[2]
 			}
 			if f, ok := strings.CutPrefix(msg, "field "); ok {
-				if name, ok := strings.CutSuffix(f, " not found in type gateway.rawConfig"); ok {
-					msg = fmt.Sprintf("unknown key %q; see the keys documented in gateway.Config", name)
+				if name, ok := strings.CutSuffix(f, " not found in type node.rawConfig"); ok {
+					msg = fmt.Sprintf("unknown key %q; see the keys documented in node.Config", name)
 				} else if i := strings.Index(f, " not found in type "); i > 0 {
 					msg = fmt.Sprintf("unknown key %q here; check its spelling and indentation", f[:i])
 				} else if i := strings.Index(f, " already set in type "); i > 0 {
