@@ -140,7 +140,18 @@ func (s *Store) Verify(ctx context.Context, opt VerifyOptions) (VerifyReport, er
 			return rep, &ChainError{Node: node, Seq: got.Seq, Kind: Truncated, Reason: "the chain has records but no recorded head (chain_head row removed)"}
 		case ok && got.Seq < want.Seq:
 			return rep, &ChainError{Node: node, Seq: want.Seq, Kind: Truncated, Reason: fmt.Sprintf("the chain ends at record %d but its recorded head is record %d: the newest records were removed", got.Seq, want.Seq)}
-		case ok && (got.Seq > want.Seq || got.Hash != want.Hash):
+		case ok && got.Seq > want.Seq:
+			// A live store: records appended since the heads were read (each head moves in the
+			// transaction that appends, so the head read first is a record of the chain). The
+			// chain's links were checked to its end; the head must be one of its records.
+			at, err := s.Get(ctx, node, want.Seq)
+			if err != nil {
+				return rep, fmt.Errorf("verify node %s: record %d of the recorded head: %w", node, want.Seq, err)
+			}
+			if h := hex.EncodeToString(at.Hash); h != want.Hash {
+				return rep, &ChainError{Node: node, Seq: want.Seq, Kind: Truncated, Reason: fmt.Sprintf("the recorded head (record %d, %s) does not match the chain's record %d (%s)", want.Seq, want.Hash, want.Seq, h)}
+			}
+		case ok && got.Hash != want.Hash:
 			return rep, &ChainError{Node: node, Seq: want.Seq, Kind: Truncated, Reason: fmt.Sprintf("the recorded head (record %d, %s) does not match the chain's last record (%d, %s)", want.Seq, want.Hash, got.Seq, got.Hash)}
 		}
 		rep.Heads = append(rep.Heads, got)
