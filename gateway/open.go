@@ -12,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"porta/envelope"
+	"porta/envelope/wssec"
+	"porta/internal/xmlsafe"
 	"porta/registry"
 	"porta/xsd"
 )
@@ -109,7 +110,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	if err := cfg.CheckRegistry(reg); err != nil {
 		return fail(err)
 	}
-	signer, err := envelope.LoadSigner(cfg.Key, cfg.Cert)
+	signer, err := wssec.LoadSigner(cfg.Key, cfg.Cert)
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", cfg.File, err))
 	}
@@ -143,11 +144,11 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 			pool.AddCert(c)
 		}
 	}
-	verifier := &envelope.Verifier{
-		Trust:   envelope.NewTrustStore(pinned, roots),
+	verifier := &wssec.Verifier{
+		Trust:   wssec.NewTrustStore(pinned, roots),
 		MaxSkew: cfg.MaxClockSkew,
 		Now:     now,
-		Limits:  envelope.Limits{MaxBytes: int(cfg.MaxMessage), MaxDepth: envelope.DefaultLimits.MaxDepth, MaxElements: envelope.DefaultLimits.MaxElements},
+		Limits:  xmlsafe.Limits{MaxBytes: int(cfg.MaxMessage), MaxDepth: xmlsafe.DefaultLimits.MaxDepth, MaxElements: xmlsafe.DefaultLimits.MaxElements},
 	}
 	client := &http.Client{Transport: &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,

@@ -13,12 +13,13 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // The Porta Applicativa: POST /pa takes buste from peer gateways. Each busta goes through the
 // stages of paStages in order; the first that fails answers with its eGov code, HTTP 500:
 //
-//  1. well-formedness: acceptable XML (envelope.ParseXML: no DTD, size caps)      001, bare fault
+//  1. well-formedness: acceptable XML (xmlsafe.Parse: no DTD, size caps)         001, bare fault
 //  2. header: a SOAP 1.1 envelope with one eGov_IT:Intestazione the busta model
 //     reads (actor, mustUnderstand, schema of the busta, value formats)           001 bare; 002, 1xx
 //  3. sender: Mittente is a party of the registry                                 101
@@ -31,7 +32,7 @@ import (
 //  9. RiferimentoMessaggio: names a busta this gateway sent or received, as the
 //     profile requires (risposta: a request sent; richiesta-stato: one received) 109, 111
 // 10. expiry: Scadenza not past, OraRegistrazione within the window              301
-// 11. signature: WS-Security verified (envelope.Verifier); from here on only the
+// 11. signature: WS-Security verified (wssec.Verifier); from here on only the
 //     verified header and body are used                                          117, 200, 202
 // 12. authorisation: signer and TLS client certificates belong to the sender,
 //     the sender may consume the service                                         201
@@ -178,10 +179,10 @@ func (g *Gateway) checkWellFormed(_ context.Context, _ http.ResponseWriter, in *
 		return bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+ct+": SOAP 1.1 wants text/xml")
 	}
 	lim := g.verify.Limits
-	if lim == (envelope.Limits{}) {
-		lim = envelope.DefaultLimits
+	if lim == (xmlsafe.Limits{}) {
+		lim = xmlsafe.DefaultLimits
 	}
-	doc, err := envelope.ParseXML(in.raw, lim)
+	doc, err := xmlsafe.Parse(in.raw, lim)
 	if err != nil {
 		return bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error())
 	}

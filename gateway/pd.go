@@ -12,6 +12,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // The Porta Delegata: POST /pd/{consumer}/{provider}/{service}/{action} takes a SOAP 1.1 request
@@ -113,10 +114,10 @@ func (g *Gateway) pd(ctx context.Context, w http.ResponseWriter, r *http.Request
 		return clientErr("%v", err)
 	}
 	lim := g.verify.Limits
-	if lim == (envelope.Limits{}) {
-		lim = envelope.DefaultLimits
+	if lim == (xmlsafe.Limits{}) {
+		lim = xmlsafe.DefaultLimits
 	}
-	doc, err := envelope.ParseXML(raw, lim)
+	doc, err := xmlsafe.Parse(raw, lim)
 	if err != nil {
 		return clientErr("request is not acceptable XML: %v", err)
 	}
@@ -386,10 +387,10 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 		return nil, nil
 	}
 	lim := g.verify.Limits
-	if lim == (envelope.Limits{}) {
-		lim = envelope.DefaultLimits
+	if lim == (xmlsafe.Limits{}) {
+		lim = xmlsafe.DefaultLimits
 	}
-	doc, err := envelope.ParseXML(body, lim)
+	doc, err := xmlsafe.Parse(body, lim)
 	if err != nil {
 		return nil, &AppError{FaultCode: "Server", Message: fmt.Sprintf("the provider's gateway answered HTTP %d with unreadable XML", status), Err: err}
 	}

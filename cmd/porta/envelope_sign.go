@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"porta/envelope"
+	"porta/envelope/wssec"
 )
 
 func init() {
@@ -54,7 +55,7 @@ func runEnvelopeSign(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		fs.Usage()
 		return 2
 	}
-	signer, err := envelope.LoadSigner(*key, *cert)
+	signer, err := wssec.LoadSigner(*key, *cert)
 	if err != nil {
 		fmt.Fprintf(stderr, "porta envelope sign: %v\n", err)
 		return 1
@@ -93,7 +94,7 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	var trust, ca wssecPaths
 	fs.Var(&trust, "trust", "PEM `file` of a pinned signer certificate (repeatable)")
 	fs.Var(&ca, "ca", "PEM `file` of a trusted CA certificate (repeatable)")
-	skew := fs.Duration("max-skew", envelope.DefaultMaxSkew, "clock skew tolerated on the wsu:Timestamp")
+	skew := fs.Duration("max-skew", wssec.DefaultMaxSkew, "clock skew tolerated on the wsu:Timestamp")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -106,7 +107,7 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "porta envelope verify: --max-skew must not be negative")
 		return 2
 	}
-	store, err := envelope.LoadTrustStore(trust, ca)
+	store, err := wssec.LoadTrustStore(trust, ca)
 	if err != nil {
 		fmt.Fprintf(stderr, "porta envelope verify: %v\n", err)
 		return 1
@@ -116,7 +117,7 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "porta envelope verify: %v\n", err)
 		return 1
 	}
-	v := &envelope.Verifier{Trust: store, MaxSkew: *skew, Now: time.Now}
+	v := &wssec.Verifier{Trust: store, MaxSkew: *skew, Now: time.Now}
 	if *skew == 0 {
 		v.MaxSkew = time.Nanosecond // 0 asked for: no tolerance (the Verifier reads 0 as the default)
 	}

@@ -1,4 +1,4 @@
-package envelope
+package xmlsafe
 
 import (
 	"strconv"
@@ -8,17 +8,17 @@ import (
 	"github.com/beevik/etree"
 )
 
-// The fast path of ParseXML. encoding/xml, under etree, costs most of the gateway's CPU after the
+// The fast path of Parse. encoding/xml, under etree, costs most of the gateway's CPU after the
 // signatures: it reads byte by byte through interfaces and allocates every name and text. This
 // reader takes one copy of the input as a string and builds the same etree tree from substrings
 // of it, decoding only the text that holds references or carriage returns.
 //
 // Its contract is narrow on purpose: when it accepts a document, the tree is exactly the one the
-// reference path (normalizeAttrSpace, then etree over encoding/xml, then ParseXML's checks) builds
+// reference path (normalizeAttrSpace, then etree over encoding/xml, then Parse's checks) builds
 // (same tokens, names, values and whitespace flags); when it meets anything malformed, over a
 // limit, or outside what it handles (non-ASCII names, a doubtful XML declaration, a directive,
-// elements with very many attributes) it declines, and ParseXML runs the reference path, which
-// accepts it or gives the error. FuzzParseXMLFast holds it to that contract.
+// elements with very many attributes) it declines, and Parse runs the reference path, which
+// accepts it or gives the error. FuzzFastParse holds it to that contract.
 
 // fastMaxAttrs is the most attributes on one element the fast path takes; more is declined (the
 // duplicate check is quadratic, as the reference path's is).
@@ -35,9 +35,9 @@ type fastParser struct {
 	count int
 }
 
-// fastParseXML builds the document of data as ParseXML does, or returns ok=false when the caller
+// fastParse builds the document of data as Parse does, or returns ok=false when the caller
 // must use the reference path.
-func fastParseXML(data []byte, lim Limits) (doc *etree.Document, ok bool) {
+func fastParse(data []byte, lim Limits) (doc *etree.Document, ok bool) {
 	p := &fastParser{s: string(data), lim: lim}
 	doc = etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{PreserveDuplicateAttrs: true}

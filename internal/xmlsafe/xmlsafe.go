@@ -1,4 +1,4 @@
-package envelope
+package xmlsafe
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"github.com/beevik/etree"
 )
 
-// Limits caps what ParseXML accepts, so that a hostile message cannot exhaust memory or time.
+// Limits caps what Parse accepts, so that a hostile message cannot exhaust memory or time.
 type Limits struct {
 	MaxBytes    int // whole document, in bytes
 	MaxDepth    int // element nesting
@@ -21,40 +21,40 @@ type Limits struct {
 // tens of thousands of elements) with room to spare.
 var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxDepth: 128, MaxElements: 2_000_000}
 
-// XMLError reports input that is not acceptable XML: not well-formed, carrying a DOCTYPE or an
+// Error reports input that is not acceptable XML: not well-formed, carrying a DOCTYPE or an
 // entity declaration, or over a limit. It maps to EGOV_IT_001 in the gateway.
-type XMLError struct {
+type Error struct {
 	Reason string
 	Line   int // 1-based line of the problem, or 0 when not known
 }
 
-func (e *XMLError) Error() string {
+func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("xml: line %d: %s", e.Line, e.Reason)
 	}
 	return "xml: " + e.Reason
 }
 
-// ParseXML parses data into an etree document after the checks every untrusted input needs: a
+// Parse parses data into an etree document after the checks every untrusted input needs: a
 // size cap, no DOCTYPE or other directive (so no entity declarations, internal or external, and
 // no entity expansion), exactly one root element and nothing but white space, comments and
 // processing instructions beside it, attribute values normalised as XML 1.0 requires, no
 // duplicated attribute, and caps on depth and element count. Well-formed input takes a fast
 // reader of our own (xmlfast.go) that builds the same tree; anything else is read by
 // encoding/xml, which gives the error.
-func ParseXML(data []byte, lim Limits) (*etree.Document, error) {
+func Parse(data []byte, lim Limits) (*etree.Document, error) {
 	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
-		return nil, &XMLError{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes)}
+		return nil, &Error{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes)}
 	}
-	if doc, ok := fastParseXML(data, lim); ok {
+	if doc, ok := fastParse(data, lim); ok {
 		return doc, nil
 	}
-	return parseXMLReference(data, lim)
+	return parseReference(data, lim)
 }
 
-// parseXMLReference is ParseXML over encoding/xml: the path that gives every error, and the
+// parseReference is Parse over encoding/xml: the path that gives every error, and the
 // reference the fast path (xmlfast.go) must agree with.
-func parseXMLReference(data []byte, lim Limits) (*etree.Document, error) {
+func parseReference(data []byte, lim Limits) (*etree.Document, error) {
 	if i := bytes.Index(data, []byte("<!")); i >= 0 {
 		// Only comments and CDATA sections may start with "<!"; anything else (DOCTYPE, ENTITY,
 		// ELEMENT, ATTLIST) is a DTD construct we refuse before the decoder sees it. The scan is
@@ -69,7 +69,7 @@ func parseXMLReference(data []byte, lim Limits) (*etree.Document, error) {
 	data = normalizeAttrSpace(data)
 	doc, err := readDocument(data)
 	if err != nil {
-		return nil, &XMLError{Reason: "not well-formed: " + strings.TrimPrefix(err.Error(), "XML syntax error on ")}
+		return nil, &Error{Reason: "not well-formed: " + strings.TrimPrefix(err.Error(), "XML syntax error on ")}
 	}
 	roots := 0
 	for _, tok := range doc.Child {
@@ -78,14 +78,14 @@ func parseXMLReference(data []byte, lim Limits) (*etree.Document, error) {
 			roots++
 		case *etree.CharData:
 			if strings.TrimSpace(t.Data) != "" {
-				return nil, &XMLError{Reason: "not well-formed: text outside the root element"}
+				return nil, &Error{Reason: "not well-formed: text outside the root element"}
 			}
 		case *etree.Directive:
-			return nil, &XMLError{Reason: "DOCTYPE and other DTD declarations are not accepted"}
+			return nil, &Error{Reason: "DOCTYPE and other DTD declarations are not accepted"}
 		}
 	}
 	if roots != 1 {
-		return nil, &XMLError{Reason: fmt.Sprintf("not well-formed: %d root elements, want 1", roots)}
+		return nil, &Error{Reason: fmt.Sprintf("not well-formed: %d root elements, want 1", roots)}
 	}
 	if err := checkTree(doc.Root(), lim); err != nil {
 		return nil, err
@@ -110,19 +110,19 @@ func scanDirectives(data []byte) error {
 		case bytes.HasPrefix(rest, []byte("<!--")):
 			end := bytes.Index(rest[4:], []byte("-->"))
 			if end < 0 {
-				return &XMLError{Reason: "not well-formed: unterminated comment", Line: line}
+				return &Error{Reason: "not well-formed: unterminated comment", Line: line}
 			}
 			line += bytes.Count(rest[:4+end+3], []byte("\n"))
 			i += 4 + end + 2
 		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 			end := bytes.Index(rest[9:], []byte("]]>"))
 			if end < 0 {
-				return &XMLError{Reason: "not well-formed: unterminated CDATA section", Line: line}
+				return &Error{Reason: "not well-formed: unterminated CDATA section", Line: line}
 			}
 			line += bytes.Count(rest[:9+end+3], []byte("\n"))
 			i += 9 + end + 2
 		case bytes.HasPrefix(rest, []byte("<!")):
-			return &XMLError{Reason: "DOCTYPE and other DTD declarations are not accepted", Line: line}
+			return &Error{Reason: "DOCTYPE and other DTD declarations are not accepted", Line: line}
 		}
 	}
 	return nil
@@ -142,13 +142,13 @@ func checkTree(root *etree.Element, lim Limits) error {
 		stack = stack[:len(stack)-1]
 		count++
 		if lim.MaxElements > 0 && count > lim.MaxElements {
-			return &XMLError{Reason: fmt.Sprintf("more than %d elements", lim.MaxElements)}
+			return &Error{Reason: fmt.Sprintf("more than %d elements", lim.MaxElements)}
 		}
 		if lim.MaxDepth > 0 && f.depth > lim.MaxDepth {
-			return &XMLError{Reason: fmt.Sprintf("elements nested deeper than %d (at <%s>)", lim.MaxDepth, f.el.FullTag())}
+			return &Error{Reason: fmt.Sprintf("elements nested deeper than %d (at <%s>)", lim.MaxDepth, f.el.FullTag())}
 		}
 		if a := repeatedAttr(f.el.Attr); a != nil {
-			return &XMLError{Reason: fmt.Sprintf("not well-formed: attribute %s repeated on <%s>", a.FullKey(), f.el.FullTag())}
+			return &Error{Reason: fmt.Sprintf("not well-formed: attribute %s repeated on <%s>", a.FullKey(), f.el.FullTag())}
 		}
 		for _, c := range f.el.ChildElements() {
 			stack = append(stack, frame{c, f.depth + 1})
@@ -343,12 +343,12 @@ func putText(doc *etree.Document, runs [][]byte) bool {
 	return found == len(runs)
 }
 
-// WriteXML serialises doc exactly as doc.WriteTo does, into a buffer grown to hint bytes first
+// Write serialises doc exactly as doc.WriteTo does, into a buffer grown to hint bytes first
 // (the expected size; 0 when small or unknown). etree escapes text rune by rune; a text of
 // liftMin bytes or more that needs no escaping in any of etree's modes (no '&', '<', '>', quote,
 // apostrophe or CR; valid UTF-8 of XML characters) is written as a stand-in and copied into the
-// output whole. doc is changed while it is written and restored before WriteXML returns.
-func WriteXML(doc *etree.Document, hint int) ([]byte, error) {
+// output whole. doc is changed while it is written and restored before Write returns.
+func Write(doc *etree.Document, hint int) ([]byte, error) {
 	var texts []*etree.CharData
 	var walk func(el *etree.Element)
 	walk = func(el *etree.Element) { // in the order WriteTo writes
@@ -416,4 +416,69 @@ func plainOut(s string) bool {
 		}
 	}
 	return true
+}
+
+// normalizeAttrSpace applies XML 1.0 attribute-value normalization (§3.3.3, all attributes being
+// CDATA without a DTD) that encoding/xml leaves out: a literal TAB, LF, CR or CR LF inside an
+// attribute value becomes one space. Character references such as &#10; are untouched, as the
+// specification requires. Without it, an attribute written across lines by another stack would
+// canonicalize to &#xA; here and to a space in libxml2, and a valid signature would fail.
+// Comments, CDATA sections and processing instructions are skipped whole; malformed input is
+// returned as it is, for the parser to report.
+func normalizeAttrSpace(data []byte) []byte {
+	var out []byte
+	last := 0
+	n := len(data)
+	skip := func(i int, open, close string) int {
+		j := bytes.Index(data[i+len(open):], []byte(close))
+		if j < 0 {
+			return n
+		}
+		return i + len(open) + j + len(close)
+	}
+	for i := 0; i < n; {
+		if data[i] != '<' {
+			i++
+			continue
+		}
+		rest := data[i:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			i = skip(i, "<!--", "-->")
+			continue
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			i = skip(i, "<![CDATA[", "]]>")
+			continue
+		case bytes.HasPrefix(rest, []byte("<?")):
+			i = skip(i, "<?", "?>")
+			continue
+		}
+		var quote byte
+		for i++; i < n; i++ {
+			c := data[i]
+			if quote == 0 {
+				if c == '"' || c == '\'' {
+					quote = c
+				} else if c == '>' || c == '<' {
+					break
+				}
+				continue
+			}
+			switch c {
+			case quote:
+				quote = 0
+			case '\t', '\n', '\r':
+				out = append(out, data[last:i]...)
+				out = append(out, ' ')
+				if c == '\r' && i+1 < n && data[i+1] == '\n' {
+					i++
+				}
+				last = i + 1
+			}
+		}
+	}
+	if out == nil {
+		return data
+	}
+	return append(out, data[last:]...)
 }

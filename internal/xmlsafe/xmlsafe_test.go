@@ -1,4 +1,4 @@
-package envelope
+package xmlsafe
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestParseXMLRejects(t *testing.T) {
+func TestParseRejects(t *testing.T) {
 	deep := strings.Repeat("<a>", 200) + strings.Repeat("</a>", 200)
 	tests := []struct {
 		name, in, want string
@@ -23,10 +23,10 @@ func TestParseXMLRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseXML([]byte(tc.in), DefaultLimits)
-			var xe *XMLError
+			_, err := Parse([]byte(tc.in), DefaultLimits)
+			var xe *Error
 			if !errors.As(err, &xe) {
-				t.Fatalf("ParseXML(%q) = %v, want *XMLError", tc.in, err)
+				t.Fatalf("Parse(%q) = %v, want *Error", tc.in, err)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not mention %q", err, tc.want)
@@ -35,23 +35,42 @@ func TestParseXMLRejects(t *testing.T) {
 	}
 }
 
-func TestParseXMLLimits(t *testing.T) {
+func TestParseLimits(t *testing.T) {
 	in := []byte("<r>" + strings.Repeat("<e/>", 50) + "</r>")
-	if _, err := ParseXML(in, Limits{MaxElements: 10}); err == nil || !strings.Contains(err.Error(), "more than 10 elements") {
+	if _, err := Parse(in, Limits{MaxElements: 10}); err == nil || !strings.Contains(err.Error(), "more than 10 elements") {
 		t.Fatalf("element cap: got %v", err)
 	}
-	if _, err := ParseXML(in, Limits{MaxBytes: 20}); err == nil || !strings.Contains(err.Error(), "over the limit") {
+	if _, err := Parse(in, Limits{MaxBytes: 20}); err == nil || !strings.Contains(err.Error(), "over the limit") {
 		t.Fatalf("size cap: got %v", err)
 	}
 }
 
-func TestParseXMLAccepts(t *testing.T) {
+func TestParseAccepts(t *testing.T) {
 	in := "<?xml version=\"1.0\"?>\n<!-- <!DOCTYPE in a comment> -->\n<r><![CDATA[<!DOCTYPE lavoratore>]]><a b=\"1\" c=\"2\"/></r>\n"
-	doc, err := ParseXML([]byte(in), DefaultLimits)
+	doc, err := Parse([]byte(in), DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if doc.Root().Tag != "r" {
 		t.Fatalf("root %q", doc.Root().Tag)
+	}
+}
+
+func TestNormalizeAttrSpace(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`<a b="1"/>`, `<a b="1"/>`},
+		{"<a b=\"1\n2\">\n</a>", "<a b=\"1 2\">\n</a>"},
+		{"<a b='\r\n\t'/>", "<a b='  '/>"},
+		{"<a b=\"'\n'\" c='\"\n\"'/>", "<a b=\"' '\" c='\" \"'/>"},
+		{"<!-- x=\"\n\" --><a/>", "<!-- x=\"\n\" --><a/>"},
+		{"<a><![CDATA[ b=\"\n\" ]]><?pi x=\"\n\"?></a>", "<a><![CDATA[ b=\"\n\" ]]><?pi x=\"\n\"?></a>"},
+		{"<a b=\"&#10;\"/>", "<a b=\"&#10;\"/>"},
+		{"<a b=\"\n", "<a b=\" "},
+		{"text \"\n\" <a/>", "text \"\n\" <a/>"},
+	}
+	for _, tt := range tests {
+		if got := string(normalizeAttrSpace([]byte(tt.in))); got != tt.want {
+			t.Errorf("normalizeAttrSpace(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package envelope
+package wssec
 
 import (
 	"crypto"
@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // DefaultTimestampTTL is the lifetime of the wsu:Timestamp a Signer writes when TTL is zero.
@@ -134,10 +136,10 @@ func ParseKeyPEM(data []byte) (crypto.Signer, error) {
 // Algorithm returns the SignatureMethod URI the Signer writes.
 func (s *Signer) Algorithm() string { return s.sigAlg }
 
-// SignBytes parses data (through ParseXML with DefaultLimits), signs it and returns the
+// SignBytes parses data (through xmlsafe.Parse with xmlsafe.DefaultLimits), signs it and returns the
 // serialisation that was signed.
 func (s *Signer) SignBytes(data []byte) ([]byte, error) {
-	doc, err := ParseXML(data, DefaultLimits)
+	doc, err := xmlsafe.Parse(data, xmlsafe.DefaultLimits)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
@@ -156,12 +158,12 @@ func (s *Signer) SignBytes(data []byte) ([]byte, error) {
 // CanonicalAttrVal (as SignBytes does) so that CR, TAB and LF survive a re-parse.
 func (s *Signer) Sign(doc *etree.Document) error {
 	env := doc.Root()
-	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != NSSOAP {
+	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != envelope.NSSOAP {
 		return errors.New("sign: the document is not a SOAP 1.1 Envelope")
 	}
 	var header, body *etree.Element
 	for _, c := range env.ChildElements() {
-		if c.NamespaceURI() != NSSOAP {
+		if c.NamespaceURI() != envelope.NSSOAP {
 			continue
 		}
 		switch c.Tag {
@@ -188,9 +190,9 @@ func (s *Signer) Sign(doc *etree.Document) error {
 	var intestazione *etree.Element
 	for _, c := range header.ChildElements() {
 		switch {
-		case c.Tag == "Security" && c.NamespaceURI() == NSWSSE:
+		case c.Tag == "Security" && c.NamespaceURI() == envelope.NSWSSE:
 			return errors.New("sign: the message already has a wsse:Security header")
-		case c.Tag == "Intestazione" && c.NamespaceURI() == NSeGov:
+		case c.Tag == "Intestazione" && c.NamespaceURI() == envelope.NSeGov:
 			if intestazione != nil {
 				return errors.New("sign: the Header has two eGov_IT:Intestazione elements")
 			}
@@ -216,7 +218,7 @@ func (s *Signer) Sign(doc *etree.Document) error {
 		if id := wsuID(el); id != "" {
 			return id
 		}
-		p := bindPrefix(el, NSWSU, "wsu")
+		p := bindPrefix(el, envelope.NSWSU, "wsu")
 		id := newID(base)
 		el.CreateAttr(p+":Id", id)
 		return id
@@ -230,11 +232,11 @@ func (s *Signer) Sign(doc *etree.Document) error {
 
 	soapPrefix := env.Space
 	sec := etree.NewElement("wsse:Security")
-	sec.CreateAttr("xmlns:wsse", NSWSSE)
-	sec.CreateAttr("xmlns:wsu", NSWSU)
+	sec.CreateAttr("xmlns:wsse", envelope.NSWSSE)
+	sec.CreateAttr("xmlns:wsu", envelope.NSWSU)
 	if soapPrefix == "" || soapPrefix == "wsse" || soapPrefix == "wsu" || soapPrefix == "ds" {
 		soapPrefix = "soapenv"
-		sec.CreateAttr("xmlns:soapenv", NSSOAP)
+		sec.CreateAttr("xmlns:soapenv", envelope.NSSOAP)
 	}
 	sec.CreateAttr(soapPrefix+":mustUnderstand", "1")
 
@@ -259,7 +261,7 @@ func (s *Signer) Sign(doc *etree.Document) error {
 	bst.SetText(base64.StdEncoding.EncodeToString(s.certs[0].Raw))
 
 	sig := sec.CreateElement("ds:Signature")
-	sig.CreateAttr("xmlns:ds", NSDSig)
+	sig.CreateAttr("xmlns:ds", envelope.NSDSig)
 	si := sig.CreateElement("ds:SignedInfo")
 	si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", AlgExcC14N)
 	si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", s.sigAlg)
@@ -380,7 +382,7 @@ func collectIDs(root *etree.Element) idIndex {
 			switch {
 			case a.Space == "" && (a.Key == "Id" || a.Key == "ID" || a.Key == "id"):
 				x.plain[a.Value]++
-			case a.Space != "" && a.Space != "xmlns" && a.Key == "Id" && a.NamespaceURI() == NSWSU:
+			case a.Space != "" && a.Space != "xmlns" && a.Key == "Id" && a.NamespaceURI() == envelope.NSWSU:
 				x.wsu[a.Value] = append(x.wsu[a.Value], el)
 			}
 		}
@@ -393,7 +395,7 @@ func collectIDs(root *etree.Element) idIndex {
 func wsuID(el *etree.Element) string {
 	for i := range el.Attr {
 		a := &el.Attr[i]
-		if a.Space != "" && a.Space != "xmlns" && a.Key == "Id" && a.NamespaceURI() == NSWSU {
+		if a.Space != "" && a.Space != "xmlns" && a.Key == "Id" && a.NamespaceURI() == envelope.NSWSU {
 			return a.Value
 		}
 	}

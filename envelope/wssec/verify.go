@@ -1,4 +1,4 @@
-package envelope
+package wssec
 
 import (
 	"crypto"
@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // DefaultMaxSkew is the clock difference a Verifier tolerates when MaxSkew is zero.
@@ -28,7 +30,7 @@ const DefaultMaxSkew = 5 * time.Minute
 // certificate from a wsse:SecurityTokenReference to a BinarySecurityToken or from
 // ds:X509Data/X509Certificate, trusted by Trust; a Timestamp fresh within MaxSkew.
 //
-// Failures are *ProtocolError: EGOV_IT_117 when signed content or SignedInfo changed,
+// Failures are *envelope.ProtocolError: EGOV_IT_117 when signed content or SignedInfo changed,
 // EGOV_IT_202 when the XML-DSig structure is not acceptable (wrapping, duplicate or unresolvable
 // Id, disallowed algorithm or transform), EGOV_IT_200 when the security policy is not met
 // (nothing signed, a required part unsigned, untrusted or expired certificate, stale Timestamp),
@@ -37,7 +39,7 @@ type Verifier struct {
 	Trust   *TrustStore
 	MaxSkew time.Duration    // zero means DefaultMaxSkew
 	Now     func() time.Time // nil means time.Now
-	Limits  Limits           // zero means DefaultLimits
+	Limits  xmlsafe.Limits   // zero means xmlsafe.DefaultLimits
 }
 
 // Verified is what a Verifier vouches for: a document rebuilt from the canonical bytes that were
@@ -52,15 +54,15 @@ type Verified struct {
 	Expires      time.Time
 }
 
-// Verify parses data with ParseXML and verifies it.
+// Verify parses data with xmlsafe.Parse and verifies it.
 func (v *Verifier) Verify(data []byte) (*Verified, error) {
 	lim := v.Limits
-	if lim == (Limits{}) {
-		lim = DefaultLimits
+	if lim == (xmlsafe.Limits{}) {
+		lim = xmlsafe.DefaultLimits
 	}
-	doc, err := ParseXML(data, lim)
+	doc, err := xmlsafe.Parse(data, lim)
 	if err != nil {
-		pe := NewError(CodeEnvelopeFormat, "Envelope", err.Error())
+		pe := envelope.NewError(envelope.CodeEnvelopeFormat, "Envelope", err.Error())
 		pe.Bare = true
 		return nil, pe
 	}
@@ -68,14 +70,14 @@ func (v *Verifier) Verify(data []byte) (*Verified, error) {
 }
 
 // errors of the three families, with their position in the message.
-func dsigErr(pos, format string, a ...any) *ProtocolError {
-	return NewError(CodeInvalidXMLSignature, pos, fmt.Sprintf(format, a...))
+func dsigErr(pos, format string, a ...any) *envelope.ProtocolError {
+	return envelope.NewError(envelope.CodeInvalidXMLSignature, pos, fmt.Sprintf(format, a...))
 }
-func policyErr(pos, format string, a ...any) *ProtocolError {
-	return NewError(CodeSecurityPolicy, pos, fmt.Sprintf(format, a...))
+func policyErr(pos, format string, a ...any) *envelope.ProtocolError {
+	return envelope.NewError(envelope.CodeSecurityPolicy, pos, fmt.Sprintf(format, a...))
 }
-func changedErr(pos, format string, a ...any) *ProtocolError {
-	return NewError(CodeInvalidSignature, pos, fmt.Sprintf(format, a...))
+func changedErr(pos, format string, a ...any) *envelope.ProtocolError {
+	return envelope.NewError(envelope.CodeInvalidSignature, pos, fmt.Sprintf(format, a...))
 }
 
 var digestAlgs = map[string]crypto.Hash{
@@ -151,7 +153,7 @@ func c14nMethod(el *etree.Element, pos string) ([]string, error) {
 	}
 	var prefixes []string
 	for _, c := range el.ChildElements() {
-		if c.Tag != "InclusiveNamespaces" || c.NamespaceURI() != NSExcC14N {
+		if c.Tag != "InclusiveNamespaces" || c.NamespaceURI() != envelope.NSExcC14N {
 			return nil, dsigErr(pos, "unexpected <%s> in <%s>", c.FullTag(), el.FullTag())
 		}
 		prefixes = append(prefixes, strings.Fields(c.SelectAttrValue("PrefixList", ""))...)
@@ -178,14 +180,14 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		skew = DefaultMaxSkew
 	}
 	env := doc.Root()
-	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != NSSOAP {
-		pe := NewError(CodeEnvelopeFormat, "Envelope", "the document is not a SOAP 1.1 Envelope")
+	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != envelope.NSSOAP {
+		pe := envelope.NewError(envelope.CodeEnvelopeFormat, "Envelope", "the document is not a SOAP 1.1 Envelope")
 		pe.Bare = true
 		return nil, pe
 	}
-	headers, bodies := children(env, NSSOAP, "Header"), children(env, NSSOAP, "Body")
+	headers, bodies := children(env, envelope.NSSOAP, "Header"), children(env, envelope.NSSOAP, "Body")
 	if len(bodies) == 0 {
-		pe := NewError(CodeEnvelopeFormat, "Envelope/Body", "the Envelope has no soap:Body")
+		pe := envelope.NewError(envelope.CodeEnvelopeFormat, "Envelope/Body", "the Envelope has no soap:Body")
 		pe.Bare = true
 		return nil, pe
 	}
@@ -199,7 +201,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Envelope/Header", "the Envelope has %d soap:Header elements, want 1", len(headers))
 	}
 	header, body := headers[0], bodies[0]
-	secs := children(header, NSWSSE, "Security")
+	secs := children(header, envelope.NSWSSE, "Security")
 	if len(secs) == 0 {
 		return nil, policyErr("Security", "no wsse:Security header: the message is not signed")
 	}
@@ -207,7 +209,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Security", "%d wsse:Security headers, want 1", len(secs))
 	}
 	sec := secs[0]
-	sigs := children(sec, NSDSig, "Signature")
+	sigs := children(sec, envelope.NSDSig, "Signature")
 	if len(sigs) == 0 {
 		return nil, policyErr("Security/Signature", "wsse:Security holds no ds:Signature: the message is not signed")
 	}
@@ -215,7 +217,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Security/Signature", "wsse:Security holds %d ds:Signature elements, want 1", len(sigs))
 	}
 	sig := sigs[0]
-	tss := children(sec, NSWSU, "Timestamp")
+	tss := children(sec, envelope.NSWSU, "Timestamp")
 	if len(tss) == 0 {
 		return nil, policyErr("Security/Timestamp", "wsse:Security holds no wsu:Timestamp")
 	}
@@ -223,7 +225,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Security/Timestamp", "wsse:Security holds %d wsu:Timestamp elements, want 1", len(tss))
 	}
 	timestamp := tss[0]
-	ints := children(header, NSeGov, "Intestazione")
+	ints := children(header, envelope.NSeGov, "Intestazione")
 	if len(ints) > 1 {
 		return nil, dsigErr("Intestazione", "the Header holds %d eGov_IT:Intestazione elements, want at most 1", len(ints))
 	}
@@ -241,11 +243,11 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 
 	// SignedInfo: everything that is used from it is read from its canonical bytes, the bytes the
 	// SignatureValue covers.
-	siEl, err := one(sig, NSDSig, "SignedInfo", "Security/Signature")
+	siEl, err := one(sig, envelope.NSDSig, "SignedInfo", "Security/Signature")
 	if err != nil {
 		return nil, err
 	}
-	cmEl, err := one(siEl, NSDSig, "CanonicalizationMethod", "Security/Signature/SignedInfo")
+	cmEl, err := one(siEl, envelope.NSDSig, "CanonicalizationMethod", "Security/Signature/SignedInfo")
 	if err != nil {
 		return nil, err
 	}
@@ -257,12 +259,12 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	if err != nil {
 		return nil, dsigErr("Security/Signature/SignedInfo", "%v", err)
 	}
-	siDoc, err := ParseXML(siBytes, DefaultLimits)
+	siDoc, err := xmlsafe.Parse(siBytes, xmlsafe.DefaultLimits)
 	if err != nil {
 		return nil, dsigErr("Security/Signature/SignedInfo", "canonical SignedInfo does not parse: %v", err)
 	}
 	si := siDoc.Root()
-	smEl, err := one(si, NSDSig, "SignatureMethod", "Security/Signature/SignedInfo")
+	smEl, err := one(si, envelope.NSDSig, "SignatureMethod", "Security/Signature/SignedInfo")
 	if err != nil {
 		return nil, err
 	}
@@ -275,14 +277,14 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Security/Signature/SignedInfo/SignatureMethod", "SignatureMethod has unexpected child elements")
 	}
 	for _, c := range si.ChildElements() {
-		if c.NamespaceURI() != NSDSig || (c.Tag != "CanonicalizationMethod" && c.Tag != "SignatureMethod" && c.Tag != "Reference") {
+		if c.NamespaceURI() != envelope.NSDSig || (c.Tag != "CanonicalizationMethod" && c.Tag != "SignatureMethod" && c.Tag != "Reference") {
 			return nil, dsigErr("Security/Signature/SignedInfo", "unexpected <%s> in SignedInfo", c.FullTag())
 		}
 	}
 
 	var refs []reference
 	seen := map[string]bool{}
-	for _, r := range children(si, NSDSig, "Reference") {
+	for _, r := range children(si, envelope.NSDSig, "Reference") {
 		uri := r.SelectAttrValue("URI", "")
 		pos := "Security/Signature/SignedInfo/Reference[" + uri + "]"
 		if !strings.HasPrefix(uri, "#") || len(uri) < 2 || strings.ContainsAny(uri, "()") {
@@ -294,22 +296,22 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		}
 		seen[ref.id] = true
 		for _, c := range r.ChildElements() {
-			if c.NamespaceURI() != NSDSig || (c.Tag != "Transforms" && c.Tag != "DigestMethod" && c.Tag != "DigestValue") {
+			if c.NamespaceURI() != envelope.NSDSig || (c.Tag != "Transforms" && c.Tag != "DigestMethod" && c.Tag != "DigestValue") {
 				return nil, dsigErr(pos, "unexpected <%s> in Reference", c.FullTag())
 			}
 		}
-		trs, err := one(r, NSDSig, "Transforms", pos)
+		trs, err := one(r, envelope.NSDSig, "Transforms", pos)
 		if err != nil {
 			return nil, err
 		}
 		tr := trs.ChildElements()
-		if len(tr) != 1 || tr[0].Tag != "Transform" || tr[0].NamespaceURI() != NSDSig {
+		if len(tr) != 1 || tr[0].Tag != "Transform" || tr[0].NamespaceURI() != envelope.NSDSig {
 			return nil, dsigErr(pos, "Transforms must hold exactly one ds:Transform (exclusive C14N), found %d elements", len(tr))
 		}
 		if ref.prefixes, err = c14nMethod(tr[0], pos+"/Transform"); err != nil {
 			return nil, err
 		}
-		dm, err := one(r, NSDSig, "DigestMethod", pos)
+		dm, err := one(r, envelope.NSDSig, "DigestMethod", pos)
 		if err != nil {
 			return nil, err
 		}
@@ -317,7 +319,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		if ref.hash, ok = digestAlgs[dmAlg]; !ok {
 			return nil, dsigErr(pos+"/DigestMethod", "digest algorithm %q is not allowed (SHA-256/384/512)", dmAlg)
 		}
-		dvEl, err := one(r, NSDSig, "DigestValue", pos)
+		dvEl, err := one(r, envelope.NSDSig, "DigestValue", pos)
 		if err != nil {
 			return nil, err
 		}
@@ -341,9 +343,9 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		ref.el = els[0]
 		// Anti-wrapping: an element named like a required part must be that part.
 		switch {
-		case ref.el.Tag == "Body" && ref.el.NamespaceURI() == NSSOAP && ref.el != body,
-			ref.el.Tag == "Intestazione" && ref.el.NamespaceURI() == NSeGov && ref.el != intestazione,
-			ref.el.Tag == "Timestamp" && ref.el.NamespaceURI() == NSWSU && ref.el != timestamp:
+		case ref.el.Tag == "Body" && ref.el.NamespaceURI() == envelope.NSSOAP && ref.el != body,
+			ref.el.Tag == "Intestazione" && ref.el.NamespaceURI() == envelope.NSeGov && ref.el != intestazione,
+			ref.el.Tag == "Timestamp" && ref.el.NamespaceURI() == envelope.NSWSU && ref.el != timestamp:
 			return nil, dsigErr(pos, "%s points to a <%s> that is not the message's own (signature wrapping)", uri, ref.el.FullTag())
 		}
 		refs = append(refs, ref)
@@ -379,7 +381,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	}
 
 	// SignatureValue over the canonical SignedInfo.
-	svEl, err := one(sig, NSDSig, "SignatureValue", "Security/Signature")
+	svEl, err := one(sig, envelope.NSDSig, "SignatureValue", "Security/Signature")
 	if err != nil {
 		return nil, err
 	}
@@ -445,12 +447,12 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 // signer's (the others are returned as intermediates).
 func keyInfoCert(sig, sec *etree.Element, ids idIndex) (*x509.Certificate, []*x509.Certificate, error) {
 	const pos = "Security/Signature/KeyInfo"
-	ki, err := one(sig, NSDSig, "KeyInfo", "Security/Signature")
+	ki, err := one(sig, envelope.NSDSig, "KeyInfo", "Security/Signature")
 	if err != nil {
 		return nil, nil, err
 	}
-	if strs := children(ki, NSWSSE, "SecurityTokenReference"); len(strs) == 1 {
-		r, err := one(strs[0], NSWSSE, "Reference", pos+"/SecurityTokenReference")
+	if strs := children(ki, envelope.NSWSSE, "SecurityTokenReference"); len(strs) == 1 {
+		r, err := one(strs[0], envelope.NSWSSE, "Reference", pos+"/SecurityTokenReference")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -459,7 +461,7 @@ func keyInfoCert(sig, sec *etree.Element, ids idIndex) (*x509.Certificate, []*x5
 			return nil, nil, dsigErr(pos, "SecurityTokenReference URI %q is not a #id reference", uri)
 		}
 		els := ids.wsu[uri[1:]]
-		if len(els) != 1 || ids.plain[uri[1:]] > 0 || els[0].Tag != "BinarySecurityToken" || els[0].NamespaceURI() != NSWSSE || els[0].Parent() != sec {
+		if len(els) != 1 || ids.plain[uri[1:]] > 0 || els[0].Tag != "BinarySecurityToken" || els[0].NamespaceURI() != envelope.NSWSSE || els[0].Parent() != sec {
 			return nil, nil, dsigErr(pos, "SecurityTokenReference %s does not point to a wsse:BinarySecurityToken of this wsse:Security", uri)
 		}
 		bst := els[0]
@@ -479,9 +481,9 @@ func keyInfoCert(sig, sec *etree.Element, ids idIndex) (*x509.Certificate, []*x5
 		}
 		return cert, nil, nil
 	}
-	if xds := children(ki, NSDSig, "X509Data"); len(xds) == 1 {
+	if xds := children(ki, envelope.NSDSig, "X509Data"); len(xds) == 1 {
 		var certs []*x509.Certificate
-		for _, c := range children(xds[0], NSDSig, "X509Certificate") {
+		for _, c := range children(xds[0], envelope.NSDSig, "X509Certificate") {
 			text, err := textOf(c, pos+"/X509Data")
 			if err != nil {
 				return nil, nil, err
@@ -551,7 +553,7 @@ func checkSignature(pub crypto.PublicKey, alg sigAlg, digest, sig []byte) error 
 func parseTimestamp(ts *etree.Element) (created, expires time.Time, err error) {
 	const pos = "Security/Timestamp"
 	get := func(name string) (time.Time, error) {
-		els := children(ts, NSWSU, name)
+		els := children(ts, envelope.NSWSU, name)
 		if len(els) != 1 {
 			return time.Time{}, policyErr(pos, "Timestamp has %d %s elements, want 1", len(els), name)
 		}
@@ -578,7 +580,7 @@ func parseCanonical(el *etree.Element, inclusive []string, what string) (*etree.
 	if err != nil {
 		return nil, dsigErr(what, "%v", err)
 	}
-	d, err := ParseXML(c, DefaultLimits)
+	d, err := xmlsafe.Parse(c, xmlsafe.DefaultLimits)
 	if err != nil {
 		return nil, dsigErr(what, "canonical %s does not parse: %v", what, err)
 	}
@@ -590,7 +592,7 @@ func parseCanonical(el *etree.Element, inclusive []string, what string) (*etree.
 func rebuild(intestazione, body *etree.Element) (*etree.Document, *etree.Element, *etree.Element, error) {
 	doc := etree.NewDocument()
 	env := doc.CreateElement("soap:Envelope")
-	env.CreateAttr("xmlns:soap", NSSOAP)
+	env.CreateAttr("xmlns:soap", envelope.NSSOAP)
 	hdr := env.CreateElement("soap:Header")
 	if intestazione != nil {
 		hdr.AddChild(intestazione)
