@@ -112,6 +112,7 @@ func TestTwoGateways(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	signer.Parts = envelope.SignedParts()
 	cli := mtlsClient(t, p, m)
 	seq := 0
 	craft := func(mutate func(h *envelope.Header), post func(*etree.Document)) []byte {

@@ -10,14 +10,13 @@
 // porta/envelope/wssec's, which knows nothing of the busta.
 package envelope
 
+import "porta/envelope/wssec"
+
 // Namespaces and fixed values of the busta and the SOAP envelope.
 const (
-	NSSOAP    = "http://schemas.xmlsoap.org/soap/envelope/"
-	NSeGov    = "http://www.cnipa.it/schemas/2003/eGovIT/Busta1_0/"
-	NSWSSE    = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-	NSWSU     = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-	NSDSig    = "http://www.w3.org/2000/09/xmldsig#"
-	NSExcC14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+	NSSOAP = wssec.NSSOAP
+	NSeGov = "http://www.cnipa.it/schemas/2003/eGovIT/Busta1_0/"
+	NSWSU  = wssec.NSWSU // the wsu:Id a signer puts on the Intestazione
 
 	// Actor is the fixed SOAP_ENV:actor of eGov_IT:Intestazione.
 	Actor = "http://www.cnipa.it/eGov_it/portadominio"

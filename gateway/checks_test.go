@@ -60,6 +60,7 @@ func (nd *node) signer(t testing.TB) *wssec.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Parts = envelope.SignedParts()
 	return s
 }
 

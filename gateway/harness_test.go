@@ -168,7 +168,8 @@ func newNetworkOn(t testing.TB, open func(name string) Store) *network {
 		if err != nil {
 			t.Fatal(err)
 		}
-		verifier := &wssec.Verifier{Trust: wssec.NewTrustStore([]*x509.Certificate{peer.id.cert, nd.id.cert}, nil)}
+		signer.Parts = envelope.SignedParts()
+		verifier := &wssec.Verifier{Trust: wssec.NewTrustStore([]*x509.Certificate{peer.id.cert, nd.id.cert}, nil), Parts: envelope.SignedParts()}
 		logger := slog.New(slog.DiscardHandler)
 		if testing.Verbose() {
 			logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", nd.name)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"porta/envelope"
 	"porta/envelope/wssec"
 	"porta/internal/xmlsafe"
 	"porta/registry"
@@ -118,6 +119,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		return fail(fmt.Errorf("%s: signature.algorithm %s: the signer writes %s for this key; use auto", cfg.File, cfg.SignatureAlgorithm, signer.Algorithm()))
 	}
 	signer.Now = now
+	signer.Parts = envelope.SignedParts()
 	keyPair, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
 	if err != nil {
 		return fail(fmt.Errorf("%s: TLS key pair: %w", cfg.File, err))
@@ -149,6 +151,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		MaxSkew: cfg.MaxClockSkew,
 		Now:     now,
 		Limits:  xmlsafe.Limits{MaxBytes: int(cfg.MaxMessage), MaxDepth: xmlsafe.DefaultLimits.MaxDepth, MaxElements: xmlsafe.DefaultLimits.MaxElements},
+		Parts:   envelope.SignedParts(),
 	}
 	client := &http.Client{Transport: &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,

@@ -420,12 +420,13 @@ func expired(detail string) error {
 func (g *Gateway) checkSignature(_ context.Context, _ http.ResponseWriter, in *inbound) error {
 	v, err := g.verify.VerifyDocument(in.doc)
 	if err != nil {
-		return err
+		return envelope.SecurityError(err)
 	}
-	if v.Intestazione == nil {
+	intestazione := v.Parts[envelope.IntestazioneName]
+	if intestazione == nil {
 		return envelope.NewError(envelope.CodeSecurityPolicy, "Intestazione", "the busta header is not signed")
 	}
-	h, err := envelope.ParseHeader(v.Intestazione)
+	h, err := envelope.ParseHeader(intestazione)
 	if err != nil {
 		return err
 	}

@@ -418,12 +418,13 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	}
 	v, err := g.verify.VerifyDocument(doc)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Server", Message: "the signature of the provider's reply is not valid", Err: err}
+		return nil, &AppError{FaultCode: "Server", Message: "the signature of the provider's reply is not valid", Err: envelope.SecurityError(err)}
 	}
-	if v.Intestazione == nil {
+	intestazione := v.Parts[envelope.IntestazioneName]
+	if intestazione == nil {
 		return nil, &AppError{FaultCode: "Server", Message: "the provider's reply carries no signed busta"}
 	}
-	h, err := envelope.ParseHeader(v.Intestazione)
+	h, err := envelope.ParseHeader(intestazione)
 	if err != nil {
 		return nil, &AppError{FaultCode: "Server", Message: "the provider's signed reply header is not valid", Err: err}
 	}

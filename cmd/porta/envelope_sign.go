@@ -60,6 +60,7 @@ func runEnvelopeSign(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "porta envelope sign: %v\n", err)
 		return 1
 	}
+	signer.Parts = envelope.SignedParts()
 	data, name, err := wssecInput(fs, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "porta envelope sign: %v\n", err)
@@ -117,18 +118,19 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "porta envelope verify: %v\n", err)
 		return 1
 	}
-	v := &wssec.Verifier{Trust: store, MaxSkew: *skew, Now: time.Now}
+	v := &wssec.Verifier{Trust: store, MaxSkew: *skew, Now: time.Now, Parts: envelope.SignedParts()}
 	if *skew == 0 {
 		v.MaxSkew = time.Nanosecond // 0 asked for: no tolerance (the Verifier reads 0 as the default)
 	}
 	verified, err := v.Verify(data)
 	if err != nil {
-		return printWSSecError(stderr, err)
+		return printWSSecError(stderr, envelope.SecurityError(err))
 	}
-	if verified.Intestazione == nil {
+	intestazione := verified.Parts[envelope.IntestazioneName]
+	if intestazione == nil {
 		return printWSSecError(stderr, envelope.NewError(envelope.CodeHeaderFormat, "Intestazione", "the signature is valid but the message carries no eGov_IT:Intestazione"))
 	}
-	h, err := envelope.ParseHeader(verified.Intestazione)
+	h, err := envelope.ParseHeader(intestazione)
 	if err != nil {
 		return printWSSecError(stderr, err)
 	}

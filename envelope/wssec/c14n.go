@@ -11,12 +11,11 @@ import (
 	"sync"
 
 	"github.com/beevik/etree"
-	"porta/envelope"
 )
 
 // Algorithm URIs of XML-DSig that Porta emits or accepts.
 const (
-	AlgExcC14N      = envelope.NSExcC14N
+	AlgExcC14N      = NSExcC14N
 	AlgSHA256       = "http://www.w3.org/2001/04/xmlenc#sha256"
 	AlgSHA384       = "http://www.w3.org/2001/04/xmldsig-more#sha384"
 	AlgSHA512       = "http://www.w3.org/2001/04/xmlenc#sha512"

@@ -10,6 +10,7 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"math/big"
@@ -18,7 +19,6 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-	"porta/envelope"
 	"porta/internal/xmlsafe"
 )
 
@@ -28,8 +28,8 @@ const DefaultTimestampTTL = 5 * time.Minute
 // Signer signs SOAP envelopes with WS-Security 1.0 (X.509 token profile): it adds to soap:Header
 // one wsse:Security (mustUnderstand="1", no actor) holding a wsu:Timestamp, a
 // wsse:BinarySecurityToken with the signing certificate and one ds:Signature whose SignedInfo
-// references, by wsu:Id, the soap:Body, the eGov_IT:Intestazione (when there is one) and the
-// Timestamp, each with exclusive C14N and SHA-256. RSA keys sign with RSA-SHA256, ECDSA P-256
+// references, by wsu:Id, the soap:Body, the header block of each of Parts (when the message has
+// it) and the Timestamp, each with exclusive C14N and SHA-256. RSA keys sign with RSA-SHA256, ECDSA P-256
 // keys with ECDSA-SHA256 (P-384: ECDSA-SHA384), the value written as raw r‖s as XML-DSig requires.
 type Signer struct {
 	key    crypto.Signer
@@ -42,6 +42,9 @@ type Signer struct {
 	TTL time.Duration
 	// Now is the clock of the Timestamp; nil means time.Now.
 	Now func() time.Time
+	// Parts are the header blocks (soap:Header children, by expanded name) signed beside the
+	// soap:Body and the Timestamp when the message carries them (at most one of each).
+	Parts []xml.Name
 }
 
 // NewSigner returns a Signer for key, whose certificate is certs[0] (further certificates, e.g.
@@ -153,17 +156,17 @@ func (s *Signer) SignBytes(data []byte) ([]byte, error) {
 }
 
 // Sign adds the wsse:Security header to the SOAP envelope doc, in place. It sets wsu:Id on
-// soap:Body and eGov_IT:Intestazione when they have none (ids unique in the document). The
+// soap:Body and on the header blocks of Parts when they have none (ids unique in the document). The
 // document must not be changed afterwards; when it is written out, use CanonicalText and
 // CanonicalAttrVal (as SignBytes does) so that CR, TAB and LF survive a re-parse.
 func (s *Signer) Sign(doc *etree.Document) error {
 	env := doc.Root()
-	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != envelope.NSSOAP {
+	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != NSSOAP {
 		return errors.New("sign: the document is not a SOAP 1.1 Envelope")
 	}
 	var header, body *etree.Element
 	for _, c := range env.ChildElements() {
-		if c.NamespaceURI() != envelope.NSSOAP {
+		if c.NamespaceURI() != NSSOAP {
 			continue
 		}
 		switch c.Tag {
@@ -187,16 +190,24 @@ func (s *Signer) Sign(doc *etree.Document) error {
 		header.Space = env.Space
 		env.InsertChildAt(body.Index(), header)
 	}
-	var intestazione *etree.Element
-	for _, c := range header.ChildElements() {
-		switch {
-		case c.Tag == "Security" && c.NamespaceURI() == envelope.NSWSSE:
-			return errors.New("sign: the message already has a wsse:Security header")
-		case c.Tag == "Intestazione" && c.NamespaceURI() == envelope.NSeGov:
-			if intestazione != nil {
-				return errors.New("sign: the Header has two eGov_IT:Intestazione elements")
+	var parts []*etree.Element // the header block of each of s.Parts present, in that order
+	for _, n := range s.Parts {
+		var found *etree.Element
+		for _, c := range header.ChildElements() {
+			if c.Tag == n.Local && c.NamespaceURI() == n.Space {
+				if found != nil {
+					return fmt.Errorf("sign: the Header has two <%s> elements", c.FullTag())
+				}
+				found = c
 			}
-			intestazione = c
+		}
+		if found != nil {
+			parts = append(parts, found)
+		}
+	}
+	for _, c := range header.ChildElements() {
+		if c.Tag == "Security" && c.NamespaceURI() == NSWSSE {
+			return errors.New("sign: the message already has a wsse:Security header")
 		}
 	}
 
@@ -218,25 +229,25 @@ func (s *Signer) Sign(doc *etree.Document) error {
 		if id := wsuID(el); id != "" {
 			return id
 		}
-		p := bindPrefix(el, envelope.NSWSU, "wsu")
+		p := bindPrefix(el, NSWSU, "wsu")
 		id := newID(base)
 		el.CreateAttr(p+":Id", id)
 		return id
 	}
 	bodyID := ensureID(body, "id-Body")
-	var intID string
-	if intestazione != nil {
-		intID = ensureID(intestazione, "id-Intestazione")
+	partIDs := make([]string, len(parts))
+	for i, el := range parts {
+		partIDs[i] = ensureID(el, "id-"+el.Tag)
 	}
 	tsID, bstID := newID("id-Timestamp"), newID("id-BinarySecurityToken")
 
 	soapPrefix := env.Space
 	sec := etree.NewElement("wsse:Security")
-	sec.CreateAttr("xmlns:wsse", envelope.NSWSSE)
-	sec.CreateAttr("xmlns:wsu", envelope.NSWSU)
+	sec.CreateAttr("xmlns:wsse", NSWSSE)
+	sec.CreateAttr("xmlns:wsu", NSWSU)
 	if soapPrefix == "" || soapPrefix == "wsse" || soapPrefix == "wsu" || soapPrefix == "ds" {
 		soapPrefix = "soapenv"
-		sec.CreateAttr("xmlns:soapenv", envelope.NSSOAP)
+		sec.CreateAttr("xmlns:soapenv", NSSOAP)
 	}
 	sec.CreateAttr(soapPrefix+":mustUnderstand", "1")
 
@@ -261,7 +272,7 @@ func (s *Signer) Sign(doc *etree.Document) error {
 	bst.SetText(base64.StdEncoding.EncodeToString(s.certs[0].Raw))
 
 	sig := sec.CreateElement("ds:Signature")
-	sig.CreateAttr("xmlns:ds", envelope.NSDSig)
+	sig.CreateAttr("xmlns:ds", NSDSig)
 	si := sig.CreateElement("ds:SignedInfo")
 	si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", AlgExcC14N)
 	si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", s.sigAlg)
@@ -278,8 +289,8 @@ func (s *Signer) Sign(doc *etree.Document) error {
 		el *etree.Element
 	}
 	targets := []target{{bodyID, body}}
-	if intestazione != nil {
-		targets = append(targets, target{intID, intestazione})
+	for i, el := range parts {
+		targets = append(targets, target{partIDs[i], el})
 	}
 	targets = append(targets, target{tsID, ts})
 	for _, t := range targets {
@@ -382,7 +393,7 @@ func collectIDs(root *etree.Element) idIndex {
 			switch {
 			case a.Space == "" && (a.Key == "Id" || a.Key == "ID" || a.Key == "id"):
 				x.plain[a.Value]++
-			case a.Space != "" && a.Space != "xmlns" && a.Key == "Id" && a.NamespaceURI() == envelope.NSWSU:
+			case a.Space != "" && a.Space != "xmlns" && a.Key == "Id" && a.NamespaceURI() == NSWSU:
 				x.wsu[a.Value] = append(x.wsu[a.Value], el)
 			}
 		}
@@ -395,7 +406,7 @@ func collectIDs(root *etree.Element) idIndex {
 func wsuID(el *etree.Element) string {
 	for i := range el.Attr {
 		a := &el.Attr[i]
-		if a.Space != "" && a.Space != "xmlns" && a.Key == "Id" && a.NamespaceURI() == envelope.NSWSU {
+		if a.Space != "" && a.Space != "xmlns" && a.Key == "Id" && a.NamespaceURI() == NSWSU {
 			return a.Value
 		}
 	}

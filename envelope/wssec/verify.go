@@ -9,13 +9,14 @@ import (
 	_ "crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/xml"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
-	"porta/envelope"
 	"porta/internal/xmlsafe"
 )
 
@@ -25,33 +26,36 @@ const DefaultMaxSkew = 5 * time.Minute
 // Verifier checks the WS-Security signature of SOAP envelopes. It accepts exactly what Porta's
 // policy allows: one soap:Header, one soap:Body, one wsse:Security with one ds:Signature and one
 // wsu:Timestamp; references by wsu:Id (namespace URI matched, unique in the document) to the
-// actual soap:Body, the actual eGov_IT:Intestazione (when the message has one) and the actual
-// Timestamp, each with the exc-c14n transform only; RSA or ECDSA with SHA-256/384/512; a signing
-// certificate from a wsse:SecurityTokenReference to a BinarySecurityToken or from
+// actual soap:Body, the actual header block of each of Parts (when the message has it) and the
+// actual Timestamp, each with the exc-c14n transform only; RSA or ECDSA with SHA-256/384/512; a
+// signing certificate from a wsse:SecurityTokenReference to a BinarySecurityToken or from
 // ds:X509Data/X509Certificate, trusted by Trust; a Timestamp fresh within MaxSkew.
 //
-// Failures are *envelope.ProtocolError: EGOV_IT_117 when signed content or SignedInfo changed,
-// EGOV_IT_202 when the XML-DSig structure is not acceptable (wrapping, duplicate or unresolvable
-// Id, disallowed algorithm or transform), EGOV_IT_200 when the security policy is not met
-// (nothing signed, a required part unsigned, untrusted or expired certificate, stale Timestamp),
-// EGOV_IT_001 (Bare) when the input is not acceptable XML or not a SOAP envelope.
+// Failures are *Error: Changed when signed content or SignedInfo changed, Invalid when the
+// XML-DSig structure is not acceptable (wrapping, duplicate or unresolvable Id, disallowed
+// algorithm or transform), Policy when the security policy is not met (nothing signed, a
+// required part unsigned, untrusted or expired certificate, stale Timestamp), Malformed when the
+// input is not acceptable XML or not a SOAP envelope.
 type Verifier struct {
 	Trust   *TrustStore
 	MaxSkew time.Duration    // zero means DefaultMaxSkew
 	Now     func() time.Time // nil means time.Now
 	Limits  xmlsafe.Limits   // zero means xmlsafe.DefaultLimits
+	// Parts are the header blocks (soap:Header children, by expanded name) that must be signed
+	// when the message carries them; a message may carry each at most once.
+	Parts []xml.Name
 }
 
 // Verified is what a Verifier vouches for: a document rebuilt from the canonical bytes that were
-// digested (a soap:Envelope whose soap:Header holds only the verified Intestazione, and the
-// verified soap:Body), never the input tree.
+// digested (a soap:Envelope whose soap:Header holds only the verified Parts, and the verified
+// soap:Body), never the input tree.
 type Verified struct {
-	Doc          *etree.Document
-	Intestazione *etree.Element // nil when the message has no busta
-	Body         *etree.Element
-	Certificate  *x509.Certificate
-	Created      time.Time
-	Expires      time.Time
+	Doc         *etree.Document
+	Parts       map[xml.Name]*etree.Element // the verified copy of each of Verifier.Parts the message has
+	Body        *etree.Element
+	Certificate *x509.Certificate
+	Created     time.Time
+	Expires     time.Time
 }
 
 // Verify parses data with xmlsafe.Parse and verifies it.
@@ -62,22 +66,16 @@ func (v *Verifier) Verify(data []byte) (*Verified, error) {
 	}
 	doc, err := xmlsafe.Parse(data, lim)
 	if err != nil {
-		pe := envelope.NewError(envelope.CodeEnvelopeFormat, "Envelope", err.Error())
-		pe.Bare = true
-		return nil, pe
+		return nil, &Error{Kind: Malformed, Pos: "Envelope", Reason: err.Error()}
 	}
 	return v.VerifyDocument(doc)
 }
 
 // errors of the three families, with their position in the message.
-func dsigErr(pos, format string, a ...any) *envelope.ProtocolError {
-	return envelope.NewError(envelope.CodeInvalidXMLSignature, pos, fmt.Sprintf(format, a...))
-}
-func policyErr(pos, format string, a ...any) *envelope.ProtocolError {
-	return envelope.NewError(envelope.CodeSecurityPolicy, pos, fmt.Sprintf(format, a...))
-}
-func changedErr(pos, format string, a ...any) *envelope.ProtocolError {
-	return envelope.NewError(envelope.CodeInvalidSignature, pos, fmt.Sprintf(format, a...))
+func dsigErr(pos, format string, a ...any) *Error   { return newError(Invalid, pos, format, a...) }
+func policyErr(pos, format string, a ...any) *Error { return newError(Policy, pos, format, a...) }
+func changedErr(pos, format string, a ...any) *Error {
+	return newError(Changed, pos, format, a...)
 }
 
 var digestAlgs = map[string]crypto.Hash{
@@ -153,7 +151,7 @@ func c14nMethod(el *etree.Element, pos string) ([]string, error) {
 	}
 	var prefixes []string
 	for _, c := range el.ChildElements() {
-		if c.Tag != "InclusiveNamespaces" || c.NamespaceURI() != envelope.NSExcC14N {
+		if c.Tag != "InclusiveNamespaces" || c.NamespaceURI() != NSExcC14N {
 			return nil, dsigErr(pos, "unexpected <%s> in <%s>", c.FullTag(), el.FullTag())
 		}
 		prefixes = append(prefixes, strings.Fields(c.SelectAttrValue("PrefixList", ""))...)
@@ -180,16 +178,12 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		skew = DefaultMaxSkew
 	}
 	env := doc.Root()
-	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != envelope.NSSOAP {
-		pe := envelope.NewError(envelope.CodeEnvelopeFormat, "Envelope", "the document is not a SOAP 1.1 Envelope")
-		pe.Bare = true
-		return nil, pe
+	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != NSSOAP {
+		return nil, &Error{Kind: Malformed, Pos: "Envelope", Reason: "the document is not a SOAP 1.1 Envelope"}
 	}
-	headers, bodies := children(env, envelope.NSSOAP, "Header"), children(env, envelope.NSSOAP, "Body")
+	headers, bodies := children(env, NSSOAP, "Header"), children(env, NSSOAP, "Body")
 	if len(bodies) == 0 {
-		pe := envelope.NewError(envelope.CodeEnvelopeFormat, "Envelope/Body", "the Envelope has no soap:Body")
-		pe.Bare = true
-		return nil, pe
+		return nil, &Error{Kind: Malformed, Pos: "Envelope/Body", Reason: "the Envelope has no soap:Body"}
 	}
 	if len(bodies) > 1 {
 		return nil, dsigErr("Envelope/Body", "the Envelope has %d soap:Body elements, want 1", len(bodies))
@@ -201,7 +195,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Envelope/Header", "the Envelope has %d soap:Header elements, want 1", len(headers))
 	}
 	header, body := headers[0], bodies[0]
-	secs := children(header, envelope.NSWSSE, "Security")
+	secs := children(header, NSWSSE, "Security")
 	if len(secs) == 0 {
 		return nil, policyErr("Security", "no wsse:Security header: the message is not signed")
 	}
@@ -209,7 +203,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Security", "%d wsse:Security headers, want 1", len(secs))
 	}
 	sec := secs[0]
-	sigs := children(sec, envelope.NSDSig, "Signature")
+	sigs := children(sec, NSDSig, "Signature")
 	if len(sigs) == 0 {
 		return nil, policyErr("Security/Signature", "wsse:Security holds no ds:Signature: the message is not signed")
 	}
@@ -217,7 +211,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Security/Signature", "wsse:Security holds %d ds:Signature elements, want 1", len(sigs))
 	}
 	sig := sigs[0]
-	tss := children(sec, envelope.NSWSU, "Timestamp")
+	tss := children(sec, NSWSU, "Timestamp")
 	if len(tss) == 0 {
 		return nil, policyErr("Security/Timestamp", "wsse:Security holds no wsu:Timestamp")
 	}
@@ -225,13 +219,15 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Security/Timestamp", "wsse:Security holds %d wsu:Timestamp elements, want 1", len(tss))
 	}
 	timestamp := tss[0]
-	ints := children(header, envelope.NSeGov, "Intestazione")
-	if len(ints) > 1 {
-		return nil, dsigErr("Intestazione", "the Header holds %d eGov_IT:Intestazione elements, want at most 1", len(ints))
-	}
-	var intestazione *etree.Element
-	if len(ints) == 1 {
-		intestazione = ints[0]
+	parts := map[xml.Name]*etree.Element{} // the header block of each of v.Parts present
+	for _, n := range v.Parts {
+		els := children(header, n.Space, n.Local)
+		if len(els) > 1 {
+			return nil, dsigErr(n.Local, "the Header holds %d <%s> elements, want at most 1", len(els), els[0].FullTag())
+		}
+		if len(els) == 1 {
+			parts[n] = els[0]
+		}
 	}
 
 	ids := collectIDs(env)
@@ -243,11 +239,11 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 
 	// SignedInfo: everything that is used from it is read from its canonical bytes, the bytes the
 	// SignatureValue covers.
-	siEl, err := one(sig, envelope.NSDSig, "SignedInfo", "Security/Signature")
+	siEl, err := one(sig, NSDSig, "SignedInfo", "Security/Signature")
 	if err != nil {
 		return nil, err
 	}
-	cmEl, err := one(siEl, envelope.NSDSig, "CanonicalizationMethod", "Security/Signature/SignedInfo")
+	cmEl, err := one(siEl, NSDSig, "CanonicalizationMethod", "Security/Signature/SignedInfo")
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +260,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Security/Signature/SignedInfo", "canonical SignedInfo does not parse: %v", err)
 	}
 	si := siDoc.Root()
-	smEl, err := one(si, envelope.NSDSig, "SignatureMethod", "Security/Signature/SignedInfo")
+	smEl, err := one(si, NSDSig, "SignatureMethod", "Security/Signature/SignedInfo")
 	if err != nil {
 		return nil, err
 	}
@@ -277,14 +273,14 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Security/Signature/SignedInfo/SignatureMethod", "SignatureMethod has unexpected child elements")
 	}
 	for _, c := range si.ChildElements() {
-		if c.NamespaceURI() != envelope.NSDSig || (c.Tag != "CanonicalizationMethod" && c.Tag != "SignatureMethod" && c.Tag != "Reference") {
+		if c.NamespaceURI() != NSDSig || (c.Tag != "CanonicalizationMethod" && c.Tag != "SignatureMethod" && c.Tag != "Reference") {
 			return nil, dsigErr("Security/Signature/SignedInfo", "unexpected <%s> in SignedInfo", c.FullTag())
 		}
 	}
 
 	var refs []reference
 	seen := map[string]bool{}
-	for _, r := range children(si, envelope.NSDSig, "Reference") {
+	for _, r := range children(si, NSDSig, "Reference") {
 		uri := r.SelectAttrValue("URI", "")
 		pos := "Security/Signature/SignedInfo/Reference[" + uri + "]"
 		if !strings.HasPrefix(uri, "#") || len(uri) < 2 || strings.ContainsAny(uri, "()") {
@@ -296,22 +292,22 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		}
 		seen[ref.id] = true
 		for _, c := range r.ChildElements() {
-			if c.NamespaceURI() != envelope.NSDSig || (c.Tag != "Transforms" && c.Tag != "DigestMethod" && c.Tag != "DigestValue") {
+			if c.NamespaceURI() != NSDSig || (c.Tag != "Transforms" && c.Tag != "DigestMethod" && c.Tag != "DigestValue") {
 				return nil, dsigErr(pos, "unexpected <%s> in Reference", c.FullTag())
 			}
 		}
-		trs, err := one(r, envelope.NSDSig, "Transforms", pos)
+		trs, err := one(r, NSDSig, "Transforms", pos)
 		if err != nil {
 			return nil, err
 		}
 		tr := trs.ChildElements()
-		if len(tr) != 1 || tr[0].Tag != "Transform" || tr[0].NamespaceURI() != envelope.NSDSig {
+		if len(tr) != 1 || tr[0].Tag != "Transform" || tr[0].NamespaceURI() != NSDSig {
 			return nil, dsigErr(pos, "Transforms must hold exactly one ds:Transform (exclusive C14N), found %d elements", len(tr))
 		}
 		if ref.prefixes, err = c14nMethod(tr[0], pos+"/Transform"); err != nil {
 			return nil, err
 		}
-		dm, err := one(r, envelope.NSDSig, "DigestMethod", pos)
+		dm, err := one(r, NSDSig, "DigestMethod", pos)
 		if err != nil {
 			return nil, err
 		}
@@ -319,7 +315,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		if ref.hash, ok = digestAlgs[dmAlg]; !ok {
 			return nil, dsigErr(pos+"/DigestMethod", "digest algorithm %q is not allowed (SHA-256/384/512)", dmAlg)
 		}
-		dvEl, err := one(r, envelope.NSDSig, "DigestValue", pos)
+		dvEl, err := one(r, NSDSig, "DigestValue", pos)
 		if err != nil {
 			return nil, err
 		}
@@ -341,11 +337,17 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 			return nil, dsigErr(pos, "%s is ambiguous: another element carries Id=%q", uri, ref.id)
 		}
 		ref.el = els[0]
-		// Anti-wrapping: an element named like a required part must be that part.
-		switch {
-		case ref.el.Tag == "Body" && ref.el.NamespaceURI() == envelope.NSSOAP && ref.el != body,
-			ref.el.Tag == "Intestazione" && ref.el.NamespaceURI() == envelope.NSeGov && ref.el != intestazione,
-			ref.el.Tag == "Timestamp" && ref.el.NamespaceURI() == envelope.NSWSU && ref.el != timestamp:
+		// Anti-wrapping: an element named like a required part must be that part (a part the
+		// Header does not carry has nothing that may stand in for it).
+		name := xml.Name{Space: ref.el.NamespaceURI(), Local: ref.el.Tag}
+		own, required := parts[name], slices.Contains(v.Parts, name)
+		switch name {
+		case xml.Name{Space: NSSOAP, Local: "Body"}:
+			own, required = body, true
+		case xml.Name{Space: NSWSU, Local: "Timestamp"}:
+			own, required = timestamp, true
+		}
+		if required && ref.el != own {
 			return nil, dsigErr(pos, "%s points to a <%s> that is not the message's own (signature wrapping)", uri, ref.el.FullTag())
 		}
 		refs = append(refs, ref)
@@ -364,8 +366,10 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	if !signed(body) {
 		return nil, policyErr("Security/Signature", "the soap:Body is not signed (no Reference to it)")
 	}
-	if intestazione != nil && !signed(intestazione) {
-		return nil, policyErr("Security/Signature", "the eGov_IT:Intestazione is not signed (no Reference to it)")
+	for _, n := range v.Parts {
+		if el := parts[n]; el != nil && !signed(el) {
+			return nil, policyErr("Security/Signature", "the header block %s is not signed (no Reference to it)", el.FullTag())
+		}
 	}
 	if !signed(timestamp) {
 		return nil, policyErr("Security/Signature", "the wsu:Timestamp is not signed (no Reference to it)")
@@ -381,7 +385,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	}
 
 	// SignatureValue over the canonical SignedInfo.
-	svEl, err := one(sig, envelope.NSDSig, "SignatureValue", "Security/Signature")
+	svEl, err := one(sig, NSDSig, "SignatureValue", "Security/Signature")
 	if err != nil {
 		return nil, err
 	}
@@ -435,10 +439,15 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, policyErr("Security/Timestamp", "Timestamp expired at %s (now %s, skew %s): the message is stale", expires.Format(time.RFC3339), t.UTC().Format(time.RFC3339), skew)
 	}
 
-	out := &Verified{Certificate: cert, Created: created, Expires: expires}
-	if out.Doc, out.Intestazione, out.Body, err = rebuild(canon[intestazione], canon[body]); err != nil {
-		return nil, err
+	out := &Verified{Certificate: cert, Created: created, Expires: expires, Parts: map[xml.Name]*etree.Element{}}
+	var signedParts []*etree.Element
+	for _, n := range v.Parts {
+		if el := parts[n]; el != nil {
+			out.Parts[n] = canon[el]
+			signedParts = append(signedParts, canon[el])
+		}
 	}
+	out.Doc, out.Body = rebuild(signedParts, canon[body])
 	return out, nil
 }
 
@@ -447,12 +456,12 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 // signer's (the others are returned as intermediates).
 func keyInfoCert(sig, sec *etree.Element, ids idIndex) (*x509.Certificate, []*x509.Certificate, error) {
 	const pos = "Security/Signature/KeyInfo"
-	ki, err := one(sig, envelope.NSDSig, "KeyInfo", "Security/Signature")
+	ki, err := one(sig, NSDSig, "KeyInfo", "Security/Signature")
 	if err != nil {
 		return nil, nil, err
 	}
-	if strs := children(ki, envelope.NSWSSE, "SecurityTokenReference"); len(strs) == 1 {
-		r, err := one(strs[0], envelope.NSWSSE, "Reference", pos+"/SecurityTokenReference")
+	if strs := children(ki, NSWSSE, "SecurityTokenReference"); len(strs) == 1 {
+		r, err := one(strs[0], NSWSSE, "Reference", pos+"/SecurityTokenReference")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -461,7 +470,7 @@ func keyInfoCert(sig, sec *etree.Element, ids idIndex) (*x509.Certificate, []*x5
 			return nil, nil, dsigErr(pos, "SecurityTokenReference URI %q is not a #id reference", uri)
 		}
 		els := ids.wsu[uri[1:]]
-		if len(els) != 1 || ids.plain[uri[1:]] > 0 || els[0].Tag != "BinarySecurityToken" || els[0].NamespaceURI() != envelope.NSWSSE || els[0].Parent() != sec {
+		if len(els) != 1 || ids.plain[uri[1:]] > 0 || els[0].Tag != "BinarySecurityToken" || els[0].NamespaceURI() != NSWSSE || els[0].Parent() != sec {
 			return nil, nil, dsigErr(pos, "SecurityTokenReference %s does not point to a wsse:BinarySecurityToken of this wsse:Security", uri)
 		}
 		bst := els[0]
@@ -481,9 +490,9 @@ func keyInfoCert(sig, sec *etree.Element, ids idIndex) (*x509.Certificate, []*x5
 		}
 		return cert, nil, nil
 	}
-	if xds := children(ki, envelope.NSDSig, "X509Data"); len(xds) == 1 {
+	if xds := children(ki, NSDSig, "X509Data"); len(xds) == 1 {
 		var certs []*x509.Certificate
-		for _, c := range children(xds[0], envelope.NSDSig, "X509Certificate") {
+		for _, c := range children(xds[0], NSDSig, "X509Certificate") {
 			text, err := textOf(c, pos+"/X509Data")
 			if err != nil {
 				return nil, nil, err
@@ -553,7 +562,7 @@ func checkSignature(pub crypto.PublicKey, alg sigAlg, digest, sig []byte) error 
 func parseTimestamp(ts *etree.Element) (created, expires time.Time, err error) {
 	const pos = "Security/Timestamp"
 	get := func(name string) (time.Time, error) {
-		els := children(ts, envelope.NSWSU, name)
+		els := children(ts, NSWSU, name)
 		if len(els) != 1 {
 			return time.Time{}, policyErr(pos, "Timestamp has %d %s elements, want 1", len(els), name)
 		}
@@ -587,16 +596,16 @@ func parseCanonical(el *etree.Element, inclusive []string, what string) (*etree.
 	return d.Root(), nil
 }
 
-// rebuild assembles the verified document from the canonical copies of the Intestazione (nil
-// when there is none) and of the Body.
-func rebuild(intestazione, body *etree.Element) (*etree.Document, *etree.Element, *etree.Element, error) {
+// rebuild assembles the verified document from the canonical copies of the signed header
+// blocks and of the Body.
+func rebuild(headers []*etree.Element, body *etree.Element) (*etree.Document, *etree.Element) {
 	doc := etree.NewDocument()
 	env := doc.CreateElement("soap:Envelope")
-	env.CreateAttr("xmlns:soap", envelope.NSSOAP)
+	env.CreateAttr("xmlns:soap", NSSOAP)
 	hdr := env.CreateElement("soap:Header")
-	if intestazione != nil {
-		hdr.AddChild(intestazione)
+	for _, h := range headers {
+		hdr.AddChild(h)
 	}
 	env.AddChild(body)
-	return doc, intestazione, body, nil
+	return doc, body
 }
