@@ -163,6 +163,11 @@ func TestVerifyRejects(t *testing.T) {
 			x.CreateAttr("xmlns:u", NSWSU) // another prefix, same namespace URI
 			x.CreateAttr("u:Id", "id-Body")
 		}), nil, Invalid, "must be unique"},
+		{"second wsu:Id on the Body under another prefix", mutate(t, signed, func(doc *etree.Document) {
+			body := find(doc, "/Envelope/Body")
+			body.CreateAttr("xmlns:u", NSWSU)
+			body.CreateAttr("u:Id", "id-Other")
+		}), nil, Malformed, "are the same attribute"},
 		{"plain Id colliding with a signed id", mutate(t, signed, func(doc *etree.Document) {
 			find(doc, "/Envelope/Header").CreateElement("x").CreateAttr("Id", "id-Timestamp")
 		}), nil, Invalid, "ambiguous"},

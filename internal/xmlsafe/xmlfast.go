@@ -279,8 +279,11 @@ func (p *fastParser) attrs(el *etree.Element) (empty, ok bool) {
 			space, local = key[:c], key[c+1:]
 		}
 		for _, a := range el.Attr {
-			if a.Space == space && a.Key == local {
-				return false, false // duplicated: the reference path reports it
+			// The same qualified name (CreateAttr would merge the two), or the same local name
+			// under two prefixes that may be bound to one URI: the reference path, which resolves
+			// the prefixes, decides (repeatedAttr).
+			if a.Key == local && (a.Space == space || a.Space != "" && space != "") {
+				return false, false
 			}
 		}
 		el.CreateAttr(key, value)

@@ -129,7 +129,7 @@ func scanDirectives(data []byte) error {
 }
 
 // checkTree walks the tree without recursion, enforcing the depth and element caps and refusing
-// duplicated attributes.
+// duplicated attributes (repeatedAttr).
 func checkTree(root *etree.Element, lim Limits) error {
 	type frame struct {
 		el    *etree.Element
@@ -147,8 +147,12 @@ func checkTree(root *etree.Element, lim Limits) error {
 		if lim.MaxDepth > 0 && f.depth > lim.MaxDepth {
 			return &Error{Reason: fmt.Sprintf("elements nested deeper than %d (at <%s>)", lim.MaxDepth, f.el.FullTag())}
 		}
-		if a := repeatedAttr(f.el.Attr); a != nil {
-			return &Error{Reason: fmt.Sprintf("not well-formed: attribute %s repeated on <%s>", a.FullKey(), f.el.FullTag())}
+		if a, b := repeatedAttr(f.el); a != nil {
+			if a.FullKey() == b.FullKey() {
+				return &Error{Reason: fmt.Sprintf("not well-formed: attribute %s repeated on <%s>", b.FullKey(), f.el.FullTag())}
+			}
+			return &Error{Reason: fmt.Sprintf("not well-formed: attributes %s and %s on <%s> are the same attribute {%s}%s",
+				a.FullKey(), b.FullKey(), f.el.FullTag(), attrURI(f.el, a.Space), b.Key)}
 		}
 		for _, c := range f.el.ChildElements() {
 			stack = append(stack, frame{c, f.depth + 1})
@@ -157,31 +161,76 @@ func checkTree(root *etree.Element, lim Limits) error {
 	return nil
 }
 
-// repeatedAttr returns the first attribute of attrs whose name an earlier one has, or nil: pairs
-// compared for a few attributes, a set for many, so that an element with a million attributes
-// costs a million steps and not half a trillion.
-func repeatedAttr(attrs []etree.Attr) *etree.Attr {
+// repeatedAttr returns two attributes of el with the same expanded name (namespace URI, local
+// name), the earlier first, or nils. An unprefixed attribute is in no namespace (the default
+// namespace does not apply to attributes), so Id and u:Id are different attributes, while u:Id
+// and v:Id are the same one when u and v are bound to the same URI where el stands. Namespace
+// declarations are compared by the prefix they declare. Pairs are compared for a few attributes,
+// a set for many, so that an element with a million attributes costs a million steps and not half
+// a trillion; prefixes are resolved only for attributes whose local names meet.
+func repeatedAttr(el *etree.Element) (*etree.Attr, *etree.Attr) {
+	attrs := el.Attr
 	if len(attrs) <= 16 {
 		for j := 1; j < len(attrs); j++ {
 			for i := 0; i < j; i++ {
-				if attrs[i].Space == attrs[j].Space && attrs[i].Key == attrs[j].Key {
-					return &attrs[j]
+				if sameAttr(el, &attrs[i], &attrs[j]) {
+					return &attrs[i], &attrs[j]
 				}
 			}
 		}
-		return nil
+		return nil, nil
 	}
-	type name struct{ space, key string }
-	seen := make(map[name]bool, len(attrs))
-	for i := range attrs {
-		n := name{attrs[i].Space, attrs[i].Key}
-		if seen[n] {
-			return &attrs[i]
+	byLocal := make(map[string][]int, len(attrs))
+	for j := range attrs {
+		for _, i := range byLocal[attrs[j].Key] {
+			if sameAttr(el, &attrs[i], &attrs[j]) {
+				return &attrs[i], &attrs[j]
+			}
 		}
-		seen[n] = true
+		byLocal[attrs[j].Key] = append(byLocal[attrs[j].Key], j)
 	}
-	return nil
+	return nil, nil
 }
+
+// sameAttr reports whether a and b, attributes of el, have the same expanded name.
+func sameAttr(el *etree.Element, a, b *etree.Attr) bool {
+	switch {
+	case a.Key != b.Key:
+		return false
+	case a.Space == b.Space:
+		return true
+	case a.Space == "" || b.Space == "" || a.Space == "xmlns" || b.Space == "xmlns":
+		return false // no namespace, or a declaration, against a prefixed attribute
+	}
+	ua, oka := lookupPrefix(el, a.Space)
+	ub, okb := lookupPrefix(el, b.Space)
+	return oka && okb && ua == ub
+}
+
+// attrURI is the namespace URI of prefix at el, or "" when it is not declared.
+func attrURI(el *etree.Element, prefix string) string {
+	uri, _ := lookupPrefix(el, prefix)
+	return uri
+}
+
+// lookupPrefix returns the namespace URI bound to prefix at el (xml is always bound), and
+// whether it is bound at all.
+func lookupPrefix(el *etree.Element, prefix string) (string, bool) {
+	if prefix == "xml" {
+		return nsXML, true
+	}
+	for e := el; e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			if a.Space == "xmlns" && a.Key == prefix {
+				return a.Value, true
+			}
+		}
+	}
+	return "", false
+}
+
+// nsXML is the namespace bound to the prefix xml in every document.
+const nsXML = "http://www.w3.org/XML/1998/namespace"
 
 // readDocument reads data into an etree document, long runs of plain text lifted out of the
 // decoder's way (liftText) and put back as they were; when anything about that does not add up,

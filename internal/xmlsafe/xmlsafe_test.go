@@ -2,6 +2,7 @@ package xmlsafe
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -72,5 +73,61 @@ func TestNormalizeAttrSpace(t *testing.T) {
 		if got := string(normalizeAttrSpace([]byte(tt.in))); got != tt.want {
 			t.Errorf("normalizeAttrSpace(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// Attributes are the same when their expanded names (namespace URI, local name) are, whatever
+// their prefixes: libxml2 refuses <s:Body u:Id="a" v:Id="b"> with u and v bound to one URI
+// ("Namespaced Attribute Id in '…' redefined"), and so must we, or a signature verifier and the
+// application behind it may read different Ids off one element.
+func TestRepeatedAttributesByExpandedName(t *testing.T) {
+	const wsu = `http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd`
+	many := func(extra string) string {
+		var b strings.Builder
+		b.WriteString(`<r xmlns:u="urn:w" xmlns:v="urn:w"`)
+		for i := range 20 {
+			fmt.Fprintf(&b, ` a%d="%d"`, i, i)
+		}
+		return b.String() + extra + `/>`
+	}
+	tests := []struct {
+		name, in string
+		refused  bool
+	}{
+		{"two prefixes bound to wsu", `<s:Body xmlns:s="urn:soap" xmlns:u="` + wsu + `" xmlns:v="` + wsu + `" u:Id="a" v:Id="b"/>`, true},
+		{"the same prefix twice", `<r xmlns:u="urn:w" u:Id="a" u:Id="b"/>`, true},
+		{"the same unprefixed name twice", `<r Id="a" Id="b"/>`, true},
+		{"xml:lang twice", `<r xml:lang="it" xml:lang="en"/>`, true},
+		{"a prefix bound to the xml namespace beside xml:", `<r xmlns:x="http://www.w3.org/XML/1998/namespace" xml:lang="it" x:lang="en"/>`, true},
+		{"the same declaration twice", `<r xmlns:u="urn:w" xmlns:u="urn:w"/>`, true},
+		{"bound in an ancestor", `<r xmlns:u="urn:w" xmlns:v="urn:w"><a u:Id="1" v:Id="2"/></r>`, true},
+		{"one bound here, one in an ancestor", `<r xmlns:u="urn:w"><a xmlns:v="urn:w" u:Id="1" v:Id="2"/></r>`, true},
+		{"redefined in a nested scope onto the other's URI", `<r xmlns:u="urn:w" xmlns:v="urn:x"><a xmlns:v="urn:w" u:Id="1" v:Id="2"/></r>`, true},
+		{"many attributes (the set path)", many(` u:Id="1" v:Id="2"`), true},
+
+		{"two prefixes bound to different URIs", `<r xmlns:u="urn:w" xmlns:v="urn:x" u:Id="1" v:Id="2"/>`, false},
+		{"redefined in a nested scope away from the other's URI", `<r xmlns:u="urn:w" xmlns:v="urn:w"><a xmlns:v="urn:x" u:Id="1" v:Id="2"/></r>`, false},
+		{"the default namespace does not apply to attributes", `<r xmlns="urn:w" xmlns:u="urn:w" Id="1" u:Id="2"/>`, false},
+		{"unprefixed and prefixed with the same local name", `<r xmlns:u="urn:w" Id="1" u:Id="2"/>`, false},
+		{"a declaration and an attribute with the same local name", `<r xmlns:u="urn:w" xmlns:Id="urn:i" u:Id="1"/>`, false},
+		{"the same prefix on sibling elements", `<r xmlns:u="urn:w"><a u:Id="1"/><b u:Id="1"/></r>`, false},
+		{"many attributes, no repeat", many(` u:Id="1"`), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.in), DefaultLimits)
+			if tt.refused {
+				var e *Error
+				if !errors.As(err, &e) || !strings.Contains(e.Reason, "attribute") {
+					t.Fatalf("Parse(%s) = %v, want a repeated attribute refused", tt.in, err)
+				}
+			} else if err != nil {
+				t.Fatalf("Parse(%s): %v", tt.in, err)
+			}
+			// The fast path may take only what the reference path accepts, with the same tree.
+			if checkFastParse(t, []byte(tt.in), DefaultLimits) && tt.refused {
+				t.Errorf("the fast path accepts %s", tt.in)
+			}
+		})
 	}
 }
