@@ -37,36 +37,51 @@ func (e *Error) Error() string {
 
 // Parse parses data into an etree document after the checks every untrusted input needs: a
 // size cap, no DOCTYPE or other directive (so no entity declarations, internal or external, and
-// no entity expansion), exactly one root element and nothing but white space, comments and
-// processing instructions beside it, attribute values normalised as XML 1.0 requires, no
-// duplicated attribute, and caps on depth and element count. Well-formed input takes a fast
-// reader of our own (xmlfast.go) that builds the same tree; anything else is read by
-// encoding/xml, which gives the error.
+// no entity expansion), UTF-8 only, exactly one root element and nothing but white space,
+// comments and processing instructions beside it, attribute values normalised as XML 1.0
+// requires, caps on depth and element count, and the rules of XML 1.0 and Namespaces in XML that
+// encoding/xml leaves out (checkWellFormed: declared prefixes, QNames, no two attributes with one
+// expanded name, ...). What it accepts libxml2 reads too, as FuzzParse checks. Well-formed input
+// takes a fast reader of our own (xmlfast.go) that builds the same tree as encoding/xml;
+// anything else is read by encoding/xml, which gives the error.
 func Parse(data []byte, lim Limits) (*etree.Document, error) {
 	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
 		return nil, &Error{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes)}
 	}
-	if doc, ok := fastParse(data, lim); ok {
-		return doc, nil
+	doc, ok := fastParse(data, lim)
+	if !ok {
+		var err error
+		if doc, err = parseReference(data, lim); err != nil {
+			return nil, err
+		}
 	}
-	return parseReference(data, lim)
+	if err := checkWellFormed(doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
 }
 
 // parseReference is Parse over encoding/xml: the path that gives every error, and the
 // reference the fast path (xmlfast.go) must agree with.
 func parseReference(data []byte, lim Limits) (*etree.Document, error) {
-	if i := bytes.Index(data, []byte("<!")); i >= 0 {
+	if bytes.Contains(data, []byte("<!")) || bytes.Contains(data, []byte("&#")) || bytes.Contains(data, []byte("<?")) {
 		// Only comments and CDATA sections may start with "<!"; anything else (DOCTYPE, ENTITY,
-		// ELEMENT, ATTLIST) is a DTD construct we refuse before the decoder sees it. The scan is
-		// exact because it skips comments and CDATA sections whole.
-		if err := scanDirectives(data); err != nil {
+		// ELEMENT, ATTLIST) is a DTD construct we refuse before the decoder sees it. Where
+		// encoding/xml is laxer than XML (and libxml2), the scan refuses too: a character
+		// reference to a surrogate (read as U+FFFD), a processing instruction's target glued to
+		// its content. The scan is exact because it skips comments, CDATA sections and
+		// processing instructions whole.
+		if err := scanMarkup(data); err != nil {
 			return nil, err
 		}
 	}
 	// encoding/xml keeps a literal tab or newline inside an attribute value, where XML 1.0
 	// (§3.3.3) and every other stack turn it into a space; normalise first, so that what we
 	// canonicalise and verify is what the signer saw.
-	data = normalizeAttrSpace(data)
+	data, glued := normalizeAttrSpace(data)
+	if glued {
+		return nil, &Error{Reason: "not well-formed: attributes must be separated by white space"}
+	}
 	doc, err := readDocument(data)
 	if err != nil {
 		return nil, &Error{Reason: "not well-formed: " + strings.TrimPrefix(err.Error(), "XML syntax error on ")}
@@ -77,12 +92,10 @@ func parseReference(data []byte, lim Limits) (*etree.Document, error) {
 		case *etree.Element:
 			roots++
 		case *etree.CharData:
-			if strings.TrimSpace(t.Data) != "" {
+			if !isXMLSpace(t.Data) { // CDATA here: scanMarkup refused it
 				return nil, &Error{Reason: "not well-formed: text outside the root element"}
 			}
-		case *etree.Directive:
-			return nil, &Error{Reason: "DOCTYPE and other DTD declarations are not accepted"}
-		}
+		} // directives never get here: scanMarkup refuses every "<!" but comments and CDATA
 	}
 	if roots != 1 {
 		return nil, &Error{Reason: fmt.Sprintf("not well-formed: %d root elements, want 1", roots)}
@@ -93,15 +106,16 @@ func parseReference(data []byte, lim Limits) (*etree.Document, error) {
 	return doc, nil
 }
 
-// scanDirectives refuses any "<!" construct other than a comment or a CDATA section.
-func scanDirectives(data []byte) error {
-	line := 1
+// scanMarkup refuses any "<!" construct other than a comment or a CDATA section, and character
+// references to surrogates, outside comments and CDATA sections.
+func scanMarkup(data []byte) error {
+	line, depth := 1, 0 // depth: open elements, to find CDATA outside the root element
 	for i := 0; i < len(data); i++ {
 		switch data[i] {
 		case '\n':
 			line++
 			continue
-		case '<':
+		case '<', '&':
 		default:
 			continue
 		}
@@ -119,17 +133,75 @@ func scanDirectives(data []byte) error {
 			if end < 0 {
 				return &Error{Reason: "not well-formed: unterminated CDATA section", Line: line}
 			}
+			if depth == 0 {
+				return &Error{Reason: "not well-formed: CDATA section outside the root element", Line: line}
+			}
 			line += bytes.Count(rest[:9+end+3], []byte("\n"))
 			i += 9 + end + 2
 		case bytes.HasPrefix(rest, []byte("<!")):
 			return &Error{Reason: "DOCTYPE and other DTD declarations are not accepted", Line: line}
+		case bytes.HasPrefix(rest, []byte("<?")):
+			end := bytes.Index(rest[2:], []byte("?>"))
+			if end < 0 {
+				return &Error{Reason: "not well-formed: unterminated processing instruction", Line: line}
+			}
+			pi := rest[2 : 2+end]
+			target := pi
+			if t := bytes.IndexAny(pi, " \t\r\n"); t >= 0 {
+				target = pi[:t]
+			}
+			if len(target) == 0 || bytes.ContainsFunc(target, func(r rune) bool { return r < utf8.RuneSelf && !nameByte(byte(r)) }) {
+				return &Error{Reason: fmt.Sprintf("not well-formed: processing instruction %q does not start with a target and white space", pi), Line: line}
+			}
+			line += bytes.Count(rest[:2+end+2], []byte("\n"))
+			i += 2 + end + 1
+		case rest[0] == '<':
+			end := skipMarkup(data, i) // a start, end or empty-element tag
+			switch {
+			case len(rest) > 1 && rest[1] == '/':
+				depth--
+			case data[end-2] != '/':
+				depth++
+			}
+			tag := data[i:end]
+			for k := bytes.IndexByte(tag, '&'); k >= 0; k = bytes.IndexByte(tag, '&') {
+				if ref := surrogateRef(tag[k:]); ref != "" { // in an attribute value
+					return &Error{Reason: fmt.Sprintf("not well-formed: character reference %s to a surrogate", ref), Line: line}
+				}
+				tag = tag[k+1:]
+			}
+			line += bytes.Count(data[i:end], []byte("\n"))
+			i = end - 1
+		case rest[0] == '&':
+			if ref := surrogateRef(rest); ref != "" {
+				return &Error{Reason: fmt.Sprintf("not well-formed: character reference %s to a surrogate", ref), Line: line}
+			}
 		}
 	}
 	return nil
 }
 
-// checkTree walks the tree without recursion, enforcing the depth and element caps and refusing
-// duplicated attributes (repeatedAttr).
+// surrogateRef returns the character reference b starts with when it names a surrogate, or "".
+func surrogateRef(b []byte) string {
+	if !bytes.HasPrefix(b, []byte("&#")) {
+		return ""
+	}
+	semi := bytes.IndexByte(b, ';')
+	if semi < 0 {
+		return "" // the decoder reports it
+	}
+	ref, base := string(b[2:semi]), 10
+	if strings.HasPrefix(ref, "x") {
+		ref, base = ref[1:], 16
+	}
+	if n, err := strconv.ParseUint(ref, base, 32); err == nil && 0xD800 <= n && n <= 0xDFFF {
+		return string(b[:semi+1])
+	}
+	return ""
+}
+
+// checkTree walks the tree without recursion, enforcing the depth and element caps (which the
+// fast path enforces as it reads).
 func checkTree(root *etree.Element, lim Limits) error {
 	type frame struct {
 		el    *etree.Element
@@ -147,90 +219,12 @@ func checkTree(root *etree.Element, lim Limits) error {
 		if lim.MaxDepth > 0 && f.depth > lim.MaxDepth {
 			return &Error{Reason: fmt.Sprintf("elements nested deeper than %d (at <%s>)", lim.MaxDepth, f.el.FullTag())}
 		}
-		if a, b := repeatedAttr(f.el); a != nil {
-			if a.FullKey() == b.FullKey() {
-				return &Error{Reason: fmt.Sprintf("not well-formed: attribute %s repeated on <%s>", b.FullKey(), f.el.FullTag())}
-			}
-			return &Error{Reason: fmt.Sprintf("not well-formed: attributes %s and %s on <%s> are the same attribute {%s}%s",
-				a.FullKey(), b.FullKey(), f.el.FullTag(), attrURI(f.el, a.Space), b.Key)}
-		}
 		for _, c := range f.el.ChildElements() {
 			stack = append(stack, frame{c, f.depth + 1})
 		}
 	}
 	return nil
 }
-
-// repeatedAttr returns two attributes of el with the same expanded name (namespace URI, local
-// name), the earlier first, or nils. An unprefixed attribute is in no namespace (the default
-// namespace does not apply to attributes), so Id and u:Id are different attributes, while u:Id
-// and v:Id are the same one when u and v are bound to the same URI where el stands. Namespace
-// declarations are compared by the prefix they declare. Pairs are compared for a few attributes,
-// a set for many, so that an element with a million attributes costs a million steps and not half
-// a trillion; prefixes are resolved only for attributes whose local names meet.
-func repeatedAttr(el *etree.Element) (*etree.Attr, *etree.Attr) {
-	attrs := el.Attr
-	if len(attrs) <= 16 {
-		for j := 1; j < len(attrs); j++ {
-			for i := 0; i < j; i++ {
-				if sameAttr(el, &attrs[i], &attrs[j]) {
-					return &attrs[i], &attrs[j]
-				}
-			}
-		}
-		return nil, nil
-	}
-	byLocal := make(map[string][]int, len(attrs))
-	for j := range attrs {
-		for _, i := range byLocal[attrs[j].Key] {
-			if sameAttr(el, &attrs[i], &attrs[j]) {
-				return &attrs[i], &attrs[j]
-			}
-		}
-		byLocal[attrs[j].Key] = append(byLocal[attrs[j].Key], j)
-	}
-	return nil, nil
-}
-
-// sameAttr reports whether a and b, attributes of el, have the same expanded name.
-func sameAttr(el *etree.Element, a, b *etree.Attr) bool {
-	switch {
-	case a.Key != b.Key:
-		return false
-	case a.Space == b.Space:
-		return true
-	case a.Space == "" || b.Space == "" || a.Space == "xmlns" || b.Space == "xmlns":
-		return false // no namespace, or a declaration, against a prefixed attribute
-	}
-	ua, oka := lookupPrefix(el, a.Space)
-	ub, okb := lookupPrefix(el, b.Space)
-	return oka && okb && ua == ub
-}
-
-// attrURI is the namespace URI of prefix at el, or "" when it is not declared.
-func attrURI(el *etree.Element, prefix string) string {
-	uri, _ := lookupPrefix(el, prefix)
-	return uri
-}
-
-// lookupPrefix returns the namespace URI bound to prefix at el (xml is always bound), and
-// whether it is bound at all.
-func lookupPrefix(el *etree.Element, prefix string) (string, bool) {
-	if prefix == "xml" {
-		return nsXML, true
-	}
-	for e := el; e != nil; e = e.Parent() {
-		for _, a := range e.Attr {
-			if a.Space == "xmlns" && a.Key == prefix {
-				return a.Value, true
-			}
-		}
-	}
-	return "", false
-}
-
-// nsXML is the namespace bound to the prefix xml in every document.
-const nsXML = "http://www.w3.org/XML/1998/namespace"
 
 // readDocument reads data into an etree document, long runs of plain text lifted out of the
 // decoder's way (liftText) and put back as they were; when anything about that does not add up,
@@ -473,9 +467,9 @@ func plainOut(s string) bool {
 // specification requires. Without it, an attribute written across lines by another stack would
 // canonicalize to &#xA; here and to a space in libxml2, and a valid signature would fail.
 // Comments, CDATA sections and processing instructions are skipped whole; malformed input is
-// returned as it is, for the parser to report.
-func normalizeAttrSpace(data []byte) []byte {
-	var out []byte
+// returned as it is, for the parser to report, except for one thing encoding/xml lets through:
+// an attribute glued to the previous value (a="1"b="2"), reported as glued.
+func normalizeAttrSpace(data []byte) (out []byte, glued bool) {
 	last := 0
 	n := len(data)
 	skip := func(i int, open, close string) int {
@@ -516,6 +510,9 @@ func normalizeAttrSpace(data []byte) []byte {
 			switch c {
 			case quote:
 				quote = 0
+				if i+1 < n && !isSpaceByte(data[i+1]) && data[i+1] != '>' && data[i+1] != '/' {
+					glued = true // another attribute right after the value: not well-formed
+				}
 			case '\t', '\n', '\r':
 				out = append(out, data[last:i]...)
 				out = append(out, ' ')
@@ -527,7 +524,9 @@ func normalizeAttrSpace(data []byte) []byte {
 		}
 	}
 	if out == nil {
-		return data
+		return data, glued
 	}
-	return append(out, data[last:]...)
+	return append(out, data[last:]...), glued
 }
+
+func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
