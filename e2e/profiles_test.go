@@ -16,6 +16,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/envelope/wssec"
 )
 
 // TestTwoGateways: a province and a national gateway as separate porta serve processes, each
@@ -110,10 +111,11 @@ func TestTwoGateways(t *testing.T) {
 
 	// Buste crafted as the Provincia's gateway would send them, signed with its key and posted
 	// with its client certificate to the Ministero's PA.
-	signer, err := envelope.LoadSigner(filepath.Join(p.dir, "key.pem"), filepath.Join(p.dir, "cert.pem"))
+	signer, err := wssec.LoadSigner(filepath.Join(p.dir, "key.pem"), filepath.Join(p.dir, "cert.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	signer.Parts = envelope.SignedParts()
 	cli := mtlsClient(t, p, m)
 	seq := 0
 	craft := func(mutate func(h *envelope.Header), post func(*etree.Document)) []byte {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/beevik/etree"
+	"porta/internal/xmlsafe"
 )
 
 // Prefixes the builder writes.
@@ -162,14 +163,14 @@ func NewEnvelope(h *Header, body ...*etree.Element) *etree.Document {
 }
 
 // Wrap puts payload, an XML document, into the Body of a new envelope carrying h. The payload
-// is read with ParseXML (DefaultLimits): an XML declaration, comments and processing instructions
+// is read with xmlsafe.Parse (xmlsafe.DefaultLimits): an XML declaration, comments and processing instructions
 // around the one root element are allowed and dropped; an empty or all-white-space payload gives an
 // empty Body. The error names what is wrong with the payload.
 func Wrap(h *Header, payload []byte) (*etree.Document, error) {
 	if len(bytes.TrimSpace(payload)) == 0 {
 		return NewEnvelope(h), nil
 	}
-	doc, err := ParseXML(payload, DefaultLimits)
+	doc, err := xmlsafe.Parse(payload, xmlsafe.DefaultLimits)
 	if err != nil {
 		return nil, fmt.Errorf("payload: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"porta/internal/xmlsafe"
 )
 
 // Message is a SOAP envelope carrying a busta, as parsed: the document, the typed header, and
@@ -18,10 +19,10 @@ type Message struct {
 	Body         *etree.Element
 }
 
-// Parse reads an untrusted SOAP message with ParseXML (DefaultLimits) and then ParseDocument.
+// Parse reads an untrusted SOAP message with xmlsafe.Parse (xmlsafe.DefaultLimits) and then ParseDocument.
 // XML that is not acceptable is a bare EGOV_IT_001 error.
 func Parse(data []byte) (*Message, error) {
-	doc, err := ParseXML(data, DefaultLimits)
+	doc, err := xmlsafe.Parse(data, xmlsafe.DefaultLimits)
 	if err != nil {
 		e := NewError(CodeEnvelopeFormat, "Envelope", err.Error())
 		e.Bare = true

@@ -78,7 +78,7 @@ func TestParseMalformed(t *testing.T) {
 		bare  bool
 	}{
 		// (a) bare faults: the header cannot be read
-		{"no eGov header", []string{intestazione, `<x:Other xmlns:x="urn:x">`, `</eGov_IT:Intestazione>`, `</x:Other>`}, []string{"EGOV_IT_001 Intestazione"}, true},
+		{"no eGov header", []string{intestazione, `<x:Other xmlns:x="urn:x" xmlns:eGov_IT="` + NSeGov + `">`, `</eGov_IT:Intestazione>`, `</x:Other>`}, []string{"EGOV_IT_001 Intestazione"}, true},
 		{"not SOAP", []string{`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">`, `<soapenv:Envelope xmlns:soapenv="http://www.w3.org/2003/05/soap-envelope">`}, []string{"EGOV_IT_001 Envelope"}, true},
 		{"not well-formed", []string{`</soapenv:Envelope>`, `</soapenv:Envelop>`}, []string{"EGOV_IT_001 Envelope"}, true},
 		{"no Mittente", []string{mittente, ""}, []string{"EGOV_IT_101 Mittente"}, true},

@@ -9,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // How the Porta Applicativa answers a busta that passed every stage: by kind, deliver now
@@ -108,10 +109,10 @@ func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*
 		return nil, &backendError{fmt.Errorf("deliver %s to %s: %w", h.ID, h.Service, err)}
 	}
 	lim := g.verify.Limits
-	if lim == (envelope.Limits{}) {
-		lim = envelope.DefaultLimits
+	if lim == (xmlsafe.Limits{}) {
+		lim = xmlsafe.DefaultLimits
 	}
-	rdoc, err := envelope.ParseXML(rep.Envelope, lim)
+	rdoc, err := xmlsafe.Parse(rep.Envelope, lim)
 	if err != nil {
 		return nil, fmt.Errorf("backend of %s answered %s: %w", h.Service, h.ID, err)
 	}

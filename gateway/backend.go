@@ -10,6 +10,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // Backend is the local application that provides a service: the gateway hands it each inbound
@@ -123,7 +124,7 @@ type HandlerBackend struct {
 
 // Deliver implements Backend.
 func (b *HandlerBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) {
-	doc, err := envelope.ParseXML(d.Envelope, envelope.DefaultLimits)
+	doc, err := xmlsafe.Parse(d.Envelope, xmlsafe.DefaultLimits)
 	if err != nil {
 		return nil, fmt.Errorf("built-in backend: %w", err)
 	}
@@ -151,7 +152,7 @@ func (b *HandlerBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, erro
 	}
 	rdoc := plainEnvelope(nil)
 	if len(out) > 0 {
-		p, err := envelope.ParseXML(out, envelope.DefaultLimits)
+		p, err := xmlsafe.Parse(out, xmlsafe.DefaultLimits)
 		if err != nil {
 			return nil, fmt.Errorf("built-in backend answered with bad XML: %w", err)
 		}

@@ -13,12 +13,13 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/envelope/wssec"
 )
 
 // craft builds a busta from the Provincia to the Ministero as the PD would, lets mutate change
 // its header (and the document after signing, through post), signs it with signer and returns the
 // bytes.
-func craft(t testing.TB, n *network, mutate func(h *envelope.Header), signer *envelope.Signer, post func(doc *etree.Document)) []byte {
+func craft(t testing.TB, n *network, mutate func(h *envelope.Header), signer *wssec.Signer, post func(doc *etree.Document)) []byte {
 	t.Helper()
 	ctx := context.Background()
 	id, err := n.prov.g.nextID(ctx, prov)
@@ -54,11 +55,12 @@ func craft(t testing.TB, n *network, mutate func(h *envelope.Header), signer *en
 	return b
 }
 
-func (nd *node) signer(t testing.TB) *envelope.Signer {
-	s, err := envelope.NewSigner(nd.id.key, []*x509.Certificate{nd.id.cert})
+func (nd *node) signer(t testing.TB) *wssec.Signer {
+	s, err := wssec.NewSigner(nd.id.key, []*x509.Certificate{nd.id.cert})
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Parts = envelope.SignedParts()
 	return s
 }
 

@@ -68,7 +68,7 @@
 // Each busta goes through these stages in order; the first that fails answers HTTP 500 with its
 // eGov code:
 //
-//	 1  well-formedness: acceptable XML (envelope.ParseXML: no DTD, size caps)           001, bare fault
+//	 1  well-formedness: acceptable XML (xmlsafe.Parse: no DTD, size caps)                001, bare fault
 //	 2  header: a SOAP 1.1 envelope with one eGov_IT:Intestazione the busta model
 //	    reads (actor, mustUnderstand, schema of the busta, value formats)                001 bare; 002, 1xx
 //	 3  sender: Mittente is a party of the registry                                      101
@@ -81,7 +81,7 @@
 //	 9  RiferimentoMessaggio: names a busta this gateway sent or received, as the
 //	    profile requires (risposta: a request sent; richiesta-stato: one received)       109, 111
 //	10  expiry: Scadenza not past, OraRegistrazione within the window                    301
-//	11  signature: WS-Security verified (envelope.Verifier); from here on only the
+//	11  signature: WS-Security verified (wssec.Verifier); from here on only the
 //	    verified header and body are used; the signed header must equal the one
 //	    read in every field the checks used                                              117, 200, 202
 //	12  authorisation: signer and TLS client certificates belong to the sender,

@@ -14,6 +14,7 @@ import (
 
 	"porta/audit"
 	"porta/envelope"
+	"porta/envelope/wssec"
 )
 
 // ErrDuplicate is returned by Store.Enqueue and Store.Remember when the busta ID is already in the
@@ -94,8 +95,8 @@ func (o *Options) defaults() {
 type Deps struct {
 	Directory Directory
 	Store     Store
-	Signer    *envelope.Signer
-	Verifier  *envelope.Verifier
+	Signer    *wssec.Signer
+	Verifier  *wssec.Verifier
 	Validator Validator    // payload schemas; nil = no service may name a schema
 	Client    *http.Client // calls to peer gateways: mTLS, pooled connections
 	Clock     func() time.Time
@@ -112,8 +113,8 @@ type Gateway struct {
 	opt     Options
 	dir     Directory
 	store   Store
-	signer  *envelope.Signer
-	verify  *envelope.Verifier
+	signer  *wssec.Signer
+	verify  *wssec.Verifier
 	valid   Validator
 	client  *http.Client
 	now     func() time.Time

@@ -19,6 +19,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/envelope/wssec"
 )
 
 // A test network: two gateways in one process, each with its own keys, registry and store, their
@@ -163,11 +164,12 @@ func newNetworkOn(t testing.TB, open func(name string) Store) *network {
 		pool.AddCert(peer.id.cert)
 		nd.cli = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{nd.id.tls}, RootCAs: pool}}}
 		t.Cleanup(nd.cli.CloseIdleConnections)
-		signer, err := envelope.NewSigner(nd.id.key, []*x509.Certificate{nd.id.cert})
+		signer, err := wssec.NewSigner(nd.id.key, []*x509.Certificate{nd.id.cert})
 		if err != nil {
 			t.Fatal(err)
 		}
-		verifier := &envelope.Verifier{Trust: envelope.NewTrustStore([]*x509.Certificate{peer.id.cert, nd.id.cert}, nil)}
+		signer.Parts = envelope.SignedParts()
+		verifier := &wssec.Verifier{Trust: wssec.NewTrustStore([]*x509.Certificate{peer.id.cert, nd.id.cert}, nil), Parts: envelope.SignedParts()}
 		logger := slog.New(slog.DiscardHandler)
 		if testing.Verbose() {
 			logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", nd.name)

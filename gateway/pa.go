@@ -13,6 +13,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // The Porta Applicativa: POST /pa takes buste from peer gateways. Each busta goes through the
@@ -161,10 +162,10 @@ func (g *Gateway) checkWellFormed(_ context.Context, in *inbound) (*reply, error
 		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+ct+": SOAP 1.1 wants text/xml")
 	}
 	lim := g.verify.Limits
-	if lim == (envelope.Limits{}) {
-		lim = envelope.DefaultLimits
+	if lim == (xmlsafe.Limits{}) {
+		lim = xmlsafe.DefaultLimits
 	}
-	doc, err := envelope.ParseXML(in.raw, lim)
+	doc, err := xmlsafe.Parse(in.raw, lim)
 	if err != nil {
 		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error())
 	}
@@ -402,12 +403,13 @@ func expired(detail string) error {
 func (g *Gateway) checkSignature(_ context.Context, in *inbound) (*reply, error) {
 	v, err := g.verify.VerifyDocument(in.doc)
 	if err != nil {
-		return nil, err
+		return nil, envelope.SecurityError(err)
 	}
-	if v.Intestazione == nil {
+	intestazione := v.Parts[envelope.IntestazioneName]
+	if intestazione == nil {
 		return nil, envelope.NewError(envelope.CodeSecurityPolicy, "Intestazione", "the busta header is not signed")
 	}
-	h, err := envelope.ParseHeader(v.Intestazione)
+	h, err := envelope.ParseHeader(intestazione)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // The Porta Delegata: POST /pd/{consumer}/{provider}/{service}/{action} takes a SOAP 1.1 request
@@ -218,10 +219,10 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 	}
 	out.raw = raw
 	lim := g.verify.Limits
-	if lim == (envelope.Limits{}) {
-		lim = envelope.DefaultLimits
+	if lim == (xmlsafe.Limits{}) {
+		lim = xmlsafe.DefaultLimits
 	}
-	doc, err := envelope.ParseXML(raw, lim)
+	doc, err := xmlsafe.Parse(raw, lim)
 	if err != nil {
 		return nil, clientErr("request is not acceptable XML: %v", err)
 	}
@@ -518,10 +519,10 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 		return nil, nil
 	}
 	lim := g.verify.Limits
-	if lim == (envelope.Limits{}) {
-		lim = envelope.DefaultLimits
+	if lim == (xmlsafe.Limits{}) {
+		lim = xmlsafe.DefaultLimits
 	}
-	doc, err := envelope.ParseXML(body, lim)
+	doc, err := xmlsafe.Parse(body, lim)
 	if err != nil {
 		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the provider's gateway answered HTTP %d with unreadable XML", status), Err: err}
 	}
@@ -553,12 +554,13 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	}
 	v, err := g.verify.VerifyDocument(doc)
 	if err != nil {
-		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the signature of the provider's reply is not valid", Err: err}
+		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the signature of the provider's reply is not valid", Err: envelope.SecurityError(err)}
 	}
-	if v.Intestazione == nil {
+	intestazione := v.Parts[envelope.IntestazioneName]
+	if intestazione == nil {
 		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's reply carries no signed busta"}
 	}
-	h, err := envelope.ParseHeader(v.Intestazione)
+	h, err := envelope.ParseHeader(intestazione)
 	if err != nil {
 		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's signed reply header is not valid", Err: err}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // SOAP 1.1 plumbing shared by the Porta Delegata and the Porta Applicativa: building envelopes
@@ -166,9 +167,9 @@ func readLimited(r io.Reader, size, limit int64) (b []byte, over bool, err error
 }
 
 // docBytes serialises doc into a buffer grown to hint bytes first (the expected size; 0 when
-// small or unknown), long texts copied whole (envelope.WriteXML).
+// small or unknown), long texts copied whole (xmlsafe.Write).
 func docBytes(doc *etree.Document, hint int) ([]byte, error) {
-	return envelope.WriteXML(doc, hint)
+	return xmlsafe.Write(doc, hint)
 }
 
 // sizeHint is the expected serialised size of a message carrying a payload that came in n bytes:

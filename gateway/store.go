@@ -11,6 +11,7 @@ import (
 
 	"porta/audit"
 	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // auditStore adapts the audit store (which must not know the gateway's or the envelope's types)
@@ -166,7 +167,7 @@ func fromAudit(ar *audit.Record) *Record {
 		r.Exceptions = append(r.Exceptions, envelope.Exception{Code: envelope.Code(e.Code), Severity: envelope.Severity(e.Severity), Context: e.Context, Position: e.Position})
 	}
 	if len(ar.Header) > 0 {
-		if doc, err := envelope.ParseXML(ar.Header, envelope.DefaultLimits); err == nil {
+		if doc, err := xmlsafe.Parse(ar.Header, xmlsafe.DefaultLimits); err == nil {
 			if h, err := envelope.ParseHeader(doc.Root()); err == nil {
 				r.Header = h
 			}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"porta/envelope"
+	"porta/internal/xmlsafe"
 )
 
 // GET /pd/{consumer}/{provider}/{service}[/{action}]?wsdl returns the service's WSDL with every
@@ -85,7 +85,7 @@ func rewriteWSDL(file, rel, self string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := envelope.ParseXML(data, envelope.DefaultLimits)
+	doc, err := xmlsafe.Parse(data, xmlsafe.DefaultLimits)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -131,7 +131,7 @@ func references(wsdl string) (map[string]bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		doc, err := envelope.ParseXML(data, envelope.DefaultLimits)
+		doc, err := xmlsafe.Parse(data, xmlsafe.DefaultLimits)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}

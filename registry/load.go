@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"porta/envelope"
+	"porta/envelope/wssec"
 )
 
 // Options tune Load and Check. The zero value is ready to use.
@@ -337,7 +338,7 @@ func (b *builder) certs(d *decoder, m map[string]*yaml.Node, key, what string, o
 				continue
 			}
 		}
-		cs, err := envelope.ParseCertificatesPEM(data)
+		cs, err := wssec.ParseCertificatesPEM(data)
 		if err != nil {
 			d.errf(d.File, item.Line, "%s: %s item %d (%s): %v", what, key, i+1, src, err)
 			continue
@@ -549,7 +550,7 @@ func (b *builder) deliveryTLS(d *decoder, n *yaml.Node, what string) *tls.Config
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: d.Str(m, "server_name", what)}
 	if ca := d.Str(m, "ca", what); ca != "" {
 		data, err := os.ReadFile(d.Path(ca))
-		cs, perr := envelope.ParseCertificatesPEM(data)
+		cs, perr := wssec.ParseCertificatesPEM(data)
 		switch {
 		case err != nil:
 			d.errf(d.File, m["ca"].Line, "%s: delivery tls ca %s: %v", what, ca, unwrapPathErr(err))

@@ -18,7 +18,7 @@ import (
 	"slices"
 	"time"
 
-	"porta/envelope"
+	"porta/envelope/wssec"
 )
 
 // Key algorithms of GenerateKey.
@@ -79,7 +79,7 @@ func ReadKeyFile(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := envelope.ParseKeyPEM(data)
+	k, err := wssec.ParseKeyPEM(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -92,7 +92,7 @@ func ReadCertFile(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := envelope.ParseCertificatesPEM(data)
+	cs, err := wssec.ParseCertificatesPEM(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

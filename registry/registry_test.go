@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"porta/envelope"
+	"porta/envelope/wssec"
 )
 
 var at2030 = Options{Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}
@@ -251,7 +252,7 @@ func TestPKI(t *testing.T) {
 	if _, err := LoadCA(filepath.Join(dir, "nowhere")); err == nil {
 		t.Error("LoadCA of a missing directory succeeded")
 	}
-	if _, err := envelope.ParseCertificatesPEM([]byte("nothing here")); err == nil {
+	if _, err := wssec.ParseCertificatesPEM([]byte("nothing here")); err == nil {
 		t.Error("ParseCertificatesPEM accepted no PEM")
 	}
 }

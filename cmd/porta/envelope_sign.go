@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"porta/envelope"
+	"porta/envelope/wssec"
 )
 
 func init() {
@@ -48,11 +49,12 @@ func runEnvelopeSign(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	if *key == "" || *cert == "" {
 		return fs.fail("--key and --cert are required")
 	}
-	signer, err := envelope.LoadSigner(*key, *cert)
+	signer, err := wssec.LoadSigner(*key, *cert)
 	if err != nil {
 		fmt.Fprintf(stderr, "porta envelope sign: %v\n", err)
 		return 1
 	}
+	signer.Parts = envelope.SignedParts()
 	data, name, err := wssecInput(fs, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "porta envelope sign: %v\n", err)
@@ -83,7 +85,7 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	var trust, ca wssecPaths
 	fs.Var(&trust, "trust", "PEM `file` of a pinned signer certificate (repeatable)")
 	fs.Var(&ca, "ca", "PEM `file` of a trusted CA certificate (repeatable)")
-	skew := fs.Duration("max-skew", envelope.DefaultMaxSkew, "clock skew tolerated on the wsu:Timestamp")
+	skew := fs.Duration("max-skew", wssec.DefaultMaxSkew, "clock skew tolerated on the wsu:Timestamp")
 	if code, done := fs.parse(args); done {
 		return code
 	}
@@ -94,7 +96,7 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "porta envelope verify: --max-skew must not be negative")
 		return 2
 	}
-	store, err := envelope.LoadTrustStore(trust, ca)
+	store, err := wssec.LoadTrustStore(trust, ca)
 	if err != nil {
 		fmt.Fprintf(stderr, "porta envelope verify: %v\n", err)
 		return 1
@@ -104,18 +106,19 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "porta envelope verify: %v\n", err)
 		return 1
 	}
-	v := &envelope.Verifier{Trust: store, MaxSkew: *skew, Now: time.Now}
+	v := &wssec.Verifier{Trust: store, MaxSkew: *skew, Now: time.Now, Parts: envelope.SignedParts()}
 	if *skew == 0 {
 		v.MaxSkew = time.Nanosecond // 0 asked for: no tolerance (the Verifier reads 0 as the default)
 	}
 	verified, err := v.Verify(data)
 	if err != nil {
-		return printWSSecError(stderr, err)
+		return printWSSecError(stderr, envelope.SecurityError(err))
 	}
-	if verified.Intestazione == nil {
+	intestazione := verified.Parts[envelope.IntestazioneName]
+	if intestazione == nil {
 		return printWSSecError(stderr, envelope.NewError(envelope.CodeHeaderFormat, "Intestazione", "the signature is valid but the message carries no eGov_IT:Intestazione"))
 	}
-	h, err := envelope.ParseHeader(verified.Intestazione)
+	h, err := envelope.ParseHeader(intestazione)
 	if err != nil {
 		return printWSSecError(stderr, err)
 	}

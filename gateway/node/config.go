@@ -17,7 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"porta/envelope"
+	"porta/envelope/wssec"
 	"porta/internal/redact"
 	"porta/internal/size"
 	"porta/internal/yamlpos"
@@ -121,12 +121,12 @@ const (
 )
 
 var sigAlgs = map[string]string{
-	"rsa-sha256":   envelope.AlgRSASHA256,
-	"rsa-sha384":   envelope.AlgRSASHA384,
-	"rsa-sha512":   envelope.AlgRSASHA512,
-	"ecdsa-sha256": envelope.AlgECDSASHA256,
-	"ecdsa-sha384": envelope.AlgECDSASHA384,
-	"ecdsa-sha512": envelope.AlgECDSASHA512,
+	"rsa-sha256":   wssec.AlgRSASHA256,
+	"rsa-sha384":   wssec.AlgRSASHA384,
+	"rsa-sha512":   wssec.AlgRSASHA512,
+	"ecdsa-sha256": wssec.AlgECDSASHA256,
+	"ecdsa-sha384": wssec.AlgECDSASHA384,
+	"ecdsa-sha512": wssec.AlgECDSASHA512,
 }
 
 // raw mirrors porta.yaml; scalars stay nodes so errors can name their line.

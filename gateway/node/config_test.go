@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"porta/envelope"
+	"porta/envelope/wssec"
 	"porta/registry"
 )
 
@@ -105,7 +105,7 @@ jobs: []
 	}
 	if c.Node != "provincia-1" || len(c.Parties) != 2 || c.PDAddr != "0.0.0.0:8080" || c.PAAddr != ":8443" || !c.PDTLS ||
 		c.PDClientCA != filepath.Join(dir, "pki", "cert.pem") || c.Cert != filepath.Join(dir, "pki", "cert.pem") ||
-		c.TraceBody != "header" || c.SignatureAlgorithm != envelope.AlgECDSASHA256 || c.MaxClockSkew != 90*time.Second ||
+		c.TraceBody != "header" || c.SignatureAlgorithm != wssec.AlgECDSASHA256 || c.MaxClockSkew != 90*time.Second ||
 		c.MaxMessage != 2<<20 || c.RetryInitial != 500*time.Millisecond || c.RetryMax != time.Minute || c.MaxAttempts != 12 ||
 		c.Expiry != 48*time.Hour || c.DuplicateRetention != 7*24*time.Hour || c.PeerTimeout != 10*time.Second ||
 		c.DialTimeout != 2*time.Second || c.TLSHandshakeTimeout != 3*time.Second || c.BackendTimeout != 20*time.Second {

@@ -14,7 +14,9 @@ import (
 
 	"porta/audit"
 	"porta/envelope"
+	"porta/envelope/wssec"
 	"porta/gateway"
+	"porta/internal/xmlsafe"
 	"porta/jobs"
 	"porta/registry"
 	"porta/xsd"
@@ -131,7 +133,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	if err := cfg.CheckRegistry(reg); err != nil {
 		return fail(err)
 	}
-	signer, err := envelope.LoadSigner(cfg.Key, cfg.Cert)
+	signer, err := wssec.LoadSigner(cfg.Key, cfg.Cert)
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", cfg.File, err))
 	}
@@ -139,6 +141,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		return fail(fmt.Errorf("%s: signature.algorithm %s: the signer writes %s for this key; use auto", cfg.File, cfg.SignatureAlgorithm, signer.Algorithm()))
 	}
 	signer.Now = now
+	signer.Parts = envelope.SignedParts()
 	keyPair, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
 	if err != nil {
 		return fail(fmt.Errorf("%s: TLS key pair: %w", cfg.File, err))
@@ -165,11 +168,12 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 			pool.AddCert(c)
 		}
 	}
-	verifier := &envelope.Verifier{
-		Trust:   envelope.NewTrustStore(pinned, roots),
+	verifier := &wssec.Verifier{
+		Trust:   wssec.NewTrustStore(pinned, roots),
 		MaxSkew: cfg.MaxClockSkew,
 		Now:     now,
-		Limits:  envelope.Limits{MaxBytes: int(cfg.MaxMessage), MaxDepth: envelope.DefaultLimits.MaxDepth, MaxElements: envelope.DefaultLimits.MaxElements},
+		Limits:  xmlsafe.Limits{MaxBytes: int(cfg.MaxMessage), MaxDepth: xmlsafe.DefaultLimits.MaxDepth, MaxElements: xmlsafe.DefaultLimits.MaxElements},
+		Parts:   envelope.SignedParts(),
 	}
 	client := &http.Client{Transport: &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,

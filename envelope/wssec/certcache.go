@@ -1,4 +1,4 @@
-package envelope
+package wssec
 
 import (
 	"crypto/x509"

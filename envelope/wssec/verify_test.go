@@ -1,8 +1,9 @@
-package envelope
+package wssec
 
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,23 +11,24 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"porta/internal/xmlsafe"
 )
 
 // caVerifier trusts the test CA, at signTime plus one minute.
 func caVerifier(t testing.TB) *Verifier {
-	return &Verifier{Trust: NewTrustStore(nil, []*x509.Certificate{testCert(t, "test-ca")}), Now: clockAt(signTime.Add(time.Minute))}
+	return &Verifier{Parts: []xml.Name{testPart}, Trust: NewTrustStore(nil, []*x509.Certificate{testCert(t, "test-ca")}), Now: clockAt(signTime.Add(time.Minute))}
 }
 
-func codeOf(err error) Code {
-	var pe *ProtocolError
-	if errors.As(err, &pe) {
-		return pe.Code()
+func kindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
 	}
-	return ""
+	return 0
 }
 
 func TestSignVerifyRoundTrip(t *testing.T) {
-	pinnedRSA := &Verifier{Trust: NewTrustStore([]*x509.Certificate{testCert(t, "test-rsa")}, nil), Now: clockAt(signTime)}
+	pinnedRSA := &Verifier{Parts: []xml.Name{testPart}, Trust: NewTrustStore([]*x509.Certificate{testCert(t, "test-rsa")}, nil), Now: clockAt(signTime)}
 	tests := []struct {
 		name   string
 		signer string
@@ -60,7 +62,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 				t.Errorf("timestamp %s..%s", got.Created, got.Expires)
 			}
 			// The verified Body is the input's Body, in canonical form.
-			in, err := ParseXML(tt.input, DefaultLimits)
+			in, err := xmlsafe.Parse(tt.input, xmlsafe.DefaultLimits)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,10 +78,10 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			if !bytes.Contains(gotBody, wantBody[bytes.IndexByte(wantBody, '>')+1:]) {
 				t.Errorf("verified body differs:\n got %s\nwant %s", gotBody, wantBody)
 			}
-			if hasBusta := bytes.Contains(tt.input, []byte("Intestazione")); hasBusta != (got.Intestazione != nil) {
-				t.Errorf("Intestazione = %v, input has one: %v", got.Intestazione, hasBusta)
+			if hasBusta := bytes.Contains(tt.input, []byte("Intestazione")); hasBusta != (got.Parts[testPart] != nil) {
+				t.Errorf("Intestazione = %v, input has one: %v", got.Parts[testPart], hasBusta)
 			}
-			if got.Intestazione != nil && got.Intestazione.Parent().Parent() != got.Doc.Root() {
+			if got.Parts[testPart] != nil && got.Parts[testPart].Parent().Parent() != got.Doc.Root() {
 				t.Error("verified Intestazione is not in the verified document's Header")
 			}
 			if got.Body.Parent() != got.Doc.Root() {
@@ -92,7 +94,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 // mutate parses signed, applies f to the tree and serialises it.
 func mutate(t *testing.T, signed []byte, f func(doc *etree.Document)) []byte {
 	t.Helper()
-	doc, err := ParseXML(signed, DefaultLimits)
+	doc, err := xmlsafe.Parse(signed, xmlsafe.DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,13 +132,13 @@ func TestVerifyRejects(t *testing.T) {
 		name   string
 		input  []byte
 		v      *Verifier
-		code   Code
+		kind   Kind
 		detail string
 	}{
-		{"tampered Body", replace("valore 2 ", "valore 3 "), nil, CodeInvalidSignature, "digest of #id-Body"},
-		{"tampered busta", replace(">B<", ">C<"), nil, CodeInvalidSignature, "digest of #id-Intestazione"},
-		{"tampered Timestamp", replace("10:05:00.000Z", "11:05:00.000Z"), nil, CodeInvalidSignature, "digest of #id-Timestamp"},
-		{"tampered SignedInfo", replace(`URI="#id-Body"`, `URI="#id-Body" Id="x"`), nil, CodeInvalidSignature, "SignatureValue does not match"},
+		{"tampered Body", replace("valore 2 ", "valore 3 "), nil, Changed, "digest of #id-Body"},
+		{"tampered busta", replace(">B<", ">C<"), nil, Changed, "digest of #id-Intestazione"},
+		{"tampered Timestamp", replace("10:05:00.000Z", "11:05:00.000Z"), nil, Changed, "digest of #id-Timestamp"},
+		{"tampered SignedInfo", replace(`URI="#id-Body"`, `URI="#id-Body" Id="x"`), nil, Changed, "SignatureValue does not match"},
 		{"wrapping: Body moved into a wrapper, new Body", mutate(t, signed, func(doc *etree.Document) {
 			body := find(doc, "/Envelope/Body")
 			env := doc.Root()
@@ -145,7 +147,7 @@ func TestVerifyRejects(t *testing.T) {
 			wrap.CreateAttr("xmlns:w", "urn:evil")
 			wrap.AddChild(body)
 			env.CreateElement("soap:Body").CreateElement("evil").SetText("pay me")
-		}), nil, CodeInvalidXMLSignature, "signature wrapping"},
+		}), nil, Invalid, "signature wrapping"},
 		{"wrapping: new Body carries the signed id too", mutate(t, signed, func(doc *etree.Document) {
 			body := find(doc, "/Envelope/Body")
 			env := doc.Root()
@@ -155,40 +157,45 @@ func TestVerifyRejects(t *testing.T) {
 			nb := env.CreateElement("soap:Body")
 			nb.CreateAttr("xmlns:wsu", NSWSU)
 			nb.CreateAttr("wsu:Id", "id-Body")
-		}), nil, CodeInvalidXMLSignature, "must be unique"},
+		}), nil, Invalid, "must be unique"},
 		{"duplicate wsu:Id elsewhere", mutate(t, signed, func(doc *etree.Document) {
 			x := find(doc, "/Envelope/Header/Intestazione").CreateElement("x")
 			x.CreateAttr("xmlns:u", NSWSU) // another prefix, same namespace URI
 			x.CreateAttr("u:Id", "id-Body")
-		}), nil, CodeInvalidXMLSignature, "must be unique"},
+		}), nil, Invalid, "must be unique"},
+		{"second wsu:Id on the Body under another prefix", mutate(t, signed, func(doc *etree.Document) {
+			body := find(doc, "/Envelope/Body")
+			body.CreateAttr("xmlns:u", NSWSU)
+			body.CreateAttr("u:Id", "id-Other")
+		}), nil, Malformed, "are the same attribute"},
 		{"plain Id colliding with a signed id", mutate(t, signed, func(doc *etree.Document) {
 			find(doc, "/Envelope/Header").CreateElement("x").CreateAttr("Id", "id-Timestamp")
-		}), nil, CodeInvalidXMLSignature, "ambiguous"},
+		}), nil, Invalid, "ambiguous"},
 		{"second Body", mutate(t, signed, func(doc *etree.Document) {
 			doc.Root().CreateElement("soap:Body").CreateElement("evil")
-		}), nil, CodeInvalidXMLSignature, "2 soap:Body"},
+		}), nil, Invalid, "2 soap:Body"},
 		{"unsigned busta added after signing", mutate(t, noBusta, func(doc *etree.Document) {
-			find(doc, "/Envelope/Header").CreateElement("eGov_IT:Intestazione").CreateAttr("xmlns:eGov_IT", NSeGov)
-		}), nil, CodeSecurityPolicy, "Intestazione is not signed"},
+			find(doc, "/Envelope/Header").CreateElement("eGov_IT:Intestazione").CreateAttr("xmlns:eGov_IT", testPart.Space)
+		}), nil, Policy, "Intestazione is not signed"},
 		{"reference to a wsu:Id in another namespace", mutate(t, signed, func(doc *etree.Document) {
 			find(doc, "/Envelope/Body").CreateAttr("xmlns:wsu", "urn:not-wsu")
-		}), nil, CodeInvalidXMLSignature, "matches no wsu:Id"},
-		{"untrusted certificate", signedBy("test-untrusted"), nil, CodeSecurityPolicy, "not trusted"},
-		{"expired certificate", signedBy("test-expired"), nil, CodeSecurityPolicy, "expired"},
-		{"certificate without digitalSignature", signedBy("test-wrong-usage"), nil, CodeSecurityPolicy, "key usage"},
-		{"pinned store without this certificate", signed, &Verifier{Trust: NewTrustStore([]*x509.Certificate{testCert(t, "test-ecdsa")}, nil), Now: clockAt(signTime)}, CodeSecurityPolicy, "not among the pinned"},
-		{"stale Timestamp", signed, &Verifier{Trust: caVerifier(t).Trust, Now: clockAt(signTime.Add(11 * time.Minute))}, CodeSecurityPolicy, "stale"},
-		{"Timestamp in the future", signed, &Verifier{Trust: caVerifier(t).Trust, Now: clockAt(signTime.Add(-6 * time.Minute))}, CodeSecurityPolicy, "in the future"},
-		{"SHA-1 signature method", replace(AlgRSASHA256, "http://www.w3.org/2000/09/xmldsig#rsa-sha1"), nil, CodeInvalidXMLSignature, "rsa-sha1"},
-		{"SHA-1 digest", replace(AlgSHA256, "http://www.w3.org/2000/09/xmldsig#sha1"), nil, CodeInvalidXMLSignature, "sha1"},
-		{"XSLT transform", replace(`<ds:Transform Algorithm="`+AlgExcC14N+`"/>`, `<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"/>`), nil, CodeInvalidXMLSignature, "xslt"},
-		{"second transform", replace(`<ds:Transform Algorithm="`+AlgExcC14N+`"/>`, `<ds:Transform Algorithm="`+AlgExcC14N+`"/><ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"/>`), nil, CodeInvalidXMLSignature, "exactly one ds:Transform"},
-		{"inclusive C14N", replace(`<ds:CanonicalizationMethod Algorithm="`+AlgExcC14N+`"/>`, `<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>`), nil, CodeInvalidXMLSignature, "only exclusive C14N"},
-		{"no signature", envelopeWith(true, "<x/>"), nil, CodeSecurityPolicy, "no wsse:Security"},
-		{"DOCTYPE with entity expansion", append([]byte(`<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>`), signed...), nil, CodeEnvelopeFormat, "DOCTYPE"},
-		{"over-deep input", envelopeWith(true, deep), &Verifier{Trust: caVerifier(t).Trust, Limits: Limits{MaxBytes: 1 << 20, MaxDepth: 64, MaxElements: 10000}}, CodeEnvelopeFormat, "deeper than 64"},
-		{"over-large input", signed, &Verifier{Trust: caVerifier(t).Trust, Limits: Limits{MaxBytes: 2000, MaxDepth: 64, MaxElements: 10000}}, CodeEnvelopeFormat, "over the limit"},
-		{"not an envelope", []byte(`<a/>`), nil, CodeEnvelopeFormat, "not a SOAP 1.1 Envelope"},
+		}), nil, Invalid, "matches no wsu:Id"},
+		{"untrusted certificate", signedBy("test-untrusted"), nil, Policy, "not trusted"},
+		{"expired certificate", signedBy("test-expired"), nil, Policy, "expired"},
+		{"certificate without digitalSignature", signedBy("test-wrong-usage"), nil, Policy, "key usage"},
+		{"pinned store without this certificate", signed, &Verifier{Parts: []xml.Name{testPart}, Trust: NewTrustStore([]*x509.Certificate{testCert(t, "test-ecdsa")}, nil), Now: clockAt(signTime)}, Policy, "not among the pinned"},
+		{"stale Timestamp", signed, &Verifier{Parts: []xml.Name{testPart}, Trust: caVerifier(t).Trust, Now: clockAt(signTime.Add(11 * time.Minute))}, Policy, "stale"},
+		{"Timestamp in the future", signed, &Verifier{Parts: []xml.Name{testPart}, Trust: caVerifier(t).Trust, Now: clockAt(signTime.Add(-6 * time.Minute))}, Policy, "in the future"},
+		{"SHA-1 signature method", replace(AlgRSASHA256, "http://www.w3.org/2000/09/xmldsig#rsa-sha1"), nil, Invalid, "rsa-sha1"},
+		{"SHA-1 digest", replace(AlgSHA256, "http://www.w3.org/2000/09/xmldsig#sha1"), nil, Invalid, "sha1"},
+		{"XSLT transform", replace(`<ds:Transform Algorithm="`+AlgExcC14N+`"/>`, `<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"/>`), nil, Invalid, "xslt"},
+		{"second transform", replace(`<ds:Transform Algorithm="`+AlgExcC14N+`"/>`, `<ds:Transform Algorithm="`+AlgExcC14N+`"/><ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"/>`), nil, Invalid, "exactly one ds:Transform"},
+		{"inclusive C14N", replace(`<ds:CanonicalizationMethod Algorithm="`+AlgExcC14N+`"/>`, `<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>`), nil, Invalid, "only exclusive C14N"},
+		{"no signature", envelopeWith(true, "<x/>"), nil, Policy, "no wsse:Security"},
+		{"DOCTYPE with entity expansion", append([]byte(`<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>`), signed...), nil, Malformed, "DOCTYPE"},
+		{"over-deep input", envelopeWith(true, deep), &Verifier{Parts: []xml.Name{testPart}, Trust: caVerifier(t).Trust, Limits: xmlsafe.Limits{MaxBytes: 1 << 20, MaxDepth: 64, MaxElements: 10000}}, Malformed, "deeper than 64"},
+		{"over-large input", signed, &Verifier{Parts: []xml.Name{testPart}, Trust: caVerifier(t).Trust, Limits: xmlsafe.Limits{MaxBytes: 2000, MaxDepth: 64, MaxElements: 10000}}, Malformed, "over the limit"},
+		{"not an envelope", []byte(`<a/>`), nil, Malformed, "not a SOAP 1.1 Envelope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,15 +207,12 @@ func TestVerifyRejects(t *testing.T) {
 			if err == nil {
 				t.Fatalf("verified: %+v", got)
 			}
-			var pe *ProtocolError
+			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("error %T %v, want *ProtocolError", err, err)
+				t.Fatalf("error %T %v, want *Error", err, err)
 			}
-			if pe.Code() != tt.code || !strings.Contains(err.Error(), tt.detail) {
-				t.Errorf("got %v\nwant %s with %q", err, tt.code, tt.detail)
-			}
-			if pe.Bare != (tt.code == CodeEnvelopeFormat) {
-				t.Errorf("Bare = %v", pe.Bare)
+			if pe.Kind != tt.kind || !strings.Contains(err.Error(), tt.detail) {
+				t.Errorf("got %v\nwant %s with %q", err, tt.kind, tt.detail)
 			}
 		})
 	}
@@ -241,7 +245,7 @@ func BenchmarkVerify(b *testing.B) {
 }
 
 // FuzzVerify feeds mutated signed envelopes to the verifier: it must never panic, must fail
-// only with a *ProtocolError, and what it accepts must come with a verified Body.
+// only with a *Error, and what it accepts must come with a verified Body.
 func FuzzVerify(f *testing.F) {
 	for _, key := range []string{"test-rsa", "test-ecdsa"} {
 		s := testSigner(f, key)
@@ -251,13 +255,13 @@ func FuzzVerify(f *testing.F) {
 	f.Add(readTestdata(f, "signed-rsa.golden.xml"))
 	f.Add(envelopeWith(true, "<x/>"))
 	v := caVerifier(f)
-	v.Limits = Limits{MaxBytes: 1 << 16, MaxDepth: 64, MaxElements: 5000}
+	v.Limits = xmlsafe.Limits{MaxBytes: 1 << 16, MaxDepth: 64, MaxElements: 5000}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := v.Verify(data)
 		if err != nil {
-			var pe *ProtocolError
+			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("error %T %v, want *ProtocolError", err, err)
+				t.Fatalf("error %T %v, want *Error", err, err)
 			}
 			return
 		}

@@ -1,4 +1,4 @@
-package envelope
+package xmlsafe
 
 import (
 	"strings"
@@ -7,11 +7,11 @@ import (
 	"github.com/beevik/etree"
 )
 
-// parseDirect is ParseXML's document without lifting text: what readDocument must equal.
+// parseDirect is Parse's document without lifting text: what readDocument must equal.
 func parseDirect(data []byte) (*etree.Document, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{PreserveDuplicateAttrs: true}
-	return doc, doc.ReadFromBytes(normalizeAttrSpace(data))
+	return doc, doc.ReadFromBytes(normalized(data))
 }
 
 // checkLift compares readDocument, with every text run lifted (liftMin 1), with the decoder's
@@ -21,7 +21,7 @@ func checkLift(t *testing.T, data []byte) {
 	defer func(n int) { liftMin = n }(liftMin)
 	liftMin = 1
 	want, wantErr := parseDirect(data)
-	got, err := readDocument(normalizeAttrSpace(data))
+	got, err := readDocument(normalized(data))
 	if (err != nil) != (wantErr != nil) || err != nil && err.Error() != wantErr.Error() {
 		t.Fatalf("error %v, want %v\n%q", err, wantErr, data)
 	}
@@ -105,7 +105,7 @@ func FuzzLiftText(f *testing.F) {
 	})
 }
 
-// checkWriteXML compares WriteXML, with every text long enough to be copied whole (liftMin 1),
+// checkWriteXML compares Write, with every text long enough to be copied whole (liftMin 1),
 // with etree's own serialisation, in the default and the canonical write settings, and checks
 // that doc comes back unchanged.
 func checkWriteXML(t *testing.T, doc *etree.Document) {
@@ -118,18 +118,18 @@ func checkWriteXML(t *testing.T, doc *etree.Document) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := WriteXML(doc, 0)
+		got, err := Write(doc, 0)
 		if err != nil || string(got) != string(want) {
-			t.Fatalf("WriteXML (%v):\n got %q\nwant %q", err, got, want)
+			t.Fatalf("Write (%v):\n got %q\nwant %q", err, got, want)
 		}
 		if again, _ := doc.WriteToBytes(); string(again) != string(want) {
-			t.Fatalf("WriteXML changed the document:\n%q\n%q", again, want)
+			t.Fatalf("Write changed the document:\n%q\n%q", again, want)
 		}
 	}
 	doc.WriteSettings = etree.WriteSettings{}
 }
 
-func TestWriteXMLMatchesEtree(t *testing.T) {
+func TestWriteMatchesEtree(t *testing.T) {
 	doc := etree.NewDocument()
 	r := doc.CreateElement("r")
 	r.CreateText(strings.Repeat("plain text ", 3000))
@@ -141,4 +141,9 @@ func TestWriteXMLMatchesEtree(t *testing.T) {
 	checkWriteXML(t, doc)
 	r.RemoveChildAt(len(r.Child) - 1)
 	checkWriteXML(t, doc)
+}
+
+func normalized(data []byte) []byte {
+	out, _ := normalizeAttrSpace(data)
+	return out
 }

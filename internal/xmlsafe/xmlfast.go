@@ -1,4 +1,4 @@
-package envelope
+package xmlsafe
 
 import (
 	"strconv"
@@ -8,17 +8,19 @@ import (
 	"github.com/beevik/etree"
 )
 
-// The fast path of ParseXML. encoding/xml, under etree, costs most of the gateway's CPU after the
+// The fast path of Parse. encoding/xml, under etree, costs most of the gateway's CPU after the
 // signatures: it reads byte by byte through interfaces and allocates every name and text. This
 // reader takes one copy of the input as a string and builds the same etree tree from substrings
 // of it, decoding only the text that holds references or carriage returns.
 //
 // Its contract is narrow on purpose: when it accepts a document, the tree is exactly the one the
-// reference path (normalizeAttrSpace, then etree over encoding/xml, then ParseXML's checks) builds
+// reference path (normalizeAttrSpace, then etree over encoding/xml, then Parse's checks) builds
 // (same tokens, names, values and whitespace flags); when it meets anything malformed, over a
 // limit, or outside what it handles (non-ASCII names, a doubtful XML declaration, a directive,
-// elements with very many attributes) it declines, and ParseXML runs the reference path, which
-// accepts it or gives the error. FuzzParseXMLFast holds it to that contract.
+// elements with very many attributes) it declines, and Parse runs the reference path, which
+// accepts it or gives the error. FuzzFastParse holds it to that contract. Either tree then goes
+// through checkWellFormed, the one place for the rules both readers leave out (namespaces,
+// duplicate attributes by expanded name); FuzzParse holds the whole of Parse to libxml2.
 
 // fastMaxAttrs is the most attributes on one element the fast path takes; more is declined (the
 // duplicate check is quadratic, as the reference path's is).
@@ -35,9 +37,9 @@ type fastParser struct {
 	count int
 }
 
-// fastParseXML builds the document of data as ParseXML does, or returns ok=false when the caller
+// fastParse builds the document of data as Parse does, or returns ok=false when the caller
 // must use the reference path.
-func fastParseXML(data []byte, lim Limits) (doc *etree.Document, ok bool) {
+func fastParse(data []byte, lim Limits) (doc *etree.Document, ok bool) {
 	p := &fastParser{s: string(data), lim: lim}
 	doc = etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{PreserveDuplicateAttrs: true}
@@ -63,7 +65,7 @@ func (p *fastParser) parse(top *etree.Element) bool {
 			if !ok {
 				return false
 			}
-			if depth == 0 && strings.TrimSpace(text) != "" {
+			if depth == 0 && !isXMLSpace(text) {
 				return false // text outside the root element
 			}
 			addText(cur, text)
@@ -112,7 +114,7 @@ func (p *fastParser) parse(top *etree.Element) bool {
 					return false
 				}
 				text, ok := p.cdata(s[start : start+k])
-				if !ok || (depth == 0 && strings.TrimSpace(text) != "") {
+				if !ok || depth == 0 { // CDATA outside the root element: the reference path refuses it
 					return false
 				}
 				addText(cur, text)
@@ -232,6 +234,7 @@ func nameByte(c byte) bool {
 func (p *fastParser) attrs(el *etree.Element) (empty, ok bool) {
 	s := p.s
 	for {
+		start := p.i
 		p.space()
 		if p.i >= len(s) {
 			return false, false
@@ -246,6 +249,9 @@ func (p *fastParser) attrs(el *etree.Element) (empty, ok bool) {
 			}
 			p.i += 2
 			return true, true
+		}
+		if p.i == start {
+			return false, false // no white space before the attribute: not well-formed
 		}
 		key, ok := p.qname()
 		if !ok {
@@ -279,8 +285,11 @@ func (p *fastParser) attrs(el *etree.Element) (empty, ok bool) {
 			space, local = key[:c], key[c+1:]
 		}
 		for _, a := range el.Attr {
-			if a.Space == space && a.Key == local {
-				return false, false // duplicated: the reference path reports it
+			// The same qualified name twice: CreateAttr would merge the two, so the reference
+			// path, which keeps both, reports it. (The same local name under two prefixes stays
+			// two attributes, for checkWellFormed.)
+			if a.Key == local && a.Space == space {
+				return false, false
 			}
 		}
 		el.CreateAttr(key, value)
@@ -294,7 +303,11 @@ func (p *fastParser) procInst(parent *etree.Element) bool {
 	if !ok {
 		return false
 	}
+	start := p.i
 	p.space()
+	if p.i == start && !strings.HasPrefix(p.s[p.i:], "?>") {
+		return false // no white space after the target: not well-formed
+	}
 	k := strings.Index(p.s[p.i:], "?>")
 	if k < 0 {
 		return false
@@ -440,10 +453,7 @@ func appendReference(b []byte, ref string) ([]byte, bool) {
 		return b, false
 	}
 	r := rune(n)
-	if 0xD800 <= r && r <= 0xDFFF {
-		r = utf8.RuneError // encoding/xml's string(rune(n)) of a surrogate
-	}
-	if !isXMLChar(r) {
+	if !isXMLChar(r) { // a surrogate too, which encoding/xml would read as U+FFFD and libxml2 refuses
 		return b, false
 	}
 	return utf8.AppendRune(b, r), true

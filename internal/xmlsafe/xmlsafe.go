@@ -1,4 +1,4 @@
-package envelope
+package xmlsafe
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"github.com/beevik/etree"
 )
 
-// Limits caps what ParseXML accepts, so that a hostile message cannot exhaust memory or time.
+// Limits caps what Parse accepts, so that a hostile message cannot exhaust memory or time.
 type Limits struct {
 	MaxBytes    int // whole document, in bytes
 	MaxDepth    int // element nesting
@@ -21,55 +21,70 @@ type Limits struct {
 // tens of thousands of elements) with room to spare.
 var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxDepth: 128, MaxElements: 2_000_000}
 
-// XMLError reports input that is not acceptable XML: not well-formed, carrying a DOCTYPE or an
+// Error reports input that is not acceptable XML: not well-formed, carrying a DOCTYPE or an
 // entity declaration, or over a limit. It maps to EGOV_IT_001 in the gateway.
-type XMLError struct {
+type Error struct {
 	Reason string
 	Line   int // 1-based line of the problem, or 0 when not known
 }
 
-func (e *XMLError) Error() string {
+func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("xml: line %d: %s", e.Line, e.Reason)
 	}
 	return "xml: " + e.Reason
 }
 
-// ParseXML parses data into an etree document after the checks every untrusted input needs: a
+// Parse parses data into an etree document after the checks every untrusted input needs: a
 // size cap, no DOCTYPE or other directive (so no entity declarations, internal or external, and
-// no entity expansion), exactly one root element and nothing but white space, comments and
-// processing instructions beside it, attribute values normalised as XML 1.0 requires, no
-// duplicated attribute, and caps on depth and element count. Well-formed input takes a fast
-// reader of our own (xmlfast.go) that builds the same tree; anything else is read by
-// encoding/xml, which gives the error.
-func ParseXML(data []byte, lim Limits) (*etree.Document, error) {
+// no entity expansion), UTF-8 only, exactly one root element and nothing but white space,
+// comments and processing instructions beside it, attribute values normalised as XML 1.0
+// requires, caps on depth and element count, and the rules of XML 1.0 and Namespaces in XML that
+// encoding/xml leaves out (checkWellFormed: declared prefixes, QNames, no two attributes with one
+// expanded name, ...). What it accepts libxml2 reads too, as FuzzParse checks. Well-formed input
+// takes a fast reader of our own (xmlfast.go) that builds the same tree as encoding/xml;
+// anything else is read by encoding/xml, which gives the error.
+func Parse(data []byte, lim Limits) (*etree.Document, error) {
 	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
-		return nil, &XMLError{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes)}
+		return nil, &Error{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes)}
 	}
-	if doc, ok := fastParseXML(data, lim); ok {
-		return doc, nil
+	doc, ok := fastParse(data, lim)
+	if !ok {
+		var err error
+		if doc, err = parseReference(data, lim); err != nil {
+			return nil, err
+		}
 	}
-	return parseXMLReference(data, lim)
+	if err := checkWellFormed(doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
 }
 
-// parseXMLReference is ParseXML over encoding/xml: the path that gives every error, and the
+// parseReference is Parse over encoding/xml: the path that gives every error, and the
 // reference the fast path (xmlfast.go) must agree with.
-func parseXMLReference(data []byte, lim Limits) (*etree.Document, error) {
-	if i := bytes.Index(data, []byte("<!")); i >= 0 {
+func parseReference(data []byte, lim Limits) (*etree.Document, error) {
+	if bytes.Contains(data, []byte("<!")) || bytes.Contains(data, []byte("&#")) || bytes.Contains(data, []byte("<?")) {
 		// Only comments and CDATA sections may start with "<!"; anything else (DOCTYPE, ENTITY,
-		// ELEMENT, ATTLIST) is a DTD construct we refuse before the decoder sees it. The scan is
-		// exact because it skips comments and CDATA sections whole.
-		if err := scanDirectives(data); err != nil {
+		// ELEMENT, ATTLIST) is a DTD construct we refuse before the decoder sees it. Where
+		// encoding/xml is laxer than XML (and libxml2), the scan refuses too: a character
+		// reference to a surrogate (read as U+FFFD), a processing instruction's target glued to
+		// its content. The scan is exact because it skips comments, CDATA sections and
+		// processing instructions whole.
+		if err := scanMarkup(data); err != nil {
 			return nil, err
 		}
 	}
 	// encoding/xml keeps a literal tab or newline inside an attribute value, where XML 1.0
 	// (§3.3.3) and every other stack turn it into a space; normalise first, so that what we
 	// canonicalise and verify is what the signer saw.
-	data = normalizeAttrSpace(data)
+	data, glued := normalizeAttrSpace(data)
+	if glued {
+		return nil, &Error{Reason: "not well-formed: attributes must be separated by white space"}
+	}
 	doc, err := readDocument(data)
 	if err != nil {
-		return nil, &XMLError{Reason: "not well-formed: " + strings.TrimPrefix(err.Error(), "XML syntax error on ")}
+		return nil, &Error{Reason: "not well-formed: " + strings.TrimPrefix(err.Error(), "XML syntax error on ")}
 	}
 	roots := 0
 	for _, tok := range doc.Child {
@@ -77,15 +92,13 @@ func parseXMLReference(data []byte, lim Limits) (*etree.Document, error) {
 		case *etree.Element:
 			roots++
 		case *etree.CharData:
-			if strings.TrimSpace(t.Data) != "" {
-				return nil, &XMLError{Reason: "not well-formed: text outside the root element"}
+			if !isXMLSpace(t.Data) { // CDATA here: scanMarkup refused it
+				return nil, &Error{Reason: "not well-formed: text outside the root element"}
 			}
-		case *etree.Directive:
-			return nil, &XMLError{Reason: "DOCTYPE and other DTD declarations are not accepted"}
-		}
+		} // directives never get here: scanMarkup refuses every "<!" but comments and CDATA
 	}
 	if roots != 1 {
-		return nil, &XMLError{Reason: fmt.Sprintf("not well-formed: %d root elements, want 1", roots)}
+		return nil, &Error{Reason: fmt.Sprintf("not well-formed: %d root elements, want 1", roots)}
 	}
 	if err := checkTree(doc.Root(), lim); err != nil {
 		return nil, err
@@ -93,15 +106,16 @@ func parseXMLReference(data []byte, lim Limits) (*etree.Document, error) {
 	return doc, nil
 }
 
-// scanDirectives refuses any "<!" construct other than a comment or a CDATA section.
-func scanDirectives(data []byte) error {
-	line := 1
+// scanMarkup refuses any "<!" construct other than a comment or a CDATA section, and character
+// references to surrogates, outside comments and CDATA sections.
+func scanMarkup(data []byte) error {
+	line, depth := 1, 0 // depth: open elements, to find CDATA outside the root element
 	for i := 0; i < len(data); i++ {
 		switch data[i] {
 		case '\n':
 			line++
 			continue
-		case '<':
+		case '<', '&':
 		default:
 			continue
 		}
@@ -110,26 +124,84 @@ func scanDirectives(data []byte) error {
 		case bytes.HasPrefix(rest, []byte("<!--")):
 			end := bytes.Index(rest[4:], []byte("-->"))
 			if end < 0 {
-				return &XMLError{Reason: "not well-formed: unterminated comment", Line: line}
+				return &Error{Reason: "not well-formed: unterminated comment", Line: line}
 			}
 			line += bytes.Count(rest[:4+end+3], []byte("\n"))
 			i += 4 + end + 2
 		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 			end := bytes.Index(rest[9:], []byte("]]>"))
 			if end < 0 {
-				return &XMLError{Reason: "not well-formed: unterminated CDATA section", Line: line}
+				return &Error{Reason: "not well-formed: unterminated CDATA section", Line: line}
+			}
+			if depth == 0 {
+				return &Error{Reason: "not well-formed: CDATA section outside the root element", Line: line}
 			}
 			line += bytes.Count(rest[:9+end+3], []byte("\n"))
 			i += 9 + end + 2
 		case bytes.HasPrefix(rest, []byte("<!")):
-			return &XMLError{Reason: "DOCTYPE and other DTD declarations are not accepted", Line: line}
+			return &Error{Reason: "DOCTYPE and other DTD declarations are not accepted", Line: line}
+		case bytes.HasPrefix(rest, []byte("<?")):
+			end := bytes.Index(rest[2:], []byte("?>"))
+			if end < 0 {
+				return &Error{Reason: "not well-formed: unterminated processing instruction", Line: line}
+			}
+			pi := rest[2 : 2+end]
+			target := pi
+			if t := bytes.IndexAny(pi, " \t\r\n"); t >= 0 {
+				target = pi[:t]
+			}
+			if len(target) == 0 || bytes.ContainsFunc(target, func(r rune) bool { return r < utf8.RuneSelf && !nameByte(byte(r)) }) {
+				return &Error{Reason: fmt.Sprintf("not well-formed: processing instruction %q does not start with a target and white space", pi), Line: line}
+			}
+			line += bytes.Count(rest[:2+end+2], []byte("\n"))
+			i += 2 + end + 1
+		case rest[0] == '<':
+			end := skipMarkup(data, i) // a start, end or empty-element tag
+			switch {
+			case len(rest) > 1 && rest[1] == '/':
+				depth--
+			case data[end-2] != '/':
+				depth++
+			}
+			tag := data[i:end]
+			for k := bytes.IndexByte(tag, '&'); k >= 0; k = bytes.IndexByte(tag, '&') {
+				if ref := surrogateRef(tag[k:]); ref != "" { // in an attribute value
+					return &Error{Reason: fmt.Sprintf("not well-formed: character reference %s to a surrogate", ref), Line: line}
+				}
+				tag = tag[k+1:]
+			}
+			line += bytes.Count(data[i:end], []byte("\n"))
+			i = end - 1
+		case rest[0] == '&':
+			if ref := surrogateRef(rest); ref != "" {
+				return &Error{Reason: fmt.Sprintf("not well-formed: character reference %s to a surrogate", ref), Line: line}
+			}
 		}
 	}
 	return nil
 }
 
-// checkTree walks the tree without recursion, enforcing the depth and element caps and refusing
-// duplicated attributes.
+// surrogateRef returns the character reference b starts with when it names a surrogate, or "".
+func surrogateRef(b []byte) string {
+	if !bytes.HasPrefix(b, []byte("&#")) {
+		return ""
+	}
+	semi := bytes.IndexByte(b, ';')
+	if semi < 0 {
+		return "" // the decoder reports it
+	}
+	ref, base := string(b[2:semi]), 10
+	if strings.HasPrefix(ref, "x") {
+		ref, base = ref[1:], 16
+	}
+	if n, err := strconv.ParseUint(ref, base, 32); err == nil && 0xD800 <= n && n <= 0xDFFF {
+		return string(b[:semi+1])
+	}
+	return ""
+}
+
+// checkTree walks the tree without recursion, enforcing the depth and element caps (which the
+// fast path enforces as it reads).
 func checkTree(root *etree.Element, lim Limits) error {
 	type frame struct {
 		el    *etree.Element
@@ -142,43 +214,14 @@ func checkTree(root *etree.Element, lim Limits) error {
 		stack = stack[:len(stack)-1]
 		count++
 		if lim.MaxElements > 0 && count > lim.MaxElements {
-			return &XMLError{Reason: fmt.Sprintf("more than %d elements", lim.MaxElements)}
+			return &Error{Reason: fmt.Sprintf("more than %d elements", lim.MaxElements)}
 		}
 		if lim.MaxDepth > 0 && f.depth > lim.MaxDepth {
-			return &XMLError{Reason: fmt.Sprintf("elements nested deeper than %d (at <%s>)", lim.MaxDepth, f.el.FullTag())}
-		}
-		if a := repeatedAttr(f.el.Attr); a != nil {
-			return &XMLError{Reason: fmt.Sprintf("not well-formed: attribute %s repeated on <%s>", a.FullKey(), f.el.FullTag())}
+			return &Error{Reason: fmt.Sprintf("elements nested deeper than %d (at <%s>)", lim.MaxDepth, f.el.FullTag())}
 		}
 		for _, c := range f.el.ChildElements() {
 			stack = append(stack, frame{c, f.depth + 1})
 		}
-	}
-	return nil
-}
-
-// repeatedAttr returns the first attribute of attrs whose name an earlier one has, or nil: pairs
-// compared for a few attributes, a set for many, so that an element with a million attributes
-// costs a million steps and not half a trillion.
-func repeatedAttr(attrs []etree.Attr) *etree.Attr {
-	if len(attrs) <= 16 {
-		for j := 1; j < len(attrs); j++ {
-			for i := 0; i < j; i++ {
-				if attrs[i].Space == attrs[j].Space && attrs[i].Key == attrs[j].Key {
-					return &attrs[j]
-				}
-			}
-		}
-		return nil
-	}
-	type name struct{ space, key string }
-	seen := make(map[name]bool, len(attrs))
-	for i := range attrs {
-		n := name{attrs[i].Space, attrs[i].Key}
-		if seen[n] {
-			return &attrs[i]
-		}
-		seen[n] = true
 	}
 	return nil
 }
@@ -343,12 +386,12 @@ func putText(doc *etree.Document, runs [][]byte) bool {
 	return found == len(runs)
 }
 
-// WriteXML serialises doc exactly as doc.WriteTo does, into a buffer grown to hint bytes first
+// Write serialises doc exactly as doc.WriteTo does, into a buffer grown to hint bytes first
 // (the expected size; 0 when small or unknown). etree escapes text rune by rune; a text of
 // liftMin bytes or more that needs no escaping in any of etree's modes (no '&', '<', '>', quote,
 // apostrophe or CR; valid UTF-8 of XML characters) is written as a stand-in and copied into the
-// output whole. doc is changed while it is written and restored before WriteXML returns.
-func WriteXML(doc *etree.Document, hint int) ([]byte, error) {
+// output whole. doc is changed while it is written and restored before Write returns.
+func Write(doc *etree.Document, hint int) ([]byte, error) {
 	var texts []*etree.CharData
 	var walk func(el *etree.Element)
 	walk = func(el *etree.Element) { // in the order WriteTo writes
@@ -417,3 +460,73 @@ func plainOut(s string) bool {
 	}
 	return true
 }
+
+// normalizeAttrSpace applies XML 1.0 attribute-value normalization (§3.3.3, all attributes being
+// CDATA without a DTD) that encoding/xml leaves out: a literal TAB, LF, CR or CR LF inside an
+// attribute value becomes one space. Character references such as &#10; are untouched, as the
+// specification requires. Without it, an attribute written across lines by another stack would
+// canonicalize to &#xA; here and to a space in libxml2, and a valid signature would fail.
+// Comments, CDATA sections and processing instructions are skipped whole; malformed input is
+// returned as it is, for the parser to report, except for one thing encoding/xml lets through:
+// an attribute glued to the previous value (a="1"b="2"), reported as glued.
+func normalizeAttrSpace(data []byte) (out []byte, glued bool) {
+	last := 0
+	n := len(data)
+	skip := func(i int, open, close string) int {
+		j := bytes.Index(data[i+len(open):], []byte(close))
+		if j < 0 {
+			return n
+		}
+		return i + len(open) + j + len(close)
+	}
+	for i := 0; i < n; {
+		if data[i] != '<' {
+			i++
+			continue
+		}
+		rest := data[i:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			i = skip(i, "<!--", "-->")
+			continue
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			i = skip(i, "<![CDATA[", "]]>")
+			continue
+		case bytes.HasPrefix(rest, []byte("<?")):
+			i = skip(i, "<?", "?>")
+			continue
+		}
+		var quote byte
+		for i++; i < n; i++ {
+			c := data[i]
+			if quote == 0 {
+				if c == '"' || c == '\'' {
+					quote = c
+				} else if c == '>' || c == '<' {
+					break
+				}
+				continue
+			}
+			switch c {
+			case quote:
+				quote = 0
+				if i+1 < n && !isSpaceByte(data[i+1]) && data[i+1] != '>' && data[i+1] != '/' {
+					glued = true // another attribute right after the value: not well-formed
+				}
+			case '\t', '\n', '\r':
+				out = append(out, data[last:i]...)
+				out = append(out, ' ')
+				if c == '\r' && i+1 < n && data[i+1] == '\n' {
+					i++
+				}
+				last = i + 1
+			}
+		}
+	}
+	if out == nil {
+		return data, glued
+	}
+	return append(out, data[last:]...), glued
+}
+
+func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

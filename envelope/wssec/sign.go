@@ -1,4 +1,4 @@
-package envelope
+package wssec
 
 import (
 	"crypto"
@@ -10,6 +10,7 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"math/big"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"porta/internal/xmlsafe"
 )
 
 // DefaultTimestampTTL is the lifetime of the wsu:Timestamp a Signer writes when TTL is zero.
@@ -26,8 +28,8 @@ const DefaultTimestampTTL = 5 * time.Minute
 // Signer signs SOAP envelopes with WS-Security 1.0 (X.509 token profile): it adds to soap:Header
 // one wsse:Security (mustUnderstand="1", no actor) holding a wsu:Timestamp, a
 // wsse:BinarySecurityToken with the signing certificate and one ds:Signature whose SignedInfo
-// references, by wsu:Id, the soap:Body, the eGov_IT:Intestazione (when there is one) and the
-// Timestamp, each with exclusive C14N and SHA-256. RSA keys sign with RSA-SHA256, ECDSA P-256
+// references, by wsu:Id, the soap:Body, the header block of each of Parts (when the message has
+// it) and the Timestamp, each with exclusive C14N and SHA-256. RSA keys sign with RSA-SHA256, ECDSA P-256
 // keys with ECDSA-SHA256 (P-384: ECDSA-SHA384), the value written as raw r‖s as XML-DSig requires.
 type Signer struct {
 	key    crypto.Signer
@@ -40,6 +42,9 @@ type Signer struct {
 	TTL time.Duration
 	// Now is the clock of the Timestamp; nil means time.Now.
 	Now func() time.Time
+	// Parts are the header blocks (soap:Header children, by expanded name) signed beside the
+	// soap:Body and the Timestamp when the message carries them (at most one of each).
+	Parts []xml.Name
 }
 
 // NewSigner returns a Signer for key, whose certificate is certs[0] (further certificates, e.g.
@@ -134,10 +139,10 @@ func ParseKeyPEM(data []byte) (crypto.Signer, error) {
 // Algorithm returns the SignatureMethod URI the Signer writes.
 func (s *Signer) Algorithm() string { return s.sigAlg }
 
-// SignBytes parses data (through ParseXML with DefaultLimits), signs it and returns the
+// SignBytes parses data (through xmlsafe.Parse with xmlsafe.DefaultLimits), signs it and returns the
 // serialisation that was signed.
 func (s *Signer) SignBytes(data []byte) ([]byte, error) {
-	doc, err := ParseXML(data, DefaultLimits)
+	doc, err := xmlsafe.Parse(data, xmlsafe.DefaultLimits)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
@@ -151,7 +156,7 @@ func (s *Signer) SignBytes(data []byte) ([]byte, error) {
 }
 
 // Sign adds the wsse:Security header to the SOAP envelope doc, in place. It sets wsu:Id on
-// soap:Body and eGov_IT:Intestazione when they have none (ids unique in the document). The
+// soap:Body and on the header blocks of Parts when they have none (ids unique in the document). The
 // document must not be changed afterwards; when it is written out, use CanonicalText and
 // CanonicalAttrVal (as SignBytes does) so that CR, TAB and LF survive a re-parse.
 func (s *Signer) Sign(doc *etree.Document) error {
@@ -185,16 +190,24 @@ func (s *Signer) Sign(doc *etree.Document) error {
 		header.Space = env.Space
 		env.InsertChildAt(body.Index(), header)
 	}
-	var intestazione *etree.Element
-	for _, c := range header.ChildElements() {
-		switch {
-		case c.Tag == "Security" && c.NamespaceURI() == NSWSSE:
-			return errors.New("sign: the message already has a wsse:Security header")
-		case c.Tag == "Intestazione" && c.NamespaceURI() == NSeGov:
-			if intestazione != nil {
-				return errors.New("sign: the Header has two eGov_IT:Intestazione elements")
+	var parts []*etree.Element // the header block of each of s.Parts present, in that order
+	for _, n := range s.Parts {
+		var found *etree.Element
+		for _, c := range header.ChildElements() {
+			if c.Tag == n.Local && c.NamespaceURI() == n.Space {
+				if found != nil {
+					return fmt.Errorf("sign: the Header has two <%s> elements", c.FullTag())
+				}
+				found = c
 			}
-			intestazione = c
+		}
+		if found != nil {
+			parts = append(parts, found)
+		}
+	}
+	for _, c := range header.ChildElements() {
+		if c.Tag == "Security" && c.NamespaceURI() == NSWSSE {
+			return errors.New("sign: the message already has a wsse:Security header")
 		}
 	}
 
@@ -222,9 +235,9 @@ func (s *Signer) Sign(doc *etree.Document) error {
 		return id
 	}
 	bodyID := ensureID(body, "id-Body")
-	var intID string
-	if intestazione != nil {
-		intID = ensureID(intestazione, "id-Intestazione")
+	partIDs := make([]string, len(parts))
+	for i, el := range parts {
+		partIDs[i] = ensureID(el, "id-"+el.Tag)
 	}
 	tsID, bstID := newID("id-Timestamp"), newID("id-BinarySecurityToken")
 
@@ -276,8 +289,8 @@ func (s *Signer) Sign(doc *etree.Document) error {
 		el *etree.Element
 	}
 	targets := []target{{bodyID, body}}
-	if intestazione != nil {
-		targets = append(targets, target{intID, intestazione})
+	for i, el := range parts {
+		targets = append(targets, target{partIDs[i], el})
 	}
 	targets = append(targets, target{tsID, ts})
 	for _, t := range targets {

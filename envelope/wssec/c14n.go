@@ -1,4 +1,4 @@
-package envelope
+package wssec
 
 import (
 	"bufio"
@@ -408,69 +408,4 @@ func escapeC14N(w c14nSink, s string, attr bool) {
 		}
 		s = s[i+1:]
 	}
-}
-
-// normalizeAttrSpace applies XML 1.0 attribute-value normalization (§3.3.3, all attributes being
-// CDATA without a DTD) that encoding/xml leaves out: a literal TAB, LF, CR or CR LF inside an
-// attribute value becomes one space. Character references such as &#10; are untouched, as the
-// specification requires. Without it, an attribute written across lines by another stack would
-// canonicalize to &#xA; here and to a space in libxml2, and a valid signature would fail.
-// Comments, CDATA sections and processing instructions are skipped whole; malformed input is
-// returned as it is, for the parser to report.
-func normalizeAttrSpace(data []byte) []byte {
-	var out []byte
-	last := 0
-	n := len(data)
-	skip := func(i int, open, close string) int {
-		j := bytes.Index(data[i+len(open):], []byte(close))
-		if j < 0 {
-			return n
-		}
-		return i + len(open) + j + len(close)
-	}
-	for i := 0; i < n; {
-		if data[i] != '<' {
-			i++
-			continue
-		}
-		rest := data[i:]
-		switch {
-		case bytes.HasPrefix(rest, []byte("<!--")):
-			i = skip(i, "<!--", "-->")
-			continue
-		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
-			i = skip(i, "<![CDATA[", "]]>")
-			continue
-		case bytes.HasPrefix(rest, []byte("<?")):
-			i = skip(i, "<?", "?>")
-			continue
-		}
-		var quote byte
-		for i++; i < n; i++ {
-			c := data[i]
-			if quote == 0 {
-				if c == '"' || c == '\'' {
-					quote = c
-				} else if c == '>' || c == '<' {
-					break
-				}
-				continue
-			}
-			switch c {
-			case quote:
-				quote = 0
-			case '\t', '\n', '\r':
-				out = append(out, data[last:i]...)
-				out = append(out, ' ')
-				if c == '\r' && i+1 < n && data[i+1] == '\n' {
-					i++
-				}
-				last = i + 1
-			}
-		}
-	}
-	if out == nil {
-		return data
-	}
-	return append(out, data[last:]...)
 }

@@ -1,4 +1,4 @@
-package envelope
+package wssec
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"porta/internal/testenv"
+	"porta/internal/xmlsafe"
 )
 
 // Interoperability with independent implementations: xmllint (libxml2's exclusive C14N), xmlsec1
@@ -55,7 +56,7 @@ func TestC14NMatchesXmllint(t *testing.T) {
 			if err != nil {
 				t.Fatalf("xmllint: %v", err)
 			}
-			doc, err := ParseXML([]byte(in), DefaultLimits)
+			doc, err := xmlsafe.Parse([]byte(in), xmlsafe.DefaultLimits)
 			if err != nil {
 				t.Fatal(err)
 			}

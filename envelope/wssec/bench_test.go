@@ -1,11 +1,11 @@
-package envelope
+package wssec
 
 import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"strings"
+	"porta/internal/xmlsafe"
 	"testing"
 )
 
@@ -45,46 +45,14 @@ func BenchmarkRSASignPKCS1v15(b *testing.B) {
 	}
 }
 
-// BenchmarkParseXML parses envelopes of 1 KB, 100 KB and 1 MB payloads (the element-dense
-// payload of the other benchmarks: an element, an attribute and an escape every 45 bytes) with
-// ParseXML: the checks and the etree document. ns/op divided by the bytes (MB/s) is the per-byte
-// cost that should stay flat as the size grows.
-//
-// "text" is a payload of one text element (a base64 attachment, the SAP text of porta bench),
-// whose long runs ParseXML lifts out of the decoder (liftText); "text-unlifted" is the same
-// with lifting off, as before it.
-func BenchmarkParseXML(b *testing.B) {
-	defer func(n int) { liftMin = n }(liftMin)
-	for _, shape := range []string{"elements", "text", "text-unlifted"} {
-		for _, sz := range benchSizes {
-			in := envelopeWith(true, payloadBytes(sz.size))
-			if shape != "elements" {
-				in = envelopeWith(true, "<att>"+strings.Repeat("QUJDREVGR0g=", sz.size/12)+"</att>")
-			}
-			b.Run(shape+"/"+sz.name, func(b *testing.B) {
-				liftMin = 16 << 10
-				if shape == "text-unlifted" {
-					liftMin = len(in) + 1
-				}
-				b.SetBytes(int64(len(in)))
-				for b.Loop() {
-					if _, err := ParseXML(in, DefaultLimits); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
-}
-
 // BenchmarkC14N digests the exclusive C14N of the soap:Body of the same envelopes with SHA-256:
 // "digest" as signing does (digestCanonical), "copy" with the verified copy, as verifying does
-// (canonicalCopy), "ref" with the reference implementation (canonical bytes, then their hash).
+// (canonicalCopy).
 func BenchmarkC14N(b *testing.B) {
-	for _, mode := range []string{"ref", "digest", "copy"} {
+	for _, mode := range []string{"digest", "copy"} {
 		for _, sz := range benchSizes {
 			in := envelopeWith(true, payloadBytes(sz.size))
-			doc, err := ParseXML(in, DefaultLimits)
+			doc, err := xmlsafe.Parse(in, xmlsafe.DefaultLimits)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -94,11 +62,6 @@ func BenchmarkC14N(b *testing.B) {
 				for b.Loop() {
 					var err error
 					switch mode {
-					case "ref": // the implementation before the streaming one
-						var c []byte
-						if c, err = canonicalizeRef(body, nil); err == nil {
-							sha256.Sum256(c)
-						}
 					case "digest":
 						_, err = digestCanonical(crypto.SHA256, body, nil)
 					default:

@@ -1,4 +1,4 @@
-package envelope
+package wssec
 
 import (
 	"crypto"
@@ -9,12 +9,15 @@ import (
 	_ "crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/xml"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
+	"porta/internal/xmlsafe"
 )
 
 // DefaultMaxSkew is the clock difference a Verifier tolerates when MaxSkew is zero.
@@ -23,59 +26,56 @@ const DefaultMaxSkew = 5 * time.Minute
 // Verifier checks the WS-Security signature of SOAP envelopes. It accepts exactly what Porta's
 // policy allows: one soap:Header, one soap:Body, one wsse:Security with one ds:Signature and one
 // wsu:Timestamp; references by wsu:Id (namespace URI matched, unique in the document) to the
-// actual soap:Body, the actual eGov_IT:Intestazione (when the message has one) and the actual
-// Timestamp, each with the exc-c14n transform only; RSA or ECDSA with SHA-256/384/512; a signing
-// certificate from a wsse:SecurityTokenReference to a BinarySecurityToken or from
+// actual soap:Body, the actual header block of each of Parts (when the message has it) and the
+// actual Timestamp, each with the exc-c14n transform only; RSA or ECDSA with SHA-256/384/512; a
+// signing certificate from a wsse:SecurityTokenReference to a BinarySecurityToken or from
 // ds:X509Data/X509Certificate, trusted by Trust; a Timestamp fresh within MaxSkew.
 //
-// Failures are *ProtocolError: EGOV_IT_117 when signed content or SignedInfo changed,
-// EGOV_IT_202 when the XML-DSig structure is not acceptable (wrapping, duplicate or unresolvable
-// Id, disallowed algorithm or transform), EGOV_IT_200 when the security policy is not met
-// (nothing signed, a required part unsigned, untrusted or expired certificate, stale Timestamp),
-// EGOV_IT_001 (Bare) when the input is not acceptable XML or not a SOAP envelope.
+// Failures are *Error: Changed when signed content or SignedInfo changed, Invalid when the
+// XML-DSig structure is not acceptable (wrapping, duplicate or unresolvable Id, disallowed
+// algorithm or transform), Policy when the security policy is not met (nothing signed, a
+// required part unsigned, untrusted or expired certificate, stale Timestamp), Malformed when the
+// input is not acceptable XML or not a SOAP envelope.
 type Verifier struct {
 	Trust   *TrustStore
 	MaxSkew time.Duration    // zero means DefaultMaxSkew
 	Now     func() time.Time // nil means time.Now
-	Limits  Limits           // zero means DefaultLimits
+	Limits  xmlsafe.Limits   // zero means xmlsafe.DefaultLimits
+	// Parts are the header blocks (soap:Header children, by expanded name) that must be signed
+	// when the message carries them; a message may carry each at most once.
+	Parts []xml.Name
 }
 
 // Verified is what a Verifier vouches for: a document rebuilt from the canonical bytes that were
-// digested (a soap:Envelope whose soap:Header holds only the verified Intestazione, and the
-// verified soap:Body), never the input tree.
+// digested (a soap:Envelope whose soap:Header holds only the verified Parts, and the verified
+// soap:Body), never the input tree.
 type Verified struct {
-	Doc          *etree.Document
-	Intestazione *etree.Element // nil when the message has no busta
-	Body         *etree.Element
-	Certificate  *x509.Certificate
-	Created      time.Time
-	Expires      time.Time
+	Doc         *etree.Document
+	Parts       map[xml.Name]*etree.Element // the verified copy of each of Verifier.Parts the message has
+	Body        *etree.Element
+	Certificate *x509.Certificate
+	Created     time.Time
+	Expires     time.Time
 }
 
-// Verify parses data with ParseXML and verifies it.
+// Verify parses data with xmlsafe.Parse and verifies it.
 func (v *Verifier) Verify(data []byte) (*Verified, error) {
 	lim := v.Limits
-	if lim == (Limits{}) {
-		lim = DefaultLimits
+	if lim == (xmlsafe.Limits{}) {
+		lim = xmlsafe.DefaultLimits
 	}
-	doc, err := ParseXML(data, lim)
+	doc, err := xmlsafe.Parse(data, lim)
 	if err != nil {
-		pe := NewError(CodeEnvelopeFormat, "Envelope", err.Error())
-		pe.Bare = true
-		return nil, pe
+		return nil, &Error{Kind: Malformed, Pos: "Envelope", Reason: err.Error()}
 	}
 	return v.VerifyDocument(doc)
 }
 
 // errors of the three families, with their position in the message.
-func dsigErr(pos, format string, a ...any) *ProtocolError {
-	return NewError(CodeInvalidXMLSignature, pos, fmt.Sprintf(format, a...))
-}
-func policyErr(pos, format string, a ...any) *ProtocolError {
-	return NewError(CodeSecurityPolicy, pos, fmt.Sprintf(format, a...))
-}
-func changedErr(pos, format string, a ...any) *ProtocolError {
-	return NewError(CodeInvalidSignature, pos, fmt.Sprintf(format, a...))
+func dsigErr(pos, format string, a ...any) *Error   { return newError(Invalid, pos, format, a...) }
+func policyErr(pos, format string, a ...any) *Error { return newError(Policy, pos, format, a...) }
+func changedErr(pos, format string, a ...any) *Error {
+	return newError(Changed, pos, format, a...)
 }
 
 var digestAlgs = map[string]crypto.Hash{
@@ -179,15 +179,11 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	}
 	env := doc.Root()
 	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != NSSOAP {
-		pe := NewError(CodeEnvelopeFormat, "Envelope", "the document is not a SOAP 1.1 Envelope")
-		pe.Bare = true
-		return nil, pe
+		return nil, &Error{Kind: Malformed, Pos: "Envelope", Reason: "the document is not a SOAP 1.1 Envelope"}
 	}
 	headers, bodies := children(env, NSSOAP, "Header"), children(env, NSSOAP, "Body")
 	if len(bodies) == 0 {
-		pe := NewError(CodeEnvelopeFormat, "Envelope/Body", "the Envelope has no soap:Body")
-		pe.Bare = true
-		return nil, pe
+		return nil, &Error{Kind: Malformed, Pos: "Envelope/Body", Reason: "the Envelope has no soap:Body"}
 	}
 	if len(bodies) > 1 {
 		return nil, dsigErr("Envelope/Body", "the Envelope has %d soap:Body elements, want 1", len(bodies))
@@ -223,13 +219,15 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, dsigErr("Security/Timestamp", "wsse:Security holds %d wsu:Timestamp elements, want 1", len(tss))
 	}
 	timestamp := tss[0]
-	ints := children(header, NSeGov, "Intestazione")
-	if len(ints) > 1 {
-		return nil, dsigErr("Intestazione", "the Header holds %d eGov_IT:Intestazione elements, want at most 1", len(ints))
-	}
-	var intestazione *etree.Element
-	if len(ints) == 1 {
-		intestazione = ints[0]
+	parts := map[xml.Name]*etree.Element{} // the header block of each of v.Parts present
+	for _, n := range v.Parts {
+		els := children(header, n.Space, n.Local)
+		if len(els) > 1 {
+			return nil, dsigErr(n.Local, "the Header holds %d <%s> elements, want at most 1", len(els), els[0].FullTag())
+		}
+		if len(els) == 1 {
+			parts[n] = els[0]
+		}
 	}
 
 	ids := collectIDs(env)
@@ -257,7 +255,7 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	if err != nil {
 		return nil, dsigErr("Security/Signature/SignedInfo", "%v", err)
 	}
-	siDoc, err := ParseXML(siBytes, DefaultLimits)
+	siDoc, err := xmlsafe.Parse(siBytes, xmlsafe.DefaultLimits)
 	if err != nil {
 		return nil, dsigErr("Security/Signature/SignedInfo", "canonical SignedInfo does not parse: %v", err)
 	}
@@ -339,11 +337,17 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 			return nil, dsigErr(pos, "%s is ambiguous: another element carries Id=%q", uri, ref.id)
 		}
 		ref.el = els[0]
-		// Anti-wrapping: an element named like a required part must be that part.
-		switch {
-		case ref.el.Tag == "Body" && ref.el.NamespaceURI() == NSSOAP && ref.el != body,
-			ref.el.Tag == "Intestazione" && ref.el.NamespaceURI() == NSeGov && ref.el != intestazione,
-			ref.el.Tag == "Timestamp" && ref.el.NamespaceURI() == NSWSU && ref.el != timestamp:
+		// Anti-wrapping: an element named like a required part must be that part (a part the
+		// Header does not carry has nothing that may stand in for it).
+		name := xml.Name{Space: ref.el.NamespaceURI(), Local: ref.el.Tag}
+		own, required := parts[name], slices.Contains(v.Parts, name)
+		switch name {
+		case xml.Name{Space: NSSOAP, Local: "Body"}:
+			own, required = body, true
+		case xml.Name{Space: NSWSU, Local: "Timestamp"}:
+			own, required = timestamp, true
+		}
+		if required && ref.el != own {
 			return nil, dsigErr(pos, "%s points to a <%s> that is not the message's own (signature wrapping)", uri, ref.el.FullTag())
 		}
 		refs = append(refs, ref)
@@ -362,8 +366,10 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	if !signed(body) {
 		return nil, policyErr("Security/Signature", "the soap:Body is not signed (no Reference to it)")
 	}
-	if intestazione != nil && !signed(intestazione) {
-		return nil, policyErr("Security/Signature", "the eGov_IT:Intestazione is not signed (no Reference to it)")
+	for _, n := range v.Parts {
+		if el := parts[n]; el != nil && !signed(el) {
+			return nil, policyErr("Security/Signature", "the header block %s is not signed (no Reference to it)", el.FullTag())
+		}
 	}
 	if !signed(timestamp) {
 		return nil, policyErr("Security/Signature", "the wsu:Timestamp is not signed (no Reference to it)")
@@ -433,10 +439,15 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 		return nil, policyErr("Security/Timestamp", "Timestamp expired at %s (now %s, skew %s): the message is stale", expires.Format(time.RFC3339), t.UTC().Format(time.RFC3339), skew)
 	}
 
-	out := &Verified{Certificate: cert, Created: created, Expires: expires}
-	if out.Doc, out.Intestazione, out.Body, err = rebuild(canon[intestazione], canon[body]); err != nil {
-		return nil, err
+	out := &Verified{Certificate: cert, Created: created, Expires: expires, Parts: map[xml.Name]*etree.Element{}}
+	var signedParts []*etree.Element
+	for _, n := range v.Parts {
+		if el := parts[n]; el != nil {
+			out.Parts[n] = canon[el]
+			signedParts = append(signedParts, canon[el])
+		}
 	}
+	out.Doc, out.Body = rebuild(signedParts, canon[body])
 	return out, nil
 }
 
@@ -578,23 +589,23 @@ func parseCanonical(el *etree.Element, inclusive []string, what string) (*etree.
 	if err != nil {
 		return nil, dsigErr(what, "%v", err)
 	}
-	d, err := ParseXML(c, DefaultLimits)
+	d, err := xmlsafe.Parse(c, xmlsafe.DefaultLimits)
 	if err != nil {
 		return nil, dsigErr(what, "canonical %s does not parse: %v", what, err)
 	}
 	return d.Root(), nil
 }
 
-// rebuild assembles the verified document from the canonical copies of the Intestazione (nil
-// when there is none) and of the Body.
-func rebuild(intestazione, body *etree.Element) (*etree.Document, *etree.Element, *etree.Element, error) {
+// rebuild assembles the verified document from the canonical copies of the signed header
+// blocks and of the Body.
+func rebuild(headers []*etree.Element, body *etree.Element) (*etree.Document, *etree.Element) {
 	doc := etree.NewDocument()
 	env := doc.CreateElement("soap:Envelope")
 	env.CreateAttr("xmlns:soap", NSSOAP)
 	hdr := env.CreateElement("soap:Header")
-	if intestazione != nil {
-		hdr.AddChild(intestazione)
+	for _, h := range headers {
+		hdr.AddChild(h)
 	}
 	env.AddChild(body)
-	return doc, intestazione, body, nil
+	return doc, body
 }
