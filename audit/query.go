@@ -32,31 +32,8 @@ const listColumns = `node, seq, tx, direction, function, msg_id, relates_to, con
 // List returns the records matching f, newest first. Header and Raw are left empty (Show or
 // Get return them).
 func (s *Store) List(ctx context.Context, f Filter) ([]*Record, error) {
-	var where []string
-	var args []any
+	where, args := f.conditions()
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
-	if !f.From.IsZero() {
-		add("recorded >= ?", micros(f.From))
-	}
-	if !f.To.IsZero() {
-		add("recorded < ?", micros(f.To))
-	}
-	if f.Service != "" {
-		add("service = ?", f.Service)
-	}
-	if f.ID != "" {
-		// msg_id, relates_to, conversation or tx is f.ID, with the partial indexes' conditions.
-		add("(msg_id = ? OR "+partialRelates+"relates_to = ? OR "+partialConversation+"conversation = ? OR "+partialTx+"tx = ?)", f.ID, f.ID, f.ID, f.ID)
-	}
-	if f.Outcome != "" {
-		add("outcome = ?", f.Outcome)
-	}
-	if f.Direction != "" {
-		add("direction = ?", string(f.Direction))
-	}
-	if f.Node != "" {
-		add("node = ?", f.Node)
-	}
 	if b := f.Before; b != nil {
 		r := micros(b.Recorded)
 		add("(recorded < ? OR (recorded = ? AND (node < ? OR (node = ? AND seq < ?))))", r, r, b.Node, b.Node, b.Seq)
@@ -89,6 +66,71 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Record, error) {
 	all := append(append(append([]any{}, args...), f.Party, limit), args...)
 	all = append(all, f.Party, f.Party, limit, limit)
 	return s.records(ctx, q, all...)
+}
+
+// conditions are f's SQL conditions on the trace table and their arguments, all but Party,
+// Limit and Before.
+func (f Filter) conditions() ([]string, []any) {
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	if !f.From.IsZero() {
+		add("recorded >= ?", micros(f.From))
+	}
+	if !f.To.IsZero() {
+		add("recorded < ?", micros(f.To))
+	}
+	if f.Service != "" {
+		add("service = ?", f.Service)
+	}
+	if f.ID != "" {
+		// msg_id, relates_to, conversation or tx is f.ID, with the partial indexes' conditions.
+		add("(msg_id = ? OR "+partialRelates+"relates_to = ? OR "+partialConversation+"conversation = ? OR "+partialTx+"tx = ?)", f.ID, f.ID, f.ID, f.ID)
+	}
+	if f.Outcome != "" {
+		add("outcome = ?", f.Outcome)
+	}
+	if f.Direction != "" {
+		add("direction = ?", string(f.Direction))
+	}
+	if f.Node != "" {
+		add("node = ?", f.Node)
+	}
+	return where, args
+}
+
+// MessageIDs returns the distinct Identificatori of the records matching f, in no order and
+// without a limit (f.Limit and f.Before do not apply): for instance every busta a gateway sent
+// to a party's service, Filter{Direction: Out, Party: "Ministero", Service: "SAP"}.
+func (s *Store) MessageIDs(ctx context.Context, f Filter) ([]string, error) {
+	return s.distinct(ctx, "msg_id", f)
+}
+
+// RelatedIDs returns the distinct RiferimentoMessaggio of the records matching f that carry one,
+// in no order and without a limit (f.Limit and f.Before do not apply): for instance the bustas a
+// gateway holds an answer or a riscontro for, Filter{Direction: In, Outcome: "received"}.
+func (s *Store) RelatedIDs(ctx context.Context, f Filter) ([]string, error) {
+	return s.distinct(ctx, "relates_to", f, "relates_to <> ''")
+}
+
+// distinct returns the distinct values of column (a constant of this package) over the records
+// matching f and the extra conditions.
+func (s *Store) distinct(ctx context.Context, column string, f Filter, extra ...string) ([]string, error) {
+	where, args := f.conditions()
+	where = append(where, extra...)
+	if f.Party != "" {
+		where = append(where, "(sender = ? OR receiver = ?)")
+		args = append(args, f.Party, f.Party)
+	}
+	q := `SELECT DISTINCT ` + column + ` FROM trace`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	var out []string
+	if err := s.db.SelectContext(ctx, &out, s.q(q), args...); err != nil {
+		return nil, fmt.Errorf("audit query: %w", err)
+	}
+	return out, nil
 }
 
 func (s *Store) records(ctx context.Context, q string, args ...any) ([]*Record, error) {

@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -63,6 +65,29 @@ func TestListAndShow(t *testing.T) {
 					t.Errorf("%s: %v, want %v", tc.name, ids, tc.want)
 					break
 				}
+			}
+		}
+		// The distinct identifiers, unlimited: what was sent to a party's service, what was answered.
+		for _, tc := range []struct {
+			name string
+			get  func(context.Context, Filter) ([]string, error)
+			f    Filter
+			want []string
+		}{
+			{"sent to Comune", s.MessageIDs, Filter{Direction: Out, Party: "Comune", Service: "Anagrafe"}, []string{busta(20)}},
+			{"sent to Ministero", s.MessageIDs, Filter{Direction: Out, Party: "Ministero"}, []string{busta(10)}},
+			{"sent, limit ignored", s.MessageIDs, Filter{Direction: Out, Limit: 1}, []string{busta(10), busta(20)}},
+			{"answered", s.RelatedIDs, Filter{Direction: In, Outcome: "received"}, []string{busta(10)}},
+			{"acked or answered, once", s.RelatedIDs, Filter{Direction: In}, []string{busta(10)}},
+			{"nothing relates to what went out", s.RelatedIDs, Filter{Direction: Out}, nil},
+		} {
+			got, err := tc.get(ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 			}
 		}
 		for _, key := range []string{busta(10), "tx-10", "node1/1"} {

@@ -2,190 +2,160 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"io"
-	"log/slog"
+	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jmoiron/sqlx"
-
-	"porta/adapters/anagrafe"
-	"porta/adapters/codicefiscale"
-	"porta/internal/pdclient"
-	"porta/internal/proctest"
+	"porta/internal/demo"
 )
 
-// TestDemoFindsPlantedChangesWithoutLossOrDuplicates runs porta demo on 50 workers: every flow
-// must go through the gateways with nothing lost or duplicated, the planted changes found exactly
-// (the demo reports any miss or extra as a problem), and every trace chain verified.
-func TestDemoFindsPlantedChangesWithoutLossOrDuplicates(t *testing.T) {
-	dir := t.TempDir()
+// TestDemoKeepReportAndWhatNext runs porta demo --keep on 10 workers with its temporary folder
+// in a test directory: the report's rows start every column at the same place, progress went to
+// stderr only, the folder is kept and named, and the what-next lines are commands that work as
+// printed (failures list shows the demo's rejections, trace verify checks the chain).
+func TestDemoKeepReportAndWhatNext(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	var out, errb bytes.Buffer
-	code := run([]string{"demo", "--dir", dir, "--workers", "50", "--json"}, nil, &out, &errb)
-	var rep demoReport
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("exit %d, output not JSON: %v\n%s\n%s", code, err, out.String(), errb.String())
-	}
+	code := run([]string{"demo", "--keep", "--workers", "10"}, nil, &out, &errb)
 	if code != 0 {
-		t.Errorf("exit %d\n%s", code, out.String())
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
-	if rep.TraceVerify != "ok" {
-		t.Errorf("trace_verify: %s", rep.TraceVerify)
-	}
-	want := []string{"sap", "did", "candidatura", "europass", "anagrafe", "scuola", "inps", "formazione"}
-	if len(rep.Flows) != len(want) {
-		t.Fatalf("%d flows, want %d", len(rep.Flows), len(want))
-	}
-	for i, f := range rep.Flows {
-		if !strings.HasPrefix(f.Name, want[i]) {
-			t.Errorf("flow %d is %q, want %s", i, f.Name, want[i])
-		}
-		if f.Lost != 0 || f.Duplicated != 0 || len(f.Problems) > 0 {
-			t.Errorf("%s: lost %d, duplicated %d, problems %v", f.Name, f.Lost, f.Duplicated, f.Problems)
-		}
-		if f.Sent == 0 || f.Acknowledged != f.Sent {
-			t.Errorf("%s: sent %d, acknowledged %d", f.Name, f.Sent, f.Acknowledged)
+	report := out.String()
+	checkColumnsAlign(t, report)
+	for _, f := range demo.FlowNames() {
+		if !strings.Contains(errb.String(), "flow "+f+" started") || !strings.Contains(errb.String(), "flow "+f+" done in") {
+			t.Errorf("stderr has no start and end of %s:\n%s", f, errb.String())
 		}
 	}
-	// The SIL's planted invalid records (a bad check character, a bad domicile comune) are
-	// rejected by every flow built from the SIL, with their reason.
-	for _, f := range rep.Flows[:4] {
-		if f.Reasons["codice_fiscale: check character"] != 1 {
-			t.Errorf("%s: reasons %v, want the planted check character rejected once", f.Name, f.Reasons)
+	if strings.Contains(report, "porta demo: ") && strings.Contains(report, " started") {
+		t.Errorf("progress on stdout:\n%s", report)
+	}
+	entries, _ := os.ReadDir(tmp)
+	if len(entries) != 1 {
+		t.Fatalf("--keep left %d entries in TMPDIR, want the network's folder", len(entries))
+	}
+	dir := filepath.Join(tmp, entries[0].Name())
+	if !strings.Contains(report, "The network is in "+dir+" (kept: --keep)") {
+		t.Errorf("the report does not say where the kept network is:\n%s", report)
+	}
+	cmds := whatNext(report)
+	for _, want := range []string{"trace list", "trace show", "trace verify", "failures list", "serve"} {
+		if cmds[want] == nil {
+			t.Errorf("what next has no porta %s:\n%s", want, report)
 		}
 	}
-	if rep.Flows[4].Merged == 0 || rep.Flows[5].Merged == 0 {
-		t.Errorf("anagrafe merged %d, scuola flagged %d: the generators planted nothing?", rep.Flows[4].Merged, rep.Flows[5].Merged)
+	var fo, fe bytes.Buffer
+	if code := run(cmds["failures list"], nil, &fo, &fe); code != 0 || !strings.Contains(fo.String(), "check character") {
+		t.Errorf("%v: exit %d, want the demo's planted rejections:\n%s%s", cmds["failures list"], code, fo.String(), fe.String())
 	}
-	checkRegistriesByResidence(t, dir)
-	// Everything stays under --dir for inspection, and porta trace verify agrees.
-	var vout, verr bytes.Buffer
-	if code := run([]string{"trace", "verify", "--store", filepath.Join(dir, "Provincia", "porta.db")}, nil, &vout, &verr); code != 0 {
-		t.Errorf("porta trace verify: exit %d\n%s%s", code, vout.String(), verr.String())
+	var vo, ve bytes.Buffer
+	if code := run(cmds["trace verify"], nil, &vo, &ve); code != 0 {
+		t.Errorf("%v: exit %d\n%s%s", cmds["trace verify"], code, vo.String(), ve.String())
+	}
+	var lo, le bytes.Buffer
+	if code := run(cmds["trace list"], nil, &lo, &le); code != 0 || !strings.Contains(lo.String(), "Ministero") {
+		t.Errorf("%v: exit %d\n%s%s", cmds["trace list"], code, lo.String(), le.String())
 	}
 }
 
-// TestSimComuneServesConsultations starts `porta sim comune` as a real process and consults its
-// registry through the province's gateway, run in-process from the same network directory.
-func TestSimComuneServesConsultations(t *testing.T) {
+// TestDemoRemovesItsTemporaryFolder: without --keep or --dir, nothing is left behind, and the
+// report says so; --dir is kept and named as such.
+func TestDemoRemovesItsTemporaryFolder(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var out, errb bytes.Buffer
+	if code := run([]string{"demo", "--workers", "10"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("porta demo left %d entries in TMPDIR: %v", len(entries), entries)
+	}
+	if !strings.Contains(out.String(), "removed now") || strings.Contains(out.String(), "porta failures list") {
+		t.Errorf("the report does not say the network was removed:\n%s", out.String())
+	}
+}
+
+// TestDemoDirMustBeEmpty: --dir is a new or empty folder, never written over.
+func TestDemoDirMustBeEmpty(t *testing.T) {
 	dir := t.TempDir()
-	proc := proctest.Start(t, "sim-comune", proctest.Binary(t), []string{"sim", "comune", "--dir", dir, "--workers", "30"})
-	proc.WaitFor(regexp.MustCompile(`porta sim: running`), 30*time.Second)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	prov, err := startPeer(ctx, dir, pProvincia, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); prov.stop() }()
-	password, err := readPassword(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A subject the comune holds (read from its data) comes back; an unknown one is a fault.
-	db, err := sqlx.Open("sqlite3", "file:"+filepath.Join(dir, pComune1, "backends.db")+"?mode=ro&_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var known string
-	if err := db.Get(&known, `SELECT codice_fiscale FROM anpr_soggetti ORDER BY codice_fiscale LIMIT 1`); err != nil {
-		t.Fatal(err)
-	}
-	c := &pdclient.PD{URL: prov.PD, Consumer: pProvincia, User: appUser, Password: password}
-	route := pdclient.Route{Provider: pComune1, Service: svcAnagrafe, Action: "consultazioneSoggetti"}
-	kreq, _ := anagrafe.BuildRequest(anagrafe.Request{IDClient: "T0", From: pProvincia, To: pComune1, At: time.Now(), CodiceFiscale: known, Reference: time.Now().Add(-time.Hour), Motivo: "test", CasoUso: "C020"})
-	a, err := c.Call(ctx, route, kreq)
-	if err != nil {
-		t.Fatalf("consulting %s: %v", known, err)
-	}
-	subs, err := anagrafe.ParseResponse(a.Payload)
-	if err != nil || len(subs) != 1 || subs[0].CodiceFiscale != known {
-		t.Fatalf("consulting %s: %+v, %v", known, subs, err)
-	}
-	unknown, err := codicefiscale.Generate("ROSSI", "MARIO", time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC), 'M', "H501")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := anagrafe.BuildRequest(anagrafe.Request{IDClient: "T1", From: pProvincia, To: pComune1, At: time.Now(), CodiceFiscale: unknown, Reference: time.Now().Add(-time.Hour), Motivo: "test", CasoUso: "C020"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.Call(ctx, route, req)
-	if err == nil || !strings.Contains(err.Error(), "fault") {
-		t.Fatalf("consulting an unknown subject: %v, want a fault from the comune", err)
-	}
-	if err := proc.Stop(10 * time.Second); err != nil {
-		t.Errorf("porta sim stop: %v\n%s", err, proc.Output())
+	os.WriteFile(filepath.Join(dir, "x"), nil, 0o644)
+	if code, _, errs := runPorta(t, nil, "demo", "--dir", dir); code != 1 || !strings.Contains(errs, "is not empty") {
+		t.Errorf("demo --dir on a full folder: exit %d, %s", code, errs)
 	}
 }
 
-// checkRegistriesByResidence checks that each municipality's registry holds exactly the SIL's
-// valid workers who reside in its comune, and that every residence change that moved a worker to
-// the other comune was merged once, with the new comune.
-func checkRegistriesByResidence(t *testing.T, dir string) {
+// checkColumnsAlign checks that the header and every flow row of the report start each column at
+// the same offset (the rows between the header and the blank line, but the indented reasons).
+func checkColumnsAlign(t *testing.T, report string) {
 	t.Helper()
-	open := func(path string) *sqlx.DB {
-		db, err := sqlx.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	var rows []struct {
-		CF      string `db:"codice_fiscale"`
-		Comune  string `db:"res_comune"`
-		Cognome string `db:"cognome"`
-	}
-	if err := open(filepath.Join(dir, pProvincia, "sil", "sil.db")).Select(&rows, `SELECT codice_fiscale, COALESCE(res_comune, '') AS res_comune, COALESCE(cognome, '') AS cognome FROM lavoratore`); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]map[string]bool{pComune1: {}, pComune2: {}}
-	for _, r := range rows {
-		party, ok := demoComuneOf[r.Comune]
-		if !ok {
-			t.Errorf("worker %s resides in %q, not in a comune of the network", r.CF, r.Comune)
-			continue
-		}
-		if codicefiscale.Validate(r.CF) == nil && r.Cognome != "" {
-			want[party][r.CF] = true
-		}
-	}
-	istat := map[string]string{}
-	for party, c := range demoComuni {
-		istat[c.CodiceIstat] = party
-	}
-	moved := 0
-	prov := open(filepath.Join(dir, pProvincia, "backends.db"))
-	for party, cfs := range want {
-		var held []struct {
-			CF    string `db:"codice_fiscale"`
-			Istat string `db:"res_istat"`
-		}
-		if err := open(filepath.Join(dir, party, "backends.db")).Select(&held, `SELECT codice_fiscale, res_istat FROM anpr_soggetti`); err != nil {
-			t.Fatal(err)
-		}
-		if len(held) != len(cfs) {
-			t.Errorf("%s's registry holds %d subjects, %d workers reside there", party, len(held), len(cfs))
-		}
-		for _, h := range held {
-			if !cfs[h.CF] {
-				t.Errorf("%s's registry holds %s, who does not reside there", party, h.CF)
-			}
-			if other := istat[h.Istat]; other != "" && other != party {
-				moved++
-				var merges int
-				if err := prov.Get(&merges, `SELECT COUNT(*) FROM merge_log WHERE kind = 'anagrafe' AND record_key = ?`, h.CF); err != nil || merges != 1 {
-					t.Errorf("%s moved from %s to %s: merged %d times (%v), want once", h.CF, party, other, merges, err)
+	lines := strings.Split(report, "\n")
+	var rows []string
+	for i, l := range lines {
+		if strings.HasPrefix(l, "flow ") {
+			for _, r := range lines[i:] {
+				if r == "" {
+					break
+				}
+				if !strings.HasPrefix(r, "    ") {
+					rows = append(rows, r)
 				}
 			}
+			break
 		}
 	}
-	t.Logf("%d workers moved between the two comuni", moved)
+	if len(rows) != 1+len(demo.FlowNames()) {
+		t.Fatalf("%d rows under the header, want %d:\n%s", len(rows)-1, len(demo.FlowNames()), report)
+	}
+	// A column ends where a cell ends: the numbers are right-aligned, so every row must have the
+	// same end offsets of its cells (the flow names, left-aligned, hold spaces themselves).
+	ends := func(r string) []int {
+		var out []int
+		for i := 1; i < len(r); i++ {
+			if r[i] == ' ' && r[i-1] != ' ' {
+				out = append(out, i)
+			}
+		}
+		return append(out, len(r))
+	}
+	want := ends(rows[0])
+	for _, r := range rows[1:] {
+		got := ends(r)
+		if len(r) != len(rows[0]) || !endsWith(got, want[1:]) {
+			t.Errorf("row not aligned with the header:\n%s\n%s", rows[0], r)
+		}
+	}
+}
+
+// endsWith reports whether a ends with the elements of b.
+func endsWith(a, b []int) bool {
+	if len(a) < len(b) {
+		return false
+	}
+	for i := range b {
+		if a[len(a)-len(b)+i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// whatNext reads the what-next block: each "  porta ..." line, its comment cut off, by its
+// subcommand ("trace verify", "serve"), as arguments for run.
+func whatNext(report string) map[string][]string {
+	out := map[string][]string{}
+	for _, l := range strings.Split(report, "\n") {
+		if !strings.HasPrefix(l, "  porta ") {
+			continue
+		}
+		cmd, _, _ := strings.Cut(l, "#")
+		f := strings.Fields(cmd)[1:]
+		key := f[0]
+		if len(f) > 1 && !strings.HasPrefix(f[1], "-") {
+			key += " " + f[1]
+		}
+		out[key] = f
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"porta/adapters/merge"
+	"porta/internal/backends"
 )
 
 // porta failures list --config reads the province's store next to porta.yaml, backends.db: the
@@ -39,7 +40,7 @@ func TestFailuresListFindsTheProvinceStore(t *testing.T) {
 
 	// The store porta serve's backends (and porta demo) write, with one rejection in it.
 	ctx := context.Background()
-	d, err := openBackendData(ctx, store, time.Now)
+	d, err := backends.Open(ctx, store, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,14 +159,14 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	path := func(f string) string { return filepath.Join(*dir, f) }
-	var caLine, caEntry string
+	var caFile, caEntry string
 	var cas []*x509.Certificate
 	if ca != nil {
 		cas = []*x509.Certificate{ca.Cert}
 		if err := registry.WriteCertFile(path("ca.pem"), ca.Cert); err != nil {
 			return fail("%v", err)
 		}
-		caLine = "\n  ca: ca.pem"
+		caFile = "ca.pem"
 		caEntry = "\n    ca: ca.pem"
 	} else if err := os.Remove(path("ca.pem")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fail("%v", err) // a CA left by an earlier init --force would be trusted by mistake
@@ -178,7 +178,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		perm os.FileMode
 		what string
 	}{
-		{"porta.yaml", []byte(fmt.Sprintf(portaYAML, *party, *party, *pdAddr, *paAddr, *adminAddr, caLine)), 0o644,
+		{"porta.yaml", []byte(node.ConfigYAML(node.ConfigFile{Party: *party, PD: *pdAddr, PA: *paAddr, Admin: *adminAddr, CA: caFile, WrittenBy: "porta init"})), 0o644,
 			fmt.Sprintf("gateway configuration: PD %s, PA %s (TLS), admin %s", *pdAddr, *paAddr, *adminAddr)},
 		{"registry.yaml", []byte(fmt.Sprintf(registryYAML, *party, *party, *typ, *portID, *publicURL, caEntry, *party, *party)), 0o644,
 			"service registry: " + *party + " hosted; commented examples of a service and an application"},
@@ -246,64 +246,6 @@ func writeFileMode(path string, data []byte, perm os.FileMode) error {
 	}
 	return os.Chmod(path, perm)
 }
-
-// portaYAML is the porta.yaml template of porta init: hosted party (twice), pd, pa, admin, ca line.
-const portaYAML = `# Porta gateway configuration, written by porta init. Relative paths are resolved against this
-# file's directory. Every key is documented in package gateway (Config).
-node: %s-1
-parties: [%s]                       # hosted parties, marked hosted: true in the registry
-
-listen:
-  pd: %s             # Porta Delegata: local applications POST /pd/{consumer}/{provider}/{service}/{action}
-  pa: %s             # Porta Applicativa: peer gateways POST /pa (TLS, client certificates)
-  admin: %s          # /healthz, /readyz, /metrics
-  pd_tls: false
-
-paths:
-  key: key.pem
-  cert: cert.pem
-  registry: registry.yaml%s
-
-store: sqlite:porta.db              # or postgres://USER@HOST/DB (porta serve --store overrides)
-
-trace:
-  body: full                        # full | header | none: personal data live in bodies
-
-signature:
-  algorithm: auto                   # chosen from the key
-  max_clock_skew: 5m
-
-limits:
-  max_message: 16MiB
-
-outbox:
-  initial_backoff: 1s
-  max_backoff: 5m
-  max_attempts: 0                   # 0 = until expiry
-  expiry: 24h
-
-duplicates:
-  retention: 7200m
-
-http_client:
-  timeout: 30s
-  dial_timeout: 10s
-  tls_handshake_timeout: 10s
-  backend_timeout: 30s
-
-# Provincial commands this gateway runs on a schedule, as a local application of its own PD (the
-# credentials: --app USER:PASS in run, or PORTA_APP in porta serve's environment). On nodes
-# sharing a PostgreSQL store each job runs on one node at a time. See porta jobs list|history.
-jobs: []
-#  - name: sap-nightly
-#    every: 24h                     # at most 24h; slots every EVERY from AT each day
-#    at: "02:30"                    # local time of day (default 00:00)
-#    run: [sil, send, --what, sap]  # no --since/--worker: what changed since the last successful run
-#  - {name: candidature, every: 15m, run: [sil, send, --what, candidatura, --intermediary, "CF:NAME:REGION:EMAIL"]}
-#  - {name: anagrafe, every: 24h, at: "03:00", run: [sync, anagrafe]}
-#  - {name: scuole, every: 24h, at: "04:00", run: [sync, scuole, --school, "LiceoRoma:RMPS01000A:2025/2026"]}
-#  - {name: retry, every: 1h, run: [failures, retry]}
-`
 
 // registryYAML is the registry template: party (x2), type, port id, url, ca entry, party (x2).
 const registryYAML = `# Service registry of the gateway of %s, written by porta init. Check it with

@@ -18,9 +18,11 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"porta/adapters/labour"
 	"porta/adapters/merge"
 	"porta/adapters/sil"
 	"porta/audit"
+	"porta/internal/demo"
 	"porta/internal/listen"
 )
 
@@ -129,20 +131,20 @@ func TestServeRunsJobs(t *testing.T) {
 	dir := t.TempDir()
 	res := listen.NewReserved()
 	defer res.Close()
-	_, password, err := buildNetwork(dir, res)
+	_, password, err := demo.BuildNetwork(dir, res)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ministero, err := startPeer(ctx, dir, pMinistero, res, slog.New(slog.DiscardHandler), time.Now)
+	ministero, err := demo.StartPeer(ctx, dir, labour.Ministero, res, slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	defer func() { cancel(); ministero.stop() }()
+	defer func() { cancel(); ministero.Stop() }()
 	res.Close() // the province's porta serve below binds its addresses itself
 
-	prov := filepath.Join(dir, pProvincia)
+	prov := filepath.Join(dir, labour.Provincia)
 	gen, err := sil.Generate(ctx, filepath.Join(prov, "sil"), sil.GenOptions{Workers: 4, Seed: 5, BadCheck: 1, Now: time.Now().Add(-time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +160,7 @@ func TestServeRunsJobs(t *testing.T) {
 	if err := os.WriteFile(cfg, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("PORTA_APP", appUser+":"+password)
+	t.Setenv("PORTA_APP", demo.AppUser+":"+password)
 
 	logs := &syncBuffer{}
 	done := make(chan int, 1)
@@ -256,7 +258,7 @@ func TestServeRunsJobs(t *testing.T) {
 	if acked < 1 {
 		t.Errorf("no run after the change sent the changed worker")
 	}
-	docs, records, _, err := ministero.Data.Kept.Kept(ctx, svcSAP)
+	docs, records, _, err := ministero.Data.Kept.Kept(ctx, labour.ByWhat(labour.WhatSAP).Name)
 	if err != nil || int64(docs) != 3+acked || records != 3 {
 		t.Errorf("the Ministry kept %d SAPs of %d workers (%v), want %d of 3", docs, records, err, 3+acked)
 	}

@@ -10,8 +10,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
+	"porta/adapters/labour"
+	"porta/internal/backends"
 	"porta/registry"
 	"porta/wsdl"
 )
@@ -62,16 +63,6 @@ func soleHosted(reg *registry.Registry) (string, string) {
 	return "", fmt.Sprintf("the registry hosts %d parties (%s)", len(h), strings.Join(h, ", "))
 }
 
-// adapterNames are the built-in backends a delivery may name as adapter:NAME.
-func adapterNames() []string {
-	var out []string
-	for name := range (&backendData{}).Backends(time.Now) {
-		out = append(out, name)
-	}
-	slices.Sort(out)
-	return out
-}
-
 func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	const cmd = "porta registry add-service"
 	fs := newFlags("registry add-service", "[--config DIR/porta.yaml | --registry FILE] NAME --consumers PARTY[,PARTY] [--provider PARTY] [--delivery URL|adapter:NAME]", stdout, stderr)
@@ -85,13 +76,13 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 	schema := fs.String("schema", "", "payload schema under xsd/schemas (default: the labour service's)")
 	wsdlPath := fs.String("wsdl", "", "its WSDL, relative to the registry (default: the labour service's, as porta init writes it)")
 	delivery := fs.String("delivery", "", "where the provider's gateway delivers it: http(s)://HOST:PORT/PATH of the local application, or adapter:NAME (required when the provider is hosted here)")
-	var labour []string
-	for _, s := range networkServices() {
-		if !slices.Contains(labour, s.Name) {
-			labour = append(labour, s.Name)
+	var known []string
+	for _, s := range labour.Services {
+		if !slices.Contains(known, s.Name) {
+			known = append(known, s.Name)
 		}
 	}
-	fs.About = fmt.Sprintf("The labour services (%s) come with their profile, actions, schema and WSDL;\nothers need --profile and --actions. Built-in adapters: %s.", strings.Join(labour, ", "), strings.Join(adapterNames(), ", "))
+	fs.About = fmt.Sprintf("The labour services (%s) come with their profile, actions, schema and WSDL;\nothers need --profile and --actions. Built-in adapters: %s.", strings.Join(known, ", "), strings.Join(backends.Names(), ", "))
 	pos, code, done := parseInterleaved(fs, args)
 	if done {
 		return code
@@ -115,8 +106,7 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 		}
 		d.Provider = h
 	}
-	if i := slices.IndexFunc(networkServices(), func(s netService) bool { return s.Name == d.Name }); i >= 0 {
-		s := networkServices()[i]
+	if s := labour.ByName(d.Name); s != nil {
 		d.FilterDuplicates, d.Ack = s.OneWayAck, s.OneWayAck
 		if d.Profile == "" {
 			d.Profile = s.Profile
@@ -137,7 +127,7 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 			}
 		}
 	} else if d.Profile == "" || len(d.Actions) == 0 {
-		return usageErr("service %q is not one of the labour services porta knows (%s): give --profile and --actions", d.Name, strings.Join(labour, ", "))
+		return usageErr("service %q is not one of the labour services porta knows (%s): give --profile and --actions", d.Name, strings.Join(known, ", "))
 	}
 	if len(d.Consumers) == 0 {
 		return usageErr("--consumers: name the parties that may call %s (e.g. --consumers Provincia)", d.Name)
@@ -146,11 +136,11 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 	switch a, isAdapter := strings.CutPrefix(*delivery, "adapter:"); {
 	case hosted && *delivery == "":
 		return usageErr("%s is provided by %s, hosted here: say where to deliver it, --delivery http://HOST:PORT/PATH (your application) or --delivery adapter:NAME (built in: %s)",
-			d.Name, d.Provider, strings.Join(adapterNames(), ", "))
+			d.Name, d.Provider, strings.Join(backends.Names(), ", "))
 	case !hosted && *delivery != "":
 		return usageErr("--delivery: %s is provided by %s, a remote party, whose gateway delivers it; drop --delivery here and give it on %s's gateway", d.Name, d.Provider, d.Provider)
-	case isAdapter && !slices.Contains(adapterNames(), a):
-		return usageErr("--delivery adapter:%s: no such built-in adapter; one of: %s", a, strings.Join(adapterNames(), ", "))
+	case isAdapter && !slices.Contains(backends.Names(), a):
+		return usageErr("--delivery adapter:%s: no such built-in adapter; one of: %s", a, strings.Join(backends.Names(), ", "))
 	}
 	d.Delivery = *delivery
 	if _, err := registry.AddService(path, d, registry.Options{}); err != nil {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"porta/gateway/node"
+	"porta/internal/backends"
 	"porta/internal/listen"
 	"porta/internal/size"
 )
@@ -67,14 +68,14 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	backends, closeBackends, err := labourBackends(ctx, *cfgPath)
+	builtin, closeBackends, err := backends.ForConfig(ctx, *cfgPath)
 	if err != nil {
 		log.Error("porta serve: cannot open the built-in backends", "err", err)
 		return 1
 	}
 	defer closeBackends.Close()
 	o, err := node.Open(ctx, *cfgPath, node.OpenOptions{
-		Store: *store, Logger: log, Backends: backends,
+		Store: *store, Logger: log, Backends: builtin,
 		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr, CheckJob: checkJob,
 	})
 	if err != nil {

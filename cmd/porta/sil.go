@@ -94,7 +94,7 @@ func (f *flowFlags) resolve(needPD bool) error {
 		}
 		if f.province == "" {
 			// The province's one store: the file porta serve's built-in backends (inps) merge
-			// into and porta demo's flows fill (labourBackends).
+			// into and porta demo's flows fill (internal/backends).
 			f.province = filepath.Join(dir, "backends.db")
 		}
 		if f.pd == "" {

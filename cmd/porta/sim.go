@@ -13,10 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"porta/adapters/anagrafe"
-	"porta/adapters/codicefiscale"
-	"porta/adapters/scuola"
-	"porta/adapters/sil"
+	"porta/internal/demo"
 	"porta/internal/listen"
 )
 
@@ -35,7 +32,7 @@ func init() {
 
 func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var roles []string
-	for r := range simRoles {
+	for r := range demo.Roles {
 		roles = append(roles, r)
 	}
 	sort.Strings(roles)
@@ -46,7 +43,7 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", 200, "synthetic people for a comune's registry or a school's pupils, when it has none")
 	level := fs.String("log-level", "info", "log `level`")
 	role := ""
-	if len(args) > 0 && simRoles[args[0]] != nil {
+	if len(args) > 0 && demo.Roles[args[0]] != nil {
 		role, args = args[0], args[1:]
 	}
 	if code, done := fs.parse(args); done {
@@ -56,14 +53,14 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return fs.fail("name the ROLE first: one of %s", strings.Join(roles, ", "))
 	}
 	if *party == "" {
-		*party = simRoles[role][0]
+		*party = demo.Roles[role][0]
 	}
 	ok := false
-	for _, p := range simRoles[role] {
+	for _, p := range demo.Roles[role] {
 		ok = ok || p == *party
 	}
 	if *dir == "" || !ok || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "porta sim %s: --dir is required and --party must be one of %s\n", role, strings.Join(simRoles[role], ", "))
+		fmt.Fprintf(stderr, "porta sim %s: --dir is required and --party must be one of %s\n", role, strings.Join(demo.Roles[role], ", "))
 		return 2
 	}
 	var lvl slog.Level
@@ -78,11 +75,7 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	res := listen.NewReserved()
 	defer res.Close()
 	if _, err := os.Stat(filepath.Join(abs, *party, "porta.yaml")); os.IsNotExist(err) {
-		_, password, err := buildNetwork(abs, res)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(abs, "app-password"), []byte(password+"\n"), 0o600)
-		}
-		if err != nil {
+		if _, _, err := demo.WriteNetwork(abs, res); err != nil {
 			log.Error("porta sim: write the network", "dir", abs, "err", err)
 			return 1
 		}
@@ -90,77 +83,25 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	p, err := startPeer(ctx, abs, *party, res, log, time.Now)
+	p, err := demo.StartPeer(ctx, abs, *party, res, log, time.Now)
 	if err != nil {
 		log.Error("porta sim: cannot start", "party", *party, "err", err)
 		return 1
 	}
 	res.Close()
-	if err := seedPeer(ctx, p, *workers); err != nil {
+	if err := demo.SeedPeer(ctx, p, *workers); err != nil {
 		stop()
-		p.stop()
+		p.Stop()
 		log.Error("porta sim: seed data", "party", *party, "err", err)
 		return 1
 	}
 	log.Info("listening", "listener", "pd", "addr", strings.TrimPrefix(p.PD, "http://"))
 	log.Info("porta sim: running", "party", *party, "config", filepath.Join(p.Dir, "porta.yaml"))
 	<-ctx.Done()
-	if err := p.stop(); err != nil {
+	if err := p.Stop(); err != nil {
 		log.Error("porta sim: stopped", "err", err)
 		return 1
 	}
 	log.Info("porta sim: stopped")
 	return 0
-}
-
-// seedPeer gives a comune a registry and a school its pupils when they hold none yet.
-func seedPeer(ctx context.Context, p *peer, n int) error {
-	now := time.Now().UTC()
-	if c, ok := demoComuni[p.Name]; ok {
-		var have int
-		if err := p.Data.DB.GetContext(ctx, &have, `SELECT COUNT(*) FROM anpr_soggetti`); err != nil || have > 0 {
-			return err
-		}
-		gen, err := sil.Generate(ctx, filepath.Join(p.Dir, "seed-sil"), sil.GenOptions{Workers: n, Seed: 1, Now: now, Homes: []string{demoBelfiore(p.Name)}})
-		if err != nil {
-			return err
-		}
-		cfg, err := sil.LoadConfig(gen.Config)
-		if err != nil {
-			return err
-		}
-		src, err := sil.Open(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		ws, _, err := src.ChangedSince(ctx, time.Time{})
-		if err != nil {
-			return err
-		}
-		var aw []anagrafe.Worker
-		for _, w := range ws {
-			if codicefiscale.Validate(w.CodiceFiscale) == nil && !w.DataNascita.After(now.AddDate(-19, 0, 0)) {
-				aw = append(aw, anagrafe.Worker{CodiceFiscale: w.CodiceFiscale, Cognome: w.Cognome, Nome: w.Nome, Sesso: w.Sesso, DataNascita: w.DataNascita, Comune: c})
-			}
-		}
-		g := anagrafe.Generate(aw, anagrafe.GenOptions{Seed: 11, Today: now, ResidenceChanges: 0.05, Deaths: 0.01, Emigrations: 0.01})
-		return p.Data.Anagrafe.Put(ctx, g.Registry...)
-	}
-	if code, ok := demoSchools[p.Name]; ok {
-		if known, err := p.Data.Scuola.Knows(ctx, code); err != nil || known {
-			return err
-		}
-		year := now.Year() - 1
-		if now.Month() >= time.September {
-			year = now.Year()
-		}
-		g := scuola.Generate(demoPupils(n, 101, now), scuola.GenOptions{Seed: 201, Schools: []string{code}, Year: year, DropOuts: 0.08})
-		for _, s := range g.Schools {
-			if err := p.Data.Scuola.Put(ctx, s.School, g.Year, s.Pupils...); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

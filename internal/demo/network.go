@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"crypto/rand"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"porta/adapters/labour"
+	"porta/gateway/node"
 	"porta/internal/listen"
 	"porta/registry"
 	"porta/wsdl"
@@ -32,17 +33,17 @@ const (
 	pEnte        = labour.Ente
 )
 
-var networkParties = []string{pProvincia, pMinistero, pBorsaLavoro, pEuropass, pComune1, pComune2, pScuola1, pScuola2, pINPS, pEnte}
+var Parties = []string{pProvincia, pMinistero, pBorsaLavoro, pEuropass, pComune1, pComune2, pScuola1, pScuola2, pINPS, pEnte}
 
-// simRoles maps the porta sim role to the parties it may run.
-var simRoles = map[string][]string{
+// Roles maps the porta sim role to the parties it may run.
+var Roles = map[string][]string{
 	"ministero": {pMinistero}, "borsalavoro": {pBorsaLavoro}, "europass": {pEuropass},
 	"comune": {pComune1, pComune2}, "scuola": {pScuola1, pScuola2}, "inps": {pINPS}, "ente": {pEnte},
 	"provincia": {pProvincia},
 }
 
-// netService is one cooperation service of the network at one provider.
-type netService struct {
+// Service is one cooperation service of the network at one provider.
+type Service struct {
 	*labour.Service
 	Provider string
 }
@@ -55,31 +56,32 @@ const (
 	svcFormazione = "CatalogoFormazione"
 )
 
-// networkServices is adapters/labour's table, one entry per provider.
-func networkServices() []netService {
-	var out []netService
+// Services is adapters/labour's table, one entry per provider.
+func Services() []Service {
+	var out []Service
 	for _, s := range labour.Services {
 		for _, p := range s.Providers {
-			out = append(out, netService{s, p})
+			out = append(out, Service{s, p})
 		}
 	}
 	return out
 }
 
-// appUser and appPassword are the local application's credentials at every gateway of the
-// network (the demo's own application; a generated network is a private test setup).
-const appUser = "app"
+// AppUser and appPassword are the local application's credentials at every gateway of the
+// network (the demo's own application; a generated network is a private test setup). Its password
+// is drawn by BuildNetwork.
+const AppUser = "app"
 
-// netPorts are one gateway's listen addresses.
-type netPorts struct{ PD, PA, Admin string }
+// Ports are one gateway's listen addresses.
+type Ports struct{ PD, PA, Admin string }
 
-// buildNetwork writes under dir: ca/ (the local CA), wsdl/ and xsd/ (the services' WSDLs and the
+// BuildNetwork writes under dir: ca/ (the local CA), wsdl/ and xsd/ (the services' WSDLs and the
 // schemas they import, from the binary), and one directory per party with its porta.yaml,
 // registry.yaml, key.pem and cert.pem. The addresses are loopback ports reserved in res, which
-// holds them bound until startPeer's gateways take them over (in the same process), or until the
+// holds them bound until StartPeer's gateways take them over (in the same process), or until the
 // caller closes res (porta sim, whose gateways run in later processes).
 // It returns the application password written (hashed) into every registry.
-func buildNetwork(dir string, res *listen.Reserved) (map[string]netPorts, string, error) {
+func BuildNetwork(dir string, res *listen.Reserved) (map[string]Ports, string, error) {
 	ca, err := registry.NewCA(filepath.Join(dir, "ca"), registry.AlgECDSAP256, "Porta demo labour network CA", rand.Reader)
 	if err != nil {
 		return nil, "", err
@@ -87,20 +89,20 @@ func buildNetwork(dir string, res *listen.Reserved) (map[string]netPorts, string
 	if err := wsdl.Write(dir); err != nil {
 		return nil, "", err
 	}
-	ports := map[string]netPorts{}
-	for _, p := range networkParties {
+	ports := map[string]Ports{}
+	for _, p := range Parties {
 		a, err := res.Addrs(3)
 		if err != nil {
 			return nil, "", err
 		}
-		ports[p] = netPorts{a[0], a[1], a[2]}
+		ports[p] = Ports{a[0], a[1], a[2]}
 	}
 	password := rand.Text()
 	hash, err := registry.HashPassword(password, rand.Reader)
 	if err != nil {
 		return nil, "", err
 	}
-	for _, p := range networkParties {
+	for _, p := range Parties {
 		pd := filepath.Join(dir, p)
 		if err := os.MkdirAll(pd, 0o755); err != nil {
 			return nil, "", err
@@ -123,10 +125,9 @@ func buildNetwork(dir string, res *listen.Reserved) (map[string]netPorts, string
 	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), registry.EncodeCertsPEM(ca.Cert), 0o644); err != nil {
 		return nil, "", err
 	}
-	for _, p := range networkParties {
+	for _, p := range Parties {
 		pd := filepath.Join(dir, p)
-		cfg := fmt.Sprintf(portaYAML, p, p, ports[p].PD, ports[p].PA, ports[p].Admin, "\n  ca: ../ca.pem")
-		cfg = strings.Replace(cfg, "# Porta gateway configuration, written by porta init.", "# Porta gateway configuration, written by porta demo for the labour network.", 1)
+		cfg := node.ConfigYAML(node.ConfigFile{Party: p, PD: ports[p].PD, PA: ports[p].PA, Admin: ports[p].Admin, CA: "../ca.pem", WrittenBy: "porta demo for the labour network"})
 		if err := os.WriteFile(filepath.Join(pd, "porta.yaml"), []byte(cfg), 0o644); err != nil {
 			return nil, "", err
 		}
@@ -137,12 +138,22 @@ func buildNetwork(dir string, res *listen.Reserved) (map[string]netPorts, string
 	return ports, password, nil
 }
 
+// WriteNetwork is BuildNetwork, keeping the application password in dir/app-password (mode 0600)
+// for ReadPassword: what porta demo and porta sim leave behind.
+func WriteNetwork(dir string, res *listen.Reserved) (map[string]Ports, string, error) {
+	ports, password, err := BuildNetwork(dir, res)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "app-password"), []byte(password+"\n"), 0o600)
+	}
+	return ports, password, err
+}
+
 // networkRegistry is the registry of the gateway hosting self: every party, every service (with
 // a delivery for self's own), and the local application with what self may consume.
-func networkRegistry(self string, ports map[string]netPorts, hash string) string {
+func networkRegistry(self string, ports map[string]Ports, hash string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Registry of %s in the porta demo labour network.\nparties:\n", self)
-	for _, p := range networkParties {
+	for _, p := range Parties {
 		fmt.Fprintf(&b, "  - name: %s\n    url: https://%s/pa\n    certificates: [../%s/cert.pem]\n    ca: ../ca.pem\n", p, ports[p].PA, p)
 		if p == self {
 			b.WriteString("    hosted: true\n")
@@ -150,7 +161,7 @@ func networkRegistry(self string, ports map[string]netPorts, hash string) string
 	}
 	b.WriteString("services:\n")
 	var may []string
-	for _, s := range networkServices() {
+	for _, s := range Services() {
 		fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    schema: %s\n    wsdl: ../%s/%s\n", s.Provider, s.Name, s.Profile, s.Schema, wsdl.Dir, s.WSDL)
 		if s.OneWayAck {
 			b.WriteString("    filter_duplicates: true\n    ack: true\n")
@@ -173,7 +184,7 @@ func networkRegistry(self string, ports map[string]netPorts, hash string) string
 		}
 	}
 	if len(may) > 0 {
-		fmt.Fprintf(&b, "applications:\n  - name: App%s\n    username: %s\n    password_hash: %s\n    may:\n%s", self, appUser, hash, strings.Join(may, ""))
+		fmt.Fprintf(&b, "applications:\n  - name: App%s\n    username: %s\n    password_hash: %s\n    may:\n%s", self, AppUser, hash, strings.Join(may, ""))
 	}
 	return b.String()
 }

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -13,25 +13,26 @@ import (
 	"time"
 
 	"porta/gateway/node"
+	"porta/internal/backends"
 	"porta/internal/listen"
 )
 
-// peer is one running gateway of the labour network with its backends' data.
-type peer struct {
+// Peer is one running gateway of the labour network with its backends' data.
+type Peer struct {
 	Name   string
 	Dir    string
-	Data   *backendData
+	Data   *backends.Data
 	Opened *node.Opened
 	PD     string // http://host:port of the Porta Delegata
 	done   chan error
 }
 
-// startPeer opens the gateway of party under dir (written by buildNetwork) with its built-in
+// StartPeer opens the gateway of party under dir (written by BuildNetwork) with its built-in
 // backends and serves it until ctx ends; it returns once the PD and PA listen. Its listeners take
 // over the sockets res holds for their addresses (res may be nil: every address is bound anew).
-func startPeer(ctx context.Context, dir, party string, res *listen.Reserved, log *slog.Logger, now func() time.Time) (*peer, error) {
+func StartPeer(ctx context.Context, dir, party string, res *listen.Reserved, log *slog.Logger, now func() time.Time) (*Peer, error) {
 	pdir := filepath.Join(dir, party)
-	data, err := openBackendData(ctx, filepath.Join(pdir, "backends.db"), now)
+	data, err := backends.Open(ctx, filepath.Join(pdir, "backends.db"), now)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +41,7 @@ func startPeer(ctx context.Context, dir, party string, res *listen.Reserved, log
 		data.Close()
 		return nil, fmt.Errorf("%s: %w", party, err)
 	}
-	p := &peer{Name: party, Dir: pdir, Data: data, Opened: o, done: make(chan error, 1)}
+	p := &Peer{Name: party, Dir: pdir, Data: data, Opened: o, done: make(chan error, 1)}
 	var mu sync.Mutex
 	up := map[string]string{}
 	ready := make(chan struct{})
@@ -69,18 +70,18 @@ func startPeer(ctx context.Context, dir, party string, res *listen.Reserved, log
 	}
 }
 
-// stop waits for Serve to return (ctx must be cancelled first) and closes everything.
-func (p *peer) stop() error {
+// Stop waits for Serve to return (ctx must be cancelled first) and closes everything.
+func (p *Peer) Stop() error {
 	err := <-p.done
 	return errors.Join(err, p.close())
 }
 
-func (p *peer) close() error {
+func (p *Peer) close() error {
 	return errors.Join(p.Opened.Close(), p.Data.Close())
 }
 
-// readPassword reads the application password buildNetwork's caller kept in dir.
-func readPassword(dir string) (string, error) {
+// ReadPassword reads the application password kept in dir (app-password, as WriteNetwork writes it).
+func ReadPassword(dir string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "app-password"))
 	return strings.TrimSpace(string(b)), err
 }

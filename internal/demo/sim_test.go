@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -27,9 +27,9 @@ import (
 // simNet is one `porta sim ROLE` process and the in-process gateways that talk to it, all from one
 // network directory.
 type simNet struct {
-	*demoNet
+	*network
 	dir  string
-	sim  *peer // the simulated party: its name, directory and PD (no in-process handles)
+	sim  *Peer // the simulated party: its name, directory and PD (no in-process handles)
 	proc *proctest.Proc
 }
 
@@ -48,12 +48,12 @@ func startSim(t *testing.T, role string, parties ...string) *simNet {
 	dir := t.TempDir()
 	proc := proctest.Start(t, "sim-"+role, proctest.Binary(t), []string{"sim", role, "--dir", dir, "--workers", "40"})
 	proc.WaitFor(regexp.MustCompile(`porta sim: running`), 60*time.Second)
-	party := simRoles[role][0]
+	party := Roles[role][0]
 	cfg, err := node.LoadConfig(filepath.Join(dir, party, "porta.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	password, err := readPassword(dir)
+	password, err := ReadPassword(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,17 +63,17 @@ func startSim(t *testing.T, role string, parties ...string) *simNet {
 	}
 	t.Cleanup(func() { schemas.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &simNet{dir: dir, proc: proc, sim: &peer{Name: party, Dir: filepath.Join(dir, party), PD: "http://" + cfg.PDAddr},
-		demoNet: &demoNet{peers: map[string]*peer{}, http: &http.Client{}, password: password, schemas: schemas, now: time.Now().UTC(), conc: 2}}
-	var started []*peer
+	s := &simNet{dir: dir, proc: proc, sim: &Peer{Name: party, Dir: filepath.Join(dir, party), PD: "http://" + cfg.PDAddr},
+		network: &network{peers: map[string]*Peer{}, http: &http.Client{}, password: password, schemas: schemas, now: time.Now().UTC(), conc: 2}}
+	var started []*Peer
 	t.Cleanup(func() {
 		cancel()
 		for _, p := range started {
-			p.stop()
+			p.Stop()
 		}
 	})
 	for _, name := range parties {
-		p, err := startPeer(ctx, dir, name, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+		p, err := StartPeer(ctx, dir, name, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -26,21 +26,21 @@ func TestDemoNetworkServesWSDLs(t *testing.T) {
 	dir := t.TempDir()
 	res := listen.NewReserved()
 	defer res.Close()
-	if _, _, err := buildNetwork(dir, res); err != nil {
+	if _, _, err := BuildNetwork(dir, res); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	peers := map[string]*peer{}
+	peers := map[string]*Peer{}
 	defer func() {
 		cancel()
 		for _, p := range peers {
-			p.stop()
+			p.Stop()
 		}
 	}()
 	var urls []string
 	want := map[string]string{} // URL -> target namespace of the embedded WSDL
-	for _, s := range networkServices() {
+	for _, s := range Services() {
 		data, err := wsdl.FS.ReadFile(s.WSDL)
 		if err != nil {
 			t.Fatalf("%s: %v", s.Name, err)
@@ -52,7 +52,7 @@ func TestDemoNetworkServesWSDLs(t *testing.T) {
 		for _, c := range s.Consumers[:1] {
 			p := peers[c]
 			if p == nil {
-				if p, err = startPeer(ctx, dir, c, res, log, time.Now); err != nil {
+				if p, err = StartPeer(ctx, dir, c, res, log, time.Now); err != nil {
 					t.Fatal(err)
 				}
 				peers[c] = p

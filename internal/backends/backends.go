@@ -1,4 +1,12 @@
-package main
+// Package backends owns the built-in backends of the labour network's gateways, the ones a
+// registry delivery names as "adapter:NAME": each keeps its data in one SQLite file next to
+// porta.yaml (backends.db), so a gateway started by porta serve, porta sim or porta demo serves and
+// keeps the same things. Data opens that file with every store in it; Backends gives the
+// gateway.Backend of each adapter name; ForConfig does both for a porta.yaml.
+//
+// It must not know how a gateway is configured or started (that is gateway/node and cmd/porta),
+// nor drive any flow: it only answers what is delivered to it.
+package backends
 
 import (
 	"bytes"
@@ -10,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,9 +35,7 @@ import (
 	"porta/xsd"
 )
 
-// The built-in backends a registry may name as "adapter:NAME". Each keeps its data in one SQLite
-// file next to porta.yaml (backends.db), so that a gateway of the labour network started by
-// porta serve or porta sim serves and keeps what porta demo would:
+// The built-in backends, by adapter name:
 //
 //	anagrafe       a municipality's registry answering E002 consultations (package anagrafe)
 //	scuola         a school's attendance extractions (package scuola); idEstrazione is
@@ -40,27 +47,27 @@ import (
 // service's adapter name (e.g. ministerosap): it checks the document as the table says, keeps it,
 // and answers as the table's simulated provider does.
 
-// backendData is what a gateway's built-in backends share: their database and stores.
-type backendData struct {
+// Data is what a gateway's built-in backends share: their database and stores.
+type Data struct {
 	DB       *sqlx.DB
 	Anagrafe *anagrafe.Registry
 	Scuola   *scuola.Attendance
 	Merge    *merge.Store
-	Kept     *keeper
+	Kept     *Keeper
 	schemas  *xsd.Set
 }
 
-// openBackendData opens (creating) the backends' database at path and every store in it. Its
+// Open opens (creating) the backends' database at path and every store in it. Its
 // transactions take the write lock as they begin (_txlock=immediate): one that read first and
 // wrote later could otherwise fail at once (SQLITE_BUSY) beside another writer, instead of
 // waiting its turn.
-func openBackendData(ctx context.Context, path string, now func() time.Time) (*backendData, error) {
+func Open(ctx context.Context, path string, now func() time.Time) (*Data, error) {
 	db, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
-	d := &backendData{DB: db}
-	fail := func(err error) (*backendData, error) {
+	d := &Data{DB: db}
+	fail := func(err error) (*Data, error) {
 		d.Close()
 		return nil, fmt.Errorf("backends %s: %w", path, err)
 	}
@@ -83,7 +90,7 @@ func openBackendData(ctx context.Context, path string, now func() time.Time) (*b
 }
 
 // Close closes the database and the schema set.
-func (d *backendData) Close() error {
+func (d *Data) Close() error {
 	var errs []error
 	if d.schemas != nil {
 		errs = append(errs, d.schemas.Close())
@@ -93,7 +100,7 @@ func (d *backendData) Close() error {
 }
 
 // Backends returns the built-in backends over d, by adapter name.
-func (d *backendData) Backends(now func() time.Time) map[string]gateway.Backend {
+func (d *Data) Backends(now func() time.Time) map[string]gateway.Backend {
 	clientErr := func(err error) bool {
 		var fe interface {
 			Problem() (string, string, string)
@@ -128,10 +135,10 @@ func (d *backendData) Backends(now func() time.Time) map[string]gateway.Backend 
 	return out
 }
 
-// labourBackends opens the backends of the gateway configured by cfgPath (backends.db next to
-// it) for porta serve.
-func labourBackends(ctx context.Context, cfgPath string) (map[string]gateway.Backend, io.Closer, error) {
-	d, err := openBackendData(ctx, filepath.Join(filepath.Dir(cfgPath), "backends.db"), time.Now)
+// ForConfig opens the backends of the gateway configured by cfgPath (backends.db next to it), for
+// porta serve; close the Closer when the gateway has stopped.
+func ForConfig(ctx context.Context, cfgPath string) (map[string]gateway.Backend, io.Closer, error) {
+	d, err := Open(ctx, filepath.Join(filepath.Dir(cfgPath), "backends.db"), time.Now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,9 +160,9 @@ func sender(d *gateway.Delivery) string {
 
 var errRefused = errors.New("refused")
 
-// keeper is the national endpoints' intake: it checks each document it receives, keeps it once
+// Keeper is the national endpoints' intake: it checks each document it receives, keeps it once
 // per busta (Deliver is idempotent on the Identificatore), and answers as the service does.
-type keeper struct {
+type Keeper struct {
 	db      *sqlx.DB
 	schemas *xsd.Set
 	now     func() time.Time
@@ -173,20 +180,20 @@ const keeperSchema = `CREATE TABLE IF NOT EXISTS kept (
 );
 CREATE INDEX IF NOT EXISTS kept_record ON kept (service, record);`
 
-func openKeeper(ctx context.Context, db *sqlx.DB, schemas *xsd.Set, now func() time.Time) (*keeper, error) {
+func openKeeper(ctx context.Context, db *sqlx.DB, schemas *xsd.Set, now func() time.Time) (*Keeper, error) {
 	if _, err := db.ExecContext(ctx, keeperSchema); err != nil {
 		return nil, err
 	}
-	return &keeper{db: db, schemas: schemas, now: now}, nil
+	return &Keeper{db: db, schemas: schemas, now: now}, nil
 }
 
 type keeperHandler struct {
-	k   *keeper
+	k   *Keeper
 	d   *gateway.Delivery
 	svc *labour.Service
 }
 
-func (k *keeper) handler(d *gateway.Delivery, svc *labour.Service) gateway.PayloadHandler {
+func (k *Keeper) handler(d *gateway.Delivery, svc *labour.Service) gateway.PayloadHandler {
 	return &keeperHandler{k, d, svc}
 }
 
@@ -235,7 +242,7 @@ func (h *keeperHandler) Handle(ctx context.Context, payload []byte) ([]byte, err
 
 // Kept counts what the keeper holds for service: documents, distinct records, and records kept
 // more than once.
-func (k *keeper) Kept(ctx context.Context, service string) (docs, records, duplicated int, err error) {
+func (k *Keeper) Kept(ctx context.Context, service string) (docs, records, duplicated int, err error) {
 	err = k.db.QueryRowxContext(ctx, `SELECT COUNT(*), COUNT(DISTINCT record) FROM kept WHERE service = ?`, service).Scan(&docs, &records)
 	if err == nil {
 		err = k.db.GetContext(ctx, &duplicated, `SELECT COUNT(*) FROM (SELECT record FROM kept WHERE service = ? GROUP BY record HAVING COUNT(*) > 1)`, service)
@@ -279,8 +286,12 @@ func findCF(data []byte) string {
 	}
 }
 
-// builtinBackends are the built-in backends that keep no data, for gateways run without a
-// backends.db (porta bench): none so far. The labour adapters all keep data; see labourBackends.
-func builtinBackends() map[string]gateway.Backend {
-	return map[string]gateway.Backend{}
+// Names are the adapter names a delivery may give as adapter:NAME, sorted.
+func Names() []string {
+	var out []string
+	for name := range (&Data{}).Backends(time.Now) {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
 }
