@@ -204,9 +204,9 @@ func TestRefusedJunkStoredCapped(t *testing.T) {
 	if after-before >= 5<<20 {
 		t.Errorf("the store grew by %d bytes, want < 5 MiB", after-before)
 	}
-	n := countRows(t, mdb, `SELECT COUNT(*) FROM trace WHERE direction = 'in' AND outcome = 'error' AND body_mode = 'capped' AND raw_size = ? AND raw_hash = ? AND length(raw) = 65536`, len(junk), sum[:])
+	n := countRows(t, mdb, `SELECT COUNT(*) FROM trace WHERE direction = 'in' AND outcome = 'error' AND body_mode = 'capped' AND raw_size = ? AND raw_hash = ? AND length(raw) = 65536 AND client_subject LIKE '%Intruso%'`, len(junk), sum[:])
 	if n != 20 {
-		t.Errorf("%d capped records with the whole's size and SHA-256, want 20", n)
+		t.Errorf("%d capped records with the whole's size and SHA-256, naming the intruder's certificate, want 20", n)
 	}
 	out := porta(t, "trace", "verify", "--config", m.cfg)
 	t.Log(strings.TrimSpace(out))
