@@ -34,6 +34,9 @@
 // chains and inserts. On SQLite the WAL is checkpointed by a goroutine of the Store, off the
 // commits' path (see checkpointEvery). Seen's insert is the one write committed without waiting
 // for the disk: the caller makes it durable with its next write, before it answers (see Seen).
+// A record given a Cap (a refused message) keeps at most Cap bytes of its envelope and header,
+// marked BodyCapped, with RawSize and RawHash describing the whole: junk costs its cap, not its
+// size, and the record still proves what was received.
 // Only one Store may write a node's chain at a time;
 // nodes sharing a PostgreSQL database must have distinct Options.Node names (a second writer of
 // the same node fails its writes with a conflict, it never forks the chain).

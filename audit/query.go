@@ -27,7 +27,8 @@ type Filter struct {
 // listColumns are the columns List returns: everything but the envelope bytes.
 const listColumns = `node, seq, tx, direction, function, msg_id, relates_to, conversation, sender, receiver,
 	service, action, profile, busta_time, recorded, outcome, exceptions, http_status, peer, signer,
-	payload_hash, payload_size, '' AS header, body_mode, '' AS raw, raw_hash, detail, prev_hash, hash`
+	payload_hash, payload_size, '' AS header, body_mode, '' AS raw, raw_hash, detail, prev_hash, hash,
+	client_subject, client_cert, application, reason, raw_size`
 
 // List returns the records matching f, newest first. Header and Raw are left empty (Show or
 // Get return them).

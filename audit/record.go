@@ -66,6 +66,24 @@ type Record struct {
 	RawHash  []byte   `json:"raw_sha256,omitempty"` // SHA-256 of the whole envelope as given to Append
 	Detail   string   `json:"detail,omitempty"`     // error text for operators
 
+	// ClientSubject and ClientCert name the TLS client certificate of the connection the busta
+	// or request came in on (its subject, and its SHA-256 fingerprint in hex): on every inbound
+	// record, whatever the busta claims and whether or not it was accepted.
+	ClientSubject string `json:"client_subject,omitempty"`
+	ClientCert    string `json:"client_cert,omitempty"`
+	// Application is the local application a Porta Delegata request came from (once
+	// authenticated), Reason the category of a refusal (the Porta-Error-Reason).
+	Application string `json:"application,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	// RawSize is the size of the whole envelope as given to Append; with BodyMode BodyCapped, Raw
+	// holds only its first bytes and RawSize and RawHash describe the whole.
+	RawSize int64 `json:"raw_size,omitempty"`
+	// Cap, when more than 0, bounds what Append keeps of this record (a refused busta: junk from
+	// anyone must not cost its size): Raw (after the body mode) and Header to Cap bytes each, Detail
+	// likewise, and the busta's identifying strings to maxCappedField bytes. A record cut so is
+	// stored with BodyMode BodyCapped. Cap itself is not stored.
+	Cap int64 `json:"-"`
+
 	PrevHash []byte `json:"prev_hash"`
 	Hash     []byte `json:"hash"`
 }
@@ -77,7 +95,9 @@ const chainDomain = "porta-audit-chain-v1"
 // field in a fixed order, strings and bytes as an 8-byte big-endian length then the bytes,
 // integers as 8-byte big-endian values, times as Unix microseconds (0 for the zero time), the
 // exceptions as a count then each exception's four strings, and the stored Raw through its own
-// SHA-256. Seq and Hash are not inside it. Anyone can recompute it from a row.
+// SHA-256; then, when any of them is set, ClientSubject, ClientCert, Application, Reason and
+// RawSize (added by migration 00004: a record without them encodes, and hashes, as before it).
+// Seq and Hash are not inside it. Anyone can recompute it from a row.
 func (r *Record) Digest(prev []byte) []byte {
 	sum := sha256.Sum256(r.appendEncoding(nil, prev))
 	return sum[:]
@@ -124,7 +144,16 @@ func (r *Record) appendTail(buf []byte) []byte {
 	raw := sha256.Sum256(r.Raw)
 	buf = appendBytes(buf, raw[:])
 	buf = appendBytes(buf, r.RawHash)
-	return appendStr(buf, r.Detail)
+	buf = appendStr(buf, r.Detail)
+	if r.ClientSubject == "" && r.ClientCert == "" && r.Application == "" && r.Reason == "" && r.RawSize == 0 {
+		return buf
+	}
+	// Every record before this extension ended at Detail; every length is prefixed, so an
+	// extended encoding can never equal a plain one.
+	for _, f := range [...]string{r.ClientSubject, r.ClientCert, r.Application, r.Reason} {
+		buf = appendStr(buf, f)
+	}
+	return binary.BigEndian.AppendUint64(buf, uint64(r.RawSize))
 }
 
 func appendBytes(buf, b []byte) []byte {
@@ -179,7 +208,7 @@ func (r *Record) prepare(node string, mode BodyMode, now time.Time) error {
 		// A record read back and appended again keeps its mode; a new one takes the store's.
 		if len(r.Raw) > 0 {
 			h := sha256.Sum256(r.Raw)
-			r.RawHash = h[:]
+			r.RawHash, r.RawSize = h[:], int64(len(r.Raw))
 		}
 		r.BodyMode = mode
 		switch mode {
@@ -188,14 +217,51 @@ func (r *Record) prepare(node string, mode BodyMode, now time.Time) error {
 		case BodyHeader:
 			if len(r.Raw) > 0 {
 				stripped, err := StripBody(r.Raw)
-				if err != nil {
+				switch {
+				case err == nil:
+					r.Raw = stripped
+				case r.Cap > 0:
+					// A refusal is traced even when its envelope cannot be read: without the
+					// Body's bounds nothing of it may be kept in this mode.
+					r.Raw, r.BodyMode = nil, BodyNone
+				default:
 					return fmt.Errorf("audit record %q: body mode header: %w", r.ID, err)
 				}
-				r.Raw = stripped
 			}
 		}
+		r.capFields()
 	}
 	return nil
+}
+
+// maxCappedField bounds each identifying string (Identificatore, parties, service...) of a capped
+// record: a legitimate one is far shorter, and refused junk may carry megabytes in any of them.
+const maxCappedField = 1024
+
+// capFields applies Cap (see Record.Cap).
+func (r *Record) capFields() {
+	if r.Cap <= 0 {
+		return
+	}
+	cut := false
+	if int64(len(r.Raw)) > r.Cap {
+		r.Raw, cut = r.Raw[:r.Cap:r.Cap], true
+	}
+	if int64(len(r.Header)) > r.Cap {
+		r.Header, cut = r.Header[:r.Cap:r.Cap], true
+	}
+	for _, f := range []*string{&r.Transaction, &r.ID, &r.RelatesTo, &r.Conversation, &r.Sender, &r.Receiver,
+		&r.Service, &r.Action, &r.Profile, &r.Peer, &r.ClientSubject, &r.Application} {
+		if len(*f) > maxCappedField {
+			*f, cut = (*f)[:maxCappedField], true
+		}
+	}
+	if int64(len(r.Detail)) > r.Cap {
+		r.Detail, cut = r.Detail[:r.Cap], true
+	}
+	if cut {
+		r.BodyMode = BodyCapped
+	}
 }
 
 // StripBody returns the SOAP envelope with the content of its Body removed, every other byte

@@ -40,6 +40,10 @@ const (
 	BodyFull   BodyMode = "full"   // the envelope as sent or received
 	BodyHeader BodyMode = "header" // the envelope with the SOAP Body emptied
 	BodyNone   BodyMode = "none"   // no envelope bytes (their SHA-256 is still kept)
+	// BodyCapped marks a record Append cut to its Cap (Record.Cap): Raw is the first bytes of the
+	// envelope (as the store's mode keeps it), RawSize and RawHash describe the whole. It is a
+	// record's mode, never a store's.
+	BodyCapped BodyMode = "capped"
 )
 
 // Options adjust Open. The zero value is valid.

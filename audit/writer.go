@@ -352,7 +352,7 @@ func (s *Store) end(ctx context.Context, durable bool) {
 	}
 }
 
-// insertChunk is how many records one INSERT carries (29 parameters each, within both
+// insertChunk is how many records one INSERT carries (34 parameters each, within both
 // databases' limits).
 const insertChunk = 64
 
@@ -433,9 +433,10 @@ func (s *Store) stmt(ctx context.Context, tx *sqlx.Tx, query string) (*sqlx.Stmt
 
 const traceColumns = `node, seq, tx, direction, function, msg_id, relates_to, conversation, sender, receiver,
 	service, action, profile, busta_time, recorded, outcome, exceptions, http_status, peer, signer,
-	payload_hash, payload_size, header, body_mode, raw, raw_hash, detail, prev_hash, hash`
+	payload_hash, payload_size, header, body_mode, raw, raw_hash, detail, prev_hash, hash,
+	client_subject, client_cert, application, reason, raw_size`
 
-const traceValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const traceValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const insertTrace = `INSERT INTO trace (` + traceColumns + `) VALUES ` + traceValues
 
@@ -450,7 +451,7 @@ func (r *Record) args(exc string) []any {
 	return []any{r.Node, r.Seq, r.Transaction, string(r.Direction), r.Function, r.ID, r.RelatesTo, r.Conversation,
 		r.Sender, r.Receiver, r.Service, r.Action, r.Profile, micros(r.Time), micros(r.Recorded), r.Outcome, exc,
 		r.HTTPStatus, r.Peer, r.Signer, nz(r.PayloadHash), r.PayloadSize, nz(r.Header), string(r.BodyMode), nz(r.Raw),
-		nz(r.RawHash), r.Detail, nz(r.PrevHash), r.Hash}
+		nz(r.RawHash), r.Detail, nz(r.PrevHash), r.Hash, r.ClientSubject, r.ClientCert, r.Application, r.Reason, r.RawSize}
 }
 
 // scanner is what *sql.Rows and *sqlx.Row offer.
@@ -465,7 +466,7 @@ func scanRecord(sc scanner) (*Record, error) {
 	err := sc.Scan(&r.Node, &r.Seq, &r.Transaction, &dir, &r.Function, &r.ID, &r.RelatesTo, &r.Conversation,
 		&r.Sender, &r.Receiver, &r.Service, &r.Action, &r.Profile, &t, &rec, &r.Outcome, &exc,
 		&r.HTTPStatus, &r.Peer, &r.Signer, &r.PayloadHash, &r.PayloadSize, &r.Header, &mode, &r.Raw,
-		&r.RawHash, &r.Detail, &r.PrevHash, &r.Hash)
+		&r.RawHash, &r.Detail, &r.PrevHash, &r.Hash, &r.ClientSubject, &r.ClientCert, &r.Application, &r.Reason, &r.RawSize)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,8 @@ type metrics struct {
 	messages *prometheus.CounterVec
 	refusals *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// handshakes counts the TLS handshakes a listener refused or lost (serverLog).
+	handshakes *prometheus.CounterVec
 }
 
 func newMetrics(g *Gateway) *metrics {
@@ -40,8 +42,12 @@ func newMetrics(g *Gateway) *metrics {
 			Help:    "Time from receiving a request to answering it (or, for the outbox, to its acknowledgement).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"direction"}),
+		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "porta_tls_handshake_failures_total",
+			Help: "TLS handshakes that failed, by listener (pa, pd) and reason (no-certificate, unknown-authority, certificate-expired, certificate-invalid, plain-http, protocol, client-aborted, eof, timeout, other).",
+		}, []string{"listener", "reason"}),
 	}
-	m.reg.MustRegister(m.messages, m.refusals, m.latency, queueCollector{g}, certCollector{g},
+	m.reg.MustRegister(m.messages, m.refusals, m.latency, m.handshakes, queueCollector{g}, certCollector{g},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	return m
 }

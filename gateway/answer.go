@@ -25,6 +25,7 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	g.takeAcks(ctx, h)
 	recIn := g.record(Inbound, fnPA, h, in.raw)
 	recIn.Peer, recIn.Signer, recIn.Outcome = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeReceived
+	stampClient(recIn, in.r)
 	switch in.kind {
 	case kindService:
 		recIn.HTTPStatus = http.StatusOK
@@ -134,6 +135,10 @@ func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*
 		return nil, err
 	}
 	recIn.HTTPStatus = status
+	if in.r.Context().Err() != nil {
+		// The backend has the message and answered: it was delivered, though nobody reads the reply.
+		recIn.Detail = "delivered; the sender hung up before the reply"
+	}
 	recOut := g.record(Outbound, fnPA, rh, out)
 	recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = h.ID, in.r.RemoteAddr, OutcomeSent, status
 	if err := g.store.Trace(ctx, recIn, recOut); err != nil {
@@ -156,6 +161,7 @@ func (g *Gateway) answerDuplicate(ctx context.Context, in *inbound) (*reply, err
 	}
 	recIn := g.record(Inbound, fnPA, in.h, in.raw)
 	recIn.Peer, recIn.Signer, recIn.Outcome, recIn.HTTPStatus = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeDuplicate, http.StatusOK
+	stampClient(recIn, in.r)
 	recOut := g.record(Outbound, fnPA, ah, out)
 	recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = in.h.ID, in.r.RemoteAddr, OutcomeSent, http.StatusOK
 	if err := g.store.Trace(ctx, recIn, recOut); err != nil {
@@ -180,9 +186,16 @@ func (g *Gateway) takeAcks(ctx context.Context, h *envelope.Header) {
 //
 // With reason ReasonBackendUnreachable the EGOV_IT_300 fault says so in its detail (the
 // faultstring is the one the specification fixes) and in Porta-Error-Reason.
+//
+// The refusal is traced whether or not the sender still waits (on a context of its own), with the
+// TLS client certificate it came with, and with at most Options.RefusedBodyMax bytes of it.
 func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.ProtocolError, reason Reason) *reply {
+	ctx, cancel := outliveCaller(ctx)
+	defer cancel()
 	rec := g.record(Inbound, fnPA, in.h, in.raw)
 	rec.Peer, rec.Outcome, rec.Exceptions, rec.Detail, rec.HTTPStatus = in.r.RemoteAddr, OutcomeError, perr.Exceptions, perr.Error(), http.StatusInternalServerError
+	rec.Reason, rec.Cap = reason, g.opt.RefusedBodyMax
+	stampClient(rec, in.r)
 	if in.signer != nil {
 		rec.Signer = fingerprint(in.signer.Raw)
 	}

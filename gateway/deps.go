@@ -93,6 +93,15 @@ type Record struct {
 	PayloadSize int
 	Raw         []byte // the envelope, per the configured body mode
 	Detail      string // error text for operators
+	// ClientSubject and ClientCert name the TLS client certificate of the connection a busta or
+	// request came in on (subject; SHA-256 fingerprint, hex): set on every inbound record.
+	ClientSubject string
+	ClientCert    string
+	Application   string // the local application of a Porta Delegata request, once authenticated
+	Reason        Reason // the category of a Porta Delegata refusal
+	// Cap, when more than 0, bounds the bytes the store keeps of this record (a refused message):
+	// the first Cap bytes of Raw, with the size and SHA-256 of the whole (audit.Record.Cap).
+	Cap int64
 }
 
 // Outcomes of a traced busta.

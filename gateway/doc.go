@@ -99,6 +99,19 @@
 // address, and Porta-Error-Reason is backend-unreachable. Every busta in and out is traced before
 // answering.
 //
+// # The trail
+//
+// Every refusal, of the PA and of the PD, is traced on a context of its own (outliveCaller): a
+// sender or application that hangs up does not take the record with it. So is a busta that passed
+// the checks: a synchronous delivery under way finishes and is traced as delivered (received)
+// though its caller left, and the PD's synchronous send is traced as what the provider answered.
+// Every inbound record names the TLS client certificate of its connection (subject and SHA-256
+// fingerprint); a PD refusal names the remote address, the application (once authenticated) and
+// the reason. What is kept of a refused message is capped (Options.RefusedBodyMax, porta.yaml's
+// trace.refused_body_max): its first bytes, with the size and SHA-256 of the whole. TLS handshakes
+// a listener refuses leave no request: they are counted in porta_tls_handshake_failures_total by
+// reason and logged at WARN with the remote address (serverLog).
+//
 // Backends are local applications (HTTPBackend) or built-in services (HandlerBackend), which
 // cmd/porta passes in by name so that this package never imports the adapters.
 package gateway

@@ -29,6 +29,9 @@ type Options struct {
 	BodyMode string
 	// MaxMessage caps the size of a request body, in bytes (default 16 MiB).
 	MaxMessage int64
+	// RefusedBodyMax caps what the trail keeps of a refused message, in bytes (default 64 KiB):
+	// its first bytes, with the size and SHA-256 of the whole (Record.Cap).
+	RefusedBodyMax int64
 	// PeerTimeout bounds each call to a peer gateway (default 30s).
 	PeerTimeout time.Duration
 	// Window is how old an inbound busta's OraRegistrazione may be (default 7200 minutes, spec §3).
@@ -63,6 +66,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxMessage == 0 {
 		o.MaxMessage = 16 << 20
+	}
+	if o.RefusedBodyMax <= 0 {
+		o.RefusedBodyMax = DefaultRefusedBodyMax
 	}
 	if o.PeerTimeout == 0 {
 		o.PeerTimeout = 30 * time.Second
@@ -235,6 +241,29 @@ func headerOnly(raw []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// DefaultRefusedBodyMax is how much of a refused message the trail keeps unless configured.
+const DefaultRefusedBodyMax = 64 << 10
+
+// afterCallerTimeout bounds what the gateway does for a request once its caller may have hung up:
+// finishing a delivery already under way and tracing its outcome.
+const afterCallerTimeout = 2 * time.Minute
+
+// outliveCaller returns a context that the caller's hanging up does not cancel (its values kept),
+// with a deadline of its own: a refusal is traced and a delivery under way is finished and traced
+// whether or not anyone is still waiting for the answer.
+func outliveCaller(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), afterCallerTimeout)
+}
+
+// stampClient records on rec the TLS client certificate r came with, if any.
+func stampClient(rec *Record, r *http.Request) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return
+	}
+	c := r.TLS.PeerCertificates[0]
+	rec.ClientSubject, rec.ClientCert = c.Subject.String(), fingerprint(c.Raw)
 }
 
 // fingerprint is the hex SHA-256 of a certificate, as traced.

@@ -104,10 +104,14 @@ func (g *Gateway) pa(ctx context.Context, in *inbound) *reply {
 			return rep
 		}
 	}
-	if rep, done := g.runStage(ctx, in, stage{"processing", (*Gateway).process}); done {
+	// A busta that passed is handled to the end whether or not its sender still waits: a delivery
+	// under way finishes and is traced as what it was, not as a failure.
+	pctx, cancel := outliveCaller(ctx)
+	defer cancel()
+	if rep, done := g.runStage(pctx, in, stage{"processing", (*Gateway).process}); done {
 		return rep
 	}
-	return g.refuse(ctx, in, envelope.NewError(envelope.CodeProcessing, "", "no stage answered"), "")
+	return g.refuse(pctx, in, envelope.NewError(envelope.CodeProcessing, "", "no stage answered"), "")
 }
 
 // runStage runs one stage; done reports that the pipeline ends with rep.

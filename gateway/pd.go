@@ -53,6 +53,7 @@ type outbound struct {
 	action   string
 	h        *envelope.Header
 	data     []byte // the signed busta
+	traced   bool   // the step that failed traced the exchange itself (the busta went out)
 }
 
 // reply is a stage's answer, ready to be written by the one place that writes (writeReply): an
@@ -105,7 +106,7 @@ func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
 	for _, s := range pdSteps {
 		rep, err := s.run(g, ctx, out)
 		if err != nil {
-			rep = g.refusePD(out, s, err)
+			rep = g.refusePD(ctx, out, s, err)
 		}
 		if rep != nil {
 			writeReply(w, rep)
@@ -113,11 +114,12 @@ func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// The last step always answers.
-	writeReply(w, g.refusePD(out, pdStep{name: "answer"}, errors.New("no step answered the request")))
+	writeReply(w, g.refusePD(ctx, out, pdStep{name: "answer"}, errors.New("no step answered the request")))
 }
 
-// refusePD turns a step's error into the fault answered to the application, with its reason.
-func (g *Gateway) refusePD(out *outbound, step pdStep, err error) *reply {
+// refusePD turns a step's error into the fault answered to the application, with its reason, and
+// traces the refusal (tracePDRefusal).
+func (g *Gateway) refusePD(ctx context.Context, out *outbound, step pdStep, err error) *reply {
 	var ae *AppError
 	if !errors.As(err, &ae) {
 		ae = &AppError{FaultCode: "Server", Message: "the gateway could not process the request", Reason: ReasonGatewayError, Err: err}
@@ -133,7 +135,8 @@ func (g *Gateway) refusePD(out *outbound, step pdStep, err error) *reply {
 	service := g.serviceLabel(out)
 	g.observe(service, Outbound, OutcomeError, out.start)
 	g.metrics.refusals.WithLabelValues(service, string(reason)).Inc()
-	g.log.Info("porta delegata: request failed", "path", out.r.URL.Path, "step", step.name, "reason", reason, "id", id, "err", ae)
+	g.log.Info("porta delegata: request failed", "path", out.r.URL.Path, "remote", out.r.RemoteAddr, "app", out.app, "step", step.name, "reason", reason, "id", id, "err", ae)
+	g.tracePDRefusal(ctx, out, step, reason, ae)
 	portID := ""
 	if out.consumer != nil {
 		portID = out.consumer.PortID
@@ -149,6 +152,34 @@ func (g *Gateway) refusePD(out *outbound, step pdStep, err error) *reply {
 	}
 	rep.body = b
 	return rep
+}
+
+// tracePDRefusal traces a refused request of a local application, whether or not the
+// application still waits: who asked (remote address, application once authenticated, TLS client
+// certificate), what (the busta header once built, else the URL's route), the reason and the
+// error, and at most Options.RefusedBodyMax bytes of the request. A request refused after its busta
+// was sent is traced by the step that sent it; this record says how the application was answered.
+func (g *Gateway) tracePDRefusal(ctx context.Context, out *outbound, step pdStep, reason Reason, ae *AppError) {
+	if out.traced {
+		return
+	}
+	ctx, cancel := outliveCaller(ctx)
+	defer cancel()
+	rec := g.record(Outbound, fnPD, out.h, out.raw)
+	rec.Peer, rec.Application, rec.Reason, rec.Cap = out.r.RemoteAddr, out.app, reason, g.opt.RefusedBodyMax
+	rec.Outcome, rec.HTTPStatus, rec.Exceptions = OutcomeError, http.StatusInternalServerError, ae.Exceptions
+	rec.Detail = fmt.Sprintf("refused at step %s (%s): %v", step.name, out.r.URL.Path, ae)
+	if out.h == nil {
+		rec.Header = &envelope.Header{
+			Sender:   []envelope.Party{{Name: out.r.PathValue("consumer")}},
+			Receiver: envelope.Party{Name: out.r.PathValue("provider")},
+			Service:  out.r.PathValue("service"), Action: out.r.PathValue("action"),
+		}
+	}
+	stampClient(rec, out.r)
+	if err := g.store.Trace(ctx, rec); err != nil {
+		g.log.Error("trace refused request", "path", out.r.URL.Path, "remote", out.r.RemoteAddr, "err", err)
+	}
 }
 
 // serviceLabel is the service a refused request named, for the metrics: the routed service, or
@@ -279,9 +310,12 @@ func (out *outbound) synchronous() bool {
 // traceAndQueue puts one-way and asynchronous requests and risposte in the outbox with their trace
 // record, in one transaction, and answers 200 with the integration headers.
 func (g *Gateway) traceAndQueue(ctx context.Context, out *outbound) (*reply, error) {
+	ctx, cancel := outliveCaller(ctx) // accepted is accepted, whether or not the application waits
+	defer cancel()
 	h := out.h
 	rec := g.record(Outbound, fnPD, h, out.data)
-	rec.Peer, rec.Outcome = out.provider.URL, OutcomeQueued
+	rec.Peer, rec.Outcome, rec.Application = out.provider.URL, OutcomeQueued, out.app
+	stampClient(rec, out.r)
 	expires := g.now().Add(g.opt.Expiry)
 	if h.Expires != nil {
 		expires = *h.Expires
@@ -420,13 +454,19 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 	if !out.synchronous() {
 		return nil, nil
 	}
+	// The busta goes out and its outcome is traced whether or not the application still waits:
+	// the provider may act on it.
+	ctx, cancel := outliveCaller(ctx)
+	defer cancel()
 	h := out.h
 	recOut := g.record(Outbound, fnPD, h, out.data)
-	recOut.Peer = out.provider.URL
+	recOut.Peer, recOut.Application = out.provider.URL, out.app
+	stampClient(recOut, out.r)
 	status, peerHdr, body, err := g.post(ctx, out.provider.URL, h.Action, out.data)
 	recOut.HTTPStatus = status
 	if err != nil {
-		recOut.Outcome, recOut.Detail = OutcomeError, err.Error()
+		recOut.Outcome, recOut.Detail, recOut.Reason = OutcomeError, err.Error(), ReasonPeerUnreachable
+		out.traced = true
 		g.traceQuiet(ctx, recOut)
 		return nil, &AppError{FaultCode: "Server", Message: "the provider's gateway could not be reached", Reason: ReasonPeerUnreachable, Err: err}
 	}
@@ -439,7 +479,11 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 		ae.Reason = ReasonBackendUnreachable
 	}
 	if err != nil {
-		recOut.Outcome, recOut.Detail = OutcomeError, err.Error()
+		recOut.Outcome, recOut.Detail, recOut.Reason = OutcomeError, err.Error(), ReasonPeerReplyInvalid
+		if ae != nil {
+			recOut.Reason = ae.Reason
+		}
+		out.traced = true
 		recs := []*Record{recOut}
 		if ans != nil && ans.h != nil {
 			ri := g.record(Inbound, fnPD, ans.h, body)

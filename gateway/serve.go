@@ -5,9 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
+	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -77,7 +78,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 			WriteTimeout:      2 * time.Minute,
 			IdleTimeout:       2 * time.Minute,
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+			ErrorLog:          log.New(serverLog{g, x.name}, "", 0),
 		}
 		srvs = append(srvs, srv{x.name, ln, s})
 		if l.Listening != nil {
@@ -112,4 +113,53 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	stopWorkers()
 	wg.Wait()
 	return err
+}
+
+// serverLog is a listener's http.Server.ErrorLog. A failed TLS handshake (the one thing
+// http.Server reports only there, as "http: TLS handshake error from ADDR: REASON") is counted in
+// porta_tls_handshake_failures_total by reason and logged at WARN with the remote address: a
+// refused certificate leaves no other trace. The server's other messages go to the debug log.
+type serverLog struct {
+	g        *Gateway
+	listener string
+}
+
+const handshakeErrorPrefix = "http: TLS handshake error from "
+
+func (l serverLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	rest, ok := strings.CutPrefix(msg, handshakeErrorPrefix)
+	if !ok {
+		l.g.log.Debug(msg, "listener", l.listener)
+		return len(p), nil
+	}
+	// The address is host:port, the host possibly a bracketed IPv6 literal: the first ": " after it
+	// ends it.
+	addr, cause, _ := strings.Cut(rest, ": ")
+	reason := handshakeReason(cause)
+	l.g.metrics.handshakes.WithLabelValues(l.listener, reason).Inc()
+	l.g.log.Warn("TLS handshake refused", "listener", l.listener, "remote", addr, "reason", reason, "err", cause)
+	return len(p), nil
+}
+
+// handshakeReason sorts a TLS handshake error (as crypto/tls and net/http word it) into a few
+// categories an operator can act on.
+func handshakeReason(cause string) string {
+	for _, c := range []struct{ text, reason string }{
+		{"client sent an HTTP request to an HTTPS server", "plain-http"},
+		{"didn't provide a certificate", "no-certificate"},
+		{"signed by unknown authority", "unknown-authority"},
+		{"has expired or is not yet valid", "certificate-expired"},
+		{"failed to verify certificate", "certificate-invalid"},
+		{"remote error", "client-aborted"},
+		{"timeout", "timeout"},
+		{"EOF", "eof"},
+		{"connection reset", "eof"},
+		{"tls: ", "protocol"},
+	} {
+		if strings.Contains(cause, c.text) {
+			return c.reason
+		}
+	}
+	return "other"
 }

@@ -132,6 +132,7 @@ func toAudit(recs []*Record) []*audit.Record {
 			Transaction: r.Transaction, Direction: audit.Direction(r.Direction), Function: r.Function,
 			Recorded: r.Time, Outcome: r.Outcome, HTTPStatus: r.HTTPStatus, Peer: r.Peer, Signer: r.Signer,
 			PayloadHash: r.PayloadHash[:], PayloadSize: int64(r.PayloadSize), Raw: r.Raw, Detail: r.Detail,
+			ClientSubject: r.ClientSubject, ClientCert: r.ClientCert, Application: r.Application, Reason: string(r.Reason), Cap: r.Cap,
 		}
 		if r.PayloadSize == 0 && len(r.Raw) == 0 {
 			ar.PayloadHash = nil
@@ -161,6 +162,7 @@ func fromAudit(ar *audit.Record) *Record {
 		Transaction: ar.Transaction, Direction: Direction(ar.Direction), Function: ar.Function, Time: ar.Recorded,
 		Outcome: ar.Outcome, HTTPStatus: ar.HTTPStatus, Peer: ar.Peer, Signer: ar.Signer,
 		PayloadSize: int(ar.PayloadSize), Raw: ar.Raw, Detail: ar.Detail,
+		ClientSubject: ar.ClientSubject, ClientCert: ar.ClientCert, Application: ar.Application, Reason: Reason(ar.Reason),
 	}
 	copy(r.PayloadHash[:], ar.PayloadHash)
 	for _, e := range ar.Exceptions {

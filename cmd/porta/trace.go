@@ -269,11 +269,21 @@ func traceShow(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	row("HTTP status", r.HTTPStatus)
 	row("Peer", r.Peer)
 	row("Signer SHA-256", r.Signer)
+	row("TLS client", r.ClientSubject)
+	row("TLS client SHA-256", r.ClientCert)
+	row("Application", r.Application)
+	row("Reason", r.Reason)
 	if len(r.PayloadHash) > 0 {
 		row("Payload SHA-256", fmt.Sprintf("%x (%d bytes)", r.PayloadHash, r.PayloadSize))
 	}
-	row("Body mode", r.BodyMode)
-	if len(r.RawHash) > 0 {
+	if r.BodyMode == audit.BodyCapped {
+		row("Body mode", fmt.Sprintf("%s: truncated, %d of %d bytes kept", r.BodyMode, len(r.Raw), r.RawSize))
+	} else {
+		row("Body mode", r.BodyMode)
+	}
+	if len(r.RawHash) > 0 && r.RawSize > 0 {
+		row("Envelope SHA-256", fmt.Sprintf("%x (%d bytes)", r.RawHash, r.RawSize))
+	} else if len(r.RawHash) > 0 {
 		row("Envelope SHA-256", hex.EncodeToString(r.RawHash))
 	}
 	row("Detail", r.Detail)

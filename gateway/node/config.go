@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"porta/envelope/wssec"
+	"porta/gateway"
 	"porta/internal/redact"
 	"porta/internal/size"
 	"porta/internal/yamlpos"
@@ -48,7 +49,7 @@ const (
 //	  pd_public_url: http://sil-gw.provincia.example:7080   # PD address in ?wsdl answers
 //	paths: {key: key.pem, cert: cert.pem, ca: ca.pem, registry: registry.yaml}
 //	store: sqlite:porta.db            # or postgres://user@host/db
-//	trace: {body: full}               # full | header | none
+//	trace: {body: full, refused_body_max: 64KiB}   # body: full | header | none; of a refused message keep at most this (its size and SHA-256 are kept whole)
 //	signature: {algorithm: auto, max_clock_skew: 5m}
 //	limits: {max_message: 16MiB}
 //	outbox: {initial_backoff: 1s, max_backoff: 5m, max_attempts: 0, expiry: 24h, lease: 1m}
@@ -87,6 +88,7 @@ type Config struct {
 	Store string // "sqlite:/abs/path.db" or a postgres:// URL
 
 	TraceBody          string        // "full", "header" or "none"
+	TraceRefusedMax    int64         // bytes of a refused message the trail keeps (at least 1KiB)
 	SignatureAlgorithm string        // XML-DSig SignatureMethod URI; "" = chosen from the key
 	MaxClockSkew       time.Duration // tolerated difference between peers' clocks
 
@@ -117,7 +119,8 @@ type JobCheck func(run []string) error
 
 // Defaults of porta.yaml.
 const (
-	defaultMaxMessage = 16 << 20
+	defaultMaxMessage     = 16 << 20
+	defaultRefusedBodyMax = gateway.DefaultRefusedBodyMax
 )
 
 var sigAlgs = map[string]string{
@@ -149,7 +152,8 @@ type rawConfig struct {
 	} `yaml:"paths"`
 	Store yaml.Node `yaml:"store"`
 	Trace struct {
-		Body yaml.Node `yaml:"body"`
+		Body           yaml.Node `yaml:"body"`
+		RefusedBodyMax yaml.Node `yaml:"refused_body_max"`
 	} `yaml:"trace"`
 	Signature struct {
 		Algorithm    yaml.Node `yaml:"algorithm"`
@@ -355,6 +359,15 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 	c.TraceBody = r.str(&raw.Trace.Body, "trace.body", "full")
 	if c.TraceBody != "full" && c.TraceBody != "header" && c.TraceBody != "none" {
 		r.errf(&raw.Trace.Body, "trace.body %q must be full, header or none", c.TraceBody)
+	}
+	c.TraceRefusedMax = defaultRefusedBodyMax
+	if n := &raw.Trace.RefusedBodyMax; set(n) {
+		v, err := size.Parse(n.Value)
+		if err != nil || v < 1024 {
+			r.errf(n, "trace.refused_body_max %q must be a size of at least 1KiB, e.g. 64KiB", n.Value)
+		} else {
+			c.TraceRefusedMax = v
+		}
 	}
 
 	alg := r.str(&raw.Signature.Algorithm, "signature.algorithm", "auto")

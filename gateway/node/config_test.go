@@ -56,7 +56,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		File: filepath.Join(dir, "porta.yaml"), Node: host, Parties: []string{"Provincia"},
 		PDAddr: DefaultPDAddr, PAAddr: DefaultPAAddr, AdminAddr: DefaultAdminAddr,
 		Key: filepath.Join(dir, "key.pem"), Cert: filepath.Join(dir, "cert.pem"), Registry: filepath.Join(dir, "registry.yaml"),
-		Store: "sqlite:" + filepath.Join(dir, "porta.db"), TraceBody: "full", MaxClockSkew: 5 * time.Minute,
+		Store: "sqlite:" + filepath.Join(dir, "porta.db"), TraceBody: "full", TraceRefusedMax: 64 << 10, MaxClockSkew: 5 * time.Minute,
 		MaxMessage: 16 << 20, RetryInitial: time.Second, RetryMax: 5 * time.Minute, Lease: time.Minute, Expiry: 24 * time.Hour,
 		DuplicateRetention: 7200 * time.Minute, PeerTimeout: 30 * time.Second, DialTimeout: 10 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second, BackendTimeout: 30 * time.Second,
@@ -92,7 +92,7 @@ paths:
   cert: pki/cert.pem
   registry: registry.yaml
 store: postgres://porta@db.example/porta
-trace: {body: header}
+trace: {body: header, refused_body_max: 8KiB}
 signature: {algorithm: ecdsa-sha256, max_clock_skew: 90s}
 limits: {max_message: 2MiB}
 outbox: {initial_backoff: 500ms, max_backoff: 1m, max_attempts: 12, expiry: 2d}
@@ -105,7 +105,7 @@ jobs: []
 	}
 	if c.Node != "provincia-1" || len(c.Parties) != 2 || c.PDAddr != "0.0.0.0:8080" || c.PAAddr != ":8443" || !c.PDTLS ||
 		c.PDClientCA != filepath.Join(dir, "pki", "cert.pem") || c.Cert != filepath.Join(dir, "pki", "cert.pem") ||
-		c.TraceBody != "header" || c.SignatureAlgorithm != wssec.AlgECDSASHA256 || c.MaxClockSkew != 90*time.Second ||
+		c.TraceBody != "header" || c.TraceRefusedMax != 8<<10 || c.SignatureAlgorithm != wssec.AlgECDSASHA256 || c.MaxClockSkew != 90*time.Second ||
 		c.MaxMessage != 2<<20 || c.RetryInitial != 500*time.Millisecond || c.RetryMax != time.Minute || c.MaxAttempts != 12 ||
 		c.Expiry != 48*time.Hour || c.DuplicateRetention != 7*24*time.Hour || c.PeerTimeout != 10*time.Second ||
 		c.DialTimeout != 2*time.Second || c.TLSHandshakeTimeout != 3*time.Second || c.BackendTimeout != 20*time.Second {
@@ -161,6 +161,8 @@ jobs: [backup]
 			"porta.yaml:4: paths.registry: /nonexistent/registry.yaml: no such file or directory (relative paths are resolved against DIR)"}},
 		{"key does not suit algorithm", "parties: [Provincia]\nsignature:\n  algorithm: rsa-sha256\n", []string{
 			`porta.yaml:3: signature.algorithm "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" does not suit the *ecdsa.PrivateKey in DIR/key.pem; use auto`}},
+		{"refused body cap too small", "parties: [Provincia]\ntrace: {refused_body_max: 100}\n", []string{
+			`porta.yaml:2: trace.refused_body_max "100" must be a size of at least 1KiB, e.g. 64KiB`}},
 		{"retention shorter than expiry", "parties: [Provincia]\nduplicates:\n  retention: 1h\n", []string{
 			"porta.yaml:3: duplicates.retention (1h0m0s) is shorter than outbox.expiry (24h0m0s): a late re-send would be delivered twice"}},
 	}

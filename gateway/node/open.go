@@ -214,7 +214,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	o.closers = append(o.closers, st.Close)
 
 	g, err := gateway.New(gateway.Options{
-		Node: cfg.Node, BodyMode: bodyMode, MaxMessage: cfg.MaxMessage, PeerTimeout: cfg.PeerTimeout,
+		Node: cfg.Node, BodyMode: bodyMode, MaxMessage: cfg.MaxMessage, RefusedBodyMax: cfg.TraceRefusedMax, PeerTimeout: cfg.PeerTimeout,
 		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax, Lease: cfg.Lease,
 		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0],
 	}, gateway.Deps{
