@@ -9,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/clip"
 )
 
 // How the Porta Applicativa answers a busta that passed every stage: by kind, deliver now
@@ -168,7 +169,7 @@ func (g *Gateway) answerDuplicate(ctx context.Context, in *inbound) (*reply, err
 func (g *Gateway) takeAcks(ctx context.Context, h *envelope.Header) {
 	for _, a := range h.Acks {
 		if err := g.store.Done(ctx, Outbox, a.ID, nil); err != nil {
-			g.log.Debug("riscontro for a busta not in the outbox", "id", a.ID, "err", err)
+			g.log.Debug("riscontro for a busta not in the outbox", "id", clip.Echo(a.ID), "err", err)
 		}
 	}
 }
@@ -181,7 +182,8 @@ func (g *Gateway) takeAcks(ctx context.Context, h *envelope.Header) {
 // faultstring is the one the specification fixes) and in Porta-Error-Reason.
 func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.ProtocolError, reason Reason) *reply {
 	rec := g.record(Inbound, fnPA, in.h, in.raw)
-	rec.Peer, rec.Outcome, rec.Exceptions, rec.Detail, rec.HTTPStatus = in.r.RemoteAddr, OutcomeError, perr.Exceptions, perr.Error(), http.StatusInternalServerError
+	why := clip.To(perr.Error(), maxLoggedError)
+	rec.Peer, rec.Outcome, rec.Exceptions, rec.Detail, rec.HTTPStatus = in.r.RemoteAddr, OutcomeError, perr.Exceptions, why, http.StatusInternalServerError
 	if in.signer != nil {
 		rec.Signer = fingerprint(in.signer.Raw)
 	}
@@ -196,10 +198,10 @@ func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.Protoc
 		}
 		out = mustBytes(envelope.ProcessingFault(detail))
 	} else if eh, doc, err := g.errorBusta(ctx, in, perr); err != nil {
-		g.log.Error("build error busta", "id", in.h.ID, "err", err)
+		g.log.Error("build error busta", "id", idOf(in.h), "err", err)
 		out = mustBytes(envelope.BareFault())
 	} else if out, err = g.sign(doc, 0); err != nil {
-		g.log.Error("sign error busta", "id", in.h.ID, "err", err)
+		g.log.Error("sign error busta", "id", idOf(in.h), "err", err)
 		out = mustBytes(envelope.BareFault())
 	} else {
 		r := g.record(Outbound, fnPA, eh, out)
@@ -215,7 +217,7 @@ func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.Protoc
 		service = in.h.Service
 	}
 	g.observe(service, Inbound, OutcomeError, in.start)
-	g.log.Info("busta refused", "id", idOf(in.h), "code", perr.Code(), "err", perr)
+	g.log.Info("busta refused", "id", idOf(in.h), "code", perr.Code(), "err", why)
 	rep := &reply{status: http.StatusInternalServerError, body: out}
 	if reason != "" {
 		rep.header = http.Header{HeaderErrorReason: {string(reason)}}

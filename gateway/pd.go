@@ -12,6 +12,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/clip"
 )
 
 // The Porta Delegata: POST /pd/{consumer}/{provider}/{service}/{action} takes a SOAP 1.1 request
@@ -132,7 +133,7 @@ func (g *Gateway) refusePD(out *outbound, step pdStep, err error) *reply {
 	service := g.serviceLabel(out)
 	g.observe(service, Outbound, OutcomeError, out.start)
 	g.metrics.refusals.WithLabelValues(service, string(reason)).Inc()
-	g.log.Info("porta delegata: request failed", "path", out.r.URL.Path, "step", step.name, "reason", reason, "id", id, "err", ae)
+	g.log.Info("porta delegata: request failed", "path", clip.Echo(out.r.URL.Path), "step", step.name, "reason", reason, "id", id, "err", clip.To(ae.Error(), maxLoggedError))
 	portID := ""
 	if out.consumer != nil {
 		portID = out.consumer.PortID
@@ -163,8 +164,10 @@ func (g *Gateway) serviceLabel(out *outbound) string {
 	return ""
 }
 
+// clientErr is a refusal the caller must act on. Values of the request in a must be cut with
+// clip.Echo; the whole text is cut to envelope.MaxDetail as well.
 func clientErr(format string, a ...any) *AppError {
-	return &AppError{FaultCode: "Client", Message: fmt.Sprintf(format, a...)}
+	return &AppError{FaultCode: "Client", Message: clip.To(fmt.Sprintf(format, a...), envelope.MaxDetail)}
 }
 
 func (g *Gateway) authenticate(_ context.Context, out *outbound) (*reply, error) {
@@ -185,7 +188,7 @@ func (g *Gateway) route(_ context.Context, out *outbound) (*reply, error) {
 	r := out.r
 	consumer, provider, service := r.PathValue("consumer"), r.PathValue("provider"), r.PathValue("service")
 	if !g.dir.Hosted(consumer) {
-		return nil, clientErr("consumer %q is not a party hosted by this gateway", consumer)
+		return nil, clientErr("consumer %q is not a party hosted by this gateway", clip.Echo(consumer))
 	}
 	out.consumer, _ = g.dir.Party(consumer)
 	if out.consumer == nil {
@@ -193,12 +196,12 @@ func (g *Gateway) route(_ context.Context, out *outbound) (*reply, error) {
 	}
 	p, ok := g.dir.Party(provider)
 	if !ok {
-		return nil, clientErr("provider %q is not in the registry", provider)
+		return nil, clientErr("provider %q is not in the registry", clip.Echo(provider))
 	}
 	out.provider = p
 	s, ok := g.dir.Service(provider, service)
 	if !ok {
-		return nil, clientErr("service %q of %s is not in the registry", service, provider)
+		return nil, clientErr("service %q of %s is not in the registry", clip.Echo(service), provider)
 	}
 	out.service = s
 	return nil, nil
@@ -237,7 +240,7 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 	}
 	if len(s.Actions) > 0 {
 		if _, ok := s.Actions[out.action]; !ok {
-			ae := clientErr("action %q is not an action of %s (from the URL path or the SOAPAction header)", out.action, s.Name)
+			ae := clientErr("action %q is not an action of %s (from the URL path or the SOAPAction header)", clip.Echo(out.action), s.Name)
 			ae.Reason = ReasonRouteUnknown
 			return nil, ae
 		}
@@ -536,7 +539,7 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	if f := bodyFault(sbody); f != nil && (msg == nil || len(msg.Header.Exceptions) > 0 || perr != nil) {
 		// A fault from the peer gateway itself: a bare fault or an error busta. Its exceptions are
 		// reported as they are; the exchange failed either way.
-		text := "the provider's gateway refused the request: " + childText(f, "faultstring")
+		text := "the provider's gateway refused the request: " + clip.Echo(childText(f, "faultstring"))
 		if d := childText(f, "detail"); d != "" && len(d) <= 200 {
 			text += ": " + d
 		}
@@ -570,13 +573,13 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 		a.signer = v.Certificate.Raw
 	}
 	if senderOf(h) != req.Receiver.Name {
-		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply comes from %s, not from %s", senderOf(h), req.Receiver.Name)}
+		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply comes from %s, not from %s", clip.Echo(senderOf(h)), req.Receiver.Name)}
 	}
 	if p, ok := g.dir.Party(req.Receiver.Name); !ok || v.Certificate == nil || !belongsTo(v.Certificate, p) {
 		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the reply is not signed with a certificate of " + req.Receiver.Name}
 	}
 	if h.RelatesTo != req.ID && !acks(h, req.ID) {
-		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply answers %q, not the request %s", h.RelatesTo, req.ID)}
+		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply answers %q, not the request %s", clip.Echo(h.RelatesTo), req.ID)}
 	}
 	return a, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/clip"
 )
 
 // SOAP 1.1 plumbing shared by the Porta Delegata and the Porta Applicativa: building envelopes
@@ -23,6 +24,11 @@ const (
 	NSException = "http://www.cnipa.it/schemas/2003/eGovIT/Exception1_0/"
 
 	contentTypeSOAP = "text/xml; charset=utf-8"
+
+	// maxLoggedError is how much of a refusal's error a log line or a trace record's detail
+	// keeps: each value of the request in it is cut to clip.Max, each exception's explanation to
+	// envelope.MaxDetail; this bounds a refusal with many.
+	maxLoggedError = 4 << 10
 )
 
 // newEnvelope returns an empty SOAP 1.1 envelope with its Header and Body.
@@ -42,13 +48,13 @@ func soapParts(doc *etree.Document) (header, body *etree.Element, err error) {
 	if root == nil || root.Tag != "Envelope" || root.NamespaceURI() != envelope.NSSOAP {
 		name := "nothing"
 		if root != nil {
-			name = fmt.Sprintf("<%s> in namespace %q", root.Tag, root.NamespaceURI())
+			name = fmt.Sprintf("<%s> in namespace %q", clip.Echo(root.Tag), clip.Echo(root.NamespaceURI()))
 		}
 		return nil, nil, fmt.Errorf("root element is %s, want a SOAP 1.1 Envelope (%s)", name, envelope.NSSOAP)
 	}
 	for _, c := range root.ChildElements() {
 		if c.NamespaceURI() != envelope.NSSOAP {
-			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", c.FullTag())
+			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", clip.Echo(c.FullTag()))
 		}
 		switch c.Tag {
 		case "Header":
@@ -62,7 +68,7 @@ func soapParts(doc *etree.Document) (header, body *etree.Element, err error) {
 			}
 			body = c
 		default:
-			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", c.FullTag())
+			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", clip.Echo(c.FullTag()))
 		}
 	}
 	if body == nil {
@@ -227,7 +233,7 @@ func (e *AppError) document(portID string, now time.Time) *etree.Document {
 	if len(e.Exceptions) == 0 {
 		p := ecc.CreateElement("eGov_IT_Ecc:EccezioneProcessamento")
 		p.CreateAttr("codiceEccezione", string(envelope.CodeProcessing))
-		p.CreateAttr("descrizioneEccezione", e.Message)
+		p.CreateAttr("descrizioneEccezione", clip.To(e.Message, envelope.MaxDetail))
 	}
 	for _, x := range e.Exceptions {
 		b := ecc.CreateElement("eGov_IT_Ecc:EccezioneBusta")
@@ -244,6 +250,6 @@ func (e *AppError) document(portID string, now time.Time) *etree.Document {
 	if code == "" {
 		code = "Server"
 	}
-	addFault(body, code, e.Message, d)
+	addFault(body, code, clip.To(e.Message, envelope.MaxDetail), d)
 	return doc
 }
