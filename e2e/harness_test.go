@@ -325,3 +325,19 @@ func tlsConfig(t testing.TB, s, peer *site) *tls.Config {
 	roots.AppendCertsFromPEM(pem)
 	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots}
 }
+
+// metric reads one sample of the gateway's /metrics ("" when absent).
+func (g *gw) metric(t testing.TB, name string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + g.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}

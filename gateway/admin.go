@@ -43,6 +43,7 @@ func newMetrics(g *Gateway) *metrics {
 	}
 	m.reg.MustRegister(m.messages, m.refusals, m.latency, queueCollector{g}, certCollector{g},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	m.reg.MustRegister(g.adm.collectors()...)
 	return m
 }
 

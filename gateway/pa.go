@@ -85,7 +85,7 @@ func (g *Gateway) PA() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /pa", g.servePA)
 	mux.HandleFunc("POST /pa/", g.servePA)
-	return mux
+	return g.admit("pa", mux)
 }
 
 func (g *Gateway) servePA(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +96,9 @@ func (g *Gateway) servePA(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) pa(ctx context.Context, in *inbound) *reply {
 	raw, err := readBody(in.r, g.opt.MaxMessage)
 	in.raw = raw
+	if errors.Is(err, errBusy) {
+		return g.busy("pa", refusedBytes)
+	}
 	if err != nil {
 		return g.refuse(ctx, in, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error()), "")
 	}
@@ -140,9 +143,13 @@ func idOf(h *envelope.Header) string {
 	return clip.Echo(h.ID)
 }
 
-// readBody reads a request body up to limit bytes.
+// readBody reads a request body up to limit bytes, charged to the request's lease (errBusy when
+// the budget is spent).
 func readBody(r *http.Request, limit int64) ([]byte, error) {
-	b, over, err := readLimited(r.Body, r.ContentLength, limit)
+	b, over, err := readLimited(r.Body, r.ContentLength, limit, leaseOf(r.Context()))
+	if errors.Is(err, errBusy) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read request: %w", err)
 	}

@@ -37,7 +37,7 @@ func (g *Gateway) PD() http.Handler {
 	mux.HandleFunc("POST /pd/{consumer}/{provider}/{service}", g.servePD)
 	mux.HandleFunc("GET /pd/{consumer}/{provider}/{service}/{action}", g.serveWSDL)
 	mux.HandleFunc("GET /pd/{consumer}/{provider}/{service}", g.serveWSDL)
-	return mux
+	return g.admit("pd", mux)
 }
 
 // outbound is one request of a local application moving through the Porta Delegata's steps.
@@ -216,6 +216,9 @@ func (g *Gateway) authorise(_ context.Context, out *outbound) (*reply, error) {
 
 func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) {
 	raw, err := readBody(out.r, g.opt.MaxMessage)
+	if errors.Is(err, errBusy) {
+		return g.busy("pd", refusedBytes), nil
+	}
 	if err != nil {
 		return nil, clientErr("%v", err)
 	}
@@ -494,7 +497,7 @@ func (g *Gateway) post(ctx context.Context, url, action string, data []byte) (in
 		return 0, nil, nil, fmt.Errorf("post to %s: %w", url, err)
 	}
 	defer resp.Body.Close()
-	b, over, err := readLimited(resp.Body, resp.ContentLength, g.opt.MaxMessage)
+	b, over, err := readLimited(resp.Body, resp.ContentLength, g.opt.MaxMessage, leaseOf(ctx))
 	if err != nil {
 		return resp.StatusCode, resp.Header, nil, fmt.Errorf("read answer of %s: %w", url, err)
 	}

@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -150,26 +148,10 @@ func addFault(body *etree.Element, code, str string, detail *etree.Element) {
 	}
 }
 
-// Message bodies are read into, and documents serialised into, one buffer of the expected size:
-// a 10 MB message copied through a buffer grown by doubling costs about twice its size again in
-// garbage at every hop, which is what sets the peak memory for large payloads.
-
-// readLimited reads r (a body of size bytes, -1 when unknown) up to limit bytes; over reports a
-// body longer than limit.
-func readLimited(r io.Reader, size, limit int64) (b []byte, over bool, err error) {
-	var buf bytes.Buffer
-	if size >= 0 && size <= limit {
-		buf.Grow(int(size) + bytes.MinRead) // ReadFrom wants MinRead free bytes before each read
-	}
-	_, err = buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, false, err
-	}
-	if int64(buf.Len()) > limit {
-		return nil, true, nil
-	}
-	return buf.Bytes(), false, nil
-}
+// Documents are serialised into one buffer of the expected size: a 10 MB message copied through
+// a buffer grown by doubling costs about twice its size again in garbage at every hop, which is
+// what sets the peak memory for large payloads. Bodies are read by readLimited (admission.go),
+// whose buffer follows the bytes that arrive, never a claimed length.
 
 // docBytes serialises doc into a buffer grown to hint bytes first (the expected size; 0 when
 // small or unknown), long texts copied whole (envelope.WriteXML).
