@@ -159,3 +159,58 @@ func TestBusyPD(t *testing.T) {
 		t.Errorf("body:\n%s", b)
 	}
 }
+
+// FuzzReadLimited: whatever the claimed length, readLimited returns the body exactly when it is
+// within the limit and reports it over otherwise; its buffer never exceeds the larger of twice
+// the bytes read and readInitial, nor the limit; the lease holds what the buffer holds and
+// gives it all back.
+func FuzzReadLimited(f *testing.F) {
+	f.Add([]byte("<soapenv:Envelope/>"), int64(16<<20), int64(1<<20), uint8(3))
+	f.Add([]byte{}, int64(-1), int64(10), uint8(1))
+	f.Add(bytes.Repeat([]byte("x"), 70<<10), int64(5), int64(80<<10), uint8(200))
+	f.Fuzz(func(t *testing.T, body []byte, claimed, limit int64, chunk uint8) {
+		if limit < 0 || limit > 1<<30 {
+			t.Skip()
+		}
+		a := newAdmission(Options{InflightBytes: 1 << 40})
+		l := &lease{a: a}
+		r := io.LimitReader(&chunked{b: body, n: int(chunk) + 1}, int64(len(body)))
+		got, over, err := readLimited(r, claimed, limit, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if over != (int64(len(body)) > limit) {
+			t.Fatalf("over = %v for %d bytes, limit %d", over, len(body), limit)
+		}
+		if !over {
+			if !bytes.Equal(got, body) {
+				t.Fatalf("read %d bytes, want %d", len(got), len(body))
+			}
+			if c := int64(cap(got)); c > limit || c > max(2*int64(len(got)), readInitial) {
+				t.Fatalf("buffer of %d bytes for %d read (claimed %d, limit %d)", c, len(got), claimed, limit)
+			}
+			if l.held != int64(cap(got)) {
+				t.Fatalf("lease holds %d, buffer %d", l.held, cap(got))
+			}
+		}
+		l.resize(0)
+		if a.bytes.Load() != 0 {
+			t.Fatalf("budget in use after release: %d", a.bytes.Load())
+		}
+	})
+}
+
+// chunked returns b n bytes at a time.
+type chunked struct {
+	b []byte
+	n int
+}
+
+func (c *chunked) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), c.n)], c.b)
+	c.b = c.b[k:]
+	return k, nil
+}
