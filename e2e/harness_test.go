@@ -307,6 +307,12 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 // gateway of that site uses to reach the peer's Porta Applicativa.
 func mtlsClient(t testing.TB, s, peer *site) *http.Client {
 	t.Helper()
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig(t, s, peer)}}
+}
+
+// tlsConfig is mtlsClient's TLS configuration: site s's key and certificate, peer's CA.
+func tlsConfig(t testing.TB, s, peer *site) *tls.Config {
+	t.Helper()
 	cert, err := tls.LoadX509KeyPair(filepath.Join(s.dir, "cert.pem"), filepath.Join(s.dir, "key.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -317,6 +323,21 @@ func mtlsClient(t testing.TB, s, peer *site) *http.Client {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots}}}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots}
+}
+
+// metric reads one sample of the gateway's /metrics ("" when absent).
+func (g *gw) metric(t testing.TB, name string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + g.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
 }

@@ -241,20 +241,12 @@ func inboundOutcomes(t *testing.T, s *site, id string) string {
 	return strings.Join(o, " ")
 }
 
-var inboxDepthRE = regexp.MustCompile(`(?m)^porta_queue_depth\{queue="inbox"\} (\S+)$`)
-
 // inboxDepth is the gateway's inbox depth as its /metrics says.
 func inboxDepth(t *testing.T, g *gw) string {
 	t.Helper()
-	resp, err := http.Get("http://" + g.admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	v := g.metric(t, `porta_queue_depth{queue="inbox"}`)
+	if v == "" {
+		t.Fatal("no inbox depth in /metrics")
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	m := inboxDepthRE.FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no inbox depth in /metrics:\n%s", b)
-	}
-	return string(m[1])
+	return v
 }

@@ -3,7 +3,13 @@ package envelope
 import (
 	"fmt"
 	"strings"
+
+	"porta/internal/clip"
 )
+
+// MaxDetail is how long an exception's explanation may be, in bytes: details repeat values a
+// peer sent, and are logged and traced (clip.To marks the cut).
+const MaxDetail = 1024
 
 // The eGov exception codes of the schema's codiceEccezioneType (spec §4). The schema defines no
 // 5xx codes.
@@ -120,13 +126,14 @@ type ProtocolError struct {
 // such as "Messaggio/Identificatore"), in the validation context, or the processing context for
 // EGOV_IT_300 and EGOV_IT_301.
 func NewError(code Code, position, detail string) *ProtocolError {
-	e := &ProtocolError{Detail: detail}
+	e := &ProtocolError{Detail: clip.To(detail, MaxDetail)}
 	e.add(code, SeveritySevere, position, detail)
 	return e
 }
 
-// add appends an exception with its explanation.
+// add appends an exception with its explanation, cut to MaxDetail bytes.
 func (e *ProtocolError) add(code Code, sev Severity, position, detail string) {
+	detail = clip.To(detail, MaxDetail)
 	ctx := ContextValidation
 	if code.processing() {
 		ctx = ContextProcessing

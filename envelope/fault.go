@@ -53,7 +53,8 @@ func (h *Header) firstSender() Party {
 // and §10): a busta di servizio from us, parties swapped (from req's receiver to its sender),
 // id and now, RiferimentoMessaggio = req.ID when that is a valid identifier. When req is nil or
 // names no sender (the header could not be read), the busta goes from us to Unknown. Invalid
-// values of req are never echoed: parties and the ID are copied only when well formed.
+// values of req are never echoed: parties and the ID are copied only when well formed and at most
+// MaxIDLength bytes long.
 func ErrorHeader(req *Header, us Party, id string, now time.Time, exc []Exception) *Header {
 	h := &Header{
 		Sender:     []Party{{Type: orSPC(us.Type), Name: us.Name}},
@@ -65,7 +66,7 @@ func ErrorHeader(req *Header, us Party, id string, now time.Time, exc []Exceptio
 	if req == nil {
 		return h
 	}
-	if s := req.firstSender(); s.Name != "" && alnum.MatchString(s.Name) && s.Type != "" {
+	if s := req.firstSender(); s.Name != "" && len(s.Name) <= MaxIDLength && len(s.Type) <= MaxIDLength && alnum.MatchString(s.Name) && s.Type != "" {
 		h.Receiver = Party{Type: s.Type, Name: s.Name}
 	}
 	if ValidateID(req.ID) == nil {

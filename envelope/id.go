@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"porta/internal/clip"
 )
 
 // IDError says why a string is not a valid eGov identifier (Identificatore, Collaborazione,
@@ -17,7 +19,12 @@ type IDError struct {
 	Reason string
 }
 
-func (e *IDError) Error() string { return fmt.Sprintf("identifier %q: %s", e.ID, e.Reason) }
+// Error names the identifier cut to clip.Max bytes: it is repeated in faults and logs.
+func (e *IDError) Error() string { return fmt.Sprintf("identifier %q: %s", clip.Echo(e.ID), e.Reason) }
+
+// MaxIDLength is the longest identifier ValidateID accepts, in bytes: room for a party name and a
+// port id of over 200 letters each, and a bound on what a peer can make porta store and repeat.
+const MaxIDLength = 512
 
 // idPattern is the schema's IdentificatoreType read strictly: XML Schema's \w excludes the
 // punctuation '_', so the first two parts are letters and digits only.
@@ -32,10 +39,13 @@ var (
 // ValidateID checks an identifier's form: exactly five '_'-separated parts
 // <Party>_<PortId>_<NNNNNNN>_<yyyy-MM-dd>_<HH:mm>, letters and digits only in the first two, a
 // 7-digit counter, and a real date and time (year ≤ 2100, as the reference implementation checks).
-// The error is an *IDError.
+// It is at most MaxIDLength bytes long. The error is an *IDError.
 func ValidateID(id string) error {
 	if id == "" {
 		return &IDError{ID: id, Reason: "empty"}
+	}
+	if len(id) > MaxIDLength {
+		return &IDError{ID: id, Reason: fmt.Sprintf("is %d bytes long, more than %d", len(id), MaxIDLength)}
 	}
 	parts := strings.Split(id, "_")
 	if len(parts) != 5 {

@@ -34,9 +34,15 @@ func TestValidateID(t *testing.T) {
 		{"A_B_0000001_2009-07-22_24:00", "hour 24"},
 		{"A_B_0000001_2009-07-22_10:60", "minute 60"},
 		{"A_B_0000001_2009-07-22_10:59 ", "HH:mm"},
+		{strings.Repeat("A", 200) + "_" + strings.Repeat("A", 208) + "SPCoopIT_0000001_2009-07-22_10:59", ""},
+		{strings.Repeat("A", 60_000) + "_ASPCoopIT_0000001_2009-07-22_10:59", "is 60035 bytes long, more than 512"},
+		{strings.Repeat("A", 60_000), "(truncated, 60000 bytes)"},
 	}
 	for _, tt := range tests {
 		err := ValidateID(tt.id)
+		if err != nil && len(err.Error()) > 2*MaxIDLength {
+			t.Errorf("ValidateID(%d bytes) repeats them: %d bytes of error", len(tt.id), len(err.Error()))
+		}
 		if tt.err == "" {
 			if err != nil {
 				t.Errorf("ValidateID(%q) = %v", tt.id, err)

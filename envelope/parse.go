@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"porta/internal/clip"
 	"porta/internal/xmlsafe"
 )
 
@@ -205,7 +206,7 @@ func (p *parser) children(el *etree.Element, where string, order ...string) map[
 	}
 	for _, tok := range el.Child {
 		if cd, ok := tok.(*etree.CharData); ok && strings.TrimSpace(cd.Data) != "" {
-			p.fail(CodeHeaderFormat, where, "unexpected text %q in %s", clip(cd.Data), where)
+			p.fail(CodeHeaderFormat, where, "unexpected text %q in %s", short(cd.Data), where)
 		}
 	}
 	last := -1
@@ -278,13 +279,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func clip(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
+// short is a header value as quoted in an exception's explanation: trimmed, at most 40 bytes.
+func short(s string) string { return clip.To(strings.TrimSpace(s), 40) }
 
 // text is el's trimmed text; child elements are reported with 002.
 func (p *parser) text(el *etree.Element, path string) string {
@@ -388,7 +384,7 @@ func (p *parser) message(im *etree.Element, h *Header) {
 		if prof, ok := parseWireProfile(v); ok {
 			h.Profile = prof
 		} else {
-			p.fail(CodeInvalidProfile, "ProfiloCollaborazione", "ProfiloCollaborazione %q is not one of the four eGov profiles", clip(v))
+			p.fail(CodeInvalidProfile, "ProfiloCollaborazione", "ProfiloCollaborazione %q is not one of the four eGov profiles", short(v))
 		}
 		if s, ok := at["servizioCorrelato"]; ok {
 			if strings.TrimSpace(s) == "" {
@@ -398,7 +394,7 @@ func (p *parser) message(im *etree.Element, h *Header) {
 		}
 		if t, ok := at["tipo"]; ok {
 			if !contains(ServiceTypes, t) {
-				p.fail(CodeInvalidProfile, "ProfiloCollaborazione/tipo", "ProfiloCollaborazione tipo %q is not one of %s", clip(t), strings.Join(ServiceTypes, ", "))
+				p.fail(CodeInvalidProfile, "ProfiloCollaborazione/tipo", "ProfiloCollaborazione tipo %q is not one of %s", short(t), strings.Join(ServiceTypes, ", "))
 			} else {
 				h.CorrelatedServiceType = t
 			}
@@ -450,12 +446,12 @@ func (p *parser) message(im *etree.Element, h *Header) {
 		case v == inoltroOnce:
 			t.AtMostOnce = true
 		default:
-			p.fail(CodeInvalidTransmission, "ProfiloTrasmissione/inoltro", "inoltro %q is not %s or %s", clip(v), inoltroOnce, inoltroMany)
+			p.fail(CodeInvalidTransmission, "ProfiloTrasmissione/inoltro", "inoltro %q is not %s or %s", short(v), inoltroOnce, inoltroMany)
 		}
 		if v, ok := at["confermaRicezione"]; ok {
 			b, okb := parseXSDBool(v)
 			if !okb {
-				p.fail(CodeInvalidTransmission, "ProfiloTrasmissione/confermaRicezione", "confermaRicezione %q is not a boolean", clip(v))
+				p.fail(CodeInvalidTransmission, "ProfiloTrasmissione/confermaRicezione", "confermaRicezione %q is not a boolean", short(v))
 			}
 			t.AckRequested = b
 		}
@@ -468,7 +464,7 @@ func (p *parser) message(im *etree.Element, h *Header) {
 		if !ok {
 			p.bare(CodeInvalidSequence, "Sequenza/numeroProgressivo", "Sequenza has no numeroProgressivo")
 		} else if n, err := strconv.Atoi(v); err != nil || len(v) != 7 || strings.Trim(v, "0123456789") != "" || n < 1 {
-			p.fail(CodeInvalidSequence, "Sequenza/numeroProgressivo", "numeroProgressivo %q is not a positive 7-digit number", clip(v))
+			p.fail(CodeInvalidSequence, "Sequenza/numeroProgressivo", "numeroProgressivo %q is not a positive 7-digit number", short(v))
 		} else {
 			h.Sequence = n
 		}
@@ -538,7 +534,7 @@ func (p *parser) timestamp(e *etree.Element, path string, code Code) Timestamp {
 	case !ok:
 		p.fail(code, path+"/tempo", "OraRegistrazione has no tempo")
 	case s != TimeSPC && s != TimeLocal:
-		p.fail(code, path+"/tempo", "tempo %q is not %s or %s", clip(s), TimeSPC, TimeLocal)
+		p.fail(code, path+"/tempo", "tempo %q is not %s or %s", short(s), TimeSPC, TimeLocal)
 	default:
 		ts.Source = s
 	}
@@ -556,11 +552,11 @@ func (p *parser) party(e *etree.Element, path string, code Code, bareTipo bool) 
 	}
 	switch t, ok := at["tipo"]; {
 	case !ok && bareTipo:
-		p.bare(code, path+"/tipo", "IdentificativoParte %q has no tipo", clip(name))
+		p.bare(code, path+"/tipo", "IdentificativoParte %q has no tipo", short(name))
 	case !ok:
-		p.fail(code, path+"/tipo", "IdentificativoParte %q has no tipo", clip(name))
+		p.fail(code, path+"/tipo", "IdentificativoParte %q has no tipo", short(name))
 	case strings.TrimSpace(t) == "":
-		p.fail(code, path+"/tipo", "IdentificativoParte %q has an empty tipo", clip(name))
+		p.fail(code, path+"/tipo", "IdentificativoParte %q has an empty tipo", short(name))
 	default:
 		party.Type = strings.TrimSpace(t)
 	}
@@ -663,14 +659,14 @@ func (p *parser) exceptions(list *etree.Element) []Exception {
 		if c := Code(at["codiceEccezione"]); c.Valid() {
 			x.Code = c
 		} else if _, ok := at["codiceEccezione"]; ok {
-			p.fail(CodeHeaderFormat, path+"/codiceEccezione", "codiceEccezione %q is not an eGov code", clip(string(c)))
+			p.fail(CodeHeaderFormat, path+"/codiceEccezione", "codiceEccezione %q is not an eGov code", short(string(c)))
 		}
 		switch s := Severity(at["rilevanza"]); s {
 		case SeverityInfo, SeverityMinor, SeveritySevere:
 			x.Severity = s
 		default:
 			if _, ok := at["rilevanza"]; ok {
-				p.fail(CodeHeaderFormat, path+"/rilevanza", "rilevanza %q is not INFO, LIEVE or GRAVE", clip(string(s)))
+				p.fail(CodeHeaderFormat, path+"/rilevanza", "rilevanza %q is not INFO, LIEVE or GRAVE", short(string(s)))
 			}
 		}
 		x.Position = at["posizione"]

@@ -49,6 +49,7 @@ func newMetrics(g *Gateway) *metrics {
 	}
 	m.reg.MustRegister(m.messages, m.refusals, m.latency, m.handshakes, queueCollector{g}, certCollector{g},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	m.reg.MustRegister(g.adm.collectors()...)
 	return m
 }
 

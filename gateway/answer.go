@@ -9,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/clip"
 	"porta/internal/xmlsafe"
 )
 
@@ -175,7 +176,7 @@ func (g *Gateway) answerDuplicate(ctx context.Context, in *inbound) (*reply, err
 func (g *Gateway) takeAcks(ctx context.Context, h *envelope.Header) {
 	for _, a := range h.Acks {
 		if err := g.store.Done(ctx, Outbox, a.ID, nil); err != nil {
-			g.log.Debug("riscontro for a busta not in the outbox", "id", a.ID, "err", err)
+			g.log.Debug("riscontro for a busta not in the outbox", "id", clip.Echo(a.ID), "err", err)
 		}
 	}
 }
@@ -193,7 +194,8 @@ func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.Protoc
 	ctx, cancel := outliveCaller(ctx)
 	defer cancel()
 	rec := g.record(Inbound, fnPA, in.h, in.raw)
-	rec.Peer, rec.Outcome, rec.Exceptions, rec.Detail, rec.HTTPStatus = in.r.RemoteAddr, OutcomeError, perr.Exceptions, perr.Error(), http.StatusInternalServerError
+	why := clip.To(perr.Error(), maxLoggedError)
+	rec.Peer, rec.Outcome, rec.Exceptions, rec.Detail, rec.HTTPStatus = in.r.RemoteAddr, OutcomeError, perr.Exceptions, why, http.StatusInternalServerError
 	rec.Reason, rec.Cap = reason, g.opt.RefusedBodyMax
 	stampClient(rec, in.r)
 	if in.signer != nil {
@@ -210,10 +212,10 @@ func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.Protoc
 		}
 		out = mustBytes(envelope.ProcessingFault(detail))
 	} else if eh, doc, err := g.errorBusta(ctx, in, perr); err != nil {
-		g.log.Error("build error busta", "id", in.h.ID, "err", err)
+		g.log.Error("build error busta", "id", idOf(in.h), "err", err)
 		out = mustBytes(envelope.BareFault())
 	} else if out, err = g.sign(doc, 0); err != nil {
-		g.log.Error("sign error busta", "id", in.h.ID, "err", err)
+		g.log.Error("sign error busta", "id", idOf(in.h), "err", err)
 		out = mustBytes(envelope.BareFault())
 	} else {
 		r := g.record(Outbound, fnPA, eh, out)
@@ -229,7 +231,7 @@ func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.Protoc
 		service = in.h.Service
 	}
 	g.observe(service, Inbound, OutcomeError, in.start)
-	g.log.Info("busta refused", "id", idOf(in.h), "code", perr.Code(), "err", perr)
+	g.log.Info("busta refused", "id", idOf(in.h), "code", perr.Code(), "err", why)
 	rep := &reply{status: http.StatusInternalServerError, body: out}
 	if reason != "" {
 		rep.header = http.Header{HeaderErrorReason: {string(reason)}}

@@ -94,7 +94,7 @@ func (b *HTTPBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) 
 	if limit == 0 {
 		limit = 64 << 20
 	}
-	body, over, err := readLimited(resp.Body, resp.ContentLength, limit)
+	body, over, err := readLimited(resp.Body, resp.ContentLength, limit, leaseOf(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: read reply: %w", b.URL, err)
 	}

@@ -28,6 +28,14 @@
 // Each step of the PD and each stage of the PA returns its outcome as a value (nothing: go on; an
 // answer; or an error carrying its code or reason); only the handlers write the answer.
 //
+// # Admission
+//
+// Before the steps of either, the PD and the PA admit a request within Options' limits
+// (admission.go): requests in flight per listener and per peer (client certificate, else IP
+// address), and a budget of buffer bytes shared by all requests, charged as bodies arrive (a
+// claimed Content-Length reserves nothing). Beyond them: HTTP 503 with Retry-After, on the PA the
+// EGOV_IT_300 fault, on the PD Porta-Error-Reason gateway-busy; nothing is traced.
+//
 // # Porta Delegata: the steps
 //
 // A request of a local application goes through these steps in order; the first that refuses

@@ -32,6 +32,16 @@ type Options struct {
 	// RefusedBodyMax caps what the trail keeps of a refused message, in bytes (default 64 KiB):
 	// its first bytes, with the size and SHA-256 of the whole (Record.Cap).
 	RefusedBodyMax int64
+	// InflightBytes bounds the buffer bytes all requests of the PD and the PA hold at once while
+	// they read bodies and answers (default 256 MiB); see admission.go.
+	InflightBytes int64
+	// PeerRequests bounds the requests one peer (TLS client certificate, else remote IP address)
+	// has in flight on one listener (default 256).
+	PeerRequests int
+	// ListenerRequests bounds the requests in flight on each listener (default 1024).
+	ListenerRequests int
+	// RetryAfter is the Retry-After of a request refused by those limits (default 5s).
+	RetryAfter time.Duration
 	// PeerTimeout bounds each call to a peer gateway (default 30s).
 	PeerTimeout time.Duration
 	// Window is how old an inbound busta's OraRegistrazione may be (default 7200 minutes, spec §3).
@@ -69,6 +79,18 @@ func (o *Options) defaults() {
 	}
 	if o.RefusedBodyMax <= 0 {
 		o.RefusedBodyMax = DefaultRefusedBodyMax
+	}
+	if o.InflightBytes == 0 {
+		o.InflightBytes = 256 << 20
+	}
+	if o.PeerRequests == 0 {
+		o.PeerRequests = 256
+	}
+	if o.ListenerRequests == 0 {
+		o.ListenerRequests = 1024
+	}
+	if o.RetryAfter == 0 {
+		o.RetryAfter = 5 * time.Second
 	}
 	if o.PeerTimeout == 0 {
 		o.PeerTimeout = 30 * time.Second
@@ -126,6 +148,7 @@ type Gateway struct {
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *metrics
+	adm     *admission
 
 	idsMu sync.Mutex
 	ids   map[string]*envelope.IDGenerator // per hosted party
@@ -171,6 +194,7 @@ func New(opt Options, d Deps) (*Gateway, error) {
 	if g.opt.Default == "" && len(g.hosted) > 0 {
 		g.opt.Default = g.hosted[0]
 	}
+	g.adm = newAdmission(g.opt)
 	g.metrics = newMetrics(g)
 	return g, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/clip"
 	"porta/internal/xmlsafe"
 )
 
@@ -85,7 +86,7 @@ func (g *Gateway) PA() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /pa", g.servePA)
 	mux.HandleFunc("POST /pa/", g.servePA)
-	return mux
+	return g.admit("pa", mux)
 }
 
 func (g *Gateway) servePA(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +97,9 @@ func (g *Gateway) servePA(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) pa(ctx context.Context, in *inbound) *reply {
 	raw, err := readBody(in.r, g.opt.MaxMessage)
 	in.raw = raw
+	if errors.Is(err, errBusy) {
+		return g.busy("pa", refusedBytes)
+	}
 	if err != nil {
 		return g.refuse(ctx, in, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error()), "")
 	}
@@ -135,16 +139,22 @@ func (g *Gateway) runStage(ctx context.Context, in *inbound, s stage) (rep *repl
 	return rep, rep != nil
 }
 
+// idOf is the busta's Identificatore as read, for the log: cut to clip.Max bytes (it may not
+// have been validated yet).
 func idOf(h *envelope.Header) string {
 	if h == nil {
 		return ""
 	}
-	return h.ID
+	return clip.Echo(h.ID)
 }
 
-// readBody reads a request body up to limit bytes.
+// readBody reads a request body up to limit bytes, charged to the request's lease (errBusy when
+// the budget is spent).
 func readBody(r *http.Request, limit int64) ([]byte, error) {
-	b, over, err := readLimited(r.Body, r.ContentLength, limit)
+	b, over, err := readLimited(r.Body, r.ContentLength, limit, leaseOf(r.Context()))
+	if errors.Is(err, errBusy) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read request: %w", err)
 	}
@@ -163,7 +173,7 @@ func bare(code envelope.Code, position, detail string) *envelope.ProtocolError {
 
 func (g *Gateway) checkWellFormed(_ context.Context, in *inbound) (*reply, error) {
 	if ct := in.r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "text/xml") {
-		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+ct+": SOAP 1.1 wants text/xml")
+		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+clip.Echo(ct)+": SOAP 1.1 wants text/xml")
 	}
 	lim := g.verify.Limits
 	if lim == (xmlsafe.Limits{}) {
@@ -198,10 +208,10 @@ func (g *Gateway) checkSender(_ context.Context, in *inbound) (*reply, error) {
 	s := in.h.Sender[0]
 	p, ok := g.dir.Party(s.Name)
 	if !ok {
-		return nil, envelope.NewError(envelope.CodeUnknownSender, "Mittente/IdentificativoParte", "party "+s.Name+" is not in the registry")
+		return nil, envelope.NewError(envelope.CodeUnknownSender, "Mittente/IdentificativoParte", "party "+clip.Echo(s.Name)+" is not in the registry")
 	}
 	if p.Type != "" && !strings.EqualFold(p.Type, s.Type) {
-		return nil, envelope.NewError(envelope.CodeUnknownSender, "Mittente/IdentificativoParte/tipo", "party "+s.Name+" has type "+p.Type+", not "+s.Type)
+		return nil, envelope.NewError(envelope.CodeUnknownSender, "Mittente/IdentificativoParte/tipo", "party "+s.Name+" has type "+p.Type+", not "+clip.Echo(s.Type))
 	}
 	in.sender = p
 	return nil, nil
@@ -209,7 +219,7 @@ func (g *Gateway) checkSender(_ context.Context, in *inbound) (*reply, error) {
 
 func (g *Gateway) checkReceiver(_ context.Context, in *inbound) (*reply, error) {
 	if !g.dir.Hosted(in.h.Receiver.Name) {
-		return nil, envelope.NewError(envelope.CodeUnknownReceiver, "Destinatario/IdentificativoParte", "party "+in.h.Receiver.Name+" is not hosted by this gateway")
+		return nil, envelope.NewError(envelope.CodeUnknownReceiver, "Destinatario/IdentificativoParte", "party "+clip.Echo(in.h.Receiver.Name)+" is not hosted by this gateway")
 	}
 	return nil, nil
 }
@@ -225,14 +235,14 @@ func (g *Gateway) checkService(_ context.Context, in *inbound) (*reply, error) {
 	}
 	s, ok := g.dir.Service(h.Receiver.Name, h.Service)
 	if !ok {
-		return nil, envelope.NewError(envelope.CodeUnknownService, "Servizio", "service "+h.Service+" of "+h.Receiver.Name+" is not in the registry")
+		return nil, envelope.NewError(envelope.CodeUnknownService, "Servizio", "service "+clip.Echo(h.Service)+" of "+h.Receiver.Name+" is not in the registry")
 	}
 	if s.Type != "" && h.ServiceType != "" && !strings.EqualFold(s.Type, h.ServiceType) {
 		return nil, envelope.NewError(envelope.CodeUnknownService, "Servizio/tipo", "service "+h.Service+" has type "+s.Type)
 	}
 	if len(s.Actions) > 0 {
 		if _, ok := s.Actions[h.Action]; !ok {
-			return nil, envelope.NewError(envelope.CodeUnknownAction, "Azione", "action "+h.Action+" is not an action of "+h.Service)
+			return nil, envelope.NewError(envelope.CodeUnknownAction, "Azione", "action "+clip.Echo(h.Action)+" is not an action of "+h.Service)
 		}
 	}
 	in.service = s
@@ -271,7 +281,7 @@ func (g *Gateway) validatePayload(s *Service, action string, body *etree.Element
 			return err
 		}
 		if err := g.valid.Validate(schema, b); err != nil {
-			return fail(fmt.Sprintf("payload <%s> is not valid against %s: %v", k.Tag, schema, err))
+			return fail(fmt.Sprintf("payload <%s> is not valid against %s: %s", clip.Echo(k.Tag), schema, clip.To(err.Error(), envelope.MaxDetail)))
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/clip"
 	"porta/internal/xmlsafe"
 )
 
@@ -37,7 +38,7 @@ func (g *Gateway) PD() http.Handler {
 	mux.HandleFunc("POST /pd/{consumer}/{provider}/{service}", g.servePD)
 	mux.HandleFunc("GET /pd/{consumer}/{provider}/{service}/{action}", g.serveWSDL)
 	mux.HandleFunc("GET /pd/{consumer}/{provider}/{service}", g.serveWSDL)
-	return mux
+	return g.admit("pd", mux)
 }
 
 // outbound is one request of a local application moving through the Porta Delegata's steps.
@@ -135,7 +136,7 @@ func (g *Gateway) refusePD(ctx context.Context, out *outbound, step pdStep, err 
 	service := g.serviceLabel(out)
 	g.observe(service, Outbound, OutcomeError, out.start)
 	g.metrics.refusals.WithLabelValues(service, string(reason)).Inc()
-	g.log.Info("porta delegata: request failed", "path", out.r.URL.Path, "remote", out.r.RemoteAddr, "app", out.app, "step", step.name, "reason", reason, "id", id, "err", ae)
+	g.log.Info("porta delegata: request failed", "path", clip.Echo(out.r.URL.Path), "remote", out.r.RemoteAddr, "app", clip.Echo(out.app), "step", step.name, "reason", reason, "id", id, "err", clip.To(ae.Error(), maxLoggedError))
 	g.tracePDRefusal(ctx, out, step, reason, ae)
 	portID := ""
 	if out.consumer != nil {
@@ -195,8 +196,10 @@ func (g *Gateway) serviceLabel(out *outbound) string {
 	return ""
 }
 
+// clientErr is a refusal the caller must act on. Values of the request in a must be cut with
+// clip.Echo; the whole text is cut to envelope.MaxDetail as well.
 func clientErr(format string, a ...any) *AppError {
-	return &AppError{FaultCode: "Client", Message: fmt.Sprintf(format, a...)}
+	return &AppError{FaultCode: "Client", Message: clip.To(fmt.Sprintf(format, a...), envelope.MaxDetail)}
 }
 
 func (g *Gateway) authenticate(_ context.Context, out *outbound) (*reply, error) {
@@ -217,7 +220,7 @@ func (g *Gateway) route(_ context.Context, out *outbound) (*reply, error) {
 	r := out.r
 	consumer, provider, service := r.PathValue("consumer"), r.PathValue("provider"), r.PathValue("service")
 	if !g.dir.Hosted(consumer) {
-		return nil, clientErr("consumer %q is not a party hosted by this gateway", consumer)
+		return nil, clientErr("consumer %q is not a party hosted by this gateway", clip.Echo(consumer))
 	}
 	out.consumer, _ = g.dir.Party(consumer)
 	if out.consumer == nil {
@@ -225,12 +228,12 @@ func (g *Gateway) route(_ context.Context, out *outbound) (*reply, error) {
 	}
 	p, ok := g.dir.Party(provider)
 	if !ok {
-		return nil, clientErr("provider %q is not in the registry", provider)
+		return nil, clientErr("provider %q is not in the registry", clip.Echo(provider))
 	}
 	out.provider = p
 	s, ok := g.dir.Service(provider, service)
 	if !ok {
-		return nil, clientErr("service %q of %s is not in the registry", service, provider)
+		return nil, clientErr("service %q of %s is not in the registry", clip.Echo(service), provider)
 	}
 	out.service = s
 	return nil, nil
@@ -245,6 +248,9 @@ func (g *Gateway) authorise(_ context.Context, out *outbound) (*reply, error) {
 
 func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) {
 	raw, err := readBody(out.r, g.opt.MaxMessage)
+	if errors.Is(err, errBusy) {
+		return g.busy("pd", refusedBytes), nil
+	}
 	if err != nil {
 		return nil, clientErr("%v", err)
 	}
@@ -269,7 +275,7 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 	}
 	if len(s.Actions) > 0 {
 		if _, ok := s.Actions[out.action]; !ok {
-			ae := clientErr("action %q is not an action of %s (from the URL path or the SOAPAction header)", out.action, s.Name)
+			ae := clientErr("action %q is not an action of %s (from the URL path or the SOAPAction header)", clip.Echo(out.action), s.Name)
 			ae.Reason = ReasonRouteUnknown
 			return nil, ae
 		}
@@ -536,7 +542,7 @@ func (g *Gateway) post(ctx context.Context, url, action string, data []byte) (in
 		return 0, nil, nil, fmt.Errorf("post to %s: %w", url, err)
 	}
 	defer resp.Body.Close()
-	b, over, err := readLimited(resp.Body, resp.ContentLength, g.opt.MaxMessage)
+	b, over, err := readLimited(resp.Body, resp.ContentLength, g.opt.MaxMessage, leaseOf(ctx))
 	if err != nil {
 		return resp.StatusCode, resp.Header, nil, fmt.Errorf("read answer of %s: %w", url, err)
 	}
@@ -581,7 +587,7 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	if f := bodyFault(sbody); f != nil && (msg == nil || len(msg.Header.Exceptions) > 0 || perr != nil) {
 		// A fault from the peer gateway itself: a bare fault or an error busta. Its exceptions are
 		// reported as they are; the exchange failed either way.
-		text := "the provider's gateway refused the request: " + childText(f, "faultstring")
+		text := "the provider's gateway refused the request: " + clip.Echo(childText(f, "faultstring"))
 		if d := childText(f, "detail"); d != "" && len(d) <= 200 {
 			text += ": " + d
 		}
@@ -616,13 +622,13 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 		a.signer = v.Certificate.Raw
 	}
 	if senderOf(h) != req.Receiver.Name {
-		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply comes from %s, not from %s", senderOf(h), req.Receiver.Name)}
+		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply comes from %s, not from %s", clip.Echo(senderOf(h)), req.Receiver.Name)}
 	}
 	if p, ok := g.dir.Party(req.Receiver.Name); !ok || v.Certificate == nil || !belongsTo(v.Certificate, p) {
 		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the reply is not signed with a certificate of " + req.Receiver.Name}
 	}
 	if h.RelatesTo != req.ID && !acks(h, req.ID) {
-		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply answers %q, not the request %s", h.RelatesTo, req.ID)}
+		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply answers %q, not the request %s", clip.Echo(h.RelatesTo), req.ID)}
 	}
 	return a, nil
 }

@@ -26,6 +26,7 @@ const (
 	ReasonPeerReplyInvalid   Reason = "peer-reply-invalid"  // the provider's gateway answered with something that does not check
 	ReasonBackendUnreachable Reason = "backend-unreachable" // the provider's gateway could not reach the provider's application
 	ReasonGatewayError       Reason = "gateway-error"       // this gateway failed (store, signature, identifiers): try again later
+	ReasonGatewayBusy        Reason = "gateway-busy"        // HTTP 503: too many requests in flight, or too many bytes; try again after Retry-After
 )
 
 // backendUnreachable is the detail of the EGOV_IT_300 fault the Porta Applicativa answers when the

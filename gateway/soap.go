@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/clip"
 	"porta/internal/xmlsafe"
 )
 
@@ -24,6 +23,11 @@ const (
 	NSException = "http://www.cnipa.it/schemas/2003/eGovIT/Exception1_0/"
 
 	contentTypeSOAP = "text/xml; charset=utf-8"
+
+	// maxLoggedError is how much of a refusal's error a log line or a trace record's detail
+	// keeps: each value of the request in it is cut to clip.Max, each exception's explanation to
+	// envelope.MaxDetail; this bounds a refusal with many.
+	maxLoggedError = 4 << 10
 )
 
 // newEnvelope returns an empty SOAP 1.1 envelope with its Header and Body.
@@ -43,13 +47,13 @@ func soapParts(doc *etree.Document) (header, body *etree.Element, err error) {
 	if root == nil || root.Tag != "Envelope" || root.NamespaceURI() != envelope.NSSOAP {
 		name := "nothing"
 		if root != nil {
-			name = fmt.Sprintf("<%s> in namespace %q", root.Tag, root.NamespaceURI())
+			name = fmt.Sprintf("<%s> in namespace %q", clip.Echo(root.Tag), clip.Echo(root.NamespaceURI()))
 		}
 		return nil, nil, fmt.Errorf("root element is %s, want a SOAP 1.1 Envelope (%s)", name, envelope.NSSOAP)
 	}
 	for _, c := range root.ChildElements() {
 		if c.NamespaceURI() != envelope.NSSOAP {
-			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", c.FullTag())
+			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", clip.Echo(c.FullTag()))
 		}
 		switch c.Tag {
 		case "Header":
@@ -63,7 +67,7 @@ func soapParts(doc *etree.Document) (header, body *etree.Element, err error) {
 			}
 			body = c
 		default:
-			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", c.FullTag())
+			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", clip.Echo(c.FullTag()))
 		}
 	}
 	if body == nil {
@@ -145,26 +149,10 @@ func addFault(body *etree.Element, code, str string, detail *etree.Element) {
 	}
 }
 
-// Message bodies are read into, and documents serialised into, one buffer of the expected size:
-// a 10 MB message copied through a buffer grown by doubling costs about twice its size again in
-// garbage at every hop, which is what sets the peak memory for large payloads.
-
-// readLimited reads r (a body of size bytes, -1 when unknown) up to limit bytes; over reports a
-// body longer than limit.
-func readLimited(r io.Reader, size, limit int64) (b []byte, over bool, err error) {
-	var buf bytes.Buffer
-	if size >= 0 && size <= limit {
-		buf.Grow(int(size) + bytes.MinRead) // ReadFrom wants MinRead free bytes before each read
-	}
-	_, err = buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, false, err
-	}
-	if int64(buf.Len()) > limit {
-		return nil, true, nil
-	}
-	return buf.Bytes(), false, nil
-}
+// Documents are serialised into one buffer of the expected size: a 10 MB message copied through
+// a buffer grown by doubling costs about twice its size again in garbage at every hop, which is
+// what sets the peak memory for large payloads. Bodies are read by readLimited (admission.go),
+// whose buffer follows the bytes that arrive, never a claimed length.
 
 // docBytes serialises doc into a buffer grown to hint bytes first (the expected size; 0 when
 // small or unknown), long texts copied whole (xmlsafe.Write).
@@ -228,7 +216,7 @@ func (e *AppError) document(portID string, now time.Time) *etree.Document {
 	if len(e.Exceptions) == 0 {
 		p := ecc.CreateElement("eGov_IT_Ecc:EccezioneProcessamento")
 		p.CreateAttr("codiceEccezione", string(envelope.CodeProcessing))
-		p.CreateAttr("descrizioneEccezione", e.Message)
+		p.CreateAttr("descrizioneEccezione", clip.To(e.Message, envelope.MaxDetail))
 	}
 	for _, x := range e.Exceptions {
 		b := ecc.CreateElement("eGov_IT_Ecc:EccezioneBusta")
@@ -245,6 +233,6 @@ func (e *AppError) document(portID string, now time.Time) *etree.Document {
 	if code == "" {
 		code = "Server"
 	}
-	addFault(body, code, e.Message, d)
+	addFault(body, code, clip.To(e.Message, envelope.MaxDetail), d)
 	return doc
 }

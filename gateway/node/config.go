@@ -51,7 +51,12 @@ const (
 //	store: sqlite:porta.db            # or postgres://user@host/db
 //	trace: {body: full, refused_body_max: 64KiB}   # body: full | header | none; of a refused message keep at most this (its size and SHA-256 are kept whole)
 //	signature: {algorithm: auto, max_clock_skew: 5m}
-//	limits: {max_message: 16MiB}
+//	limits:                           # what requests may hold (see gateway/admission.go)
+//	  max_message: 16MiB              # largest request body
+//	  inflight_bytes: 256MiB          # body bytes all requests in flight may hold together
+//	  per_peer_requests: 256          # requests in flight per client certificate (else IP address) and listener
+//	  per_listener_requests: 1024     # requests in flight per listener (pd, pa)
+//	  retry_after: 5s                 # Retry-After of the 503 answering a request over these limits
 //	outbox: {initial_backoff: 1s, max_backoff: 5m, max_attempts: 0, expiry: 24h, lease: 1m}
 //	duplicates: {retention: 7200m}
 //	http_client: {timeout: 30s, dial_timeout: 10s, tls_handshake_timeout: 10s, backend_timeout: 30s}
@@ -92,7 +97,11 @@ type Config struct {
 	SignatureAlgorithm string        // XML-DSig SignatureMethod URI; "" = chosen from the key
 	MaxClockSkew       time.Duration // tolerated difference between peers' clocks
 
-	MaxMessage int64 // bytes
+	MaxMessage          int64         // bytes
+	InflightBytes       int64         // bytes of bodies held by requests in flight, all listeners
+	PerPeerRequests     int           // requests in flight per peer and listener
+	PerListenerRequests int           // requests in flight per listener
+	RetryAfter          time.Duration // of the 503 answering a request over those limits
 
 	RetryInitial, RetryMax time.Duration // outbox back-off bounds
 	MaxAttempts            int           // 0 = keep trying until Expiry
@@ -119,8 +128,12 @@ type JobCheck func(run []string) error
 
 // Defaults of porta.yaml.
 const (
-	defaultMaxMessage     = 16 << 20
-	defaultRefusedBodyMax = gateway.DefaultRefusedBodyMax
+	defaultMaxMessage          = 16 << 20
+	defaultInflightBytes       = 256 << 20
+	defaultPerPeerRequests     = 256
+	defaultPerListenerRequests = 1024
+	defaultRetryAfter          = 5 * time.Second
+	defaultRefusedBodyMax      = gateway.DefaultRefusedBodyMax
 )
 
 var sigAlgs = map[string]string{
@@ -160,7 +173,11 @@ type rawConfig struct {
 		MaxClockSkew yaml.Node `yaml:"max_clock_skew"`
 	} `yaml:"signature"`
 	Limits struct {
-		MaxMessage yaml.Node `yaml:"max_message"`
+		MaxMessage          yaml.Node `yaml:"max_message"`
+		InflightBytes       yaml.Node `yaml:"inflight_bytes"`
+		PerPeerRequests     yaml.Node `yaml:"per_peer_requests"`
+		PerListenerRequests yaml.Node `yaml:"per_listener_requests"`
+		RetryAfter          yaml.Node `yaml:"retry_after"`
 	} `yaml:"limits"`
 	Outbox struct {
 		InitialBackoff yaml.Node `yaml:"initial_backoff"`
@@ -219,6 +236,19 @@ func (r *configReader) dur(n *yaml.Node, key string, def time.Duration) time.Dur
 		return def
 	}
 	return d
+}
+
+// count reads a whole number of at least 1.
+func (r *configReader) count(n *yaml.Node, key string, def int) int {
+	if !set(n) {
+		return def
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(n.Value))
+	if n.Kind != yaml.ScalarNode || err != nil || v < 1 {
+		r.errf(n, "%s %q must be a whole number of at least 1", key, n.Value)
+		return def
+	}
+	return v
 }
 
 func (r *configReader) path(n *yaml.Node, key, def string) string {
@@ -388,6 +418,23 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 		} else {
 			c.MaxMessage = v
 		}
+	}
+	c.InflightBytes = defaultInflightBytes
+	if n := &raw.Limits.InflightBytes; set(n) {
+		v, err := size.Parse(n.Value)
+		if err != nil || v < c.MaxMessage {
+			r.errf(n, "limits.inflight_bytes %q must be a size of at least limits.max_message (%d bytes), e.g. 256MiB", n.Value, c.MaxMessage)
+		} else {
+			c.InflightBytes = v
+		}
+	} else if c.InflightBytes < c.MaxMessage {
+		c.InflightBytes = c.MaxMessage
+	}
+	c.PerPeerRequests = r.count(&raw.Limits.PerPeerRequests, "limits.per_peer_requests", defaultPerPeerRequests)
+	c.PerListenerRequests = r.count(&raw.Limits.PerListenerRequests, "limits.per_listener_requests", defaultPerListenerRequests)
+	c.RetryAfter = r.dur(&raw.Limits.RetryAfter, "limits.retry_after", defaultRetryAfter)
+	if c.RetryAfter < time.Second {
+		r.errf(&raw.Limits.RetryAfter, "limits.retry_after must be at least 1s (Retry-After counts whole seconds)")
 	}
 
 	c.RetryInitial = r.dur(&raw.Outbox.InitialBackoff, "outbox.initial_backoff", time.Second)

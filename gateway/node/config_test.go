@@ -57,7 +57,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		PDAddr: DefaultPDAddr, PAAddr: DefaultPAAddr, AdminAddr: DefaultAdminAddr,
 		Key: filepath.Join(dir, "key.pem"), Cert: filepath.Join(dir, "cert.pem"), Registry: filepath.Join(dir, "registry.yaml"),
 		Store: "sqlite:" + filepath.Join(dir, "porta.db"), TraceBody: "full", TraceRefusedMax: 64 << 10, MaxClockSkew: 5 * time.Minute,
-		MaxMessage: 16 << 20, RetryInitial: time.Second, RetryMax: 5 * time.Minute, Lease: time.Minute, Expiry: 24 * time.Hour,
+		MaxMessage: 16 << 20, InflightBytes: 256 << 20, PerPeerRequests: 256, PerListenerRequests: 1024, RetryAfter: 5 * time.Second,
+		RetryInitial: time.Second, RetryMax: 5 * time.Minute, Lease: time.Minute, Expiry: 24 * time.Hour,
 		DuplicateRetention: 7200 * time.Minute, PeerTimeout: 30 * time.Second, DialTimeout: 10 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second, BackendTimeout: 30 * time.Second,
 	}
@@ -94,7 +95,7 @@ paths:
 store: postgres://porta@db.example/porta
 trace: {body: header, refused_body_max: 8KiB}
 signature: {algorithm: ecdsa-sha256, max_clock_skew: 90s}
-limits: {max_message: 2MiB}
+limits: {max_message: 2MiB, inflight_bytes: 64MiB, per_peer_requests: 8, per_listener_requests: 100, retry_after: 30s}
 outbox: {initial_backoff: 500ms, max_backoff: 1m, max_attempts: 12, expiry: 2d}
 duplicates: {retention: 7d}
 http_client: {timeout: 10s, dial_timeout: 2s, tls_handshake_timeout: 3s, backend_timeout: 20s}
@@ -106,7 +107,8 @@ jobs: []
 	if c.Node != "provincia-1" || len(c.Parties) != 2 || c.PDAddr != "0.0.0.0:8080" || c.PAAddr != ":8443" || !c.PDTLS ||
 		c.PDClientCA != filepath.Join(dir, "pki", "cert.pem") || c.Cert != filepath.Join(dir, "pki", "cert.pem") ||
 		c.TraceBody != "header" || c.TraceRefusedMax != 8<<10 || c.SignatureAlgorithm != wssec.AlgECDSASHA256 || c.MaxClockSkew != 90*time.Second ||
-		c.MaxMessage != 2<<20 || c.RetryInitial != 500*time.Millisecond || c.RetryMax != time.Minute || c.MaxAttempts != 12 ||
+		c.MaxMessage != 2<<20 || c.InflightBytes != 64<<20 || c.PerPeerRequests != 8 || c.PerListenerRequests != 100 || c.RetryAfter != 30*time.Second ||
+		c.RetryInitial != 500*time.Millisecond || c.RetryMax != time.Minute || c.MaxAttempts != 12 ||
 		c.Expiry != 48*time.Hour || c.DuplicateRetention != 7*24*time.Hour || c.PeerTimeout != 10*time.Second ||
 		c.DialTimeout != 2*time.Second || c.TLSHandshakeTimeout != 3*time.Second || c.BackendTimeout != 20*time.Second {
 		t.Errorf("config = %+v", c)
@@ -156,6 +158,11 @@ jobs: [backup]
 			`porta.yaml:15: outbox.max_backoff (1s) is less than initial_backoff (10s)`,
 			`porta.yaml:16: outbox.expiry must be a duration such as 500ms, 30s, 5m, 24h or 7d, found "forever"`,
 			`porta.yaml:17: jobs[0] must be a mapping: {name: NAME, every: 15m, run: [sil, send, --what, sap]}`}},
+		{"bad limits", "parties: [Provincia]\nlimits:\n  max_message: 32MiB\n  inflight_bytes: 16MiB\n  per_peer_requests: 0\n  per_listener_requests: many\n  retry_after: 10ms\n", []string{
+			`porta.yaml:4: limits.inflight_bytes "16MiB" must be a size of at least limits.max_message (33554432 bytes), e.g. 256MiB`,
+			`porta.yaml:5: limits.per_peer_requests "0" must be a whole number of at least 1`,
+			`porta.yaml:6: limits.per_listener_requests "many" must be a whole number of at least 1`,
+			`porta.yaml:7: limits.retry_after must be at least 1s (Retry-After counts whole seconds)`}},
 		{"missing files", "parties: [Provincia]\npaths:\n  key: nokey.pem\n  registry: /nonexistent/registry.yaml\n", []string{
 			"porta.yaml:3: paths.key: DIR/nokey.pem: no such file or directory (relative paths are resolved against DIR)",
 			"porta.yaml:4: paths.registry: /nonexistent/registry.yaml: no such file or directory (relative paths are resolved against DIR)"}},

@@ -48,6 +48,10 @@ signature:
 
 limits:
   max_message: 16MiB
+  inflight_bytes: 256MiB            # body bytes all requests in flight may hold; beyond: 503 + Retry-After
+  per_peer_requests: 256            # requests in flight per client certificate (else IP address) and listener
+  per_listener_requests: 1024       # requests in flight on the PD, and on the PA
+  retry_after: 5s
 
 outbox:
   initial_backoff: 1s

@@ -229,3 +229,11 @@ func (p *Proc) Exited() bool {
 		return false
 	}
 }
+
+// Pid is the process id (0 before it started), e.g. to read /proc/PID/status.
+func (p *Proc) Pid() int {
+	if p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}

@@ -1,0 +1,248 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"porta/envelope"
+)
+
+// Admission: what a request may cost before the gateway has done anything for it. Every request
+// of the Porta Delegata and the Porta Applicativa takes, before its body is read,
+//
+//   - a slot of its listener (Options.ListenerRequests in flight per listener), and
+//   - a slot of its peer on that listener (Options.PeerRequests): the TLS client certificate
+//     (its SHA-256), or the remote IP address when there is none;
+//
+// and while it reads a body it is charged for every byte of buffer it holds, against a budget
+// shared by all requests (Options.InflightBytes). A claimed Content-Length reserves nothing: the
+// buffer grows as bytes arrive (readLimited). A request refused for any of the three is answered
+// 503 with Retry-After (Options.RetryAfter), on /pa with the eGov processing-error fault
+// (EGOV_IT_300), on /pd with the application fault and Porta-Error-Reason gateway-busy, and
+// counted in porta_admission_refused_total{listener,reason}; porta_inflight_bytes is the budget
+// in use. The slots and the bytes are given back when the handler returns.
+
+// Refusal reasons of porta_admission_refused_total.
+const (
+	refusedListener = "listener" // the listener has ListenerRequests in flight
+	refusedPeer     = "peer"     // the peer has PeerRequests in flight on the listener
+	refusedBytes    = "bytes"    // the bodies being read hold InflightBytes
+)
+
+// errBusy is a body read stopped because the gateway's budget of bytes in flight is spent.
+var errBusy = errors.New("the gateway holds its budget of request bytes: try again later")
+
+// busyText is the fault string of each refusal.
+var busyText = map[string]string{
+	refusedListener: "the gateway has too many requests in flight: try again later",
+	refusedPeer:     "too many requests of this client are in flight: try again later",
+	refusedBytes:    errBusy.Error(),
+}
+
+// admission counts what requests in flight hold.
+type admission struct {
+	budget      int64
+	perPeer     int
+	perListener int
+	retryAfter  time.Duration
+
+	bytes atomic.Int64 // buffer bytes held by requests reading or holding a body
+
+	mu        sync.Mutex
+	listeners map[string]int
+	peers     map[string]int // listener + "\x00" + peer
+
+	refused *prometheus.CounterVec
+}
+
+func newAdmission(o Options) *admission {
+	return &admission{
+		budget: o.InflightBytes, perPeer: o.PeerRequests, perListener: o.ListenerRequests, retryAfter: o.RetryAfter,
+		listeners: map[string]int{}, peers: map[string]int{},
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "porta_admission_refused_total",
+			Help: "Requests answered 503 before being processed, by listener (pd, pa) and reason: listener (too many requests in flight on it), peer (too many from one client certificate or address), bytes (the budget of request bytes in flight is spent).",
+		}, []string{"listener", "reason"}),
+	}
+}
+
+// collectors are admission's metrics.
+func (a *admission) collectors() []prometheus.Collector {
+	return []prometheus.Collector{a.refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "porta_inflight_bytes",
+		Help: "Bytes of request and answer buffers held by requests in flight, against limits.inflight_bytes.",
+	}, func() float64 { return float64(a.bytes.Load()) })}
+}
+
+// enter takes a slot of the listener and of the peer; it returns "" or the reason it refused.
+func (a *admission) enter(listener, peer string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.listeners[listener] >= a.perListener {
+		return refusedListener
+	}
+	key := listener + "\x00" + peer
+	if a.peers[key] >= a.perPeer {
+		return refusedPeer
+	}
+	a.listeners[listener]++
+	a.peers[key]++
+	return ""
+}
+
+func (a *admission) leave(listener, peer string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	key := listener + "\x00" + peer
+	a.listeners[listener]--
+	if a.peers[key]--; a.peers[key] <= 0 {
+		delete(a.peers, key)
+	}
+}
+
+// lease is the share of the byte budget one request holds.
+type lease struct {
+	a    *admission
+	held int64
+}
+
+// resize makes the lease hold n bytes; it reports false, holding what it held, when growing
+// would take the gateway over its budget.
+func (l *lease) resize(n int64) bool {
+	if l == nil {
+		return true
+	}
+	d := n - l.held
+	if d > 0 && l.a.bytes.Add(d) > l.a.budget {
+		l.a.bytes.Add(-d)
+		return false
+	}
+	if d <= 0 {
+		l.a.bytes.Add(d)
+	}
+	l.held = n
+	return true
+}
+
+type leaseKey struct{}
+
+// leaseOf is the request's lease, nil outside a request (the workers: their reads are bounded by
+// MaxMessage only).
+func leaseOf(ctx context.Context) *lease {
+	l, _ := ctx.Value(leaseKey{}).(*lease)
+	return l
+}
+
+// peerOf names the peer of a request for its per-peer limit: its TLS client certificate, else
+// its remote IP address.
+func peerOf(r *http.Request) string {
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+		return "cert:" + hex.EncodeToString(sum[:])
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "addr:" + host
+}
+
+// admit wraps a listener's handler ("pd" or "pa") with the admission limits.
+func (g *Gateway) admit(listener string, h http.Handler) http.Handler {
+	a := g.adm
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peer := peerOf(r)
+		if why := a.enter(listener, peer); why != "" {
+			writeReply(w, g.busy(listener, why))
+			return
+		}
+		defer a.leave(listener, peer)
+		l := &lease{a: a}
+		defer l.resize(0)
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaseKey{}, l)))
+	})
+}
+
+// busy counts a refusal and returns the listener's 503 with Retry-After: on /pa the eGov
+// processing-error fault, on /pd the application fault with Porta-Error-Reason gateway-busy.
+// Nothing is traced: a flood of refusals must not become a flood of writes to the store.
+func (g *Gateway) busy(listener, why string) *reply {
+	g.adm.refused.WithLabelValues(listener, why).Inc()
+	g.log.Debug("request refused: gateway busy", "listener", listener, "reason", why)
+	rep := &reply{status: http.StatusServiceUnavailable, header: http.Header{}}
+	rep.header.Set("Retry-After", strconv.Itoa(int((g.adm.retryAfter+time.Second-1)/time.Second)))
+	if listener == "pa" {
+		rep.body = mustBytes(envelope.ProcessingFault(busyText[why]))
+		return rep
+	}
+	ae := &AppError{FaultCode: "Server", Message: busyText[why], Reason: ReasonGatewayBusy}
+	rep.header.Set(HeaderErrorReason, string(ReasonGatewayBusy))
+	rep.body = mustBytes(ae.document("", g.now()))
+	return rep
+}
+
+// readInitial is the buffer a body starts with (less when its length is known to be less).
+const readInitial = 32 << 10
+
+// readLimited reads r up to limit bytes; over reports a body longer than limit. size is the length
+// the sender claims (-1 when unknown): it only caps the buffer's growth, it never sizes it, so a
+// claim costs nothing until the bytes arrive. The buffer doubles as it fills (up to the claimed
+// size when known, so an honest message ends in a buffer of its size), and every byte of it is
+// first charged to l (nil: no budget); a read that would exceed the budget stops with errBusy.
+func readLimited(r io.Reader, size, limit int64, l *lease) (b []byte, over bool, err error) {
+	first := int64(readInitial)
+	if size >= 0 && size < first {
+		first = size
+	}
+	first = min(first, limit)
+	if !l.resize(first) {
+		return nil, false, errBusy
+	}
+	buf := make([]byte, 0, first)
+	for {
+		if len(buf) == cap(buf) {
+			// Full: one byte more says whether the body goes on.
+			var one [1]byte
+			n, err := io.ReadFull(r, one[:])
+			switch {
+			case n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
+				return buf, false, nil
+			case n == 0:
+				return nil, false, err
+			case int64(len(buf)) >= limit:
+				return nil, true, nil
+			}
+			next := int64(2 * cap(buf))
+			if size > int64(len(buf)) && size < next {
+				next = size
+			}
+			next = max(min(next, limit), int64(len(buf))+1)
+			if !l.resize(next) {
+				return nil, false, errBusy
+			}
+			grown := make([]byte, len(buf), next)
+			copy(grown, buf)
+			buf = append(grown, one[0])
+			continue
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
+}
