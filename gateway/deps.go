@@ -103,6 +103,9 @@ const (
 	OutcomeDuplicate = "duplicate" // inbound duplicate, filtered
 	OutcomeError     = "error"     // refused or failed
 	OutcomeExpired   = "expired"   // gave up re-sending
+	// OutcomeRedelivered marks an inbox message handed to its backend again (Porta-Delivery-Attempt
+	// > 1): an earlier attempt may have reached it before a crash or an error.
+	OutcomeRedelivered = "redelivered"
 )
 
 // QueuedMessage is one entry of a durable queue: an outbound busta waiting for its
@@ -116,9 +119,13 @@ type QueuedMessage struct {
 	Data         []byte
 	Header       *envelope.Header
 	Attempts     int
-	NotBefore    time.Time
-	Expires      time.Time
-	Created      time.Time
+	// Leases counts the times a worker took the message, this time included (the store's
+	// count; 0 when it keeps none): more than 1 means an earlier attempt may have reached the
+	// peer or the backend before a crash or an error, so this one is a re-delivery.
+	Leases    int
+	NotBefore time.Time
+	Expires   time.Time
+	Created   time.Time
 }
 
 // Queue names.

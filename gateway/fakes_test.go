@@ -115,6 +115,7 @@ func (s *memStore) Lease(_ context.Context, queue, _ string, n int, lease time.D
 	out := make([]*QueuedMessage, len(due))
 	for i, q := range due {
 		q.leaseUntil = now.Add(lease)
+		q.m.Leases++
 		cp := *q.m
 		out[i] = &cp
 	}

@@ -27,6 +27,9 @@ const (
 	HeaderSender         = "Porta-Sender"
 	HeaderService        = "Porta-Service"
 	HeaderAction         = "Porta-Action"
+	// HeaderDeliveryAttempt numbers the inbox's deliveries of one Porta-Message-ID to a backend
+	// from 1; more than 1 is a re-delivery after a crash or an error.
+	HeaderDeliveryAttempt = "Porta-Delivery-Attempt"
 )
 
 // PD returns the Porta Delegata handler for local applications.

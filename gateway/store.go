@@ -211,6 +211,6 @@ func fromItem(it *audit.Item) (*QueuedMessage, error) {
 	md.Header.Profile = md.Profile
 	return &QueuedMessage{
 		ID: it.MsgID, Party: it.Party, Service: it.Service, Conversation: it.Conversation, Sequence: int(it.Sequence),
-		Data: it.Payload, Header: md.Header, Attempts: it.Attempts, NotBefore: it.NotBefore, Expires: it.Deadline, Created: it.Created,
+		Data: it.Payload, Header: md.Header, Attempts: it.Attempts, Leases: it.Leases, NotBefore: it.NotBefore, Expires: it.Deadline, Created: it.Created,
 	}, nil
 }
