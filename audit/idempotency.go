@@ -90,15 +90,6 @@ func (s *Store) SettleIdempotent(ctx context.Context, app, key string, status in
 	}})
 }
 
-// ForgetIdempotent drops the request kept under (app, key): nothing was sent for it, and a retry
-// must send.
-func (s *Store) ForgetIdempotent(ctx context.Context, app, key string) error {
-	return s.submit(ctx, &op{fn: func(ctx context.Context, tx *sqlx.Tx) error {
-		_, err := s.exec(ctx, tx, `DELETE FROM idempotency WHERE app = ? AND idem_key = ?`, app, key)
-		return err
-	}})
-}
-
 // PurgeIdempotent drops the expired keys and returns how many it removed.
 func (s *Store) PurgeIdempotent(ctx context.Context) (int64, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM idempotency WHERE expires <= ?`), micros(s.now()))

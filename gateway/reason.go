@@ -26,6 +26,10 @@ const (
 	ReasonPeerReplyInvalid   Reason = "peer-reply-invalid"  // the provider's gateway answered with something that does not check
 	ReasonBackendUnreachable Reason = "backend-unreachable" // the provider's gateway could not reach the provider's application
 	ReasonGatewayError       Reason = "gateway-error"       // this gateway failed (store, signature, identifiers): try again later
+
+	ReasonIdempotencyKeyInvalid Reason = "idempotency-key-invalid" // Idempotency-Key not 1-255 printable ASCII characters (HTTP 400)
+	ReasonIdempotencyConflict   Reason = "idempotency-conflict"    // Idempotency-Key already used for another request (HTTP 409)
+	ReasonIdempotencyPending    Reason = "idempotency-pending"     // the request under this Idempotency-Key still waits for its answer (HTTP 409, Retry-After)
 )
 
 // backendUnreachable is the detail of the EGOV_IT_300 fault the Porta Applicativa answers when the

@@ -212,7 +212,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	g, err := gateway.New(gateway.Options{
 		Node: cfg.Node, BodyMode: bodyMode, MaxMessage: cfg.MaxMessage, PeerTimeout: cfg.PeerTimeout,
 		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax, Lease: cfg.Lease,
-		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0],
+		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0], IdempotencyWindow: cfg.IdempotencyWindow,
 	}, gateway.Deps{
 		Directory: dir, Store: store, Signer: signer, Verifier: verifier, Validator: opt.Validator,
 		Client: client, Clock: now, Logger: opt.Logger, Hosted: cfg.Parties, Certificates: own,
