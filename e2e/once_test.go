@@ -171,7 +171,9 @@ func TestIdempotencyKeyAcrossConsumerCrash(t *testing.T) {
 
 	const n = 80
 	path := "/pd/Provincia/Ministero/Comunicazione/Invia"
-	key := func(i int) map[string]string { return map[string]string{"Idempotency-Key": fmt.Sprintf("e2e/%d/v1", i)} }
+	key := func(i int) map[string]string {
+		return map[string]string{"Idempotency-Key": fmt.Sprintf("e2e/%d/v1", i)}
+	}
 	first := make([]string, n) // the Porta-Message-ID answered before the crash, "" when the answer was lost
 	var wg sync.WaitGroup
 	var answered atomic.Int64
