@@ -26,23 +26,27 @@ const (
 
 // Item is one entry of a durable queue, keyed by (Kind, MsgID).
 type Item struct {
-	ID           int64     `json:"id"` // filled by the store
-	Kind         Kind      `json:"kind"`
-	MsgID        string    `json:"msg_id"` // the busta ID: the idempotency key of delivery
-	Party        string    `json:"party"`  // outbox: the receiver; inbox: the hosted receiving party
-	Service      string    `json:"service"`
-	Conversation string    `json:"conversation,omitempty"`
-	Sequence     int64     `json:"sequence,omitempty"` // > 0: delivered in order within Conversation
-	Payload      []byte    `json:"-"`
-	Meta         []byte    `json:"-"` // the caller's own data (e.g. the header), returned as given
-	State        string    `json:"state"`
-	Attempts     int       `json:"attempts"`
-	NotBefore    time.Time `json:"not_before"`
-	Deadline     time.Time `json:"deadline,omitzero"` // zero: never expires
-	Created      time.Time `json:"created"`
-	LeaseOwner   string    `json:"lease_owner,omitempty"`
-	LeaseUntil   time.Time `json:"lease_until,omitzero"`
-	LastError    string    `json:"last_error,omitempty"`
+	ID           int64  `json:"id"` // filled by the store
+	Kind         Kind   `json:"kind"`
+	MsgID        string `json:"msg_id"` // the busta ID: the idempotency key of delivery
+	Party        string `json:"party"`  // outbox: the receiver; inbox: the hosted receiving party
+	Service      string `json:"service"`
+	Conversation string `json:"conversation,omitempty"`
+	Sequence     int64  `json:"sequence,omitempty"` // > 0: delivered in order within Conversation
+	Payload      []byte `json:"-"`
+	Meta         []byte `json:"-"` // the caller's own data (e.g. the header), returned as given
+	State        string `json:"state"`
+	Attempts     int    `json:"attempts"`
+	// Leases counts the times a worker claimed the item, this claim included: a claim after the
+	// first follows a crash (the lease ran out) or a failed attempt, so the item's effect may
+	// already have happened once.
+	Leases     int       `json:"leases"`
+	NotBefore  time.Time `json:"not_before"`
+	Deadline   time.Time `json:"deadline,omitzero"` // zero: never expires
+	Created    time.Time `json:"created"`
+	LeaseOwner string    `json:"lease_owner,omitempty"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
+	LastError  string    `json:"last_error,omitempty"`
 }
 
 func (it *Item) check() error {
@@ -102,14 +106,14 @@ func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, it *Item, now time.Tim
 }
 
 const itemColumns = `id, kind, msg_id, party, service, conversation, sequence, payload, meta, state, attempts,
-	not_before, deadline, created, lease_owner, lease_until, last_error`
+	not_before, deadline, created, lease_owner, lease_until, last_error, leases`
 
 func scanItem(sc scanner) (*Item, error) {
 	var it Item
 	var kind string
 	var nb, dl, cr, lu int64
 	if err := sc.Scan(&it.ID, &kind, &it.MsgID, &it.Party, &it.Service, &it.Conversation, &it.Sequence, &it.Payload, &it.Meta,
-		&it.State, &it.Attempts, &nb, &dl, &cr, &it.LeaseOwner, &lu, &it.LastError); err != nil {
+		&it.State, &it.Attempts, &nb, &dl, &cr, &it.LeaseOwner, &lu, &it.LastError, &it.Leases); err != nil {
 		return nil, err
 	}
 	it.Kind = Kind(kind)
@@ -125,8 +129,9 @@ const claimable = `SELECT q.id FROM queue_item q
 	AND (q.sequence = 0 OR q.sequence = (SELECT s.next FROM queue_seq s WHERE s.kind = q.kind AND s.conversation = q.conversation))
 	ORDER BY q.id LIMIT ?`
 
-// Claim leases up to limit due items of kind to owner until now+lease, oldest first. An item
-// stays leased to one owner at a time; when the lease runs out any owner may claim it again.
+// Claim leases up to limit due items of kind to owner until now+lease, oldest first, counting
+// the claim in Leases. An item stays leased to one owner at a time; when the lease runs out any
+// owner may claim it again.
 // PostgreSQL skips rows another node is claiming (FOR UPDATE SKIP LOCKED); SQLite does it in
 // one UPDATE … RETURNING under the database's write lock.
 func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, lease time.Duration) ([]*Item, error) {
@@ -138,7 +143,7 @@ func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, l
 	if s.dialect == "postgres" {
 		sub += " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := s.db.QueryxContext(ctx, s.q(`UPDATE queue_item SET lease_owner = ?, lease_until = ?
+	rows, err := s.db.QueryxContext(ctx, s.q(`UPDATE queue_item SET lease_owner = ?, lease_until = ?, leases = leases + 1
 		WHERE id IN (`+sub+`) RETURNING `+itemColumns),
 		owner, now+lease.Microseconds(), string(kind), now, now, now, limit)
 	if err != nil {

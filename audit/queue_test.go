@@ -50,6 +50,9 @@ func TestQueueLifecycle(t *testing.T) {
 		if len(again) != 2 || again[0].LeaseOwner != "w2" {
 			t.Fatalf("after the lease ran out: %d items", len(again))
 		}
+		if got[0].Leases != 1 || again[0].Leases != 2 {
+			t.Errorf("leases: first claim %d, after the lease ran out %d; want 1 and 2", got[0].Leases, again[0].Leases)
+		}
 		if err := s.Retry(ctx, Outbox, busta(1), clk.Now().Add(30*time.Second), "HTTP 503"); err != nil {
 			t.Fatal(err)
 		}

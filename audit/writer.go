@@ -73,6 +73,10 @@ type Batch struct {
 	Items []*Item
 	// Records are appended to the chain.
 	Records []*Record
+	// Idempotent, when set, is kept with the rest (the Idempotency-Key of the request that made
+	// the items); if its key is already kept, nothing of the batch is written and Write returns an
+	// error wrapping ErrKeyTaken.
+	Idempotent *Idempotent
 }
 
 // Write commits b atomically ("accepted ⇒ traced and queued"), sharing the transaction with
@@ -92,6 +96,11 @@ func (s *Store) Write(ctx context.Context, b Batch) error {
 			}
 			if !first {
 				return fmt.Errorf("busta %s from %s: %w: already in the duplicate history", k.ID, k.Sender, ErrDuplicate)
+			}
+		}
+		if b.Idempotent != nil {
+			if err := s.keep(ctx, tx, b.Idempotent, now); err != nil {
+				return err
 			}
 		}
 		for _, it := range b.Items {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -47,6 +48,7 @@ type gw struct {
 	*site
 	proc      *proctest.Proc
 	pd, admin string
+	timeout   time.Duration // of call; 15s when 0
 }
 
 func porta(t testing.TB, args ...string) string {
@@ -216,7 +218,7 @@ func (g *gw) call(t testing.TB, path, body string, hdr map[string]string) (*http
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	c := &http.Client{Timeout: 15 * time.Second}
+	c := &http.Client{Timeout: cmp.Or(g.timeout, 15*time.Second)}
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, "", err
@@ -238,6 +240,7 @@ func (g *gw) mustCall(t testing.TB, path string, n int, hdr map[string]string) (
 // delivery is one request the backend received.
 type delivery struct {
 	party, id, relates, conv, sender, service, action string
+	attempt                                           string // Porta-Delivery-Attempt
 	body                                              string
 	at                                                time.Time
 }
@@ -259,7 +262,8 @@ func newBackend(t testing.TB) *backend {
 		body, _ := io.ReadAll(r.Body)
 		d := delivery{party: strings.TrimPrefix(r.URL.Path, "/"), id: r.Header.Get("Porta-Message-ID"),
 			relates: r.Header.Get("Porta-Relates-To"), conv: r.Header.Get("Porta-Conversation-ID"),
-			sender: r.Header.Get("Porta-Sender"), service: r.Header.Get("Porta-Service"), action: r.Header.Get("Porta-Action"), body: string(body), at: time.Now()}
+			sender: r.Header.Get("Porta-Sender"), service: r.Header.Get("Porta-Service"), action: r.Header.Get("Porta-Action"),
+			attempt: r.Header.Get("Porta-Delivery-Attempt"), body: string(body), at: time.Now()}
 		b.mu.Lock()
 		b.got = append(b.got, d)
 		slow := b.slow

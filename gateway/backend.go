@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/beevik/etree"
@@ -18,7 +19,8 @@ import (
 // adapters implement it in-process; HTTPBackend reaches an application over HTTP.
 //
 // Deliver must be idempotent on Delivery.Header.ID: after a crash the inbox may deliver the same
-// message again, and the ID is the key the application uses to recognise it.
+// message again, and the ID is the key the application uses to recognise it; Delivery.Attempt
+// says when it is such a re-delivery.
 type Backend interface {
 	Deliver(ctx context.Context, d *Delivery) (*Reply, error)
 }
@@ -29,6 +31,9 @@ type Delivery struct {
 	Header *envelope.Header
 	// Envelope is the SOAP 1.1 envelope with the payload and no busta.
 	Envelope []byte
+	// Attempt numbers the inbox's deliveries of this message from 1 (0: delivered at once, as a
+	// synchronous request is). More than 1 means an earlier attempt may have reached the backend.
+	Attempt int
 }
 
 // Reply is a backend's answer: a SOAP 1.1 envelope with the response payload or a Fault.
@@ -39,7 +44,8 @@ type Reply struct {
 
 // HTTPBackend delivers to a local application's HTTP endpoint: a POST of the SOAP 1.1 envelope
 // with the integration headers Porta-Message-ID (the idempotency key), Porta-Relates-To,
-// Porta-Conversation-ID, Porta-Sender, Porta-Service and Porta-Action.
+// Porta-Conversation-ID, Porta-Sender, Porta-Service, Porta-Action and, for the inbox's
+// deliveries, Porta-Delivery-Attempt (more than 1 on a re-delivery of the same Porta-Message-ID).
 type HTTPBackend struct {
 	URL      string
 	Client   *http.Client // nil = http.DefaultClient
@@ -81,6 +87,9 @@ func (b *HTTPBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) 
 	}
 	req.Header.Set("Porta-Service", h.Service)
 	req.Header.Set("Porta-Action", h.Action)
+	if d.Attempt > 0 {
+		req.Header.Set(HeaderDeliveryAttempt, strconv.Itoa(d.Attempt))
+	}
 	client := b.Client
 	if client == nil {
 		client = http.DefaultClient

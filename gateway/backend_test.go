@@ -29,7 +29,7 @@ func TestHTTPBackendDelivers(t *testing.T) {
 		Service: "Pratica", Action: "Esito", ID: "Ministero_MinisteroSPCoopIT_0000002_2026-11-28_10:00",
 		RelatesTo: "Provincia_ProvinciaSPCoopIT_0000001_2026-11-28_09:59", Conversation: "Provincia_ProvinciaSPCoopIT_0000001_2026-11-28_09:59",
 	}
-	rep, err := b.Deliver(context.Background(), &Delivery{Header: h, Envelope: []byte(appRequest)})
+	rep, err := b.Deliver(context.Background(), &Delivery{Header: h, Envelope: []byte(appRequest), Attempt: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestHTTPBackendDelivers(t *testing.T) {
 	}
 	want := map[string]string{
 		"Porta-Message-ID": h.ID, "Porta-Relates-To": h.RelatesTo, "Porta-Conversation-ID": h.Conversation,
-		"Porta-Sender": prov, "Porta-Service": "Pratica", "Porta-Action": "Esito", "SOAPAction": `"Esito"`,
+		"Porta-Sender": prov, "Porta-Service": "Pratica", "Porta-Action": "Esito", "SOAPAction": `"Esito"`, "Porta-Delivery-Attempt": "3",
 	}
 	for k, v := range want {
 		if got.Header.Get(k) != v {

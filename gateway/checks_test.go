@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -211,20 +212,28 @@ func TestInboundNotAuthorisedForService(t *testing.T) {
 	}
 }
 
+// The replay cache: a copy of a synchronous busta is refused with 110 and delivered once, whether
+// or not the service filters duplicates or the sender asks for it (a replayed signed busta is valid
+// until its Scadenza).
 func TestInboundDuplicateOnSyncService(t *testing.T) {
-	n := newNetwork(t)
-	data := craft(t, n, nil, n.prov.signer(t), nil)
-	if status, body := postPA(t, n.prov, n.min, data); status != 200 {
-		t.Fatalf("first copy: status %d\n%s", status, body)
-	}
-	status, body := postPA(t, n.prov, n.min, data)
-	doc := parseSOAP(t, body)
-	exc := doc.FindElement("//ListaEccezioni/Eccezione")
-	if status != 500 || exc == nil || exc.SelectAttrValue("codiceEccezione", "") != string(envelope.CodeInvalidID) || exc.SelectAttrValue("posizione", "") != "Messaggio/Identificatore" {
-		t.Errorf("second copy: status %d, want 500 with EGOV_IT_110 Messaggio/Identificatore\n%s", status, body)
-	}
-	if c := n.min.be.count(); c != 1 {
-		t.Errorf("backend got %d deliveries, want 1", c)
+	for _, filter := range []bool{true, false} {
+		t.Run(fmt.Sprintf("filter=%v", filter), func(t *testing.T) {
+			n := newNetwork(t)
+			n.min.dir.setService(min_, "Anagrafe", func(s *Service) { s.FilterDuplicates = filter })
+			data := craft(t, n, func(h *envelope.Header) { h.Transmission = &envelope.Transmission{AtMostOnce: filter} }, n.prov.signer(t), nil)
+			if status, body := postPA(t, n.prov, n.min, data); status != 200 {
+				t.Fatalf("first copy: status %d\n%s", status, body)
+			}
+			status, body := postPA(t, n.prov, n.min, data)
+			doc := parseSOAP(t, body)
+			exc := doc.FindElement("//ListaEccezioni/Eccezione")
+			if status != 500 || exc == nil || exc.SelectAttrValue("codiceEccezione", "") != string(envelope.CodeInvalidID) || exc.SelectAttrValue("posizione", "") != "Messaggio/Identificatore" {
+				t.Errorf("second copy: status %d, want 500 with EGOV_IT_110 Messaggio/Identificatore\n%s", status, body)
+			}
+			if c := n.min.be.count(); c != 1 {
+				t.Errorf("backend got %d deliveries, want 1", c)
+			}
+		})
 	}
 }
 

@@ -112,6 +112,9 @@ const (
 	OutcomeDuplicate = "duplicate" // inbound duplicate, filtered
 	OutcomeError     = "error"     // refused or failed
 	OutcomeExpired   = "expired"   // gave up re-sending
+	// OutcomeRedelivered marks an inbox message handed to its backend again (Porta-Delivery-Attempt
+	// > 1): an earlier attempt may have reached it before a crash or an error.
+	OutcomeRedelivered = "redelivered"
 )
 
 // QueuedMessage is one entry of a durable queue: an outbound busta waiting for its
@@ -125,9 +128,13 @@ type QueuedMessage struct {
 	Data         []byte
 	Header       *envelope.Header
 	Attempts     int
-	NotBefore    time.Time
-	Expires      time.Time
-	Created      time.Time
+	// Leases counts the times a worker took the message, this time included (the store's
+	// count; 0 when it keeps none): more than 1 means an earlier attempt may have reached the
+	// peer or the backend before a crash or an error, so this one is a re-delivery.
+	Leases    int
+	NotBefore time.Time
+	Expires   time.Time
+	Created   time.Time
 }
 
 // Queue names.
@@ -165,4 +172,31 @@ type Store interface {
 	Lookup(ctx context.Context, id string, dir Direction) (*Record, error)
 	// Depth returns the number of messages in a queue and the age of the oldest.
 	Depth(ctx context.Context, queue string) (n int, oldest time.Duration, err error)
+
+	// IdempotentRequest returns the request an application sent under an Idempotency-Key, or
+	// nil when there is none or it expired.
+	IdempotentRequest(ctx context.Context, app, key string) (*IdempotentRequest, error)
+	// EnqueueIdempotent is Enqueue that also keeps r, in the same transaction; when r's key is
+	// already kept it changes nothing and returns ErrKeyTaken.
+	EnqueueIdempotent(ctx context.Context, queue string, m *QueuedMessage, r *IdempotentRequest, recs ...*Record) error
+	// KeepIdempotent keeps r durably (a synchronous request about to be sent), or returns
+	// ErrKeyTaken when its key is kept.
+	KeepIdempotent(ctx context.Context, r *IdempotentRequest) error
+	// SettleIdempotent stores the answer given to the request kept under (app, key).
+	SettleIdempotent(ctx context.Context, app, key string, status int, header http.Header, body []byte) error
+}
+
+// IdempotentRequest is a request an application sent to the Porta Delegata with an
+// Idempotency-Key: what it asked, the busta sent for it and the answer it was given.
+type IdempotentRequest struct {
+	App, Key string
+	Hash     [32]byte // of the route, the integration headers and the body
+	MsgID    string   // the Identificatore sent
+	// Status is the HTTP status answered; 0 while a synchronous exchange is under way, when
+	// Body holds the signed busta being sent.
+	Status  int
+	Header  http.Header
+	Body    []byte
+	Created time.Time
+	Expires time.Time
 }

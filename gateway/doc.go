@@ -94,9 +94,10 @@
 //	    read in every field the checks used                                              117, 200, 202
 //	12  authorisation: signer and TLS client certificates belong to the sender,
 //	    the sender may consume the service                                               201
-//	13  duplicates (inoltro ALPIUUNAVOLTA or the service filters): a one-way with
-//	    riscontro gets its riscontro again (HTTP 200, not delivered twice), any
-//	    other busta                                                                      110
+//	13  duplicates: a synchronous request or richiesta-stato seen before (the replay
+//	    cache, whatever inoltro says), and with inoltro ALPIUUNAVOLTA or a service
+//	    that filters any other busta seen before; a one-way with riscontro gets its
+//	    riscontro again (HTTP 200, not delivered twice)                                 110
 //
 // Answers (spec §4, §10): a bare soap:Client fault when the busta cannot be read; an error busta
 // (parties swapped, RiferimentoMessaggio, ListaEccezioni) with the soap:Client

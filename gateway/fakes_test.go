@@ -41,13 +41,14 @@ type memStore struct {
 	failed   map[string]string
 	pingErr  error
 	passes   map[string]int // Lease calls per queue: each is one pass of that queue's worker
+	idem     map[string]*IdempotentRequest
 }
 
 func newMemStore(now func() time.Time) *memStore {
 	return &memStore{
 		now: now, counters: map[string]int{}, seen: map[string]time.Time{}, next: map[string]int{},
 		queues: map[string]map[string]*memQueued{Outbox: {}, Inbox: {}}, failed: map[string]string{},
-		passes: map[string]int{},
+		passes: map[string]int{}, idem: map[string]*IdempotentRequest{},
 	}
 }
 
@@ -115,6 +116,7 @@ func (s *memStore) Lease(_ context.Context, queue, _ string, n int, lease time.D
 	out := make([]*QueuedMessage, len(due))
 	for i, q := range due {
 		q.leaseUntil = now.Add(lease)
+		q.m.Leases++
 		cp := *q.m
 		out[i] = &cp
 	}
@@ -203,6 +205,53 @@ func (s *memStore) Depth(_ context.Context, queue string) (int, time.Duration, e
 		}
 	}
 	return len(s.queues[queue]), oldest, nil
+}
+
+func (s *memStore) IdempotentRequest(_ context.Context, app, key string) (*IdempotentRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.idem[app+"/"+key]
+	if !ok || !s.now().Before(r.Expires) {
+		return nil, nil
+	}
+	cp := *r
+	return &cp, nil
+}
+
+func (s *memStore) keep(r *IdempotentRequest) error {
+	if old, ok := s.idem[r.App+"/"+r.Key]; ok && s.now().Before(old.Expires) {
+		return ErrKeyTaken
+	}
+	cp := *r
+	s.idem[r.App+"/"+r.Key] = &cp
+	return nil
+}
+
+func (s *memStore) EnqueueIdempotent(ctx context.Context, queue string, m *QueuedMessage, r *IdempotentRequest, recs ...*Record) error {
+	s.mu.Lock()
+	if err := s.keep(r); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	s.mu.Unlock()
+	return s.Enqueue(ctx, queue, m, recs...)
+}
+
+func (s *memStore) KeepIdempotent(_ context.Context, r *IdempotentRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keep(r)
+}
+
+func (s *memStore) SettleIdempotent(_ context.Context, app, key string, status int, header http.Header, body []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.idem[app+"/"+key]
+	if !ok {
+		return fmt.Errorf("idempotency key %q of %s: not kept", key, app)
+	}
+	r.Status, r.Header, r.Body = status, header.Clone(), body
+	return nil
 }
 
 func (s *memStore) queued(queue string) int {

@@ -21,6 +21,10 @@ import (
 // duplicate history: another copy of the message was accepted first.
 var ErrDuplicate = errors.New("busta already accepted")
 
+// ErrKeyTaken is returned by the Store's idempotency methods when the application's
+// Idempotency-Key is already kept.
+var ErrKeyTaken = errors.New("idempotency key already kept")
+
 // Options are the gateway's tunables. The zero value of each field picks the documented default.
 type Options struct {
 	// Node names this gateway instance in queue leases (several nodes may share one store).
@@ -55,6 +59,9 @@ type Options struct {
 	RetryMin, RetryMax time.Duration
 	// Lease is how long a worker holds a queued message (default 1m).
 	Lease time.Duration
+	// IdempotencyWindow is how long the Porta Delegata keeps an application's Idempotency-Key
+	// and the answer it gave under it (default 24h).
+	IdempotencyWindow time.Duration
 	// PurgeEvery is how often Run purges expired state from a store that supports it (default 1h).
 	PurgeEvery time.Duration
 	// Poll is how often idle workers look at the queues (default 1s; new messages wake them at once).
@@ -109,6 +116,9 @@ func (o *Options) defaults() {
 	}
 	if o.Lease == 0 {
 		o.Lease = time.Minute
+	}
+	if o.IdempotencyWindow == 0 {
+		o.IdempotencyWindow = 24 * time.Hour
 	}
 	if o.PurgeEvery == 0 {
 		o.PurgeEvery = time.Hour

@@ -523,9 +523,16 @@ func (in *inbound) filtersDuplicates() bool {
 	return (in.h.Transmission != nil && in.h.Transmission.AtMostOnce) || (in.service != nil && in.service.FilterDuplicates)
 }
 
+// checkDuplicate is the replay cache. A synchronous request or a richiesta-stato is delivered at
+// once, so whatever the service and the sender ask, its Identificatore goes into the duplicate
+// history before delivery and a copy (a replay of the same signed busta, valid until its Scadenza
+// plus the clock skew) is refused with 110 and never delivered again; the history outlives
+// Window, beyond which checkExpiry refuses it anyway. One-way and asynchronous buste reach the
+// inbox, which holds each Identificatore once (process); here they are refused or answered
+// again early when filtering is asked.
 func (g *Gateway) checkDuplicate(ctx context.Context, in *inbound) (*reply, error) {
 	h := in.h
-	if !in.filtersDuplicates() || in.kind == kindService {
+	if in.kind == kindService {
 		return nil, nil
 	}
 	dup := envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "busta "+h.ID+" was already received")
@@ -536,6 +543,9 @@ func (g *Gateway) checkDuplicate(ctx context.Context, in *inbound) (*reply, erro
 			return nil, dup
 		}
 		return nil, err
+	}
+	if !in.filtersDuplicates() {
+		return nil, nil
 	}
 	seen, err := g.store.Seen(ctx, senderOf(h), h.ID)
 	if err != nil || !seen {

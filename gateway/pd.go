@@ -29,6 +29,9 @@ const (
 	HeaderSender         = "Porta-Sender"
 	HeaderService        = "Porta-Service"
 	HeaderAction         = "Porta-Action"
+	// HeaderDeliveryAttempt numbers the inbox's deliveries of one Porta-Message-ID to a backend
+	// from 1; more than 1 is a re-delivery after a crash or an error.
+	HeaderDeliveryAttempt = "Porta-Delivery-Attempt"
 )
 
 // PD returns the Porta Delegata handler for local applications.
@@ -53,8 +56,10 @@ type outbound struct {
 	body     *etree.Element // its soap:Body
 	action   string
 	h        *envelope.Header
-	data     []byte // the signed busta
-	traced   bool   // the step that failed traced the exchange itself (the busta went out)
+	data     []byte             // the signed busta
+	traced   bool               // the step that failed traced the exchange itself (the busta went out)
+	idem     *IdempotentRequest // the request's Idempotency-Key, to be kept with it; nil = none
+	idemKept bool               // idem is kept in the store (a synchronous request), to be settled with the answer
 }
 
 // reply is a stage's answer, ready to be written by the one place that writes (writeReply): an
@@ -90,15 +95,17 @@ type pdStep struct {
 // pdSteps are the steps of every request of a local application, in order (see the package
 // documentation).
 var pdSteps = []pdStep{
-	{"authenticate", ReasonCredentialsInvalid, (*Gateway).authenticate},   // HTTP Basic or client certificate
-	{"route", ReasonRouteUnknown, (*Gateway).route},                       // consumer hosted, provider and service registered
-	{"authorise", ReasonNotAuthorised, (*Gateway).authorise},              // the application may call the service as the consumer
-	{"read payload", ReasonPayloadInvalid, (*Gateway).readPayload},        // a SOAP 1.1 envelope within limits, a registered action
-	{"validate payload", ReasonPayloadInvalid, (*Gateway).validateOut},    // against the action's schema, if any
-	{"build header", ReasonCorrelationInvalid, (*Gateway).buildOutHeader}, // identifiers, profile, correlation, sequence
-	{"sign", ReasonGatewayError, (*Gateway).signOut},                      // WS-Security
-	{"send synchronously", ReasonPeerReplyInvalid, (*Gateway).sendSync},   // sync and richiesta-stato: the reply's payload
-	{"trace and queue", ReasonGatewayError, (*Gateway).traceAndQueue},     // everything else: the outbox, then 200
+	{"authenticate", ReasonCredentialsInvalid, (*Gateway).authenticate},     // HTTP Basic or client certificate
+	{"route", ReasonRouteUnknown, (*Gateway).route},                         // consumer hosted, provider and service registered
+	{"authorise", ReasonNotAuthorised, (*Gateway).authorise},                // the application may call the service as the consumer
+	{"read payload", ReasonPayloadInvalid, (*Gateway).readPayload},          // a SOAP 1.1 envelope within limits, a registered action
+	{"validate payload", ReasonPayloadInvalid, (*Gateway).validateOut},      // against the action's schema, if any
+	{"idempotency", ReasonIdempotencyConflict, (*Gateway).checkIdempotency}, // Idempotency-Key: a retry is answered again (idempotency.go)
+	{"build header", ReasonCorrelationInvalid, (*Gateway).buildOutHeader},   // identifiers, profile, correlation, sequence
+	{"sign", ReasonGatewayError, (*Gateway).signOut},                        // WS-Security
+	{"keep idempotency key", ReasonGatewayError, (*Gateway).keepIdempotent}, // sync under a key: kept with its busta before sending
+	{"send synchronously", ReasonPeerReplyInvalid, (*Gateway).sendSync},     // sync and richiesta-stato: the reply's payload
+	{"trace and queue", ReasonGatewayError, (*Gateway).traceAndQueue},       // everything else: the outbox, then 200
 }
 
 func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
@@ -110,6 +117,7 @@ func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
 			rep = g.refusePD(ctx, out, s, err)
 		}
 		if rep != nil {
+			g.settleIdempotent(ctx, out, rep)
 			writeReply(w, rep)
 			return
 		}
@@ -142,14 +150,18 @@ func (g *Gateway) refusePD(ctx context.Context, out *outbound, step pdStep, err 
 	if out.consumer != nil {
 		portID = out.consumer.PortID
 	}
-	rep := &reply{status: http.StatusInternalServerError, header: http.Header{}}
+	status := ae.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	rep := &reply{status: status, header: http.Header{}}
 	rep.header.Set(HeaderErrorReason, string(reason))
 	if id != "" {
 		rep.header.Set(HeaderMessageID, id)
 	}
 	b, err := ae.document(portID, g.now()).WriteToBytes()
 	if err != nil {
-		return &reply{status: http.StatusInternalServerError, body: []byte{}}
+		return &reply{status: status, header: rep.header, body: []byte{}}
 	}
 	rep.body = b
 	return rep
@@ -291,6 +303,9 @@ func (g *Gateway) validateOut(_ context.Context, out *outbound) (*reply, error) 
 }
 
 func (g *Gateway) buildOutHeader(ctx context.Context, out *outbound) (*reply, error) {
+	if out.data != nil {
+		return nil, nil // the busta kept under an Idempotency-Key, sent again
+	}
 	h, err := g.buildHeader(ctx, out.r, out, out.action)
 	if err != nil {
 		return nil, err
@@ -300,6 +315,9 @@ func (g *Gateway) buildOutHeader(ctx context.Context, out *outbound) (*reply, er
 }
 
 func (g *Gateway) signOut(_ context.Context, out *outbound) (*reply, error) {
+	if out.data != nil {
+		return nil, nil // the busta kept under an Idempotency-Key, sent again
+	}
 	busta := envelope.NewEnvelope(out.h, payload(out.body)...)
 	var err error
 	out.data, err = g.sign(busta, sizeHint(len(out.raw)))
@@ -330,12 +348,18 @@ func (g *Gateway) traceAndQueue(ctx context.Context, out *outbound) (*reply, err
 		ID: h.ID, Party: out.provider.Name, Service: out.service.Name, Conversation: h.Conversation, Sequence: h.Sequence,
 		Data: out.data, Header: h, Created: g.now(), Expires: expires,
 	}
-	if err := g.store.Enqueue(ctx, Outbox, m, rec); err != nil {
+	rep := &reply{status: http.StatusOK, header: integration(h)}
+	if out.idem != nil {
+		var err error
+		if rep, err = g.enqueueIdempotent(ctx, out, m, rec); err != nil || rep.header.Get(HeaderIdempotentReplay) != "" {
+			return rep, err
+		}
+	} else if err := g.store.Enqueue(ctx, Outbox, m, rec); err != nil {
 		return nil, fmt.Errorf("enqueue %s: %w", h.ID, err)
 	}
 	wake(g.wakeOut)
 	g.observe(out.service.Name, Outbound, OutcomeQueued, out.start)
-	return &reply{status: http.StatusOK, header: integration(h)}, nil
+	return rep, nil
 }
 
 // actionOf finds the action of a request whose URL names none: the SOAPAction header (a URI whose

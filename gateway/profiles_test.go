@@ -329,3 +329,34 @@ func TestResendAfterDroppedReply(t *testing.T) {
 		})
 	}
 }
+
+// A delivery the backend did not take is tried again: the second carries Attempt 2 and the
+// trail records it as a re-delivery, so a repeated delivery is never invisible.
+func TestRedeliveryIsNumberedAndTraced(t *testing.T) {
+	n := newNetwork(t)
+	n.min.be.mu.Lock()
+	n.min.be.fail = 1
+	n.min.be.mu.Unlock()
+	resp := n.prov.call(t, "/pd/Provincia/Ministero/Notifica/Notifica", nil)
+	if body := readAll(t, resp); resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	id := resp.Header.Get(HeaderMessageID)
+	waitFor(t, "the delivery after the failed one", func() bool { return n.min.be.count() == 1 })
+	n.min.settled(t)
+	if d := n.min.be.all()[0]; d.Header.ID != id || d.Attempt != 2 {
+		t.Errorf("delivered %s as attempt %d, want %s as attempt 2", d.Header.ID, d.Attempt, id)
+	}
+	var redelivered int
+	for _, r := range n.min.store.traces() {
+		if r.Transaction == id && r.Outcome == OutcomeRedelivered {
+			redelivered++
+			if !strings.Contains(r.Detail, "attempt 2") {
+				t.Errorf("re-delivery record detail %q does not name the attempt", r.Detail)
+			}
+		}
+	}
+	if redelivered != 1 {
+		t.Errorf("%d re-delivery records of %s, want 1", redelivered, id)
+	}
+}

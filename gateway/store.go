@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/beevik/etree"
@@ -112,10 +113,74 @@ func (a *auditStore) Depth(ctx context.Context, queue string) (int, time.Duratio
 	return st.Depth, st.Oldest, err
 }
 
-// Purge implements Purger: the duplicate history older than the retention is forgotten.
+// Purge implements Purger: the duplicate history older than the retention and the expired
+// idempotency keys are forgotten.
 func (a *auditStore) Purge(ctx context.Context, _ time.Time) error {
 	_, err := a.s.PurgeSeen(ctx, a.retention)
+	if _, perr := a.s.PurgeIdempotent(ctx); err == nil {
+		err = perr
+	}
 	return err
+}
+
+func (a *auditStore) IdempotentRequest(ctx context.Context, app, key string) (*IdempotentRequest, error) {
+	r, err := a.s.IdempotentRequest(ctx, app, key)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	out := &IdempotentRequest{App: r.App, Key: r.Key, MsgID: r.MsgID, Status: r.Status, Body: r.Body, Created: r.Created, Expires: r.Expires, Header: http.Header{}}
+	copy(out.Hash[:], r.Hash)
+	if len(r.Header) > 0 {
+		if err := json.Unmarshal(r.Header, &out.Header); err != nil {
+			return nil, fmt.Errorf("idempotency key %q of %s: unreadable headers: %w", key, app, err)
+		}
+	}
+	return out, nil
+}
+
+func (a *auditStore) EnqueueIdempotent(ctx context.Context, queue string, m *QueuedMessage, r *IdempotentRequest, recs ...*Record) error {
+	it, err := toItem(queue, m)
+	if err != nil {
+		return err
+	}
+	ar, err := toIdempotent(r)
+	if err != nil {
+		return err
+	}
+	err = a.s.Write(ctx, audit.Batch{Items: []*audit.Item{it}, Records: toAudit(recs), Idempotent: ar})
+	if errors.Is(err, audit.ErrKeyTaken) {
+		return fmt.Errorf("%w: %v", ErrKeyTaken, err)
+	}
+	return err
+}
+
+func (a *auditStore) KeepIdempotent(ctx context.Context, r *IdempotentRequest) error {
+	ar, err := toIdempotent(r)
+	if err != nil {
+		return err
+	}
+	err = a.s.KeepIdempotent(ctx, ar)
+	if errors.Is(err, audit.ErrKeyTaken) {
+		return fmt.Errorf("%w: %v", ErrKeyTaken, err)
+	}
+	return err
+}
+
+func (a *auditStore) SettleIdempotent(ctx context.Context, app, key string, status int, header http.Header, body []byte) error {
+	h, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	return a.s.SettleIdempotent(ctx, app, key, status, h, body)
+}
+
+func toIdempotent(r *IdempotentRequest) (*audit.Idempotent, error) {
+	h, err := json.Marshal(r.Header)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency key %q of %s: %w", r.Key, r.App, err)
+	}
+	return &audit.Idempotent{App: r.App, Key: r.Key, Hash: r.Hash[:], MsgID: r.MsgID, Status: r.Status,
+		Header: h, Body: r.Body, Created: r.Created, Expires: r.Expires}, nil
 }
 
 func nonNil(r *Record) []*Record {
@@ -214,6 +279,6 @@ func fromItem(it *audit.Item) (*QueuedMessage, error) {
 	md.Header.Profile = md.Profile
 	return &QueuedMessage{
 		ID: it.MsgID, Party: it.Party, Service: it.Service, Conversation: it.Conversation, Sequence: int(it.Sequence),
-		Data: it.Payload, Header: md.Header, Attempts: it.Attempts, NotBefore: it.NotBefore, Expires: it.Deadline, Created: it.Created,
+		Data: it.Payload, Header: md.Header, Attempts: it.Attempts, Leases: it.Leases, NotBefore: it.NotBefore, Expires: it.Deadline, Created: it.Created,
 	}, nil
 }

@@ -230,7 +230,7 @@ func (g *Gateway) deliverQueued(ctx context.Context, m *QueuedMessage) {
 		fail("service " + h.Service + " has no delivery endpoint in the registry")
 		return
 	}
-	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: m.Data})
+	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: m.Data, Attempt: max(m.Leases, 1)})
 	if err == nil && rep.Status == http.StatusInternalServerError {
 		fail(fmt.Sprintf("the application answered with a fault: %.300s", rep.Envelope))
 		return
@@ -247,7 +247,25 @@ func (g *Gateway) deliverQueued(ctx context.Context, m *QueuedMessage) {
 		}
 		return
 	}
-	if err := g.store.Done(ctx, Inbox, m.ID, nil); err != nil {
+	if err := g.store.Done(ctx, Inbox, m.ID, g.redelivered(m)); err != nil {
 		g.log.Error("inbox: settle", "id", m.ID, "err", err)
 	}
+}
+
+// redelivered is the trace record of an inbox message delivered more than once (nil for a first
+// delivery): the backend may have applied an earlier attempt, whose settling a crash or an error
+// lost. It is traced with the delivery's settling, so the trail shows every repeated delivery.
+func (g *Gateway) redelivered(m *QueuedMessage) *Record {
+	if m.Leases <= 1 {
+		return nil
+	}
+	rec := g.record(Inbound, fnPA, m.Header, nil)
+	rec.Outcome = OutcomeRedelivered
+	rec.Detail = fmt.Sprintf("delivery attempt %d (%s %d): an earlier attempt may have reached the application", m.Leases, HeaderDeliveryAttempt, m.Leases)
+	if m.Attempts == 0 {
+		rec.Detail += " before a crash"
+	}
+	g.log.Info("inbox: re-delivered", "id", m.ID, "service", m.Service, "attempt", m.Leases)
+	g.observe(m.Service, Inbound, OutcomeRedelivered, m.Created)
+	return rec
 }

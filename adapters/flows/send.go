@@ -2,9 +2,11 @@ package flows
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -164,7 +166,7 @@ func (s *Sender) sendOne(ctx context.Context, sum *Summary, what string, w *sil.
 		return false, s.reject(ctx, sum, re)
 	}
 	sum.Sent++
-	rep, err := s.PD.Call(ctx, s.route(what), doc)
+	rep, err := s.PD.CallOnce(ctx, s.route(what), doc, IdempotencyKey(what, w, doc))
 	var fe *pdclient.FaultError
 	if errors.As(err, &fe) && fe.RecordFault() {
 		return false, s.reject(ctx, sum, w.Reject("payload", "porta delegata", fe))
@@ -177,6 +179,24 @@ func (s *Sender) sendOne(ctx context.Context, sum *Summary, what string, w *sil.
 	}
 	sum.Acknowledged++
 	return true, nil
+}
+
+// IdempotencyKey is the Idempotency-Key of one document of a worker: its kind, the worker, the
+// version the SIL holds (UpdatedAt) and the document's own hash. A send that crashed and runs
+// again re-sends an unchanged document under the same key, and the gateway answers it as the
+// first time instead of sending it twice; a changed worker or document is a new request.
+func IdempotencyKey(what string, w *sil.Worker, doc []byte) string {
+	h := sha256.New()
+	h.Write([]byte(w.ID))
+	h.Write([]byte{0})
+	h.Write(doc)
+	cf := strings.Map(func(r rune) rune {
+		if r < '0' || (r > '9' && r < 'A') || (r > 'Z' && r < 'a') || r > 'z' {
+			return -1
+		}
+		return r
+	}, w.CodiceFiscale)
+	return fmt.Sprintf("sil/%.32s/%.16s/%d/%x", what, cf, w.UpdatedAt.UnixMicro(), h.Sum(nil)[:12])
 }
 
 func (s *Sender) build(what string, w *sil.Worker) ([]byte, error) {

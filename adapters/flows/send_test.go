@@ -267,3 +267,33 @@ func BenchmarkSend(b *testing.B) {
 		})
 	}
 }
+
+// The Idempotency-Key of a document is the same when the same version of the worker's document
+// is sent again (a crashed send run again), another for another version or document, and always
+// a key the PD accepts.
+func TestIdempotencyKeyNamesTheDocumentVersion(t *testing.T) {
+	w := &sil.Worker{ID: "42", CodiceFiscale: "RSSMRA85T10A562S", UpdatedAt: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	k := IdempotencyKey("sap", w, []byte("<SAP/>"))
+	if again := IdempotencyKey("sap", w, []byte("<SAP/>")); again != k {
+		t.Errorf("same document: %q then %q", k, again)
+	}
+	newer := *w
+	newer.UpdatedAt = newer.UpdatedAt.Add(time.Second)
+	for name, other := range map[string]string{
+		"another version":  IdempotencyKey("sap", &newer, []byte("<SAP/>")),
+		"another document": IdempotencyKey("sap", w, []byte("<SAP v='2'/>")),
+		"another kind":     IdempotencyKey("did", w, []byte("<SAP/>")),
+	} {
+		if other == k {
+			t.Errorf("%s: the same key %q", name, k)
+		}
+	}
+	odd := &sil.Worker{ID: "x", CodiceFiscale: "RSS MRA\n85/è"}
+	for _, key := range []string{k, IdempotencyKey("sap", odd, nil)} {
+		for i := 0; i < len(key); i++ {
+			if key[i] < 0x21 || key[i] > 0x7e || len(key) > 255 {
+				t.Fatalf("key %q is not 1-255 printable ASCII characters", key)
+			}
+		}
+	}
+}

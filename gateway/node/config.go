@@ -59,6 +59,7 @@ const (
 //	  retry_after: 5s                 # Retry-After of the 503 answering a request over these limits
 //	outbox: {initial_backoff: 1s, max_backoff: 5m, max_attempts: 0, expiry: 24h, lease: 1m}
 //	duplicates: {retention: 7200m}
+//	idempotency: {window: 24h}         # how long the PD answers a retried Idempotency-Key again
 //	http_client: {timeout: 30s, dial_timeout: 10s, tls_handshake_timeout: 10s, backend_timeout: 30s}
 //	jobs:                             # provincial commands porta serve runs on a schedule (package jobs)
 //	  - name: sap-nightly             # 1-64 letters, digits, '.', '_' or '-'; the key of its lease, mark and history
@@ -109,6 +110,7 @@ type Config struct {
 	Expiry                 time.Duration // give up re-sending after this long
 
 	DuplicateRetention time.Duration // how long inbound IDs are remembered
+	IdempotencyWindow  time.Duration // how long the PD keeps an application's Idempotency-Key and its answer
 
 	PeerTimeout, DialTimeout, TLSHandshakeTimeout, BackendTimeout time.Duration
 
@@ -189,6 +191,9 @@ type rawConfig struct {
 	Duplicates struct {
 		Retention yaml.Node `yaml:"retention"`
 	} `yaml:"duplicates"`
+	Idempotency struct {
+		Window yaml.Node `yaml:"window"`
+	} `yaml:"idempotency"`
 	HTTPClient struct {
 		Timeout             yaml.Node `yaml:"timeout"`
 		DialTimeout         yaml.Node `yaml:"dial_timeout"`
@@ -462,6 +467,10 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 	c.DuplicateRetention = r.dur(&raw.Duplicates.Retention, "duplicates.retention", 7200*time.Minute)
 	if c.DuplicateRetention < c.Expiry && set(&raw.Duplicates.Retention) {
 		r.errf(&raw.Duplicates.Retention, "duplicates.retention (%v) is shorter than outbox.expiry (%v): a late re-send would be delivered twice", c.DuplicateRetention, c.Expiry)
+	}
+	c.IdempotencyWindow = r.dur(&raw.Idempotency.Window, "idempotency.window", 24*time.Hour)
+	if c.IdempotencyWindow <= 0 {
+		r.errf(&raw.Idempotency.Window, "idempotency.window must be more than 0: an application's retry must find its key")
 	}
 
 	c.PeerTimeout = r.dur(&raw.HTTPClient.Timeout, "http_client.timeout", 30*time.Second)

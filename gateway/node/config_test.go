@@ -59,7 +59,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Store: "sqlite:" + filepath.Join(dir, "porta.db"), TraceBody: "full", TraceRefusedMax: 64 << 10, MaxClockSkew: 5 * time.Minute,
 		MaxMessage: 16 << 20, InflightBytes: 256 << 20, PerPeerRequests: 256, PerListenerRequests: 1024, RetryAfter: 5 * time.Second,
 		RetryInitial: time.Second, RetryMax: 5 * time.Minute, Lease: time.Minute, Expiry: 24 * time.Hour,
-		DuplicateRetention: 7200 * time.Minute, PeerTimeout: 30 * time.Second, DialTimeout: 10 * time.Second,
+		DuplicateRetention: 7200 * time.Minute, IdempotencyWindow: 24 * time.Hour, PeerTimeout: 30 * time.Second, DialTimeout: 10 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second, BackendTimeout: 30 * time.Second,
 	}
 	if c.Node == "" || !nodeRE.MatchString(host) {
@@ -98,6 +98,7 @@ signature: {algorithm: ecdsa-sha256, max_clock_skew: 90s}
 limits: {max_message: 2MiB, inflight_bytes: 64MiB, per_peer_requests: 8, per_listener_requests: 100, retry_after: 30s}
 outbox: {initial_backoff: 500ms, max_backoff: 1m, max_attempts: 12, expiry: 2d}
 duplicates: {retention: 7d}
+idempotency: {window: 2h}
 http_client: {timeout: 10s, dial_timeout: 2s, tls_handshake_timeout: 3s, backend_timeout: 20s}
 jobs: []
 `))
@@ -109,7 +110,7 @@ jobs: []
 		c.TraceBody != "header" || c.TraceRefusedMax != 8<<10 || c.SignatureAlgorithm != wssec.AlgECDSASHA256 || c.MaxClockSkew != 90*time.Second ||
 		c.MaxMessage != 2<<20 || c.InflightBytes != 64<<20 || c.PerPeerRequests != 8 || c.PerListenerRequests != 100 || c.RetryAfter != 30*time.Second ||
 		c.RetryInitial != 500*time.Millisecond || c.RetryMax != time.Minute || c.MaxAttempts != 12 ||
-		c.Expiry != 48*time.Hour || c.DuplicateRetention != 7*24*time.Hour || c.PeerTimeout != 10*time.Second ||
+		c.Expiry != 48*time.Hour || c.DuplicateRetention != 7*24*time.Hour || c.IdempotencyWindow != 2*time.Hour || c.PeerTimeout != 10*time.Second ||
 		c.DialTimeout != 2*time.Second || c.TLSHandshakeTimeout != 3*time.Second || c.BackendTimeout != 20*time.Second {
 		t.Errorf("config = %+v", c)
 	}
@@ -172,6 +173,8 @@ jobs: [backup]
 			`porta.yaml:2: trace.refused_body_max "100" must be a size of at least 1KiB, e.g. 64KiB`}},
 		{"retention shorter than expiry", "parties: [Provincia]\nduplicates:\n  retention: 1h\n", []string{
 			"porta.yaml:3: duplicates.retention (1h0m0s) is shorter than outbox.expiry (24h0m0s): a late re-send would be delivered twice"}},
+		{"no idempotency window", "parties: [Provincia]\nidempotency: {window: 0s}\n", []string{
+			"porta.yaml:2: idempotency.window must be more than 0: an application's retry must find its key"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

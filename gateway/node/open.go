@@ -217,7 +217,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		Node: cfg.Node, BodyMode: bodyMode, MaxMessage: cfg.MaxMessage, RefusedBodyMax: cfg.TraceRefusedMax, PeerTimeout: cfg.PeerTimeout,
 		InflightBytes: cfg.InflightBytes, PeerRequests: cfg.PerPeerRequests, ListenerRequests: cfg.PerListenerRequests, RetryAfter: cfg.RetryAfter,
 		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax, Lease: cfg.Lease,
-		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0],
+		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0], IdempotencyWindow: cfg.IdempotencyWindow,
 	}, gateway.Deps{
 		Directory: dir, Store: store, Signer: signer, Verifier: verifier, Validator: opt.Validator,
 		Client: client, Clock: now, Logger: opt.Logger, Hosted: cfg.Parties, Certificates: own,

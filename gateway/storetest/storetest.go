@@ -9,6 +9,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) gateway.Store) {
 		{"Fail", testFail},
 		{"InOrderHold", testInOrderHold},
 		{"Remember", testRemember},
+		{"Idempotency", testIdempotency},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
@@ -142,8 +144,8 @@ func testLeaseRetryDone(t *testing.T, s gateway.Store) {
 	}
 	time.Sleep(250 * time.Millisecond)
 	again, _ := s.Lease(ctx, gateway.Outbox, "b", 10, time.Minute)
-	if len(again) != 1 || again[0].Attempts != 1 {
-		t.Fatalf("after the retry time: %d messages (attempts %v), want 1 with 1 attempt", len(again), again)
+	if len(again) != 1 || again[0].Attempts != 1 || again[0].Leases != 3 {
+		t.Fatalf("after the retry time: %d messages (attempts %v), want 1 with 1 attempt and 3 leases", len(again), again)
 	}
 	if n, _, _ := s.Depth(ctx, gateway.Outbox); n != 1 {
 		t.Errorf("depth %d, want 1", n)
@@ -219,5 +221,40 @@ func testRemember(t *testing.T, s gateway.Store) {
 	}
 	if seen, _ := s.Seen(ctx, "Ministero", id(5)); seen {
 		t.Error("the duplicate history confuses two senders")
+	}
+}
+
+func testIdempotency(t *testing.T, s gateway.Store) {
+	if r, err := s.IdempotentRequest(ctx, "SIL", "k"); r != nil || err != nil {
+		t.Fatalf("unknown key: %+v, %v", r, err)
+	}
+	now := time.Now()
+	r := &gateway.IdempotentRequest{App: "SIL", Key: "k", Hash: [32]byte{1}, MsgID: id(1), Status: 200,
+		Header: http.Header{"Porta-Message-Id": {id(1)}}, Created: now, Expires: now.Add(time.Hour)}
+	if err := s.EnqueueIdempotent(ctx, gateway.Outbox, msg(id(1), 0, ""), r, rec(id(1), gateway.Outbound)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.IdempotentRequest(ctx, "SIL", "k")
+	if err != nil || got == nil || got.Hash != r.Hash || got.MsgID != id(1) || got.Status != 200 || got.Header.Get("Porta-Message-ID") != id(1) {
+		t.Fatalf("kept key read back as %+v, %v", got, err)
+	}
+	err = s.EnqueueIdempotent(ctx, gateway.Outbox, msg(id(2), 0, ""), &gateway.IdempotentRequest{App: "SIL", Key: "k", Expires: now.Add(time.Hour)})
+	if !errors.Is(err, gateway.ErrKeyTaken) {
+		t.Errorf("a second request under the key: %v, want ErrKeyTaken", err)
+	}
+	if n, _, _ := s.Depth(ctx, gateway.Outbox); n != 1 {
+		t.Errorf("outbox depth %d, want 1: the refused request must queue nothing", n)
+	}
+	if err := s.KeepIdempotent(ctx, &gateway.IdempotentRequest{App: "SIL", Key: "s", MsgID: id(3), Body: []byte("<busta/>"), Created: now, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.IdempotentRequest(ctx, "SIL", "s"); got == nil || got.Status != 0 || string(got.Body) != "<busta/>" {
+		t.Fatalf("pending key: %+v", got)
+	}
+	if err := s.SettleIdempotent(ctx, "SIL", "s", 500, http.Header{"Porta-Error-Reason": {"peer-refused"}}, []byte("<fault/>")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.IdempotentRequest(ctx, "SIL", "s"); got == nil || got.Status != 500 || string(got.Body) != "<fault/>" || got.Header.Get("Porta-Error-Reason") != "peer-refused" {
+		t.Fatalf("settled key: %+v", got)
 	}
 }

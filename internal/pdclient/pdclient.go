@@ -4,6 +4,8 @@
 // /pd/{consumer}/{provider}/{service}/{action} with the application's HTTP Basic credentials and a
 // timeout, and returns the reply's payload, its Porta-Message-ID, or the SOAP fault as a
 // *FaultError (RecordFault tells a refusal of the record from one every record would meet).
+// PD.CallOnce sends an Idempotency-Key too, and retries on its own what a retry cannot duplicate:
+// the gateway answers a repeated key with the first answer instead of sending again.
 //
 // It owns HTTP and the plain SOAP envelope; it must not build the busta (the gateway does) nor
 // know any service's documents. pdtest holds a double of the PD for tests.
@@ -12,10 +14,12 @@ package pdclient
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +34,12 @@ type PD struct {
 	Password string       // and password
 	Client   *http.Client // nil: a client with Timeout
 	Timeout  time.Duration
+	// Retries is how many times CallOnce tries again after a transport error, a 503 or a
+	// request under the same key still under way (3 when 0; -1: none). Call never retries.
+	Retries int
+	// RetryWait is the first pause between CallOnce's tries, doubled each time (500ms when 0);
+	// a Retry-After the PD sends is honoured up to 4 times it.
+	RetryWait time.Duration
 }
 
 // Route is where one kind of document goes.
@@ -50,6 +60,7 @@ type FaultError struct {
 	Code   string // faultcode without its prefix: Client or Server
 	String string // faultstring
 	Detail string // the text of the detail, e.g. the eGov exception description
+	Reason string // the PD's Porta-Error-Reason, e.g. idempotency-conflict ("" when none)
 }
 
 func (e *FaultError) Error() string {
@@ -69,6 +80,10 @@ func (e *FaultError) Error() string {
 func (e *FaultError) RecordFault() bool {
 	if e.Code != "Client" {
 		return false
+	}
+	switch e.Reason {
+	case "idempotency-conflict", "idempotency-pending", "idempotency-key-invalid":
+		return false // about the key, not the record
 	}
 	for _, p := range []string{"authentication failed", "consumer ", "provider ", "service ", "application ", "action "} {
 		if strings.HasPrefix(e.String, p) {
@@ -93,6 +108,53 @@ func (p *PD) CallRelated(ctx context.Context, r Route, payload []byte, relatesTo
 	if err != nil {
 		return nil, err
 	}
+	rep, _, err := p.post(ctx, r, env, relatesTo, "")
+	return rep, err
+}
+
+// CallOnce is Call under an Idempotency-Key: the same key with the same payload is one request
+// for the gateway, which answers a repeat with the first answer (the same Porta-Message-ID)
+// without sending again. So CallOnce retries a call whose answer was lost (a transport error, a
+// gateway restarting) up to Retries times, and a caller that crashed calls it again with the same
+// key after a restart. The key must name the payload's version: another payload under a kept key
+// is refused (a *FaultError with Reason idempotency-conflict).
+func (p *PD) CallOnce(ctx context.Context, r Route, payload []byte, key string) (*Reply, error) {
+	env, err := soapenv.Wrap(payload)
+	if err != nil {
+		return nil, err
+	}
+	retries, wait := p.Retries, p.RetryWait
+	if retries == 0 {
+		retries = 3
+	}
+	if wait <= 0 {
+		wait = 500 * time.Millisecond
+	}
+	for try := 0; ; try++ {
+		rep, hdr, err := p.post(ctx, r, env, "", key)
+		var fe *FaultError
+		retry := err != nil && !errors.As(err, &fe) && ctx.Err() == nil // transport: the answer may be lost
+		if errors.As(err, &fe) {
+			retry = fe.Status == http.StatusServiceUnavailable || fe.Reason == "idempotency-pending"
+		}
+		if !retry || try >= retries {
+			return rep, err
+		}
+		pause := wait << try
+		if s, perr := strconv.Atoi(hdr.Get("Retry-After")); perr == nil && s > 0 {
+			pause = min(time.Duration(s)*time.Second, 4*wait<<try)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// post sends one wrapped request and reads its answer; the headers are returned for CallOnce's
+// Retry-After.
+func (p *PD) post(ctx context.Context, r Route, env []byte, relatesTo, key string) (*Reply, http.Header, error) {
 	u := strings.TrimRight(p.URL, "/") + "/pd/" + url.PathEscape(p.Consumer) + "/" + url.PathEscape(r.Provider) + "/" +
 		url.PathEscape(r.Service) + "/" + url.PathEscape(r.Action)
 	timeout := p.Timeout
@@ -103,12 +165,15 @@ func (p *PD) CallRelated(ctx context.Context, r Route, payload []byte, relatesTo
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(env))
 	if err != nil {
-		return nil, fmt.Errorf("porta delegata %s: %w", u, err)
+		return nil, nil, fmt.Errorf("porta delegata %s: %w", u, err)
 	}
 	req.Header.Set("Content-Type", contentTypeSOAP)
 	req.Header.Set("SOAPAction", `"`+r.Action+`"`)
 	if relatesTo != "" {
 		req.Header.Set("Porta-Relates-To", relatesTo)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	if p.User != "" {
 		req.SetBasicAuth(p.User, p.Password)
@@ -119,33 +184,33 @@ func (p *PD) CallRelated(ctx context.Context, r Route, payload []byte, relatesTo
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("porta delegata %s: %w", u, err)
+		return nil, nil, fmt.Errorf("porta delegata %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("porta delegata %s: read reply: %w", u, err)
+		return nil, nil, fmt.Errorf("porta delegata %s: read reply: %w", u, err)
 	}
 	rep := &Reply{Status: resp.StatusCode, MessageID: resp.Header.Get("Porta-Message-ID")}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if resp.StatusCode/100 != 2 {
-			return nil, fmt.Errorf("porta delegata %s: HTTP %d with no body", u, resp.StatusCode)
+			return nil, resp.Header, fmt.Errorf("porta delegata %s: HTTP %d with no body", u, resp.StatusCode)
 		}
-		return rep, nil
+		return rep, resp.Header, nil
 	}
 	first, fault, err := unwrapSOAP(body)
 	if err != nil {
-		return nil, fmt.Errorf("porta delegata %s: HTTP %d: %w", u, resp.StatusCode, err)
+		return nil, resp.Header, fmt.Errorf("porta delegata %s: HTTP %d: %w", u, resp.StatusCode, err)
 	}
 	if fault != nil {
-		fault.Status = resp.StatusCode
-		return nil, fault
+		fault.Status, fault.Reason = resp.StatusCode, resp.Header.Get("Porta-Error-Reason")
+		return nil, resp.Header, fault
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("porta delegata %s: HTTP %d without a SOAP fault", u, resp.StatusCode)
+		return nil, resp.Header, fmt.Errorf("porta delegata %s: HTTP %d without a SOAP fault", u, resp.StatusCode)
 	}
 	rep.Payload = first
-	return rep, nil
+	return rep, resp.Header, nil
 }
 
 // unwrapSOAP returns the first Body child as a document, or the fault.
