@@ -22,6 +22,9 @@ type metrics struct {
 	messages *prometheus.CounterVec
 	refusals *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	authFailures  prometheus.Counter     // refused credentials at the PD
+	authThrottled *prometheus.CounterVec // PD requests refused by the throttle, by scope
 }
 
 func newMetrics(g *Gateway) *metrics {
@@ -40,8 +43,16 @@ func newMetrics(g *Gateway) *metrics {
 			Help:    "Time from receiving a request to answering it (or, for the outbox, to its acknowledgement).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"direction"}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "porta_pd_auth_failures_total",
+			Help: "Credentials the Porta Delegata refused (unknown user, wrong password, unregistered certificate), each counted against its address and user name by the throttle.",
+		}),
+		authThrottled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "porta_pd_auth_throttled_total",
+			Help: "Porta Delegata requests answered 429 before any password check, by the locked key's scope (address or application).",
+		}, []string{"scope"}),
 	}
-	m.reg.MustRegister(m.messages, m.refusals, m.latency, queueCollector{g}, certCollector{g},
+	m.reg.MustRegister(m.messages, m.refusals, m.latency, m.authFailures, m.authThrottled, queueCollector{g}, certCollector{g},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	return m
 }

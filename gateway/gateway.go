@@ -48,6 +48,8 @@ type Options struct {
 	// PDBase is the externally visible URL of the Porta Delegata listener, used in ?wsdl answers;
 	// when empty the request's Host is used.
 	PDBase string
+	// Throttle configures the Porta Delegata's authentication throttle (see throttle.go).
+	Throttle ThrottleOptions
 	// Default is the default identity of the gateway (the first hosted party): the sender of
 	// error buste answering a busta whose receiver cannot be read.
 	Default string
@@ -120,6 +122,8 @@ type Gateway struct {
 	log     *slog.Logger
 	metrics *metrics
 
+	throttle *throttle // of the PD's authentication
+
 	idsMu sync.Mutex
 	ids   map[string]*envelope.IDGenerator // per hosted party
 
@@ -152,8 +156,9 @@ func New(opt Options, d Deps) (*Gateway, error) {
 	g := &Gateway{
 		opt: opt, dir: d.Directory, store: d.Store, signer: d.Signer, verify: d.Verifier,
 		valid: d.Validator, client: d.Client, now: d.Clock, log: d.Logger, hosted: d.Hosted, own: d.Certificates,
-		ids:     map[string]*envelope.IDGenerator{},
-		wakeOut: make(chan struct{}, 1), wakeIn: make(chan struct{}, 1),
+		ids:      map[string]*envelope.IDGenerator{},
+		throttle: newThrottle(opt.Throttle),
+		wakeOut:  make(chan struct{}, 1), wakeIn: make(chan struct{}, 1),
 	}
 	if g.now == nil {
 		g.now = time.Now

@@ -87,15 +87,15 @@ type pdStep struct {
 // pdSteps are the steps of every request of a local application, in order (see the package
 // documentation).
 var pdSteps = []pdStep{
-	{"authenticate", ReasonCredentialsInvalid, (*Gateway).authenticate},   // HTTP Basic or client certificate
-	{"route", ReasonRouteUnknown, (*Gateway).route},                       // consumer hosted, provider and service registered
-	{"authorise", ReasonNotAuthorised, (*Gateway).authorise},              // the application may call the service as the consumer
-	{"read payload", ReasonPayloadInvalid, (*Gateway).readPayload},        // a SOAP 1.1 envelope within limits, a registered action
-	{"validate payload", ReasonPayloadInvalid, (*Gateway).validateOut},    // against the action's schema, if any
-	{"build header", ReasonCorrelationInvalid, (*Gateway).buildOutHeader}, // identifiers, profile, correlation, sequence
-	{"sign", ReasonGatewayError, (*Gateway).signOut},                      // WS-Security
-	{"send synchronously", ReasonPeerReplyInvalid, (*Gateway).sendSync},   // sync and richiesta-stato: the reply's payload
-	{"trace and queue", ReasonGatewayError, (*Gateway).traceAndQueue},     // everything else: the outbox, then 200
+	{"authenticate", ReasonCredentialsInvalid, (*Gateway).authenticateThrottled}, // HTTP Basic or client certificate, behind the throttle (throttle.go)
+	{"route", ReasonRouteUnknown, (*Gateway).route},                              // consumer hosted, provider and service registered
+	{"authorise", ReasonNotAuthorised, (*Gateway).authorise},                     // the application may call the service as the consumer
+	{"read payload", ReasonPayloadInvalid, (*Gateway).readPayload},               // a SOAP 1.1 envelope within limits, a registered action
+	{"validate payload", ReasonPayloadInvalid, (*Gateway).validateOut},           // against the action's schema, if any
+	{"build header", ReasonCorrelationInvalid, (*Gateway).buildOutHeader},        // identifiers, profile, correlation, sequence
+	{"sign", ReasonGatewayError, (*Gateway).signOut},                             // WS-Security
+	{"send synchronously", ReasonPeerReplyInvalid, (*Gateway).sendSync},          // sync and richiesta-stato: the reply's payload
+	{"trace and queue", ReasonGatewayError, (*Gateway).traceAndQueue},            // everything else: the outbox, then 200
 }
 
 func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {

@@ -213,6 +213,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		Node: cfg.Node, BodyMode: bodyMode, MaxMessage: cfg.MaxMessage, PeerTimeout: cfg.PeerTimeout,
 		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax, Lease: cfg.Lease,
 		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0],
+		Throttle: gateway.ThrottleOptions{Free: cfg.AuthFreeFailures, Initial: cfg.AuthInitialLockout, Max: cfg.AuthMaxLockout, Forget: cfg.AuthForget},
 	}, gateway.Deps{
 		Directory: dir, Store: store, Signer: signer, Verifier: verifier, Validator: opt.Validator,
 		Client: client, Clock: now, Logger: opt.Logger, Hosted: cfg.Parties, Certificates: own,
