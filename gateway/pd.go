@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 
+	"porta/audit"
 	"porta/envelope"
 )
 
@@ -132,7 +134,13 @@ func (g *Gateway) refusePD(out *outbound, step pdStep, err error) *reply {
 	service := g.serviceLabel(out)
 	g.observe(service, Outbound, OutcomeError, out.start)
 	g.metrics.refusals.WithLabelValues(service, string(reason)).Inc()
-	g.log.Info("porta delegata: request failed", "path", out.r.URL.Path, "step", step.name, "reason", reason, "id", id, "err", ae)
+	level := slog.LevelInfo
+	if errors.Is(ae, audit.ErrConflict) {
+		// Another process writes this node's chain: records are being lost (porta serve's node
+		// lock should make this impossible; see audit.LockNode).
+		level = slog.LevelError
+	}
+	g.log.Log(context.Background(), level, "porta delegata: request failed", "path", out.r.URL.Path, "step", step.name, "reason", reason, "id", id, "err", ae)
 	portID := ""
 	if out.consumer != nil {
 		portID = out.consumer.PortID

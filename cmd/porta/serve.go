@@ -25,6 +25,9 @@ import (
 // passed by socket activation (LISTEN_FDS, named pd, pa, admin by LISTEN_FDNAMES) are served in
 // place of the configured addresses.
 //
+// One process per node id and store: porta serve takes the node's lock on its store first
+// (audit.LockNode), and a second porta serve of the same node exits 1 at once naming the holder.
+//
 // porta.yaml's jobs run in the same process once the PD listens (package jobs: one node at a
 // time per job on a shared store, each run in porta jobs history). On SIGINT or SIGTERM the
 // running jobs are cancelled and recorded first, while the PD they call still serves; then the
@@ -75,7 +78,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer closeBackends.Close()
 	o, err := node.Open(ctx, *cfgPath, node.OpenOptions{
 		Store: *store, Logger: log, Backends: backends,
-		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr, CheckJob: checkJob,
+		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr, CheckJob: checkJob, LockNode: true,
 	})
 	if err != nil {
 		log.Error("porta serve: cannot start", "err", err)

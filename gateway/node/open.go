@@ -57,6 +57,10 @@ type OpenOptions struct {
 	Validator gateway.Validator
 	Logger    *slog.Logger
 	Clock     func() time.Time
+	// LockNode takes the node's exclusive lock on the store (audit.LockNode) before opening it,
+	// so that a second process with the same node id fails at once, naming the holder; porta
+	// serve sets it. The lock is released by Close.
+	LockNode bool
 	// CheckJob checks the run arguments of porta.yaml's jobs (LoadConfigWith); nil checks only
 	// their shape.
 	CheckJob JobCheck
@@ -195,6 +199,14 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	dsn := cfg.Store
 	if opt.Store != "" {
 		dsn = opt.Store
+	}
+	if opt.LockNode {
+		l, err := audit.LockNode(ctx, dsn, cfg.Node)
+		if err != nil {
+			o.Close()
+			return nil, fmt.Errorf("%s: %w", cfg.File, err)
+		}
+		o.closers = append(o.closers, l.Close)
 	}
 	bodyMode := cfg.TraceBody
 	if opt.OpenStore == nil {

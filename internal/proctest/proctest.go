@@ -10,6 +10,7 @@ package proctest
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -228,4 +229,20 @@ func (p *Proc) Exited() bool {
 	default:
 		return false
 	}
+}
+
+// Pid is the process id (0 before it started).
+func (p *Proc) Pid() int {
+	if p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Signal sends sig to the process (not its group), such as SIGHUP to make porta serve reload.
+func (p *Proc) Signal(sig os.Signal) error {
+	if p.cmd.Process == nil {
+		return errors.New("proctest: " + p.Name + " has not started")
+	}
+	return p.cmd.Process.Signal(sig)
 }
