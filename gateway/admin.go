@@ -25,6 +25,9 @@ type metrics struct {
 
 	authFailures  prometheus.Counter     // refused credentials at the PD
 	authThrottled *prometheus.CounterVec // PD requests refused by the throttle, by scope
+
+	reloadFailures prometheus.Counter // see reload.go
+	reloadOK       prometheus.Gauge
 }
 
 func newMetrics(g *Gateway) *metrics {
@@ -54,6 +57,8 @@ func newMetrics(g *Gateway) *metrics {
 	}
 	m.reg.MustRegister(m.messages, m.refusals, m.latency, m.authFailures, m.authThrottled, queueCollector{g}, certCollector{g},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	m.reg.MustRegister(newReloadMetrics(m)...)
+	m.reloadOK.Set(float64(g.now().UnixNano()) / 1e9)
 	return m
 }
 

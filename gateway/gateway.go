@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"porta/audit"
@@ -112,12 +113,11 @@ type Deps struct {
 // Applicativa for peer gateways, the admin listener and the background workers.
 type Gateway struct {
 	opt     Options
-	dir     Directory
+	dir     Directory // liveDirectory: the current registry's (reload.go)
+	cur     atomic.Pointer[current]
 	store   Store
 	signer  *envelope.Signer
-	verify  *envelope.Verifier
 	valid   Validator
-	client  *http.Client
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *metrics
@@ -154,12 +154,14 @@ func New(opt Options, d Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: body mode %q: want full, header or none", opt.BodyMode)
 	}
 	g := &Gateway{
-		opt: opt, dir: d.Directory, store: d.Store, signer: d.Signer, verify: d.Verifier,
-		valid: d.Validator, client: d.Client, now: d.Clock, log: d.Logger, hosted: d.Hosted, own: d.Certificates,
+		opt: opt, store: d.Store, signer: d.Signer,
+		valid: d.Validator, now: d.Clock, log: d.Logger, hosted: d.Hosted, own: d.Certificates,
 		ids:      map[string]*envelope.IDGenerator{},
 		throttle: newThrottle(opt.Throttle),
 		wakeOut:  make(chan struct{}, 1), wakeIn: make(chan struct{}, 1),
 	}
+	g.dir = liveDirectory{g}
+	g.cur.Store(&current{dir: d.Directory, verify: d.Verifier, client: d.Client})
 	if g.now == nil {
 		g.now = time.Now
 	}

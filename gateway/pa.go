@@ -160,7 +160,7 @@ func (g *Gateway) checkWellFormed(_ context.Context, in *inbound) (*reply, error
 	if ct := in.r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "text/xml") {
 		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+ct+": SOAP 1.1 wants text/xml")
 	}
-	lim := g.verify.Limits
+	lim := g.verifier().Limits
 	if lim == (envelope.Limits{}) {
 		lim = envelope.DefaultLimits
 	}
@@ -400,7 +400,7 @@ func expired(detail string) error {
 }
 
 func (g *Gateway) checkSignature(_ context.Context, in *inbound) (*reply, error) {
-	v, err := g.verify.VerifyDocument(in.doc)
+	v, err := g.verifier().VerifyDocument(in.doc)
 	if err != nil {
 		return nil, err
 	}

@@ -225,7 +225,7 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 		return nil, clientErr("%v", err)
 	}
 	out.raw = raw
-	lim := g.verify.Limits
+	lim := g.verifier().Limits
 	if lim == (envelope.Limits{}) {
 		lim = envelope.DefaultLimits
 	}
@@ -494,7 +494,7 @@ func (g *Gateway) post(ctx context.Context, url, action string, data []byte) (in
 	}
 	req.Header.Set("Content-Type", contentTypeSOAP)
 	req.Header.Set("SOAPAction", `"`+action+`"`)
-	resp, err := g.client.Do(req)
+	resp, err := g.peerClient().Do(req)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("post to %s: %w", url, err)
 	}
@@ -525,7 +525,7 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	if status == http.StatusOK && len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
-	lim := g.verify.Limits
+	lim := g.verifier().Limits
 	if lim == (envelope.Limits{}) {
 		lim = envelope.DefaultLimits
 	}
@@ -559,7 +559,7 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	if perr != nil {
 		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's gateway answered with a busta that is not valid", Err: perr}
 	}
-	v, err := g.verify.VerifyDocument(doc)
+	v, err := g.verifier().VerifyDocument(doc)
 	if err != nil {
 		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the signature of the provider's reply is not valid", Err: err}
 	}
