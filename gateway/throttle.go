@@ -89,6 +89,41 @@ func (t *throttle) locked(k throttleKey, now time.Time) time.Duration {
 	return e.until.Sub(now)
 }
 
+// admit is locked, and more: a key whose next failure would lock it is locked now for that time
+// while its one attempt is checked, so that when a lock runs out many concurrent guesses cannot
+// each start a password check before the first of them fails (failed keeps the lock; a success
+// of the address clears it).
+func (t *throttle) admit(k throttleKey, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.m[k]
+	if !ok {
+		return 0
+	}
+	if now.Before(e.until) {
+		return e.until.Sub(now)
+	}
+	if now.Sub(e.last) <= t.opt.Forget && e.failures >= t.opt.Free {
+		e.until = now.Add(t.lockFor(e.failures + 1))
+	}
+	return 0
+}
+
+// lockFor is the lock that the failures-th failure in a row starts (0: none).
+func (t *throttle) lockFor(failures int) time.Duration {
+	over := failures - t.opt.Free
+	if over <= 0 {
+		return 0
+	}
+	if over > 32 {
+		return t.opt.Max
+	}
+	if x := float64(t.opt.Initial) * math.Pow(2, float64(over-1)); x < float64(t.opt.Max) {
+		return time.Duration(x)
+	}
+	return t.opt.Max
+}
+
 // failed counts a refusal of k at now and returns the lock it starts (0: none yet).
 func (t *throttle) failed(k throttleKey, now time.Time) time.Duration {
 	t.mu.Lock()
@@ -106,17 +141,10 @@ func (t *throttle) failed(k throttleKey, now time.Time) time.Duration {
 	}
 	e.failures++
 	e.last = now
-	over := e.failures - t.opt.Free
-	if over <= 0 {
-		return 0
+	d := t.lockFor(e.failures)
+	if d > 0 {
+		e.until = now.Add(d)
 	}
-	d := t.opt.Max
-	if over <= 32 {
-		if x := float64(t.opt.Initial) * math.Pow(2, float64(over-1)); x < float64(t.opt.Max) {
-			d = time.Duration(x)
-		}
-	}
-	e.until = now.Add(d)
 	return d
 }
 
@@ -168,12 +196,14 @@ func (g *Gateway) authenticateThrottled(ctx context.Context, out *outbound) (*re
 	addr := throttleKey{"address", remoteHost(out.r)}
 	user, _, basic := out.r.BasicAuth()
 	userKey := throttleKey{"application", user}
-	if wait := t.locked(addr, now); wait > 0 {
+	if wait := t.admit(addr, now); wait > 0 {
 		return g.refuseThrottled(out, addr, wait), nil
 	}
 	if basic {
-		if wait := t.locked(userKey, now); wait > 0 {
-			if v, ok := g.dir.(credentialsVerifier); !ok || !v.Verified(out.r) {
+		// Credentials the registry accepted before cost no password check: they pass a locked
+		// user name (its own application, while others guess at it).
+		if v, ok := g.dir.(credentialsVerifier); !ok || !v.Verified(out.r) {
+			if wait := t.admit(userKey, now); wait > 0 {
 				return g.refuseThrottled(out, userKey, wait), nil
 			}
 		}

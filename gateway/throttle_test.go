@@ -54,3 +54,31 @@ func TestThrottleMaxKeys(t *testing.T) {
 		t.Error("the locked key was forgotten")
 	}
 }
+
+// Once a key's next failure would lock it, one attempt is admitted and the others wait for its
+// outcome: a lock running out does not let a burst of guesses through.
+func TestThrottleAdmitsOneProbe(t *testing.T) {
+	th := newThrottle(ThrottleOptions{Free: 2, Initial: time.Second})
+	k := throttleKey{"application", "sil"}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for range 2 {
+		if th.admit(k, now) != 0 {
+			t.Fatal("an attempt within the free failures was refused")
+		}
+		th.failed(k, now)
+	}
+	if th.admit(k, now) != 0 {
+		t.Fatal("the probe after the free failures was refused")
+	}
+	if got := th.admit(k, now); got != time.Second {
+		t.Errorf("a second attempt while the probe runs: wait %v, want 1s", got)
+	}
+	th.failed(k, now) // the probe failed: locked 1s
+	later := now.Add(time.Second)
+	if th.admit(k, later) != 0 {
+		t.Fatal("the probe after the lock was refused")
+	}
+	if got := th.admit(k, later); got != 2*time.Second {
+		t.Errorf("a second attempt after the lock: wait %v, want 2s", got)
+	}
+}
