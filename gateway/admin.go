@@ -24,6 +24,12 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	// handshakes counts the TLS handshakes a listener refused or lost (serverLog).
 	handshakes *prometheus.CounterVec
+
+	authFailures  prometheus.Counter     // refused credentials at the PD
+	authThrottled *prometheus.CounterVec // PD requests refused by the throttle, by scope
+
+	reloadFailures prometheus.Counter // see reload.go
+	reloadOK       prometheus.Gauge
 }
 
 func newMetrics(g *Gateway) *metrics {
@@ -46,10 +52,20 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "porta_tls_handshake_failures_total",
 			Help: "TLS handshakes that failed, by listener (pa, pd) and reason (no-certificate, unknown-authority, certificate-expired, certificate-invalid, plain-http, protocol, client-aborted, eof, timeout, other).",
 		}, []string{"listener", "reason"}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "porta_pd_auth_failures_total",
+			Help: "Credentials the Porta Delegata refused (unknown user, wrong password, unregistered certificate), each counted against its address and user name by the throttle.",
+		}),
+		authThrottled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "porta_pd_auth_throttled_total",
+			Help: "Porta Delegata requests answered 429 before any password check, by the locked key's scope (address or application).",
+		}, []string{"scope"}),
 	}
-	m.reg.MustRegister(m.messages, m.refusals, m.latency, m.handshakes, queueCollector{g}, certCollector{g},
+	m.reg.MustRegister(m.messages, m.refusals, m.latency, m.handshakes, m.authFailures, m.authThrottled, queueCollector{g}, certCollector{g},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	m.reg.MustRegister(g.adm.collectors()...)
+	m.reg.MustRegister(newReloadMetrics(m)...)
+	m.reloadOK.Set(float64(g.now().UnixNano()) / 1e9)
 	return m
 }
 

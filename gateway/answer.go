@@ -110,7 +110,7 @@ func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*
 	if err != nil {
 		return nil, &backendError{fmt.Errorf("deliver %s to %s: %w", h.ID, h.Service, err)}
 	}
-	lim := g.verify.Limits
+	lim := g.verifier().Limits
 	if lim == (xmlsafe.Limits{}) {
 		lim = xmlsafe.DefaultLimits
 	}

@@ -103,6 +103,12 @@ func (d *registryDirectory) Application(r *http.Request) (string, error) {
 	return a.Name, nil
 }
 
+// Verified reports whether r's HTTP Basic credentials were accepted before (see
+// registry.Registry.Verified).
+func (d *registryDirectory) Verified(r *http.Request) bool {
+	return d.reg.Verified(registry.CredentialsFromRequest(r))
+}
+
 func (d *registryDirectory) AppMay(app, consumer string, s *Service) bool {
 	a, ok := d.reg.Application(app)
 	return ok && a.May(consumer, s.Provider, s.Name)

@@ -42,7 +42,8 @@
 // answers HTTP 500 with a SOAP Fault whose detail is an eGov_IT_Ecc:MessaggioDiErroreApplicativo,
 // and with the header Porta-Error-Reason naming the category (Reason):
 //
-//	1  authenticate: HTTP Basic or a client certificate       credentials-missing, credentials-invalid
+//	1  authenticate: HTTP Basic or a client certificate       credentials-missing, credentials-invalid,
+//	   behind the throttle (429, Retry-After)                 throttled
 //	2  route: the consumer is hosted here; provider and
 //	   service are in the registry                            route-unknown
 //	3  authorise: the application may call the service as
@@ -67,7 +68,10 @@
 // A failure of this gateway itself (its store, its identifier counter) is gateway-error. An
 // unknown user, a wrong password, an unregistered certificate and credentials of two different
 // applications are all credentials-invalid, with one text: the answer does not tell which user
-// names exist (the cause is in the server's log). peer-refused carries the peer's eGov exceptions
+// names exist (the cause is in the server's log), nor, by its time, which are known (an unknown
+// user's password costs the same PBKDF2 work). Too many refused credentials from one address or
+// for one user name lock it: 429 with Retry-After and throttled, before any password is checked
+// (throttle.go). peer-refused carries the peer's eGov exceptions
 // in the fault; backend-unreachable is the provider's gateway saying (EGOV_IT_300, with
 // Porta-Error-Reason) that it could not reach the provider's application.
 //

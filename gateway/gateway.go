@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"porta/audit"
@@ -69,6 +70,8 @@ type Options struct {
 	// PDBase is the externally visible URL of the Porta Delegata listener, used in ?wsdl answers;
 	// when empty the request's Host is used.
 	PDBase string
+	// Throttle configures the Porta Delegata's authentication throttle (see throttle.go).
+	Throttle ThrottleOptions
 	// Default is the default identity of the gateway (the first hosted party): the sender of
 	// error buste answering a busta whose receiver cannot be read.
 	Default string
@@ -149,16 +152,17 @@ type Deps struct {
 // Applicativa for peer gateways, the admin listener and the background workers.
 type Gateway struct {
 	opt     Options
-	dir     Directory
+	dir     Directory // liveDirectory: the current registry's (reload.go)
+	cur     atomic.Pointer[current]
 	store   Store
 	signer  *wssec.Signer
-	verify  *wssec.Verifier
 	valid   Validator
-	client  *http.Client
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *metrics
 	adm     *admission
+
+	throttle *throttle // of the PD's authentication
 
 	idsMu sync.Mutex
 	ids   map[string]*envelope.IDGenerator // per hosted party
@@ -190,11 +194,14 @@ func New(opt Options, d Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: body mode %q: want full, header or none", opt.BodyMode)
 	}
 	g := &Gateway{
-		opt: opt, dir: d.Directory, store: d.Store, signer: d.Signer, verify: d.Verifier,
-		valid: d.Validator, client: d.Client, now: d.Clock, log: d.Logger, hosted: d.Hosted, own: d.Certificates,
-		ids:     map[string]*envelope.IDGenerator{},
-		wakeOut: make(chan struct{}, 1), wakeIn: make(chan struct{}, 1),
+		opt: opt, store: d.Store, signer: d.Signer,
+		valid: d.Validator, now: d.Clock, log: d.Logger, hosted: d.Hosted, own: d.Certificates,
+		ids:      map[string]*envelope.IDGenerator{},
+		throttle: newThrottle(opt.Throttle),
+		wakeOut:  make(chan struct{}, 1), wakeIn: make(chan struct{}, 1),
 	}
+	g.dir = liveDirectory{g}
+	g.cur.Store(&current{dir: d.Directory, verify: d.Verifier, client: d.Client})
 	if g.now == nil {
 		g.now = time.Now
 	}

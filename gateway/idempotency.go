@@ -78,7 +78,7 @@ func (g *Gateway) checkIdempotency(ctx context.Context, out *outbound) (*reply, 
 		return rep, nil
 	}
 	// Its node died before the answer was kept: send the same busta again.
-	lim := g.verify.Limits
+	lim := g.verifier().Limits
 	if lim == (xmlsafe.Limits{}) {
 		lim = xmlsafe.DefaultLimits
 	}

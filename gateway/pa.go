@@ -175,7 +175,7 @@ func (g *Gateway) checkWellFormed(_ context.Context, in *inbound) (*reply, error
 	if ct := in.r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "text/xml") {
 		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+clip.Echo(ct)+": SOAP 1.1 wants text/xml")
 	}
-	lim := g.verify.Limits
+	lim := g.verifier().Limits
 	if lim == (xmlsafe.Limits{}) {
 		lim = xmlsafe.DefaultLimits
 	}
@@ -415,7 +415,7 @@ func expired(detail string) error {
 }
 
 func (g *Gateway) checkSignature(_ context.Context, in *inbound) (*reply, error) {
-	v, err := g.verify.VerifyDocument(in.doc)
+	v, err := g.verifier().VerifyDocument(in.doc)
 	if err != nil {
 		return nil, envelope.SecurityError(err)
 	}

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 
+	"porta/audit"
 	"porta/envelope"
 	"porta/internal/clip"
 	"porta/internal/xmlsafe"
@@ -95,17 +97,17 @@ type pdStep struct {
 // pdSteps are the steps of every request of a local application, in order (see the package
 // documentation).
 var pdSteps = []pdStep{
-	{"authenticate", ReasonCredentialsInvalid, (*Gateway).authenticate},     // HTTP Basic or client certificate
-	{"route", ReasonRouteUnknown, (*Gateway).route},                         // consumer hosted, provider and service registered
-	{"authorise", ReasonNotAuthorised, (*Gateway).authorise},                // the application may call the service as the consumer
-	{"read payload", ReasonPayloadInvalid, (*Gateway).readPayload},          // a SOAP 1.1 envelope within limits, a registered action
-	{"validate payload", ReasonPayloadInvalid, (*Gateway).validateOut},      // against the action's schema, if any
-	{"idempotency", ReasonIdempotencyConflict, (*Gateway).checkIdempotency}, // Idempotency-Key: a retry is answered again (idempotency.go)
-	{"build header", ReasonCorrelationInvalid, (*Gateway).buildOutHeader},   // identifiers, profile, correlation, sequence
-	{"sign", ReasonGatewayError, (*Gateway).signOut},                        // WS-Security
-	{"keep idempotency key", ReasonGatewayError, (*Gateway).keepIdempotent}, // sync under a key: kept with its busta before sending
-	{"send synchronously", ReasonPeerReplyInvalid, (*Gateway).sendSync},     // sync and richiesta-stato: the reply's payload
-	{"trace and queue", ReasonGatewayError, (*Gateway).traceAndQueue},       // everything else: the outbox, then 200
+	{"authenticate", ReasonCredentialsInvalid, (*Gateway).authenticateThrottled}, // HTTP Basic or client certificate, behind the throttle (throttle.go)
+	{"route", ReasonRouteUnknown, (*Gateway).route},                              // consumer hosted, provider and service registered
+	{"authorise", ReasonNotAuthorised, (*Gateway).authorise},                     // the application may call the service as the consumer
+	{"read payload", ReasonPayloadInvalid, (*Gateway).readPayload},               // a SOAP 1.1 envelope within limits, a registered action
+	{"validate payload", ReasonPayloadInvalid, (*Gateway).validateOut},           // against the action's schema, if any
+	{"idempotency", ReasonIdempotencyConflict, (*Gateway).checkIdempotency},      // Idempotency-Key: a retry is answered again (idempotency.go)
+	{"build header", ReasonCorrelationInvalid, (*Gateway).buildOutHeader},        // identifiers, profile, correlation, sequence
+	{"sign", ReasonGatewayError, (*Gateway).signOut},                             // WS-Security
+	{"keep idempotency key", ReasonGatewayError, (*Gateway).keepIdempotent},      // sync under a key: kept with its busta before sending
+	{"send synchronously", ReasonPeerReplyInvalid, (*Gateway).sendSync},          // sync and richiesta-stato: the reply's payload
+	{"trace and queue", ReasonGatewayError, (*Gateway).traceAndQueue},            // everything else: the outbox, then 200
 }
 
 func (g *Gateway) servePD(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +146,13 @@ func (g *Gateway) refusePD(ctx context.Context, out *outbound, step pdStep, err 
 	service := g.serviceLabel(out)
 	g.observe(service, Outbound, OutcomeError, out.start)
 	g.metrics.refusals.WithLabelValues(service, string(reason)).Inc()
-	g.log.Info("porta delegata: request failed", "path", clip.Echo(out.r.URL.Path), "remote", out.r.RemoteAddr, "app", clip.Echo(out.app), "step", step.name, "reason", reason, "id", id, "err", clip.To(ae.Error(), maxLoggedError))
+	level := slog.LevelInfo
+	if errors.Is(ae, audit.ErrConflict) {
+		// Another process writes this node's chain: records are being lost (porta serve's node
+		// lock should make this impossible; see audit.LockNode).
+		level = slog.LevelError
+	}
+	g.log.Log(context.Background(), level, "porta delegata: request failed", "path", clip.Echo(out.r.URL.Path), "remote", out.r.RemoteAddr, "app", clip.Echo(out.app), "step", step.name, "reason", reason, "id", id, "err", clip.To(ae.Error(), maxLoggedError))
 	g.tracePDRefusal(ctx, out, step, reason, ae)
 	portID := ""
 	if out.consumer != nil {
@@ -267,7 +275,7 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 		return nil, clientErr("%v", err)
 	}
 	out.raw = raw
-	lim := g.verify.Limits
+	lim := g.verifier().Limits
 	if lim == (xmlsafe.Limits{}) {
 		lim = xmlsafe.DefaultLimits
 	}
@@ -561,7 +569,7 @@ func (g *Gateway) post(ctx context.Context, url, action string, data []byte) (in
 	}
 	req.Header.Set("Content-Type", contentTypeSOAP)
 	req.Header.Set("SOAPAction", `"`+action+`"`)
-	resp, err := g.client.Do(req)
+	resp, err := g.peerClient().Do(req)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("post to %s: %w", url, err)
 	}
@@ -592,7 +600,7 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	if status == http.StatusOK && len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
-	lim := g.verify.Limits
+	lim := g.verifier().Limits
 	if lim == (xmlsafe.Limits{}) {
 		lim = xmlsafe.DefaultLimits
 	}
@@ -626,7 +634,7 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	if perr != nil {
 		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's gateway answered with a busta that is not valid", Err: perr}
 	}
-	v, err := g.verify.VerifyDocument(doc)
+	v, err := g.verifier().VerifyDocument(doc)
 	if err != nil {
 		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the signature of the provider's reply is not valid", Err: envelope.SecurityError(err)}
 	}

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // Password hashes are written "pbkdf2-sha256$ITERATIONS$SALT$KEY" with SALT and KEY in unpadded
@@ -113,14 +112,59 @@ var (
 	ErrCredsDisagree = errors.New("HTTP Basic user and client certificate belong to different applications")
 )
 
-// decoyHash is a password hash no password is expected to match, checked for unknown users.
-var decoyHash = sync.OnceValue(func() string {
-	h, err := HashPassword("decoy", rand.Reader)
-	if err != nil {
-		panic("registry: hash the decoy password: " + err.Error())
+// decoyHash is the hash an unknown user's password is checked against, so that refusing an
+// unknown user costs the PBKDF2 work of refusing a known one with a wrong password and the time
+// of the answer does not tell which user names exist. It has the largest work factor among the
+// registry's applications (HashIterations when there are none), a fixed salt and a random key no
+// password is expected to match (a chance of 2^-256). Building it costs no PBKDF2: the first
+// unknown user pays what every later one pays.
+func (r *Registry) decoyHash() *passwordHash {
+	r.decoyOnce.Do(func() {
+		iter := 0
+		for _, a := range r.appList {
+			if h, err := parseHash(a.passwordHash); err == nil && h.iter > iter {
+				iter = h.iter
+			}
+		}
+		if iter == 0 {
+			iter = HashIterations
+		}
+		key := make([]byte, keyLen)
+		_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24)
+		r.decoy = &passwordHash{iter: iter, salt: []byte("porta-decoy-salt"), key: key}
+	})
+	return r.decoy
+}
+
+// verifyDecoy does the work of VerifyPassword against the decoy hash and reports nothing.
+func (r *Registry) verifyDecoy(password string) {
+	h := r.decoyHash()
+	key, err := pbkdf2.Key(sha256.New, password, h.salt, h.iter, len(h.key))
+	if err == nil {
+		_ = subtle.ConstantTimeCompare(key, h.key)
 	}
-	return h
-})
+}
+
+// Verified reports whether c's HTTP Basic credentials were checked and accepted before by this
+// Registry: accepting them again costs no PBKDF2 work. The gateway lets such credentials through
+// when the application is being guessed at from elsewhere (its authentication throttle), so that
+// the application's own calls are not refused with the guesses.
+func (r *Registry) Verified(c Credentials) bool {
+	if !c.HasBasic {
+		return false
+	}
+	v, ok := r.verified.Load(authCacheKey{c.Username, sha256.Sum256([]byte(c.Password))})
+	if !ok {
+		return false
+	}
+	pc := v.(*passwordCheck)
+	select {
+	case <-pc.done:
+		return pc.err == nil
+	default:
+		return false
+	}
+}
 
 // authCacheKey identifies Basic credentials already verified, so that the PBKDF2 cost is paid once
 // per application and password rather than on every request. The key holds a SHA-256 of the
@@ -169,9 +213,8 @@ func (r *Registry) AuthenticateApplication(c Credentials) (*Application, error) 
 	if c.HasBasic {
 		a, ok := r.byUser[c.Username]
 		if !ok {
-			// The PBKDF2 work a wrong password costs, so that the time of the answer does not tell
-			// which user names exist.
-			_, _ = VerifyPassword(decoyHash(), c.Password)
+			// The PBKDF2 work a wrong password costs (see decoyHash).
+			r.verifyDecoy(c.Password)
 			return nil, fmt.Errorf("application user %q: %w", c.Username, ErrUnknownUser)
 		}
 		k := authCacheKey{c.Username, sha256.Sum256([]byte(c.Password))}

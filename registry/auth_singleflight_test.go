@@ -41,3 +41,34 @@ func TestCheckPasswordConcurrentFirstLogins(t *testing.T) {
 		t.Fatal("a failed check stayed in the cache")
 	}
 }
+
+// An unknown user's password is checked against a decoy of the registry's largest work factor,
+// and Verified knows only credentials that were accepted.
+func TestDecoyAndVerified(t *testing.T) {
+	hash, err := HashPassword("s3cret", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Application{Name: "sil", Username: "sil", passwordHash: hash}
+	r := &Registry{byUser: map[string]*Application{"sil": a}, appList: []*Application{a}}
+	if got := r.decoyHash().iter; got != HashIterations {
+		t.Errorf("decoy iterations %d, want the applications' %d", got, HashIterations)
+	}
+	right := Credentials{Username: "sil", Password: "s3cret", HasBasic: true}
+	wrong := Credentials{Username: "sil", Password: "guess", HasBasic: true}
+	if r.Verified(right) {
+		t.Error("Verified before any check")
+	}
+	if _, err := r.AuthenticateApplication(wrong); !errors.Is(err, ErrBadPassword) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := r.AuthenticateApplication(right); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Verified(right) || r.Verified(wrong) || r.Verified(Credentials{Username: "nobody", Password: "s3cret", HasBasic: true}) {
+		t.Errorf("Verified: right %v, wrong %v", r.Verified(right), r.Verified(wrong))
+	}
+	if _, err := r.AuthenticateApplication(Credentials{Username: "nobody", Password: "x", HasBasic: true}); !errors.Is(err, ErrUnknownUser) {
+		t.Errorf("unknown user: %v", err)
+	}
+}

@@ -50,7 +50,9 @@ type Registry struct {
 	files     []string
 	warnings  Problems
 
-	verified sync.Map // authCacheKey -> *passwordCheck: Basic credentials verified or being verified (see checkPassword)
+	verified  sync.Map // authCacheKey -> *passwordCheck: Basic credentials verified or being verified (see checkPassword)
+	decoyOnce sync.Once
+	decoy     *passwordHash // see decoyHash
 }
 
 type serviceKey struct{ provider, name string }

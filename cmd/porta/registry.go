@@ -185,7 +185,7 @@ func runRegistryAddParty(args []string, _ io.Reader, stdout, stderr io.Writer) i
 		fmt.Fprintf(stdout, "%s already trusts %s: unchanged\n", path, card.Name)
 	default:
 		fmt.Fprintf(stdout, "%s %s in %s: %s at %s, certificate sha256 %s\n", card.Name, out, path, card.PortID, card.URL, registry.Fingerprint(card.Certs[0]))
-		fmt.Fprintln(stdout, "Declare the services you exchange with it (porta registry add-service), then restart or reload the gateway.")
+		fmt.Fprintln(stdout, "Declare the services you exchange with it (porta registry add-service), then reload the running gateway: kill -HUP <pid of porta serve> (logged as \"porta serve: starting ... pid=\"), or restart it.")
 	}
 	return 0
 }

@@ -21,10 +21,14 @@ import (
 
 // porta serve: one porta di dominio. It loads porta.yaml and the registry, opens the store, and
 // serves the Porta Delegata, the Porta Applicativa and the admin listener with the background
-// workers until SIGINT or SIGTERM, then stops gracefully. Each listener logs a "listening" line
+// workers until SIGINT or SIGTERM, then stops gracefully. SIGHUP reloads registry.yaml and the
+// certificates it names (node.Opened.Reload); a reload that fails keeps the running registry. Each listener logs a "listening" line
 // with its bound address (port 0 picks a free one), so scripts and tests can find it. Sockets
 // passed by socket activation (LISTEN_FDS, named pd, pa, admin by LISTEN_FDNAMES) are served in
 // place of the configured addresses.
+//
+// One process per node id and store: porta serve takes the node's lock on its store first
+// (audit.LockNode), and a second porta serve of the same node exits 1 at once naming the holder.
 //
 // porta.yaml's jobs run in the same process once the PD listens (package jobs: one node at a
 // time per job on a shared store, each run in porta jobs history). On SIGINT or SIGTERM the
@@ -68,6 +72,11 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads the registry; caught from the start, so that an early one does not end the
+	// process (its default), and acted on once the gateway is open.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	builtin, closeBackends, err := backends.ForConfig(ctx, *cfgPath)
 	if err != nil {
 		log.Error("porta serve: cannot open the built-in backends", "err", err)
@@ -76,7 +85,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer closeBackends.Close()
 	o, err := node.Open(ctx, *cfgPath, node.OpenOptions{
 		Store: *store, Logger: log, Backends: builtin,
-		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr, CheckJob: checkJob,
+		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr, CheckJob: checkJob, LockNode: true,
 	})
 	if err != nil {
 		log.Error("porta serve: cannot start", "err", err)
@@ -138,7 +147,8 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		<-ctx.Done()
 	}()
-	log.Info("porta serve: starting", "config", *cfgPath, "parties", o.Hosted, "jobs", len(o.Config.Jobs))
+	go reloadOnHUP(ctx, hup, o, log)
+	log.Info("porta serve: starting", "config", *cfgPath, "parties", o.Hosted, "jobs", len(o.Config.Jobs), "pid", os.Getpid())
 	err = o.Gateway.Serve(gctx, l)
 	stop()
 	<-jobsDone
@@ -148,6 +158,23 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	log.Info("porta serve: stopped")
 	return 0
+}
+
+// reloadOnHUP reloads the registry and its certificates at each SIGHUP until ctx ends (see
+// node.Opened.Reload: a reload that fails keeps the registry in use, logs why at ERROR and counts
+// in porta_registry_reload_failures_total).
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, o *node.Opened, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := o.Reload(); err != nil {
+				continue // logged by the gateway
+			}
+			log.Info("porta serve: registry reloaded", "registry", o.Config.Registry)
+		}
+	}
 }
 
 // activated serves each listener on its socket passed by socket activation (a systemd .socket

@@ -60,6 +60,9 @@ const (
 //	outbox: {initial_backoff: 1s, max_backoff: 5m, max_attempts: 0, expiry: 24h, lease: 1m}
 //	duplicates: {retention: 7200m}
 //	idempotency: {window: 24h}         # how long the PD answers a retried Idempotency-Key again
+//	pd_auth: {free_failures: 5, initial_lockout: 1s, max_lockout: 5m, forget_after: 15m}
+//	                                  # refused PD credentials per address and user name: after free_failures in a row,
+//	                                  # 429 + Retry-After for initial_lockout, doubling per failure up to max_lockout
 //	http_client: {timeout: 30s, dial_timeout: 10s, tls_handshake_timeout: 10s, backend_timeout: 30s}
 //	jobs:                             # provincial commands porta serve runs on a schedule (package jobs)
 //	  - name: sap-nightly             # 1-64 letters, digits, '.', '_' or '-'; the key of its lease, mark and history
@@ -111,6 +114,12 @@ type Config struct {
 
 	DuplicateRetention time.Duration // how long inbound IDs are remembered
 	IdempotencyWindow  time.Duration // how long the PD keeps an application's Idempotency-Key and its answer
+
+	// The PD's authentication throttle (gateway.ThrottleOptions): failures allowed in a row per
+	// address and user name, the first lock (doubling per further failure) and the longest, and
+	// how long after the last failure they are forgotten.
+	AuthFreeFailures                               int
+	AuthInitialLockout, AuthMaxLockout, AuthForget time.Duration
 
 	PeerTimeout, DialTimeout, TLSHandshakeTimeout, BackendTimeout time.Duration
 
@@ -194,6 +203,12 @@ type rawConfig struct {
 	Idempotency struct {
 		Window yaml.Node `yaml:"window"`
 	} `yaml:"idempotency"`
+	PDAuth struct {
+		FreeFailures   yaml.Node `yaml:"free_failures"`
+		InitialLockout yaml.Node `yaml:"initial_lockout"`
+		MaxLockout     yaml.Node `yaml:"max_lockout"`
+		ForgetAfter    yaml.Node `yaml:"forget_after"`
+	} `yaml:"pd_auth"`
 	HTTPClient struct {
 		Timeout             yaml.Node `yaml:"timeout"`
 		DialTimeout         yaml.Node `yaml:"dial_timeout"`
@@ -471,6 +486,26 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 	c.IdempotencyWindow = r.dur(&raw.Idempotency.Window, "idempotency.window", 24*time.Hour)
 	if c.IdempotencyWindow <= 0 {
 		r.errf(&raw.Idempotency.Window, "idempotency.window must be more than 0: an application's retry must find its key")
+	}
+
+	c.AuthFreeFailures = 5
+	if n := &raw.PDAuth.FreeFailures; set(n) {
+		v, err := strconv.Atoi(n.Value)
+		if err != nil || v < 1 {
+			r.errf(n, "pd_auth.free_failures %q must be a whole number >= 1", n.Value)
+		}
+		c.AuthFreeFailures = v
+	}
+	c.AuthInitialLockout = r.dur(&raw.PDAuth.InitialLockout, "pd_auth.initial_lockout", time.Second)
+	c.AuthMaxLockout = r.dur(&raw.PDAuth.MaxLockout, "pd_auth.max_lockout", 5*time.Minute)
+	c.AuthForget = r.dur(&raw.PDAuth.ForgetAfter, "pd_auth.forget_after", 15*time.Minute)
+	if c.AuthInitialLockout <= 0 {
+		r.errf(&raw.PDAuth.InitialLockout, "pd_auth.initial_lockout must be more than 0")
+	} else if c.AuthMaxLockout < c.AuthInitialLockout {
+		r.errf(&raw.PDAuth.MaxLockout, "pd_auth.max_lockout (%v) is less than initial_lockout (%v)", c.AuthMaxLockout, c.AuthInitialLockout)
+	}
+	if c.AuthForget <= 0 {
+		r.errf(&raw.PDAuth.ForgetAfter, "pd_auth.forget_after must be more than 0")
 	}
 
 	c.PeerTimeout = r.dur(&raw.HTTPClient.Timeout, "http_client.timeout", 30*time.Second)

@@ -61,6 +61,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		RetryInitial: time.Second, RetryMax: 5 * time.Minute, Lease: time.Minute, Expiry: 24 * time.Hour,
 		DuplicateRetention: 7200 * time.Minute, IdempotencyWindow: 24 * time.Hour, PeerTimeout: 30 * time.Second, DialTimeout: 10 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second, BackendTimeout: 30 * time.Second,
+		AuthFreeFailures: 5, AuthInitialLockout: time.Second, AuthMaxLockout: 5 * time.Minute, AuthForget: 15 * time.Minute,
 	}
 	if c.Node == "" || !nodeRE.MatchString(host) {
 		want.Node = c.Node // hostnames that are not valid node names are a machine matter
@@ -99,6 +100,7 @@ limits: {max_message: 2MiB, inflight_bytes: 64MiB, per_peer_requests: 8, per_lis
 outbox: {initial_backoff: 500ms, max_backoff: 1m, max_attempts: 12, expiry: 2d}
 duplicates: {retention: 7d}
 idempotency: {window: 2h}
+pd_auth: {free_failures: 3, initial_lockout: 2s, max_lockout: 1m, forget_after: 1h}
 http_client: {timeout: 10s, dial_timeout: 2s, tls_handshake_timeout: 3s, backend_timeout: 20s}
 jobs: []
 `))
@@ -111,7 +113,8 @@ jobs: []
 		c.MaxMessage != 2<<20 || c.InflightBytes != 64<<20 || c.PerPeerRequests != 8 || c.PerListenerRequests != 100 || c.RetryAfter != 30*time.Second ||
 		c.RetryInitial != 500*time.Millisecond || c.RetryMax != time.Minute || c.MaxAttempts != 12 ||
 		c.Expiry != 48*time.Hour || c.DuplicateRetention != 7*24*time.Hour || c.IdempotencyWindow != 2*time.Hour || c.PeerTimeout != 10*time.Second ||
-		c.DialTimeout != 2*time.Second || c.TLSHandshakeTimeout != 3*time.Second || c.BackendTimeout != 20*time.Second {
+		c.DialTimeout != 2*time.Second || c.TLSHandshakeTimeout != 3*time.Second || c.BackendTimeout != 20*time.Second ||
+		c.AuthFreeFailures != 3 || c.AuthInitialLockout != 2*time.Second || c.AuthMaxLockout != time.Minute || c.AuthForget != time.Hour {
 		t.Errorf("config = %+v", c)
 	}
 	if d, dsn := c.StoreDriver(); d != "pgx" || dsn != "postgres://porta@db.example/porta" {
@@ -129,6 +132,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"unknown key", "parties: [Provincia]\nlisten:\n  pdd: 127.0.0.1:1\nstorage: x\n", []string{
 			`porta.yaml:3: unknown key "pdd" here; check its spelling and indentation`,
 			`porta.yaml:4: unknown key "storage"; see the keys documented in node.Config`}},
+		{"pd_auth", "parties: [Provincia]\npd_auth:\n  free_failures: 0\n  initial_lockout: 10s\n  max_lockout: 1s\n", []string{
+			`porta.yaml:3: pd_auth.free_failures "0" must be a whole number >= 1`,
+			`porta.yaml:5: pd_auth.max_lockout (1s) is less than initial_lockout (10s)`}},
 		{"not YAML", "parties: [Provincia\n", []string{
 			"porta.yaml:1: not valid YAML: did not find expected ',' or ']'"}},
 		{"bad values", `parties: [Provincia, Comune-A]

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"porta/audit"
@@ -59,6 +61,10 @@ type OpenOptions struct {
 	Validator gateway.Validator
 	Logger    *slog.Logger
 	Clock     func() time.Time
+	// LockNode takes the node's exclusive lock on the store (audit.LockNode) before opening it,
+	// so that a second process with the same node id fails at once, naming the holder; porta
+	// serve sets it. The lock is released by Close.
+	LockNode bool
 	// CheckJob checks the run arguments of porta.yaml's jobs (LoadConfigWith); nil checks only
 	// their shape.
 	CheckJob JobCheck
@@ -69,12 +75,20 @@ type OpenOptions struct {
 type Opened struct {
 	Gateway   *gateway.Gateway
 	Config    *Config
-	Registry  *registry.Registry
+	Registry  *registry.Registry // as opened; Reload does not change it
 	Store     gateway.Store
 	Jobs      jobs.Store // where porta serve's jobs keep their leases, marks and history; nil: nowhere
 	Hosted    []string
 	Listeners gateway.Listeners // addresses and TLS of porta.yaml, ready for Gateway.Serve
 	closers   []func() error
+
+	// What Reload needs to build from a registry again, and what it replaces.
+	regOpt   registry.Options
+	keyPair  tls.Certificate
+	backends map[string]gateway.Backend
+	client   atomic.Pointer[http.Client]
+	paTLS    atomic.Pointer[tls.Config]
+	reloadMu sync.Mutex
 }
 
 // Close releases the store and idle connections.
@@ -151,54 +165,30 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		return fail(fmt.Errorf("%s: %w", cfg.File, err))
 	}
 
-	// Trust: the registry's pinned party certificates and their CAs, plus the configured CA.
-	var pinned, roots []*x509.Certificate
-	for _, p := range reg.Parties() {
-		pinned = append(pinned, p.Certs...)
-		roots = append(roots, p.CA...)
-	}
-	pool := reg.TrustPool()
-	if cfg.CA != "" {
-		cas, err := registry.ReadCertFile(cfg.CA)
-		if err != nil {
-			return fail(fmt.Errorf("%s: paths.ca: %w", cfg.File, err))
-		}
-		roots = append(roots, cas...)
-		for _, c := range cas {
-			pool.AddCert(c)
-		}
-	}
-	verifier := &wssec.Verifier{
-		Trust:   wssec.NewTrustStore(pinned, roots),
-		MaxSkew: cfg.MaxClockSkew,
-		Now:     now,
-		Limits:  xmlsafe.Limits{MaxBytes: int(cfg.MaxMessage), MaxDepth: xmlsafe.DefaultLimits.MaxDepth, MaxElements: xmlsafe.DefaultLimits.MaxElements},
-		Parts:   envelope.SignedParts(),
-	}
-	client := &http.Client{Transport: &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       &tls.Config{Certificates: []tls.Certificate{keyPair}, RootCAs: pool, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
-		ResponseHeaderTimeout: cfg.PeerTimeout,
-		MaxIdleConns:          512,
-		MaxIdleConnsPerHost:   128,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     true,
-	}}
-
-	dir, err := gateway.NewDirectory(reg, opt.Backends, cfg.BackendTimeout)
+	o := &Opened{Config: cfg, Hosted: cfg.Parties, closers: closers, regOpt: regOpt, keyPair: keyPair, backends: opt.Backends}
+	fr, err := o.fromRegistry(reg)
 	if err != nil {
 		return fail(err)
 	}
+	o.Registry = reg
+	o.client.Store(fr.Client)
+	o.paTLS.Store(fr.paTLS)
+	o.closers = append(o.closers, func() error { o.client.Load().CloseIdleConnections(); return nil })
 	if strings.HasPrefix(opt.Store, "/") || strings.HasSuffix(opt.Store, ".db") {
 		opt.Store = "sqlite:" + opt.Store
 	}
-	o := &Opened{Config: cfg, Registry: reg, Hosted: cfg.Parties, closers: closers}
-	o.closers = append(o.closers, func() error { client.CloseIdleConnections(); return nil })
 
 	dsn := cfg.Store
 	if opt.Store != "" {
 		dsn = opt.Store
+	}
+	if opt.LockNode {
+		l, err := audit.LockNode(ctx, dsn, cfg.Node)
+		if err != nil {
+			o.Close()
+			return nil, fmt.Errorf("%s: %w", cfg.File, err)
+		}
+		o.closers = append(o.closers, l.Close)
 	}
 	bodyMode := cfg.TraceBody
 	if opt.OpenStore == nil {
@@ -218,9 +208,10 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		InflightBytes: cfg.InflightBytes, PeerRequests: cfg.PerPeerRequests, ListenerRequests: cfg.PerListenerRequests, RetryAfter: cfg.RetryAfter,
 		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax, Lease: cfg.Lease,
 		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0], IdempotencyWindow: cfg.IdempotencyWindow,
+		Throttle: gateway.ThrottleOptions{Free: cfg.AuthFreeFailures, Initial: cfg.AuthInitialLockout, Max: cfg.AuthMaxLockout, Forget: cfg.AuthForget},
 	}, gateway.Deps{
-		Directory: dir, Store: store, Signer: signer, Verifier: verifier, Validator: opt.Validator,
-		Client: client, Clock: now, Logger: opt.Logger, Hosted: cfg.Parties, Certificates: own,
+		Directory: fr.Directory, Store: store, Signer: signer, Verifier: fr.Verifier, Validator: opt.Validator,
+		Client: fr.Client, Clock: now, Logger: opt.Logger, Hosted: cfg.Parties, Certificates: own,
 	})
 	if err != nil {
 		o.Close()
@@ -228,16 +219,10 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	}
 	o.Gateway = g
 
-	clientCAs := reg.TrustPool()
-	if cfg.CA != "" {
-		clientCAs = pool
-	}
 	o.Listeners = gateway.Listeners{
 		PD: or(opt.PDAddr, cfg.PDAddr), PA: or(opt.PAAddr, cfg.PAAddr), Admin: or(opt.AdminAddr, cfg.AdminAddr),
-		PATLS: &tls.Config{
-			Certificates: []tls.Certificate{keyPair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs,
-			MinVersion: tls.VersionTLS12,
-		},
+		// The PA's TLS is the current registry's (its client CAs change with a reload).
+		PATLS: &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return o.paTLS.Load(), nil }},
 	}
 	if cfg.PDTLS {
 		t := &tls.Config{Certificates: []tls.Certificate{keyPair}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
@@ -256,6 +241,98 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		o.Listeners.PDTLS = t
 	}
 	return o, nil
+}
+
+// fromRegistry is what the gateway derives from a loaded registry and the configured CA: the
+// Directory, the Verifier (pinned party certificates, party and configured CAs), the mTLS client
+// for peers, and the Porta Applicativa's TLS (the client CAs it accepts). Open and Reload build it
+// alike.
+type fromRegistry struct {
+	gateway.Reload
+	paTLS *tls.Config
+}
+
+func (o *Opened) fromRegistry(reg *registry.Registry) (fromRegistry, error) {
+	cfg := o.Config
+	if err := cfg.CheckRegistry(reg); err != nil {
+		return fromRegistry{}, err
+	}
+	// Trust: the registry's pinned party certificates and their CAs, plus the configured CA.
+	var pinned, roots []*x509.Certificate
+	for _, p := range reg.Parties() {
+		pinned = append(pinned, p.Certs...)
+		roots = append(roots, p.CA...)
+	}
+	pool := reg.TrustPool()
+	clientCAs := reg.TrustPool()
+	if cfg.CA != "" {
+		cas, err := registry.ReadCertFile(cfg.CA)
+		if err != nil {
+			return fromRegistry{}, fmt.Errorf("%s: paths.ca: %w", cfg.File, err)
+		}
+		roots = append(roots, cas...)
+		for _, c := range cas {
+			pool.AddCert(c)
+		}
+		clientCAs = pool
+	}
+	now := o.regOpt.Now
+	verifier := &wssec.Verifier{
+		Trust:   wssec.NewTrustStore(pinned, roots),
+		MaxSkew: cfg.MaxClockSkew,
+		Now:     now,
+		Limits:  xmlsafe.Limits{MaxBytes: int(cfg.MaxMessage), MaxDepth: xmlsafe.DefaultLimits.MaxDepth, MaxElements: xmlsafe.DefaultLimits.MaxElements},
+		Parts:   envelope.SignedParts(),
+	}
+	dir, err := gateway.NewDirectory(reg, o.backends, cfg.BackendTimeout)
+	if err != nil {
+		return fromRegistry{}, err
+	}
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{Certificates: []tls.Certificate{o.keyPair}, RootCAs: pool, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: cfg.PeerTimeout,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}}
+	paTLS := &tls.Config{
+		Certificates: []tls.Certificate{o.keyPair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs,
+		MinVersion: tls.VersionTLS12,
+	}
+	return fromRegistry{gateway.Reload{Directory: dir, Verifier: verifier, Client: client}, paTLS}, nil
+}
+
+// Reload loads the registry again (paths.registry, with the checks of porta registry check and
+// of Open: every problem by file and line, the hosted parties against porta.yaml) and the
+// certificates it names and paths.ca, and puts them in use atomically: the gateway's Directory,
+// Verifier and peer client, and the Porta Applicativa's accepted client CAs. If anything fails
+// the registry in use stays, the gateway logs why and counts it in /metrics, and the error is
+// returned. porta.yaml itself, the gateway's own key and certificate and the store are not
+// reloaded: they need a restart.
+func (o *Opened) Reload() error {
+	o.reloadMu.Lock()
+	defer o.reloadMu.Unlock()
+	fr, err := func() (fromRegistry, error) {
+		reg, err := registry.Load(o.Config.Registry, o.regOpt)
+		if err != nil {
+			return fromRegistry{}, err
+		}
+		return o.fromRegistry(reg)
+	}()
+	if err != nil {
+		o.Gateway.ReloadFailed(err)
+		return err
+	}
+	o.paTLS.Store(fr.paTLS)
+	o.client.Store(fr.Client)
+	if old := o.Gateway.Swap(fr.Reload); old != nil {
+		// Requests in flight keep their connections; idle ones of the old client go.
+		old.CloseIdleConnections()
+	}
+	return nil
 }
 
 func or(a, b string) string {

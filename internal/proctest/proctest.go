@@ -10,6 +10,7 @@ package proctest
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -236,4 +237,12 @@ func (p *Proc) Pid() int {
 		return 0
 	}
 	return p.cmd.Process.Pid
+}
+
+// Signal sends sig to the process (not its group), such as SIGHUP to make porta serve reload.
+func (p *Proc) Signal(sig os.Signal) error {
+	if p.cmd.Process == nil {
+		return errors.New("proctest: " + p.Name + " has not started")
+	}
+	return p.cmd.Process.Signal(sig)
 }
