@@ -20,6 +20,7 @@ import (
 	"porta/envelope/wssec"
 	"porta/internal/redact"
 	"porta/internal/size"
+	"porta/internal/xmlsafe"
 	"porta/internal/yamlpos"
 	"porta/jobs"
 	"porta/registry"
@@ -50,7 +51,11 @@ const (
 //	store: sqlite:porta.db            # or postgres://user@host/db
 //	trace: {body: full}               # full | header | none
 //	signature: {algorithm: auto, max_clock_skew: 5m}
-//	limits: {max_message: 16MiB}
+//	limits:
+//	  max_message: 16MiB              # a request's body, and any message read
+//	  max_attributes_per_element: 256 # attributes on one element, xmlns declarations included
+//	  max_attributes: 65536           # attributes in a message
+//	  max_name_bytes: 4MiB            # element and attribute names and namespace names in a message
 //	outbox: {initial_backoff: 1s, max_backoff: 5m, max_attempts: 0, expiry: 24h, lease: 1m}
 //	duplicates: {retention: 7200m}
 //	http_client: {timeout: 30s, dial_timeout: 10s, tls_handshake_timeout: 10s, backend_timeout: 30s}
@@ -91,6 +96,11 @@ type Config struct {
 	MaxClockSkew       time.Duration // tolerated difference between peers' clocks
 
 	MaxMessage int64 // bytes
+
+	// Caps of every XML message read (xmlsafe.Limits): a message over one is refused with
+	// EGOV_IT_001 (on the PD, 400) as soon as the reader passes it.
+	MaxAttrsPerElement, MaxAttrs int
+	MaxNameBytes                 int64
 
 	RetryInitial, RetryMax time.Duration // outbox back-off bounds
 	MaxAttempts            int           // 0 = keep trying until Expiry
@@ -156,7 +166,10 @@ type rawConfig struct {
 		MaxClockSkew yaml.Node `yaml:"max_clock_skew"`
 	} `yaml:"signature"`
 	Limits struct {
-		MaxMessage yaml.Node `yaml:"max_message"`
+		MaxMessage         yaml.Node `yaml:"max_message"`
+		MaxAttrsPerElement yaml.Node `yaml:"max_attributes_per_element"`
+		MaxAttrs           yaml.Node `yaml:"max_attributes"`
+		MaxNameBytes       yaml.Node `yaml:"max_name_bytes"`
 	} `yaml:"limits"`
 	Outbox struct {
 		InitialBackoff yaml.Node `yaml:"initial_backoff"`
@@ -215,6 +228,27 @@ func (r *configReader) dur(n *yaml.Node, key string, def time.Duration) time.Dur
 		return def
 	}
 	return d
+}
+
+// count reads a whole number of at least least, def when n is absent.
+func (r *configReader) count(n *yaml.Node, key string, def, least int) int {
+	if !set(n) {
+		return def
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil || v < least {
+		r.errf(n, "%s %q must be a whole number of at least %d, e.g. %d", key, n.Value, least, def)
+		return def
+	}
+	return v
+}
+
+// XMLLimits are the caps of every XML message the node reads (see Config's limits).
+func (c *Config) XMLLimits() xmlsafe.Limits {
+	lim := xmlsafe.DefaultLimits
+	lim.MaxBytes = int(c.MaxMessage)
+	lim.MaxAttrsPerElement, lim.MaxAttrs, lim.MaxNameBytes = c.MaxAttrsPerElement, c.MaxAttrs, int(c.MaxNameBytes)
+	return lim
 }
 
 func (r *configReader) path(n *yaml.Node, key, def string) string {
@@ -374,6 +408,19 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 			r.errf(n, "limits.max_message %q must be a size of at least 1KiB, e.g. 16MiB", n.Value)
 		} else {
 			c.MaxMessage = v
+		}
+	}
+	// The floors keep a signed busta readable: it has about 40 attributes, at most 5 on an
+	// element, and 2 KB of names.
+	c.MaxAttrsPerElement = r.count(&raw.Limits.MaxAttrsPerElement, "limits.max_attributes_per_element", xmlsafe.DefaultLimits.MaxAttrsPerElement, 16)
+	c.MaxAttrs = r.count(&raw.Limits.MaxAttrs, "limits.max_attributes", xmlsafe.DefaultLimits.MaxAttrs, 1024)
+	c.MaxNameBytes = int64(xmlsafe.DefaultLimits.MaxNameBytes)
+	if n := &raw.Limits.MaxNameBytes; set(n) {
+		v, err := size.Parse(n.Value)
+		if err != nil || v < 64<<10 {
+			r.errf(n, "limits.max_name_bytes %q must be a size of at least 64KiB, e.g. 4MiB", n.Value)
+		} else {
+			c.MaxNameBytes = v
 		}
 	}
 

@@ -16,7 +16,6 @@ import (
 	"porta/envelope"
 	"porta/envelope/wssec"
 	"porta/gateway"
-	"porta/internal/xmlsafe"
 	"porta/jobs"
 	"porta/registry"
 	"porta/xsd"
@@ -172,7 +171,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		Trust:   wssec.NewTrustStore(pinned, roots),
 		MaxSkew: cfg.MaxClockSkew,
 		Now:     now,
-		Limits:  xmlsafe.Limits{MaxBytes: int(cfg.MaxMessage), MaxDepth: xmlsafe.DefaultLimits.MaxDepth, MaxElements: xmlsafe.DefaultLimits.MaxElements},
+		Limits:  cfg.XMLLimits(),
 		Parts:   envelope.SignedParts(),
 	}
 	client := &http.Client{Transport: &http.Transport{
