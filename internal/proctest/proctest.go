@@ -182,6 +182,9 @@ func (p *Proc) WaitFor(re *regexp.Regexp, timeout time.Duration) []string {
 	}
 }
 
+// Pid is the process's id, for reading what it uses from /proc.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Output returns everything the process printed so far.
 func (p *Proc) Output() string {
 	p.mu.Lock()
