@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"encoding/xml"
 	"fmt"
 	"strings"
 	"testing"
@@ -54,4 +55,83 @@ func FuzzParseDSN(f *testing.F) {
 			t.Fatalf("ParseDSN(%q) = %q %q %q", dsn, dialect, driver, source)
 		}
 	})
+}
+
+// bodySpanDecoder is bodySpan as encoding/xml reads it, the reference for FuzzBodySpan.
+func bodySpanDecoder(env []byte) (start, end int, ok bool) {
+	d := xml.NewDecoder(bytes.NewReader(env))
+	depth := 0
+	start = -1
+	for {
+		before := d.InputOffset()
+		tok, err := d.RawToken()
+		if err != nil {
+			return 0, 0, false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth == 2 && t.Name.Local == "Body" && start < 0 {
+				start = int(d.InputOffset())
+			}
+		case xml.EndElement:
+			if depth == 2 && t.Name.Local == "Body" && start >= 0 {
+				return start, int(before), true
+			}
+			depth--
+		}
+	}
+}
+
+// declaration reports whether env has a "<!" that starts neither a comment nor a CDATA section:
+// a DTD construct, which no envelope Porta reads carries and whose quoting encoding/xml reads
+// its own way.
+func declaration(env []byte) bool {
+	for i := bytes.Index(env, []byte("<!")); i >= 0; {
+		if rest := env[i:]; !bytes.HasPrefix(rest, []byte("<!--")) && !bytes.HasPrefix(rest, []byte("<![CDATA[")) {
+			return true
+		}
+		j := bytes.Index(env[i+2:], []byte("<!"))
+		if j < 0 {
+			break
+		}
+		i += 2 + j
+	}
+	return false
+}
+
+// FuzzBodySpan: where encoding/xml finds the Body of an envelope without DTD constructs,
+// bodySpan finds the same bytes.
+func FuzzBodySpan(f *testing.F) {
+	f.Add([]byte(fmt.Sprintf(envelopeXML, busta(1))))
+	f.Add([]byte(`<s:Envelope xmlns:s="urn:s"><s:Body/></s:Envelope>`))
+	f.Add([]byte(`<Envelope><Header><Body>not this one</Body></Header><!-- <Body> --><Body a='>' b="</Body>"><![CDATA[</Body>]]><?p </Body>?>x</Body></Envelope>`))
+	f.Add([]byte("<?xml version=\"1.0\"?>\n<e:Envelope\n xmlns:e='u'><e:Body\n><x/></e:Body ></e:Envelope>"))
+	f.Fuzz(func(t *testing.T, env []byte) {
+		ws, we, ok := bodySpanDecoder(env)
+		if !ok || declaration(env) {
+			return
+		}
+		s, e, err := bodySpan(env)
+		if err != nil || s != ws || e != we {
+			t.Fatalf("bodySpan = %d, %d, %v; encoding/xml %d, %d\n%q", s, e, err, ws, we, env)
+		}
+	})
+}
+
+// An envelope whose body holds an element of a million attributes costs its bytes: bodySpan
+// allocates nothing.
+func TestBodySpanAttributes(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(`<s:Envelope xmlns:s="urn:s"><s:Body><e`)
+	for i := range 1_000_000 {
+		fmt.Fprintf(&b, ` a%d=""`, i)
+	}
+	b.WriteString(`/></s:Body></s:Envelope>`)
+	env := b.Bytes()
+	var body []byte
+	allocs := testing.AllocsPerRun(1, func() { body, _ = BodyContent(env) })
+	if allocs > 0 || len(body) != len(env)-len(`<s:Envelope xmlns:s="urn:s"><s:Body>`)-len(`</s:Body></s:Envelope>`) {
+		t.Errorf("%v allocations, %d bytes of body", allocs, len(body))
+	}
 }

@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 )
 
@@ -286,31 +284,92 @@ func BodyContent(env []byte) ([]byte, error) {
 	return env[start:end:end], nil
 }
 
-// bodySpan finds the content of the Body under the envelope: env[start:end].
+// bodySpan finds the content of the Body under the envelope: env[start:end]. It reads the
+// markup as bytes, tag names only: the envelope may be a refused one, untrusted, and an element
+// with a million attributes must cost its bytes and no more (encoding/xml would build every
+// attribute). Comments, CDATA sections, processing instructions and declarations are skipped
+// whole; attribute values may hold '>'.
 func bodySpan(env []byte) (start, end int, err error) {
-	d := xml.NewDecoder(bytes.NewReader(env))
 	depth := 0
 	start = -1
-	for {
-		before := d.InputOffset()
-		tok, err := d.RawToken()
-		if err == io.EOF {
+	for i := 0; i < len(env); {
+		j := bytes.IndexByte(env[i:], '<')
+		if j < 0 {
 			break
 		}
-		if err != nil {
-			return 0, 0, fmt.Errorf("at byte %d: %w", before, err)
+		i += j
+		rest := env[i:]
+		skip := ""
+		switch {
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			skip = "-->"
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			skip = "]]>"
+		case bytes.HasPrefix(rest, []byte("<?")):
+			skip = "?>"
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			if depth == 2 && t.Name.Local == "Body" && start < 0 {
-				start = int(d.InputOffset())
+		if skip != "" {
+			k := bytes.Index(rest[2:], []byte(skip))
+			if k < 0 {
+				return 0, 0, fmt.Errorf("at byte %d: unterminated %s", i, rest[:2])
 			}
-		case xml.EndElement:
-			if depth == 2 && t.Name.Local == "Body" && start >= 0 {
-				return start, int(before), nil
+			i += 2 + k + len(skip)
+			continue
+		}
+		tagEnd := -1
+		var quote byte
+		for k := i + 1; k < len(env) && tagEnd < 0; k++ {
+			switch c := env[k]; {
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				}
+			case c == '"' || c == '\'':
+				quote = c
+			case c == '>':
+				tagEnd = k + 1
+			}
+		}
+		if tagEnd < 0 {
+			return 0, 0, fmt.Errorf("at byte %d: unterminated tag", i)
+		}
+		tagStart, tag := i, env[i+1:tagEnd-1]
+		i = tagEnd
+		if len(tag) > 0 && tag[0] == '!' { // a declaration
+			continue
+		}
+		closing := len(tag) > 0 && tag[0] == '/'
+		if closing {
+			tag = tag[1:]
+		}
+		name := tag
+		if n := bytes.IndexAny(tag, " \t\r\n/"); n >= 0 {
+			name = tag[:n]
+		}
+		if len(name) == 0 {
+			return 0, 0, fmt.Errorf("at byte %d: a tag without a name", i)
+		}
+		if c := bytes.LastIndexByte(name, ':'); c >= 0 {
+			name = name[c+1:]
+		}
+		isBody := string(name) == "Body"
+		switch {
+		case closing:
+			if depth == 2 && isBody && start >= 0 {
+				return start, tagStart, nil
 			}
 			depth--
+		default:
+			depth++
+			if depth == 2 && isBody && start < 0 {
+				start = tagEnd
+			}
+			if tag[len(tag)-1] == '/' { // an empty-element tag: its end is here
+				if depth == 2 && isBody && start == tagEnd {
+					return start, tagEnd, nil
+				}
+				depth--
+			}
 		}
 	}
 	if start >= 0 {

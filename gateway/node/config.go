@@ -21,6 +21,7 @@ import (
 	"porta/gateway"
 	"porta/internal/redact"
 	"porta/internal/size"
+	"porta/internal/xmlsafe"
 	"porta/internal/yamlpos"
 	"porta/jobs"
 	"porta/registry"
@@ -57,6 +58,9 @@ const (
 //	  per_peer_requests: 256          # requests in flight per client certificate (else IP address) and listener
 //	  per_listener_requests: 1024     # requests in flight per listener (pd, pa)
 //	  retry_after: 5s                 # Retry-After of the 503 answering a request over these limits
+//	  max_attributes_per_element: 256 # attributes on one element, xmlns declarations included
+//	  max_attributes: 65536           # attributes in a message
+//	  max_name_bytes: 4MiB            # element and attribute names and namespace names in a message
 //	outbox: {initial_backoff: 1s, max_backoff: 5m, max_attempts: 0, expiry: 24h, lease: 1m}
 //	duplicates: {retention: 7200m}
 //	idempotency: {window: 24h}         # how long the PD answers a retried Idempotency-Key again
@@ -106,6 +110,11 @@ type Config struct {
 	PerPeerRequests     int           // requests in flight per peer and listener
 	PerListenerRequests int           // requests in flight per listener
 	RetryAfter          time.Duration // of the 503 answering a request over those limits
+
+	// Caps of every XML message read (xmlsafe.Limits): a message over one is refused with
+	// EGOV_IT_001 (on the PD, 400) as soon as the reader passes it.
+	MaxAttrsPerElement, MaxAttrs int
+	MaxNameBytes                 int64
 
 	RetryInitial, RetryMax time.Duration // outbox back-off bounds
 	MaxAttempts            int           // 0 = keep trying until Expiry
@@ -189,6 +198,9 @@ type rawConfig struct {
 		PerPeerRequests     yaml.Node `yaml:"per_peer_requests"`
 		PerListenerRequests yaml.Node `yaml:"per_listener_requests"`
 		RetryAfter          yaml.Node `yaml:"retry_after"`
+		MaxAttrsPerElement  yaml.Node `yaml:"max_attributes_per_element"`
+		MaxAttrs            yaml.Node `yaml:"max_attributes"`
+		MaxNameBytes        yaml.Node `yaml:"max_name_bytes"`
 	} `yaml:"limits"`
 	Outbox struct {
 		InitialBackoff yaml.Node `yaml:"initial_backoff"`
@@ -258,17 +270,25 @@ func (r *configReader) dur(n *yaml.Node, key string, def time.Duration) time.Dur
 	return d
 }
 
-// count reads a whole number of at least 1.
-func (r *configReader) count(n *yaml.Node, key string, def int) int {
+// count reads a whole number of at least least, def when n is absent.
+func (r *configReader) count(n *yaml.Node, key string, def, least int) int {
 	if !set(n) {
 		return def
 	}
-	v, err := strconv.Atoi(strings.TrimSpace(n.Value))
-	if n.Kind != yaml.ScalarNode || err != nil || v < 1 {
-		r.errf(n, "%s %q must be a whole number of at least 1", key, n.Value)
+	v, err := strconv.Atoi(n.Value)
+	if err != nil || v < least {
+		r.errf(n, "%s %q must be a whole number of at least %d, e.g. %d", key, n.Value, least, def)
 		return def
 	}
 	return v
+}
+
+// XMLLimits are the caps of every XML message the node reads (see Config's limits).
+func (c *Config) XMLLimits() xmlsafe.Limits {
+	lim := xmlsafe.DefaultLimits
+	lim.MaxBytes = int(c.MaxMessage)
+	lim.MaxAttrsPerElement, lim.MaxAttrs, lim.MaxNameBytes = c.MaxAttrsPerElement, c.MaxAttrs, int(c.MaxNameBytes)
+	return lim
 }
 
 func (r *configReader) path(n *yaml.Node, key, def string) string {
@@ -450,11 +470,24 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 	} else if c.InflightBytes < c.MaxMessage {
 		c.InflightBytes = c.MaxMessage
 	}
-	c.PerPeerRequests = r.count(&raw.Limits.PerPeerRequests, "limits.per_peer_requests", defaultPerPeerRequests)
-	c.PerListenerRequests = r.count(&raw.Limits.PerListenerRequests, "limits.per_listener_requests", defaultPerListenerRequests)
+	c.PerPeerRequests = r.count(&raw.Limits.PerPeerRequests, "limits.per_peer_requests", defaultPerPeerRequests, 1)
+	c.PerListenerRequests = r.count(&raw.Limits.PerListenerRequests, "limits.per_listener_requests", defaultPerListenerRequests, 1)
 	c.RetryAfter = r.dur(&raw.Limits.RetryAfter, "limits.retry_after", defaultRetryAfter)
 	if c.RetryAfter < time.Second {
 		r.errf(&raw.Limits.RetryAfter, "limits.retry_after must be at least 1s (Retry-After counts whole seconds)")
+	}
+	// The floors keep a signed busta readable: it has about 40 attributes, at most 5 on an
+	// element, and 2 KB of names.
+	c.MaxAttrsPerElement = r.count(&raw.Limits.MaxAttrsPerElement, "limits.max_attributes_per_element", xmlsafe.DefaultLimits.MaxAttrsPerElement, 16)
+	c.MaxAttrs = r.count(&raw.Limits.MaxAttrs, "limits.max_attributes", xmlsafe.DefaultLimits.MaxAttrs, 1024)
+	c.MaxNameBytes = int64(xmlsafe.DefaultLimits.MaxNameBytes)
+	if n := &raw.Limits.MaxNameBytes; set(n) {
+		v, err := size.Parse(n.Value)
+		if err != nil || v < 64<<10 {
+			r.errf(n, "limits.max_name_bytes %q must be a size of at least 64KiB, e.g. 4MiB", n.Value)
+		} else {
+			c.MaxNameBytes = v
+		}
 	}
 
 	c.RetryInitial = r.dur(&raw.Outbox.InitialBackoff, "outbox.initial_backoff", time.Second)

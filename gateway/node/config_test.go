@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"porta/envelope/wssec"
+	"porta/internal/xmlsafe"
 	"porta/registry"
 )
 
@@ -57,7 +58,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		PDAddr: DefaultPDAddr, PAAddr: DefaultPAAddr, AdminAddr: DefaultAdminAddr,
 		Key: filepath.Join(dir, "key.pem"), Cert: filepath.Join(dir, "cert.pem"), Registry: filepath.Join(dir, "registry.yaml"),
 		Store: "sqlite:" + filepath.Join(dir, "porta.db"), TraceBody: "full", TraceRefusedMax: 64 << 10, MaxClockSkew: 5 * time.Minute,
-		MaxMessage: 16 << 20, InflightBytes: 256 << 20, PerPeerRequests: 256, PerListenerRequests: 1024, RetryAfter: 5 * time.Second,
+		MaxMessage: 16 << 20, MaxAttrsPerElement: 256, MaxAttrs: 65536, MaxNameBytes: 4 << 20, InflightBytes: 256 << 20, PerPeerRequests: 256, PerListenerRequests: 1024, RetryAfter: 5 * time.Second,
 		RetryInitial: time.Second, RetryMax: 5 * time.Minute, Lease: time.Minute, Expiry: 24 * time.Hour,
 		DuplicateRetention: 7200 * time.Minute, IdempotencyWindow: 24 * time.Hour, PeerTimeout: 30 * time.Second, DialTimeout: 10 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second, BackendTimeout: 30 * time.Second,
@@ -96,7 +97,7 @@ paths:
 store: postgres://porta@db.example/porta
 trace: {body: header, refused_body_max: 8KiB}
 signature: {algorithm: ecdsa-sha256, max_clock_skew: 90s}
-limits: {max_message: 2MiB, inflight_bytes: 64MiB, per_peer_requests: 8, per_listener_requests: 100, retry_after: 30s}
+limits: {max_message: 2MiB, inflight_bytes: 64MiB, per_peer_requests: 8, per_listener_requests: 100, retry_after: 30s, max_attributes_per_element: 32, max_attributes: 2000, max_name_bytes: 1MiB}
 outbox: {initial_backoff: 500ms, max_backoff: 1m, max_attempts: 12, expiry: 2d}
 duplicates: {retention: 7d}
 idempotency: {window: 2h}
@@ -110,7 +111,7 @@ jobs: []
 	if c.Node != "provincia-1" || len(c.Parties) != 2 || c.PDAddr != "0.0.0.0:8080" || c.PAAddr != ":8443" || !c.PDTLS ||
 		c.PDClientCA != filepath.Join(dir, "pki", "cert.pem") || c.Cert != filepath.Join(dir, "pki", "cert.pem") ||
 		c.TraceBody != "header" || c.TraceRefusedMax != 8<<10 || c.SignatureAlgorithm != wssec.AlgECDSASHA256 || c.MaxClockSkew != 90*time.Second ||
-		c.MaxMessage != 2<<20 || c.InflightBytes != 64<<20 || c.PerPeerRequests != 8 || c.PerListenerRequests != 100 || c.RetryAfter != 30*time.Second ||
+		c.MaxMessage != 2<<20 || c.MaxAttrsPerElement != 32 || c.MaxAttrs != 2000 || c.MaxNameBytes != 1<<20 || c.InflightBytes != 64<<20 || c.PerPeerRequests != 8 || c.PerListenerRequests != 100 || c.RetryAfter != 30*time.Second ||
 		c.RetryInitial != 500*time.Millisecond || c.RetryMax != time.Minute || c.MaxAttempts != 12 ||
 		c.Expiry != 48*time.Hour || c.DuplicateRetention != 7*24*time.Hour || c.IdempotencyWindow != 2*time.Hour || c.PeerTimeout != 10*time.Second ||
 		c.DialTimeout != 2*time.Second || c.TLSHandshakeTimeout != 3*time.Second || c.BackendTimeout != 20*time.Second ||
@@ -119,6 +120,10 @@ jobs: []
 	}
 	if d, dsn := c.StoreDriver(); d != "pgx" || dsn != "postgres://porta@db.example/porta" {
 		t.Errorf("StoreDriver = %s %s", d, dsn)
+	}
+	if lim, want := c.XMLLimits(), (xmlsafe.Limits{MaxBytes: 2 << 20, MaxDepth: xmlsafe.DefaultLimits.MaxDepth, MaxElements: xmlsafe.DefaultLimits.MaxElements,
+		MaxAttrsPerElement: 32, MaxAttrs: 2000, MaxNameBytes: 1 << 20}); lim != want {
+		t.Errorf("XMLLimits = %+v, want %+v", lim, want)
 	}
 }
 
@@ -149,6 +154,9 @@ signature:
   algorithm: rsa-sha1
 limits:
   max_message: 10
+  max_attributes_per_element: 8
+  max_attributes: many
+  max_name_bytes: 1KiB
 outbox:
   initial_backoff: 10s
   max_backoff: 1s
@@ -162,13 +170,16 @@ jobs: [backup]
 			`porta.yaml:8: trace.body "all" must be full, header or none`,
 			`porta.yaml:10: signature.algorithm "rsa-sha1" must be auto, rsa-sha256, rsa-sha384, rsa-sha512, ecdsa-sha256, ecdsa-sha384 or ecdsa-sha512`,
 			`porta.yaml:12: limits.max_message "10" must be a size of at least 1KiB, e.g. 16MiB`,
-			`porta.yaml:15: outbox.max_backoff (1s) is less than initial_backoff (10s)`,
-			`porta.yaml:16: outbox.expiry must be a duration such as 500ms, 30s, 5m, 24h or 7d, found "forever"`,
-			`porta.yaml:17: jobs[0] must be a mapping: {name: NAME, every: 15m, run: [sil, send, --what, sap]}`}},
+			`porta.yaml:13: limits.max_attributes_per_element "8" must be a whole number of at least 16, e.g. 256`,
+			`porta.yaml:14: limits.max_attributes "many" must be a whole number of at least 1024, e.g. 65536`,
+			`porta.yaml:15: limits.max_name_bytes "1KiB" must be a size of at least 64KiB, e.g. 4MiB`,
+			`porta.yaml:18: outbox.max_backoff (1s) is less than initial_backoff (10s)`,
+			`porta.yaml:19: outbox.expiry must be a duration such as 500ms, 30s, 5m, 24h or 7d, found "forever"`,
+			`porta.yaml:20: jobs[0] must be a mapping: {name: NAME, every: 15m, run: [sil, send, --what, sap]}`}},
 		{"bad limits", "parties: [Provincia]\nlimits:\n  max_message: 32MiB\n  inflight_bytes: 16MiB\n  per_peer_requests: 0\n  per_listener_requests: many\n  retry_after: 10ms\n", []string{
 			`porta.yaml:4: limits.inflight_bytes "16MiB" must be a size of at least limits.max_message (33554432 bytes), e.g. 256MiB`,
-			`porta.yaml:5: limits.per_peer_requests "0" must be a whole number of at least 1`,
-			`porta.yaml:6: limits.per_listener_requests "many" must be a whole number of at least 1`,
+			`porta.yaml:5: limits.per_peer_requests "0" must be a whole number of at least 1, e.g. 256`,
+			`porta.yaml:6: limits.per_listener_requests "many" must be a whole number of at least 1, e.g. 1024`,
 			`porta.yaml:7: limits.retry_after must be at least 1s (Retry-After counts whole seconds)`}},
 		{"missing files", "parties: [Provincia]\npaths:\n  key: nokey.pem\n  registry: /nonexistent/registry.yaml\n", []string{
 			"porta.yaml:3: paths.key: DIR/nokey.pem: no such file or directory (relative paths are resolved against DIR)",

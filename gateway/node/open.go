@@ -18,7 +18,6 @@ import (
 	"porta/envelope"
 	"porta/envelope/wssec"
 	"porta/gateway"
-	"porta/internal/xmlsafe"
 	"porta/jobs"
 	"porta/registry"
 	"porta/xsd"
@@ -281,7 +280,7 @@ func (o *Opened) fromRegistry(reg *registry.Registry) (fromRegistry, error) {
 		Trust:   wssec.NewTrustStore(pinned, roots),
 		MaxSkew: cfg.MaxClockSkew,
 		Now:     now,
-		Limits:  xmlsafe.Limits{MaxBytes: int(cfg.MaxMessage), MaxDepth: xmlsafe.DefaultLimits.MaxDepth, MaxElements: xmlsafe.DefaultLimits.MaxElements},
+		Limits:  cfg.XMLLimits(),
 		Parts:   envelope.SignedParts(),
 	}
 	dir, err := gateway.NewDirectory(reg, o.backends, cfg.BackendTimeout)

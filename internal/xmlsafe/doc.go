@@ -1,11 +1,11 @@
 // Package xmlsafe owns reading untrusted XML and writing XML trees: Parse turns bytes into an
-// etree document after the checks every message from outside needs (size, depth and element
-// caps, no DOCTYPE or other DTD construct and so no entity declaration or expansion, one root,
-// no duplicated attribute by expanded name, namespace-well-formed, attribute values normalised as
-// XML 1.0 requires), through a fast reader of its own where that reader provably builds the same
-// tree and through encoding/xml otherwise. What Parse accepts, libxml2 (the parser of xmlsec1 and
-// most peers) reads too: the fuzz targets hold both readers to it. Write serialises a tree as
-// etree does, copying long texts whole.
+// etree document after the checks every message from outside needs (caps on size, depth, elements,
+// attributes and names, each refused as soon as it is passed, no DOCTYPE or other DTD construct
+// and so no entity declaration or expansion, one root, no duplicated attribute by expanded name,
+// namespace-well-formed, attribute values normalised as XML 1.0 requires), through a fast reader
+// of its own where that reader provably builds the same tree and through encoding/xml otherwise.
+// What Parse accepts, libxml2 (the parser of xmlsec1 and most peers) reads too: the fuzz targets
+// hold both readers to it. Write serialises a tree as etree does, copying long texts whole.
 //
 // It knows nothing of SOAP, WS-Security or the eGov busta, and it never resolves anything
 // outside the input (no network, no files). Errors are *Error, which callers map to their own

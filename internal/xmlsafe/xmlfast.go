@@ -15,10 +15,12 @@ import (
 //
 // Its contract is narrow on purpose: when it accepts a document, the tree is exactly the one the
 // reference path (normalizeAttrSpace, then etree over encoding/xml, then Parse's checks) builds
-// (same tokens, names, values and whitespace flags); when it meets anything malformed, over a
-// limit, or outside what it handles (non-ASCII names, a doubtful XML declaration, a directive,
-// elements with very many attributes) it declines, and Parse runs the reference path, which
-// accepts it or gives the error. FuzzFastParse holds it to that contract. Either tree then goes
+// (same tokens, names, values and whitespace flags); when it passes a cap of Limits it refuses at
+// once, with the error the reference path gives for the same document (both count with tally);
+// when it meets anything malformed or outside what it handles (non-ASCII names, a doubtful XML
+// declaration, a directive, more than fastMaxAttrs attributes on an element) it declines, and
+// Parse runs the reference path, which accepts it or gives the error. FuzzFastParse holds it to
+// that contract. Either tree then goes
 // through checkWellFormed, the one place for the rules both readers leave out (namespaces,
 // duplicate attributes by expanded name); FuzzParse holds the whole of Parse to libxml2.
 
@@ -33,20 +35,21 @@ type fastParser struct {
 	s     string
 	i     int
 	buf   []byte // scratch for text that needs decoding
-	lim   Limits
-	count int
+	tally tally
+	err   error // the cap passed, when parse stopped for one
 }
 
-// fastParse builds the document of data as Parse does, or returns ok=false when the caller
-// must use the reference path.
-func fastParse(data []byte, lim Limits) (doc *etree.Document, ok bool) {
-	p := &fastParser{s: string(data), lim: lim}
+// fastParse builds the document of data as Parse does, or returns the error of the first cap of
+// lim the document passes, or ok=false (and no error) when the caller must use the reference
+// path.
+func fastParse(data []byte, lim Limits) (doc *etree.Document, ok bool, err error) {
+	p := &fastParser{s: string(data), tally: tally{lim: lim}}
 	doc = etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{PreserveDuplicateAttrs: true}
 	if !p.parse(&doc.Element) {
-		return nil, false
+		return nil, false, p.err
 	}
-	return doc, true
+	return doc, true, nil
 }
 
 func (p *fastParser) parse(top *etree.Element) bool {
@@ -134,13 +137,14 @@ func (p *fastParser) parse(top *etree.Element) bool {
 				}
 			}
 			depth++
-			p.count++
-			if depth > etreeMaxDepth || (p.lim.MaxDepth > 0 && depth > p.lim.MaxDepth) ||
-				(p.lim.MaxElements > 0 && p.count > p.lim.MaxElements) {
+			if depth > etreeMaxDepth {
+				return false
+			}
+			if p.err = p.tally.element(name, depth); p.err != nil {
 				return false
 			}
 			el := cur.CreateElement(name)
-			empty, ok := p.attrs(el)
+			empty, ok := p.attrs(el, name)
 			if !ok {
 				return false
 			}
@@ -230,8 +234,8 @@ func nameByte(c byte) bool {
 	return nameStart(c) || '0' <= c && c <= '9' || c == '.' || c == '-'
 }
 
-// attrs reads the attributes of a start tag up to its closing > or />.
-func (p *fastParser) attrs(el *etree.Element) (empty, ok bool) {
+// attrs reads the attributes of a start tag (of qualified name qname) up to its closing > or />.
+func (p *fastParser) attrs(el *etree.Element, qname string) (empty, ok bool) {
 	s := p.s
 	for {
 		start := p.i
@@ -273,6 +277,9 @@ func (p *fastParser) attrs(el *etree.Element) (empty, ok bool) {
 		}
 		raw := s[p.i+1 : p.i+1+end]
 		p.i += end + 2
+		if p.err = countAttr(&p.tally, qname, key, len(el.Attr)+1, raw); p.err != nil {
+			return false, false
+		}
 		value, ok := p.text(raw, true)
 		if !ok {
 			return false, false

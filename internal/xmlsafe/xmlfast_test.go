@@ -1,6 +1,7 @@
 package xmlsafe
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,10 +70,24 @@ func sameTree(a, b *etree.Element, path string) string {
 }
 
 // checkFastParse holds the fast path to its contract on data: when it accepts, the reference
-// path accepts too and builds the same tree.
+// path accepts too and builds the same tree; when it refuses for a cap, the reference path
+// refuses too, for the same cap unless for something else first.
 func checkFastParse(t *testing.T, data []byte, lim Limits) (accepted bool) {
 	t.Helper()
-	fast, ok := fastParse(data, lim)
+	fast, ok, ferr := fastParse(data, lim)
+	if ferr != nil {
+		var fe, re *Error
+		_, rerr := parseReference(data, lim)
+		switch {
+		case !errors.As(ferr, &fe) || fe.Limit == "":
+			t.Fatalf("the fast path refuses with %v, not a cap:\n%q", ferr, data)
+		case rerr == nil:
+			t.Fatalf("the fast path refuses (%v) what the reference accepts:\n%q", ferr, data)
+		case errors.As(rerr, &re) && re.Limit != "" && re.Limit != fe.Limit: // the names in Reason may differ in malformed tags
+			t.Fatalf("the fast path refuses with %v, the reference with %v:\n%q", ferr, rerr, data)
+		}
+		return false
+	}
 	if !ok {
 		return false
 	}
@@ -158,23 +173,60 @@ func TestFastParse(t *testing.T) {
 	}
 }
 
-func TestFastParseLimits(t *testing.T) {
+// TestLimits holds both readers to each cap: a document exactly at the cap is read, one over it
+// refused by both with the cap named, whichever reader would otherwise read it.
+func TestLimits(t *testing.T) {
 	deep := strings.Repeat("<a>", 20) + strings.Repeat("</a>", 20)
-	if _, ok := fastParse([]byte(deep), Limits{MaxDepth: 19}); ok {
-		t.Error("depth 20 accepted under a cap of 19")
-	}
-	if !checkFastParse(t, []byte(deep), Limits{MaxDepth: 20}) {
-		t.Error("depth 20 declined under a cap of 20")
-	}
 	many := "<r>" + strings.Repeat("<e/>", 9) + "</r>"
-	if _, ok := fastParse([]byte(many), Limits{MaxElements: 9}); ok {
-		t.Error("10 elements accepted under a cap of 9")
+	attrs := func(n int) string {
+		var b strings.Builder
+		b.WriteString("<r><e")
+		for i := range n {
+			fmt.Fprintf(&b, " a%02d=''", i)
+		}
+		b.WriteString("/><e x='1'/></r>")
+		return b.String()
 	}
-	if !checkFastParse(t, []byte(many), Limits{MaxElements: 10}) {
-		t.Error("10 elements declined under a cap of 10")
+	// names: r, p:e, xmlns:p, a, the namespace name "urn:&lt;" read as urn:< (5 bytes) and e;
+	// a non-ASCII name (é, 2 bytes) sends the document to the reference path.
+	names := "<r><p:e xmlns:p='urn:&lt;' a='1'/><e/></r>"
+	tests := []struct {
+		name, in string
+		limit    string
+		at       Limits // exactly the document's use of the cap
+		over     Limits // one less
+		reason   string
+	}{
+		{"depth", deep, "MaxDepth", Limits{MaxDepth: 20}, Limits{MaxDepth: 19}, "elements nested deeper than 19 (at <a>)"},
+		{"elements", many, "MaxElements", Limits{MaxElements: 10}, Limits{MaxElements: 9}, "more than 9 elements"},
+		{"attributes on an element", attrs(70), "MaxAttrsPerElement", Limits{MaxAttrsPerElement: 70}, Limits{MaxAttrsPerElement: 69}, "more than 69 attributes on <e>"},
+		{"attributes on an element (fast)", attrs(5), "MaxAttrsPerElement", Limits{MaxAttrsPerElement: 5}, Limits{MaxAttrsPerElement: 4}, "more than 4 attributes on <e>"},
+		{"attributes", attrs(70), "MaxAttrs", Limits{MaxAttrs: 71}, Limits{MaxAttrs: 70}, "more than 70 attributes"},
+		{"attributes (fast)", attrs(5), "MaxAttrs", Limits{MaxAttrs: 6}, Limits{MaxAttrs: 5}, "more than 5 attributes"},
+		{"names", names, "MaxNameBytes", Limits{MaxNameBytes: 1 + 3 + 7 + 5 + 1 + 1}, Limits{MaxNameBytes: 17}, "more than 17 bytes of element, attribute and namespace names"},
+		{"names (reference)", strings.Replace(names, "<e/>", "<é/>", 1), "MaxNameBytes", Limits{MaxNameBytes: 19}, Limits{MaxNameBytes: 18}, "more than 18 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Parse([]byte(tc.in), tc.at); err != nil {
+				t.Fatalf("at the cap: %v", err)
+			}
+			checkFastParse(t, []byte(tc.in), tc.at)
+			for _, read := range []struct {
+				name  string
+				parse func([]byte, Limits) (*etree.Document, error)
+			}{{"Parse", Parse}, {"reference", parseReference}} {
+				_, err := read.parse([]byte(tc.in), tc.over)
+				var xe *Error
+				if !errors.As(err, &xe) || xe.Limit != tc.limit || !strings.Contains(xe.Reason, tc.reason) {
+					t.Errorf("%s over the cap: %v, want %s: %s", read.name, err, tc.limit, tc.reason)
+				}
+			}
+			checkFastParse(t, []byte(tc.in), tc.over)
+		})
 	}
 	etreeDeep := strings.Repeat("<a>", etreeMaxDepth+1) + strings.Repeat("</a>", etreeMaxDepth+1)
-	if _, ok := fastParse([]byte(etreeDeep), Limits{}); ok {
+	if _, ok, _ := fastParse([]byte(etreeDeep), Limits{}); ok {
 		t.Error("deeper than etree's own cap accepted")
 	}
 }
@@ -226,7 +278,7 @@ func BenchmarkParsePaths(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, ok := fastParse(data, DefaultLimits); !ok {
+			if _, ok, _ := fastParse(data, DefaultLimits); !ok {
 				b.Fatal("declined")
 			}
 		}

@@ -10,22 +10,41 @@ import (
 	"github.com/beevik/etree"
 )
 
-// Limits caps what Parse accepts, so that a hostile message cannot exhaust memory or time.
+// Limits caps what Parse accepts, so that a hostile message cannot exhaust memory or time. A
+// zero field sets no cap. Both readers count as they read and refuse at the first cap passed,
+// before the rest of the document is read or any more of the tree is built, so that a refusal
+// costs what was read up to that point (limits.go).
 type Limits struct {
 	MaxBytes    int // whole document, in bytes
 	MaxDepth    int // element nesting
 	MaxElements int // elements in the whole document
+
+	// Attributes as written, namespace declarations (xmlns, xmlns:p) included: on one element,
+	// and in the whole document. Each costs a token of the decoder and an etree.Attr, ten times
+	// or more its bytes in the input.
+	MaxAttrsPerElement int
+	MaxAttrs           int
+
+	// Bytes of names in the whole document: each element's and attribute's qualified name as
+	// written in its start tag, and the namespace name (URI) of each declaration, as read.
+	MaxNameBytes int
 }
 
 // DefaultLimits fit the largest legitimate message of the labour network (a 10 MB payload with
-// tens of thousands of elements) with room to spare.
-var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxDepth: 128, MaxElements: 2_000_000}
+// tens of thousands of elements) with room to spare. A signed busta has about 40 attributes, at
+// most 5 on an element, and 2 KB of names; the payloads of the labour network carry their data
+// in elements, not attributes. 4 MiB of names is 100,000 elements and attributes of 40 bytes.
+var DefaultLimits = Limits{
+	MaxBytes: 64 << 20, MaxDepth: 128, MaxElements: 2_000_000,
+	MaxAttrsPerElement: 256, MaxAttrs: 65_536, MaxNameBytes: 4 << 20,
+}
 
 // Error reports input that is not acceptable XML: not well-formed, carrying a DOCTYPE or an
 // entity declaration, or over a limit. It maps to EGOV_IT_001 in the gateway.
 type Error struct {
 	Reason string
-	Line   int // 1-based line of the problem, or 0 when not known
+	Line   int    // 1-based line of the problem, or 0 when not known
+	Limit  string // the field of Limits the document is over (e.g. "MaxAttrs"), or ""
 }
 
 func (e *Error) Error() string {
@@ -35,22 +54,25 @@ func (e *Error) Error() string {
 	return "xml: " + e.Reason
 }
 
-// Parse parses data into an etree document after the checks every untrusted input needs: a
-// size cap, no DOCTYPE or other directive (so no entity declarations, internal or external, and
-// no entity expansion), UTF-8 only, exactly one root element and nothing but white space,
-// comments and processing instructions beside it, attribute values normalised as XML 1.0
-// requires, caps on depth and element count, and the rules of XML 1.0 and Namespaces in XML that
-// encoding/xml leaves out (checkWellFormed: declared prefixes, QNames, no two attributes with one
-// expanded name, ...). What it accepts libxml2 reads too, as FuzzParse checks. Well-formed input
-// takes a fast reader of our own (xmlfast.go) that builds the same tree as encoding/xml;
-// anything else is read by encoding/xml, which gives the error.
+// Parse parses data into an etree document after the checks every untrusted input needs: a size
+// cap, no DOCTYPE or other directive (so no entity declarations, internal or external, and no
+// entity expansion), UTF-8 only, exactly one root element and nothing but white space, comments
+// and processing instructions beside it, attribute values normalised as XML 1.0 requires, the caps
+// of lim (depth, elements, attributes on an element and in all, bytes of names; a refusal for one
+// is an *Error whose Limit names it, given as soon as a reader passes it), and the rules of XML
+// 1.0 and Namespaces in XML that encoding/xml leaves out (checkWellFormed: declared prefixes,
+// QNames, no two attributes with one expanded name, ...). What it accepts libxml2 reads too, as
+// FuzzParse checks. Well-formed input takes a fast reader of our own (xmlfast.go) that builds the
+// same tree as encoding/xml; anything else is read by encoding/xml, which gives the error.
 func Parse(data []byte, lim Limits) (*etree.Document, error) {
 	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
-		return nil, &Error{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes)}
+		return nil, &Error{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes), Limit: "MaxBytes"}
 	}
-	doc, ok := fastParse(data, lim)
+	doc, ok, err := fastParse(data, lim)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
-		var err error
 		if doc, err = parseReference(data, lim); err != nil {
 			return nil, err
 		}
@@ -74,6 +96,9 @@ func parseReference(data []byte, lim Limits) (*etree.Document, error) {
 		if err := scanMarkup(data); err != nil {
 			return nil, err
 		}
+	}
+	if err := scanLimits(data, lim); err != nil {
+		return nil, err
 	}
 	// encoding/xml keeps a literal tab or newline inside an attribute value, where XML 1.0
 	// (§3.3.3) and every other stack turn it into a space; normalise first, so that what we
@@ -200,8 +225,8 @@ func surrogateRef(b []byte) string {
 	return ""
 }
 
-// checkTree walks the tree without recursion, enforcing the depth and element caps (which the
-// fast path enforces as it reads).
+// checkTree walks the tree without recursion, enforcing the depth and element caps again on the
+// tree the decoder built (scanLimits enforced them before, as the fast path does as it reads).
 func checkTree(root *etree.Element, lim Limits) error {
 	type frame struct {
 		el    *etree.Element
