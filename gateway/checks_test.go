@@ -119,7 +119,7 @@ func TestInboundChecks(t *testing.T) {
 		}, code: envelope.CodeUnknownAction, position: "Azione"},
 		{name: "profile differs from the registry", data: func() []byte {
 			return craft(t, n, func(h *envelope.Header) { h.Profile = envelope.OneWay }, provSigner, nil)
-		}, code: envelope.CodeInvalidProfile, position: "ProfiloCollaborazione"},
+		}, code: envelope.CodeInvalidProfile, position: "ProfiloCollaborazione diverso da quanto specificato nel registro"},
 		{name: "identifier of another party", data: func() []byte {
 			return craft(t, n, func(h *envelope.Header) {
 				h.ID = strings.Replace(h.ID, "Provincia_ProvinciaSPCoopIT", "Comune_ComuneSPCoopIT", 1)
