@@ -31,7 +31,9 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	case kindService:
 		recIn.HTTPStatus = http.StatusOK
 		if len(h.Exceptions) > 0 {
-			g.traceErrorBusta(recIn, h, in.body)
+			// The Body as received: the verified copy is canonical (exclusive C14N), which drops
+			// the declaration of the prefix faultcode's QName uses in its text.
+			g.traceErrorBusta(recIn, h, in.msg.Body)
 		}
 		if err := g.store.Trace(ctx, recIn); err != nil {
 			return nil, err
@@ -293,6 +295,11 @@ func (g *Gateway) errorBusta(ctx context.Context, in *inbound, perr *envelope.Pr
 		return nil, nil, err
 	}
 	h := envelope.ErrorHeader(req, us, id, g.now(), perr.Exceptions)
+	if p, ok := g.dir.Party(h.Receiver.Name); ok && p.Type != "" {
+		// A registered party is answered with its registered type, never a wrong one it named
+		// itself with (invalid values are not echoed back, spec §10).
+		h.Receiver.Type = p.Type
+	}
 	return h, envelope.ErrorBusta(h), nil
 }
 
