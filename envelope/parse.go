@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -35,11 +36,27 @@ func Parse(data []byte) (*Message, error) {
 // posMultipleHeaders is the posizione GovWay reports for two eGov headers.
 const posMultipleHeaders = "Più di un header e-Gov presente"
 
+// attemptedHeader reports whether a SOAP header element is an attempt at the eGov header: it
+// carries the eGov actor (qualified or not) or is in the eGov namespace, whatever its local name
+// (spec §10, "Recognising the header").
+func attemptedHeader(c *etree.Element) bool {
+	if c.NamespaceURI() == NSeGov {
+		return true
+	}
+	for _, a := range c.Attr {
+		if a.Key == "actor" && strings.TrimSpace(a.Value) == Actor && (a.Space == "" || a.NamespaceURI() == NSSOAP) {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseDocument finds the busta in a SOAP 1.1 envelope and parses it with ParseHeader. The error,
 // when not nil, is a *ProtocolError listing every exception found; the Message is returned
 // whenever the SOAP envelope itself could be read, with Header holding whatever could be parsed
-// (nil when there is no eGov header) so that the caller can address its error busta. An
-// envelope that is not SOAP 1.1, has no Body or no eGov header is a Bare error.
+// (nil when there is no eGov header, empty when the attempted header has another name) so that
+// the caller can address its error busta. An envelope that is not SOAP 1.1, has no Body or no
+// attempted eGov header is a Bare error.
 func ParseDocument(doc *etree.Document) (*Message, error) {
 	root := doc.Root()
 	if root == nil || root.Tag != "Envelope" || root.NamespaceURI() != NSSOAP {
@@ -64,36 +81,47 @@ func ParseDocument(doc *etree.Document) (*Message, error) {
 		return nil, bareError(CodeEnvelopeFormat, "Envelope", "the SOAP Envelope has no Body")
 	}
 	msg := &Message{Doc: doc, Body: body}
-	var found, alien []*etree.Element
+	var found, alien, misnamed []*etree.Element
 	if header != nil {
 		for _, c := range header.ChildElements() {
-			if c.Tag != "Intestazione" {
+			if !attemptedHeader(c) {
 				continue
 			}
-			if c.NamespaceURI() == NSeGov {
+			switch {
+			case c.Tag != "Intestazione":
+				misnamed = append(misnamed, c)
+			case c.NamespaceURI() == NSeGov:
 				found = append(found, c)
-			} else {
+			default:
 				alien = append(alien, c)
 			}
 		}
 	}
-	if len(found) == 0 && len(alien) == 0 {
+	if len(found) == 0 && len(alien) == 0 && len(misnamed) == 0 {
 		return msg, bareError(CodeEnvelopeFormat, "Intestazione", "the SOAP Header carries no eGov_IT:Intestazione {%s}Intestazione", NSeGov)
 	}
 	var h *Header
 	var err error
-	if len(found) > 0 {
+	switch {
+	case len(found) > 0:
 		msg.Intestazione = found[0]
 		h, err = ParseHeader(found[0])
-	} else {
-		// The element has the right name in another namespace: read it as the busta it claims to
-		// be so that the error busta can be addressed, and report the namespace (spec §10).
+	case len(alien) > 0:
+		// The element has the right name and the eGov actor in another namespace: read it as the
+		// busta it claims to be so that the error busta can be addressed, and report the
+		// namespace (spec §10).
 		msg.Intestazione = alien[0]
 		h, err = parseHeaderNS(alien[0], alien[0].NamespaceURI(), time.Local)
 		pe := asProtocolError(err)
 		pe.add(CodeHeaderFormat, SeveritySevere, "Intestazione/namespace",
 			fmt.Sprintf("eGov_IT:Intestazione is in namespace %q, want %q", alien[0].NamespaceURI(), NSeGov))
 		err = pe
+	default:
+		// An attempted eGov header under another name: not read, answered from the gateway's own
+		// identity to Sconosciuto (spec §10, "Recognising the header").
+		c := misnamed[0]
+		h = &Header{}
+		err = NewError(CodeEnvelopeFormat, "Intestazione", fmt.Sprintf("the eGov header is {%s}%s, want {%s}Intestazione", c.NamespaceURI(), c.Tag, NSeGov))
 	}
 	if len(found) > 1 {
 		pe := asProtocolError(err)
@@ -261,6 +289,8 @@ func (p *parser) attrs(el *etree.Element, where string, wsuID bool, names ...str
 		case wsuID && ns == NSWSU && a.Key == "Id":
 		case el.Tag == "Intestazione" && ns == p.soapNS() && (a.Key == "actor" || a.Key == "mustUnderstand"):
 			out["SOAP:"+a.Key] = a.Value
+		case el.Tag == "Intestazione" && a.Space == "" && (a.Key == "actor" || a.Key == "mustUnderstand"):
+			// Unqualified, the attribute is missing; that is reported once, as missing (spec §10).
 		default:
 			p.fail(CodeHeaderFormat, join(where, a.Key), "unknown attribute %s on %s", a.FullKey(), where)
 		}
@@ -317,7 +347,8 @@ func parseHeaderNS(in *etree.Element, ns string, loc *time.Location) (*Header, e
 	}
 	top := p.children(in, "Intestazione", "IntestazioneMessaggio", "ListaRiscontri", "ListaTrasmissioni", "ListaEccezioni")
 	if im := top["IntestazioneMessaggio"]; len(im) == 0 {
-		p.bare(CodeHeaderFormat, "IntestazioneMessaggio", "eGov_IT:IntestazioneMessaggio is missing")
+		// Not bare: answered with an error busta to Sconosciuto (spec §10).
+		p.fail(CodeHeaderFormat, "IntestazioneMessaggio", "eGov_IT:IntestazioneMessaggio is missing")
 	} else {
 		p.message(im[0], h)
 	}
@@ -546,9 +577,17 @@ func (p *parser) party(e *etree.Element, path string, code Code, bareTipo bool) 
 	at := p.attrs(e, path, false, "tipo", "indirizzoTelematico")
 	before := len(p.err.Exceptions)
 	name := p.text(e, path)
-	party := Party{Name: name, Address: strings.TrimSpace(at["indirizzoTelematico"])}
+	party := Party{Name: name}
 	if name == "" {
 		p.fail(code, path, "IdentificativoParte is empty")
+	}
+	if addr, ok := at["indirizzoTelematico"]; ok {
+		addr = strings.TrimSpace(addr)
+		if absoluteURL(addr) {
+			party.Address = addr
+		} else {
+			p.fail(code, path+"/indirizzoTelematico", "indirizzoTelematico %q is not an absolute URL", short(addr))
+		}
 	}
 	switch t, ok := at["tipo"]; {
 	case !ok && bareTipo:
@@ -563,12 +602,19 @@ func (p *parser) party(e *etree.Element, path string, code Code, bareTipo bool) 
 	return party, len(p.err.Exceptions) == before
 }
 
+// absoluteURL reports whether s is an absolute URL naming a host, as an indirizzoTelematico must
+// be (spec §10).
+func absoluteURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && u.Host != ""
+}
+
 func (p *parser) acks(list *etree.Element) []Ack {
 	const where = "ListaRiscontri"
 	p.attrs(list, where, true)
 	items := p.children(list, where, "Riscontro+")["Riscontro"]
 	if len(items) == 0 {
-		p.fail(CodeInvalidAcks, where, "ListaRiscontri has no Riscontro")
+		p.fail(CodeInvalidAcks, where+"/Riscontro", "ListaRiscontri has no Riscontro")
 	}
 	var out []Ack
 	for _, r := range items {
@@ -589,7 +635,12 @@ func (p *parser) acks(list *etree.Element) []Ack {
 		if l := m["OraRegistrazione"]; len(l) == 0 {
 			p.bare(CodeInvalidAcks, path+"/OraRegistrazione", "Riscontro has no OraRegistrazione")
 		} else {
-			a.Time = p.timestamp(l[0], path+"/OraRegistrazione", CodeInvalidAcks)
+			if l[0].SelectAttr("tempo") == nil {
+				// Structural (spec §10): the riscontro cannot be matched without its time's source.
+				p.bare(CodeInvalidAcks, path+"/OraRegistrazione/tempo", "Riscontro's OraRegistrazione has no tempo")
+			} else {
+				a.Time = p.timestamp(l[0], path+"/OraRegistrazione", CodeInvalidAcks)
+			}
 		}
 		out = append(out, a)
 	}
@@ -601,7 +652,7 @@ func (p *parser) hops(list *etree.Element) []Hop {
 	p.attrs(list, where, true)
 	items := p.children(list, where, "Trasmissione+")["Trasmissione"]
 	if len(items) == 0 {
-		p.fail(CodeInvalidHops, where, "ListaTrasmissioni has no Trasmissione")
+		p.fail(CodeInvalidHops, where+"/Trasmissione", "ListaTrasmissioni has no Trasmissione")
 	}
 	var out []Hop
 	for _, t := range items {
@@ -620,10 +671,14 @@ func (p *parser) hops(list *etree.Element) []Hop {
 				continue
 			}
 			p.attrs(l[0], sp, false)
-			parts := p.children(l[0], sp, "IdentificativoParte")["IdentificativoParte"]
+			parts := p.children(l[0], sp, "IdentificativoParte+")["IdentificativoParte"]
 			if len(parts) == 0 {
 				p.bare(CodeInvalidHops, sp+"/IdentificativoParte", "%s has no IdentificativoParte", side.name)
 				continue
+			}
+			for range parts[1:] {
+				// A value defect, not a structural one (spec §10): one 116 per extra party.
+				p.fail(CodeInvalidHops, sp+"/IdentificativoParte", "%s has %d IdentificativoParte, want exactly one", side.name, len(parts))
 			}
 			*side.dst, _ = p.party(parts[0], sp+"/IdentificativoParte", CodeInvalidHops, false)
 		}

@@ -85,7 +85,6 @@ func TestParseMalformed(t *testing.T) {
 		{"no Destinatario", []string{destinatario, ""}, []string{"EGOV_IT_102 Destinatario"}, true},
 		{"empty IntestazioneMessaggio", []string{mittente, "", destinatario, "", profilo, "", servizio, "", azione, "", trasm, "", "<eGov_IT:Messaggio>\n" + id + "\n" + ora + "\n" + endMsg, ""},
 			[]string{"EGOV_IT_101 Mittente", "EGOV_IT_102 Destinatario", "EGOV_IT_002 Messaggio"}, true},
-		{"no IntestazioneMessaggio", []string{"<eGov_IT:IntestazioneMessaggio>", "<!--x-->", endIM, ""}, nil, true},
 		{"Mittente without IdentificativoParte", []string{mittente, `<eGov_IT:Mittente/>`}, []string{"EGOV_IT_101 Mittente/IdentificativoParte"}, true},
 		{"Mittente without tipo", []string{`<eGov_IT:IdentificativoParte tipo="SPC">Fruitore`, `<eGov_IT:IdentificativoParte>Fruitore`}, []string{"EGOV_IT_101 Mittente/IdentificativoParte/tipo"}, true},
 		{"Destinatario without tipo", []string{`<eGov_IT:IdentificativoParte tipo="SPC">Erogatore`, `<eGov_IT:IdentificativoParte>Erogatore`}, []string{"EGOV_IT_102 Destinatario/IdentificativoParte/tipo"}, true},
@@ -102,7 +101,7 @@ func TestParseMalformed(t *testing.T) {
 		{"two eGov headers", []string{"</eGov_IT:Intestazione>", "</eGov_IT:Intestazione>" + secondHeader()}, []string{"EGOV_IT_001 Più di un header e-Gov presente"}, false},
 		{"no actor, mustUnderstand 0", []string{` SOAP_ENV:actor="http://www.cnipa.it/eGov_it/portadominio" SOAP_ENV:mustUnderstand="1"`, ` SOAP_ENV:mustUnderstand="0"`}, []string{"EGOV_IT_002 Intestazione/actor", "EGOV_IT_002 Intestazione/mustUnderstand"}, false},
 		{"wrong actor", []string{`SOAP_ENV:actor="http://www.cnipa.it/eGov_it/portadominio"`, `SOAP_ENV:actor="http://example.org/x"`}, []string{"EGOV_IT_002 Intestazione/actor"}, false},
-		{"actor without namespace", []string{`SOAP_ENV:actor=`, `actor=`}, []string{"EGOV_IT_002 Intestazione/actor", "EGOV_IT_002 Intestazione/actor"}, false},
+		{"actor without namespace", []string{`SOAP_ENV:actor=`, `actor=`}, []string{"EGOV_IT_002 Intestazione/actor"}, false},
 		{"no mustUnderstand", []string{` SOAP_ENV:mustUnderstand="1"`, ``}, []string{"EGOV_IT_002 Intestazione/mustUnderstand"}, false},
 		{"wrong namespace", []string{`xmlns:eGov_IT="http://www.cnipa.it/schemas/2003/eGovIT/Busta1_0/"`, `xmlns:eGov_IT="http://www.cnipa.it/schemas/2003/eGovIT/Busta1_1/"`}, []string{"EGOV_IT_002 Intestazione/namespace"}, false},
 		{"four senders", []string{mittente, `<eGov_IT:Mittente><eGov_IT:IdentificativoParte tipo="SPC">Fruitore</eGov_IT:IdentificativoParte><eGov_IT:IdentificativoParte tipo="SPC">B</eGov_IT:IdentificativoParte><eGov_IT:IdentificativoParte tipo="SPC">C</eGov_IT:IdentificativoParte><eGov_IT:IdentificativoParte tipo="SPC">D</eGov_IT:IdentificativoParte></eGov_IT:Mittente>`},
@@ -135,6 +134,15 @@ func TestParseMalformed(t *testing.T) {
 			[]string{"EGOV_IT_115 ListaRiscontri/Riscontro/Identificatore", "EGOV_IT_115 ListaRiscontri/Riscontro/OraRegistrazione/tempo"}, false},
 		{"Trasmissione Origine without tipo", []string{endIM + "\n", endIM + `<eGov_IT:ListaTrasmissioni><eGov_IT:Trasmissione><eGov_IT:Origine><eGov_IT:IdentificativoParte>A</eGov_IT:IdentificativoParte></eGov_IT:Origine><eGov_IT:Destinazione><eGov_IT:IdentificativoParte tipo="SPC">B</eGov_IT:IdentificativoParte></eGov_IT:Destinazione>` + ora + `</eGov_IT:Trasmissione></eGov_IT:ListaTrasmissioni>`},
 			[]string{"EGOV_IT_116 ListaTrasmissioni/Trasmissione/Origine/IdentificativoParte/tipo"}, false},
+		{"empty ListaTrasmissioni", []string{endIM + "\n", endIM + `<eGov_IT:ListaTrasmissioni/>`}, []string{"EGOV_IT_116 ListaTrasmissioni/Trasmissione"}, false},
+		{"empty ListaRiscontri", []string{endIM + "\n", endIM + `<eGov_IT:ListaRiscontri/>`}, []string{"EGOV_IT_115 ListaRiscontri/Riscontro"}, false},
+		{"two parties in Origine", []string{endIM + "\n", endIM + `<eGov_IT:ListaTrasmissioni><eGov_IT:Trasmissione><eGov_IT:Origine><eGov_IT:IdentificativoParte tipo="SPC">A</eGov_IT:IdentificativoParte><eGov_IT:IdentificativoParte tipo="SPC">C</eGov_IT:IdentificativoParte></eGov_IT:Origine><eGov_IT:Destinazione><eGov_IT:IdentificativoParte tipo="SPC">B</eGov_IT:IdentificativoParte></eGov_IT:Destinazione>` + ora + `</eGov_IT:Trasmissione></eGov_IT:ListaTrasmissioni>`},
+			[]string{"EGOV_IT_116 ListaTrasmissioni/Trasmissione/Origine/IdentificativoParte"}, false},
+		{"Riscontro OraRegistrazione without tempo", []string{endIM + "\n", endIM + `<eGov_IT:ListaRiscontri><eGov_IT:Riscontro>` + id + `<eGov_IT:OraRegistrazione>2005-11-10T12:35:35</eGov_IT:OraRegistrazione></eGov_IT:Riscontro></eGov_IT:ListaRiscontri>`},
+			[]string{"EGOV_IT_115 ListaRiscontri/Riscontro/OraRegistrazione/tempo"}, true},
+		{"Mittente indirizzoTelematico not a URL", []string{`tipo="SPC">Fruitore<`, `tipo="SPC" indirizzoTelematico="fruitore">Fruitore<`}, []string{"EGOV_IT_101 Mittente/IdentificativoParte/indirizzoTelematico"}, false},
+		{"Destinatario indirizzoTelematico not a URL", []string{`tipo="SPC">Erogatore<`, `tipo="SPC" indirizzoTelematico="http:/erogatore">Erogatore<`}, []string{"EGOV_IT_102 Destinatario/IdentificativoParte/indirizzoTelematico"}, false},
+		{"actor and mustUnderstand without namespace", []string{`SOAP_ENV:actor=`, `actor=`, `SOAP_ENV:mustUnderstand=`, `mustUnderstand=`}, []string{"EGOV_IT_002 Intestazione/actor", "EGOV_IT_002 Intestazione/mustUnderstand"}, false},
 		{"bad Eccezione", []string{endIM + "\n", endIM + `<eGov_IT:ListaEccezioni><eGov_IT:Eccezione contestoCodifica="c" codiceEccezione="EGOV_IT_999" rilevanza="ALTA"/></eGov_IT:ListaEccezioni>`},
 			[]string{"EGOV_IT_002 ListaEccezioni/Eccezione/posizione", "EGOV_IT_002 ListaEccezioni/Eccezione/codiceEccezione", "EGOV_IT_002 ListaEccezioni/Eccezione/rilevanza"}, false},
 		{"unknown child element", []string{ora, ora + `<eGov_IT:Priorita>alta</eGov_IT:Priorita>`}, []string{"EGOV_IT_002 Messaggio/child[eGov_IT:Priorita]"}, false},
@@ -176,6 +184,36 @@ func TestParseMalformed(t *testing.T) {
 			}
 			if pe.Error() == "" || !strings.HasPrefix(pe.Error(), "EGOV_IT_") {
 				t.Errorf("Error() = %q", pe.Error())
+			}
+		})
+	}
+}
+
+// An attempted eGov header that cannot be read as a busta (another local name, no
+// IntestazioneMessaggio) is an error busta to Sconosciuto, not a bare fault: the Header is
+// returned empty of parties (spec §10, "Recognising the header").
+func TestParseAttemptedHeader(t *testing.T) {
+	tests := []struct {
+		name  string
+		edits []string
+		want  string
+	}{
+		{"eGov namespace, another name", []string{"<eGov_IT:Intestazione ", "<eGov_IT:Testata ", "</eGov_IT:Intestazione>", "</eGov_IT:Testata>"}, "EGOV_IT_001 Intestazione"},
+		{"eGov actor, another namespace", []string{"<eGov_IT:Intestazione ", `<x:Busta xmlns:x="urn:x" `, "</eGov_IT:Intestazione>", "</x:Busta>"}, "EGOV_IT_001 Intestazione"},
+		{"no IntestazioneMessaggio", []string{"<eGov_IT:IntestazioneMessaggio>", "<!--", endIM, "-->"}, "EGOV_IT_002 IntestazioneMessaggio"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg, err := Parse([]byte(edit(t, tt.edits...)))
+			var pe *ProtocolError
+			if !errors.As(err, &pe) || pe.Bare {
+				t.Fatalf("Parse error = %v, want a ProtocolError that is not Bare", err)
+			}
+			if len(pe.Exceptions) != 1 || string(pe.Exceptions[0].Code)+" "+pe.Exceptions[0].Position != tt.want {
+				t.Errorf("exceptions %v, want %s", pe.Exceptions, tt.want)
+			}
+			if msg == nil || msg.Header == nil || len(msg.Header.Sender) != 0 {
+				t.Errorf("header %+v, want one without parties", msg)
 			}
 		})
 	}

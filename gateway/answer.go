@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/beevik/etree"
 
@@ -30,6 +31,11 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	switch in.kind {
 	case kindService:
 		recIn.HTTPStatus = http.StatusOK
+		if len(h.Exceptions) > 0 {
+			// The Body as received: the verified copy is canonical (exclusive C14N), which drops
+			// the declaration of the prefix faultcode's QName uses in its text.
+			g.traceErrorBusta(recIn, h, in.msg.Body)
+		}
 		if err := g.store.Trace(ctx, recIn); err != nil {
 			return nil, err
 		}
@@ -96,6 +102,29 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 
 // deliverNow hands a synchronous request or a richiesta-stato to the backend and answers with the
 // reply busta carrying the backend's answer (or its Fault, HTTP 500).
+// traceErrorBusta fills the trace record of a received error busta: it is an answer, so it gets
+// none, but what it carries (every Eccezione, with code, rilevanza and posizione) and the
+// EGOV_IT_003 this gateway finds in its Body (envelope.CheckErrorBusta) are recorded, where an
+// operator sees them (spec §10, "Incoming error buste").
+func (g *Gateway) traceErrorBusta(rec *Record, h *envelope.Header, body *etree.Element) {
+	own := envelope.CheckErrorBusta(h, body, false)
+	rec.Exceptions = append(append([]envelope.Exception(nil), h.Exceptions...), own...)
+	var b strings.Builder
+	fmt.Fprintf(&b, "error busta carrying %d exception(s):", len(h.Exceptions))
+	for _, x := range h.Exceptions {
+		fmt.Fprintf(&b, " %s %s %q;", x.Code, x.Severity, x.Position)
+	}
+	if len(own) > 0 {
+		rec.Outcome = OutcomeError
+		b.WriteString(" its Body is not the eGov fault:")
+		for _, x := range own {
+			fmt.Fprintf(&b, " %s %q;", x.Code, x.Position)
+		}
+	}
+	rec.Detail = strings.TrimSuffix(b.String(), ";")
+	g.log.Info("error busta received", "id", h.ID, "relates_to", h.RelatesTo, "detail", rec.Detail)
+}
+
 func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*reply, error) {
 	h := in.h
 	be, ok := g.dir.Backend(in.service)
@@ -203,7 +232,9 @@ func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.Protoc
 	}
 	recs := []*Record{rec}
 	var out []byte
-	if perr.Bare || in.h == nil || len(in.h.Sender) == 0 {
+	if perr.Bare || in.h == nil {
+		// Not read at all: a bare fault. A header read without its Mittente (an attempted eGov
+		// header under another name, no IntestazioneMessaggio) gets an error busta to Sconosciuto.
 		out = mustBytes(envelope.BareFault())
 	} else if perr.Code() == envelope.CodeProcessing {
 		detail := ""
@@ -266,6 +297,11 @@ func (g *Gateway) errorBusta(ctx context.Context, in *inbound, perr *envelope.Pr
 		return nil, nil, err
 	}
 	h := envelope.ErrorHeader(req, us, id, g.now(), perr.Exceptions)
+	if p, ok := g.dir.Party(h.Receiver.Name); ok && p.Type != "" {
+		// A registered party is answered with its registered type, never a wrong one it named
+		// itself with (invalid values are not echoed back, spec §10).
+		h.Receiver.Type = p.Type
+	}
 	return h, envelope.ErrorBusta(h), nil
 }
 

@@ -22,6 +22,15 @@ import (
 // bytes.
 func craft(t testing.TB, n *network, mutate func(h *envelope.Header), signer *wssec.Signer, post func(doc *etree.Document)) []byte {
 	t.Helper()
+	pl := etree.NewElement("Richiesta")
+	pl.CreateAttr("xmlns", "urn:test")
+	pl.CreateElement("codiceFiscale").SetText("RSSMRA85T10A562S")
+	return craftBody(t, n, mutate, pl, signer, post)
+}
+
+// craftBody is craft with body as the Body's content.
+func craftBody(t testing.TB, n *network, mutate func(h *envelope.Header), body *etree.Element, signer *wssec.Signer, post func(doc *etree.Document)) []byte {
+	t.Helper()
 	ctx := context.Background()
 	id, err := n.prov.g.nextID(ctx, prov)
 	if err != nil {
@@ -37,10 +46,10 @@ func craft(t testing.TB, n *network, mutate func(h *envelope.Header), signer *ws
 	if mutate != nil {
 		mutate(h)
 	}
-	pl := etree.NewElement("Richiesta")
-	pl.CreateAttr("xmlns", "urn:test")
-	pl.CreateElement("codiceFiscale").SetText("RSSMRA85T10A562S")
-	doc := envelope.NewEnvelope(h, pl)
+	doc := envelope.NewEnvelope(h)
+	if body != nil {
+		doc = envelope.NewEnvelope(h, body)
+	}
 	if signer != nil {
 		if err := signer.Sign(doc); err != nil {
 			t.Fatal(err)
@@ -120,7 +129,7 @@ func TestInboundChecks(t *testing.T) {
 		}, code: envelope.CodeUnknownAction, position: "Azione"},
 		{name: "profile differs from the registry", data: func() []byte {
 			return craft(t, n, func(h *envelope.Header) { h.Profile = envelope.OneWay }, provSigner, nil)
-		}, code: envelope.CodeInvalidProfile, position: "ProfiloCollaborazione"},
+		}, code: envelope.CodeInvalidProfile, position: "ProfiloCollaborazione diverso da quanto specificato nel registro"},
 		{name: "identifier of another party", data: func() []byte {
 			return craft(t, n, func(h *envelope.Header) {
 				h.ID = strings.Replace(h.ID, "Provincia_ProvinciaSPCoopIT", "Comune_ComuneSPCoopIT", 1)

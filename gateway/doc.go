@@ -77,34 +77,48 @@
 //
 // # Porta Applicativa: the inbound checks
 //
-// Each busta goes through these stages in order; the first that fails answers HTTP 500 with its
-// eGov code:
+// Each busta goes through these stages in order. Stages 2-10 read only the header: they are all
+// run and every problem they find is answered together, once, in one ListaEccezioni (spec §10;
+// a problem two stages see is reported once, and a stage does not report again what the busta
+// model already did). A bare error (the header cannot be read) or a failure of the gateway
+// itself answers at once. From stage 11 on, the first stage that fails answers with its eGov
+// code; all answers are HTTP 500:
 //
 //	 1  well-formedness: acceptable XML (xmlsafe.Parse: no DTD, size caps)                001, bare fault
-//	 2  header: a SOAP 1.1 envelope with one eGov_IT:Intestazione the busta model
-//	    reads (actor, mustUnderstand, schema of the busta, value formats)                001 bare; 002, 1xx
-//	 3  sender: Mittente is a party of the registry                                      101
-//	 4  receiver: Destinatario is a party this gateway hosts                             102
+//	 2  header: a SOAP 1.1 envelope with one attempted eGov header (the eGov actor or
+//	    namespace) the busta model reads (name, namespace, qualified actor and
+//	    mustUnderstand, schema of the busta, value formats, indirizzoTelematico URLs)    001 bare; 001, 002, 1xx
+//	 3  sender: Mittente is a party of the registry, with its registered tipo            101
+//	 4  receiver: Destinatario is a party this gateway hosts, with its registered tipo   102
 //	 5  service and action: Servizio (of the receiver) and Azione are registered         105, 106
-//	 6  payload schema: the Body is valid against the service's schema, if any           003
-//	 7  profile: ProfiloCollaborazione is the registered one                             103
-//	 8  identifiers: Identificatore well-formed and owned by the sender;
-//	    Collaborazione well-formed and as the profile requires                           110, 104
+//	 6  profile: ProfiloCollaborazione is the registered one (posizione
+//	    "ProfiloCollaborazione diverso da quanto specificato nel registro")              103
+//	 7  identifiers: Identificatore well-formed and owned by the sender as registered
+//	    (name and tipo); Collaborazione well-formed and as the profile requires          110, 104
+//	 8  ListaTrasmissioni: each Origine and Destinazione a registered party, with its
+//	    registered tipo                                                                  116
 //	 9  RiferimentoMessaggio: names a busta this gateway sent or received, as the
 //	    profile requires (risposta: a request sent; richiesta-stato: one received)       109, 111
 //	10  expiry: Scadenza not past, OraRegistrazione within the window                    301
-//	11  signature: WS-Security verified (wssec.Verifier); from here on only the
+//	11  payload schema: the Body is valid against the service's schema, if any           003
+//	12  signature: WS-Security verified (wssec.Verifier); from here on only the
 //	    verified header and body are used; the signed header must equal the one
 //	    read in every field the checks used                                              117, 200, 202
-//	12  authorisation: signer and TLS client certificates belong to the sender,
+//	13  authorisation: signer and TLS client certificates belong to the sender,
 //	    the sender may consume the service                                               201
-//	13  duplicates: a synchronous request or richiesta-stato seen before (the replay
+//	14  duplicates: a synchronous request or richiesta-stato seen before (the replay
 //	    cache, whatever inoltro says), and with inoltro ALPIUUNAVOLTA or a service
 //	    that filters any other busta seen before; a one-way with riscontro gets its
 //	    riscontro again (HTTP 200, not delivered twice)                                 110
 //
+// An error busta (one carrying ListaEccezioni) that passes is an answer, never delivered: HTTP
+// 200 with no body; its trace records every Eccezione it carries and the EGOV_IT_003 this
+// gateway finds when its Body is not the soap:Client "EGOV_IT_001 - Formato Busta non corretto"
+// fault (posizione ListaEccezioni/SOAPFault, .../FaultCode, .../FaultString; outcome error).
+//
 // Answers (spec §4, §10): a bare soap:Client fault when the busta cannot be read; an error busta
-// (parties swapped, RiferimentoMessaggio, ListaEccezioni) with the soap:Client
+// (parties swapped, RiferimentoMessaggio, ListaEccezioni; from the gateway's default identity to
+// Sconosciuto when the header names no Mittente) with the soap:Client
 // "EGOV_IT_001 - Formato Busta non corretto" fault for validation errors; a soap:Server
 // "EGOV_IT_300" fault for processing errors. When the service's application cannot be reached
 // (connection refused, timeout, an HTTP status that is neither a reply nor a fault) the

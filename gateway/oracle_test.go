@@ -29,6 +29,9 @@ func TestAnswersValidAgainstReferenceSchema(t *testing.T) {
 	readAll(t, n.prov.call(t, "/pd/Provincia/Ministero/Stampa/Stampa", nil))
 	waitFor(t, "the outbox to empty", func() bool { return n.prov.store.queued(Outbox) == 0 })
 	postPA(t, n.prov, n.min, craft(t, n, func(h *envelope.Header) { h.Service = "Catasto" }, n.prov.signer(t), nil))
+	// Several header problems at once, and an error busta to Sconosciuto (spec §10).
+	postPA(t, n.prov, n.min, edited(t, n, func(h *envelope.Header) { h.Sender[0].Type, h.Service = "TEST", "Catasto" }))
+	postPA(t, n.prov, n.min, edited(t, n, nil, wholeIM, ""))
 
 	kinds := map[string]bool{}
 	dir := t.TempDir()

@@ -18,8 +18,10 @@ import (
 )
 
 // The Porta Applicativa: POST /pa takes buste from peer gateways. Each busta goes through the
-// stages of paStages in order; the first that fails answers with its eGov code, HTTP 500. The
-// stages, their codes and the answers are listed in the package documentation (doc.go).
+// stages of paStages in order. The header stages (collect) are all run and every problem they
+// find is gathered into one ListaEccezioni, answered once (spec §10); from the first later stage
+// on, the first that fails answers with its eGov code, HTTP 500. The stages, their codes and the
+// answers are listed in the package documentation (doc.go).
 //
 // A busta that passed is handled by kind (process in answer.go): one-way and asynchronous buste
 // are traced and put in the inbox in one transaction before the answer (HTTP 200, the riscontro
@@ -50,34 +52,42 @@ type inbound struct {
 	body    *etree.Element    // the Body; from the signature stage on, the verified one
 	sender  *Party
 	service *Service
-	kind    kind
-	signer  *x509.Certificate
+	// parsed is what the busta model reported reading the header (nil when nothing): the later
+	// header stages do not report again what it already did.
+	parsed *envelope.ProtocolError
+	kind   kind
+	signer *x509.Certificate
 }
 
 // stage is one step of the inbound pipeline. It returns its outcome as a value: nothing (nil, nil:
 // go on), an answer that ends the pipeline without error (a duplicate whose riscontro is
 // repeated), a *envelope.ProtocolError for a busta it refuses, or any other error for a failure of
 // the gateway itself (answered as EGOV_IT_300). Only servePA writes.
+//
+// A collect stage reads only the header: its protocol errors are gathered with those of the other
+// collect stages and answered together, once the first stage that is not collect is reached.
 type stage struct {
-	name string
-	run  func(g *Gateway, ctx context.Context, in *inbound) (*reply, error)
+	name    string
+	run     func(g *Gateway, ctx context.Context, in *inbound) (*reply, error)
+	collect bool
 }
 
 // paStages are the checks of every inbound busta, in order (see the package documentation).
 var paStages = []stage{
-	{"well-formedness", (*Gateway).checkWellFormed},     // 001, bare fault
-	{"header", (*Gateway).checkHeader},                  // 001/002 (actor, mustUnderstand), 1xx field formats
-	{"sender", (*Gateway).checkSender},                  // 101 Mittente/IdentificativoParte
-	{"receiver", (*Gateway).checkReceiver},              // 102 Destinatario/IdentificativoParte
-	{"service and action", (*Gateway).checkService},     // 105 Servizio, 106 Azione
-	{"payload schema", (*Gateway).checkSchema},          // 003 Body
-	{"profile", (*Gateway).checkProfile},                // 103 ProfiloCollaborazione
-	{"identifiers", (*Gateway).checkIdentifiers},        // 110 Identificatore, 104 Collaborazione
-	{"RiferimentoMessaggio", (*Gateway).checkRelatesTo}, // 109/111 Messaggio/RiferimentoMessaggio
-	{"expiry", (*Gateway).checkExpiry},                  // 301 Messaggio/Scadenza
-	{"signature", (*Gateway).checkSignature},            // 117, 200, 202
-	{"authorisation", (*Gateway).checkAuthorisation},    // 201 Mittente
-	{"duplicates", (*Gateway).checkDuplicate},           // 110 Messaggio/Identificatore, or riscontro again
+	{"well-formedness", (*Gateway).checkWellFormed, false},     // 001, bare fault
+	{"header", (*Gateway).checkHeader, true},                   // 001/002 (actor, mustUnderstand, namespace), 1xx field formats
+	{"sender", (*Gateway).checkSender, true},                   // 101 Mittente/IdentificativoParte[/tipo]
+	{"receiver", (*Gateway).checkReceiver, true},               // 102 Destinatario/IdentificativoParte[/tipo]
+	{"service and action", (*Gateway).checkService, true},      // 105 Servizio, 106 Azione
+	{"profile", (*Gateway).checkProfile, true},                 // 103 ProfiloCollaborazione
+	{"identifiers", (*Gateway).checkIdentifiers, true},         // 110 Identificatore, 104 Collaborazione
+	{"ListaTrasmissioni", (*Gateway).checkTransmissions, true}, // 116 ListaTrasmissioni/Trasmissione/...
+	{"RiferimentoMessaggio", (*Gateway).checkRelatesTo, true},  // 109/111 Messaggio/RiferimentoMessaggio
+	{"expiry", (*Gateway).checkExpiry, true},                   // 301 Messaggio/Scadenza
+	{"payload schema", (*Gateway).checkSchema, false},          // 003 Body
+	{"signature", (*Gateway).checkSignature, false},            // 117, 200, 202
+	{"authorisation", (*Gateway).checkAuthorisation, false},    // 201 Mittente
+	{"duplicates", (*Gateway).checkDuplicate, false},           // 110 Messaggio/Identificatore, or riscontro again
 }
 
 // PA returns the Porta Applicativa handler, to be served at /pa over HTTPS with client
@@ -103,16 +113,28 @@ func (g *Gateway) pa(ctx context.Context, in *inbound) *reply {
 	if err != nil {
 		return g.refuse(ctx, in, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error()), "")
 	}
+	var found *envelope.ProtocolError // the header problems gathered so far
 	for _, s := range paStages {
-		if rep, done := g.runStage(ctx, in, s); done {
+		if found != nil && !s.collect {
+			return g.refuse(ctx, in, found, "")
+		}
+		rep, err := s.run(g, ctx, in)
+		if perr, ok := collectable(s, in, err); ok {
+			found = mergeProblems(found, perr)
+			continue
+		}
+		if rep, done := g.stageOutcome(ctx, in, s, rep, err); done {
 			return rep
 		}
+	}
+	if found != nil {
+		return g.refuse(ctx, in, found, "")
 	}
 	// A busta that passed is handled to the end whether or not its sender still waits: a delivery
 	// under way finishes and is traced as what it was, not as a failure.
 	pctx, cancel := outliveCaller(ctx)
 	defer cancel()
-	if rep, done := g.runStage(pctx, in, stage{"processing", (*Gateway).process}); done {
+	if rep, done := g.runStage(pctx, in, stage{"processing", (*Gateway).process, false}); done {
 		return rep
 	}
 	return g.refuse(pctx, in, envelope.NewError(envelope.CodeProcessing, "", "no stage answered"), "")
@@ -121,6 +143,49 @@ func (g *Gateway) pa(ctx context.Context, in *inbound) *reply {
 // runStage runs one stage; done reports that the pipeline ends with rep.
 func (g *Gateway) runStage(ctx context.Context, in *inbound, s stage) (rep *reply, done bool) {
 	rep, err := s.run(g, ctx, in)
+	return g.stageOutcome(ctx, in, s, rep, err)
+}
+
+// collectable reports whether err, returned by stage s, is a header problem to gather with the
+// others rather than answer at once: a validation error of a collect stage on a busta whose
+// header names its Mittente. A bare error, a processing error and an unreadable header answer
+// at once.
+func collectable(s stage, in *inbound, err error) (*envelope.ProtocolError, bool) {
+	var perr *envelope.ProtocolError
+	if !s.collect || err == nil || !errors.As(err, &perr) {
+		return nil, false
+	}
+	if perr.Bare || perr.Processing() || in.h == nil || len(in.h.Sender) == 0 {
+		return nil, false
+	}
+	return perr, true
+}
+
+// mergeProblems adds perr's problems to found (a new error when found is nil), each once.
+func mergeProblems(found, perr *envelope.ProtocolError) *envelope.ProtocolError {
+	if found == nil {
+		found = &envelope.ProtocolError{}
+	}
+	found.Merge(perr)
+	return found
+}
+
+// reported reports whether the busta model already reported a problem at posizione pos or under it.
+func (in *inbound) reported(pos string) bool {
+	if in.parsed == nil {
+		return false
+	}
+	for _, x := range in.parsed.Exceptions {
+		if x.Position == pos || strings.HasPrefix(x.Position, pos+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// stageOutcome turns what stage s returned into the pipeline's course; done reports that the
+// pipeline ends with rep.
+func (g *Gateway) stageOutcome(ctx context.Context, in *inbound, s stage, rep *reply, err error) (*reply, bool) {
 	if err != nil {
 		var perr *envelope.ProtocolError
 		var be *backendError
@@ -196,6 +261,10 @@ func (g *Gateway) checkHeader(_ context.Context, in *inbound) (*reply, error) {
 		in.msg, in.h, in.body = msg, msg.Header, msg.Body
 	}
 	if err != nil {
+		var perr *envelope.ProtocolError
+		if errors.As(err, &perr) {
+			in.parsed = perr
+		}
 		return nil, err
 	}
 	if in.h == nil || len(in.h.Sender) == 0 {
@@ -206,31 +275,57 @@ func (g *Gateway) checkHeader(_ context.Context, in *inbound) (*reply, error) {
 
 func (g *Gateway) checkSender(_ context.Context, in *inbound) (*reply, error) {
 	s := in.h.Sender[0]
+	const pos = "Mittente/IdentificativoParte"
+	if s.Name == "" && in.reported(pos) {
+		return nil, nil
+	}
 	p, ok := g.dir.Party(s.Name)
 	if !ok {
-		return nil, envelope.NewError(envelope.CodeUnknownSender, "Mittente/IdentificativoParte", "party "+clip.Echo(s.Name)+" is not in the registry")
+		return nil, envelope.NewError(envelope.CodeUnknownSender, pos, "party "+clip.Echo(s.Name)+" is not in the registry")
 	}
-	if p.Type != "" && !strings.EqualFold(p.Type, s.Type) {
-		return nil, envelope.NewError(envelope.CodeUnknownSender, "Mittente/IdentificativoParte/tipo", "party "+s.Name+" has type "+p.Type+", not "+clip.Echo(s.Type))
+	if !sameType(p, s) {
+		return nil, envelope.NewError(envelope.CodeUnknownSender, pos+"/tipo", "party "+s.Name+" has type "+p.Type+", not "+clip.Echo(s.Type))
 	}
 	in.sender = p
 	return nil, nil
 }
 
+// sameType reports whether the busta names party p with its registered type (any, when the
+// registry records none).
+func sameType(p *Party, named envelope.Party) bool {
+	return p.Type == "" || strings.EqualFold(p.Type, named.Type)
+}
+
 func (g *Gateway) checkReceiver(_ context.Context, in *inbound) (*reply, error) {
-	if !g.dir.Hosted(in.h.Receiver.Name) {
-		return nil, envelope.NewError(envelope.CodeUnknownReceiver, "Destinatario/IdentificativoParte", "party "+clip.Echo(in.h.Receiver.Name)+" is not hosted by this gateway")
+	r := in.h.Receiver
+	const pos = "Destinatario/IdentificativoParte"
+	if r.Name == "" && in.reported(pos) {
+		return nil, nil
+	}
+	if !g.dir.Hosted(r.Name) {
+		return nil, envelope.NewError(envelope.CodeUnknownReceiver, pos, "party "+clip.Echo(r.Name)+" is not hosted by this gateway")
+	}
+	if p, ok := g.dir.Party(r.Name); ok && r.Type != "" && !sameType(p, r) {
+		return nil, envelope.NewError(envelope.CodeUnknownReceiver, pos+"/tipo", "party "+r.Name+" has type "+p.Type+", not "+clip.Echo(r.Type))
 	}
 	return nil, nil
 }
 
 func (g *Gateway) checkService(_ context.Context, in *inbound) (*reply, error) {
 	h := in.h
-	if h.Profile == envelope.ProfileNone && h.Service == "" {
+	if len(h.Exceptions) > 0 || (h.Profile == envelope.ProfileNone && h.Service == "") {
+		// A busta di servizio; an error busta is one too, whatever service it names: it answers
+		// a busta, is checked (CheckErrorBusta) and traced, and is never delivered (spec §10).
 		in.kind = kindService
 		return nil, nil
 	}
+	if !g.dir.Hosted(h.Receiver.Name) {
+		return nil, nil // the receiver stage refused it: its services cannot be known
+	}
 	if h.Service == "" {
+		if in.reported("Servizio") {
+			return nil, nil
+		}
 		return nil, envelope.NewError(envelope.CodeUnknownService, "Servizio", "busta with a profile names no service")
 	}
 	s, ok := g.dir.Service(h.Receiver.Name, h.Service)
@@ -287,12 +382,17 @@ func (g *Gateway) validatePayload(s *Service, action string, body *etree.Element
 	return nil
 }
 
+// posProfileMismatch is the posizione of a profile other than the registered one, word for word
+// as the reference implementation writes it (spec §10).
+const posProfileMismatch = "ProfiloCollaborazione diverso da quanto specificato nel registro"
+
 func (g *Gateway) checkProfile(_ context.Context, in *inbound) (*reply, error) {
-	if in.kind == kindService {
+	if in.kind == kindService || in.service == nil || in.reported("ProfiloCollaborazione") {
 		return nil, nil
 	}
 	if in.h.Profile != in.service.Profile {
-		return nil, envelope.NewError(envelope.CodeInvalidProfile, "ProfiloCollaborazione", "ProfiloCollaborazione diverso da quanto specificato nel registro")
+		return nil, envelope.NewError(envelope.CodeInvalidProfile, posProfileMismatch,
+			fmt.Sprintf("ProfiloCollaborazione %s, but the registry gives %s for %s", in.h.Profile, in.service.Profile, in.service.Name))
 	}
 	switch in.h.Profile {
 	case envelope.OneWay:
@@ -315,21 +415,16 @@ func (g *Gateway) checkProfile(_ context.Context, in *inbound) (*reply, error) {
 
 func (g *Gateway) checkIdentifiers(_ context.Context, in *inbound) (*reply, error) {
 	h := in.h
-	if err := envelope.ValidateID(h.ID); err != nil {
-		return nil, envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", err.Error())
-	}
-	parts := strings.Split(h.ID, "_")
-	port := in.sender.PortID
-	if port == "" {
-		port = envelope.DefaultPortID(in.sender.Name)
-	}
-	if !strings.EqualFold(parts[0], in.sender.Name) || !strings.EqualFold(parts[1], port) {
-		return nil, envelope.NewError(envelope.CodeInvalidID, "Messaggio/Identificatore", "identifier is not owned by the sender "+in.sender.Name+"_"+port)
+	if err := g.checkOwner(in); err != nil {
+		return nil, err
 	}
 	if h.Conversation != "" {
 		if err := envelope.ValidateID(h.Conversation); err != nil {
 			return nil, envelope.NewError(envelope.CodeInvalidConversation, "Collaborazione", err.Error())
 		}
+	}
+	if in.reported("Collaborazione") {
+		return nil, nil
 	}
 	switch in.kind {
 	case kindRequest:
@@ -347,9 +442,83 @@ func (g *Gateway) checkIdentifiers(_ context.Context, in *inbound) (*reply, erro
 	return nil, nil
 }
 
+// checkOwner checks that the Identificatore belongs to the Mittente: its first two parts are the
+// sender's name and identificativo porta. The owner is the registered party the busta names, by
+// name and type: a sender named with a type other than its registered one owns no identifier
+// (spec §10: a wrong Mittente tipo gets both 101 and 110). A sender the registry does not know
+// at all is reported by the sender stage alone, as the reference implementation does.
+func (g *Gateway) checkOwner(in *inbound) error {
+	h := in.h
+	const pos = "Messaggio/Identificatore"
+	if in.reported(pos) {
+		return nil
+	}
+	if err := envelope.ValidateID(h.ID); err != nil {
+		return envelope.NewError(envelope.CodeInvalidID, pos, err.Error())
+	}
+	s := h.Sender[0]
+	p, ok := g.dir.Party(s.Name)
+	if !ok {
+		return nil
+	}
+	if !sameType(p, s) {
+		return envelope.NewError(envelope.CodeInvalidID, pos, "identifier of "+s.Name+", but no party "+s.Type+"/"+s.Name+" is registered to own it")
+	}
+	parts := strings.Split(h.ID, "_")
+	port := p.PortID
+	if port == "" {
+		port = envelope.DefaultPortID(p.Name)
+	}
+	if !strings.EqualFold(parts[0], p.Name) || !strings.EqualFold(parts[1], port) {
+		return envelope.NewError(envelope.CodeInvalidID, pos, "identifier is not owned by the sender "+p.Name+"_"+port)
+	}
+	return nil
+}
+
+// checkTransmissions checks the parties of ListaTrasmissioni against the registry, as the
+// parties of the busta are: each Origine and Destinazione names a registered party with its
+// registered type (spec §10). The form of the list (empty list, missing or extra elements,
+// indirizzoTelematico not a URL) is the busta model's.
+func (g *Gateway) checkTransmissions(_ context.Context, in *inbound) (*reply, error) {
+	var perr *envelope.ProtocolError
+	fail := func(pos, detail string) {
+		e := envelope.NewError(envelope.CodeInvalidHops, pos, detail)
+		if perr == nil {
+			perr = e
+			return
+		}
+		perr.Exceptions = append(perr.Exceptions, e.Exceptions...)
+	}
+	for _, hop := range in.h.Transmissions {
+		for _, side := range []struct {
+			name  string
+			party envelope.Party
+		}{{"Origine", hop.Origin}, {"Destinazione", hop.Destination}} {
+			pos := "ListaTrasmissioni/Trasmissione/" + side.name + "/IdentificativoParte"
+			if side.party.Name == "" {
+				continue // missing or empty: reported by the busta model
+			}
+			p, ok := g.dir.Party(side.party.Name)
+			switch {
+			case !ok:
+				fail(pos, side.name+" "+side.party.Name+" is not in the registry")
+			case side.party.Type != "" && !sameType(p, side.party):
+				fail(pos+"/tipo", side.name+" "+side.party.Name+" has type "+p.Type+", not "+side.party.Type)
+			}
+		}
+	}
+	if perr == nil {
+		return nil, nil
+	}
+	return nil, perr
+}
+
 func (g *Gateway) checkRelatesTo(ctx context.Context, in *inbound) (*reply, error) {
 	h := in.h
 	const pos = "Messaggio/RiferimentoMessaggio"
+	if in.reported(pos) {
+		return nil, nil
+	}
 	if h.RelatesTo == "" {
 		if in.kind == kindStatus {
 			return nil, envelope.NewError(envelope.CodeRelatesToUndefined, pos, "a richiesta-stato must name the request it asks about")
@@ -374,7 +543,7 @@ func (g *Gateway) checkRelatesTo(ctx context.Context, in *inbound) (*reply, erro
 		}
 	case kindStatus:
 		// The richiesta-stato asks about a request this gateway received from the sender on the
-		// action the status action is correlated with.
+		// action the status action is correlated with (kindStatus implies a known service).
 		rec, err := g.store.Lookup(ctx, h.RelatesTo, Inbound)
 		if err != nil {
 			return nil, err
