@@ -239,6 +239,7 @@ func (g *gw) mustCall(t testing.TB, path string, n int, hdr map[string]string) (
 type delivery struct {
 	party, id, relates, conv, sender, service, action string
 	body                                              string
+	contentType                                       string
 	at                                                time.Time
 }
 
@@ -259,7 +260,7 @@ func newBackend(t testing.TB) *backend {
 		body, _ := io.ReadAll(r.Body)
 		d := delivery{party: strings.TrimPrefix(r.URL.Path, "/"), id: r.Header.Get("Porta-Message-ID"),
 			relates: r.Header.Get("Porta-Relates-To"), conv: r.Header.Get("Porta-Conversation-ID"),
-			sender: r.Header.Get("Porta-Sender"), service: r.Header.Get("Porta-Service"), action: r.Header.Get("Porta-Action"), body: string(body), at: time.Now()}
+			sender: r.Header.Get("Porta-Sender"), service: r.Header.Get("Porta-Service"), action: r.Header.Get("Porta-Action"), body: string(body), contentType: r.Header.Get("Content-Type"), at: time.Now()}
 		b.mu.Lock()
 		b.got = append(b.got, d)
 		slow := b.slow

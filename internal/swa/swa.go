@@ -267,3 +267,32 @@ func (m *Message) Find(id string) (*Part, bool) {
 	}
 	return nil, false
 }
+
+// framePrefix starts a framed message: a MIME entity with its Content-Type header.
+const framePrefix = "Content-Type: "
+
+// Frame returns body with its Content-Type in front, for a queue that stores bytes only; a
+// text/xml envelope (contentType "") is stored as it is. Unframe reverses it.
+func Frame(contentType string, body []byte) []byte {
+	if contentType == "" {
+		return body
+	}
+	b := make([]byte, 0, len(framePrefix)+len(contentType)+4+len(body))
+	b = append(b, framePrefix...)
+	b = append(b, contentType...)
+	b = append(b, "\r\n\r\n"...)
+	return append(b, body...)
+}
+
+// Unframe splits what Frame wrote: the Content-Type ("" for a plain SOAP envelope) and the body,
+// a slice of data.
+func Unframe(data []byte) (contentType string, body []byte) {
+	if !bytes.HasPrefix(data, []byte(framePrefix)) {
+		return "", data
+	}
+	i := bytes.Index(data, []byte("\r\n\r\n"))
+	if i < 0 {
+		return "", data
+	}
+	return string(data[len(framePrefix):i]), data[i+4:]
+}

@@ -90,3 +90,14 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+func TestFrame(t *testing.T) {
+	env := []byte("<soap:Envelope/>")
+	if ct, b := Unframe(Frame("", env)); ct != "" || !bytes.Equal(b, env) {
+		t.Errorf("plain: %q %q", ct, b)
+	}
+	const ct = `multipart/related; boundary="b"; type="text/xml"`
+	if got, b := Unframe(Frame(ct, []byte("--b\r\n"))); got != ct || string(b) != "--b\r\n" {
+		t.Errorf("framed: %q %q", got, b)
+	}
+}
