@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/textproto"
 	"os"
@@ -93,6 +95,13 @@ func TestSwAThroughTwoGateways(t *testing.T) {
 	}
 	if !bytes.Contains(root, []byte("<codiceFiscale>RSSMRA85T10A562S</codiceFiscale>")) || bytes.Contains(root, []byte("Descrizione")) {
 		t.Errorf("the backend's Body is not the application's payload:\n%s", root)
+	}
+
+	// The trace of the busta received keeps the signed envelope, and in it the PDF's digest.
+	sum := sha256.Sum256(pdf)
+	trace := porta(t, "trace", "show", "--config", m.cfg, resp.Header.Get("Porta-Relates-To"))
+	if !strings.Contains(trace, base64.StdEncoding.EncodeToString(sum[:])) || !strings.Contains(trace, "cid:allegato.pdf") {
+		t.Errorf("the Ministero's trace of the request does not keep the PDF's digest:\n%s", trace)
 	}
 
 	ct, body = swaRequest(t, 2, pdf)

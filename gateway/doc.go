@@ -74,6 +74,8 @@
 //	 3  sender: Mittente is a party of the registry                                      101
 //	 4  receiver: Destinatario is a party this gateway hosts                             102
 //	 5  service and action: Servizio (of the receiver) and Azione are registered         105, 106
+//	5a  attachments (SwA, multipart/related): the Body is the eGov Manifest and it
+//	    describes exactly the parts; the Richiesta part stands in for the Body           003
 //	 6  payload schema: the Body is valid against the service's schema, if any           003
 //	 7  profile: ProfiloCollaborazione is the registered one                             103
 //	 8  identifiers: Identificatore well-formed and owned by the sender;
@@ -89,6 +91,10 @@
 //	13  duplicates (inoltro ALPIUUNAVOLTA or the service filters): a one-way with
 //	    riscontro gets its riscontro again (HTTP 200, not delivered twice), any
 //	    other busta                                                                      110
+//
+// A busta may come as SOAP with Attachments (spec §12, swa.go): the root part is the envelope the
+// stages read and the trace keeps; the signature stage verifies every part too (a changed
+// attachment is 117), and the backend gets SwA back. MaxMessage caps the whole message.
 //
 // Answers (spec §4, §10): a bare soap:Client fault when the busta cannot be read; an error busta
 // (parties swapped, RiferimentoMessaggio, ListaEccezioni) with the soap:Client
