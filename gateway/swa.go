@@ -203,4 +203,3 @@ func isSwA(data []byte) bool {
 	ct, _ := swa.Unframe(data)
 	return ct != ""
 }
-
