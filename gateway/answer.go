@@ -9,7 +9,6 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
-	"porta/internal/swa"
 	"porta/internal/xmlsafe"
 )
 
@@ -40,11 +39,10 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	}
 
 	// One-way and asynchronous: the inbox, then the answer.
-	ct, data, err := in.deliveryOf(len(in.raw))
+	data, err := in.queuedDelivery(len(in.raw))
 	if err != nil {
 		return nil, err
 	}
-	data = swa.Frame(ct, data)
 	m := &QueuedMessage{
 		ID: h.ID, Party: h.Receiver.Name, Service: h.Service, Conversation: h.Conversation, Sequence: h.Sequence,
 		Data: data, Header: h, Created: g.now(), Expires: g.now().Add(g.opt.Window),

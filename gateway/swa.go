@@ -102,11 +102,8 @@ func (g *Gateway) signSwA(doc *etree.Document, parts []swa.Part, hint int) (root
 		return nil, nil, fmt.Errorf("serialise busta: %w", err)
 	}
 	m := &swa.Message{Root: swa.Part{ContentType: contentTypeSOAP, Content: root}, Attachments: parts}
-	ct, body, err := m.Bytes()
-	if err != nil {
-		return nil, nil, err
-	}
-	return root, swa.Frame(ct, body), nil
+	framed, err = m.Framed()
+	return root, framed, err
 }
 
 // checkAttachments is the PA's stage for SwA: a busta with attachments carries the eGov Manifest
@@ -181,9 +178,28 @@ func plainParts() (*etree.Document, *etree.Element) {
 // and with attachments, SwA whose root part is that envelope and whose attachments are the parts
 // other than the Richiesta. contentType is "" for text/xml.
 func (in *inbound) deliveryOf(hint int) (contentType string, data []byte, err error) {
+	env, m, err := in.deliveryMessage(hint)
+	if err != nil || m == nil {
+		return "", env, err
+	}
+	return m.Bytes()
+}
+
+// queuedDelivery is deliveryOf framed for the inbox (swa.Frame), the parts copied once.
+func (in *inbound) queuedDelivery(hint int) ([]byte, error) {
+	env, m, err := in.deliveryMessage(hint)
+	if err != nil || m == nil {
+		return env, err
+	}
+	return m.Framed()
+}
+
+// deliveryMessage returns the plain envelope with the payload and, for a busta with attachments,
+// the SwA message around it (else nil).
+func (in *inbound) deliveryMessage(hint int) ([]byte, *swa.Message, error) {
 	env, err := docBytes(plainEnvelope(payload(in.body)), hint)
 	if err != nil || in.swa == nil {
-		return "", env, err
+		return env, nil, err
 	}
 	skip := ""
 	if ref := in.swa.manifest.Find(envelope.RoleRequest); ref != nil {
@@ -195,11 +211,5 @@ func (in *inbound) deliveryOf(hint int) (contentType string, data []byte, err er
 			m.Attachments = append(m.Attachments, p)
 		}
 	}
-	return m.Bytes()
-}
-
-// isSwA reports whether framed data (a queue's) is SwA.
-func isSwA(data []byte) bool {
-	ct, _ := swa.Unframe(data)
-	return ct != ""
+	return env, m, nil
 }

@@ -216,17 +216,31 @@ func readPart(raw []byte) (Part, error) {
 // Write writes m as multipart/related (binary parts, the root first and named by start) to w and
 // returns the Content-Type header to send with it. A root without a Content-ID is given one.
 func (m *Message) Write(w io.Writer) (contentType string, err error) {
-	var rnd [12]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	ct, boundary, err := m.prepare()
+	if err != nil {
 		return "", err
 	}
-	boundary := "MIMEBoundary_porta_" + hex.EncodeToString(rnd[:])
+	return ct, m.write(w, boundary)
+}
+
+// prepare chooses the boundary, names the root and returns the Content-Type.
+func (m *Message) prepare() (contentType, boundary string, err error) {
+	var rnd [12]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", "", err
+	}
+	boundary = "MIMEBoundary_porta_" + hex.EncodeToString(rnd[:])
 	if m.Root.ContentID == "" {
 		m.Root.ContentID = "root." + hex.EncodeToString(rnd[:6]) + "@porta"
 	}
 	if m.Root.ContentType == "" {
 		m.Root.ContentType = "text/xml; charset=utf-8"
 	}
+	ct := mime.FormatMediaType("multipart/related", map[string]string{"type": "text/xml", "boundary": boundary, "start": "<" + m.Root.ContentID + ">"})
+	return ct, boundary, nil
+}
+
+func (m *Message) write(w io.Writer, boundary string) error {
 	bw := bufio.NewWriter(w)
 	for _, p := range append([]Part{m.Root}, m.Attachments...) {
 		fmt.Fprintf(bw, "--%s\r\nContent-Type: %s\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <%s>\r\n", boundary, p.ContentType, p.ContentID)
@@ -240,22 +254,39 @@ func (m *Message) Write(w io.Writer) (contentType string, err error) {
 		bw.WriteString("\r\n")
 	}
 	fmt.Fprintf(bw, "--%s--\r\n", boundary)
-	if err := bw.Flush(); err != nil {
-		return "", err
-	}
-	return mime.FormatMediaType("multipart/related", map[string]string{"type": "text/xml", "boundary": boundary, "start": "<" + m.Root.ContentID + ">"}), nil
+	return bw.Flush()
 }
 
-// Bytes is Write into a buffer sized for m.
-func (m *Message) Bytes() (contentType string, body []byte, err error) {
+// size is about the length Write writes.
+func (m *Message) size() int {
 	n := len(m.Root.Content) + 512
 	for _, p := range m.Attachments {
 		n += len(p.Content) + 256
 	}
+	return n
+}
+
+// Bytes is Write into a buffer sized for m.
+func (m *Message) Bytes() (contentType string, body []byte, err error) {
 	var b bytes.Buffer
-	b.Grow(n)
+	b.Grow(m.size())
 	ct, err := m.Write(&b)
 	return ct, b.Bytes(), err
+}
+
+// Framed is Frame(m.Bytes()) written once: the parts are copied a single time.
+func (m *Message) Framed() ([]byte, error) {
+	ct, boundary, err := m.prepare()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Grow(len(framePrefix) + len(ct) + 4 + m.size())
+	b.WriteString(framePrefix + ct + "\r\n\r\n")
+	if err := m.write(&b, boundary); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // Find returns the attachment with Content-ID id.

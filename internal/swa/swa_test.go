@@ -100,4 +100,13 @@ func TestFrame(t *testing.T) {
 	if got, b := Unframe(Frame(ct, []byte("--b\r\n"))); got != ct || string(b) != "--b\r\n" {
 		t.Errorf("framed: %q %q", got, b)
 	}
+	m := &Message{Root: Part{Content: env}, Attachments: []Part{{ContentID: "a", ContentType: "text/plain", Content: []byte("x")}}}
+	framed, err := m.Framed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(Unframe(framed))
+	if err != nil || !bytes.Equal(got.Root.Content, env) || string(got.Attachments[0].Content) != "x" {
+		t.Errorf("Framed reads back as %+v, %v", got, err)
+	}
 }
