@@ -270,6 +270,11 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 		return nil, clientErr("request is not a SOAP 1.1 envelope: %v", err)
 	}
 	out.body = body
+	if out.parts != nil {
+		if err := checkSwARequest(body, out.parts); err != nil {
+			return nil, err
+		}
+	}
 	s := out.service
 	out.action = out.r.PathValue("action")
 	if out.action == "" {

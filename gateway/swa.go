@@ -63,20 +63,27 @@ func readMessage(r *http.Request, raw []byte) (root []byte, parts []swa.Part, er
 	return m.Root.Content, m.Attachments, nil
 }
 
-// buildSwA turns the application's Body content and attachments into the busta's Manifest and
-// parts: it returns the Manifest element for the Body and the parts to sign and send.
+// checkSwARequest checks what buildSwA needs of an application's request with attachments: at most
+// one payload element, and no attachment named like the request's own part.
+func checkSwARequest(body *etree.Element, parts []swa.Part) error {
+	for _, p := range parts {
+		if p.ContentID == requestCID {
+			return clientErr("attachment Content-ID <%s> is reserved for the request itself", requestCID)
+		}
+	}
+	if kids := body.ChildElements(); len(kids) > 1 {
+		return clientErr("a request with attachments carries one payload element in its Body, not %d", len(kids))
+	}
+	return nil
+}
+
+// buildSwA turns the application's Body content and attachments (checked by checkSwARequest) into
+// the busta's Manifest and parts: it returns the Manifest element for the Body and the parts to
+// sign and send.
 func buildSwA(body *etree.Element, parts []swa.Part, hint int) (*etree.Element, []swa.Part, error) {
 	m := &envelope.Manifest{}
 	out := make([]swa.Part, 0, len(parts)+1)
-	for _, p := range parts {
-		if p.ContentID == requestCID {
-			return nil, nil, clientErr("attachment Content-ID <%s> is reserved for the request itself", requestCID)
-		}
-	}
 	if kids := payload(body); len(kids) > 0 {
-		if len(kids) > 1 {
-			return nil, nil, clientErr("a request with attachments carries one payload element in its Body, not %d", len(kids))
-		}
 		d := etree.NewDocument()
 		d.SetRoot(detached(kids[0]))
 		b, err := docBytes(d, hint)
