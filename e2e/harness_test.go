@@ -242,6 +242,7 @@ type delivery struct {
 	party, id, relates, conv, sender, service, action string
 	attempt                                           string // Porta-Delivery-Attempt
 	body                                              string
+	contentType                                       string
 	at                                                time.Time
 }
 
@@ -263,7 +264,7 @@ func newBackend(t testing.TB) *backend {
 		d := delivery{party: strings.TrimPrefix(r.URL.Path, "/"), id: r.Header.Get("Porta-Message-ID"),
 			relates: r.Header.Get("Porta-Relates-To"), conv: r.Header.Get("Porta-Conversation-ID"),
 			sender: r.Header.Get("Porta-Sender"), service: r.Header.Get("Porta-Service"), action: r.Header.Get("Porta-Action"),
-			attempt: r.Header.Get("Porta-Delivery-Attempt"), body: string(body), at: time.Now()}
+			attempt: r.Header.Get("Porta-Delivery-Attempt"), body: string(body), contentType: r.Header.Get("Content-Type"), at: time.Now()}
 		b.mu.Lock()
 		b.got = append(b.got, d)
 		slow := b.slow

@@ -46,7 +46,7 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	}
 
 	// One-way and asynchronous: the inbox, then the answer.
-	data, err := docBytes(plainEnvelope(payload(in.body)), len(in.raw))
+	data, err := in.queuedDelivery(len(in.raw))
 	if err != nil {
 		return nil, err
 	}
@@ -131,11 +131,11 @@ func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*
 	if !ok {
 		return nil, fmt.Errorf("service %s of %s has no delivery endpoint in the registry", h.Service, h.Receiver.Name)
 	}
-	env, err := docBytes(plainEnvelope(payload(in.body)), len(in.raw))
+	ct, env, err := in.deliveryOf(len(in.raw))
 	if err != nil {
 		return nil, err
 	}
-	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: env})
+	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: env, ContentType: ct})
 	if err != nil {
 		return nil, &backendError{fmt.Errorf("deliver %s to %s: %w", h.ID, h.Service, err)}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/internal/swa"
 	"porta/internal/xmlsafe"
 )
 
@@ -29,11 +30,14 @@ type Backend interface {
 type Delivery struct {
 	// Header is the verified busta header (sender, service, action, IDs, conversation).
 	Header *envelope.Header
-	// Envelope is the SOAP 1.1 envelope with the payload and no busta.
+	// Envelope is the SOAP 1.1 envelope with the payload and no busta; with attachments, the whole
+	// SwA message (multipart/related) whose root part is that envelope.
 	Envelope []byte
 	// Attempt numbers the inbox's deliveries of this message from 1 (0: delivered at once, as a
 	// synchronous request is). More than 1 means an earlier attempt may have reached the backend.
 	Attempt int
+	// ContentType is Envelope's media type when it is not text/xml: the multipart/related of SwA.
+	ContentType string
 }
 
 // Reply is a backend's answer: a SOAP 1.1 envelope with the response payload or a Fault.
@@ -71,6 +75,9 @@ func (b *HTTPBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) 
 	}
 	h := d.Header
 	req.Header.Set("Content-Type", contentTypeSOAP)
+	if d.ContentType != "" {
+		req.Header.Set("Content-Type", d.ContentType)
+	}
 	req.Header.Set("SOAPAction", `"`+h.Action+`"`)
 	if b.Username != "" {
 		req.SetBasicAuth(b.Username, b.Password)
@@ -133,7 +140,16 @@ type HandlerBackend struct {
 
 // Deliver implements Backend.
 func (b *HandlerBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) {
-	doc, err := xmlsafe.Parse(d.Envelope, xmlsafe.DefaultLimits)
+	envBytes := d.Envelope
+	if d.ContentType != "" {
+		// A built-in service reads the payload only; the attachments are not its business.
+		m, err := swa.Parse(d.ContentType, d.Envelope)
+		if err != nil {
+			return nil, fmt.Errorf("built-in backend: %w", err)
+		}
+		envBytes = m.Root.Content
+	}
+	doc, err := xmlsafe.Parse(envBytes, xmlsafe.DefaultLimits)
 	if err != nil {
 		return nil, fmt.Errorf("built-in backend: %w", err)
 	}

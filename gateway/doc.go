@@ -100,9 +100,11 @@
 //	 9  RiferimentoMessaggio: names a busta this gateway sent or received, as the
 //	    profile requires (risposta: a request sent; richiesta-stato: one received)       109, 111
 //	10  expiry: Scadenza not past, OraRegistrazione within the window                    301
+//	10a attachments (SwA, multipart/related): the Body is the eGov Manifest and it
+//	    describes exactly the parts; the Richiesta part stands in for the Body           003
 //	11  payload schema: the Body is valid against the service's schema, if any           003
-//	12  signature: WS-Security verified (wssec.Verifier); from here on only the
-//	    verified header and body are used; the signed header must equal the one
+//	12  signature: WS-Security verified (wssec.Verifier), every attachment too (SwA
+//	    profile 1.1); from here on only the verified header and body are used; the signed header must equal the one
 //	    read in every field the checks used                                              117, 200, 202
 //	13  authorisation: signer and TLS client certificates belong to the sender,
 //	    the sender may consume the service                                               201
@@ -115,6 +117,10 @@
 // 200 with no body; its trace records every Eccezione it carries and the EGOV_IT_003 this
 // gateway finds when its Body is not the soap:Client "EGOV_IT_001 - Formato Busta non corretto"
 // fault (posizione ListaEccezioni/SOAPFault, .../FaultCode, .../FaultString; outcome error).
+//
+// A busta may come as SOAP with Attachments (spec §12, swa.go): the root part is the envelope the
+// stages read and the trace keeps; the signature stage verifies every part too (a changed
+// attachment is 117), and the backend gets SwA back. MaxMessage caps the whole message.
 //
 // Answers (spec §4, §10): a bare soap:Client fault when the busta cannot be read; an error busta
 // (parties swapped, RiferimentoMessaggio, ListaEccezioni; from the gateway's default identity to

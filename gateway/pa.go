@@ -13,7 +13,9 @@ import (
 	"github.com/beevik/etree"
 
 	"porta/envelope"
+	"porta/envelope/wssec"
 	"porta/internal/clip"
+	"porta/internal/swa"
 	"porta/internal/xmlsafe"
 )
 
@@ -57,6 +59,7 @@ type inbound struct {
 	parsed *envelope.ProtocolError
 	kind   kind
 	signer *x509.Certificate
+	swa    *withAttachments // SOAP with Attachments: the parts and the Manifest (swa.go); nil for text/xml
 }
 
 // stage is one step of the inbound pipeline. It returns its outcome as a value: nothing (nil, nil:
@@ -84,6 +87,7 @@ var paStages = []stage{
 	{"ListaTrasmissioni", (*Gateway).checkTransmissions, true}, // 116 ListaTrasmissioni/Trasmissione/...
 	{"RiferimentoMessaggio", (*Gateway).checkRelatesTo, true},  // 109/111 Messaggio/RiferimentoMessaggio
 	{"expiry", (*Gateway).checkExpiry, true},                   // 301 Messaggio/Scadenza
+	{"attachments", (*Gateway).checkAttachments, false},        // 003 Descrizione: the eGov Manifest of SwA
 	{"payload schema", (*Gateway).checkSchema, false},          // 003 Body
 	{"signature", (*Gateway).checkSignature, false},            // 117, 200, 202
 	{"authorisation", (*Gateway).checkAuthorisation, false},    // 201 Mittente
@@ -237,8 +241,16 @@ func bare(code envelope.Code, position, detail string) *envelope.ProtocolError {
 }
 
 func (g *Gateway) checkWellFormed(_ context.Context, in *inbound) (*reply, error) {
-	if ct := in.r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "text/xml") {
-		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+clip.Echo(ct)+": SOAP 1.1 wants text/xml")
+	ct := in.r.Header.Get("Content-Type")
+	if swa.IsMultipart(ct) {
+		// SOAP with Attachments: the envelope is the root part, and what is traced from here on.
+		root, parts, err := readMessage(in.r, in.raw)
+		if err != nil {
+			return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "SOAP with Attachments: "+err.Error())
+		}
+		in.raw, in.swa = root, &withAttachments{parts: parts}
+	} else if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "text/xml") {
+		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+clip.Echo(ct)+": SOAP 1.1 wants text/xml, or multipart/related with attachments")
 	}
 	lim := g.verifier().Limits
 	if lim == (xmlsafe.Limits{}) {
@@ -584,7 +596,11 @@ func expired(detail string) error {
 }
 
 func (g *Gateway) checkSignature(_ context.Context, in *inbound) (*reply, error) {
-	v, err := g.verifier().VerifyDocument(in.doc)
+	var atts []wssec.Attachment
+	if in.swa != nil {
+		atts = wssecAttachments(in.swa.parts)
+	}
+	v, err := g.verifier().VerifyAttachments(in.doc, atts)
 	if err != nil {
 		return nil, envelope.SecurityError(err)
 	}
@@ -600,6 +616,23 @@ func (g *Gateway) checkSignature(_ context.Context, in *inbound) (*reply, error)
 		return nil, envelope.NewError(envelope.CodeInvalidXMLSignature, "Intestazione", "the signed header differs from the one read: "+d)
 	}
 	in.h, in.body, in.signer = h, v.Body, v.Certificate
+	if in.swa != nil {
+		// The Manifest and the Richiesta part again, from what was verified.
+		cids := make([]string, len(in.swa.parts))
+		for i, p := range in.swa.parts {
+			cids[i] = p.ContentID
+		}
+		el := envelope.ManifestIn(v.Body)
+		if el == nil {
+			return nil, envelope.NewError(envelope.CodeInvalidXMLSignature, "Descrizione", "the signed Body holds no eGov Manifest")
+		}
+		if in.swa.manifest, err = envelope.ParseManifest(el, cids); err != nil {
+			return nil, err
+		}
+		if in.body, err = g.requestBody(in); err != nil {
+			return nil, err
+		}
+	}
 	return nil, nil
 }
 

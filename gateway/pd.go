@@ -15,6 +15,7 @@ import (
 	"porta/audit"
 	"porta/envelope"
 	"porta/internal/clip"
+	"porta/internal/swa"
 	"porta/internal/xmlsafe"
 )
 
@@ -58,7 +59,9 @@ type outbound struct {
 	body     *etree.Element // its soap:Body
 	action   string
 	h        *envelope.Header
-	data     []byte             // the signed busta
+	data     []byte             // the signed busta as sent (framed by swa.Frame when it has attachments)
+	parts    []swa.Part         // the application's attachments (SwA), nil for text/xml
+	root     []byte             // with attachments: the signed root envelope, what is traced
 	traced   bool               // the step that failed traced the exchange itself (the busta went out)
 	idem     *IdempotentRequest // the request's Idempotency-Key, to be kept with it; nil = none
 	idemKept bool               // idem is kept in the store (a synchronous request), to be settled with the answer
@@ -275,11 +278,16 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 		return nil, clientErr("%v", err)
 	}
 	out.raw = raw
+	root, parts, err := readMessage(out.r, raw)
+	if err != nil {
+		return nil, clientErr("request is not acceptable SOAP with Attachments: %v", err)
+	}
+	out.parts = parts
 	lim := g.verifier().Limits
 	if lim == (xmlsafe.Limits{}) {
 		lim = xmlsafe.DefaultLimits
 	}
-	doc, err := xmlsafe.Parse(raw, lim)
+	doc, err := xmlsafe.Parse(root, lim)
 	if err != nil {
 		return nil, clientErr("request is not acceptable XML: %v", err)
 	}
@@ -288,6 +296,11 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 		return nil, clientErr("request is not a SOAP 1.1 envelope: %v", err)
 	}
 	out.body = body
+	if out.parts != nil {
+		if err := checkSwARequest(body, out.parts); err != nil {
+			return nil, err
+		}
+	}
 	s := out.service
 	out.action = out.r.PathValue("action")
 	if out.action == "" {
@@ -326,10 +339,27 @@ func (g *Gateway) signOut(_ context.Context, out *outbound) (*reply, error) {
 	if out.data != nil {
 		return nil, nil // the busta kept under an Idempotency-Key, sent again
 	}
+	if out.parts != nil {
+		manifest, parts, err := buildSwA(out.body, out.parts, len(out.raw))
+		if err != nil {
+			return nil, err
+		}
+		out.root, out.data, err = g.signSwA(envelope.NewEnvelope(out.h, manifest), parts, sizeHint(len(out.raw)))
+		return nil, err
+	}
 	busta := envelope.NewEnvelope(out.h, payload(out.body)...)
 	var err error
 	out.data, err = g.sign(busta, sizeHint(len(out.raw)))
 	return nil, err
+}
+
+// traceData is what the trace keeps of the busta sent: the signed envelope (with attachments,
+// the root part: its SignedInfo holds each attachment's digest).
+func (out *outbound) traceData() []byte {
+	if out.root != nil {
+		return out.root
+	}
+	return out.data
 }
 
 // synchronous reports whether the request is sent at once and answered with the reply: a
@@ -345,7 +375,7 @@ func (g *Gateway) traceAndQueue(ctx context.Context, out *outbound) (*reply, err
 	ctx, cancel := outliveCaller(ctx) // accepted is accepted, whether or not the application waits
 	defer cancel()
 	h := out.h
-	rec := g.record(Outbound, fnPD, h, out.data)
+	rec := g.record(Outbound, fnPD, h, out.traceData())
 	rec.Peer, rec.Outcome, rec.Application = out.provider.URL, OutcomeQueued, out.app
 	stampClient(rec, out.r)
 	expires := g.now().Add(g.opt.Expiry)
@@ -497,7 +527,7 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 	ctx, cancel := outliveCaller(ctx)
 	defer cancel()
 	h := out.h
-	recOut := g.record(Outbound, fnPD, h, out.data)
+	recOut := g.record(Outbound, fnPD, h, out.traceData())
 	recOut.Peer, recOut.Application = out.provider.URL, out.app
 	stampClient(recOut, out.r)
 	status, peerHdr, body, err := g.post(ctx, out.provider.URL, h.Action, out.data)
@@ -563,11 +593,15 @@ func (g *Gateway) post(ctx context.Context, url, action string, data []byte) (in
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.opt.PeerTimeout)
 	defer cancel()
+	ct, data := swa.Unframe(data)
+	if ct == "" {
+		ct = contentTypeSOAP
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("post to %s: %w", url, err)
 	}
-	req.Header.Set("Content-Type", contentTypeSOAP)
+	req.Header.Set("Content-Type", ct)
 	req.Header.Set("SOAPAction", `"`+action+`"`)
 	resp, err := g.peerClient().Do(req)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"porta/envelope"
+	"porta/internal/swa"
 )
 
 // The background workers: the outbox sender re-sends outbound buste until they are acknowledged
@@ -230,7 +231,8 @@ func (g *Gateway) deliverQueued(ctx context.Context, m *QueuedMessage) {
 		fail("service " + h.Service + " has no delivery endpoint in the registry")
 		return
 	}
-	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: m.Data, Attempt: max(m.Leases, 1)})
+	ct, env := swa.Unframe(m.Data)
+	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: env, ContentType: ct, Attempt: max(m.Leases, 1)})
 	if err == nil && rep.Status == http.StatusInternalServerError {
 		fail(fmt.Sprintf("the application answered with a fault: %.300s", rep.Envelope))
 		return

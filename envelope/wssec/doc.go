@@ -1,7 +1,8 @@
 // Package wssec owns WS-Security 1.0 (X.509 token profile) over a SOAP 1.1 envelope: signing
 // with XML-DSig (Signer), verifying against a policy of what must be signed and by whom
 // (Verifier, TrustStore, with caches of parsed certificates and chain checks), and the Exclusive
-// XML Canonicalization 1.0 both rest on.
+// XML Canonicalization 1.0 both rest on; with SOAP with Attachments, the attachments signed and
+// verified by reference (cid:) as the OASIS WSS SwA profile 1.1 says (swa.go).
 //
 // It must not know the eGov busta: which header blocks are signed beside the soap:Body and the
 // wsu:Timestamp is the caller's to say (Signer.Parts, Verifier.Parts), and failures are *Error

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -160,6 +161,13 @@ func (s *Signer) SignBytes(data []byte) ([]byte, error) {
 // document must not be changed afterwards; when it is written out, use CanonicalText and
 // CanonicalAttrVal (as SignBytes does) so that CR, TAB and LF survive a re-parse.
 func (s *Signer) Sign(doc *etree.Document) error {
+	return s.SignAttachments(doc, nil)
+}
+
+// SignAttachments signs doc as Sign does and, in the same SignedInfo, each of atts: a Reference
+// URI="cid:<Content-ID>" with the SwA Attachment-Content-Signature-Transform (see swa.go) and
+// SHA-256. The attachments are read, not kept.
+func (s *Signer) SignAttachments(doc *etree.Document, atts []Attachment) error {
 	env := doc.Root()
 	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != NSSOAP {
 		return errors.New("sign: the document is not a SOAP 1.1 Envelope")
@@ -301,6 +309,23 @@ func (s *Signer) Sign(doc *etree.Document) error {
 		r := etree.NewElement("ds:Reference")
 		r.CreateAttr("URI", "#"+t.id)
 		r.CreateElement("ds:Transforms").CreateElement("ds:Transform").CreateAttr("Algorithm", AlgExcC14N)
+		r.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", AlgSHA256)
+		r.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(digest))
+		si.AddChild(r)
+	}
+	seenCID := map[string]bool{}
+	for _, a := range atts {
+		if a.ContentID == "" || seenCID[a.ContentID] {
+			return fmt.Errorf("sign: attachment Content-ID %q is empty or not unique", a.ContentID)
+		}
+		seenCID[a.ContentID] = true
+		digest, err := attachmentDigest(crypto.SHA256, a)
+		if err != nil {
+			return fmt.Errorf("sign: %w", err)
+		}
+		r := etree.NewElement("ds:Reference")
+		r.CreateAttr("URI", "cid:"+url.PathEscape(a.ContentID))
+		r.CreateElement("ds:Transforms").CreateElement("ds:Transform").CreateAttr("Algorithm", AlgSwAContent)
 		r.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", AlgSHA256)
 		r.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(digest))
 		si.AddChild(r)

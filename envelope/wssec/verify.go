@@ -12,6 +12,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"math/big"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -56,6 +57,9 @@ type Verified struct {
 	Certificate *x509.Certificate
 	Created     time.Time
 	Expires     time.Time
+	// Attachments maps the Content-ID of each verified attachment to its digest (SignedInfo's
+	// DigestValue, which matched).
+	Attachments map[string][]byte
 }
 
 // Verify parses data with xmlsafe.Parse and verifies it.
@@ -167,8 +171,17 @@ type reference struct {
 	el       *etree.Element
 }
 
-// VerifyDocument verifies doc, which it does not modify.
+// VerifyDocument verifies doc, which it does not modify. A message with attachments is verified
+// with VerifyAttachments.
 func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
+	return v.VerifyAttachments(doc, nil)
+}
+
+// VerifyAttachments verifies doc, the root part of a SOAP with Attachments message, and its
+// attachments atts (see swa.go): besides what VerifyDocument requires, every attachment must be
+// referenced once as cid:<Content-ID> with the Attachment-Content-Signature-Transform, and its
+// digest must match (else Changed). Verified.Attachments then holds each attachment's digest.
+func (v *Verifier) VerifyAttachments(doc *etree.Document, atts []Attachment) (*Verified, error) {
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
@@ -279,10 +292,23 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	}
 
 	var refs []reference
+	var attRefs []attachmentRef
 	seen := map[string]bool{}
 	for _, r := range children(si, NSDSig, "Reference") {
 		uri := r.SelectAttrValue("URI", "")
 		pos := "Security/Signature/SignedInfo/Reference[" + uri + "]"
+		if strings.HasPrefix(uri, "cid:") {
+			ar, err := readAttachmentRef(r, uri, pos)
+			if err != nil {
+				return nil, err
+			}
+			if seen[uri] {
+				return nil, dsigErr(pos, "%s is referenced twice", uri)
+			}
+			seen[uri] = true
+			attRefs = append(attRefs, ar)
+			continue
+		}
 		if !strings.HasPrefix(uri, "#") || len(uri) < 2 || strings.ContainsAny(uri, "()") {
 			return nil, dsigErr(pos, "reference URI %q is not a same-document #id reference", uri)
 		}
@@ -402,6 +428,9 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	if err := checkSignature(cert.PublicKey, alg, h.Sum(nil), sigBytes); err != nil {
 		return nil, err
 	}
+	if err := checkAttachments(attRefs, atts); err != nil {
+		return nil, err
+	}
 
 	// Digests, from the canonical form of each referenced element streamed into its hash; the
 	// same walk copies the element as those canonical bytes parse, and the copies are what the
@@ -440,6 +469,12 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	}
 
 	out := &Verified{Certificate: cert, Created: created, Expires: expires, Parts: map[xml.Name]*etree.Element{}}
+	for _, r := range attRefs {
+		if out.Attachments == nil {
+			out.Attachments = map[string][]byte{}
+		}
+		out.Attachments[r.cid] = r.digest
+	}
 	var signedParts []*etree.Element
 	for _, n := range v.Parts {
 		if el := parts[n]; el != nil {
@@ -449,6 +484,54 @@ func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
 	}
 	out.Doc, out.Body = rebuild(signedParts, canon[body])
 	return out, nil
+}
+
+// readAttachmentRef reads a SignedInfo Reference to an attachment: URI cid:<Content-ID>, one
+// ds:Transform AlgSwAContent, an allowed DigestMethod and its DigestValue.
+func readAttachmentRef(r *etree.Element, uri, pos string) (attachmentRef, error) {
+	var ar attachmentRef
+	cid, err := url.PathUnescape(strings.TrimPrefix(uri, "cid:"))
+	if err != nil || cid == "" {
+		return ar, dsigErr(pos, "reference URI %q is not a cid: URL", uri)
+	}
+	ar.cid = cid
+	for _, c := range r.ChildElements() {
+		if c.NamespaceURI() != NSDSig || (c.Tag != "Transforms" && c.Tag != "DigestMethod" && c.Tag != "DigestValue") {
+			return ar, dsigErr(pos, "unexpected <%s> in Reference", c.FullTag())
+		}
+	}
+	trs, err := one(r, NSDSig, "Transforms", pos)
+	if err != nil {
+		return ar, err
+	}
+	tr := trs.ChildElements()
+	if len(tr) != 1 || tr[0].Tag != "Transform" || tr[0].NamespaceURI() != NSDSig || len(tr[0].ChildElements()) > 0 {
+		return ar, dsigErr(pos, "Transforms of an attachment must hold exactly one ds:Transform (%s), found %d elements", AlgSwAContent, len(tr))
+	}
+	if alg := tr[0].SelectAttrValue("Algorithm", ""); alg != AlgSwAContent {
+		return ar, dsigErr(pos+"/Transform", "algorithm %q is not allowed for an attachment (only %s)", alg, AlgSwAContent)
+	}
+	dm, err := one(r, NSDSig, "DigestMethod", pos)
+	if err != nil {
+		return ar, err
+	}
+	dmAlg := dm.SelectAttrValue("Algorithm", "")
+	var ok bool
+	if ar.hash, ok = digestAlgs[dmAlg]; !ok {
+		return ar, dsigErr(pos+"/DigestMethod", "digest algorithm %q is not allowed (SHA-256/384/512)", dmAlg)
+	}
+	dvEl, err := one(r, NSDSig, "DigestValue", pos)
+	if err != nil {
+		return ar, err
+	}
+	dv, err := textOf(dvEl, pos+"/DigestValue")
+	if err != nil {
+		return ar, err
+	}
+	if ar.digest, err = decodeBase64(dv); err != nil || len(ar.digest) != ar.hash.Size() {
+		return ar, dsigErr(pos+"/DigestValue", "DigestValue is not a base64 %d-byte digest", ar.hash.Size())
+	}
+	return ar, nil
 }
 
 // keyInfoCert finds the signing certificate: a wsse:SecurityTokenReference to a
