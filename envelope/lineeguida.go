@@ -164,3 +164,29 @@ func ForLineeGuida(h *Header) {
 		h.Acks[i].Time.Source = TimeSPC
 	}
 }
+
+// LineeGuidaTolerated returns err, the parse error of a busta from a Linee Guida 1.1 party,
+// without the exceptions the profile turns into an INFO: the preconditions of a Sequenza
+// (Collaborazione, 114 Sequenza; ProfiloTrasmissione with riscontro, 402), since the profile
+// ignores Sequenza altogether (401 INFO, LineeGuida). It returns nil when nothing else is left,
+// and err itself when it is not a *ProtocolError or has nothing to drop.
+func LineeGuidaTolerated(err error) error {
+	pe, ok := err.(*ProtocolError)
+	if !ok || pe.Bare {
+		return err
+	}
+	out := &ProtocolError{Bare: pe.Bare}
+	for i, x := range pe.Exceptions {
+		if (x.Code == CodeInvalidSequence && x.Position == "Sequenza") || (x.Code == CodeInvalidTransmissionAttrs && x.Position == "ProfiloTrasmissione") {
+			continue
+		}
+		out.add(x.Code, x.Severity, x.Position, pe.detail(i))
+	}
+	switch len(out.Exceptions) {
+	case 0:
+		return nil
+	case len(pe.Exceptions):
+		return err
+	}
+	return out
+}

@@ -71,6 +71,11 @@
 //	 1  well-formedness: acceptable XML (xmlsafe.Parse: no DTD, size caps)                001, bare fault
 //	 2  header: a SOAP 1.1 envelope with one eGov_IT:Intestazione the busta model
 //	    reads (actor, mustUnderstand, schema of the busta, value formats)                001 bare; 002, 1xx
+//	 2b interop: the sender's interoperability profile (spec §11, lineeguida.go): from a
+//	    Linee Guida 1.1 partner, envelope.LineeGuida's GRAVE exceptions refuse the busta
+//	    (all of them listed); its INFO ones go in the reply's ListaEccezioni (HTTP 200) or,
+//	    for a one-way, in the trace. Such a busta's Sequenza is ignored and its
+//	    duplicates always filtered                                                      1xx, 401
 //	 3  sender: Mittente is a party of the registry                                      101
 //	 4  receiver: Destinatario is a party this gateway hosts                             102
 //	 5  service and action: Servizio (of the receiver) and Azione are registered         105, 106

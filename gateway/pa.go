@@ -51,6 +51,10 @@ type inbound struct {
 	service *Service
 	kind    kind
 	signer  *x509.Certificate
+	// lineeGuida is set when the sender runs the Linee Guida 1.1 profile; notes are the INFO
+	// exceptions its busta earned (checkInterop), answered in the reply's ListaEccezioni.
+	lineeGuida bool
+	notes      []envelope.Exception
 }
 
 // stage is one step of the inbound pipeline. It returns its outcome as a value: nothing (nil, nil:
@@ -66,6 +70,7 @@ type stage struct {
 var paStages = []stage{
 	{"well-formedness", (*Gateway).checkWellFormed},     // 001, bare fault
 	{"header", (*Gateway).checkHeader},                  // 001/002 (actor, mustUnderstand), 1xx field formats
+	{"interop", (*Gateway).checkInterop},                // the sender's profile (lineeguida.go): 1xx GRAVE, INFO answered
 	{"sender", (*Gateway).checkSender},                  // 101 Mittente/IdentificativoParte
 	{"receiver", (*Gateway).checkReceiver},              // 102 Destinatario/IdentificativoParte
 	{"service and action", (*Gateway).checkService},     // 105 Servizio, 106 Azione
@@ -185,7 +190,7 @@ func (g *Gateway) checkHeader(_ context.Context, in *inbound) (*reply, error) {
 	if msg != nil {
 		in.msg, in.h, in.body = msg, msg.Header, msg.Body
 	}
-	if err != nil {
+	if err = g.tolerate(in.h, err); err != nil {
 		return nil, err
 	}
 	if in.h == nil || len(in.h.Sender) == 0 {
@@ -331,7 +336,7 @@ func (g *Gateway) checkIdentifiers(_ context.Context, in *inbound) (*reply, erro
 			return nil, envelope.NewError(envelope.CodeInvalidConversation, "Collaborazione", "Collaborazione must equal RiferimentoMessaggio, the request's identifier")
 		}
 	}
-	if h.Sequence > 0 && h.Conversation == "" {
+	if h.Sequence > 0 && h.Conversation == "" && !in.lineeGuida { // Linee Guida: Sequenza ignored (401 INFO)
 		return nil, envelope.NewError(envelope.CodeInvalidSequence, "Sequenza", "Sequenza without Collaborazione")
 	}
 	return nil, nil
@@ -414,7 +419,7 @@ func (g *Gateway) checkSignature(_ context.Context, in *inbound) (*reply, error)
 		return nil, envelope.NewError(envelope.CodeSecurityPolicy, "Intestazione", "the busta header is not signed")
 	}
 	h, err := envelope.ParseHeader(intestazione)
-	if err != nil {
+	if err = g.tolerate(h, err); err != nil {
 		return nil, err
 	}
 	if d := headerDiff(in.h, h); d != "" {
@@ -507,10 +512,11 @@ func belongsTo(cert *x509.Certificate, p *Party) bool {
 }
 
 // filtersDuplicates reports whether a copy of the busta is refused (or, one-way with riscontro,
-// answered again without delivery): the sender asks for inoltro ALPIUUNAVOLTA, or the service
-// filters duplicates whatever the sender asks.
+// answered again without delivery): the sender asks for inoltro ALPIUUNAVOLTA, the service
+// filters duplicates whatever the sender asks, or the sender runs the Linee Guida 1.1 profile
+// (which always filters, spec §11).
 func (in *inbound) filtersDuplicates() bool {
-	return (in.h.Transmission != nil && in.h.Transmission.AtMostOnce) || (in.service != nil && in.service.FilterDuplicates)
+	return in.lineeGuida || (in.h.Transmission != nil && in.h.Transmission.AtMostOnce) || (in.service != nil && in.service.FilterDuplicates)
 }
 
 func (g *Gateway) checkDuplicate(ctx context.Context, in *inbound) (*reply, error) {

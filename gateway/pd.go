@@ -438,6 +438,7 @@ func (g *Gateway) buildHeader(ctx context.Context, r *http.Request, out *outboun
 		}
 		h.Sequence = n
 	}
+	conform(h, out.provider)
 	return h, nil
 }
 
@@ -496,6 +497,7 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 	recOut.Outcome = OutcomeSent
 	recIn := g.record(Inbound, fnPD, ans.h, body)
 	recIn.Transaction, recIn.Peer, recIn.Outcome, recIn.HTTPStatus, recIn.Signer = h.ID, out.provider.URL, OutcomeReceived, status, fingerprint(ans.signer)
+	recIn.Exceptions = ans.h.Exceptions // a Linee Guida partner's INFO exceptions, traced
 	if err := g.store.Trace(ctx, recOut, recIn); err != nil {
 		return nil, err
 	}
