@@ -125,7 +125,7 @@ func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*
 	if err != nil {
 		return nil, err
 	}
-	in.replyFor(rh)
+	g.replyFor(in, rh)
 	status := http.StatusOK
 	if bodyFault(rbody) != nil {
 		status = http.StatusInternalServerError
@@ -316,7 +316,7 @@ func (g *Gateway) ricevuta(ctx context.Context, in *inbound) (*envelope.Header, 
 	if req.Transmission != nil && req.Transmission.AckRequested {
 		h.Acks = []envelope.Ack{{ID: req.ID, Time: req.Time}}
 	}
-	in.replyFor(h)
+	g.replyFor(in, h)
 	return h, envelope.NewEnvelope(h), nil
 }
 

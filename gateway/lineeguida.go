@@ -17,7 +17,10 @@ import (
 //     duplicates are always filtered (filtersDuplicates);
 //   - the answer (a synchronous reply, a ricevuta) carries the INFO exceptions in its
 //     ListaEccezioni with HTTP 200 (replyFor); a one-way's are in its trace record only;
-//   - every busta to such a party, from the PD or as a reply, obeys the profile (conform).
+//   - every busta to or from such a party, from the PD or as a reply, obeys the profile
+//     (conform, replyFor);
+//   - a reply from such a party is checked by the same rules (checkReplyProfile), and the INFO
+//     exceptions of any reply are traced with it.
 
 // lineeGuida reports whether the party runs the Linee Guida 1.1 profile.
 func lineeGuida(p *Party) bool { return p != nil && p.Interop == envelope.InteropLineeGuida }
@@ -48,20 +51,39 @@ func (in *inbound) sequence() int {
 }
 
 // replyFor finishes h, the header of a busta answering in (a synchronous reply or a ricevuta): the
-// INFO exceptions of a Linee Guida sender in its ListaEccezioni, and the profile's rules.
-func (in *inbound) replyFor(h *envelope.Header) {
-	if !in.lineeGuida {
-		return
+// INFO exceptions of a Linee Guida sender in its ListaEccezioni, and the profile's rules when
+// either end runs it.
+func (g *Gateway) replyFor(in *inbound, h *envelope.Header) {
+	if in.lineeGuida {
+		h.Exceptions = append(h.Exceptions, in.notes...)
 	}
-	h.Exceptions = append(h.Exceptions, in.notes...)
-	envelope.ForLineeGuida(h)
-}
-
-// conform makes h, a busta this gateway sends to the party to, obey that party's profile.
-func conform(h *envelope.Header, to *Party) {
-	if lineeGuida(to) {
+	us, _ := g.dir.Party(senderOf(h))
+	if in.lineeGuida || lineeGuida(us) {
 		envelope.ForLineeGuida(h)
 	}
+}
+
+// conform makes h, a busta this gateway sends for the party from to the party to, obey the
+// profile of either: a Linee Guida party's own buste follow its profile too.
+func conform(h *envelope.Header, from, to *Party) {
+	if lineeGuida(from) || lineeGuida(to) {
+		envelope.ForLineeGuida(h)
+	}
+}
+
+// checkReplyProfile applies the profile of the party that answered (h, a verified reply busta
+// that is no fault) on receipt, as the PA does for requests: a Linee Guida partner's GRAVE
+// deviations make the reply invalid; its INFO ones are traced with it by the callers.
+func (g *Gateway) checkReplyProfile(h *envelope.Header) error {
+	p, ok := g.dir.Party(senderOf(h))
+	if !ok || !lineeGuida(p) {
+		return nil
+	}
+	grave, _ := envelope.LineeGuida(h)
+	if perr := envelope.LineeGuidaError(grave); perr != nil {
+		return &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the reply of " + p.Name + " breaks its Linee Guida 1.1 profile", Err: perr}
+	}
+	return nil
 }
 
 // tolerate applies the profile of h's sender to err, the error of reading h (the header stage,

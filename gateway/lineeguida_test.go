@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"reflect"
 	"strings"
@@ -251,5 +252,30 @@ func TestLineeGuidaInfoTraced(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("traced reply exceptions %+v, want %+v", got, want)
+	}
+}
+
+// TestLineeGuidaReplyChecked: a reply from a Linee Guida partner is held to its profile like a
+// request (a GRAVE deviation makes it invalid); other partners' replies are not.
+func TestLineeGuidaReplyChecked(t *testing.T) {
+	n := lgNetwork(t)
+	reply := func(from string, src string) *envelope.Header {
+		return &envelope.Header{
+			Sender: []envelope.Party{{Type: "SPC", Name: from}}, Receiver: envelope.Party{Type: "SPC", Name: min_},
+			Profile: envelope.Sync, ServiceType: "SPC", Service: "Anagrafe", Action: "Consulta",
+			ID: from + "_" + from + "SPCoopIT_0000001_2026-12-03_10:00", Time: envelope.Timestamp{Time: time.Now(), Source: src},
+			RelatesTo: min_ + "_" + min_ + "SPCoopIT_0000001_2026-12-03_10:00", Transmission: &envelope.Transmission{AtMostOnce: true},
+		}
+	}
+	if err := n.min.g.checkReplyProfile(reply(prov, envelope.TimeSPC)); err != nil {
+		t.Errorf("conforming reply: %v", err)
+	}
+	err := n.min.g.checkReplyProfile(reply(prov, envelope.TimeLocal))
+	var ae *AppError
+	if !errors.As(err, &ae) || ae.Reason != ReasonPeerReplyInvalid || !strings.Contains(ae.Error(), "Messaggio/OraRegistrazione/tempo") {
+		t.Errorf("reply with tempo EGOV_IT_Locale: %v", err)
+	}
+	if err := n.min.g.checkReplyProfile(reply(min_, envelope.TimeLocal)); err != nil {
+		t.Errorf("a plain eGov partner's reply: %v", err)
 	}
 }

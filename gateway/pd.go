@@ -438,7 +438,7 @@ func (g *Gateway) buildHeader(ctx context.Context, r *http.Request, out *outboun
 		}
 		h.Sequence = n
 	}
-	conform(h, out.provider)
+	conform(h, out.consumer, out.provider)
 	return h, nil
 }
 
@@ -625,6 +625,9 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	}
 	if h.RelatesTo != req.ID && !acks(h, req.ID) {
 		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply answers %q, not the request %s", h.RelatesTo, req.ID)}
+	}
+	if err := g.checkReplyProfile(h); err != nil {
+		return a, err
 	}
 	return a, nil
 }
