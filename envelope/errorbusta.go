@@ -21,6 +21,9 @@ const (
 // Guida 1.1 reading (spec §11): a list of INFO and LIEVE exceptions only, with a Body that holds
 // no Fault, is an ordinary busta and needs no fault.
 func CheckErrorBusta(h *Header, body *etree.Element, lenient bool) []Exception {
+	if lenient && NotesOnly(h, body) {
+		return nil
+	}
 	if h == nil || len(h.Exceptions) == 0 {
 		return nil
 	}
@@ -72,4 +75,22 @@ func severe(exc []Exception) bool {
 		}
 	}
 	return false
+}
+
+// NotesOnly reports whether a busta carrying a ListaEccezioni is, under the Linee Guida 1.1
+// reading (spec §11), an ordinary busta with notes: every exception INFO or LIEVE, and a Body
+// with no SOAP Fault. Such a busta is delivered like any other; under eGov 1.1 it is an error
+// busta.
+func NotesOnly(h *Header, body *etree.Element) bool {
+	if h == nil || len(h.Exceptions) == 0 || severe(h.Exceptions) {
+		return false
+	}
+	if body != nil {
+		for _, c := range body.ChildElements() {
+			if c.Tag == "Fault" && c.NamespaceURI() == NSSOAP {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -26,7 +26,7 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	h := in.h
 	g.takeAcks(ctx, h)
 	recIn := g.record(Inbound, fnPA, h, in.raw)
-	recIn.Peer, recIn.Signer, recIn.Outcome = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeReceived
+	recIn.Peer, recIn.Signer, recIn.Outcome, recIn.Exceptions = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeReceived, in.notes
 	stampClient(recIn, in.r)
 	switch in.kind {
 	case kindService:
@@ -51,7 +51,7 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 		return nil, err
 	}
 	m := &QueuedMessage{
-		ID: h.ID, Party: h.Receiver.Name, Service: h.Service, Conversation: h.Conversation, Sequence: h.Sequence,
+		ID: h.ID, Party: h.Receiver.Name, Service: h.Service, Conversation: h.Conversation, Sequence: in.sequence(),
 		Data: data, Header: h, Created: g.now(), Expires: g.now().Add(g.opt.Window),
 	}
 	var answer *etree.Document
@@ -60,7 +60,7 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	case in.kind == kindOneWay && h.Transmission != nil && h.Transmission.AckRequested:
 		ah, answer, err = g.riscontro(ctx, h)
 	case in.kind == kindRequest || in.kind == kindResponse:
-		ah, answer, err = g.ricevuta(ctx, h, in.service)
+		ah, answer, err = g.ricevuta(ctx, in)
 	}
 	if err != nil {
 		return nil, err
@@ -155,6 +155,7 @@ func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*
 	if err != nil {
 		return nil, err
 	}
+	g.replyFor(in, rh)
 	status := http.StatusOK
 	if bodyFault(rbody) != nil {
 		status = http.StatusInternalServerError
@@ -338,7 +339,8 @@ func (g *Gateway) riscontro(ctx context.Context, req *envelope.Header) (*envelop
 
 // ricevuta is the synchronous receipt of an asynchronous request or risposta. For an asymmetric
 // request it names the correlated service the status is asked on.
-func (g *Gateway) ricevuta(ctx context.Context, req *envelope.Header, s *Service) (*envelope.Header, *etree.Document, error) {
+func (g *Gateway) ricevuta(ctx context.Context, in *inbound) (*envelope.Header, *etree.Document, error) {
+	req, s := in.h, in.service
 	h, err := g.replyHeader(ctx, req, true)
 	if err != nil {
 		return nil, nil, err
@@ -352,6 +354,7 @@ func (g *Gateway) ricevuta(ctx context.Context, req *envelope.Header, s *Service
 	if req.Transmission != nil && req.Transmission.AckRequested {
 		h.Acks = []envelope.Ack{{ID: req.ID, Time: req.Time}}
 	}
+	g.replyFor(in, h)
 	return h, envelope.NewEnvelope(h), nil
 }
 

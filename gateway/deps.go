@@ -20,6 +20,9 @@ type Party struct {
 	PortID string // identificativo porta, the second part of its identifiers
 	URL    string // its Porta Applicativa (inbound) URL
 	Certs  []*x509.Certificate
+	// Interop is the party's interoperability profile: what it may send us and what we send it
+	// (spec §11; "" is envelope.InteropEGov).
+	Interop envelope.Interop
 }
 
 // Service is an agreement (accordo di servizio parte specifica) as the gateway needs it.

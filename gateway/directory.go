@@ -28,7 +28,7 @@ func NewDirectory(reg *registry.Registry, builtins map[string]Backend, timeout t
 		backends: map[[2]string]Backend{},
 	}
 	for _, p := range reg.Parties() {
-		d.parties[p.Name] = &Party{Name: p.Name, Type: p.Type, PortID: p.PortID, URL: p.URL, Certs: p.Certs}
+		d.parties[p.Name] = &Party{Name: p.Name, Type: p.Type, PortID: p.PortID, URL: p.URL, Certs: p.Certs, Interop: p.Interop}
 	}
 	clients := map[any]*http.Client{}
 	for _, s := range reg.Services() {

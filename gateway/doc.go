@@ -88,6 +88,11 @@
 //	 2  header: a SOAP 1.1 envelope with one attempted eGov header (the eGov actor or
 //	    namespace) the busta model reads (name, namespace, qualified actor and
 //	    mustUnderstand, schema of the busta, value formats, indirizzoTelematico URLs)    001 bare; 001, 002, 1xx
+//	 2b interop: the sender's interoperability profile (spec §11, lineeguida.go): from a
+//	    Linee Guida 1.1 partner, envelope.LineeGuida's GRAVE exceptions refuse the busta
+//	    (all of them listed); its INFO ones go in the reply's ListaEccezioni (HTTP 200) or,
+//	    for a one-way, in the trace. Such a busta's Sequenza is ignored and its
+//	    duplicates always filtered                                                      1xx, 401
 //	 3  sender: Mittente is a party of the registry, with its registered tipo            101
 //	 4  receiver: Destinatario is a party this gateway hosts, with its registered tipo   102
 //	 5  service and action: Servizio (of the receiver) and Azione are registered         105, 106

@@ -57,9 +57,15 @@ type inbound struct {
 	// parsed is what the busta model reported reading the header (nil when nothing): the later
 	// header stages do not report again what it already did.
 	parsed *envelope.ProtocolError
+	// found is the header problems the collect stages gathered so far (see paStages).
+	found  *envelope.ProtocolError
 	kind   kind
 	signer *x509.Certificate
 	swa    *withAttachments // SOAP with Attachments: the parts and the Manifest (swa.go); nil for text/xml
+	// lineeGuida is set when the sender runs the Linee Guida 1.1 profile; notes are the INFO
+	// exceptions its busta earned (checkInterop), answered in the reply's ListaEccezioni.
+	lineeGuida bool
+	notes      []envelope.Exception
 }
 
 // stage is one step of the inbound pipeline. It returns its outcome as a value: nothing (nil, nil:
@@ -79,6 +85,7 @@ type stage struct {
 var paStages = []stage{
 	{"well-formedness", (*Gateway).checkWellFormed, false},     // 001, bare fault
 	{"header", (*Gateway).checkHeader, true},                   // 001/002 (actor, mustUnderstand, namespace), 1xx field formats
+	{"interop", (*Gateway).checkInterop, true},                 // the sender's profile (lineeguida.go): 1xx GRAVE, INFO answered
 	{"sender", (*Gateway).checkSender, true},                   // 101 Mittente/IdentificativoParte[/tipo]
 	{"receiver", (*Gateway).checkReceiver, true},               // 102 Destinatario/IdentificativoParte[/tipo]
 	{"service and action", (*Gateway).checkService, true},      // 105 Servizio, 106 Azione
@@ -117,22 +124,21 @@ func (g *Gateway) pa(ctx context.Context, in *inbound) *reply {
 	if err != nil {
 		return g.refuse(ctx, in, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error()), "")
 	}
-	var found *envelope.ProtocolError // the header problems gathered so far
 	for _, s := range paStages {
-		if found != nil && !s.collect {
-			return g.refuse(ctx, in, found, "")
+		if in.found != nil && !s.collect {
+			return g.refuse(ctx, in, in.found, "")
 		}
 		rep, err := s.run(g, ctx, in)
 		if perr, ok := collectable(s, in, err); ok {
-			found = mergeProblems(found, perr)
+			in.found = mergeProblems(in.found, perr)
 			continue
 		}
 		if rep, done := g.stageOutcome(ctx, in, s, rep, err); done {
 			return rep
 		}
 	}
-	if found != nil {
-		return g.refuse(ctx, in, found, "")
+	if in.found != nil {
+		return g.refuse(ctx, in, in.found, "")
 	}
 	// A busta that passed is handled to the end whether or not its sender still waits: a delivery
 	// under way finishes and is traced as what it was, not as a failure.
@@ -174,14 +180,17 @@ func mergeProblems(found, perr *envelope.ProtocolError) *envelope.ProtocolError 
 	return found
 }
 
-// reported reports whether the busta model already reported a problem at posizione pos or under it.
+// reported reports whether the busta model or a collect stage already reported a problem at
+// posizione pos or under it, so that no problem is reported twice.
 func (in *inbound) reported(pos string) bool {
-	if in.parsed == nil {
-		return false
-	}
-	for _, x := range in.parsed.Exceptions {
-		if x.Position == pos || strings.HasPrefix(x.Position, pos+"/") {
-			return true
+	for _, e := range []*envelope.ProtocolError{in.parsed, in.found} {
+		if e == nil {
+			continue
+		}
+		for _, x := range e.Exceptions {
+			if x.Position == pos || strings.HasPrefix(x.Position, pos+"/") {
+				return true
+			}
 		}
 	}
 	return false
@@ -272,7 +281,7 @@ func (g *Gateway) checkHeader(_ context.Context, in *inbound) (*reply, error) {
 	if msg != nil {
 		in.msg, in.h, in.body = msg, msg.Header, msg.Body
 	}
-	if err != nil {
+	if err = g.tolerate(in.h, err); err != nil {
 		var perr *envelope.ProtocolError
 		if errors.As(err, &perr) {
 			in.parsed = perr
@@ -325,7 +334,10 @@ func (g *Gateway) checkReceiver(_ context.Context, in *inbound) (*reply, error) 
 
 func (g *Gateway) checkService(_ context.Context, in *inbound) (*reply, error) {
 	h := in.h
-	if len(h.Exceptions) > 0 || (h.Profile == envelope.ProfileNone && h.Service == "") {
+	// From a Linee Guida 1.1 partner, a busta whose exceptions are all notes (INFO, LIEVE) and
+	// whose Body holds no Fault is an ordinary one (spec §11).
+	errorBusta := len(h.Exceptions) > 0 && !(in.lineeGuida && in.msg != nil && envelope.NotesOnly(h, in.msg.Body))
+	if errorBusta || (h.Profile == envelope.ProfileNone && h.Service == "") {
 		// A busta di servizio; an error busta is one too, whatever service it names: it answers
 		// a busta, is checked (CheckErrorBusta) and traced, and is never delivered (spec §10).
 		in.kind = kindService
@@ -448,7 +460,7 @@ func (g *Gateway) checkIdentifiers(_ context.Context, in *inbound) (*reply, erro
 			return nil, envelope.NewError(envelope.CodeInvalidConversation, "Collaborazione", "Collaborazione must equal RiferimentoMessaggio, the request's identifier")
 		}
 	}
-	if h.Sequence > 0 && h.Conversation == "" {
+	if h.Sequence > 0 && h.Conversation == "" && !in.lineeGuida { // Linee Guida: Sequenza ignored (401 INFO)
 		return nil, envelope.NewError(envelope.CodeInvalidSequence, "Sequenza", "Sequenza without Collaborazione")
 	}
 	return nil, nil
@@ -609,7 +621,7 @@ func (g *Gateway) checkSignature(_ context.Context, in *inbound) (*reply, error)
 		return nil, envelope.NewError(envelope.CodeSecurityPolicy, "Intestazione", "the busta header is not signed")
 	}
 	h, err := envelope.ParseHeader(intestazione)
-	if err != nil {
+	if err = g.tolerate(h, err); err != nil {
 		return nil, err
 	}
 	if d := headerDiff(in.h, h); d != "" {
@@ -719,10 +731,11 @@ func belongsTo(cert *x509.Certificate, p *Party) bool {
 }
 
 // filtersDuplicates reports whether a copy of the busta is refused (or, one-way with riscontro,
-// answered again without delivery): the sender asks for inoltro ALPIUUNAVOLTA, or the service
-// filters duplicates whatever the sender asks.
+// answered again without delivery): the sender asks for inoltro ALPIUUNAVOLTA, the service
+// filters duplicates whatever the sender asks, or the sender runs the Linee Guida 1.1 profile
+// (which always filters, spec §11).
 func (in *inbound) filtersDuplicates() bool {
-	return (in.h.Transmission != nil && in.h.Transmission.AtMostOnce) || (in.service != nil && in.service.FilterDuplicates)
+	return in.lineeGuida || (in.h.Transmission != nil && in.h.Transmission.AtMostOnce) || (in.service != nil && in.service.FilterDuplicates)
 }
 
 // checkDuplicate is the replay cache. A synchronous request or a richiesta-stato is delivered at

@@ -506,6 +506,7 @@ func (g *Gateway) buildHeader(ctx context.Context, r *http.Request, out *outboun
 		}
 		h.Sequence = n
 	}
+	conform(h, out.consumer, out.provider)
 	return h, nil
 }
 
@@ -564,6 +565,7 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 	recOut.Outcome = OutcomeSent
 	recIn := g.record(Inbound, fnPD, ans.h, body)
 	recIn.Transaction, recIn.Peer, recIn.Outcome, recIn.HTTPStatus, recIn.Signer = h.ID, out.provider.URL, OutcomeReceived, status, fingerprint(ans.signer)
+	recIn.Exceptions = ans.h.Exceptions // a Linee Guida partner's INFO exceptions, traced
 	if err := g.store.Trace(ctx, recOut, recIn); err != nil {
 		return nil, err
 	}
@@ -695,6 +697,9 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	}
 	if h.RelatesTo != req.ID && !acks(h, req.ID) {
 		return a, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the reply answers %q, not the request %s", clip.Echo(h.RelatesTo), req.ID)}
+	}
+	if err := g.checkReplyProfile(h); err != nil {
+		return a, err
 	}
 	return a, nil
 }

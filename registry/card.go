@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"porta/envelope"
 )
 
 // Card is a party card (party.yaml): the public face of a hosted party that another gateway
@@ -20,8 +22,11 @@ type Card struct {
 	Type   string
 	PortID string
 	URL    string // its Porta Applicativa
-	Certs  []*x509.Certificate
-	CA     []*x509.Certificate // optional
+	// Interop is its interoperability profile (spec §11): a peer checks its buste and builds the
+	// ones it sends to it by these rules.
+	Interop envelope.Interop
+	Certs   []*x509.Certificate
+	CA      []*x509.Certificate // optional
 }
 
 // Marshal returns the card as commented YAML.
@@ -39,6 +44,7 @@ func (c *Card) Marshal() []byte {
 	add("type", c.Type, 0)
 	add("port_id", c.PortID, 0)
 	add("url", c.URL, 0)
+	add("profile", string(orEGov(c.Interop)), 0)
 	add("certificate", string(EncodeCertsPEM(c.Certs...)), yaml.LiteralStyle)
 	if len(c.CA) > 0 {
 		add("ca", string(EncodeCertsPEM(c.CA...)), yaml.LiteralStyle)
@@ -69,7 +75,7 @@ func ReadCard(path string, now time.Time) (*Card, error) {
 	if len(doc.Content) == 0 {
 		return nil, Problems{{File: path, Msg: "empty party card"}}
 	}
-	m, ok := d.Fields(doc.Content[0], "a party card", "name", "type", "port_id", "url", "certificate", "ca")
+	m, ok := d.Fields(doc.Content[0], "a party card", "name", "type", "port_id", "url", "profile", "certificate", "ca")
 	if !ok {
 		return nil, rep.probs
 	}
@@ -77,7 +83,7 @@ func ReadCard(path string, now time.Time) (*Card, error) {
 	b := &builder{reporter: rep, opts: Options{Now: func() time.Time { return now }, ExpiryWarning: 30 * 24 * time.Hour},
 		r: &Registry{parties: map[string]*Party{}, certOwner: map[string]*Party{}}}
 	entry := &yaml.Node{Kind: yaml.MappingNode, Line: doc.Content[0].Line}
-	for _, k := range []string{"name", "type", "port_id", "url", "certificate", "ca"} {
+	for _, k := range []string{"name", "type", "port_id", "url", "profile", "certificate", "ca"} {
 		v, ok := m[k]
 		if !ok {
 			continue
@@ -96,12 +102,20 @@ func ReadCard(path string, now time.Time) (*Card, error) {
 		return nil, errs
 	}
 	p := b.r.partyList[0]
-	return &Card{Name: p.Name, Type: p.Type, PortID: p.PortID, URL: p.URL, Certs: p.Certs, CA: p.CA}, nil
+	return CardOf(p), nil
 }
 
 // CardOf returns the card of a party.
 func CardOf(p *Party) *Card {
-	return &Card{Name: p.Name, Type: p.Type, PortID: p.PortID, URL: p.URL, Certs: p.Certs, CA: p.CA}
+	return &Card{Name: p.Name, Type: p.Type, PortID: p.PortID, URL: p.URL, Interop: orEGov(p.Interop), Certs: p.Certs, CA: p.CA}
+}
+
+// orEGov is ip, or the default profile when ip is unset.
+func orEGov(ip envelope.Interop) envelope.Interop {
+	if ip == "" {
+		return envelope.InteropEGov
+	}
+	return ip
 }
 
 // AddOutcome says what AddParty did.
@@ -272,6 +286,8 @@ func sameParty(n *yaml.Node, c *Card, dir string, now time.Time) (bool, string) 
 		return false, fmt.Sprintf("port_id (%s, the card says %s)", p.PortID, c.PortID)
 	case p.URL != c.URL:
 		return false, fmt.Sprintf("url (%s, the card says %s)", p.URL, c.URL)
+	case orEGov(p.Interop) != orEGov(c.Interop):
+		return false, fmt.Sprintf("profile (%s, the card says %s)", orEGov(p.Interop), orEGov(c.Interop))
 	case !sameCerts(p.Certs, c.Certs):
 		return false, "certificate"
 	case !sameCerts(p.CA, c.CA):
@@ -313,6 +329,9 @@ func cardNode(c *Card) *yaml.Node {
 	add("type", scalar(c.Type))
 	add("port_id", scalar(c.PortID))
 	add("url", scalar(c.URL))
+	if ip := orEGov(c.Interop); ip != envelope.InteropEGov {
+		add("profile", scalar(string(ip))) // the default is left implicit, as in a hand-written registry
+	}
 	add("certificates", pemList(c.Certs))
 	if len(c.CA) > 0 {
 		add("ca", pemList(c.CA))

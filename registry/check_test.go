@@ -232,6 +232,58 @@ applications:
 			"registry.yaml:21: application \"Altro\" has no credentials; add username and password_hash, or certificate: {fingerprint: ...}"}},
 		{"include missing", "include: [more.yaml]\n" + head, time.Time{}, []string{
 			"registry.yaml:1: include \"DIR/more.yaml\": no such file or directory; fix the path (it is relative to DIR)"}},
+		{"unknown interoperability profile", head + `  - name: Regione
+    url: https://regione.example/pa
+    profile: lineeguida
+    certificates: [rsa.pem]
+`, time.Time{}, []string{
+			"registry.yaml:10: party \"Regione\": profile \"lineeguida\" is not one of egov-1.1, linee-guida-1.1 (the interoperability profile; egov-1.1 is the default)"}},
+		{"Linee Guida party of another type", head + `  - name: Regione
+    type: TEST
+    url: https://regione.example/pa
+    profile: linee-guida-1.1
+    certificates: [rsa.pem]
+`, time.Time{}, []string{
+			"registry.yaml:9: party \"Regione\": type TEST cannot be used with profile linee-guida-1.1, whose buste name SPC parties only; set type: SPC, or profile: egov-1.1"}},
+		{"Linee Guida partner of a service with acknowledgement", head + `  - name: Regione
+    url: https://regione.example/pa
+    profile: linee-guida-1.1
+    certificates: [rsa.pem]
+services:
+  - provider: Provincia
+    name: Comunicazione
+    profile: oneway
+    filter_duplicates: true
+    ack: true
+    actions: [Invia]
+    consumers: [Ministero, Regione]
+    delivery: adapter:comunicazione
+  - provider: Regione
+    name: Elenco
+    type: URL
+    profile: oneway
+    filter_duplicates: true
+    ack: true
+    in_order: true
+    actions: [Invia]
+    consumers: [Provincia]
+`, time.Time{}, []string{
+			"registry.yaml:17: service \"Comunicazione\" of \"Provincia\": ack: true asks for a riscontro (confermaRicezione), which the linee-guida-1.1 profile of party \"Regione\" forbids; remove it (towards such a party duplicates are always filtered and the transport answer confirms delivery)",
+			"registry.yaml:23: service \"Elenco\" of \"Regione\": type URL cannot be used with the linee-guida-1.1 profile of party \"Regione\", whose buste name SPC services only; set type: SPC",
+			"registry.yaml:27: service \"Elenco\" of \"Regione\": in_order needs a riscontro (confermaRicezione), which the linee-guida-1.1 profile of party \"Regione\" forbids; remove it (towards such a party duplicates are always filtered and the transport answer confirms delivery)"}},
+		{"Linee Guida partner without acknowledgement", head + `  - name: Regione
+    url: https://regione.example/pa
+    profile: linee-guida-1.1
+    certificates: [rsa.pem]
+services:
+  - provider: Provincia
+    name: Comunicazione
+    profile: oneway
+    filter_duplicates: true
+    actions: [Invia]
+    consumers: [Regione]
+    delivery: adapter:comunicazione
+`, time.Time{}, nil},
 		{"wrong shapes", head + `services:
   - SAP
   - provider: Provincia

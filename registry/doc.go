@@ -22,6 +22,7 @@
 //	    type: SPC                         # SPC (default), TEST or AOO
 //	    port_id: ProvinciaSPCoopIT        # default <name>SPCoopIT (PDD<name> for AOO)
 //	    url: https://pdd.provincia.example:8443/pa   # its Porta Applicativa
+//	    profile: egov-1.1                 # egov-1.1 (default) or linee-guida-1.1: see below
 //	    hosted: true                      # this gateway is its porta di dominio
 //	    certificates:                     # several allowed, for rollover
 //	      - file: cert.pem                # or: - pem: | -----BEGIN CERTIFICATE----- ...
@@ -61,6 +62,16 @@
 //	      - {consumer: Provincia, provider: Ministero, service: SAP}
 //
 // Delivery may also be written as a single string: "adapter:anagrafe" or a URL.
+//
+// # Interoperability profiles
+//
+// A party's profile says which rules its buste follow (spec §11): egov-1.1, the busta as
+// specified, or linee-guida-1.1, CNIPA's Linee Guida 1.1 (tipo SPC everywhere, OraRegistrazione
+// from the SPC clock, ProfiloTrasmissione without riscontro, duplicates always filtered). The
+// gateway checks what it receives from a party, and builds what it sends to it, by that party's
+// profile (envelope.LineeGuida); the party card carries it. Check refuses a Linee Guida party of
+// another type than SPC, and a service between such a party and anyone that is not of type SPC or
+// asks for ack or in_order.
 //
 // # Certificates
 //

@@ -232,7 +232,7 @@ func yamlErrLine(err error) (int, string) {
 }
 
 func (b *builder) party(d *decoder, n *yaml.Node) {
-	m, ok := d.Fields(n, "a party", "name", "type", "port_id", "url", "hosted", "certificates", "ca")
+	m, ok := d.Fields(n, "a party", "name", "type", "port_id", "url", "profile", "hosted", "certificates", "ca")
 	if !ok {
 		return
 	}
@@ -259,6 +259,7 @@ func (b *builder) party(d *decoder, n *yaml.Node) {
 		d.errf(d.File, m["port_id"].Line, "%s: port_id %q must be letters and digits only (it forms eGov identifiers)", what, p.PortID)
 	}
 	p.URL = d.Str(m, "url", what)
+	p.Interop = b.interop(d, m, what, p.Type)
 	p.Hosted = d.Bool(m, "hosted", what)
 	if p.URL == "" && !p.Hosted {
 		d.errf(d.File, n.Line, "%s has no url; add url: https://HOST:PORT/pa, its Porta Applicativa", what)
@@ -746,6 +747,7 @@ func (b *builder) checkService(s *Service) {
 			b.at(line("delivery"), "%s is provided by remote party %q: its gateway delivers it; remove delivery", what, s.Provider)
 		}
 	}
+	b.checkInterop(s, line)
 	// Flags.
 	if s.InOrder && !(s.FilterDuplicates && s.Ack) {
 		b.at(line("in_order"), "%s: in_order needs filter_duplicates: true and ack: true (Sequenza requires inoltro EGOV_IT_ALPIUUNAVOLTA and confermaRicezione)", what)

@@ -29,7 +29,10 @@ type Party struct {
 	// certificate is the party's when it is one of these (Owns).
 	Certs []*x509.Certificate
 	CA    []*x509.Certificate // optional issuers, added to the TLS trust pool
-	Pos   Pos
+	// Interop is the party's interoperability profile (profile: egov-1.1 or linee-guida-1.1, spec
+	// §11): the rules its buste are checked by, and the buste sent to it are built by.
+	Interop envelope.Interop
+	Pos     Pos
 }
 
 // Owns reports whether cert is one of the party's certificates (compared by SHA-256 fingerprint).

@@ -118,6 +118,24 @@ const (
 	Ente        = "Ente"
 )
 
+// ProfileLineeGuida is the registry's spelling of the Linee Guida 1.1 interoperability profile
+// (a party's profile:, spec §11); every other party runs the default, egov-1.1.
+const ProfileLineeGuida = "linee-guida-1.1"
+
+// lineeGuida are the parties that run the Linee Guida 1.1 profile: Europass, which receives the
+// CVs, and INPS, which sends its list of recipients. Their one-way services have no riscontro
+// (the profile has none): delivery rests on the transport answer and the duplicate filter.
+var lineeGuida = map[string]bool{Europass: true, INPS: true}
+
+// PartyProfile returns the interoperability profile of a party of the network, as its registry
+// entry spells it.
+func PartyProfile(party string) string {
+	if lineeGuida[party] {
+		return ProfileLineeGuida
+	}
+	return "egov-1.1"
+}
+
 // Services is the network's services; the worker documents first, in the order porta sil send
 // sends them and porta demo reports them.
 var Services = []*Service{
@@ -183,7 +201,7 @@ var Services = []*Service{
 				return (&candidatura.Builder{Validator: o.Validator, Now: o.now(), Intermediary: o.Intermediary, Validity: validity}).Document(w)
 			},
 		}},
-	{Name: "CVEuropass", Providers: []string{Europass}, Consumers: []string{Provincia}, Profile: "oneway", OneWayAck: true,
+	{Name: "CVEuropass", Providers: []string{Europass}, Consumers: []string{Provincia}, Profile: "oneway", // Europass: Linee Guida, no riscontro
 		Actions: []string{"invioEuropass"}, Schema: europass.Schema, WSDL: "europass.wsdl", Adapter: "europass",
 		Worker: &WorkerDoc{What: WhatEuropass, Action: "invioEuropass",
 			Build: func(o *Options, w *sil.Worker) ([]byte, error) {
@@ -194,7 +212,7 @@ var Services = []*Service{
 				return (&europass.Builder{Validator: o.Validator, Now: o.now(), Generator: gen}).Document(w)
 			},
 		}},
-	{Name: "PercettoriSostegno", Providers: []string{Provincia}, Consumers: []string{INPS}, Profile: "oneway", OneWayAck: true,
+	{Name: "PercettoriSostegno", Providers: []string{Provincia}, Consumers: []string{INPS}, Profile: "oneway", // INPS: Linee Guida, no riscontro
 		Actions: []string{"InvioElencoPercettori"}, Schema: "labour/inps.xsd", WSDL: "inps.wsdl", Adapter: "inps"},
 	{Name: "CatalogoFormazione", Providers: []string{Provincia}, Consumers: []string{Ente, Scuola1, Scuola2}, Profile: "sync",
 		Actions: []string{"PubblicaCorso", "RicercaCorsi", "RitiraCorso"}, Schema: "labour/formazione.xsd", WSDL: "formazione.wsdl", Adapter: "formazione"},

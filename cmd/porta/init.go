@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"porta/envelope"
 	"porta/gateway/node"
 	"porta/internal/listen"
 	"porta/registry"
@@ -36,6 +37,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "directory to write the gateway's files to (created if missing), required")
 	typ := fs.String("type", registry.TypeSPC, "party type: SPC, TEST or AOO")
 	portID := fs.String("port-id", "", "identificativo porta (default <party>SPCoopIT)")
+	profile := fs.String("profile", string(envelope.InteropEGov), "interoperability profile: egov-1.1 or linee-guida-1.1 (CNIPA's Linee Guida 1.1: SPC only, no riscontri)")
 	pdAddr := fs.String("pd-addr", node.DefaultPDAddr, "Porta Delegata listener, for local applications")
 	paAddr := fs.String("pa-addr", node.DefaultPAAddr, "Porta Applicativa listener (TLS), for peer gateways")
 	adminAddr := fs.String("admin-addr", node.DefaultAdminAddr, "admin listener: /healthz, /readyz, /metrics")
@@ -75,6 +77,13 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *portID == "" {
 		*portID = registry.DefaultPortID(*party, *typ)
+	}
+	interop, err := envelope.ParseInterop(*profile)
+	if err != nil {
+		return usageErr("--profile %q: want %s or %s", *profile, envelope.InteropEGov, envelope.InteropLineeGuida)
+	}
+	if interop == envelope.InteropLineeGuida && *typ != registry.TypeSPC {
+		return usageErr("--profile %s names SPC parties only: drop --type %s", interop, *typ)
 	}
 	if *freePorts {
 		if set := addrFlagsSet(fs.FlagSet); len(set) > 0 {
@@ -171,7 +180,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	} else if err := os.Remove(path("ca.pem")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fail("%v", err) // a CA left by an earlier init --force would be trusted by mistake
 	}
-	card := &registry.Card{Name: *party, Type: *typ, PortID: *portID, URL: *publicURL, Certs: []*x509.Certificate{cert}, CA: cas}
+	card := &registry.Card{Name: *party, Type: *typ, PortID: *portID, URL: *publicURL, Interop: interop, Certs: []*x509.Certificate{cert}, CA: cas}
 	writes := []struct {
 		name string
 		data []byte
@@ -180,7 +189,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}{
 		{"porta.yaml", []byte(node.ConfigYAML(node.ConfigFile{Party: *party, PD: *pdAddr, PA: *paAddr, Admin: *adminAddr, CA: caFile, WrittenBy: "porta init"})), 0o644,
 			fmt.Sprintf("gateway configuration: PD %s, PA %s (TLS), admin %s", *pdAddr, *paAddr, *adminAddr)},
-		{"registry.yaml", []byte(fmt.Sprintf(registryYAML, *party, *party, *typ, *portID, *publicURL, caEntry, *party, *party)), 0o644,
+		{"registry.yaml", []byte(fmt.Sprintf(registryYAML, *party, *party, *typ, *portID, *publicURL, interop, caEntry, *party, *party)), 0o644,
 			"service registry: " + *party + " hosted; commented examples of a service and an application"},
 		{"cert.pem", registry.EncodeCertsPEM(cert), 0o644,
 			fmt.Sprintf("certificate CN=%s, %s, valid until %s", *party, certDesc, cert.NotAfter.UTC().Format("2006-01-02"))},
@@ -247,7 +256,7 @@ func writeFileMode(path string, data []byte, perm os.FileMode) error {
 	return os.Chmod(path, perm)
 }
 
-// registryYAML is the registry template: party (x2), type, port id, url, ca entry, party (x2).
+// registryYAML is the registry template: party (x2), type, port id, url, profile, ca entry, party (x2).
 const registryYAML = `# Service registry of the gateway of %s, written by porta init. Check it with
 #   porta registry check --config porta.yaml
 # Trust a peer gateway with: porta registry add-party --config porta.yaml PEER/party.yaml
@@ -258,6 +267,7 @@ parties:
     type: %s
     port_id: %s
     url: %s
+    profile: %s               # interoperability profile: egov-1.1 | linee-guida-1.1 (spec §11)
     hosted: true
     certificates: [cert.pem]%s
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"porta/envelope"
 	"porta/gateway/node"
 	"porta/registry"
 )
@@ -86,7 +87,7 @@ func TestInitWritesAWorkingSetup(t *testing.T) {
 		}
 	}
 	card, err := registry.ReadCard(filepath.Join(dir, "party.yaml"), p.Certs[0].NotBefore.AddDate(0, 1, 0))
-	if err != nil || card.Name != "Provincia" || !card.Certs[0].Equal(p.Certs[0]) || card.URL != p.URL {
+	if err != nil || card.Name != "Provincia" || !card.Certs[0].Equal(p.Certs[0]) || card.URL != p.URL || card.Interop != envelope.InteropEGov {
 		t.Errorf("party card: %+v, %v", card, err)
 	}
 
@@ -115,6 +116,8 @@ func TestInitUsageErrors(t *testing.T) {
 		{[]string{"init", "--party", "P", "--dir", dir, "--pa-addr", "7443"}, `--pa-addr "7443": want HOST:PORT`},
 		{[]string{"init", "--party", "P", "--dir", dir, "--public-url", "http://x/pa"}, `--public-url "http://x/pa": want https://HOST:PORT/pa`},
 		{[]string{"init", "--party", "P", "--dir", dir, "--free-ports", "--pa-addr", "127.0.0.1:7443", "--admin-addr", ":0"}, "--free-ports chooses the listen addresses; drop --admin-addr and --pa-addr, or drop --free-ports"},
+		{[]string{"init", "--party", "P", "--dir", dir, "--profile", "lg"}, `--profile "lg": want egov-1.1 or linee-guida-1.1`},
+		{[]string{"init", "--party", "P", "--dir", dir, "--profile", "linee-guida-1.1", "--type", "aoo"}, "--profile linee-guida-1.1 names SPC parties only: drop --type AOO"},
 	} {
 		code, _, errOut := porta(t, "", tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
@@ -152,5 +155,27 @@ func TestInitFreePorts(t *testing.T) {
 		if err != nil || card.URL != "https://"+cfg.PAAddr+"/pa" {
 			t.Errorf("%s: card %+v, %v; want the url https://%s/pa", party, card, err, cfg.PAAddr)
 		}
+	}
+}
+
+// --profile linee-guida-1.1 makes a gateway for a Linee Guida 1.1 party: its registry entry and
+// its party card say so, and peers that import the card apply the profile to it.
+func TestInitLineeGuida(t *testing.T) {
+	dir := t.TempDir()
+	mustPorta(t, "init", "--party", "Regione", "--dir", dir, "--profile", "linee-guida-1.1", "--alg", "ecdsa-p256")
+	cfg, err := node.LoadConfig(filepath.Join(dir, "porta.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Load(cfg.Registry, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := reg.Party("Regione"); p.Interop != envelope.InteropLineeGuida {
+		t.Errorf("registry profile %q", p.Interop)
+	}
+	card, err := registry.ReadCard(filepath.Join(dir, "party.yaml"), time.Now())
+	if err != nil || card.Interop != envelope.InteropLineeGuida {
+		t.Errorf("card %+v, %v", card, err)
 	}
 }

@@ -199,13 +199,15 @@ type (
 		SHA256   string    `json:"sha256"`
 	}
 	shownParty struct {
-		Name   string      `json:"name"`
-		Type   string      `json:"type"`
-		PortID string      `json:"port_id"`
-		URL    string      `json:"url,omitempty"`
-		Hosted bool        `json:"hosted"`
-		Certs  []shownCert `json:"certificates"`
-		CA     []shownCert `json:"ca,omitempty"`
+		Name   string `json:"name"`
+		Type   string `json:"type"`
+		PortID string `json:"port_id"`
+		URL    string `json:"url,omitempty"`
+		// Profile is the interoperability profile: egov-1.1 or linee-guida-1.1.
+		Profile string      `json:"profile"`
+		Hosted  bool        `json:"hosted"`
+		Certs   []shownCert `json:"certificates"`
+		CA      []shownCert `json:"ca,omitempty"`
 	}
 	shownAction struct {
 		Name       string `json:"name"`
@@ -254,7 +256,7 @@ func showRegistry(reg *registry.Registry) shownRegistry {
 	}
 	out := shownRegistry{Files: reg.Files(), Parties: []shownParty{}, Services: []shownService{}, Applications: []shownApp{}}
 	for _, p := range reg.Parties() {
-		sp := shownParty{Name: p.Name, Type: p.Type, PortID: p.PortID, URL: p.URL, Hosted: p.Hosted, Certs: certs(p.Certs)}
+		sp := shownParty{Name: p.Name, Type: p.Type, PortID: p.PortID, URL: p.URL, Profile: string(p.Interop), Hosted: p.Hosted, Certs: certs(p.Certs)}
 		if len(p.CA) > 0 {
 			sp.CA = certs(p.CA)
 		}

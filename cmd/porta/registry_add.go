@@ -107,7 +107,7 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 		d.Provider = h
 	}
 	if s := labour.ByName(d.Name); s != nil {
-		d.FilterDuplicates, d.Ack = s.OneWayAck, s.OneWayAck
+		d.FilterDuplicates, d.Ack = s.Profile == "oneway", s.OneWayAck
 		if d.Profile == "" {
 			d.Profile = s.Profile
 		}

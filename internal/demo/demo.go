@@ -132,7 +132,7 @@ func FlowNames() []string {
 const (
 	flowAnagrafeName   = "anagrafe E002 (sync)"
 	flowScuolaName     = "scuola estrazione (async)"
-	flowINPSName       = "inps elenco (one-way+ack)"
+	flowINPSName       = "inps elenco (one-way, Linee Guida)"
 	flowFormazioneName = "formazione catalogo (sync)"
 )
 
@@ -495,7 +495,8 @@ func (n *network) syncFlow(ctx context.Context, name, what, provider, service st
 }
 
 // workerFlow sends the worker document of s, as adapters/labour describes it: a synchronous one
-// is acknowledged when answered OK, a one-way one when its riscontro came back.
+// is acknowledged when answered OK, a one-way one when its riscontro came back (or, to a Linee
+// Guida partner, which has none, when its gateway took it: acknowledged).
 func (n *network) workerFlow(s *labour.Service) func(context.Context) (*Flow, error) {
 	d := s.Worker
 	return func(ctx context.Context) (*Flow, error) {
@@ -512,14 +513,17 @@ func (n *network) workerFlow(s *labour.Service) func(context.Context) (*Flow, er
 
 // workerFlowName is the report's name of the flow of s's worker document.
 func workerFlowName(s *labour.Service) string {
-	if !s.Sync() {
+	switch {
+	case !s.Sync() && s.OneWayAck:
 		return s.Worker.What + " (one-way+ack)"
+	case !s.Sync():
+		return s.Worker.What + " (one-way, Linee Guida)"
 	}
 	return s.Worker.What + " " + s.Worker.Action + " (sync)"
 }
 
 // oneWay sends a one-way document per worker and waits until the provider's gateway acknowledged
-// each busta (the consumer's trace holds its riscontro) and the provider's intake kept it.
+// each busta (acknowledged) and the provider's intake kept it.
 func (n *network) oneWay(ctx context.Context, name, what, provider, service string) (*Flow, error) {
 	f, t := &Flow{Name: name}, time.Now()
 	if err := n.send(ctx, f, what, nil); err != nil {
@@ -536,7 +540,7 @@ func (n *network) oneWay(ctx context.Context, name, what, provider, service stri
 	if len(ids) != f.Acknowledged {
 		f.problem("the PD queued %d documents, its trail holds %d bustas to %s", f.Acknowledged, len(ids), provider)
 	}
-	if f.Acknowledged, err = n.acked(ctx, prov, ids); err != nil {
+	if f.Acknowledged, err = n.acknowledged(ctx, prov, service, ids); err != nil {
 		return nil, err
 	}
 	if err := n.waitKept(ctx, provider, service, f.Acknowledged); err != nil {
@@ -573,6 +577,40 @@ func (n *network) sentTo(ctx context.Context, p *Peer, provider, service string)
 		return err
 	})
 	return ids, err
+}
+
+// acknowledged counts the bustas of ids, sent by p on service, that their receiver acknowledged as
+// the service has it: by a riscontro or reply in p's trail (acked), or, for a one-way service
+// without riscontro (towards or from a Linee Guida partner, spec §11), by the transport answer:
+// p's outbox settled them without giving up (a re-send refused as a duplicate is an earlier copy
+// taken). Until p's outbox is drained it counts none of those.
+func (n *network) acknowledged(ctx context.Context, p *Peer, service string, ids []string) (int, error) {
+	if s := labour.ByName(service); s == nil || s.Profile != "oneway" || s.OneWayAck {
+		return n.acked(ctx, p, ids)
+	}
+	failed, pending := map[string]bool{}, false
+	err := readTrail(ctx, p, func(s *audit.Store) error {
+		st, err := s.Stats(ctx, audit.Outbox)
+		if err != nil {
+			return err
+		}
+		pending = st.Depth > 0
+		items, err := s.Failed(ctx, audit.Outbox, 1<<20)
+		for _, it := range items {
+			failed[it.MsgID] = true
+		}
+		return err
+	})
+	if err != nil || pending {
+		return 0, err // while the outbox holds anything, what it holds is not settled yet
+	}
+	count := 0
+	for _, id := range ids {
+		if !failed[id] {
+			count++
+		}
+	}
+	return count, nil
 }
 
 // acked counts the bustas of ids that p's trail shows acknowledged: an inbound riscontro (or
@@ -787,7 +825,7 @@ func (n *network) flowINPS(ctx context.Context) (*Flow, error) {
 	if err := n.drain(ctx, src); err != nil {
 		return nil, err
 	}
-	acked, err := n.acked(ctx, src, []string{rep.MessageID})
+	acked, err := n.acknowledged(ctx, src, svcINPS, []string{rep.MessageID})
 	if err != nil {
 		return nil, err
 	}

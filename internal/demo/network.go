@@ -154,7 +154,7 @@ func networkRegistry(self string, ports map[string]Ports, hash string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Registry of %s in the porta demo labour network.\nparties:\n", self)
 	for _, p := range Parties {
-		fmt.Fprintf(&b, "  - name: %s\n    url: https://%s/pa\n    certificates: [../%s/cert.pem]\n    ca: ../ca.pem\n", p, ports[p].PA, p)
+		fmt.Fprintf(&b, "  - name: %s\n    url: https://%s/pa\n    profile: %s\n    certificates: [../%s/cert.pem]\n    ca: ../ca.pem\n", p, ports[p].PA, labour.PartyProfile(p), p)
 		if p == self {
 			b.WriteString("    hosted: true\n")
 		}
@@ -163,8 +163,11 @@ func networkRegistry(self string, ports map[string]Ports, hash string) string {
 	var may []string
 	for _, s := range Services() {
 		fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    schema: %s\n    wsdl: ../%s/%s\n", s.Provider, s.Name, s.Profile, s.Schema, wsdl.Dir, s.WSDL)
-		if s.OneWayAck {
-			b.WriteString("    filter_duplicates: true\n    ack: true\n")
+		if s.Profile == "oneway" {
+			b.WriteString("    filter_duplicates: true\n")
+			if s.OneWayAck {
+				b.WriteString("    ack: true\n")
+			}
 		}
 		b.WriteString("    actions:\n")
 		for _, a := range s.Actions {

@@ -193,7 +193,7 @@ func TestSimPeersKeepWhatTheyReceive(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if acked, err := s.acked(ctx, prov, ids); err != nil || acked != len(want) || len(ids) != len(want) {
+					if acked, err := s.acknowledged(ctx, prov, service, ids); err != nil || acked != len(want) || len(ids) != len(want) {
 						t.Errorf("%s: %d bustas sent, %d acknowledged by the peer (%v), want %d", sum.What, len(ids), acked, err, len(want))
 					}
 				}
@@ -251,8 +251,9 @@ func TestSimScuolaServesExtractions(t *testing.T) {
 }
 
 // TestSimINPSSendsLists starts porta sim inps as a process and sends an income-support list
-// through its Porta Delegata to the province (in-process): the province acknowledges it and
-// merges every recipient once.
+// through its Porta Delegata to the province (in-process): the province takes it (INPS runs the
+// Linee Guida profile: no riscontro, the transport answer settles it) and merges every recipient
+// once.
 func TestSimINPSSendsLists(t *testing.T) {
 	s := startSim(t, "inps", pProvincia)
 	prov := s.peers[pProvincia]
@@ -278,7 +279,7 @@ func TestSimINPSSendsLists(t *testing.T) {
 			t.Fatal(err)
 		}
 		entries = len(es)
-		if acked, err = s.acked(ctx, s.sim, []string{rep.MessageID}); err != nil {
+		if acked, err = s.acknowledged(ctx, s.sim, svcINPS, []string{rep.MessageID}); err != nil {
 			t.Fatal(err)
 		}
 		if entries >= len(list.Recipients) && acked == 1 {
