@@ -81,9 +81,11 @@
 //	 9  RiferimentoMessaggio: names a busta this gateway sent or received, as the
 //	    profile requires (risposta: a request sent; richiesta-stato: one received)       109, 111
 //	10  expiry: Scadenza not past, OraRegistrazione within the window                    301
-//	11  signature: WS-Security verified (wssec.Verifier); from here on only the
-//	    verified header and body are used; the signed header must equal the one
-//	    read in every field the checks used                                              117, 200, 202
+//	11  signature: WS-Security verified (wssec.Verifier); a KeyInfo that names the
+//	    certificate (IssuerSerial, SKI, thumbprint) is resolved among the Mittente's
+//	    registered certificates only; from here on only the verified header and body
+//	    are used; the signed header must equal the one read in every field the
+//	    checks used                                                                      117, 200, 202
 //	12  authorisation: signer and TLS client certificates belong to the sender,
 //	    the sender may consume the service                                               201
 //	13  duplicates (inoltro ALPIUUNAVOLTA or the service filters): a one-way with

@@ -405,7 +405,9 @@ func expired(detail string) error {
 }
 
 func (g *Gateway) checkSignature(_ context.Context, in *inbound) (*reply, error) {
-	v, err := g.verify.VerifyDocument(in.doc)
+	// A KeyInfo that names the certificate instead of carrying it is resolved among the claimed
+	// Mittente's registered certificates only (checkSender found the party).
+	v, err := g.verify.VerifyDocumentFrom(in.doc, in.sender.Certs)
 	if err != nil {
 		return nil, envelope.SecurityError(err)
 	}
