@@ -206,7 +206,7 @@ func x509DataCert(xd *etree.Element, pos string, ref KeyRef, known []*x509.Certi
 		if err != nil {
 			return signingKey{}, err
 		}
-		return lookup(known, ref, pos+"/X509IssuerSerial", fmt.Sprintf("issuer %q serial %s", issuer.String(), serial), func(c *x509.Certificate) bool {
+		return lookup(known, ref, pos+"/X509IssuerSerial", fmt.Sprintf("issuer %q serial %s", childText(iss[0], "X509IssuerName"), serial), func(c *x509.Certificate) bool {
 			return c.SerialNumber.Cmp(serial) == 0 && sameName(c.RawIssuer, issuer)
 		})
 	}
@@ -264,6 +264,14 @@ func subjectKeyID(c *x509.Certificate) []byte {
 	}
 	sum := sha1.Sum(spki.PublicKey.Bytes)
 	return sum[:]
+}
+
+// childText is the trimmed text of el's first ds:local child.
+func childText(el *etree.Element, local string) string {
+	if cs := children(el, NSDSig, local); len(cs) > 0 {
+		return strings.TrimSpace(cs[0].Text())
+	}
+	return ""
 }
 
 // issuerSerial reads ds:X509IssuerSerial: an RFC 4514 distinguished name and a decimal serial.
