@@ -190,3 +190,20 @@ func TestParseKeyRef(t *testing.T) {
 		t.Error("Sign with RefX509Data succeeded")
 	}
 }
+
+func FuzzParseDN(f *testing.F) {
+	rsa := testCert(f, "test-rsa")
+	for _, s := range []string{"CN=Porta TEST CA,O=Porta TEST ONLY,C=IT", `CN=a\,b+OU=c;2.5.4.6=#13024954`, "E=x@y, DC=it", "CN=\\"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		dn, err := parseDN(s)
+		if err != nil {
+			return
+		}
+		sameName(rsa.RawIssuer, dn)
+		if again, err := parseDN(dn.String()); err == nil && len(again) != len(dn) {
+			t.Errorf("%q: %d RDNs, read back from %q: %d", s, len(dn), dn.String(), len(again))
+		}
+	})
+}
