@@ -1,13 +1,18 @@
 package gateway
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"porta/envelope"
 	"porta/envelope/wssec"
@@ -128,10 +133,63 @@ func TestWSS4JKeyReferences(t *testing.T) {
 			}
 		})
 	}
+	// WSS4J 1.6's default form (IssuerSerial) with RSA-SHA256, from a second certificate of the
+	// Provincia (an RSA key beside its ECDSA one, as in a rollover), which the Ministero's registry
+	// and trust store hold.
+	rsaKey, rsaCert := rsaIdentity(t, dir, prov)
+	n.min.dir.mu.Lock()
+	p := *n.min.dir.parties[prov]
+	p.Certs = append(append([]*x509.Certificate(nil), p.Certs...), rsaCert)
+	n.min.dir.parties[prov] = &p
+	n.min.dir.mu.Unlock()
+	n.min.g.verify.Trust = wssec.NewTrustStore([]*x509.Certificate{n.prov.id.cert, n.min.id.cert, rsaCert}, nil)
+	for _, ref := range []wssec.KeyRef{wssec.RefIssuerSerial, wssec.RefSubjectKeyIdentifier} {
+		t.Run("WSS4J signs with RSA-SHA256, the PA accepts: "+ref.String(), func(t *testing.T) {
+			status, body := postPA(t, n.prov, n.min, signByPeer(t, rsaKey, filepath.Join(dir, prov+".rsa.cert.pem"), ref))
+			wantAnswer(t, status, body, "")
+		})
+	}
 	for _, ref := range []wssec.KeyRef{wssec.RefIssuerSerial, wssec.RefThumbprint} {
 		t.Run("WSS4J signs with another party's certificate by "+ref.String(), func(t *testing.T) {
 			status, body := postPA(t, n.prov, n.min, signByPeer(t, minKey, minCert, ref))
 			wantAnswer(t, status, body, envelope.CodeSecurityPolicy)
 		})
 	}
+}
+
+// rsaIdentity makes an RSA-2048 key and a self-signed certificate for name, written as PEM
+// files in dir (NAME.rsa.key.pem, NAME.rsa.cert.pem); it returns the key file and the certificate.
+func rsaIdentity(t *testing.T, dir, name string) (string, *x509.Certificate) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      pkix.Name{CommonName: name + " RSA", Organization: []string{name}},
+		NotBefore:    now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, name+".rsa.key.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".rsa.cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return keyFile, cert
 }
