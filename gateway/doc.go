@@ -109,8 +109,10 @@
 //	    describes exactly the parts; the Richiesta part stands in for the Body           003
 //	11  payload schema: the Body is valid against the service's schema, if any           003
 //	12  signature: WS-Security verified (wssec.Verifier), every attachment too (SwA
-//	    profile 1.1); from here on only the verified header and body are used; the signed header must equal the one
-//	    read in every field the checks used                                              117, 200, 202
+//	    profile 1.1); a KeyInfo that names the certificate (IssuerSerial, SKI,
+//	    thumbprint) is resolved among the Mittente's registered certificates only;
+//	    from here on only the verified header and body are used; the signed header
+//	    must equal the one read in every field the checks used                          117, 200, 202
 //	13  authorisation: signer and TLS client certificates belong to the sender,
 //	    the sender may consume the service                                               201
 //	14  duplicates: a synchronous request or richiesta-stato seen before (the replay

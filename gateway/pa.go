@@ -612,7 +612,9 @@ func (g *Gateway) checkSignature(_ context.Context, in *inbound) (*reply, error)
 	if in.swa != nil {
 		atts = wssecAttachments(in.swa.parts)
 	}
-	v, err := g.verifier().VerifyAttachments(in.doc, atts)
+	// A KeyInfo that names the certificate instead of carrying it is resolved among the claimed
+	// Mittente's registered certificates only (checkSender found the party).
+	v, err := g.verifier().VerifyAttachments(in.doc, atts, in.sender.Certs)
 	if err != nil {
 		return nil, envelope.SecurityError(err)
 	}

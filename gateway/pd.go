@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -670,7 +671,11 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	if perr != nil {
 		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the provider's gateway answered with a busta that is not valid", Err: perr}
 	}
-	v, err := g.verifier().VerifyDocument(doc)
+	var known []*x509.Certificate // the provider's registered certificates, for a KeyInfo that only names one
+	if p, ok := g.dir.Party(req.Receiver.Name); ok {
+		known = p.Certs
+	}
+	v, err := g.verifier().VerifyDocumentFrom(doc, known)
 	if err != nil {
 		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: "the signature of the provider's reply is not valid", Err: envelope.SecurityError(err)}
 	}

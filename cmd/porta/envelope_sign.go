@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,12 +40,17 @@ func wssecInput(fs interface{ Args() []string }, stdin io.Reader) ([]byte, strin
 }
 
 func runEnvelopeSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("envelope sign", "--key KEY.pem --cert CERT.pem [FILE]", stdout, stderr)
+	fs := newFlags("envelope sign", "--key KEY.pem --cert CERT.pem [--key-ref bst] [FILE]", stdout, stderr)
 	fs.About = "Signs a SOAP envelope (FILE or stdin) with WS-Security and writes it to stdout."
 	key := fs.String("key", "", "PEM `file` of the private key (RSA or ECDSA P-256)")
 	cert := fs.String("cert", "", "PEM `file` of the key's X.509 certificate")
+	keyRef := fs.String("key-ref", "bst", "how ds:KeyInfo designates the certificate: bst, issuer-serial, x509, ski or thumbprint")
 	if code, done := fs.parse(args); done {
 		return code
+	}
+	ref, err := wssec.ParseKeyRef(*keyRef)
+	if err != nil {
+		return fs.fail("%v", err)
 	}
 	if *key == "" || *cert == "" {
 		return fs.fail("--key and --cert are required")
@@ -54,7 +60,7 @@ func runEnvelopeSign(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "porta envelope sign: %v\n", err)
 		return 1
 	}
-	signer.Parts = envelope.SignedParts()
+	signer.Parts, signer.KeyRef = envelope.SignedParts(), ref
 	data, name, err := wssecInput(fs, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "porta envelope sign: %v\n", err)
@@ -81,7 +87,9 @@ func (l *wssecPaths) Set(s string) error { *l = append(*l, s); return nil }
 func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("envelope verify", "(--trust CERT.pem | --ca CA.pem)... [--max-skew 5m] [FILE]", stdout, stderr)
 	fs.About = "Verifies the WS-Security signature of a SOAP envelope (FILE or stdin) and prints the\n" +
-		"verified busta as one JSON object. On failure prints \"EGOV_IT_NNN: what failed\" and exits 1."
+		"verified busta as one JSON object. On failure prints \"EGOV_IT_NNN: what failed\" and exits 1.\n" +
+		"A KeyInfo that names the signer's certificate (issuer and serial, SKI, thumbprint) instead of\n" +
+		"carrying it is resolved among the --trust certificates only."
 	var trust, ca wssecPaths
 	fs.Var(&trust, "trust", "PEM `file` of a pinned signer certificate (repeatable)")
 	fs.Var(&ca, "ca", "PEM `file` of a trusted CA certificate (repeatable)")
@@ -110,7 +118,14 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	if *skew == 0 {
 		v.MaxSkew = time.Nanosecond // 0 asked for: no tolerance (the Verifier reads 0 as the default)
 	}
-	verified, err := v.Verify(data)
+	var known []*x509.Certificate // the pinned certificates: what a KeyInfo may name
+	for _, f := range trust {
+		if b, err := os.ReadFile(f); err == nil {
+			cs, _ := wssec.ParseCertificatesPEM(b)
+			known = append(known, cs...)
+		}
+	}
+	verified, err := v.VerifyFrom(data, known)
 	if err != nil {
 		return printWSSecError(stderr, envelope.SecurityError(err))
 	}

@@ -28,7 +28,8 @@ const DefaultTimestampTTL = 5 * time.Minute
 
 // Signer signs SOAP envelopes with WS-Security 1.0 (X.509 token profile): it adds to soap:Header
 // one wsse:Security (mustUnderstand="1", no actor) holding a wsu:Timestamp, a
-// wsse:BinarySecurityToken with the signing certificate and one ds:Signature whose SignedInfo
+// wsse:BinarySecurityToken with the signing certificate (when KeyRef is RefBinaryToken, the
+// default; other forms name or carry the certificate in ds:KeyInfo) and one ds:Signature whose SignedInfo
 // references, by wsu:Id, the soap:Body, the header block of each of Parts (when the message has
 // it) and the Timestamp, each with exclusive C14N and SHA-256. RSA keys sign with RSA-SHA256, ECDSA P-256
 // keys with ECDSA-SHA256 (P-384: ECDSA-SHA384), the value written as raw r‖s as XML-DSig requires.
@@ -46,6 +47,9 @@ type Signer struct {
 	// Parts are the header blocks (soap:Header children, by expanded name) signed beside the
 	// soap:Body and the Timestamp when the message carries them (at most one of each).
 	Parts []xml.Name
+	// KeyRef is how ds:KeyInfo designates the certificate; the zero value RefBinaryToken refers
+	// to a BinarySecurityToken that carries it. RefX509Data is not written.
+	KeyRef KeyRef
 }
 
 // NewSigner returns a Signer for key, whose certificate is certs[0] (further certificates, e.g.
@@ -168,6 +172,9 @@ func (s *Signer) Sign(doc *etree.Document) error {
 // URI="cid:<Content-ID>" with the SwA Attachment-Content-Signature-Transform (see swa.go) and
 // SHA-256. The attachments are read, not kept.
 func (s *Signer) SignAttachments(doc *etree.Document, atts []Attachment) error {
+	if s.KeyRef < RefBinaryToken || s.KeyRef >= RefX509Data {
+		return fmt.Errorf("sign: key reference %s cannot be written", s.KeyRef)
+	}
 	env := doc.Root()
 	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != NSSOAP {
 		return errors.New("sign: the document is not a SOAP 1.1 Envelope")
@@ -247,7 +254,10 @@ func (s *Signer) SignAttachments(doc *etree.Document, atts []Attachment) error {
 	for i, el := range parts {
 		partIDs[i] = ensureID(el, "id-"+el.Tag)
 	}
-	tsID, bstID := newID("id-Timestamp"), newID("id-BinarySecurityToken")
+	tsID, bstID := newID("id-Timestamp"), ""
+	if s.KeyRef == RefBinaryToken {
+		bstID = newID("id-BinarySecurityToken")
+	}
 
 	soapPrefix := env.Space
 	sec := etree.NewElement("wsse:Security")
@@ -273,11 +283,13 @@ func (s *Signer) SignAttachments(doc *etree.Document, atts []Attachment) error {
 	ts.CreateElement("wsu:Created").SetText(created.Format(wsuTimeFormat))
 	ts.CreateElement("wsu:Expires").SetText(created.Add(ttl).Format(wsuTimeFormat))
 
-	bst := sec.CreateElement("wsse:BinarySecurityToken")
-	bst.CreateAttr("EncodingType", encodingBase64)
-	bst.CreateAttr("ValueType", valueTypeX509v3)
-	bst.CreateAttr("wsu:Id", bstID)
-	bst.SetText(base64.StdEncoding.EncodeToString(s.certs[0].Raw))
+	if s.KeyRef == RefBinaryToken {
+		bst := sec.CreateElement("wsse:BinarySecurityToken")
+		bst.CreateAttr("EncodingType", encodingBase64)
+		bst.CreateAttr("ValueType", valueTypeX509v3)
+		bst.CreateAttr("wsu:Id", bstID)
+		bst.SetText(base64.StdEncoding.EncodeToString(s.certs[0].Raw))
+	}
 
 	sig := sec.CreateElement("ds:Signature")
 	sig.CreateAttr("xmlns:ds", NSDSig)
@@ -285,10 +297,9 @@ func (s *Signer) SignAttachments(doc *etree.Document, atts []Attachment) error {
 	si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", AlgExcC14N)
 	si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", s.sigAlg)
 	sigValue := sig.CreateElement("ds:SignatureValue")
-	str := sig.CreateElement("ds:KeyInfo").CreateElement("wsse:SecurityTokenReference")
-	ref := str.CreateElement("wsse:Reference")
-	ref.CreateAttr("URI", "#"+bstID)
-	ref.CreateAttr("ValueType", valueTypeX509v3)
+	if err := keyInfoElement(sig, s.KeyRef, s.certs[0], bstID); err != nil {
+		return fmt.Errorf("sign: %w", err)
+	}
 
 	header.InsertChildAt(firstElementIndex(header), sec)
 

@@ -82,7 +82,7 @@ func TestSignVerifyAttachments(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return caVerifier(t).VerifyAttachments(doc, atts)
+		return caVerifier(t).VerifyAttachments(doc, atts, nil)
 	}
 	v, err := verify(atts)
 	if err != nil {
@@ -120,7 +120,7 @@ func TestSignVerifyAttachments(t *testing.T) {
 	// The Reference's transform is the SwA one and only it.
 	bad := bytes.Replace(env, []byte(AlgSwAContent), []byte(AlgExcC14N), 1)
 	doc, _ := xmlsafe.Parse(bad, xmlsafe.DefaultLimits)
-	if _, err := caVerifier(t).VerifyAttachments(doc, atts); kindOf(err) != Invalid || !strings.Contains(err.Error(), "not allowed for an attachment") {
+	if _, err := caVerifier(t).VerifyAttachments(doc, atts, nil); kindOf(err) != Invalid || !strings.Contains(err.Error(), "not allowed for an attachment") {
 		t.Errorf("exc-c14n on an attachment: err = %v, want Invalid", err)
 	}
 }

@@ -29,8 +29,19 @@ const DefaultMaxSkew = 5 * time.Minute
 // wsu:Timestamp; references by wsu:Id (namespace URI matched, unique in the document) to the
 // actual soap:Body, the actual header block of each of Parts (when the message has it) and the
 // actual Timestamp, each with the exc-c14n transform only; RSA or ECDSA with SHA-256/384/512; a
-// signing certificate from a wsse:SecurityTokenReference to a BinarySecurityToken or from
-// ds:X509Data/X509Certificate, trusted by Trust; a Timestamp fresh within MaxSkew.
+// signing certificate trusted by Trust; a Timestamp fresh within MaxSkew.
+//
+// The signing certificate is designated by ds:KeyInfo in one of the forms of KeyRef (one
+// wsse:SecurityTokenReference or one ds:X509Data, nothing else). Forms that carry the certificate
+// (a wsse:Reference to a BinarySecurityToken child of the same wsse:Security, a KeyIdentifier of
+// ValueType X509v3, ds:X509Certificate) use the carried one. Forms that only name it
+// (X509IssuerSerial, the X509SubjectKeyIdentifier KeyIdentifier or ds:X509SKI, the ThumbprintSHA1
+// KeyIdentifier) are resolved among the certificates the caller knows for the claimed signer
+// (VerifyDocumentFrom's known) and nowhere else: a name that matches none of them, or matches
+// two different ones, is a Policy failure, as is a named certificate when known is empty. A
+// certificate the message neither carries nor the caller knows is never used. Whichever form,
+// the certificate then passes Trust (validity, key usage, pinned or chained), and Verified.KeyRef
+// says which form was used.
 //
 // Failures are *Error: Changed when signed content or SignedInfo changed, Invalid when the
 // XML-DSig structure is not acceptable (wrapping, duplicate or unresolvable Id, disallowed
@@ -55,6 +66,7 @@ type Verified struct {
 	Parts       map[xml.Name]*etree.Element // the verified copy of each of Verifier.Parts the message has
 	Body        *etree.Element
 	Certificate *x509.Certificate
+	KeyRef      KeyRef // how the KeyInfo designated Certificate
 	Created     time.Time
 	Expires     time.Time
 	// Attachments maps the Content-ID of each verified attachment to its digest (SignedInfo's
@@ -63,7 +75,10 @@ type Verified struct {
 }
 
 // Verify parses data with xmlsafe.Parse and verifies it.
-func (v *Verifier) Verify(data []byte) (*Verified, error) {
+func (v *Verifier) Verify(data []byte) (*Verified, error) { return v.VerifyFrom(data, nil) }
+
+// VerifyFrom parses data with xmlsafe.Parse and verifies it as VerifyDocumentFrom does.
+func (v *Verifier) VerifyFrom(data []byte, known []*x509.Certificate) (*Verified, error) {
 	lim := v.Limits
 	if lim == (xmlsafe.Limits{}) {
 		lim = xmlsafe.DefaultLimits
@@ -72,7 +87,7 @@ func (v *Verifier) Verify(data []byte) (*Verified, error) {
 	if err != nil {
 		return nil, &Error{Kind: Malformed, Pos: "Envelope", Reason: err.Error()}
 	}
-	return v.VerifyDocument(doc)
+	return v.VerifyDocumentFrom(doc, known)
 }
 
 // errors of the three families, with their position in the message.
@@ -171,17 +186,27 @@ type reference struct {
 	el       *etree.Element
 }
 
-// VerifyDocument verifies doc, which it does not modify. A message with attachments is verified
-// with VerifyAttachments.
+// VerifyDocument verifies doc, which it does not modify, knowing no certificate of the signer
+// beforehand: only a KeyInfo that carries the certificate can succeed. A message with
+// attachments is verified with VerifyAttachments.
 func (v *Verifier) VerifyDocument(doc *etree.Document) (*Verified, error) {
-	return v.VerifyAttachments(doc, nil)
+	return v.VerifyAttachments(doc, nil, nil)
+}
+
+// VerifyDocumentFrom verifies doc, which it does not modify. known are the certificates of the
+// party the message claims to come from (for a busta, the registry's certificates of its
+// Mittente): a KeyInfo that names the signing certificate instead of carrying it is resolved
+// among them and nowhere else.
+func (v *Verifier) VerifyDocumentFrom(doc *etree.Document, known []*x509.Certificate) (*Verified, error) {
+	return v.VerifyAttachments(doc, nil, known)
 }
 
 // VerifyAttachments verifies doc, the root part of a SOAP with Attachments message, and its
-// attachments atts (see swa.go): besides what VerifyDocument requires, every attachment must be
+// attachments atts (see swa.go), resolving a KeyInfo that names the certificate among known as
+// VerifyDocumentFrom does: besides what VerifyDocument requires, every attachment must be
 // referenced once as cid:<Content-ID> with the Attachment-Content-Signature-Transform, and its
 // digest must match (else Changed). Verified.Attachments then holds each attachment's digest.
-func (v *Verifier) VerifyAttachments(doc *etree.Document, atts []Attachment) (*Verified, error) {
+func (v *Verifier) VerifyAttachments(doc *etree.Document, atts []Attachment, known []*x509.Certificate) (*Verified, error) {
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
@@ -402,11 +427,12 @@ func (v *Verifier) VerifyAttachments(doc *etree.Document, atts []Attachment) (*V
 	}
 
 	// The signing certificate.
-	cert, intermediates, err := keyInfoCert(sig, sec, ids)
+	key, err := keyInfoCert(sig, sec, ids, known)
 	if err != nil {
 		return nil, err
 	}
-	if err := v.Trust.check(cert, intermediates, now()); err != nil {
+	cert := key.cert
+	if err := v.Trust.check(cert, key.intermediates, now()); err != nil {
 		return nil, policyErr("Security/Signature/KeyInfo", "%v", err)
 	}
 
@@ -468,7 +494,7 @@ func (v *Verifier) VerifyAttachments(doc *etree.Document, atts []Attachment) (*V
 		return nil, policyErr("Security/Timestamp", "Timestamp expired at %s (now %s, skew %s): the message is stale", expires.Format(time.RFC3339), t.UTC().Format(time.RFC3339), skew)
 	}
 
-	out := &Verified{Certificate: cert, Created: created, Expires: expires, Parts: map[xml.Name]*etree.Element{}}
+	out := &Verified{Certificate: cert, KeyRef: key.ref, Created: created, Expires: expires, Parts: map[xml.Name]*etree.Element{}}
 	for _, r := range attRefs {
 		if out.Attachments == nil {
 			out.Attachments = map[string][]byte{}
@@ -532,66 +558,6 @@ func readAttachmentRef(r *etree.Element, uri, pos string) (attachmentRef, error)
 		return ar, dsigErr(pos+"/DigestValue", "DigestValue is not a base64 %d-byte digest", ar.hash.Size())
 	}
 	return ar, nil
-}
-
-// keyInfoCert finds the signing certificate: a wsse:SecurityTokenReference to a
-// BinarySecurityToken of this wsse:Security, or ds:X509Data whose first X509Certificate is the
-// signer's (the others are returned as intermediates).
-func keyInfoCert(sig, sec *etree.Element, ids idIndex) (*x509.Certificate, []*x509.Certificate, error) {
-	const pos = "Security/Signature/KeyInfo"
-	ki, err := one(sig, NSDSig, "KeyInfo", "Security/Signature")
-	if err != nil {
-		return nil, nil, err
-	}
-	if strs := children(ki, NSWSSE, "SecurityTokenReference"); len(strs) == 1 {
-		r, err := one(strs[0], NSWSSE, "Reference", pos+"/SecurityTokenReference")
-		if err != nil {
-			return nil, nil, err
-		}
-		uri := r.SelectAttrValue("URI", "")
-		if !strings.HasPrefix(uri, "#") || len(uri) < 2 {
-			return nil, nil, dsigErr(pos, "SecurityTokenReference URI %q is not a #id reference", uri)
-		}
-		els := ids.wsu[uri[1:]]
-		if len(els) != 1 || ids.plain[uri[1:]] > 0 || els[0].Tag != "BinarySecurityToken" || els[0].NamespaceURI() != NSWSSE || els[0].Parent() != sec {
-			return nil, nil, dsigErr(pos, "SecurityTokenReference %s does not point to a wsse:BinarySecurityToken of this wsse:Security", uri)
-		}
-		bst := els[0]
-		if vt := bst.SelectAttrValue("ValueType", ""); vt != valueTypeX509v3 {
-			return nil, nil, dsigErr(pos, "BinarySecurityToken ValueType %q is not X509v3", vt)
-		}
-		if et := bst.SelectAttrValue("EncodingType", encodingBase64); et != encodingBase64 {
-			return nil, nil, dsigErr(pos, "BinarySecurityToken EncodingType %q is not Base64Binary", et)
-		}
-		text, err := textOf(bst, "Security/BinarySecurityToken")
-		if err != nil {
-			return nil, nil, err
-		}
-		cert, err := parseCertB64(text)
-		if err != nil {
-			return nil, nil, dsigErr("Security/BinarySecurityToken", "%v", err)
-		}
-		return cert, nil, nil
-	}
-	if xds := children(ki, NSDSig, "X509Data"); len(xds) == 1 {
-		var certs []*x509.Certificate
-		for _, c := range children(xds[0], NSDSig, "X509Certificate") {
-			text, err := textOf(c, pos+"/X509Data")
-			if err != nil {
-				return nil, nil, err
-			}
-			cert, err := parseCertB64(text)
-			if err != nil {
-				return nil, nil, dsigErr(pos+"/X509Data", "%v", err)
-			}
-			certs = append(certs, cert)
-		}
-		if len(certs) == 0 {
-			return nil, nil, dsigErr(pos+"/X509Data", "X509Data holds no X509Certificate")
-		}
-		return certs[0], certs[1:], nil
-	}
-	return nil, nil, dsigErr(pos, "KeyInfo holds neither one wsse:SecurityTokenReference nor one ds:X509Data")
 }
 
 func parseCertB64(text string) (*x509.Certificate, error) {

@@ -96,3 +96,27 @@ func TestVerifyXmlsec1Signature(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyXmlsec1IssuerSerial: xmlsec1 signs with ds:KeyInfo/ds:X509Data/ds:X509IssuerSerial
+// (the certificate named, not carried); the Verifier resolves it among the known certificates
+// only.
+func TestVerifyXmlsec1IssuerSerial(t *testing.T) {
+	xmlsec1 := testenv.Xmlsec1(t)
+	now := time.Now()
+	tmpl := bytes.Replace(xmlsecTemplate(AlgRSASHA256, AlgSHA256, now), []byte(`<ds:X509Certificate/>`), []byte(`<ds:X509IssuerSerial/>`), 1)
+	signed := xmlsec1Sign(t, xmlsec1, "test-rsa", tmpl)
+	if !bytes.Contains(signed, []byte("<ds:X509SerialNumber>")) || bytes.Contains(signed, []byte("X509Certificate")) {
+		t.Fatalf("xmlsec1 did not name the certificate by issuer and serial:\n%s", signed)
+	}
+	v := &Verifier{Parts: []xml.Name{testPart}, Trust: NewTrustStore(nil, []*x509.Certificate{testCert(t, "test-ca")}), Now: clockAt(now.Add(time.Second))}
+	got, err := v.VerifyFrom(signed, []*x509.Certificate{testCert(t, "test-ecdsa"), testCert(t, "test-rsa")})
+	if err != nil {
+		t.Fatalf("VerifyFrom: %v\n%s", err, signed)
+	}
+	if !got.Certificate.Equal(testCert(t, "test-rsa")) || got.KeyRef != RefX509Data {
+		t.Errorf("verified %q by %s", got.Certificate.Subject, got.KeyRef)
+	}
+	if _, err := v.VerifyFrom(signed, []*x509.Certificate{testCert(t, "test-ecdsa")}); kindOf(err) != Policy {
+		t.Errorf("issuer and serial of a certificate not known: %v, want %s", err, Policy)
+	}
+}

@@ -251,13 +251,18 @@ func FuzzVerify(f *testing.F) {
 		s := testSigner(f, key)
 		f.Add(mustSign(f, s, envelopeWith(true, payload(3))))
 		f.Add(mustSign(f, s, envelopeWith(false, "<x/>")))
+		for _, ref := range []KeyRef{RefIssuerSerial, RefX509KeyIdentifier, RefSubjectKeyIdentifier, RefThumbprint} {
+			s.KeyRef = ref
+			f.Add(mustSign(f, s, envelopeWith(true, payload(2))))
+		}
 	}
+	known := []*x509.Certificate{testCert(f, "test-rsa"), testCert(f, "test-ecdsa")} // what a KeyInfo may name
 	f.Add(readTestdata(f, "signed-rsa.golden.xml"))
 	f.Add(envelopeWith(true, "<x/>"))
 	v := caVerifier(f)
 	v.Limits = xmlsafe.Limits{MaxBytes: 1 << 16, MaxDepth: 64, MaxElements: 5000}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := v.Verify(data)
+		got, err := v.VerifyFrom(data, known)
 		if err != nil {
 			var pe *Error
 			if !errors.As(err, &pe) {

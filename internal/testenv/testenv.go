@@ -1,18 +1,21 @@
 // Package testenv finds the independent tools that Porta's interoperability tests use as oracles
-// (xmlsec1, xmllint, Debian's python3 with zeep, PostgreSQL's server binaries) and the shared
-// reference folder next to the repository (../shared: the reference schemas), and decides what a
-// test does when one is missing: skip with a message naming the Debian package to install, or,
-// under CI (CI=true or PORTA_REQUIRE_TOOLS=1), fail, because CI installs every tool and must show
-// no such skip.
+// (xmlsec1, xmllint, Debian's python3 with zeep, PostgreSQL's server binaries, the Apache WSS4J
+// peer of ../shared/peers/wss4j over Java) and the shared reference folder next to the repository
+// (../shared: the reference schemas, the peers), and decides what a test does when one is
+// missing: skip with a message naming the Debian package to install, or, under CI (CI=true or
+// PORTA_REQUIRE_TOOLS=1), fail, because CI installs every tool and must show no such skip.
 //
 // It lives under internal/ because it is test support shared by several packages, not part of the
 // gateway's design; it must not be imported by non-test code.
 package testenv
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -86,4 +89,38 @@ func Shared(t testing.TB, elem ...string) string {
 		Missing(t, p, "the shared reference folder next to the repository (../shared)")
 	}
 	return p
+}
+
+// WSS4J builds the Apache WSS4J 1.6 peer of ../shared/peers/wss4j (its build.sh, output in dir,
+// as PEER_BUILD) and returns a function that runs its run.sh with args, returning stdout (the
+// peer's summary on stderr is added to the error). It ends the test through Missing when Java or
+// Debian's WSS4J jars are not installed. Building takes a JVM compile: call it once per test.
+func WSS4J(t testing.TB, dir string) func(args ...string) ([]byte, error) {
+	t.Helper()
+	const install = "apt-get install default-jdk-headless libwss4j-java libxml-security-java libslf4j-java"
+	LookPath(t, "javac", install)
+	LookPath(t, "java", install)
+	for _, jar := range []string{"wss4j", "xmlsec", "slf4j-api", "slf4j-nop", "commons-logging", "commons-codec"} {
+		if _, err := os.Stat("/usr/share/java/" + jar + ".jar"); err != nil {
+			Missing(t, "/usr/share/java/"+jar+".jar", install)
+		}
+	}
+	peer := Shared(t, "peers", "wss4j")
+	env := append(os.Environ(), "PEER_BUILD="+dir)
+	build := exec.Command(filepath.Join(peer, "build.sh"))
+	build.Env = env
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("WSS4J peer build.sh: %v\n%s", err, out)
+	}
+	return func(args ...string) ([]byte, error) {
+		cmd := exec.Command(filepath.Join(peer, "run.sh"), args...)
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			err = fmt.Errorf("run.sh %s: %w: %s%s", strings.Join(args, " "), err, out, stderr.Bytes())
+		}
+		return out, err
+	}
 }
