@@ -77,12 +77,13 @@
 //
 // # Porta Applicativa: the inbound checks
 //
-// Each busta goes through these stages in order. Stages 2-10 read only the header: they are all
-// run and every problem they find is answered together, once, in one ListaEccezioni (spec §10;
-// a problem two stages see is reported once, and a stage does not report again what the busta
-// model already did). A bare error (the header cannot be read) or a failure of the gateway
-// itself answers at once. From stage 11 on, the first stage that fails answers with its eGov
-// code; all answers are HTTP 500:
+// Each busta goes through these stages in order. Stages 2-10 (2b included) read only the header:
+// they are all run and every problem they find is answered together, once, in one ListaEccezioni
+// (spec §10; a problem two stages see is reported once, and a stage does not report again what
+// the busta model or an earlier stage already did). A bare error (the header cannot be read) or a
+// failure of the gateway itself answers at once. From stage 10a on, the first stage that fails
+// answers with its eGov code; all answers are HTTP 500 (but the Linee Guida INFO answers and the
+// riscontro repeated for a duplicate, HTTP 200):
 //
 //	 1  well-formedness: acceptable XML (xmlsafe.Parse: no DTD, size caps)                001, bare fault
 //	 2  header: a SOAP 1.1 envelope with one attempted eGov header (the eGov actor or
