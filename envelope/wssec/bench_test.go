@@ -36,7 +36,7 @@ func BenchmarkSign(b *testing.B) {
 // BenchmarkRSASignPKCS1v15 is the floor under BenchmarkSign/rsa: one RSA-2048 signature of a
 // SHA-256 digest.
 func BenchmarkRSASignPKCS1v15(b *testing.B) {
-	key := testSigner(b, "test-rsa").key.(*rsa.PrivateKey)
+	key := testKey(b, "test-rsa").(*rsa.PrivateKey)
 	digest := sha256.Sum256([]byte("SignedInfo"))
 	for b.Loop() {
 		if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:]); err != nil {

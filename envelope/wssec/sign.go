@@ -88,8 +88,14 @@ func NewSigner(key crypto.Signer, certs []*x509.Certificate) (*Signer, error) {
 }
 
 // LoadSigner reads a private key (PKCS#8, PKCS#1 or SEC 1 PEM) from the file keyPEM and its
-// certificate (the first CERTIFICATE block) from the file certPEM.
+// certificate (the first CERTIFICATE block) from the file certPEM. The key signs on the engine the
+// environment variable PORTA_SIGNER (EnvSigner) names, OpenSSL when it loads by default (see
+// keys.go); Signer.Engine reports which.
 func LoadSigner(keyPEM, certPEM string) (*Signer, error) {
+	return loadSigner(keyPEM, certPEM, engineFromEnv())
+}
+
+func loadSigner(keyPEM, certPEM, engine string) (*Signer, error) {
 	kb, err := os.ReadFile(keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("signer: %w", err)
@@ -105,6 +111,9 @@ func LoadSigner(keyPEM, certPEM string) (*Signer, error) {
 	certs, err := ParseCertificatesPEM(cb)
 	if err != nil {
 		return nil, fmt.Errorf("signer: %s: %w", certPEM, err)
+	}
+	if key, err = withEngine(key, engine); err != nil {
+		return nil, fmt.Errorf("signer: %s: %w", keyPEM, err)
 	}
 	return NewSigner(key, certs)
 }
