@@ -109,8 +109,8 @@ func printBench(w io.Writer, r *bench.Report) {
 	if r.MemoryLimitBytes > 0 {
 		fmt.Fprintf(w, "  memory limit     %s (--memory-limit or GOMEMLIMIT)\n", mb(r.MemoryLimitBytes))
 	}
-	fmt.Fprintf(w, "  signature limit  %.0f signs/s / %d per exchange = %.1f exchanges/s; this run is %.2f of it\n",
-		r.SignsPerS, r.SignaturesPerExchg, r.SignatureLimitPerS, r.FractionOfLimit)
+	fmt.Fprintf(w, "  signature limit  %.0f signs/s (%s) / %d per exchange = %.1f exchanges/s; this run is %.2f of it\n",
+		r.SignsPerS, r.SignerEngine, r.SignaturesPerExchg, r.SignatureLimitPerS, r.FractionOfLimit)
 	fmt.Fprintf(w, "  plain echo       %.1f/s (p50 %.2f ms, %.3f ms CPU per request) over loopback, no gateway\n",
 		r.PlainEchoPerS, r.PlainEchoP50ms, r.PlainEchoCPUmsPerOp)
 	if r.FirstError != "" {

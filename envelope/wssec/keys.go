@@ -41,13 +41,20 @@ func withEngine(key crypto.Signer, mode string) (crypto.Signer, error) {
 	}
 }
 
+// EngineKey returns key on the engine EnvSigner names, as LoadSigner puts its key: for measuring
+// the signer the gateways use (porta bench's signature limit).
+func EngineKey(key crypto.Signer) (crypto.Signer, error) { return withEngine(key, engineFromEnv()) }
+
 // engineFromEnv is the engine EnvSigner asks for.
 func engineFromEnv() string { return os.Getenv(EnvSigner) }
 
 // Engine names what computes the Signer's signatures: EngineGo or EngineOpenSSL, or the Go type of
 // a key that came from elsewhere (NewSigner with, say, a PKCS#11 handle).
-func (s *Signer) Engine() string {
-	switch k := s.key.(type) {
+func (s *Signer) Engine() string { return KeyEngine(s.key) }
+
+// KeyEngine names what computes key's signatures, as Signer.Engine does.
+func KeyEngine(key crypto.Signer) string {
+	switch k := key.(type) {
 	case interface{ Engine() string }:
 		return k.Engine()
 	case *rsa.PrivateKey, *ecdsa.PrivateKey:

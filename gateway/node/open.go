@@ -153,6 +153,9 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	if cfg.SignatureAlgorithm != "" && cfg.SignatureAlgorithm != signer.Algorithm() {
 		return fail(fmt.Errorf("%s: signature.algorithm %s: the signer writes %s for this key; use auto", cfg.File, cfg.SignatureAlgorithm, signer.Algorithm()))
 	}
+	if opt.Logger != nil {
+		opt.Logger.Info("signer", "engine", signer.Engine(), "algorithm", signer.Algorithm())
+	}
 	signer.Now = now
 	signer.Parts = envelope.SignedParts()
 	keyPair, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)

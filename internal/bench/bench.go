@@ -37,6 +37,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"porta/envelope/wssec"
 	"porta/gateway"
 	"porta/gateway/node"
 	"porta/internal/listen"
@@ -105,6 +106,7 @@ type Report struct {
 	MemoryLimitBytes    int64   `json:"memory_limit_bytes,omitempty"`
 	Errors              int64   `json:"errors"`
 	FirstError          string  `json:"first_error,omitempty"`
+	SignerEngine        string  `json:"signer_engine"`
 	SignsPerS           float64 `json:"signs_per_s"`
 	SignaturesPerExchg  int     `json:"signatures_per_exchange"`
 	SignatureLimitPerS  float64 `json:"signature_limit_per_s"`
@@ -217,6 +219,10 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// on the engine the gateways' signers run on (wssec.LoadSigner, PORTA_SIGNER)
+	if key, err = wssec.EngineKey(key); err != nil {
+		return nil, fmt.Errorf("signature reference: %w", err)
+	}
 	digest := sha256.Sum256(body[:min(len(body), 1024)])
 	signs, err := loadgen.Rate(ctx, o.RefDuration, func() error {
 		_, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
@@ -263,7 +269,7 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 		CPUmsPerExchange: ms(res.CPUPerOp()), AllocsPerExchange: res.AllocsPerOp(),
 		PeakRSSBytes: res.PeakRSS, BaseRSSBytes: base, Errors: res.Errors,
 		MemoryLimitBytes: MemoryLimit(),
-		SignsPerS:        signs, SignaturesPerExchg: sigsPerExchg, SignatureLimitPerS: signs / sigsPerExchg,
+		SignerEngine:     wssec.KeyEngine(key), SignsPerS: signs, SignaturesPerExchg: sigsPerExchg, SignatureLimitPerS: signs / sigsPerExchg,
 		PlainEchoPerS: echo.PerSecond(), PlainEchoP50ms: ms(echo.P50), PlainEchoCPUmsPerOp: ms(echo.CPUPerOp()),
 	}
 	if rep.SignatureLimitPerS > 0 {
