@@ -11,7 +11,6 @@ import (
 
 	"porta/envelope"
 	"porta/internal/clip"
-	"porta/internal/xmlsafe"
 )
 
 // How the Porta Applicativa answers a busta that passed every stage: by kind, deliver now
@@ -139,11 +138,7 @@ func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*
 	if err != nil {
 		return nil, &backendError{fmt.Errorf("deliver %s to %s: %w", h.ID, h.Service, err)}
 	}
-	lim := g.verifier().Limits
-	if lim == (xmlsafe.Limits{}) {
-		lim = xmlsafe.DefaultLimits
-	}
-	rdoc, err := xmlsafe.Parse(rep.Envelope, lim)
+	rdoc, err := g.parseXML(rep.Envelope)
 	if err != nil {
 		return nil, fmt.Errorf("backend of %s answered %s: %w", h.Service, h.ID, err)
 	}

@@ -13,9 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/beevik/etree"
+
 	"porta/audit"
 	"porta/envelope"
 	"porta/envelope/wssec"
+	"porta/internal/xmlsafe"
 )
 
 // ErrDuplicate is returned by Store.Enqueue and Store.Remember when the busta ID is already in the
@@ -313,4 +316,14 @@ func fingerprint(der []byte) string {
 		return ""
 	}
 	return fmt.Sprintf("%x", sha256.Sum256(der))
+}
+
+// parseXML reads an XML message (a busta, a reply, an attachment) with the caps of the node's
+// verifier (porta.yaml's limits), or xmlsafe's defaults when none are set.
+func (g *Gateway) parseXML(data []byte) (*etree.Document, error) {
+	lim := g.verifier().Limits
+	if lim == (xmlsafe.Limits{}) {
+		lim = xmlsafe.DefaultLimits
+	}
+	return xmlsafe.Parse(data, lim)
 }

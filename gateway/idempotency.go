@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"porta/envelope"
-	"porta/internal/xmlsafe"
 )
 
 // The Porta Delegata's Idempotency-Key: an application that did not get its answer (a timeout, a
@@ -78,11 +77,7 @@ func (g *Gateway) checkIdempotency(ctx context.Context, out *outbound) (*reply, 
 		return rep, nil
 	}
 	// Its node died before the answer was kept: send the same busta again.
-	lim := g.verifier().Limits
-	if lim == (xmlsafe.Limits{}) {
-		lim = xmlsafe.DefaultLimits
-	}
-	doc, err := xmlsafe.Parse(prev.Body, lim)
+	doc, err := g.parseXML(prev.Body)
 	if err != nil {
 		return nil, fmt.Errorf("the busta kept under idempotency key %q: %w", key, err)
 	}

@@ -16,7 +16,6 @@ import (
 	"porta/envelope/wssec"
 	"porta/internal/clip"
 	"porta/internal/swa"
-	"porta/internal/xmlsafe"
 )
 
 // The Porta Applicativa: POST /pa takes buste from peer gateways. Each busta goes through the
@@ -261,11 +260,7 @@ func (g *Gateway) checkWellFormed(_ context.Context, in *inbound) (*reply, error
 	} else if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "text/xml") {
 		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", "Content-Type "+clip.Echo(ct)+": SOAP 1.1 wants text/xml, or multipart/related with attachments")
 	}
-	lim := g.verifier().Limits
-	if lim == (xmlsafe.Limits{}) {
-		lim = xmlsafe.DefaultLimits
-	}
-	doc, err := xmlsafe.Parse(in.raw, lim)
+	doc, err := g.parseXML(in.raw)
 	if err != nil {
 		return nil, bare(envelope.CodeEnvelopeFormat, "Intestazione", err.Error())
 	}

@@ -17,7 +17,6 @@ import (
 	"porta/envelope"
 	"porta/internal/clip"
 	"porta/internal/swa"
-	"porta/internal/xmlsafe"
 )
 
 // The Porta Delegata: POST /pd/{consumer}/{provider}/{service}/{action} takes a SOAP 1.1 request
@@ -284,11 +283,7 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 		return nil, clientErr("request is not acceptable SOAP with Attachments: %v", err)
 	}
 	out.parts = parts
-	lim := g.verifier().Limits
-	if lim == (xmlsafe.Limits{}) {
-		lim = xmlsafe.DefaultLimits
-	}
-	doc, err := xmlsafe.Parse(root, lim)
+	doc, err := g.parseXML(root)
 	if err != nil {
 		return nil, clientErr("request is not acceptable XML: %v", err)
 	}
@@ -637,11 +632,7 @@ func (g *Gateway) readAnswer(req *envelope.Header, status int, body []byte) (*an
 	if status == http.StatusOK && len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
-	lim := g.verifier().Limits
-	if lim == (xmlsafe.Limits{}) {
-		lim = xmlsafe.DefaultLimits
-	}
-	doc, err := xmlsafe.Parse(body, lim)
+	doc, err := g.parseXML(body)
 	if err != nil {
 		return nil, &AppError{FaultCode: "Server", Reason: ReasonPeerReplyInvalid, Message: fmt.Sprintf("the provider's gateway answered HTTP %d with unreadable XML", status), Err: err}
 	}

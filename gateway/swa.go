@@ -10,7 +10,6 @@ import (
 	"porta/envelope"
 	"porta/envelope/wssec"
 	"porta/internal/swa"
-	"porta/internal/xmlsafe"
 )
 
 // SOAP with Attachments and the eGov Manifest (spec §12), at both ends.
@@ -161,11 +160,7 @@ func (g *Gateway) requestBody(in *inbound) (*etree.Element, error) {
 		if p.ContentID != ref.ContentID {
 			continue
 		}
-		lim := g.verifier().Limits
-		if lim == (xmlsafe.Limits{}) {
-			lim = xmlsafe.DefaultLimits
-		}
-		d, err := xmlsafe.Parse(p.Content, lim)
+		d, err := g.parseXML(p.Content)
 		if err != nil {
 			return nil, envelope.NewError(envelope.CodeBodyFormat, "Descrizione/DescrizioneMessaggio/Riferimento/href", "the Richiesta part cid:"+p.ContentID+" is not XML: "+err.Error())
 		}
