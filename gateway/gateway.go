@@ -94,16 +94,16 @@ func (o *Options) defaults() {
 		o.RefusedBodyMax = DefaultRefusedBodyMax
 	}
 	if o.InflightBytes == 0 {
-		o.InflightBytes = 256 << 20
+		o.InflightBytes = DefaultInflightBytes
 	}
 	if o.PeerRequests == 0 {
-		o.PeerRequests = 256
+		o.PeerRequests = DefaultPeerRequests
 	}
 	if o.ListenerRequests == 0 {
-		o.ListenerRequests = 1024
+		o.ListenerRequests = DefaultListenerRequests
 	}
 	if o.RetryAfter == 0 {
-		o.RetryAfter = 5 * time.Second
+		o.RetryAfter = DefaultRetryAfter
 	}
 	if o.PeerTimeout == 0 {
 		o.PeerTimeout = 30 * time.Second
@@ -289,6 +289,14 @@ func headerOnly(raw []byte) []byte {
 
 // DefaultRefusedBodyMax is how much of a refused message the trail keeps unless configured.
 const DefaultRefusedBodyMax = 64 << 10
+
+// The admission limits unless configured (Options, admission.go; porta.yaml's limits).
+const (
+	DefaultInflightBytes    = 256 << 20
+	DefaultPeerRequests     = 256
+	DefaultListenerRequests = 1024
+	DefaultRetryAfter       = 5 * time.Second
+)
 
 // afterCallerTimeout bounds what the gateway does for a request once its caller may have hung up:
 // finishing a delivery already under way and tracing its outcome.

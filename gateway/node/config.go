@@ -149,10 +149,10 @@ type JobCheck func(run []string) error
 // Defaults of porta.yaml.
 const (
 	defaultMaxMessage          = 16 << 20
-	defaultInflightBytes       = 256 << 20
-	defaultPerPeerRequests     = 256
-	defaultPerListenerRequests = 1024
-	defaultRetryAfter          = 5 * time.Second
+	defaultInflightBytes       = gateway.DefaultInflightBytes
+	defaultPerPeerRequests     = gateway.DefaultPeerRequests
+	defaultPerListenerRequests = gateway.DefaultListenerRequests
+	defaultRetryAfter          = gateway.DefaultRetryAfter
 	defaultRefusedBodyMax      = gateway.DefaultRefusedBodyMax
 )
 
