@@ -14,16 +14,7 @@ import (
 // audit store (SQLite): queues, duplicate history, counters and the correlation lookups that
 // read headers back from the trail.
 func TestProfilesOnAuditStore(t *testing.T) {
-	stores := map[string]*audit.Store{}
-	n := newNetworkOn(t, func(name string) Store {
-		s, err := audit.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), name+".db"), audit.Options{Node: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		stores[name] = s
-		return NewAuditStore(s, time.Hour)
-	})
+	n, stores := newAuditNetwork(t)
 	depth := func(name string, q audit.Kind) int {
 		st, err := stores[name].Stats(context.Background(), q)
 		if err != nil {
@@ -63,4 +54,20 @@ func TestProfilesOnAuditStore(t *testing.T) {
 			t.Errorf("%s: the trail of %d records does not verify: %v", name, rep.Records, err)
 		}
 	}
+}
+
+// newAuditNetwork is the test network on the real audit store (SQLite, a file per gateway), with
+// each gateway's store by name.
+func newAuditNetwork(t *testing.T) (*network, map[string]*audit.Store) {
+	stores := map[string]*audit.Store{}
+	n := newNetworkOn(t, func(name string) Store {
+		s, err := audit.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), name+".db"), audit.Options{Node: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[name] = s
+		return NewAuditStore(s, time.Hour)
+	})
+	return n, stores
 }

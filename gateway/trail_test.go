@@ -4,10 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"porta/audit"
 )
@@ -16,16 +14,7 @@ import (
 // most RefusedBodyMax bytes of the message and the size of the whole; a PD refusal names the
 // remote address, the application and the reason.
 func TestRefusalsTracedAfterCallerLeft(t *testing.T) {
-	stores := map[string]*audit.Store{}
-	n := newNetworkOn(t, func(name string) Store {
-		s, err := audit.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), name+".db"), audit.Options{Node: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		stores[name] = s
-		return NewAuditStore(s, time.Hour)
-	})
+	n, stores := newAuditNetwork(t)
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	junk := `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><x>` + strings.Repeat("j", 1<<20) + `</x></soapenv:Body></soapenv:Envelope>`
