@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -148,8 +146,7 @@ func leaseOf(ctx context.Context) *lease {
 // its remote IP address.
 func peerOf(r *http.Request) string {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
-		return "cert:" + hex.EncodeToString(sum[:])
+		return "cert:" + fingerprint(r.TLS.PeerCertificates[0].Raw)
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -323,7 +324,8 @@ func fingerprint(der []byte) string {
 	if der == nil {
 		return ""
 	}
-	return fmt.Sprintf("%x", sha256.Sum256(der))
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
 }
 
 // parseXML reads an XML message (a busta, a reply, an attachment) with the caps of the node's
