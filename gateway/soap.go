@@ -164,16 +164,6 @@ func docBytes(doc *etree.Document, hint int) ([]byte, error) {
 // those plus room for a busta and its signature.
 func sizeHint(n int) int { return n + n/64 + 16<<10 }
 
-// writeDoc serialises doc as the HTTP response with the given status.
-func writeDoc(w http.ResponseWriter, status int, doc *etree.Document) {
-	b, err := doc.WriteToBytes()
-	if err != nil {
-		http.Error(w, "serialise response: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	writeBytes(w, status, b)
-}
-
 // writeBytes answers b with its Content-Length, so that the reader can size its buffer.
 func writeBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", contentTypeSOAP)

@@ -172,7 +172,6 @@ type network struct {
 	silPlanted  []sil.Planted
 	anaPlanted  map[string]anagrafe.Change
 	school      *scuola.Generated
-	pupilsKnown map[string]bool
 }
 
 // Run writes the labour network under o.Dir, starts every gateway, plants the data, runs every
