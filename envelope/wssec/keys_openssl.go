@@ -84,7 +84,11 @@ func opensslSigner(key crypto.Signer) (crypto.Signer, error) {
 		default:
 			return nil, fmt.Errorf("openssl: ECDSA curve %s not supported", g.Curve.Params().Name)
 		}
-		k.ec, err = openssl.NewPrivateKeyECDSA(curve, bbig.Enc(g.X), bbig.Enc(g.Y), bbig.Enc(g.D))
+		var d []byte
+		if d, err = g.Bytes(); err != nil {
+			return nil, fmt.Errorf("openssl: ECDSA key: %w", err)
+		}
+		k.ec, err = openssl.NewPrivateKeyECDSA(curve, bbig.Enc(g.X), bbig.Enc(g.Y), bbig.Enc(new(big.Int).SetBytes(d)))
 	default:
 		return nil, fmt.Errorf("openssl: key type %T not supported", key)
 	}
