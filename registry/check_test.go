@@ -230,6 +230,23 @@ applications:
 			"registry.yaml:19: application \"SIL\" may call service \"DID\" of \"Ministero\" as \"Provincia\", but the service does not list \"Provincia\" under consumers; add it there",
 			"registry.yaml:20: application \"SIL\" may call service \"SAP\" of \"Ministero\", which is not declared; declare it under services",
 			"registry.yaml:21: application \"Altro\" has no credentials; add username and password_hash, or certificate: {fingerprint: ...}"}},
+		{"trace policy problems", head + `services:
+  - provider: Ministero
+    name: SAP
+    profile: oneway
+    actions: [Invio]
+    trace:
+      body: secret
+      mask: ["//a[", ""]
+      retention: forever
+      ids: {cf: "//codiceFiscale", "c-f": "//x", doc: [a]}
+`, time.Time{}, []string{
+			"registry.yaml:14: service \"SAP\" of \"Ministero\": trace: body \"secret\" must be one of full, header, none, encrypted",
+			"registry.yaml:15: service \"SAP\" of \"Ministero\": trace: mask: path \"//a[\": etree: path has invalid filter [brackets].",
+			"registry.yaml:15: service \"SAP\" of \"Ministero\": trace: mask: empty path",
+			"registry.yaml:16: service \"SAP\" of \"Ministero\": trace: retention must be a duration such as 30s, 90m, 24h or 7d, found the value \"forever\"",
+			"registry.yaml:17: service \"SAP\" of \"Ministero\": trace: ids: name \"c-f\" must be letters and digits (e.g. cf)",
+			"registry.yaml:17: service \"SAP\" of \"Ministero\": trace: ids: doc must be a path, e.g. //codiceFiscale"}},
 		{"include missing", "include: [more.yaml]\n" + head, time.Time{}, []string{
 			"registry.yaml:1: include \"DIR/more.yaml\": no such file or directory; fix the path (it is relative to DIR)"}},
 		{"unknown interoperability profile", head + `  - name: Regione

@@ -369,7 +369,7 @@ func (b *builder) validity(d *decoder, line int, what string, c *x509.Certificat
 
 func (b *builder) service(d *decoder, n *yaml.Node) {
 	m, ok := d.Fields(n, "a service", "provider", "name", "type", "version", "profile", "correlated_service",
-		"filter_duplicates", "ack", "in_order", "expiry", "wsdl", "schema", "actions", "consumers", "delivery")
+		"filter_duplicates", "ack", "in_order", "expiry", "wsdl", "schema", "actions", "consumers", "delivery", "trace")
 	if !ok {
 		return
 	}
@@ -461,6 +461,9 @@ func (b *builder) service(d *decoder, n *yaml.Node) {
 	s.Consumers, lines = d.Strs(m, "consumers", what)
 	if dn, ok := m["delivery"]; ok {
 		s.Delivery = b.delivery(d, dn, what)
+	}
+	if tn, ok := m["trace"]; ok {
+		s.Trace = b.tracePolicy(d, tn, what)
 	}
 	key := serviceKey{s.Provider, s.Name}
 	if first, dup := b.r.services[key]; dup {

@@ -83,6 +83,7 @@ type Service struct {
 	ActionOrder []string // action names as declared
 	Consumers   []string // remote parties that may call the service
 	Delivery    *Delivery
+	Trace       TracePolicy // what the audit trail keeps of its messages (tracepolicy.go)
 	Pos         Pos
 }
 
