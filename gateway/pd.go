@@ -719,7 +719,7 @@ func faultCodeOf(f *etree.Element) string {
 
 // childText is the trimmed text of el's first child with the given local name, or "".
 func childText(el *etree.Element, tag string) string {
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if c.Tag == tag {
 			return strings.TrimSpace(c.Text())
 		}
