@@ -28,7 +28,7 @@ func TestBenchShortRun(t *testing.T) {
 				t.Fatalf("--json output does not parse: %v\n%s", err, out)
 			}
 			for _, k := range []string{"exchanges_per_s", "signature_limit_per_s", "fraction_of_limit", "p50_ms", "p99_ms",
-				"cpu_ms_per_exchange", "peak_rss_bytes", "plain_echo_per_s", "errors"} {
+				"cpu_ms_per_exchange", "peak_rss_bytes", "plain_echo_per_s", "errors", "gc_percent"} {
 				if _, ok := rep[k]; !ok {
 					t.Errorf("no %q in %s", k, out)
 				}

@@ -110,6 +110,7 @@ type Report struct {
 	PeakRSSBytes        int64   `json:"peak_rss_bytes"`
 	BaseRSSBytes        int64   `json:"base_rss_bytes"`
 	MemoryLimitBytes    int64   `json:"memory_limit_bytes,omitempty"`
+	GCPercent           int     `json:"gc_percent"` // the garbage collector's target (GOGC; porta sets 200 unless GOGC is set)
 	Errors              int64   `json:"errors"`
 	FirstError          string  `json:"first_error,omitempty"`
 	SignerEngine        string  `json:"signer_engine"`
@@ -294,8 +295,8 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 		P50ms: ms(res.P50), P90ms: ms(res.P90), P99ms: ms(res.P99), MaxMs: ms(res.Max),
 		CPUmsPerExchange: ms(res.CPUPerOp()), AllocsPerExchange: res.AllocsPerOp(),
 		PeakRSSBytes: res.PeakRSS, BaseRSSBytes: base, Errors: res.Errors,
-		MemoryLimitBytes: MemoryLimit(),
-		SignerEngine:     wssec.KeyEngine(key), SignsPerS: signs, SignaturesPerExchg: sigsPerExchg, SignatureLimitPerS: signs / sigsPerExchg,
+		MemoryLimitBytes: MemoryLimit(), GCPercent: gcPercent(),
+		SignerEngine: wssec.KeyEngine(key), SignsPerS: signs, SignaturesPerExchg: sigsPerExchg, SignatureLimitPerS: signs / sigsPerExchg,
 		PlainEchoPerS: echo.PerSecond(), PlainEchoP50ms: ms(echo.P50), PlainEchoCPUmsPerOp: ms(echo.CPUPerOp()),
 		Peer: peer,
 	}
@@ -314,6 +315,13 @@ func MemoryLimit() int64 {
 		return l
 	}
 	return 0
+}
+
+// gcPercent is the runtime's GOGC setting (-1: off).
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
 }
 
 // RedactDSN is dsn without its user and password.
