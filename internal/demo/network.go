@@ -128,7 +128,10 @@ func BuildNetwork(dir string, res *listen.Reserved) (map[string]Ports, string, e
 	}
 	for _, p := range Parties {
 		pd := filepath.Join(dir, p)
-		cfg := node.ConfigYAML(node.ConfigFile{Party: p, PD: ports[p].PD, PA: ports[p].PA, Admin: ports[p].Admin, CA: "../ca.pem", WrittenBy: "porta demo for the labour network"})
+		cfg := node.ConfigYAML(node.ConfigFile{Party: p, PD: ports[p].PD, PA: ports[p].PA, Admin: ports[p].Admin, CA: "../ca.pem", WrittenBy: "porta demo for the labour network", IndexKey: node.IndexKeyFile})
+		if err := node.WriteIndexKey(filepath.Join(pd, node.IndexKeyFile), rand.Reader); err != nil {
+			return nil, "", err
+		}
 		if err := os.WriteFile(filepath.Join(pd, "porta.yaml"), []byte(cfg), 0o644); err != nil {
 			return nil, "", err
 		}
