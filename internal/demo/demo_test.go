@@ -14,9 +14,9 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"porta/adapters/anagrafe"
+	"porta/adapters/codicefiscale"
 	"porta/audit"
 	"porta/gateway/node"
-	"porta/adapters/codicefiscale"
 	"porta/internal/pdclient"
 	"porta/internal/proctest"
 )
