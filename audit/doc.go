@@ -84,8 +84,8 @@
 // inside its chain hash (Digest), and in the table trace_id, whose primary key (name, value_key,
 // recorded, node, seq) is the search's, so List with Filter.BusinessID walks one identifier's
 // entries newest first, joins each to its record by the primary key and stops at its limit: a
-// codice fiscale carried by 20 records answers in about a millisecond at 1,000,000 records (go test
-// ./audit -run '^$' -bench SearchByID, PORTA_AUDIT_ROWS=N). Without the key the store indexes
+// codice fiscale carried by 20 records answers in about a millisecond at 10,000,000 records (go
+// test ./audit -run '^$' -bench SearchByID, PORTA_AUDIT_ROWS=N). Without the key the store indexes
 // nothing and cannot be searched by identifier; with it, a stolen store still shows no identifier
 // in clear.
 //
