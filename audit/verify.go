@@ -379,10 +379,14 @@ func recordFromValues(v []driver.Value, r *Record) error {
 	r.PayloadHash, r.PayloadSize, r.Header, r.BodyMode = byt(20), num(21), byt(22), BodyMode(str(23))
 	r.Raw, r.RawHash, r.Detail, r.PrevHash, r.Hash = byt(24), byt(25), str(26), byt(27), byt(28)
 	r.ClientSubject, r.ClientCert, r.Application, r.Reason, r.RawSize = str(29), str(30), str(31), str(32), num(33)
+	ids := byt(34)
 	if bad != nil {
 		return fmt.Errorf("record %s/%d: %w", r.Node, r.Seq, bad)
 	}
 	var err error
+	if r.IDKeys, err = decodeIDs(ids); err != nil {
+		return fmt.Errorf("record %s/%d: %w", r.Node, r.Seq, err)
+	}
 	if r.Exceptions, err = decodeExceptions(exc); err != nil {
 		return fmt.Errorf("record %s/%d: %w", r.Node, r.Seq, err)
 	}

@@ -51,6 +51,7 @@ const (
 //	paths: {key: key.pem, cert: cert.pem, ca: ca.pem, registry: registry.yaml}
 //	store: sqlite:porta.db            # or postgres://user@host/db
 //	trace: {body: full, refused_body_max: 64KiB}   # body: full | header | none; of a refused message keep at most this (its size and SHA-256 are kept whole)
+//	trace: {index_key: index.key}     # HMAC key of the business identifiers searched by (porta trace list --id cf=...), mode 0600; none: not indexed
 //	signature: {algorithm: auto, max_clock_skew: 5m}
 //	limits:                           # what requests may hold (see gateway/admission.go)
 //	  max_message: 16MiB              # largest request body
@@ -102,6 +103,7 @@ type Config struct {
 
 	TraceBody          string        // "full", "header" or "none"
 	TraceRefusedMax    int64         // bytes of a refused message the trail keeps (at least 1KiB)
+	TraceIndexKey      []byte        // the key of the business identifiers' hashes (indexkey.go); nil = none indexed
 	SignatureAlgorithm string        // XML-DSig SignatureMethod URI; "" = chosen from the key
 	MaxClockSkew       time.Duration // tolerated difference between peers' clocks
 
@@ -187,6 +189,7 @@ type rawConfig struct {
 	Trace struct {
 		Body           yaml.Node `yaml:"body"`
 		RefusedBodyMax yaml.Node `yaml:"refused_body_max"`
+		IndexKey       yaml.Node `yaml:"index_key"`
 	} `yaml:"trace"`
 	Signature struct {
 		Algorithm    yaml.Node `yaml:"algorithm"`
@@ -429,6 +432,13 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 	c.TraceBody = r.str(&raw.Trace.Body, "trace.body", "full")
 	if c.TraceBody != "full" && c.TraceBody != "header" && c.TraceBody != "none" {
 		r.errf(&raw.Trace.Body, "trace.body %q must be full, header or none", c.TraceBody)
+	}
+	if kp := r.path(&raw.Trace.IndexKey, "trace.index_key", ""); kp != "" {
+		key, err := ReadIndexKey(kp)
+		if err != nil {
+			r.errf(&raw.Trace.IndexKey, "trace.index_key: %v", err)
+		}
+		c.TraceIndexKey = key
 	}
 	c.TraceRefusedMax = defaultRefusedBodyMax
 	if n := &raw.Trace.RefusedBodyMax; set(n) {
