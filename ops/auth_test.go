@@ -57,6 +57,10 @@ func TestRoles(t *testing.T) {
 		t.Errorf("a browser's 401 carries a Basic challenge: it would pop a dialog and cache the credentials")
 	}
 	do(t, srv, req{path: "/api/v1/session", header: map[string]string{"Authorization": "Basic dmVyYTp3cm9uZw=="}}).want(t, "a wrong password", http.StatusUnauthorized)
+	r = do(t, srv, req{method: "DELETE", path: "/api/v1/transactions", user: "ada"})
+	if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET" || r.json["error"] != "method_not_allowed" {
+		t.Errorf("DELETE on a GET route: %d %v %s", r.status, r.header, r.body)
+	}
 
 	for _, c := range []struct {
 		user, method, path string

@@ -122,8 +122,10 @@ func checkShape(t testing.TB, method, path string, status int, body map[string]a
 	}
 	var op operation
 	raw, ok := d.Paths[tmpl][strings.ToLower(method)]
+	if !ok && status == http.StatusMethodNotAllowed {
+		return // the answer to a method the document has not: an Error, as every error
+	}
 	if !ok {
-		// A method the route table does not serve answers 405 from the mux, not JSON.
 		t.Errorf("%s %s: the document has no %s operation at %s", method, path, method, tmpl)
 		return
 	}
