@@ -93,7 +93,7 @@ func TestAPIOverAGatewayExchange(t *testing.T) {
 	addOperators(t, s)
 	var opened []string
 	_, srv := server(t, Options{
-		Store: s, Registry: prov.Opened.Current,
+		Store: s, Registry: prov.Opened.RegistryInUse,
 		OpenBody: func(r *audit.Record) ([]byte, error) {
 			opened = append(opened, r.ID)
 			return r.Raw, nil
