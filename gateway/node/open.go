@@ -32,6 +32,9 @@ type StoreOpener func(ctx context.Context, cfg *Config, dsn string) (OpenedStore
 type OpenedStore struct {
 	Store gateway.Store
 	Jobs  jobs.Store // nil: this store cannot hold jobs
+	// Audit is the audit store itself when the gateway's store is one (nil otherwise): the
+	// management API reads the trail, the queues and the operators there.
+	Audit *audit.Store
 	Close func() error
 }
 
@@ -42,7 +45,7 @@ func OpenAuditStore(ctx context.Context, cfg *Config, dsn string) (OpenedStore, 
 	if err != nil {
 		return OpenedStore{}, err
 	}
-	return OpenedStore{Store: gateway.NewAuditStore(s, cfg.DuplicateRetention), Jobs: s, Close: s.Close}, nil
+	return OpenedStore{Store: gateway.NewAuditStore(s, cfg.DuplicateRetention), Jobs: s, Audit: s, Close: s.Close}, nil
 }
 
 // OpenOptions adjust Open.
@@ -74,9 +77,10 @@ type OpenOptions struct {
 type Opened struct {
 	Gateway   *gateway.Gateway
 	Config    *Config
-	Registry  *registry.Registry // as opened; Reload does not change it
+	Registry  *registry.Registry // as opened; Reload does not change it (RegistryInUse does)
 	Store     gateway.Store
-	Jobs      jobs.Store // where porta serve's jobs keep their leases, marks and history; nil: nowhere
+	Jobs      jobs.Store   // where porta serve's jobs keep their leases, marks and history; nil: nowhere
+	Audit     *audit.Store // the audit store, for the management API; nil with another store
 	Hosted    []string
 	Listeners gateway.Listeners // addresses and TLS of porta.yaml, ready for Gateway.Serve
 	closers   []func() error
@@ -86,6 +90,7 @@ type Opened struct {
 	keyPair  tls.Certificate
 	backends map[string]gateway.Backend
 	client   atomic.Pointer[http.Client]
+	current  atomic.Pointer[registry.Registry]
 	paTLS    atomic.Pointer[tls.Config]
 	reloadMu sync.Mutex
 }
@@ -173,6 +178,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		return fail(err)
 	}
 	o.Registry = reg
+	o.current.Store(reg)
 	o.client.Store(fr.Client)
 	o.paTLS.Store(fr.paTLS)
 	o.closers = append(o.closers, func() error { o.client.Load().CloseIdleConnections(); return nil })
@@ -202,7 +208,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		return nil, fmt.Errorf("open store %s: %w", dsn, err)
 	}
 	store := st.Store
-	o.Store, o.Jobs = store, st.Jobs
+	o.Store, o.Jobs, o.Audit = store, st.Jobs, st.Audit
 	o.closers = append(o.closers, st.Close)
 
 	g, err := gateway.New(gateway.Options{
@@ -317,9 +323,10 @@ func (o *Opened) fromRegistry(reg *registry.Registry) (fromRegistry, error) {
 func (o *Opened) Reload() error {
 	o.reloadMu.Lock()
 	defer o.reloadMu.Unlock()
+	var reg *registry.Registry
 	fr, err := func() (fromRegistry, error) {
-		reg, err := registry.Load(o.Config.Registry, o.regOpt)
-		if err != nil {
+		var err error
+		if reg, err = registry.Load(o.Config.Registry, o.regOpt); err != nil {
 			return fromRegistry{}, err
 		}
 		return o.fromRegistry(reg)
@@ -330,12 +337,16 @@ func (o *Opened) Reload() error {
 	}
 	o.paTLS.Store(fr.paTLS)
 	o.client.Store(fr.Client)
+	o.current.Store(reg)
 	if old := o.Gateway.Swap(fr.Reload); old != nil {
 		// Requests in flight keep their connections; idle ones of the old client go.
 		old.CloseIdleConnections()
 	}
 	return nil
 }
+
+// RegistryInUse returns the registry in use: the last one Reload put in use, or the one opened.
+func (o *Opened) RegistryInUse() *registry.Registry { return o.current.Load() }
 
 func or(a, b string) string {
 	if a != "" {
