@@ -101,6 +101,10 @@ func (a *API) transactions(w http.ResponseWriter, r *http.Request, _ *caller) er
 		}
 	}
 	recs, err := a.opt.Store.List(r.Context(), f)
+	if errors.Is(err, audit.ErrNoIndexKey) {
+		return errorf(http.StatusConflict, "no_index_key",
+			"search by codice fiscale needs the node's index key: set trace.index_key in porta.yaml (porta init writes one) and restart; records traced without it are not indexed")
+	}
 	if err != nil {
 		return err
 	}
@@ -119,13 +123,11 @@ func (a *API) transactions(w http.ResponseWriter, r *http.Request, _ *caller) er
 }
 
 // businessIDFilter adds to f the condition "the busta carried this business identifier (a codice
-// fiscale)". The search index of business identifiers is the ids work's (audit.Filter's
-// business-id condition, stored as a keyed hash): until it is merged this answers 501, and the
-// merge wires the parameter here, in this one place.
+// fiscale)": the services declare where it is (registry trace: ids:), the gateway indexes it as a
+// keyed hash when it traces the busta, and the store hashes the searched value with the same key.
 func businessIDFilter(f *audit.Filter, cf string) error {
-	_ = f
-	return errorf(http.StatusNotImplemented, "not_implemented",
-		"search by business identifier (cf=%s) needs the business-id index, which this build does not have yet; search by id, party, service or time meanwhile", cf)
+	f.BusinessID = audit.BusinessID{Name: "cf", Value: cf}
+	return nil
 }
 
 // parseTime reads a query time: RFC 3339, or a date YYYY-MM-DD (its midnight, UTC).
