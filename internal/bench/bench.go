@@ -428,47 +428,9 @@ func startBenchNetwork(ctx context.Context, dir string, o Options, stores [2]str
 	if err != nil {
 		return nil, err
 	}
-	cons, prov, ca := filepath.Join(dir, "consumer"), filepath.Join(dir, "provider"), filepath.Join(dir, "ca")
-	for _, d := range []string{cons, prov, ca} {
-		if err := os.RemoveAll(d); err != nil {
-			return nil, err
-		}
-	}
-	if err := writeGateways(ca, o.Alg, []gatewayFiles{{benchConsumer, cons, ports[0]}, {benchProvider, prov, ports[1]}}); err != nil {
-		return nil, err
-	}
-	hash, err := registry.HashPassword(benchApp+"-bench", rand.Reader)
+	cons, prov, err := writeBenchNetwork(dir, o.Alg, ports[0], ports[1], backendURL)
 	if err != nil {
 		return nil, err
-	}
-	services := func(delivery string) string {
-		var b strings.Builder
-		b.WriteString("\nservices:\n")
-		for _, s := range []struct{ name, profile string }{{benchSync, "sync"}, {benchOneWay, "oneway"}} {
-			fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    filter_duplicates: true\n", benchProvider, s.name, s.profile)
-			if s.profile == "oneway" {
-				b.WriteString("    ack: true\n")
-			}
-			fmt.Fprintf(&b, "    schema: %s\n    actions: [%s]\n    consumers: [%s]\n%s", benchSchema, benchAction, benchConsumer, delivery)
-		}
-		return b.String()
-	}
-	consExtra := services("") + fmt.Sprintf("\napplications:\n  - name: SIL\n    username: %s\n    password_hash: %s\n    may:\n"+
-		"      - {consumer: %s, provider: %s, service: %s}\n      - {consumer: %s, provider: %s, service: %s}\n",
-		benchApp, hash, benchConsumer, benchProvider, benchSync, benchConsumer, benchProvider, benchOneWay)
-	provExtra := services(fmt.Sprintf("    delivery:\n      url: %s\n      timeout: 2m\n", backendURL))
-	for _, x := range []struct{ dir, extra string }{{cons, consExtra}, {prov, provExtra}} {
-		f, err := os.OpenFile(filepath.Join(x.dir, "registry.yaml"), os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			return nil, err
-		}
-		_, err = f.WriteString(x.extra)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, err
-		}
 	}
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -560,6 +522,58 @@ func startBenchNetwork(ctx context.Context, dir string, o Options, stores [2]str
 		}
 	}
 	return n, nil
+}
+
+// writeBenchNetwork writes the two gateways' files in dir (consumer/, provider/, one local CA in
+// ca/), each trusting the other, with their PAs at consPA and provPA, the services declared on
+// both (the provider delivering to backendURL) and the SIL an application of the consumer. It
+// returns the consumer's and the provider's directories.
+func writeBenchNetwork(dir, alg, consPA, provPA, backendURL string) (cons, prov string, err error) {
+	cons, prov = filepath.Join(dir, "consumer"), filepath.Join(dir, "provider")
+	ca := filepath.Join(dir, "ca")
+	for _, d := range []string{cons, prov, ca} {
+		if err := os.RemoveAll(d); err != nil {
+			return "", "", err
+		}
+	}
+	if err := writeGateways(ca, alg, []gatewayFiles{{benchConsumer, cons, consPA}, {benchProvider, prov, provPA}}); err != nil {
+		return "", "", err
+	}
+	hash, err := registry.HashPassword(benchApp+"-bench", rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	services := func(delivery string) string {
+		var b strings.Builder
+		b.WriteString("\nservices:\n")
+		for _, s := range []struct{ name, profile string }{{benchSync, "sync"}, {benchOneWay, "oneway"}} {
+			fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    filter_duplicates: true\n", benchProvider, s.name, s.profile)
+			if s.profile == "oneway" {
+				b.WriteString("    ack: true\n")
+			}
+			fmt.Fprintf(&b, "    schema: %s\n    actions: [%s]\n    consumers: [%s]\n%s", benchSchema, benchAction, benchConsumer, delivery)
+		}
+		return b.String()
+	}
+	consExtra := services("") + fmt.Sprintf("\napplications:\n  - name: SIL\n    username: %s\n    password_hash: %s\n    may:\n"+
+		"      - {consumer: %s, provider: %s, service: %s}\n      - {consumer: %s, provider: %s, service: %s}\n",
+		benchApp, hash, benchConsumer, benchProvider, benchSync, benchConsumer, benchProvider, benchOneWay)
+	provExtra := services(fmt.Sprintf("    delivery:\n      url: %s\n      timeout: 2m\n", backendURL))
+	for _, x := range []struct{ dir, extra string }{{cons, consExtra}, {prov, provExtra}} {
+		f, err := os.OpenFile(filepath.Join(x.dir, "registry.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return "", "", err
+		}
+		_, err = f.WriteString(x.extra)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", "", err
+		}
+	}
+
+	return cons, prov, nil
 }
 
 // gatewayFiles is one gateway of the bench: its party, directory and PA address.
