@@ -81,6 +81,8 @@ type Options struct {
 	Dir         string
 	Cpuprofile  string
 	RefDuration time.Duration
+	// HalfRate adds a paced run at half the window's rate (Report.HalfRate), after the window.
+	HalfRate bool
 }
 
 // Report is every figure of a run (porta bench --json prints it).
@@ -114,6 +116,9 @@ type Report struct {
 	PlainEchoPerS       float64 `json:"plain_echo_per_s"`
 	PlainEchoP50ms      float64 `json:"plain_echo_p50_ms"`
 	PlainEchoCPUmsPerOp float64 `json:"plain_echo_cpu_ms_per_op"`
+	HalfRate            *Paced  `json:"half_rate,omitempty"` // Options.HalfRate: latency at half the window's rate
+	// GatewayMemory is each gateway's own peak RSS as a porta serve process (MeasureMemory), when measured.
+	GatewayMemory *MemoryReport `json:"gateway_memory,omitempty"`
 }
 
 // Run measures o; the gateways log their errors to stderr. An error means the run could not be made.
@@ -212,6 +217,12 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 	if runErr != nil {
 		return nil, runErr
 	}
+	var half *Paced
+	if o.HalfRate && res.PerSecond() > 0 {
+		if half, err = paced(ctx, o, res.PerSecond()/2, op); err != nil {
+			return nil, fmt.Errorf("half-rate run: %w", err)
+		}
+	}
 	n.close() // the references run on a quiet machine
 
 	// Reference 1: the signature limit.
@@ -271,6 +282,7 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 		MemoryLimitBytes: MemoryLimit(),
 		SignerEngine:     wssec.KeyEngine(key), SignsPerS: signs, SignaturesPerExchg: sigsPerExchg, SignatureLimitPerS: signs / sigsPerExchg,
 		PlainEchoPerS: echo.PerSecond(), PlainEchoP50ms: ms(echo.P50), PlainEchoCPUmsPerOp: ms(echo.CPUPerOp()),
+		HalfRate: half,
 	}
 	if rep.SignatureLimitPerS > 0 {
 		rep.FractionOfLimit = rep.ExchangesPerS / rep.SignatureLimitPerS
