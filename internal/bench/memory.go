@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -18,6 +17,7 @@ import (
 
 	"porta/gateway"
 	"porta/internal/listen"
+	"porta/internal/loadgen"
 )
 
 // The memory of a gateway, measured alone. In Run both gateways, the SIL and the backend share
@@ -126,7 +126,7 @@ func MeasureMemory(ctx context.Context, o MemoryOptions, stderr io.Writer) (*Mem
 	}
 	rep := &MemoryReport{Profile: o.Profile, Alg: o.Alg, PayloadBytes: o.Payload, Exchanges: o.Exchanges}
 	for i, m := range []*GatewayMemory{&rep.Consumer, &rep.Provider} {
-		if m.BaseRSSBytes, err = procStatus(gws[i].pid(), "VmRSS"); err != nil {
+		if m.BaseRSSBytes, err = loadgen.ProcStatus(gws[i].pid(), "VmRSS"); err != nil {
 			return nil, err
 		}
 	}
@@ -139,7 +139,7 @@ func MeasureMemory(ctx context.Context, o MemoryOptions, stderr io.Writer) (*Mem
 	}
 	rep.MsPerExchange = float64(time.Since(t0).Microseconds()) / 1000 / float64(o.Exchanges)
 	for i, m := range []*GatewayMemory{&rep.Consumer, &rep.Provider} {
-		if m.PeakRSSBytes, err = procStatus(gws[i].pid(), "VmHWM"); err != nil {
+		if m.PeakRSSBytes, err = loadgen.ProcStatus(gws[i].pid(), "VmHWM"); err != nil {
 			return nil, err
 		}
 	}
@@ -214,23 +214,6 @@ func (c *child) stop() {
 	case <-time.After(10 * time.Second):
 		c.cmd.Process.Kill()
 	}
-}
-
-// procStatus reads a size field (kB) of /proc/PID/status, in bytes.
-func procStatus(pid int, field string) (int64, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
 }
 
 // outboxEmpty waits until the gateway whose metrics are at url has no message in its outbox:

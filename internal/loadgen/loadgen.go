@@ -248,23 +248,32 @@ func processCPU() time.Duration {
 // PeakRSS returns the peak resident set size of this process in bytes (VmHWM from
 // /proc/self/status, else getrusage's ru_maxrss).
 func PeakRSS() int64 {
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				f := strings.Fields(rest)
-				if len(f) >= 1 {
-					if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-						return kb * 1024
-					}
-				}
-			}
-		}
+	if n, err := ProcStatus(os.Getpid(), "VmHWM"); err == nil {
+		return n
 	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 		return ru.Maxrss * 1024
 	}
 	return 0
+}
+
+// ProcStatus returns a size field of process pid's /proc/PID/status (VmHWM, VmRSS, ...) in bytes.
+func ProcStatus(pid int, field string) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			if f := strings.Fields(rest); len(f) >= 1 {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb * 1024, nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
 }
 
 // ResetPeakRSS asks the kernel to restart the peak-RSS count (writing 5 to clear_refs resets
