@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -243,6 +244,9 @@ func BenchmarkAppend(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	n := benchRows(b)
 	s := loaded(b, n)
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(VerifyGCPercent)) // as porta trace verify runs it
+	}
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {

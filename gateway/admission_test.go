@@ -32,7 +32,8 @@ func TestReadLimited(t *testing.T) {
 	}{
 		{"claimed 16 MiB, 5 bytes sent", body[:5], 16 << 20, 16 << 20, false, readInitial},
 		{"honest length", body, int64(len(body)), 16 << 20, false, len(body)},
-		{"unknown length", body, -1, 16 << 20, false, 128 << 10},
+		{"unknown length", body, -1, 16 << 20, false, len(body)},                                 // chunks joined: the buffer is the body's size
+		{"claimed twice its length", body, 2 * int64(len(body)), 16 << 20, false, 2 * len(body)}, // an eighth arrived: a buffer of the claim
 		{"small honest", body[:10], 10, 16 << 20, false, 10},
 		{"empty", nil, 0, 16 << 20, false, 0},
 		{"exactly the limit", body[:4096], -1, 4096, false, 4096},

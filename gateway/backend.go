@@ -40,7 +40,9 @@ type Delivery struct {
 	ContentType string
 }
 
-// Reply is a backend's answer: a SOAP 1.1 envelope with the response payload or a Fault.
+// Reply is a backend's answer: a SOAP 1.1 envelope with the response payload or a Fault. Once
+// returned, Envelope is the gateway's: it reads the tree in place, so the backend must not write
+// to it again.
 type Reply struct {
 	Status   int // HTTP status of the backend's answer (200, or 500 with a Fault)
 	Envelope []byte

@@ -118,7 +118,7 @@ func (g *Gateway) settleIdempotent(ctx context.Context, out *outbound, rep *repl
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := g.store.SettleIdempotent(ctx, out.idem.App, out.idem.Key, rep.status, rep.header, rep.body); err != nil {
+	if err := g.store.SettleIdempotent(ctx, out.idem.App, out.idem.Key, rep.status, rep.header, rep.bytes()); err != nil {
 		g.log.Error("porta delegata: keep the answer of an idempotency key", "app", out.idem.App, "id", out.idem.MsgID, "err", err)
 	}
 }

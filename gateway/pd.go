@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"porta/envelope"
 	"porta/internal/clip"
 	"porta/internal/swa"
+	"porta/internal/xmlsafe"
 )
 
 // The Porta Delegata: POST /pd/{consumer}/{provider}/{service}/{action} takes a SOAP 1.1 request
@@ -64,6 +66,7 @@ type outbound struct {
 	root     []byte             // with attachments: the signed root envelope, what is traced
 	traced   bool               // the step that failed traced the exchange itself (the busta went out)
 	ids      []audit.BusinessID // the payload's business identifiers, read once (businessIDs)
+	released bool               // raw and body were let go once the busta was signed (release)
 	idem     *IdempotentRequest // the request's Idempotency-Key, to be kept with it; nil = none
 	idemKept bool               // idem is kept in the store (a synchronous request), to be settled with the answer
 }
@@ -74,6 +77,17 @@ type reply struct {
 	status int
 	header http.Header
 	body   []byte
+	// doc, when set instead of body, is written out from its tree: a large payload relayed to
+	// the application is not copied into one more buffer of its size.
+	doc *xmlsafe.Serialization
+}
+
+// bytes is the answer's body in one buffer (for a kept idempotent answer).
+func (rep *reply) bytes() []byte {
+	if rep.doc != nil {
+		return rep.doc.AppendTo(make([]byte, 0, rep.doc.Len()))
+	}
+	return rep.body
 }
 
 // writeReply writes a stage's answer.
@@ -81,11 +95,17 @@ func writeReply(w http.ResponseWriter, rep *reply) {
 	for k, v := range rep.header {
 		w.Header()[k] = v
 	}
-	if rep.body == nil {
+	switch {
+	case rep.doc != nil:
+		w.Header().Set("Content-Type", contentTypeSOAP)
+		w.Header().Set("Content-Length", strconv.Itoa(rep.doc.Len()))
 		w.WriteHeader(rep.status)
-		return
+		_, _ = rep.doc.WriteTo(w)
+	case rep.body == nil:
+		w.WriteHeader(rep.status)
+	default:
+		writeBytes(w, rep.status, rep.body)
 	}
-	writeBytes(w, rep.status, rep.body)
 }
 
 // pdStep is one step of the Porta Delegata. A step returns its outcome as a value: nothing (nil,
@@ -190,7 +210,11 @@ func (g *Gateway) tracePDRefusal(ctx context.Context, out *outbound, step pdStep
 	}
 	ctx, cancel := outliveCaller(ctx)
 	defer cancel()
-	rec := g.record(Outbound, fnPD, out.h, out.raw)
+	raw := out.raw
+	if out.released {
+		raw = out.traceData() // the signed busta, which carries the request's payload
+	}
+	rec := g.record(Outbound, fnPD, out.h, raw)
 	rec.Peer, rec.Application, rec.Reason, rec.Cap = out.r.RemoteAddr, out.app, reason, g.opt.RefusedBodyMax
 	rec.Outcome, rec.HTTPStatus, rec.Exceptions = OutcomeError, http.StatusInternalServerError, ae.Exceptions
 	rec.Detail = fmt.Sprintf("refused at step %s (%s): %v", step.name, out.r.URL.Path, ae)
@@ -350,7 +374,18 @@ func (g *Gateway) signOut(_ context.Context, out *outbound) (*reply, error) {
 	busta := envelope.NewEnvelope(out.h, payload(out.body)...)
 	var err error
 	out.data, err = g.sign(busta, sizeHint(len(out.raw)))
+	if err == nil {
+		out.release()
+	}
 	return nil, err
+}
+
+// release lets the request go once its busta is signed: from here the busta, which carries the
+// payload, is what is sent, traced and kept (a refusal traces it in the request's place), so a
+// 10 MB request, and the tree read from it, which shares its memory, are not held while the busta
+// travels and its reply comes back.
+func (out *outbound) release() {
+	out.raw, out.body, out.released = nil, nil, true
 }
 
 // traceData is what the trace keeps of the busta sent: the signed envelope (with attachments,
@@ -576,12 +611,12 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 	if bodyFault(ans.body) != nil {
 		code, outcome = http.StatusInternalServerError, OutcomeError
 	}
-	resp, err := docBytes(plainEnvelope(payload(ans.body)), len(body))
+	resp, err := xmlsafe.Serialize(plainEnvelope(payload(ans.body)))
 	if err != nil {
 		return nil, err
 	}
 	g.observe(h.Service, Outbound, outcome, out.start)
-	return &reply{status: code, header: integration(ans.h), body: resp}, nil
+	return &reply{status: code, header: integration(ans.h), doc: resp}, nil
 }
 
 func (g *Gateway) traceQuiet(ctx context.Context, recs ...*Record) {

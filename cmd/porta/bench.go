@@ -43,6 +43,8 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	peerArgs := fs.String("peer-args", "", "more arguments of the peer's run.sh, such as its warm-up: \"--warmup 60 --warmup-max 60\"")
 	memLimit := fs.String("memory-limit", "", memoryLimitUsage)
 	asJSON := fs.Bool("json", false, "print one JSON object with every figure")
+	var extras benchExtras // bench_targets.go
+	extras.register(fs.FlagSet)
 	if code, done := fs.parse(args); done {
 		return code
 	}
@@ -82,7 +84,15 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if o.RefDuration <= 0 {
 		o.RefDuration = min(max(o.Duration/4, time.Second), 5*time.Second)
 	}
+	if extras.targets {
+		return extras.runTargets(o, *asJSON, stdout, stderr)
+	}
+	o.HalfRate = extras.halfRate
 	rep, err := bench.Run(context.Background(), o, stderr)
+	if err == nil {
+		err = extras.gatewayMemory(o, stderr)
+		rep.GatewayMemory = extras.memReport
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "porta bench: %v\n", err)
 		return 1
@@ -93,6 +103,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		enc.Encode(rep)
 	} else {
 		printBench(stdout, rep)
+		printBenchExtras(stdout, rep, rep.GatewayMemory)
 	}
 	switch {
 	case rep.Errors > 0 || rep.FirstError != "":

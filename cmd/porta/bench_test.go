@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"porta/internal/pgtest"
+	"porta/internal/proctest"
 )
 
 // TestBenchShortRun runs porta bench for a second in each profile: two real gateways, the
@@ -141,5 +142,51 @@ func TestBenchPeer(t *testing.T) {
 	}
 	if want := "exchange --concurrency 2 --duration 1 --payload 1000 --warmup 60 --warmup-max 60"; strings.TrimSpace(string(args)) != want {
 		t.Errorf("run.sh got %q, want %q", args, want)
+	}
+}
+
+// TestBenchHalfRateAndGatewayMemory: --half-rate adds a paced run at half the window's rate and
+// --gateway-memory each gateway's own peak RSS as a porta serve process, both in --json beside
+// the window's figures, which keep their names.
+func TestBenchHalfRateAndGatewayMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two gateways under load, then as two processes")
+	}
+	code, out, errOut := porta(t, "", "bench", "--profile", "sync", "--alg", "ecdsa-p256", "--payload", "100KB",
+		"--concurrency", "2", "--duration", "1s", "--warmup", "300ms", "--ref-duration", "300ms",
+		"--half-rate", "--gateway-memory", "2", "--serve-binary", proctest.Binary(t), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rep struct {
+		PerS     float64 `json:"exchanges_per_s"`
+		HalfRate *struct {
+			Target float64 `json:"target_per_s"`
+			P50    float64 `json:"p50_ms"`
+			P99    float64 `json:"p99_ms"`
+			Errors int64   `json:"errors"`
+		} `json:"half_rate"`
+		Memory *struct {
+			Exchanges int `json:"exchanges"`
+			Consumer  struct {
+				Peak int64 `json:"peak_rss_bytes"`
+				Base int64 `json:"base_rss_bytes"`
+			} `json:"consumer"`
+			Provider struct {
+				Peak int64 `json:"peak_rss_bytes"`
+			} `json:"provider"`
+			PerPayload float64 `json:"peak_rss_per_payload"`
+		} `json:"gateway_memory"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, out)
+	}
+	if h := rep.HalfRate; h == nil || h.Target <= 0 || h.Target > rep.PerS || h.P50 <= 0 || h.P99 < h.P50 || h.Errors != 0 {
+		t.Errorf("half_rate %+v for a window of %.1f/s", h, rep.PerS)
+	}
+	m := rep.Memory
+	if m == nil || m.Exchanges != 2 || m.Consumer.Base <= 0 || m.Consumer.Peak < m.Consumer.Base || m.Provider.Peak <= 0 ||
+		m.PerPayload != float64(max(m.Consumer.Peak, m.Provider.Peak))/100000 {
+		t.Errorf("gateway_memory %+v", m)
 	}
 }

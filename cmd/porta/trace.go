@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -104,6 +105,9 @@ func traceVerify(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "porta trace verify:", err)
 		return 2
+	}
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(audit.VerifyGCPercent))
 	}
 	defer s.Close()
 	rep, err := s.Verify(ctx, audit.VerifyOptions{Node: *node, Anchors: anchors})

@@ -87,6 +87,8 @@ type Options struct {
 	// arguments of its run.sh, such as its warm-up flags.
 	Peer     string
 	PeerArgs []string
+	// HalfRate adds a paced run at half the window's rate (Report.HalfRate), after the window.
+	HalfRate bool
 }
 
 // Report is every figure of a run (porta bench --json prints it).
@@ -122,7 +124,10 @@ type Report struct {
 	PlainEchoP50ms      float64 `json:"plain_echo_p50_ms"`
 	PlainEchoCPUmsPerOp float64 `json:"plain_echo_cpu_ms_per_op"`
 	// Peer is set by a run with Options.Peer; the figures above are of porta's first window.
-	Peer *PeerReport `json:"peer,omitempty"`
+	Peer     *PeerReport `json:"peer,omitempty"`
+	HalfRate *Paced      `json:"half_rate,omitempty"` // Options.HalfRate: latency at half the window's rate
+	// GatewayMemory is each gateway's own peak RSS as a porta serve process (MeasureMemory), when measured.
+	GatewayMemory *MemoryReport `json:"gateway_memory,omitempty"`
 }
 
 // Run measures o; the gateways log their errors to stderr. An error means the run could not be made.
@@ -239,6 +244,12 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 		}
 		peer.compare(res, after)
 	}
+	var half *Paced
+	if o.HalfRate && res.PerSecond() > 0 {
+		if half, err = paced(ctx, o, res.PerSecond()/2, op); err != nil {
+			return nil, fmt.Errorf("half-rate run: %w", err)
+		}
+	}
 	n.close() // the references run on a quiet machine
 
 	// Reference 1: the signature limit.
@@ -298,7 +309,8 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 		MemoryLimitBytes: MemoryLimit(), GCPercent: gcPercent(),
 		SignerEngine: wssec.KeyEngine(key), SignsPerS: signs, SignaturesPerExchg: sigsPerExchg, SignatureLimitPerS: signs / sigsPerExchg,
 		PlainEchoPerS: echo.PerSecond(), PlainEchoP50ms: ms(echo.P50), PlainEchoCPUmsPerOp: ms(echo.CPUPerOp()),
-		Peer: peer,
+		Peer:     peer,
+		HalfRate: half,
 	}
 	if rep.SignatureLimitPerS > 0 {
 		rep.FractionOfLimit = rep.ExchangesPerS / rep.SignatureLimitPerS
@@ -463,47 +475,9 @@ func startBenchNetwork(ctx context.Context, dir string, o Options, stores [2]str
 	if err != nil {
 		return nil, err
 	}
-	cons, prov, ca := filepath.Join(dir, "consumer"), filepath.Join(dir, "provider"), filepath.Join(dir, "ca")
-	for _, d := range []string{cons, prov, ca} {
-		if err := os.RemoveAll(d); err != nil {
-			return nil, err
-		}
-	}
-	if err := writeGateways(ca, o.Alg, []gatewayFiles{{benchConsumer, cons, ports[0]}, {benchProvider, prov, ports[1]}}); err != nil {
-		return nil, err
-	}
-	hash, err := registry.HashPassword(benchApp+"-bench", rand.Reader)
+	cons, prov, err := writeBenchNetwork(dir, o.Alg, ports[0], ports[1], backendURL)
 	if err != nil {
 		return nil, err
-	}
-	services := func(delivery string) string {
-		var b strings.Builder
-		b.WriteString("\nservices:\n")
-		for _, s := range []struct{ name, profile string }{{benchSync, "sync"}, {benchOneWay, "oneway"}} {
-			fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    filter_duplicates: true\n", benchProvider, s.name, s.profile)
-			if s.profile == "oneway" {
-				b.WriteString("    ack: true\n")
-			}
-			fmt.Fprintf(&b, "    schema: %s\n    actions: [%s]\n    consumers: [%s]\n%s", benchSchema, benchAction, benchConsumer, delivery)
-		}
-		return b.String()
-	}
-	consExtra := services("") + fmt.Sprintf("\napplications:\n  - name: SIL\n    username: %s\n    password_hash: %s\n    may:\n"+
-		"      - {consumer: %s, provider: %s, service: %s}\n      - {consumer: %s, provider: %s, service: %s}\n",
-		benchApp, hash, benchConsumer, benchProvider, benchSync, benchConsumer, benchProvider, benchOneWay)
-	provExtra := services(fmt.Sprintf("    delivery:\n      url: %s\n      timeout: 2m\n", backendURL))
-	for _, x := range []struct{ dir, extra string }{{cons, consExtra}, {prov, provExtra}} {
-		f, err := os.OpenFile(filepath.Join(x.dir, "registry.yaml"), os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			return nil, err
-		}
-		_, err = f.WriteString(x.extra)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, err
-		}
 	}
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -595,6 +569,58 @@ func startBenchNetwork(ctx context.Context, dir string, o Options, stores [2]str
 		}
 	}
 	return n, nil
+}
+
+// writeBenchNetwork writes the two gateways' files in dir (consumer/, provider/, one local CA in
+// ca/), each trusting the other, with their PAs at consPA and provPA, the services declared on
+// both (the provider delivering to backendURL) and the SIL an application of the consumer. It
+// returns the consumer's and the provider's directories.
+func writeBenchNetwork(dir, alg, consPA, provPA, backendURL string) (cons, prov string, err error) {
+	cons, prov = filepath.Join(dir, "consumer"), filepath.Join(dir, "provider")
+	ca := filepath.Join(dir, "ca")
+	for _, d := range []string{cons, prov, ca} {
+		if err := os.RemoveAll(d); err != nil {
+			return "", "", err
+		}
+	}
+	if err := writeGateways(ca, alg, []gatewayFiles{{benchConsumer, cons, consPA}, {benchProvider, prov, provPA}}); err != nil {
+		return "", "", err
+	}
+	hash, err := registry.HashPassword(benchApp+"-bench", rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	services := func(delivery string) string {
+		var b strings.Builder
+		b.WriteString("\nservices:\n")
+		for _, s := range []struct{ name, profile string }{{benchSync, "sync"}, {benchOneWay, "oneway"}} {
+			fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    filter_duplicates: true\n", benchProvider, s.name, s.profile)
+			if s.profile == "oneway" {
+				b.WriteString("    ack: true\n")
+			}
+			fmt.Fprintf(&b, "    schema: %s\n    actions: [%s]\n    consumers: [%s]\n%s", benchSchema, benchAction, benchConsumer, delivery)
+		}
+		return b.String()
+	}
+	consExtra := services("") + fmt.Sprintf("\napplications:\n  - name: SIL\n    username: %s\n    password_hash: %s\n    may:\n"+
+		"      - {consumer: %s, provider: %s, service: %s}\n      - {consumer: %s, provider: %s, service: %s}\n",
+		benchApp, hash, benchConsumer, benchProvider, benchSync, benchConsumer, benchProvider, benchOneWay)
+	provExtra := services(fmt.Sprintf("    delivery:\n      url: %s\n      timeout: 2m\n", backendURL))
+	for _, x := range []struct{ dir, extra string }{{cons, consExtra}, {prov, provExtra}} {
+		f, err := os.OpenFile(filepath.Join(x.dir, "registry.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return "", "", err
+		}
+		_, err = f.WriteString(x.extra)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", "", err
+		}
+	}
+
+	return cons, prov, nil
 }
 
 // gatewayFiles is one gateway of the bench: its party, directory and PA address.

@@ -31,6 +31,12 @@ type Config struct {
 	Duration    time.Duration // the measured window
 	// MaxOps, when positive, stops the measured window after that many operations.
 	MaxOps int64
+	// Rate, when positive, makes the load open: operations are due at Rate per second, evenly
+	// spaced, each taken by the next free worker, and an operation's latency runs from when it was
+	// due, not from when a worker could start it (a late start is latency, as its caller would see
+	// it). Concurrency bounds the operations under way; with too few workers the rate is not met
+	// and the latencies say so.
+	Rate float64
 }
 
 // Result is what one run measured. Latencies are of the measured window only.
@@ -84,7 +90,20 @@ func Run(ctx context.Context, cfg Config, op func(ctx context.Context, worker in
 		ops, errs atomic.Int64
 		firstErr  atomic.Pointer[error]
 		wg        sync.WaitGroup
+		slot      atomic.Int64 // paced: the next operation due
 	)
+	begin := time.Now()
+	// due returns when the next operation is due (now, for a closed loop), waiting until then.
+	due := func() time.Time {
+		if cfg.Rate <= 0 {
+			return time.Now()
+		}
+		at := begin.Add(time.Duration(float64(slot.Add(1)-1) / cfg.Rate * float64(time.Second)))
+		if d := time.Until(at); d > 0 {
+			sleepCtx(ctx, d)
+		}
+		return at
+	}
 	lat := make([][]time.Duration, cfg.Concurrency)
 	for w := 0; w < cfg.Concurrency; w++ {
 		wg.Add(1)
@@ -92,8 +111,11 @@ func Run(ctx context.Context, cfg Config, op func(ctx context.Context, worker in
 			defer wg.Done()
 			local := make([]time.Duration, 0, 1024)
 			for !stop.Load() && ctx.Err() == nil {
+				start := due()
+				if stop.Load() || ctx.Err() != nil {
+					break
+				}
 				m := measuring.Load()
-				start := time.Now()
 				err := op(ctx, w)
 				d := time.Since(start)
 				if err != nil {
@@ -226,23 +248,32 @@ func processCPU() time.Duration {
 // PeakRSS returns the peak resident set size of this process in bytes (VmHWM from
 // /proc/self/status, else getrusage's ru_maxrss).
 func PeakRSS() int64 {
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				f := strings.Fields(rest)
-				if len(f) >= 1 {
-					if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-						return kb * 1024
-					}
-				}
-			}
-		}
+	if n, err := ProcStatus(os.Getpid(), "VmHWM"); err == nil {
+		return n
 	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 		return ru.Maxrss * 1024
 	}
 	return 0
+}
+
+// ProcStatus returns a size field of process pid's /proc/PID/status (VmHWM, VmRSS, ...) in bytes.
+func ProcStatus(pid int, field string) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			if f := strings.Fields(rest); len(f) >= 1 {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb * 1024, nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
 }
 
 // ResetPeakRSS asks the kernel to restart the peak-RSS count (writing 5 to clear_refs resets

@@ -54,3 +54,30 @@ func TestRate(t *testing.T) {
 		t.Fatalf("rate %v err %v", rate, err)
 	}
 }
+
+// TestPaced: with Rate set, operations are due at that rate whatever the workers could do, and an
+// operation that starts late counts its wait: one worker behind a 20 ms operation at 200/s sees
+// its latencies grow, where a closed loop would report 20 ms.
+func TestPaced(t *testing.T) {
+	r, err := Run(context.Background(), Config{Concurrency: 4, Duration: 500 * time.Millisecond, Rate: 200}, func(ctx context.Context, w int) error {
+		time.Sleep(time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At most the rate allows (a closed loop would do thousands); a loaded machine may do fewer.
+	if r.Ops < 20 || r.Ops > 110 {
+		t.Errorf("%d operations in 0.5 s at 200/s, want about 100 and never more", r.Ops)
+	}
+	r, err = Run(context.Background(), Config{Concurrency: 1, Duration: 300 * time.Millisecond, Rate: 200}, func(ctx context.Context, w int) error {
+		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.P99 < 100*time.Millisecond {
+		t.Errorf("p99 %v: the wait for a late start is not counted", r.P99)
+	}
+}

@@ -39,11 +39,11 @@ type fastParser struct {
 	err   error // the cap passed, when parse stopped for one
 }
 
-// fastParse builds the document of data as Parse does, or returns the error of the first cap of
-// lim the document passes, or ok=false (and no error) when the caller must use the reference
-// path.
-func fastParse(data []byte, lim Limits) (doc *etree.Document, ok bool, err error) {
-	p := &fastParser{s: string(data), tally: tally{lim: lim}}
+// fastParse builds the document of data (the bytes as a string, whose substrings the tree
+// keeps) as Parse does, or returns the error of the first cap of lim the document passes, or
+// ok=false (and no error) when the caller must use the reference path.
+func fastParse(data string, lim Limits) (doc *etree.Document, ok bool, err error) {
+	p := &fastParser{s: data, tally: tally{lim: lim}}
 	doc = etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{PreserveDuplicateAttrs: true}
 	if !p.parse(&doc.Element) {

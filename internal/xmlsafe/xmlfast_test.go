@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/beevik/etree"
 )
@@ -74,7 +75,7 @@ func sameTree(a, b *etree.Element, path string) string {
 // refuses too, for the same cap unless for something else first.
 func checkFastParse(t *testing.T, data []byte, lim Limits) (accepted bool) {
 	t.Helper()
-	fast, ok, ferr := fastParse(data, lim)
+	fast, ok, ferr := fastParse(string(data), lim)
 	if ferr != nil {
 		var fe, re *Error
 		_, rerr := parseReference(data, lim)
@@ -226,7 +227,7 @@ func TestLimits(t *testing.T) {
 		})
 	}
 	etreeDeep := strings.Repeat("<a>", etreeMaxDepth+1) + strings.Repeat("</a>", etreeMaxDepth+1)
-	if _, ok, _ := fastParse([]byte(etreeDeep), Limits{}); ok {
+	if _, ok, _ := fastParse(etreeDeep, Limits{}); ok {
 		t.Error("deeper than etree's own cap accepted")
 	}
 }
@@ -278,7 +279,7 @@ func BenchmarkParsePaths(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, ok, _ := fastParse(data, DefaultLimits); !ok {
+			if _, ok, _ := fastParse(string(data), DefaultLimits); !ok {
 				b.Fatal("declined")
 			}
 		}
@@ -366,4 +367,31 @@ func TestFastParseGenerated(t *testing.T) {
 		t.Errorf("the fast path took only %d of %d generated documents", accepted, n)
 	}
 	t.Logf("fast path took %d of %d generated documents", accepted, n)
+}
+
+// TestParseOwnedSharesData: ParseOwned builds the tree Parse builds, and its text is data
+// itself, not a copy (a 10 MB message costs the gateway 10 MB, not 20); Parse copies.
+func TestParseOwnedSharesData(t *testing.T) {
+	data := []byte(`<a xmlns="urn:x"><b k="v">` + strings.Repeat("text ", 1000) + `</b></a>`)
+	inside := func(s string) bool {
+		p, start := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(&data[0]))
+		return p >= start && p < start+uintptr(len(data))
+	}
+	want, err := Parse(data, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseOwned(data, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sameTree(&got.Element, &want.Element, ""); d != "" {
+		t.Fatalf("ParseOwned's tree differs from Parse's: %s", d)
+	}
+	if !inside(got.FindElement("//b").Text()) {
+		t.Error("ParseOwned: the text of <b> is a copy, not a substring of data")
+	}
+	if inside(want.FindElement("//b").Text()) {
+		t.Error("Parse: the text of <b> shares data, it must be a copy")
+	}
 }

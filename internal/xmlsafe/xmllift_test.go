@@ -1,6 +1,7 @@
 package xmlsafe
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -121,6 +122,14 @@ func checkWriteXML(t *testing.T, doc *etree.Document) {
 		got, err := Write(doc, 0)
 		if err != nil || string(got) != string(want) {
 			t.Fatalf("Write (%v):\n got %q\nwant %q", err, got, want)
+		}
+		s, err := Serialize(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if n, err := s.WriteTo(&b); err != nil || int(n) != len(want) || s.Len() != len(want) || b.String() != string(want) {
+			t.Fatalf("Serialize: Len %d, WriteTo wrote %d (%v):\n got %q\nwant %q", s.Len(), n, err, b.Bytes(), want)
 		}
 		if again, _ := doc.WriteToBytes(); string(again) != string(want) {
 			t.Fatalf("Write changed the document:\n%q\n%q", again, want)

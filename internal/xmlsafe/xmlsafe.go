@@ -3,9 +3,11 @@ package xmlsafe
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/beevik/etree"
 )
@@ -65,10 +67,28 @@ func (e *Error) Error() string {
 // FuzzParse checks. Well-formed input takes a fast reader of our own (xmlfast.go) that builds the
 // same tree as encoding/xml; anything else is read by encoding/xml, which gives the error.
 func Parse(data []byte, lim Limits) (*etree.Document, error) {
+	return parse(data, lim, false)
+}
+
+// ParseOwned is Parse for a caller that hands data over: the tree's names and text may be
+// substrings of data itself rather than of a copy, so data must never be modified afterwards
+// (nor reused for another read). A gateway reads a message into a buffer of its own and keeps it
+// as long as its tree: with ParseOwned a 10 MB message costs 10 MB, not 20.
+func ParseOwned(data []byte, lim Limits) (*etree.Document, error) {
+	return parse(data, lim, true)
+}
+
+func parse(data []byte, lim Limits, owned bool) (*etree.Document, error) {
 	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
 		return nil, &Error{Reason: fmt.Sprintf("document is %d bytes, over the limit of %d", len(data), lim.MaxBytes), Limit: "MaxBytes"}
 	}
-	doc, ok, err := fastParse(data, lim)
+	s := ""
+	if owned && len(data) > 0 {
+		s = unsafe.String(&data[0], len(data)) // data is the caller's no more: see ParseOwned
+	} else {
+		s = string(data)
+	}
+	doc, ok, err := fastParse(s, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -417,6 +437,28 @@ func putText(doc *etree.Document, runs [][]byte) bool {
 // apostrophe or CR; valid UTF-8 of XML characters) is written as a stand-in and copied into the
 // output whole. doc is changed while it is written and restored before Write returns.
 func Write(doc *etree.Document, hint int) ([]byte, error) {
+	s, err := Serialize(doc)
+	if err != nil {
+		return nil, err
+	}
+	return s.AppendTo(make([]byte, 0, max(hint, s.Len()))), nil
+}
+
+// Serialization is a document serialised as Write serialises it, held as its skeleton (the
+// markup and short texts, in one buffer) and the long texts of the tree itself (strings the
+// tree shares), so that it can be written out without a buffer of its whole size: a gateway
+// answering a 10 MB payload holds the payload once, in the tree.
+type Serialization struct {
+	skel  []byte
+	texts []string // texts[i] stands in place of skel[at[2i]:at[2i+1]]
+	at    []int
+	size  int
+}
+
+// Serialize serialises doc as Write does, keeping its long texts out of the result's buffer
+// (see Serialization). doc is changed while it is written and restored before Serialize returns;
+// the result stays valid if doc is changed afterwards.
+func Serialize(doc *etree.Document) (*Serialization, error) {
 	var texts []*etree.CharData
 	var walk func(el *etree.Element)
 	walk = func(el *etree.Element) { // in the order WriteTo writes
@@ -432,45 +474,81 @@ func Write(doc *etree.Document, hint int) ([]byte, error) {
 		}
 	}
 	walk(&doc.Element)
-	write := func(hint int) ([]byte, error) {
+	whole := func() (*Serialization, error) {
 		var b bytes.Buffer
-		b.Grow(hint)
 		if _, err := doc.WriteTo(&b); err != nil {
 			return nil, err
 		}
-		return b.Bytes(), nil
+		return &Serialization{skel: b.Bytes(), size: b.Len()}, nil
 	}
 	if texts == nil {
-		return write(hint)
+		return whole()
 	}
 	data := make([]string, len(texts))
-	total := 0
 	for i, t := range texts {
-		data[i], total = t.Data, total+len(t.Data)
+		data[i] = t.Data
 		t.Data = liftStandIn(i, 0)
 	}
-	skel, err := write(0)
+	var b bytes.Buffer
+	_, err := doc.WriteTo(&b)
 	for i, t := range texts {
 		t.Data = data[i]
 	}
 	if err != nil {
 		return nil, err
 	}
+	skel := b.Bytes()
 	if bytes.Count(skel, []byte(liftMarker)) != 2*len(texts) {
-		return write(hint) // the document holds the marker itself
+		return whole() // the document holds the marker itself
 	}
-	out := make([]byte, 0, max(hint, len(skel)+total))
-	for i := range texts {
+	s := &Serialization{skel: skel, texts: data, at: make([]int, 0, 2*len(data)), size: len(skel)}
+	from := 0
+	for i := range data {
 		mark := []byte(liftStandIn(i, 0))
-		j := bytes.Index(skel, mark)
+		j := bytes.Index(skel[from:], mark)
 		if j < 0 {
-			return write(hint)
+			return whole()
 		}
-		out = append(out, skel[:j]...)
-		out = append(out, data[i]...)
-		skel = skel[j+len(mark):]
+		s.at = append(s.at, from+j, from+j+len(mark))
+		s.size += len(data[i]) - len(mark)
+		from += j + len(mark)
 	}
-	return append(out, skel...), nil
+	return s, nil
+}
+
+// Len is the length of the serialization in bytes.
+func (s *Serialization) Len() int { return s.size }
+
+// AppendTo appends the serialization to b.
+func (s *Serialization) AppendTo(b []byte) []byte {
+	from := 0
+	for i, t := range s.texts {
+		b = append(b, s.skel[from:s.at[2*i]]...)
+		b = append(b, t...)
+		from = s.at[2*i+1]
+	}
+	return append(b, s.skel[from:]...)
+}
+
+// WriteTo writes the serialization to w, its long texts straight from the tree's strings.
+func (s *Serialization) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	put := func(k int, err error) error {
+		n += int64(k)
+		return err
+	}
+	from := 0
+	for i, t := range s.texts {
+		if err := put(w.Write(s.skel[from:s.at[2*i]])); err != nil {
+			return n, err
+		}
+		// The tree's own bytes, not a copy (io.Writer must not modify them).
+		if err := put(w.Write(unsafe.Slice(unsafe.StringData(t), len(t)))); err != nil {
+			return n, err
+		}
+		from = s.at[2*i+1]
+	}
+	return n, put(w.Write(s.skel[from:]))
 }
 
 // plainOut reports whether etree writes s unchanged in every escaping mode.
