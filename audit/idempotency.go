@@ -22,6 +22,11 @@ type Idempotent struct {
 	Body    []byte // the answer's body
 	Created time.Time
 	Expires time.Time
+
+	sealed struct { // Header and Body as stored, sealed in the caller's goroutine
+		done         bool
+		header, body []byte
+	}
 }
 
 // ErrKeyTaken is returned (wrapped) when an Idempotency-Key is already kept for the application.
@@ -37,6 +42,12 @@ func (s *Store) IdempotentRequest(ctx context.Context, app, key string) (*Idempo
 		Scan(&r.Hash, &r.MsgID, &r.Status, &r.Header, &r.Body, &cr, &ex)
 	if isNoRows(err) {
 		return nil, nil
+	}
+	if err == nil {
+		r.Header, err = s.openValue(r.Header, purposeIdemHead)
+	}
+	if err == nil {
+		r.Body, err = s.openValue(r.Body, purposeIdemBody)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("idempotency key %q of %s: %w", key, app, err)
@@ -57,9 +68,13 @@ func (s *Store) keep(ctx context.Context, tx *sqlx.Tx, r *Idempotent, now time.T
 	if _, err := s.exec(ctx, tx, `DELETE FROM idempotency WHERE app = ? AND idem_key = ? AND expires <= ?`, r.App, r.Key, micros(now)); err != nil {
 		return fmt.Errorf("idempotency key %q of %s: %w", r.Key, r.App, err)
 	}
+	header, body := r.Header, r.Body
+	if r.sealed.done {
+		header, body = r.sealed.header, r.sealed.body
+	}
 	res, err := s.exec(ctx, tx, `INSERT INTO idempotency (app, idem_key, request_hash, msg_id, status, header, body, created, expires)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, idem_key) DO NOTHING`,
-		r.App, r.Key, nz(r.Hash), r.MsgID, r.Status, nz(r.Header), nz(r.Body), micros(r.Created), micros(r.Expires))
+		r.App, r.Key, nz(r.Hash), r.MsgID, r.Status, nz(header), nz(body), micros(r.Created), micros(r.Expires))
 	if err != nil {
 		return fmt.Errorf("idempotency key %q of %s: %w", r.Key, r.App, err)
 	}
@@ -72,11 +87,21 @@ func (s *Store) keep(ctx context.Context, tx *sqlx.Tx, r *Idempotent, now time.T
 // KeepIdempotent keeps r durably, or returns an error wrapping ErrKeyTaken when its key is kept.
 func (s *Store) KeepIdempotent(ctx context.Context, r *Idempotent) error {
 	now := s.now()
+	if err := s.sealIdempotent(r); err != nil {
+		return fmt.Errorf("idempotency key %q of %s: %w", r.Key, r.App, err)
+	}
 	return s.submit(ctx, &op{fn: func(ctx context.Context, tx *sqlx.Tx) error { return s.keep(ctx, tx, r, now) }})
 }
 
 // SettleIdempotent stores the answer given to the request kept under (app, key).
 func (s *Store) SettleIdempotent(ctx context.Context, app, key string, status int, header, body []byte) error {
+	header, err := s.sealValue(header, purposeIdemHead)
+	if err == nil {
+		body, err = s.sealValue(body, purposeIdemBody)
+	}
+	if err != nil {
+		return fmt.Errorf("idempotency key %q of %s: %w", key, app, err)
+	}
 	return s.submit(ctx, &op{fn: func(ctx context.Context, tx *sqlx.Tx) error {
 		res, err := s.exec(ctx, tx, `UPDATE idempotency SET status = ?, header = ?, body = ? WHERE app = ? AND idem_key = ?`,
 			status, nz(header), nz(body), app, key)
