@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"porta/envelope"
+	"porta/registry"
 )
 
 // The gateway's view of its collaborators. Each interface lists only what the pipeline asks; the
@@ -46,6 +47,8 @@ type Service struct {
 	// registry resolves service defaults); a missing or empty entry means no validation.
 	Schemas map[string]string
 	WSDL    string // path of the WSDL served on ?wsdl; "" = none
+	// Trace is the service's personal-data policy: how its messages are kept (protect.go).
+	Trace registry.TracePolicy
 }
 
 // Directory is what the gateway asks the service registry.
@@ -94,8 +97,11 @@ type Record struct {
 	Signer      string // SHA-256 fingerprint of the signer certificate, hex
 	PayloadHash [32]byte
 	PayloadSize int
-	Raw         []byte // the envelope, per the configured body mode
-	Detail      string // error text for operators
+	Raw         []byte // the envelope (masked per the service's trace policy); the store applies BodyMode
+	// BodyMode is how the store keeps Raw: "full", "header", "none" or "encrypted", from the
+	// service's trace policy or the gateway's default (protect.go).
+	BodyMode string
+	Detail   string // error text for operators
 	// ClientSubject and ClientCert name the TLS client certificate of the connection a busta or
 	// request came in on (subject; SHA-256 fingerprint, hex): set on every inbound record.
 	ClientSubject string

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ const (
 //	  pd_public_url: http://sil-gw.provincia.example:7080   # PD address in ?wsdl answers
 //	paths: {key: key.pem, cert: cert.pem, ca: ca.pem, registry: registry.yaml}
 //	store: sqlite:porta.db            # or postgres://user@host/db
-//	trace: {body: full, refused_body_max: 64KiB}   # body: full | header | none; of a refused message keep at most this (its size and SHA-256 are kept whole)
+//	trace: {body: full, refused_body_max: 64KiB, keys: trace-keys}   # body: full | header | none | encrypted, for services whose registry trace: names none; of a refused message keep at most this (its size and SHA-256 are kept whole); keys: the directory of the keys that encrypt at rest (porta init makes it; porta trace key rotate adds one)
 //	signature: {algorithm: auto, max_clock_skew: 5m}
 //	limits:                           # what requests may hold (see gateway/admission.go)
 //	  max_message: 16MiB              # largest request body
@@ -100,8 +101,9 @@ type Config struct {
 
 	Store string // "sqlite:/abs/path.db" or a postgres:// URL
 
-	TraceBody          string        // "full", "header" or "none"
+	TraceBody          string        // "full", "header", "none" or "encrypted": for services whose trace policy names none
 	TraceRefusedMax    int64         // bytes of a refused message the trail keeps (at least 1KiB)
+	TraceKeys          string        // absolute path of the trace keys' directory (package audit/seal)
 	SignatureAlgorithm string        // XML-DSig SignatureMethod URI; "" = chosen from the key
 	MaxClockSkew       time.Duration // tolerated difference between peers' clocks
 
@@ -187,6 +189,7 @@ type rawConfig struct {
 	Trace struct {
 		Body           yaml.Node `yaml:"body"`
 		RefusedBodyMax yaml.Node `yaml:"refused_body_max"`
+		Keys           yaml.Node `yaml:"keys"`
 	} `yaml:"trace"`
 	Signature struct {
 		Algorithm    yaml.Node `yaml:"algorithm"`
@@ -427,9 +430,10 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 	}
 
 	c.TraceBody = r.str(&raw.Trace.Body, "trace.body", "full")
-	if c.TraceBody != "full" && c.TraceBody != "header" && c.TraceBody != "none" {
-		r.errf(&raw.Trace.Body, "trace.body %q must be full, header or none", c.TraceBody)
+	if !slices.Contains(registry.TraceBodyModes, c.TraceBody) {
+		r.errf(&raw.Trace.Body, "trace.body %q must be full, header, none or encrypted", c.TraceBody)
 	}
+	c.TraceKeys = r.path(&raw.Trace.Keys, "trace.keys", DefaultTraceKeys)
 	c.TraceRefusedMax = defaultRefusedBodyMax
 	if n := &raw.Trace.RefusedBodyMax; set(n) {
 		v, err := size.Parse(n.Value)
