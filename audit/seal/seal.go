@@ -44,6 +44,9 @@ const magic = "\x00PSL1"
 // KeySize is the size of a key: AES-256.
 const KeySize = 32
 
+// idTime is the layout of the time that starts a key id.
+const idTime = "20060102T150405Z"
+
 // keyExt ends the name of every key file in a key directory.
 const keyExt = ".key"
 
@@ -132,15 +135,25 @@ func Add(dir string, now time.Time) (string, error) {
 	if _, err := rand.Read(suffix[:]); err != nil {
 		return "", err
 	}
-	id := now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(suffix[:])
-	// A new key must sort after the keys already there, whatever the clock says.
+	// A new key must sort after the keys already there: a second key within the same second is
+	// dated a second after the newest; a key dated well after now means the clock went back.
+	at := now.UTC().Truncate(time.Second)
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {
-			if old, ok := strings.CutSuffix(e.Name(), keyExt); ok && validID(old) && old >= id {
-				return "", fmt.Errorf("trace keys: %s holds key %s, newer than now (%s): is the clock right?", dir, old, id)
+			old, ok := strings.CutSuffix(e.Name(), keyExt)
+			if !ok || !validID(old) {
+				continue
+			}
+			t, err := time.Parse(idTime, old[:len(idTime)])
+			if err != nil || !t.Before(at) {
+				if err != nil || t.After(at.Add(time.Minute)) {
+					return "", fmt.Errorf("trace keys: %s holds key %s, newer than now (%s): is the clock right?", dir, old, at.Format(idTime))
+				}
+				at = t.Add(time.Second)
 			}
 		}
 	}
+	id := at.Format(idTime) + "-" + hex.EncodeToString(suffix[:])
 	tmp, err := os.CreateTemp(dir, ".new-key-*")
 	if err != nil {
 		return "", fmt.Errorf("trace keys: %w", err)

@@ -63,8 +63,12 @@ func TestSealOpenRotate(t *testing.T) {
 	if _, err := k2.Open(bad, "trace"); err == nil {
 		t.Error("opened an altered value")
 	}
-	if _, err := Add(dir, t0); err == nil {
-		t.Error("Add accepted a key older than the newest")
+	third, err := Add(dir, t0.Add(time.Hour)) // in the newest's second: dated a second after it
+	if err != nil || third <= second {
+		t.Errorf("a key added in the newest's second: %s (%v), want after %s", third, err, second)
+	}
+	if _, err := Add(dir, t0.Add(-time.Hour)); err == nil || !strings.Contains(err.Error(), "is the clock right") {
+		t.Errorf("a key an hour before the newest: %v", err)
 	}
 }
 
