@@ -38,6 +38,10 @@ type Service struct {
 	Schema     string            // the actions' payload schema, under xsd/schemas
 	WSDL       string            // the embedded WSDL's file name (package wsdl)
 	Adapter    string            // the built-in backend of its providers (delivery: adapter:NAME)
+	// TraceBody is the body mode of its registry entries' trace policy (trace: body:):
+	// "encrypted" for the services that carry a worker's, a pupil's or a citizen's data, so no
+	// gateway keeps their codici fiscali or names in clear; "" = the gateway's default.
+	TraceBody string
 
 	// Worker is set for a document the province sends about each SIL worker.
 	Worker *WorkerDoc
@@ -139,7 +143,7 @@ func PartyProfile(party string) string {
 // Services is the network's services; the worker documents first, in the order porta sil send
 // sends them and porta demo reports them.
 var Services = []*Service{
-	{Name: "SAP", Providers: []string{Ministero}, Consumers: []string{Provincia}, Profile: "sync",
+	{Name: "SAP", TraceBody: PersonalData, Providers: []string{Ministero}, Consumers: []string{Provincia}, Profile: "sync",
 		Actions: []string{"invioSAP", "richiestaSAP", "verificaEsistenzaSAP", "annullaSAP"},
 		Schema:  sap.ServiceSchema, WSDL: "sap.wsdl", Adapter: "ministerosap",
 		Worker: &WorkerDoc{What: WhatSAP, Action: "invioSAP",
@@ -161,7 +165,7 @@ var Services = []*Service{
 				return fmt.Appendf(nil, `<typ:risposta_invioSAP xmlns:typ="http://servizi.lavoro.gov.it/servizicoap/types"><typ:Esito>OK</typ:Esito><typ:CodiceSAP>SP%08dA</typ:CodiceSAP></typ:risposta_invioSAP>`, n%100000000)
 			},
 		}},
-	{Name: "DID", Providers: []string{Ministero}, Consumers: []string{Provincia}, Profile: "sync",
+	{Name: "DID", TraceBody: PersonalData, Providers: []string{Ministero}, Consumers: []string{Provincia}, Profile: "sync",
 		Actions: []string{"gestisciDID"}, Schema: did.Schema, WSDL: "did.wsdl", Adapter: "ministerodid",
 		Worker: &WorkerDoc{What: WhatDID, Action: "gestisciDID",
 			NotCarried: []string{"dom_comune"}, // the DID carries no domicile
@@ -190,7 +194,7 @@ var Services = []*Service{
 				return []byte(`<tns:GestisciDID_Output xmlns:tns="http://anpal.gov.it/DataModels/InformationDelivery/ConferimentoDID/1.0"><tns:Esito><tns:CodiceEsito>OK</tns:CodiceEsito><tns:DescrizioneEsito>DID acquisita</tns:DescrizioneEsito></tns:Esito></tns:GestisciDID_Output>`)
 			},
 		}},
-	{Name: "Candidatura", Providers: []string{BorsaLavoro}, Consumers: []string{Provincia}, Profile: "oneway", OneWayAck: true,
+	{Name: "Candidatura", TraceBody: PersonalData, Providers: []string{BorsaLavoro}, Consumers: []string{Provincia}, Profile: "oneway", OneWayAck: true,
 		Actions: []string{"invioCandidatura"}, Schema: candidatura.Schema, WSDL: "candidatura.wsdl", Adapter: "borsalavoro",
 		Worker: &WorkerDoc{What: WhatCandidatura, Action: "invioCandidatura",
 			Build: func(o *Options, w *sil.Worker) ([]byte, error) {
@@ -201,7 +205,7 @@ var Services = []*Service{
 				return (&candidatura.Builder{Validator: o.Validator, Now: o.now(), Intermediary: o.Intermediary, Validity: validity}).Document(w)
 			},
 		}},
-	{Name: "CVEuropass", Providers: []string{Europass}, Consumers: []string{Provincia}, Profile: "oneway", // Europass: Linee Guida, no riscontro
+	{Name: "CVEuropass", TraceBody: PersonalData, Providers: []string{Europass}, Consumers: []string{Provincia}, Profile: "oneway", // Europass: Linee Guida, no riscontro
 		Actions: []string{"invioEuropass"}, Schema: europass.Schema, WSDL: "europass.wsdl", Adapter: "europass",
 		Worker: &WorkerDoc{What: WhatEuropass, Action: "invioEuropass",
 			Build: func(o *Options, w *sil.Worker) ([]byte, error) {
@@ -212,16 +216,19 @@ var Services = []*Service{
 				return (&europass.Builder{Validator: o.Validator, Now: o.now(), Generator: gen}).Document(w)
 			},
 		}},
-	{Name: "PercettoriSostegno", Providers: []string{Provincia}, Consumers: []string{INPS}, Profile: "oneway", // INPS: Linee Guida, no riscontro
+	{Name: "PercettoriSostegno", TraceBody: PersonalData, Providers: []string{Provincia}, Consumers: []string{INPS}, Profile: "oneway", // INPS: Linee Guida, no riscontro
 		Actions: []string{"InvioElencoPercettori"}, Schema: "labour/inps.xsd", WSDL: "inps.wsdl", Adapter: "inps"},
 	{Name: "CatalogoFormazione", Providers: []string{Provincia}, Consumers: []string{Ente, Scuola1, Scuola2}, Profile: "sync",
 		Actions: []string{"PubblicaCorso", "RicercaCorsi", "RitiraCorso"}, Schema: "labour/formazione.xsd", WSDL: "formazione.wsdl", Adapter: "formazione"},
-	{Name: "Anagrafe", Providers: []string{Comune1, Comune2}, Consumers: []string{Provincia}, Profile: "sync",
+	{Name: "Anagrafe", TraceBody: PersonalData, Providers: []string{Comune1, Comune2}, Consumers: []string{Provincia}, Profile: "sync",
 		Actions: []string{"consultazioneSoggetti"}, Schema: "labour/anagrafe.xsd", WSDL: "anagrafe.wsdl", Adapter: "anagrafe"},
-	{Name: "FrequenzeScolastiche", Providers: []string{Scuola1, Scuola2}, Consumers: []string{Provincia}, Profile: "async-asymmetric",
+	{Name: "FrequenzeScolastiche", TraceBody: PersonalData, Providers: []string{Scuola1, Scuola2}, Consumers: []string{Provincia}, Profile: "async-asymmetric",
 		Actions: []string{"RichiestaEstrazione", "StatoEstrazione"}, Correlated: map[string]string{"StatoEstrazione": "RichiestaEstrazione"},
 		Schema: "labour/scuola.xsd", WSDL: "scuola.wsdl", Adapter: "scuola"},
 }
+
+// PersonalData is the trace body mode of the services carrying personal data.
+const PersonalData = "encrypted"
 
 // WorkerDocs returns the services that carry worker documents, in sending order.
 func WorkerDocs() []*Service {

@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"porta/adapters/labour"
+	"porta/audit/seal"
 	"porta/gateway/node"
 	"porta/internal/listen"
 	"porta/registry"
@@ -118,6 +120,11 @@ func BuildNetwork(dir string, res *listen.Reserved) (map[string]Ports, string, e
 		if err := registry.WriteKeyFile(filepath.Join(pd, "key.pem"), key); err != nil {
 			return nil, "", err
 		}
+		// Each gateway's trace key, as porta init makes it: the labour services keep bodies
+		// encrypted (labour.Service.TraceBody).
+		if _, err := seal.Add(filepath.Join(pd, node.DefaultTraceKeys), time.Now()); err != nil {
+			return nil, "", err
+		}
 		if err := os.WriteFile(filepath.Join(pd, "cert.pem"), registry.EncodeCertsPEM(cert), 0o644); err != nil {
 			return nil, "", err
 		}
@@ -163,6 +170,9 @@ func networkRegistry(self string, ports map[string]Ports, hash string) string {
 	var may []string
 	for _, s := range Services() {
 		fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    schema: %s\n    wsdl: ../%s/%s\n", s.Provider, s.Name, s.Profile, s.Schema, wsdl.Dir, s.WSDL)
+		if s.TraceBody != "" {
+			fmt.Fprintf(&b, "    trace:\n      body: %s\n", s.TraceBody)
+		}
 		if s.Profile == "oneway" {
 			b.WriteString("    filter_duplicates: true\n")
 			if s.OneWayAck {
