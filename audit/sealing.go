@@ -18,7 +18,9 @@ import (
 //     operational copies of the messages, needed in clear only by the store's own reader, and
 //     sealing them all means a policy changed by a registry reload can never leave one behind
 //     in clear. They are opened on the way out (Claim, Expire, Failed, Known,
-//     IdempotentRequest); values stored before the keys were configured read as they are.
+//     IdempotentRequest); values stored before the keys were configured read as they are;
+//   - the applications' Idempotency-Keys, which an application may make of a codice fiscale,
+//     kept as keyed hashes (seal.Keyring.Tags) and looked up under every key.
 //
 // What stays in clear: the busta's identifying fields (parties, service, action, identifiers,
 // times), the Intestazione, the hashes and sizes, Detail and the exceptions, which the gateway
@@ -33,6 +35,7 @@ const (
 	purposeReply    = "seen/reply"
 	purposeIdemHead = "idempotency/header"
 	purposeIdemBody = "idempotency/body"
+	purposeIdemKey  = "idempotency/key"
 )
 
 // ErrNoKeys is returned (wrapped) when a sealed value must be opened, or a record kept

@@ -47,7 +47,7 @@ func TestSealedAtRest(t *testing.T) {
 		}
 		payload := []byte("<p><cf>" + cf + "</cf></p>")
 		it := &Item{Kind: Inbox, MsgID: busta(9), Party: "Ministero", Service: "SAP", Payload: payload, Meta: []byte(`{"cf":"` + cf + `"}`)}
-		idem := &Idempotent{App: "sil", Key: "k1", Hash: []byte("h"), MsgID: busta(9), Header: []byte(`{"X":["` + cf + `"]}`), Body: payload, Expires: time.Now().Add(48 * time.Hour)}
+		idem := &Idempotent{App: "sil", Key: "sap-" + cf, Hash: []byte("h"), MsgID: busta(9), Header: []byte(`{"X":["` + cf + `"]}`), Body: payload, Expires: time.Now().Add(48 * time.Hour)}
 		if err := s.Write(ctx, Batch{Items: []*Item{it}, Idempotent: idem, Seen: []SeenKey{{"Provincia", busta(9)}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -85,10 +85,10 @@ func TestSealedAtRest(t *testing.T) {
 		if known, reply, err := s.Known(ctx, "Provincia", busta(9)); !known || err != nil || !bytes.Equal(reply, payload) {
 			t.Errorf("Known: %v %q %v", known, reply, err)
 		}
-		if got, err := s.IdempotentRequest(ctx, "sil", "k1"); err != nil || !bytes.Equal(got.Body, payload) || !strings.Contains(string(got.Header), cf) {
+		if got, err := s.IdempotentRequest(ctx, "sil", "sap-"+cf); err != nil || !bytes.Equal(got.Body, payload) || !strings.Contains(string(got.Header), cf) {
 			t.Errorf("idempotent: %+v %v", got, err)
 		}
-		if err := s.SettleIdempotent(ctx, "sil", "k1", 200, []byte(`{}`), payload); err != nil {
+		if err := s.SettleIdempotent(ctx, "sil", "sap-"+cf, 200, []byte(`{}`), payload); err != nil {
 			t.Fatal(err)
 		}
 		assertNoCF(t, s, cf, "clear record's Raw")
@@ -124,6 +124,14 @@ func TestSealedAtRest(t *testing.T) {
 		if known, reply, err := s.Known(ctx, "Provincia", busta(9)); !known || err != nil || !bytes.Equal(reply, payload) {
 			t.Errorf("Known after rotation: %v %q %v", known, reply, err)
 		}
+		// An idempotency key kept under the old key is found, and still taken, after rotation.
+		if got, err := s.IdempotentRequest(ctx, "sil", "sap-"+cf); err != nil || got == nil || got.Status != 200 {
+			t.Errorf("idempotency key after rotation: %+v %v", got, err)
+		}
+		again := &Idempotent{App: "sil", Key: "sap-" + cf, Hash: []byte("h"), MsgID: busta(10), Expires: time.Now().Add(time.Hour)}
+		if err := s.KeepIdempotent(ctx, again); !errors.Is(err, ErrKeyTaken) {
+			t.Errorf("keeping a key taken under the old key: %v, want ErrKeyTaken", err)
+		}
 
 		// The chain covers the ciphertext: it verifies with no key at all.
 		s.Close()
@@ -140,7 +148,7 @@ func assertNoCF(t *testing.T, s *Store, cf, except string) {
 	t.Helper()
 	for _, q := range []string{
 		`SELECT raw FROM trace WHERE body_mode <> 'full'`, `SELECT payload FROM queue_item`, `SELECT meta FROM queue_item`,
-		`SELECT reply FROM seen`, `SELECT header FROM idempotency`, `SELECT body FROM idempotency`,
+		`SELECT reply FROM seen`, `SELECT idem_key FROM idempotency`, `SELECT header FROM idempotency`, `SELECT body FROM idempotency`,
 	} {
 		rows, err := s.DB().Query(q)
 		if err != nil {

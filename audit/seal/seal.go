@@ -25,7 +25,9 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -72,10 +74,12 @@ var ErrUnknownKey = errors.New("sealed with a key this keyring does not hold")
 // Keyring holds the keys of a key directory. It is safe for concurrent use; it is not changed by
 // Add (load the directory again to use a new key).
 type Keyring struct {
-	dir    string
-	ids    []string // sorted, oldest first; the last one seals
-	aeads  map[string]cipher.AEAD
-	random func([]byte) (int, error)
+	dir   string
+	ids   []string // sorted, oldest first; the last one seals
+	aeads map[string]cipher.AEAD
+	// tagKeys are the keys' HMAC keys, derived from each so that no key serves two algorithms.
+	tagKeys map[string][]byte
+	random  func([]byte) (int, error)
 }
 
 // Load reads the key directory dir. It fails when dir holds no key, when a key file may be read
@@ -85,7 +89,7 @@ func Load(dir string) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace keys: %w", err)
 	}
-	k := &Keyring{dir: dir, aeads: map[string]cipher.AEAD{}, random: rand.Read}
+	k := &Keyring{dir: dir, aeads: map[string]cipher.AEAD{}, tagKeys: map[string][]byte{}, random: rand.Read}
 	for _, e := range ents {
 		id, ok := strings.CutSuffix(e.Name(), keyExt)
 		if !ok || e.IsDir() || !validID(id) {
@@ -113,6 +117,9 @@ func Load(dir string) (*Keyring, error) {
 		}
 		k.ids = append(k.ids, id)
 		k.aeads[id] = aead
+		derive := hmac.New(sha256.New, key)
+		derive.Write([]byte("porta-seal-tag-key"))
+		k.tagKeys[id] = derive.Sum(nil)
 	}
 	if len(k.ids) == 0 {
 		return nil, fmt.Errorf("trace keys: %s holds no key (ID%s); create one with porta trace key rotate", dir, keyExt)
@@ -259,4 +266,24 @@ func (k *Keyring) Open(sealed []byte, purpose string) ([]byte, error) {
 
 func additional(hdr []byte, purpose string) []byte {
 	return append(append(slices.Clip(hdr), 0), purpose...)
+}
+
+// Tags returns the keyed hashes (HMAC-SHA256, under a key derived from each key of the keyring
+// for purpose) of b, newest key first: a value that must be found again by equality (an
+// application's idempotency key) is stored as its tag under the newest key and looked up by all
+// of them, so a rotation does not lose it.
+func (k *Keyring) Tags(b []byte, purpose string) [][]byte {
+	out := make([][]byte, 0, len(k.ids))
+	for i := len(k.ids) - 1; i >= 0; i-- {
+		out = append(out, k.tag(k.ids[i], b, purpose))
+	}
+	return out
+}
+
+func (k *Keyring) tag(id string, b []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, k.tagKeys[id])
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write(b)
+	return m.Sum(nil)
 }
