@@ -12,6 +12,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -37,6 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"porta/audit/seal"
 	"porta/envelope/wssec"
 	"porta/gateway"
 	"porta/gateway/node"
@@ -81,6 +83,10 @@ type Options struct {
 	Dir         string
 	Cpuprofile  string
 	RefDuration time.Duration
+	// TraceBody is the services' trace policy body mode (full, header, none, encrypted); "" =
+	// porta.yaml's default, full. With encrypted the gateways get trace keys (and then also seal
+	// their queues); without, they have none.
+	TraceBody string
 }
 
 // Report is every figure of a run (porta bench --json prints it).
@@ -89,6 +95,7 @@ type Report struct {
 	PayloadBytes        int     `json:"payload_bytes"`
 	Alg                 string  `json:"alg"`
 	Store               string  `json:"store"`
+	TraceBody           string  `json:"trace_body"`
 	Nodes               int     `json:"nodes"`
 	Concurrency         int     `json:"concurrency"`
 	Cores               int     `json:"cores"`
@@ -262,7 +269,7 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	rep := &Report{
-		Profile: o.Profile, PayloadBytes: o.Payload, Alg: o.Alg, Store: RedactDSN(o.Store), Nodes: o.Nodes,
+		Profile: o.Profile, PayloadBytes: o.Payload, Alg: o.Alg, Store: RedactDSN(o.Store), TraceBody: cmp.Or(o.TraceBody, "full"), Nodes: o.Nodes,
 		Concurrency: o.Concurrency, Cores: runtime.GOMAXPROCS(0), DurationS: res.Elapsed.Seconds(),
 		Exchanges: res.Ops, ExchangesPerS: res.PerSecond(),
 		P50ms: ms(res.P50), P90ms: ms(res.P90), P99ms: ms(res.P99), MaxMs: ms(res.Max),
@@ -437,6 +444,13 @@ func startBenchNetwork(ctx context.Context, dir string, o Options, stores [2]str
 	if err := writeGateways(ca, o.Alg, []gatewayFiles{{benchConsumer, cons, ports[0]}, {benchProvider, prov, ports[1]}}); err != nil {
 		return nil, err
 	}
+	if o.TraceBody == "encrypted" {
+		for _, d := range []string{cons, prov} {
+			if _, err := seal.Add(filepath.Join(d, node.DefaultTraceKeys), time.Now()); err != nil {
+				return nil, err
+			}
+		}
+	}
 	hash, err := registry.HashPassword(benchApp+"-bench", rand.Reader)
 	if err != nil {
 		return nil, err
@@ -446,6 +460,9 @@ func startBenchNetwork(ctx context.Context, dir string, o Options, stores [2]str
 		b.WriteString("\nservices:\n")
 		for _, s := range []struct{ name, profile string }{{benchSync, "sync"}, {benchOneWay, "oneway"}} {
 			fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    filter_duplicates: true\n", benchProvider, s.name, s.profile)
+			if o.TraceBody != "" {
+				fmt.Fprintf(&b, "    trace:\n      body: %s\n", o.TraceBody)
+			}
 			if s.profile == "oneway" {
 				b.WriteString("    ack: true\n")
 			}
