@@ -29,7 +29,7 @@ var traceSubcommands = map[string]subcommand{
 	"verify": {"recompute every node's hash chain; exit 1 naming the first broken record", traceVerify},
 	"list":   {"list traced buste, newest first, with filters", traceList},
 	"show":   {"show a traced busta (by ID, transaction or node/seq), its header and its exchange", traceShow},
-	"key":    {"rotate|list the keys that encrypt personal data at rest", traceKey},
+	"key":    {traceKeySummary, traceKey},
 }
 
 func init() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"porta/audit/seal"
@@ -14,14 +15,22 @@ import (
 // rotate adds a key, the newest, which a gateway seals with from its next start; the older keys
 // stay and still open what they sealed, so no record is rewritten.
 
+const traceKeySummary = "rotate|list the keys that encrypt personal data at rest"
+
 func traceKey(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	usage := "Usage: porta trace key rotate|list --config DIR/porta.yaml | --keys DIR\n\n" +
-		"rotate  add a new trace key (the newest encrypts from the next start; older keys still decrypt)\n" +
-		"list    list the trace keys, oldest first, the one that encrypts marked\n"
+		upperFirst(traceKeySummary) + ":\n" +
+		"  rotate  add a new trace key (the newest encrypts from the next start; older keys still decrypt)\n" +
+		"  list    list the trace keys, oldest first, the one that encrypts marked\n"
 	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		switch {
+		case len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
 			fmt.Fprint(stdout, usage)
 			return 0
+		case len(args) > 0 && strings.HasPrefix(args[0], "-"):
+			fmt.Fprintf(stderr, "flag provided but not defined: %s\n", "-"+strings.TrimLeft(args[0], "-"))
+		case len(args) > 0:
+			fmt.Fprintf(stderr, "porta trace key: unknown subcommand %q (one of: list, rotate)\n", args[0])
 		}
 		fmt.Fprint(stderr, usage)
 		return 2
