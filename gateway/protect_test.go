@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,14 @@ func TestTracePolicyPerService(t *testing.T) {
 			readAll(t, resp)
 		}
 	}
+	// A refused request (not well-formed) of an encrypted service: kept encrypted too, found by
+	// the service its URL names.
+	broken := strings.Replace(appRequest, "</soapenv:Envelope>", "", 1)
+	if resp := n.prov.callBody(t, "/pd/Provincia/Ministero/Anagrafe/Consulta", broken, nil); resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("a broken request: status %d", resp.StatusCode)
+	} else {
+		readAll(t, resp)
+	}
 	waitFor(t, "the one-way messages", func() bool {
 		for _, s := range stores {
 			for _, q := range []audit.Kind{audit.Outbox, audit.Inbox} {
@@ -68,6 +77,9 @@ func TestTracePolicyPerService(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := map[string]audit.BodyMode{"Anagrafe": audit.BodyEncrypted, "Comunicazione": audit.BodyHeader, "Notifica": audit.BodyNone}[r.Service]
+			if r.Outcome == OutcomeError && r.Service == "Anagrafe" && r.BodyMode == audit.BodyEncryptedCapped {
+				want = r.BodyMode // a refusal's cap, under the service's encryption
+			}
 			if r.Service != "" && r.BodyMode != want { // (riscontri name no service)
 				t.Errorf("%s: %s %s %s kept %s, want %s", name, r.Service, r.Direction, r.Outcome, r.BodyMode, want)
 			}
@@ -77,6 +89,13 @@ func TestTracePolicyPerService(t *testing.T) {
 			env, err := r.Envelope(keys)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
+			}
+			if r.Outcome == OutcomeError { // unreadable, so not masked: encrypted whole
+				if !bytes.Contains(env, []byte(testCF)) {
+					t.Errorf("%s: the refused request's envelope does not open to what was sent:\n%s", name, env)
+				}
+				seenAnagrafe++
+				continue
 			}
 			if bytes.Contains(env, []byte(testCF)) || !bytes.Contains(env, []byte("codiceFiscale")) {
 				t.Errorf("%s: the Anagrafe envelope is not masked:\n%s", name, env)
