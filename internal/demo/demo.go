@@ -653,7 +653,11 @@ func (n *network) acked(ctx context.Context, p *Peer, ids []string) (int, error)
 
 // readTrail runs read on p's trail, opened read-only beside its running gateway.
 func readTrail(ctx context.Context, p *Peer, read func(*audit.Store) error) error {
-	s, err := audit.Open(ctx, p.Store, audit.Options{ReadOnly: true})
+	dsn := p.Store
+	if dsn == "" { // a peer run by another process (porta sim): its porta.yaml's store
+		dsn = filepath.Join(p.Dir, "porta.db")
+	}
+	s, err := audit.Open(ctx, dsn, audit.Options{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("%s: open the trail: %w", p.Name, err)
 	}
