@@ -129,7 +129,7 @@ func bulkLoad(ctx context.Context, s *Store, rows int) (err error) {
 					defer wg.Done()
 					for j := w; j < n; j += workers {
 						r := synthetic(i+j, start, 30*24*time.Hour, rows)
-						if err := r.prepare(s.opt.Node, BodyHeader, r.Recorded); err != nil {
+						if err := r.prepare(s.opt.Node, BodyHeader, nil, r.Recorded); err != nil {
 							panic(err) // synthetic records are valid
 						}
 						m.recs[j], m.tails[j] = r, r.appendTail(nil)

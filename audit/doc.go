@@ -41,6 +41,16 @@
 // nodes sharing a PostgreSQL database must have distinct Options.Node names (a second writer of
 // the same node fails its writes with a conflict, it never forks the chain).
 //
+// # Personal data at rest
+//
+// A record is kept in the store's body mode or its own (Record.Keep: the service's policy):
+// full, header (the SOAP Body emptied), none, or encrypted (sealed by package audit/seal with
+// the store's newest key, Options.Keys). The chain hashes what is stored, so an encrypted
+// record's hash covers its ciphertext and Verify needs no key; Record.Envelope opens it for a
+// reader entitled to it. With keys, queue payloads and meta, duplicate replies and idempotent
+// answers are sealed too (sealing.go). SQLite runs with secure_delete, so a settled item's
+// bytes do not stay behind in free pages.
+//
 // # Queues and exactly-once delivery
 //
 // A queue item is keyed by its queue (Kind) and busta ID. Write puts items, duplicate-history

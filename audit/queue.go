@@ -47,6 +47,11 @@ type Item struct {
 	LeaseOwner string    `json:"lease_owner,omitempty"`
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
 	LastError  string    `json:"last_error,omitempty"`
+
+	sealed struct { // Payload and Meta as stored, sealed by Write in the caller's goroutine
+		done          bool
+		payload, meta []byte
+	}
 }
 
 func (it *Item) check() error {
@@ -91,10 +96,14 @@ func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, it *Item, now time.Tim
 			return fmt.Errorf("%s item %q: sequence %d of conversation %q was already delivered (next is %d): %w", it.Kind, it.MsgID, it.Sequence, it.Conversation, next, ErrDuplicate)
 		}
 	}
+	payload, meta := it.Payload, it.Meta
+	if it.sealed.done {
+		payload, meta = it.sealed.payload, it.sealed.meta
+	}
 	err := s.queryRow(ctx, tx, `INSERT INTO queue_item (kind, msg_id, party, service, conversation, sequence, payload, meta,
 		state, attempts, not_before, deadline, created, lease_owner, lease_until, last_error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, '') RETURNING id`,
-		string(it.Kind), it.MsgID, it.Party, it.Service, it.Conversation, it.Sequence, nz(it.Payload), nz(it.Meta),
+		string(it.Kind), it.MsgID, it.Party, it.Service, it.Conversation, it.Sequence, nz(payload), nz(meta),
 		it.State, it.Attempts, micros(it.NotBefore), micros(it.Deadline), micros(it.Created)).Scan(&it.ID)
 	if isUnique(err) {
 		return fmt.Errorf("%s item %q: %w: already queued", it.Kind, it.MsgID, ErrDuplicate)
@@ -153,6 +162,9 @@ func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, l
 	var out []*Item
 	for rows.Next() {
 		it, err := scanItem(rows)
+		if err == nil {
+			err = s.openItem(it)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
 		}
@@ -274,6 +286,9 @@ func (s *Store) Expire(ctx context.Context, kind Kind) ([]*Item, error) {
 	var due []*Item
 	for rows.Next() {
 		it, err := scanItem(rows)
+		if err == nil {
+			err = s.openItem(it)
+		}
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("expire %s: %w", kind, err)
@@ -320,6 +335,9 @@ func (s *Store) items(ctx context.Context, kind Kind, state, order string, limit
 	var out []*Item
 	for rows.Next() {
 		it, err := scanItem(rows)
+		if err == nil {
+			err = s.openItem(it)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s %s items: %w", state, kind, err)
 		}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"porta/audit/seal"
 )
 
 // Direction of a traced busta.
@@ -87,6 +89,10 @@ type Record struct {
 	// IDKeys are the record's business identifiers as stored: name and keyed hash of each,
 	// sorted, without repeats, at most MaxRecordIDs (filled by Append from IDs).
 	IDKeys []IDKey `json:"ids,omitempty"`
+	// Keep, when set, is the body mode Append keeps this new record in instead of the store's
+	// (Options.BodyMode): the service's own policy. Keep itself is not stored; BodyMode says what
+	// was done.
+	Keep BodyMode `json:"-"`
 
 	PrevHash []byte `json:"prev_hash"`
 	Hash     []byte `json:"hash"`
@@ -195,8 +201,9 @@ func decodeExceptions(s []byte) ([]Exception, error) {
 	return xs, nil
 }
 
-// prepare fills what Append owns before the record is chained.
-func (r *Record) prepare(node string, mode BodyMode, now time.Time) error {
+// prepare fills what Append owns before the record is chained: mode is the store's body mode,
+// keys its keys (nil: none).
+func (r *Record) prepare(node string, mode BodyMode, keys *seal.Keyring, now time.Time) error {
 	if r.Direction != In && r.Direction != Out {
 		return fmt.Errorf("audit record %q: direction %q, want %q or %q", r.ID, r.Direction, In, Out)
 	}
@@ -220,6 +227,12 @@ func (r *Record) prepare(node string, mode BodyMode, now time.Time) error {
 			h := sha256.Sum256(r.Raw)
 			r.RawHash, r.RawSize = h[:], int64(len(r.Raw))
 		}
+		if r.Keep != "" {
+			if _, err := ParseBodyMode(string(r.Keep)); err != nil {
+				return fmt.Errorf("audit record %q: %w", r.ID, err)
+			}
+			mode = r.Keep
+		}
 		r.BodyMode = mode
 		switch mode {
 		case BodyNone:
@@ -240,6 +253,21 @@ func (r *Record) prepare(node string, mode BodyMode, now time.Time) error {
 			}
 		}
 		r.capFields()
+		if mode == BodyEncrypted {
+			if r.BodyMode == BodyCapped {
+				r.BodyMode = BodyEncryptedCapped
+			}
+			if len(r.Raw) > 0 {
+				if keys == nil {
+					return fmt.Errorf("audit record %q: body mode encrypted: %w", r.ID, ErrNoKeys)
+				}
+				sealed, err := keys.Seal(r.Raw, purposeTrace)
+				if err != nil {
+					return fmt.Errorf("audit record %q: %w", r.ID, err)
+				}
+				r.Raw = sealed
+			}
+		}
 	}
 	return nil
 }

@@ -64,6 +64,9 @@ func (s *Store) Known(ctx context.Context, sender, id string) (known bool, reply
 	if isNoRows(err) {
 		return false, nil, nil
 	}
+	if err == nil {
+		reply, err = s.openValue(reply, purposeReply)
+	}
 	if err != nil {
 		return false, nil, fmt.Errorf("duplicate history %s from %s: %w", id, sender, err)
 	}
@@ -72,6 +75,10 @@ func (s *Store) Known(ctx context.Context, sender, id string) (known bool, reply
 
 // SetReply stores the reply to repeat to duplicates of (sender, id), e.g. the riscontro.
 func (s *Store) SetReply(ctx context.Context, sender, id string, reply []byte) error {
+	reply, err := s.sealValue(reply, purposeReply)
+	if err != nil {
+		return fmt.Errorf("reply for %s from %s: %w", id, sender, err)
+	}
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE seen SET reply = ? WHERE sender = ? AND msg_id = ?`), nz(reply), sender, id)
 	if err := affected(res, err, fmt.Sprintf("reply for %s from %s", id, sender)); err != nil {
 		return fmt.Errorf("%w (not in the duplicate history)", err)

@@ -22,6 +22,8 @@ import (
 	"github.com/mattn/go-sqlite3"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"porta/audit/seal"
 )
 
 // Migrations live in one directory per dialect: the DDL differs (AUTOINCREMENT and BLOB against
@@ -44,15 +46,38 @@ const (
 	// envelope (as the store's mode keeps it), RawSize and RawHash describe the whole. It is a
 	// record's mode, never a store's.
 	BodyCapped BodyMode = "capped"
+	// BodyEncrypted keeps the envelope as sent or received, sealed with the store's newest key
+	// (Options.Keys; sealing.go): Record.Envelope opens it.
+	BodyEncrypted BodyMode = "encrypted"
+	// BodyEncryptedCapped is BodyCapped for a record kept encrypted: the first bytes, sealed.
+	BodyEncryptedCapped BodyMode = "encrypted-capped"
 )
+
+// Encrypted reports whether a record kept in mode m holds its envelope sealed.
+func (m BodyMode) Encrypted() bool { return m == BodyEncrypted || m == BodyEncryptedCapped }
+
+// ParseBodyMode checks a body mode a store or a record may be asked to keep: full, header, none
+// or encrypted.
+func ParseBodyMode(s string) (BodyMode, error) {
+	switch m := BodyMode(s); m {
+	case BodyFull, BodyHeader, BodyNone, BodyEncrypted:
+		return m, nil
+	}
+	return "", fmt.Errorf("body mode %q: want full, header, none or encrypted", s)
+}
 
 // Options adjust Open. The zero value is valid.
 type Options struct {
 	// Node names this gateway node's chain; nodes sharing a database need distinct names.
 	// Default "node1".
 	Node string
-	// BodyMode is applied by Append to Record.Raw. Default BodyFull.
+	// BodyMode is applied by Append to Record.Raw unless the record names its own (Record.Keep).
+	// Default BodyFull.
 	BodyMode BodyMode
+	// Keys, when set, seal the records kept in BodyEncrypted and every queue payload, duplicate
+	// reply and idempotent answer (sealing.go). A store without them refuses to keep a record
+	// encrypted and cannot open what was sealed.
+	Keys *seal.Keyring
 	// BatchSize caps the writes committed in one transaction. Default 512.
 	BatchSize int
 	// Linger is how long the writer waits for more writes before committing a batch that is not
@@ -134,6 +159,9 @@ func ParseDSN(dsn string) (dialect, driver, source string, err error) {
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
+	// A deleted row (a settled queue item, a purged key or duplicate) is overwritten with zeros,
+	// in the database file and in the pages the WAL gets, not left in free pages to be read back.
+	q.Set("_secure_delete", "on")
 	// database/sql never shares a connection between goroutines at once, so SQLite's
 	// per-connection mutex (taken on every column read) is pure cost: multi-thread mode.
 	q.Set("_mutex", "no")
@@ -153,9 +181,13 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	switch opt.BodyMode {
 	case "":
 		opt.BodyMode = BodyFull
-	case BodyFull, BodyHeader, BodyNone:
 	default:
-		return nil, fmt.Errorf("audit: body mode %q: want full, header or none", opt.BodyMode)
+		if _, err := ParseBodyMode(string(opt.BodyMode)); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		if opt.BodyMode == BodyEncrypted && opt.Keys == nil && !opt.ReadOnly {
+			return nil, fmt.Errorf("audit: body mode encrypted: %w", ErrNoKeys)
+		}
 	}
 	if n := len(opt.IndexKey); n > 0 && n < MinIndexKey {
 		return nil, fmt.Errorf("audit: index key of %d bytes, want at least %d", n, MinIndexKey)

@@ -346,7 +346,7 @@ func TestSameNodeTwice(t *testing.T) {
 func TestSQLiteSettings(t *testing.T) {
 	s := open(t, "sqlite:"+filepath.Join(t.TempDir(), "a.db"), Options{})
 	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000",
-		"wal_autocheckpoint": "0", "journal_size_limit": strconv.Itoa(walLimit)} {
+		"wal_autocheckpoint": "0", "journal_size_limit": strconv.Itoa(walLimit), "secure_delete": "1"} {
 		var got string
 		if err := s.DB().QueryRow("PRAGMA " + pragma).Scan(&got); err != nil || got != want {
 			t.Errorf("PRAGMA %s = %q (%v), want %q", pragma, got, err, want)

@@ -86,6 +86,14 @@ func (s *Store) Write(ctx context.Context, b Batch) error {
 		if err := it.check(); err != nil {
 			return err
 		}
+		if err := s.sealItem(it); err != nil {
+			return err
+		}
+	}
+	if b.Idempotent != nil {
+		if err := s.sealIdempotent(b.Idempotent); err != nil {
+			return fmt.Errorf("idempotency key %q of %s: %w", b.Idempotent.Key, b.Idempotent.App, err)
+		}
 	}
 	now := s.now()
 	return s.submit(ctx, &op{recs: b.Records, fn: func(ctx context.Context, tx *sqlx.Tx) error {
@@ -123,7 +131,7 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 			if r == nil {
 				return errors.New("audit: nil record")
 			}
-			if err := r.prepare(s.opt.Node, s.opt.BodyMode, now); err != nil {
+			if err := r.prepare(s.opt.Node, s.opt.BodyMode, s.opt.Keys, now); err != nil {
 				return err
 			}
 			r.indexIDs(s.opt.IndexKey)

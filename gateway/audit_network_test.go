@@ -62,15 +62,30 @@ var testIndexKey = []byte("porta gateway tests' index key, 32 bytes or more")
 // newAuditNetwork is the test network on the real audit store (SQLite, a file per gateway), with
 // each gateway's store by name.
 func newAuditNetwork(t *testing.T) (*network, map[string]*audit.Store) {
+	return newAuditNetworkWith(t, audit.Options{}, nil)
+}
+
+// newAuditNetworkWith is newAuditNetwork with the stores' options (Node is set per gateway) and
+// a change to each gateway's services before it starts (nil: none).
+func newAuditNetworkWith(t *testing.T, opt audit.Options, edit func(*Service)) (*network, map[string]*audit.Store) {
 	stores := map[string]*audit.Store{}
 	n := newNetworkOn(t, func(name string) Store {
-		s, err := audit.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), name+".db"), audit.Options{Node: name, IndexKey: testIndexKey})
+		opt := opt
+		opt.Node = name
+		if opt.IndexKey == nil {
+			opt.IndexKey = testIndexKey
+		}
+		s, err := audit.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), name+".db"), opt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
 		stores[name] = s
 		return NewAuditStore(s, time.Hour)
+	}, func(s *Service) {
+		if edit != nil {
+			edit(s)
+		}
 	})
 	return n, stores
 }

@@ -48,8 +48,8 @@ type Service struct {
 	// registry resolves service defaults); a missing or empty entry means no validation.
 	Schemas map[string]string
 	WSDL    string // path of the WSDL served on ?wsdl; "" = none
-	// Trace is what the audit trail keeps of its messages (the registry's trace: policy); the
-	// gateway reads its business identifiers (ids.go).
+	// Trace is the service's personal-data policy (the registry's trace:): how its messages are
+	// kept (protect.go) and the business identifiers the gateway reads from them (ids.go).
 	Trace registry.TracePolicy
 }
 
@@ -99,8 +99,11 @@ type Record struct {
 	Signer      string // SHA-256 fingerprint of the signer certificate, hex
 	PayloadHash [32]byte
 	PayloadSize int
-	Raw         []byte // the envelope, per the configured body mode
-	Detail      string // error text for operators
+	Raw         []byte // the envelope (masked per the service's trace policy); the store applies BodyMode
+	// BodyMode is how the store keeps Raw: "full", "header", "none" or "encrypted", from the
+	// service's trace policy or the gateway's default (protect.go).
+	BodyMode string
+	Detail   string // error text for operators
 	// ClientSubject and ClientCert name the TLS client certificate of the connection a busta or
 	// request came in on (subject; SHA-256 fingerprint, hex): set on every inbound record.
 	ClientSubject string

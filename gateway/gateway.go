@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +33,8 @@ var ErrKeyTaken = errors.New("idempotency key already kept")
 type Options struct {
 	// Node names this gateway instance in queue leases (several nodes may share one store).
 	Node string
-	// BodyMode is how much of each envelope the audit trail keeps: "full", "header" or "none".
+	// BodyMode is how much of each envelope the audit trail keeps for services whose trace policy
+	// names none: "full", "header", "none" or "encrypted" (protect.go).
 	BodyMode string
 	// MaxMessage caps the size of a request body, in bytes (default 16 MiB).
 	MaxMessage int64
@@ -193,9 +193,9 @@ func New(opt Options, d Deps) (*Gateway, error) {
 	}
 	opt.defaults()
 	switch opt.BodyMode {
-	case "full", "header", "none":
+	case "full", "header", "none", "encrypted":
 	default:
-		return nil, fmt.Errorf("gateway: body mode %q: want full, header or none", opt.BodyMode)
+		return nil, fmt.Errorf("gateway: body mode %q: want full, header, none or encrypted", opt.BodyMode)
 	}
 	g := &Gateway{
 		opt: opt, store: d.Store, signer: d.Signer,
@@ -267,25 +267,8 @@ func (g *Gateway) record(dir Direction, function string, h *envelope.Header, raw
 	}
 	r.PayloadSize = len(payload)
 	r.PayloadHash = sha256.Sum256(payload)
-	switch g.opt.BodyMode {
-	case "full":
-		r.Raw = raw
-	case "header":
-		r.Raw = headerOnly(raw)
-	}
+	g.keepBody(r, h, raw) // the service's trace policy (protect.go)
 	return r
-}
-
-// headerOnly keeps the SOAP envelope up to the start of the Body: the busta without the payload,
-// where workers' personal data live.
-func headerOnly(raw []byte) []byte {
-	s := string(raw)
-	if i := strings.Index(s, ":Body"); i > 0 {
-		if j := strings.LastIndexByte(s[:i], '<'); j > 0 {
-			return raw[:j:j]
-		}
-	}
-	return nil
 }
 
 // DefaultRefusedBodyMax is how much of a refused message the trail keeps unless configured.

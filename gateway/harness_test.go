@@ -112,8 +112,8 @@ func services() []*Service {
 func newNetwork(t testing.TB) *network { return newNetworkOn(t, nil) }
 
 // newNetworkOn builds the network with each gateway's store from open (nil: the in-memory test
-// double, whose accessors the tests use).
-func newNetworkOn(t testing.TB, open func(name string) Store) *network {
+// double, whose accessors the tests use) and its services changed by edits.
+func newNetworkOn(t testing.TB, open func(name string) Store, edits ...func(*Service)) *network {
 	t.Helper()
 	now := time.Now()
 	n := &network{t: t}
@@ -146,6 +146,9 @@ func newNetworkOn(t testing.TB, open func(name string) Store) *network {
 		nd.dir.apps[app] = "secret"
 		nd.dir.appMay[app] = map[string]bool{}
 		for _, s := range services() {
+			for _, edit := range edits {
+				edit(s)
+			}
 			key := s.Provider + "/" + s.Name
 			nd.dir.services[key] = s
 			if s.Provider == nd.name {

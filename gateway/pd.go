@@ -215,17 +215,19 @@ func (g *Gateway) tracePDRefusal(ctx context.Context, out *outbound, step pdStep
 		raw = out.traceData() // the signed busta, which carries the request's payload
 	}
 	rec := g.record(Outbound, fnPD, out.h, raw)
-	rec.Peer, rec.Application, rec.Reason, rec.Cap = out.r.RemoteAddr, out.app, reason, g.opt.RefusedBodyMax
-	rec.Outcome, rec.HTTPStatus, rec.Exceptions = OutcomeError, http.StatusInternalServerError, ae.Exceptions
-	rec.Detail = fmt.Sprintf("refused at step %s (%s): %v", step.name, out.r.URL.Path, ae)
 	rec.IDs = out.ids
 	if out.h == nil {
+		// The URL's route names the service: its trace policy applies to the refused request too.
 		rec.Header = &envelope.Header{
 			Sender:   []envelope.Party{{Name: out.r.PathValue("consumer")}},
 			Receiver: envelope.Party{Name: out.r.PathValue("provider")},
 			Service:  out.r.PathValue("service"), Action: out.r.PathValue("action"),
 		}
+		g.keepBody(rec, rec.Header, out.raw)
 	}
+	rec.Peer, rec.Application, rec.Reason, rec.Cap = out.r.RemoteAddr, out.app, reason, g.opt.RefusedBodyMax
+	rec.Outcome, rec.HTTPStatus, rec.Exceptions = OutcomeError, http.StatusInternalServerError, ae.Exceptions
+	rec.Detail = fmt.Sprintf("refused at step %s (%s): %v", step.name, out.r.URL.Path, ae)
 	stampClient(rec, out.r)
 	if err := g.store.Trace(ctx, rec); err != nil {
 		g.log.Error("trace refused request", "path", out.r.URL.Path, "remote", out.r.RemoteAddr, "err", err)

@@ -203,10 +203,21 @@ func toAudit(recs []*Record) []*audit.Record {
 		if r.PayloadSize == 0 && len(r.Raw) == 0 {
 			ar.PayloadHash = nil
 		}
-		for _, e := range r.Exceptions {
+		ar.Keep = audit.BodyMode(r.BodyMode)
+		xs, h := r.Exceptions, r.Header
+		if r.BodyMode != "" && r.BodyMode != "full" {
+			ar.Detail, xs = scrubValues(r.Detail), scrubExceptions(xs)
+			if h != nil {
+				if hx := scrubExceptions(h.Exceptions); len(hx) > 0 && &hx[0] != &h.Exceptions[0] {
+					c := *h
+					c.Exceptions, h = hx, &c
+				}
+			}
+		}
+		for _, e := range xs {
 			ar.Exceptions = append(ar.Exceptions, audit.Exception{Code: string(e.Code), Severity: string(e.Severity), Context: e.Context, Position: e.Position})
 		}
-		if h := r.Header; h != nil {
+		if h != nil {
 			ar.ID, ar.RelatesTo, ar.Conversation = h.ID, h.RelatesTo, h.Conversation
 			ar.Sender, ar.Receiver, ar.Service, ar.Action = senderOf(h), h.Receiver.Name, h.Service, h.Action
 			if h.Profile != envelope.ProfileNone {

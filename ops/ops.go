@@ -31,7 +31,8 @@ type Options struct {
 	// open, resolved or "" for all; nil: this node keeps none (404).
 	Failures func(ctx context.Context, status string) ([]Failure, error)
 	// OpenBody returns the body of a record as an admin may read it: the seam where an encrypted
-	// body is decrypted. Nil shows the envelope as the trail stores it.
+	// body is decrypted (audit.Record.Envelope with the node's trace keys). Nil shows an envelope
+	// kept in clear and says an encrypted one cannot be opened.
 	OpenBody func(*audit.Record) ([]byte, error)
 	// UI is the console's handler, mounted at /ui/ beside the API (it gets the whole path); nil:
 	// no console.

@@ -320,13 +320,14 @@ func (a *API) body(r *http.Request, c *caller, rec *audit.Record) (Body, error) 
 		b.Reason = "bodies hold personal data: only an admin sees them (each view is traced)"
 		return b, nil
 	}
-	raw := rec.Raw
-	if a.opt.OpenBody != nil {
-		var err error
-		if raw, err = a.opt.OpenBody(rec); err != nil {
-			b.Reason = "the body cannot be opened: " + err.Error()
-			return b, nil
-		}
+	open := a.opt.OpenBody
+	if open == nil {
+		open = func(rec *audit.Record) ([]byte, error) { return rec.Envelope(nil) } // in clear, or an error naming the key
+	}
+	raw, err := open(rec)
+	if err != nil {
+		b.Reason = "the body cannot be opened: " + err.Error()
+		return b, nil
 	}
 	if err := a.traceStrict(r, c.name, ActionBodyView, fmt.Sprintf("body of %s/%d (busta %s)", rec.Node, rec.Seq, rec.ID)); err != nil {
 		return b, fmt.Errorf("the body is not shown because its view could not be traced: %w", err)

@@ -19,12 +19,13 @@ type ServiceDecl struct {
 	Actions          []string   `yaml:"actions,flow"`
 	Consumers        []string   `yaml:"consumers,flow"`
 	Delivery         string     `yaml:"delivery,omitempty"` // a URL, or adapter:NAME; only for a hosted provider
-	Trace            *TraceDecl `yaml:"trace,omitempty"`
+	Trace            *TraceDecl `yaml:"trace,omitempty"`    // its personal-data policy (TracePolicy); nil = the gateway's defaults
 }
 
 // TraceDecl is a service's trace: policy as AddService writes it (see TracePolicy).
 type TraceDecl struct {
-	IDs map[string][]string `yaml:"ids,omitempty,flow"` // business identifiers: name -> paths
+	Body string              `yaml:"body,omitempty"`     // full | header | none | encrypted
+	IDs  map[string][]string `yaml:"ids,omitempty,flow"` // business identifiers: name -> paths
 }
 
 // ApplicationDecl is a local application for AddApplication: HTTP Basic credentials (the

@@ -42,6 +42,10 @@ type Service struct {
 	// registries declare as trace: ids: {cf: CF} (paths from the SOAP Body; see go doc
 	// porta/registry TracePolicy): an operator finds the person's exchanges by it.
 	CF []string
+	// TraceBody is the body mode of its registry entries' trace policy (trace: body:):
+	// "encrypted" for the services that carry a worker's, a pupil's or a citizen's data, so no
+	// gateway keeps their codici fiscali or names in clear; "" = the gateway's default.
+	TraceBody string
 
 	// Worker is set for a document the province sends about each SIL worker.
 	Worker *WorkerDoc
@@ -143,7 +147,7 @@ func PartyProfile(party string) string {
 // Services is the network's services; the worker documents first, in the order porta sil send
 // sends them and porta demo reports them.
 var Services = []*Service{
-	{Name: "SAP", Providers: []string{Ministero}, Consumers: []string{Provincia}, Profile: "sync",
+	{Name: "SAP", TraceBody: PersonalData, Providers: []string{Ministero}, Consumers: []string{Provincia}, Profile: "sync",
 		Actions: []string{"invioSAP", "richiestaSAP", "verificaEsistenzaSAP", "annullaSAP"},
 		Schema:  sap.ServiceSchema, WSDL: "sap.wsdl", Adapter: "ministerosap",
 		CF: []string{"parse-xml(/invioSAP/SAP)/lavoratore/datianagrafici/datipersonali/codicefiscale",
@@ -168,7 +172,7 @@ var Services = []*Service{
 				return fmt.Appendf(nil, `<typ:risposta_invioSAP xmlns:typ="http://servizi.lavoro.gov.it/servizicoap/types"><typ:Esito>OK</typ:Esito><typ:CodiceSAP>SP%08dA</typ:CodiceSAP></typ:risposta_invioSAP>`, n%100000000)
 			},
 		}},
-	{Name: "DID", Providers: []string{Ministero}, Consumers: []string{Provincia}, Profile: "sync",
+	{Name: "DID", TraceBody: PersonalData, Providers: []string{Ministero}, Consumers: []string{Provincia}, Profile: "sync",
 		Actions: []string{"gestisciDID"}, Schema: did.Schema, WSDL: "did.wsdl", Adapter: "ministerodid",
 		CF: []string{"/GestisciDID_Input/InformazioniDID/CodiceFiscale"},
 		Worker: &WorkerDoc{What: WhatDID, Action: "gestisciDID",
@@ -198,7 +202,7 @@ var Services = []*Service{
 				return []byte(`<tns:GestisciDID_Output xmlns:tns="http://anpal.gov.it/DataModels/InformationDelivery/ConferimentoDID/1.0"><tns:Esito><tns:CodiceEsito>OK</tns:CodiceEsito><tns:DescrizioneEsito>DID acquisita</tns:DescrizioneEsito></tns:Esito></tns:GestisciDID_Output>`)
 			},
 		}},
-	{Name: "Candidatura", Providers: []string{BorsaLavoro}, Consumers: []string{Provincia}, Profile: "oneway", OneWayAck: true,
+	{Name: "Candidatura", TraceBody: PersonalData, Providers: []string{BorsaLavoro}, Consumers: []string{Provincia}, Profile: "oneway", OneWayAck: true,
 		Actions: []string{"invioCandidatura"}, Schema: candidatura.Schema, WSDL: "candidatura.wsdl", Adapter: "borsalavoro",
 		CF: []string{"/Candidatura/Lavoratore/DatiAnagrafici/codicefiscale"},
 		Worker: &WorkerDoc{What: WhatCandidatura, Action: "invioCandidatura",
@@ -210,7 +214,7 @@ var Services = []*Service{
 				return (&candidatura.Builder{Validator: o.Validator, Now: o.now(), Intermediary: o.Intermediary, Validity: validity}).Document(w)
 			},
 		}},
-	{Name: "CVEuropass", Providers: []string{Europass}, Consumers: []string{Provincia}, Profile: "oneway", // Europass: Linee Guida, no riscontro
+	{Name: "CVEuropass", TraceBody: PersonalData, Providers: []string{Europass}, Consumers: []string{Provincia}, Profile: "oneway", // Europass: Linee Guida, no riscontro
 		Actions: []string{"invioEuropass"}, Schema: europass.Schema, WSDL: "europass.wsdl", Adapter: "europass",
 		Worker: &WorkerDoc{What: WhatEuropass, Action: "invioEuropass",
 			Build: func(o *Options, w *sil.Worker) ([]byte, error) {
@@ -221,19 +225,22 @@ var Services = []*Service{
 				return (&europass.Builder{Validator: o.Validator, Now: o.now(), Generator: gen}).Document(w)
 			},
 		}},
-	{Name: "PercettoriSostegno", Providers: []string{Provincia}, Consumers: []string{INPS}, Profile: "oneway", // INPS: Linee Guida, no riscontro
+	{Name: "PercettoriSostegno", TraceBody: PersonalData, Providers: []string{Provincia}, Consumers: []string{INPS}, Profile: "oneway", // INPS: Linee Guida, no riscontro
 		Actions: []string{"InvioElencoPercettori"}, Schema: "labour/inps.xsd", WSDL: "inps.wsdl", Adapter: "inps",
 		CF: []string{"/ElencoPercettori/Percettore/CodiceFiscale"}},
 	{Name: "CatalogoFormazione", Providers: []string{Provincia}, Consumers: []string{Ente, Scuola1, Scuola2}, Profile: "sync",
 		Actions: []string{"PubblicaCorso", "RicercaCorsi", "RitiraCorso"}, Schema: "labour/formazione.xsd", WSDL: "formazione.wsdl", Adapter: "formazione"},
-	{Name: "Anagrafe", Providers: []string{Comune1, Comune2}, Consumers: []string{Provincia}, Profile: "sync",
+	{Name: "Anagrafe", TraceBody: PersonalData, Providers: []string{Comune1, Comune2}, Consumers: []string{Provincia}, Profile: "sync",
 		Actions: []string{"consultazioneSoggetti"}, Schema: "labour/anagrafe.xsd", WSDL: "anagrafe.wsdl", Adapter: "anagrafe",
 		CF: []string{"/RichiestaE002/criteriRicerca/codiceFiscale", "/RispostaE002OK/listaSoggetti/datiSoggetto/generalita/codiceFiscale"}},
-	{Name: "FrequenzeScolastiche", Providers: []string{Scuola1, Scuola2}, Consumers: []string{Provincia}, Profile: "async-asymmetric",
+	{Name: "FrequenzeScolastiche", TraceBody: PersonalData, Providers: []string{Scuola1, Scuola2}, Consumers: []string{Provincia}, Profile: "async-asymmetric",
 		Actions: []string{"RichiestaEstrazione", "StatoEstrazione"}, Correlated: map[string]string{"StatoEstrazione": "RichiestaEstrazione"},
 		Schema: "labour/scuola.xsd", WSDL: "scuola.wsdl", Adapter: "scuola",
 		CF: []string{"/RispostaStatoEstrazione/listaAlunni/alunno/codiceFiscale"}},
 }
+
+// PersonalData is the trace body mode of the services carrying personal data.
+const PersonalData = "encrypted"
 
 // WorkerDocs returns the services that carry worker documents, in sending order.
 func WorkerDocs() []*Service {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Peer, "peer", "", "also measure the peer benchmark in `DIR` (../shared/peers/wss4j: its exchange mode, built into $PEER_BUILD or DIR/build if not yet) in this run: porta's window, the peer's, porta's again, and print the ratios (sync only)")
 	peerArgs := fs.String("peer-args", "", "more arguments of the peer's run.sh, such as its warm-up: \"--warmup 60 --warmup-max 60\"")
 	memLimit := fs.String("memory-limit", "", memoryLimitUsage)
+	fs.StringVar(&o.TraceBody, "trace-body", "full", "what both gateways' trails keep of the messages (the services' trace policy): full, header, none or encrypted (with trace keys)")
 	asJSON := fs.Bool("json", false, "print one JSON object with every figure")
 	var extras benchExtras // bench_targets.go
 	extras.register(fs.FlagSet)
@@ -63,6 +65,8 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--duration %s: want a positive duration", o.Duration)
 	case o.Store != "sqlite" && !strings.HasPrefix(o.Store, "postgres://") && !strings.HasPrefix(o.Store, "postgresql://"):
 		return usageErr("--store %q: want sqlite or a postgres:// URL", o.Store)
+	case !slices.Contains(registry.TraceBodyModes, o.TraceBody):
+		return usageErr("--trace-body %q: want full, header, none or encrypted", o.TraceBody)
 	case o.Nodes < 1:
 		return usageErr("--nodes %d: want at least 1", o.Nodes)
 	case o.Nodes > 1 && o.Store == "sqlite":
@@ -118,8 +122,8 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 func printBench(w io.Writer, r *bench.Report) {
 	mb := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-	fmt.Fprintf(w, "porta bench: %s, payload %d bytes, %s, store %s, %d node(s) per side, %d clients, %d cores\n",
-		r.Profile, r.PayloadBytes, r.Alg, r.Store, r.Nodes, r.Concurrency, r.Cores)
+	fmt.Fprintf(w, "porta bench: %s, payload %d bytes, %s, store %s (trace body %s), %d node(s) per side, %d clients, %d cores\n",
+		r.Profile, r.PayloadBytes, r.Alg, r.Store, r.TraceBody, r.Nodes, r.Concurrency, r.Cores)
 	fmt.Fprintf(w, "  exchanges        %d in %.1fs = %.1f/s, errors %d\n", r.Exchanges, r.DurationS, r.ExchangesPerS, r.Errors)
 	fmt.Fprintf(w, "  latency          p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
 	fmt.Fprintf(w, "  per exchange     %.3f ms CPU, %.0f allocations\n", r.CPUmsPerExchange, r.AllocsPerExchange)

@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"porta/audit/seal"
 	"porta/envelope"
 	"porta/gateway/node"
 	"porta/internal/listen"
@@ -205,6 +207,14 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 	}
+	// The first trace key: services whose trace policy says encrypted are kept sealed with it.
+	// Keys already there (init --force again) are kept: they open what they sealed.
+	var traceKey string
+	if k, err := seal.Load(path(node.DefaultTraceKeys)); err == nil {
+		traceKey = k.Current() + " (kept)"
+	} else if traceKey, err = seal.Add(path(node.DefaultTraceKeys), time.Now()); err != nil {
+		return fail("%v", err)
+	}
 	for _, w := range writes {
 		if err := writeFileMode(path(w.name), w.data, w.perm); err != nil {
 			return fail("%v", err)
@@ -231,6 +241,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "wrote %-40s %s\n", filepath.Join(abs, w.name), w.what)
 	}
 	fmt.Fprintf(stdout, "wrote %-40s private key (%s), readable by its owner only\n", filepath.Join(abs, "key.pem"), *alg)
+	fmt.Fprintf(stdout, "wrote %-40s trace key %s: encrypts personal data at rest, readable by its owner only\n", filepath.Join(abs, node.DefaultTraceKeys)+"/", traceKey)
 	for _, w := range writes[2:] {
 		fmt.Fprintf(stdout, "wrote %-40s %s\n", filepath.Join(abs, w.name), w.what)
 	}

@@ -60,6 +60,12 @@ func TestInitWritesAWorkingSetup(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "index.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("index.key: %v, mode %v", err, fi.Mode().Perm())
 	}
+	// The first trace key, owner-only, where porta.yaml's trace.keys looks.
+	if keys, _ := filepath.Glob(filepath.Join(dir, "trace-keys", "*.key")); len(keys) != 1 {
+		t.Errorf("trace keys written: %v, want one", keys)
+	} else if fi, err := os.Stat(keys[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v, mode %v", keys[0], err, fi.Mode().Perm())
+	}
 	// Round trip: the config and registry load and agree, as porta serve will need.
 	cfg, err := node.LoadConfig(filepath.Join(dir, "porta.yaml"))
 	if err != nil {

@@ -74,6 +74,7 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 	fs.Var(&actions, "actions", "its actions, comma-separated (default: the labour service's)")
 	fs.Var(&consumers, "consumers", "the parties that may call it, comma-separated (required)")
 	schema := fs.String("schema", "", "payload schema under xsd/schemas (default: the labour service's)")
+	traceBody := fs.String("trace-body", "", "what the trail keeps of its messages: full, header, none or encrypted (default: the labour service's, encrypted where it carries personal data; else porta.yaml's trace.body)")
 	wsdlPath := fs.String("wsdl", "", "its WSDL, relative to the registry (default: the labour service's, as porta init writes it)")
 	delivery := fs.String("delivery", "", "where the provider's gateway delivers it: http(s)://HOST:PORT/PATH of the local application, or adapter:NAME (required when the provider is hosted here)")
 	var known []string
@@ -108,6 +109,9 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 	}
 	if s := labour.ByName(d.Name); s != nil {
 		d.FilterDuplicates, d.Ack = s.Profile == "oneway", s.OneWayAck
+		if *traceBody == "" {
+			*traceBody = s.TraceBody
+		}
 		if d.Profile == "" {
 			d.Profile = s.Profile
 		}
@@ -146,12 +150,24 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 		return usageErr("--delivery adapter:%s: no such built-in adapter; one of: %s", a, strings.Join(backends.Names(), ", "))
 	}
 	d.Delivery = *delivery
+	if *traceBody != "" {
+		if !slices.Contains(registry.TraceBodyModes, *traceBody) {
+			return usageErr("--trace-body %q: want full, header, none or encrypted", *traceBody)
+		}
+		if d.Trace == nil {
+			d.Trace = &registry.TraceDecl{}
+		}
+		d.Trace.Body = *traceBody
+	}
 	if _, err := registry.AddService(path, d, registry.Options{}); err != nil {
 		return reportProblems(stdout, stderr, cmd, err)
 	}
 	deliv := ""
 	if d.Delivery != "" {
 		deliv = ", delivered to " + d.Delivery
+	}
+	if d.Trace != nil {
+		deliv += ", trace body " + d.Trace.Body
 	}
 	fmt.Fprintf(stdout, "added service %s of %s to %s: %s, actions %s, consumers %s%s\n", d.Name, d.Provider, path, d.Profile,
 		strings.Join(d.Actions, ","), strings.Join(d.Consumers, ","), deliv)

@@ -86,7 +86,7 @@ services:
 	cfg := filepath.Join(dir, "porta.yaml")
 	os.WriteFile(cfg, []byte("parties: [Provincia]\ntrace: {body: everything}\n"), 0o644)
 	code, out, _ = porta(t, "", "registry", "check", "--config", cfg)
-	if code != 1 || !strings.Contains(out, cfg+`:2: trace.body "everything" must be full, header or none`) {
+	if code != 1 || !strings.Contains(out, cfg+`:2: trace.body "everything" must be full, header, none or encrypted`) {
 		t.Errorf("bad config: exit %d, %s", code, out)
 	}
 	if code, _, _ := porta(t, "", "registry", "check", "--config", cfg, file); code != 1 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"porta/adapters/merge"
+	"porta/audit"
 	"porta/gateway/node"
 	"porta/internal/redact"
 	"porta/jobs"
@@ -24,13 +25,18 @@ func newOpsAPI(o *node.Opened, sched *jobs.Scheduler, log *slog.Logger) (*ops.AP
 	if o.Audit == nil {
 		return nil, nil
 	}
+	keys, err := o.Config.LoadTraceKeys()
+	if err != nil {
+		return nil, err
+	}
 	opt := ops.Options{
 		Store:    o.Audit,
 		Registry: func() *registry.Registry { return o.RegistryInUse() },
 		Logger:   log,
 		Failures: provinceFailures(o.Config.File),
 		// UI: the console's embedded handler (/ui/) is mounted here.
-		// OpenBody: the keyring that opens an encrypted body is wired here.
+		// An admin's view of a body encrypted at rest opens it with the node's trace keys.
+		OpenBody: func(rec *audit.Record) ([]byte, error) { return rec.Envelope(keys) },
 	}
 	for _, j := range o.Config.Jobs {
 		opt.Jobs = append(opt.Jobs, ops.JobInfo{

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"porta/audit"
+	"porta/audit/seal"
 	"porta/gateway/node"
 )
 
@@ -29,6 +30,7 @@ var traceSubcommands = map[string]subcommand{
 	"verify": {"recompute every node's hash chain; exit 1 naming the first broken record", traceVerify},
 	"list":   {"list traced buste, newest first, with filters", traceList},
 	"show":   {"show a traced busta (by ID, transaction or node/seq), its header and its exchange", traceShow},
+	"key":    {traceKeySummary, traceKey},
 }
 
 func init() {
@@ -234,6 +236,7 @@ func traceShow(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var sf storeFlags
 	sf.register(fs.FlagSet)
 	asJSON := fs.Bool("json", false, "print the record and its exchange as JSON")
+	keyDir := fs.String("keys", "", "the trace keys' directory, to decrypt an encrypted envelope (default: --config's trace.keys)")
 	if code, done := fs.parse(args); done {
 		return code
 	}
@@ -252,13 +255,29 @@ func traceShow(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "porta trace show:", err)
 		return 1
 	}
+	r := ex.Record
+	// An encrypted envelope is opened with the trace keys; without them (or without the key
+	// that sealed it) the rest of the record is shown and the envelope's absence explained.
+	env, envErr := r.Envelope(nil)
+	if r.BodyMode.Encrypted() && len(r.Raw) > 0 {
+		env, envErr = openEnvelope(r, sf.config, *keyDir)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(ex)
+		out := struct {
+			*audit.Exchange
+			Envelope      string `json:"envelope,omitempty"` // the decrypted envelope of an encrypted record
+			EnvelopeError string `json:"envelope_error,omitempty"`
+		}{Exchange: ex}
+		if r.BodyMode.Encrypted() && envErr == nil {
+			out.Envelope = string(env)
+		} else if envErr != nil {
+			out.EnvelopeError = envErr.Error()
+		}
+		enc.Encode(out)
 		return 0
 	}
-	r := ex.Record
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	row := func(k string, v any) {
 		if s := fmt.Sprint(v); s != "" && s != "0" {
@@ -293,9 +312,14 @@ func traceShow(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(r.PayloadHash) > 0 {
 		row("Payload SHA-256", fmt.Sprintf("%x (%d bytes)", r.PayloadHash, r.PayloadSize))
 	}
-	if r.BodyMode == audit.BodyCapped {
+	switch {
+	case r.BodyMode == audit.BodyCapped:
 		row("Body mode", fmt.Sprintf("%s: truncated, %d of %d bytes kept", r.BodyMode, len(r.Raw), r.RawSize))
-	} else {
+	case r.BodyMode.Encrypted() && envErr == nil:
+		row("Body mode", fmt.Sprintf("%s with key %s: %d of %d bytes kept", r.BodyMode, r.KeyID(), len(env), r.RawSize))
+	case r.BodyMode.Encrypted():
+		row("Body mode", fmt.Sprintf("%s with key %s", r.BodyMode, r.KeyID()))
+	default:
 		row("Body mode", r.BodyMode)
 	}
 	if len(r.RawHash) > 0 && r.RawSize > 0 {
@@ -310,9 +334,12 @@ func traceShow(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "\nIntestazione:")
 		writeIndented(stdout, r.Header)
 	}
-	if len(r.Raw) > 0 {
+	switch {
+	case envErr != nil:
+		fmt.Fprintf(stdout, "\nEnvelope (%s): not shown: %v\n", r.BodyMode, envErr)
+	case len(env) > 0:
 		fmt.Fprintf(stdout, "\nEnvelope (%s):\n", r.BodyMode)
-		writeIndented(stdout, r.Raw)
+		writeIndented(stdout, env)
 	}
 	fmt.Fprintf(stdout, "\nExchange (%d records):\n", len(ex.Exchange))
 	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -326,6 +353,20 @@ func traceShow(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	return 0
+}
+
+// openEnvelope opens an encrypted record's envelope with the keys of --keys, else of --config's
+// trace.keys; the error says which keys were missing or lacked the record's key.
+func openEnvelope(r *audit.Record, config, keyDir string) ([]byte, error) {
+	dir, err := traceKeyDir(config, keyDir)
+	if err != nil {
+		return nil, fmt.Errorf("encrypted with key %s: %w", r.KeyID(), err)
+	}
+	keys, err := seal.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("encrypted with key %s: %w", r.KeyID(), err)
+	}
+	return r.Envelope(keys)
 }
 
 // writeIndented pretty-prints XML, keeping prefixes and attributes as written; if the bytes are

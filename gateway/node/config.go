@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ const (
 //	  pd_public_url: http://sil-gw.provincia.example:7080   # PD address in ?wsdl answers
 //	paths: {key: key.pem, cert: cert.pem, ca: ca.pem, registry: registry.yaml}
 //	store: sqlite:porta.db            # or postgres://user@host/db
-//	trace: {body: full, refused_body_max: 64KiB}   # body: full | header | none; of a refused message keep at most this (its size and SHA-256 are kept whole)
+//	trace: {body: full, refused_body_max: 64KiB, keys: trace-keys}   # body: full | header | none | encrypted, for services whose registry trace: names none; of a refused message keep at most this (its size and SHA-256 are kept whole); keys: the directory of the keys that encrypt at rest (porta init makes it; porta trace key rotate adds one)
 //	trace: {index_key: index.key}     # HMAC key of the business identifiers searched by (porta trace list --id cf=...), mode 0600; none: not indexed
 //	signature: {algorithm: auto, max_clock_skew: 5m}
 //	limits:                           # what requests may hold (see gateway/admission.go)
@@ -101,9 +102,10 @@ type Config struct {
 
 	Store string // "sqlite:/abs/path.db" or a postgres:// URL
 
-	TraceBody          string        // "full", "header" or "none"
+	TraceBody          string        // "full", "header", "none" or "encrypted": for services whose trace policy names none
 	TraceRefusedMax    int64         // bytes of a refused message the trail keeps (at least 1KiB)
 	TraceIndexKey      []byte        // the key of the business identifiers' hashes (indexkey.go); nil = none indexed
+	TraceKeys          string        // absolute path of the trace keys' directory (package audit/seal)
 	SignatureAlgorithm string        // XML-DSig SignatureMethod URI; "" = chosen from the key
 	MaxClockSkew       time.Duration // tolerated difference between peers' clocks
 
@@ -190,6 +192,7 @@ type rawConfig struct {
 		Body           yaml.Node `yaml:"body"`
 		RefusedBodyMax yaml.Node `yaml:"refused_body_max"`
 		IndexKey       yaml.Node `yaml:"index_key"`
+		Keys           yaml.Node `yaml:"keys"`
 	} `yaml:"trace"`
 	Signature struct {
 		Algorithm    yaml.Node `yaml:"algorithm"`
@@ -430,8 +433,8 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 	}
 
 	c.TraceBody = r.str(&raw.Trace.Body, "trace.body", "full")
-	if c.TraceBody != "full" && c.TraceBody != "header" && c.TraceBody != "none" {
-		r.errf(&raw.Trace.Body, "trace.body %q must be full, header or none", c.TraceBody)
+	if !slices.Contains(registry.TraceBodyModes, c.TraceBody) {
+		r.errf(&raw.Trace.Body, "trace.body %q must be full, header, none or encrypted", c.TraceBody)
 	}
 	if kp := r.path(&raw.Trace.IndexKey, "trace.index_key", ""); kp != "" {
 		key, err := ReadIndexKey(kp)
@@ -440,6 +443,7 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 		}
 		c.TraceIndexKey = key
 	}
+	c.TraceKeys = r.path(&raw.Trace.Keys, "trace.keys", DefaultTraceKeys)
 	c.TraceRefusedMax = defaultRefusedBodyMax
 	if n := &raw.Trace.RefusedBodyMax; set(n) {
 		v, err := size.Parse(n.Value)

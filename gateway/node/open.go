@@ -39,9 +39,14 @@ type OpenedStore struct {
 }
 
 // OpenAuditStore is the StoreOpener of porta serve: the audit store named by dsn, for the
-// configured node, keeping envelopes as trace.body says; it also holds the jobs.
+// configured node, keeping envelopes as trace.body and the services' trace policies say,
+// sealed with the keys of trace.keys (when that directory exists); it also holds the jobs.
 func OpenAuditStore(ctx context.Context, cfg *Config, dsn string) (OpenedStore, error) {
-	s, err := audit.Open(ctx, dsn, audit.Options{Node: cfg.Node, BodyMode: audit.BodyMode(cfg.TraceBody), IndexKey: cfg.TraceIndexKey})
+	keys, err := cfg.LoadTraceKeys()
+	if err != nil {
+		return OpenedStore{}, err
+	}
+	s, err := audit.Open(ctx, dsn, audit.Options{Node: cfg.Node, BodyMode: audit.BodyMode(cfg.TraceBody), Keys: keys, IndexKey: cfg.TraceIndexKey})
 	if err != nil {
 		return OpenedStore{}, err
 	}
@@ -52,8 +57,8 @@ func OpenAuditStore(ctx context.Context, cfg *Config, dsn string) (OpenedStore, 
 type OpenOptions struct {
 	// Store overrides the configuration's store: "sqlite:FILE" or a postgres:// URL.
 	Store string
-	// OpenStore opens it; nil means OpenAuditStore, the audit store (which then also applies
-	// trace.body to the envelopes it keeps).
+	// OpenStore opens it; nil means OpenAuditStore, the audit store. The store applies each
+	// record's body mode (gateway.Record.BodyMode).
 	OpenStore StoreOpener
 	// PDAddr, PAAddr and AdminAddr override the configured listen addresses (port 0 = any).
 	PDAddr, PAAddr, AdminAddr string
@@ -198,9 +203,12 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		}
 		o.closers = append(o.closers, l.Close)
 	}
-	bodyMode := cfg.TraceBody
 	if opt.OpenStore == nil {
-		opt.OpenStore, bodyMode = OpenAuditStore, "full" // the audit store cuts the bodies itself
+		opt.OpenStore = OpenAuditStore
+	}
+	if err := cfg.checkKeys(reg); err != nil {
+		o.Close()
+		return nil, err
 	}
 	st, err := opt.OpenStore(ctx, cfg, dsn)
 	if err != nil {
@@ -212,7 +220,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	o.closers = append(o.closers, st.Close)
 
 	g, err := gateway.New(gateway.Options{
-		Node: cfg.Node, BodyMode: bodyMode, MaxMessage: cfg.MaxMessage, RefusedBodyMax: cfg.TraceRefusedMax, PeerTimeout: cfg.PeerTimeout,
+		Node: cfg.Node, BodyMode: cfg.TraceBody, MaxMessage: cfg.MaxMessage, RefusedBodyMax: cfg.TraceRefusedMax, PeerTimeout: cfg.PeerTimeout,
 		InflightBytes: cfg.InflightBytes, PeerRequests: cfg.PerPeerRequests, ListenerRequests: cfg.PerListenerRequests, RetryAfter: cfg.RetryAfter,
 		Window: cfg.DuplicateRetention, Expiry: cfg.Expiry, MaxAttempts: cfg.MaxAttempts, RetryMin: cfg.RetryInitial, RetryMax: cfg.RetryMax, Lease: cfg.Lease,
 		PDBase: cfg.PDPublicURL, Default: cfg.Parties[0], IdempotencyWindow: cfg.IdempotencyWindow,
@@ -327,6 +335,9 @@ func (o *Opened) Reload() error {
 	fr, err := func() (fromRegistry, error) {
 		var err error
 		if reg, err = registry.Load(o.Config.Registry, o.regOpt); err != nil {
+			return fromRegistry{}, err
+		}
+		if err := o.Config.checkKeys(reg); err != nil {
 			return fromRegistry{}, err
 		}
 		return o.fromRegistry(reg)

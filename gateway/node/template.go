@@ -45,7 +45,8 @@ paths:
 store: sqlite:porta.db              # or postgres://USER@HOST/DB (porta serve --store overrides)
 
 trace:
-  body: full                        # full | header | none: personal data live in bodies%s
+  body: full                        # full | header | none | encrypted, for services whose trace: names none (personal data live in bodies)
+  keys: trace-keys                  # the keys that encrypt bodies and queues at rest (porta trace key rotate adds one)%s
 
 signature:
   algorithm: auto                   # chosen from the key

@@ -13,6 +13,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -38,6 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"porta/audit/seal"
 	"porta/envelope/wssec"
 	"porta/gateway"
 	"porta/gateway/node"
@@ -89,6 +91,10 @@ type Options struct {
 	PeerArgs []string
 	// HalfRate adds a paced run at half the window's rate (Report.HalfRate), after the window.
 	HalfRate bool
+	// TraceBody is the services' trace policy body mode (full, header, none, encrypted); "" =
+	// porta.yaml's default, full. With encrypted the gateways get trace keys (and then also seal
+	// their queues); without, they have none.
+	TraceBody string
 }
 
 // Report is every figure of a run (porta bench --json prints it).
@@ -97,6 +103,7 @@ type Report struct {
 	PayloadBytes        int     `json:"payload_bytes"`
 	Alg                 string  `json:"alg"`
 	Store               string  `json:"store"`
+	TraceBody           string  `json:"trace_body"`
 	Nodes               int     `json:"nodes"`
 	Concurrency         int     `json:"concurrency"`
 	Cores               int     `json:"cores"`
@@ -300,7 +307,7 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	rep := &Report{
-		Profile: o.Profile, PayloadBytes: o.Payload, Alg: o.Alg, Store: RedactDSN(o.Store), Nodes: o.Nodes,
+		Profile: o.Profile, PayloadBytes: o.Payload, Alg: o.Alg, Store: RedactDSN(o.Store), TraceBody: cmp.Or(o.TraceBody, "full"), Nodes: o.Nodes,
 		Concurrency: o.Concurrency, Cores: runtime.GOMAXPROCS(0), DurationS: res.Elapsed.Seconds(),
 		Exchanges: res.Ops, ExchangesPerS: res.PerSecond(),
 		P50ms: ms(res.P50), P90ms: ms(res.P90), P99ms: ms(res.P99), MaxMs: ms(res.Max),
@@ -475,7 +482,7 @@ func startBenchNetwork(ctx context.Context, dir string, o Options, stores [2]str
 	if err != nil {
 		return nil, err
 	}
-	cons, prov, err := writeBenchNetwork(dir, o.Alg, ports[0], ports[1], backendURL)
+	cons, prov, err := writeBenchNetwork(dir, o.Alg, o.TraceBody, ports[0], ports[1], backendURL)
 	if err != nil {
 		return nil, err
 	}
@@ -575,7 +582,7 @@ func startBenchNetwork(ctx context.Context, dir string, o Options, stores [2]str
 // ca/), each trusting the other, with their PAs at consPA and provPA, the services declared on
 // both (the provider delivering to backendURL) and the SIL an application of the consumer. It
 // returns the consumer's and the provider's directories.
-func writeBenchNetwork(dir, alg, consPA, provPA, backendURL string) (cons, prov string, err error) {
+func writeBenchNetwork(dir, alg, traceBody, consPA, provPA, backendURL string) (cons, prov string, err error) {
 	cons, prov = filepath.Join(dir, "consumer"), filepath.Join(dir, "provider")
 	ca := filepath.Join(dir, "ca")
 	for _, d := range []string{cons, prov, ca} {
@@ -586,6 +593,13 @@ func writeBenchNetwork(dir, alg, consPA, provPA, backendURL string) (cons, prov 
 	if err := writeGateways(ca, alg, []gatewayFiles{{benchConsumer, cons, consPA}, {benchProvider, prov, provPA}}); err != nil {
 		return "", "", err
 	}
+	if traceBody == "encrypted" {
+		for _, d := range []string{cons, prov} {
+			if _, err := seal.Add(filepath.Join(d, node.DefaultTraceKeys), time.Now()); err != nil {
+				return "", "", err
+			}
+		}
+	}
 	hash, err := registry.HashPassword(benchApp+"-bench", rand.Reader)
 	if err != nil {
 		return "", "", err
@@ -595,6 +609,9 @@ func writeBenchNetwork(dir, alg, consPA, provPA, backendURL string) (cons, prov 
 		b.WriteString("\nservices:\n")
 		for _, s := range []struct{ name, profile string }{{benchSync, "sync"}, {benchOneWay, "oneway"}} {
 			fmt.Fprintf(&b, "  - provider: %s\n    name: %s\n    profile: %s\n    filter_duplicates: true\n", benchProvider, s.name, s.profile)
+			if traceBody != "" {
+				fmt.Fprintf(&b, "    trace:\n      body: %s\n", traceBody)
+			}
 			if s.profile == "oneway" {
 				b.WriteString("    ack: true\n")
 			}

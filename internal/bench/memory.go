@@ -79,7 +79,7 @@ func MeasureMemory(ctx context.Context, o MemoryOptions, stderr io.Writer) (*Mem
 	if err != nil {
 		return nil, err
 	}
-	cons, prov, err := writeBenchNetwork(dir, o.Alg, ports[0], ports[1], "http://"+be.addr+"/sap")
+	cons, prov, err := writeBenchNetwork(dir, o.Alg, "", ports[0], ports[1], "http://"+be.addr+"/sap")
 	if err != nil {
 		return nil, err
 	}

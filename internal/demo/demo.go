@@ -96,7 +96,10 @@ type Options struct {
 	Workers     int    // synthetic workers in the SIL (at least 10)
 	Concurrency int    // requests in flight per flow
 	Seed        uint64 // of the synthetic data
-	Log         *slog.Logger
+	// Store, when set, names each gateway's store (a postgres:// URL, or sqlite:FILE) instead of
+	// the SQLite file beside its porta.yaml.
+	Store func(party string) string
+	Log   *slog.Logger
 	// Progress, if set, hears each step as it starts and ends (from several goroutines, one call
 	// at a time).
 	Progress func(Step)
@@ -226,7 +229,7 @@ func Run(parent context.Context, o Options) (*Report, error) {
 		}
 	}()
 	for _, name := range Parties {
-		p, err := StartPeer(ctx, dir, name, res, o.Log, time.Now)
+		p, err := startPeer(ctx, dir, name, o.store(name), res, o.Log, time.Now)
 		if err != nil {
 			return nil, err
 		}
@@ -279,7 +282,11 @@ func Run(parent context.Context, o Options) (*Report, error) {
 	progress(Step{Stage: StageVerify})
 	var broken []string
 	for _, name := range Parties {
-		if err := verifyTrace(parent, filepath.Join(dir, name, "porta.db"), name+"-1"); err != nil {
+		dsn := o.store(name)
+		if dsn == "" {
+			dsn = filepath.Join(dir, name, "porta.db")
+		}
+		if err := verifyTrace(parent, dsn, name+"-1"); err != nil {
 			broken = append(broken, name+": "+err.Error())
 		}
 	}
@@ -290,6 +297,14 @@ func Run(parent context.Context, o Options) (*Report, error) {
 	progress(Step{Stage: StageVerify, Done: true})
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
+}
+
+// store is the DSN of party's store, "" for porta.yaml's.
+func (o *Options) store(party string) string {
+	if o.Store == nil {
+		return ""
+	}
+	return o.Store(party)
 }
 
 func verifyTrace(ctx context.Context, path, node string) error {
@@ -638,7 +653,11 @@ func (n *network) acked(ctx context.Context, p *Peer, ids []string) (int, error)
 
 // readTrail runs read on p's trail, opened read-only beside its running gateway.
 func readTrail(ctx context.Context, p *Peer, read func(*audit.Store) error) error {
-	s, err := audit.Open(ctx, filepath.Join(p.Dir, "porta.db"), audit.Options{ReadOnly: true})
+	dsn := p.Store
+	if dsn == "" { // a peer run by another process (porta sim): its porta.yaml's store
+		dsn = filepath.Join(p.Dir, "porta.db")
+	}
+	s, err := audit.Open(ctx, dsn, audit.Options{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("%s: open the trail: %w", p.Name, err)
 	}

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"porta/adapters/labour"
+	"porta/audit/seal"
 	"porta/gateway/node"
 	"porta/internal/listen"
 	"porta/registry"
@@ -119,6 +121,11 @@ func BuildNetwork(dir string, res *listen.Reserved) (map[string]Ports, string, e
 		if err := registry.WriteKeyFile(filepath.Join(pd, "key.pem"), key); err != nil {
 			return nil, "", err
 		}
+		// Each gateway's trace key, as porta init makes it: the labour services keep bodies
+		// encrypted (labour.Service.TraceBody).
+		if _, err := seal.Add(filepath.Join(pd, node.DefaultTraceKeys), time.Now()); err != nil {
+			return nil, "", err
+		}
 		if err := os.WriteFile(filepath.Join(pd, "cert.pem"), registry.EncodeCertsPEM(cert), 0o644); err != nil {
 			return nil, "", err
 		}
@@ -181,8 +188,14 @@ func networkRegistry(self string, ports map[string]Ports, hash string) string {
 			}
 		}
 		fmt.Fprintf(&b, "    consumers: [%s]\n", strings.Join(s.Consumers, ", "))
-		if len(s.CF) > 0 {
-			fmt.Fprintf(&b, "    trace:\n      ids: {cf: [%s]}\n", quoteAll(s.CF))
+		if s.TraceBody != "" || len(s.CF) > 0 {
+			b.WriteString("    trace:\n")
+			if s.TraceBody != "" {
+				fmt.Fprintf(&b, "      body: %s\n", s.TraceBody)
+			}
+			if len(s.CF) > 0 {
+				fmt.Fprintf(&b, "      ids: {cf: [%s]}\n", quoteAll(s.CF))
+			}
 		}
 		if s.Provider == self {
 			fmt.Fprintf(&b, "    delivery: adapter:%s\n", s.Adapter)

@@ -24,6 +24,7 @@ type Peer struct {
 	Data   *backends.Data
 	Opened *node.Opened
 	PD     string // http://host:port of the Porta Delegata
+	Store  string // the store's DSN: porta.db beside porta.yaml unless the run named another
 	done   chan error
 }
 
@@ -31,17 +32,25 @@ type Peer struct {
 // backends and serves it until ctx ends; it returns once the PD and PA listen. Its listeners take
 // over the sockets res holds for their addresses (res may be nil: every address is bound anew).
 func StartPeer(ctx context.Context, dir, party string, res *listen.Reserved, log *slog.Logger, now func() time.Time) (*Peer, error) {
+	return startPeer(ctx, dir, party, "", res, log, now)
+}
+
+// startPeer is StartPeer on the store named by store ("" = porta.yaml's).
+func startPeer(ctx context.Context, dir, party, store string, res *listen.Reserved, log *slog.Logger, now func() time.Time) (*Peer, error) {
 	pdir := filepath.Join(dir, party)
 	data, err := backends.Open(ctx, filepath.Join(pdir, "backends.db"), now)
 	if err != nil {
 		return nil, err
 	}
-	o, err := node.Open(ctx, filepath.Join(pdir, "porta.yaml"), node.OpenOptions{Backends: data.Backends(now), Logger: log})
+	o, err := node.Open(ctx, filepath.Join(pdir, "porta.yaml"), node.OpenOptions{Store: store, Backends: data.Backends(now), Logger: log})
 	if err != nil {
 		data.Close()
 		return nil, fmt.Errorf("%s: %w", party, err)
 	}
-	p := &Peer{Name: party, Dir: pdir, Data: data, Opened: o, done: make(chan error, 1)}
+	if store == "" {
+		store = filepath.Join(pdir, "porta.db")
+	}
+	p := &Peer{Name: party, Dir: pdir, Data: data, Opened: o, Store: store, done: make(chan error, 1)}
 	var mu sync.Mutex
 	up := map[string]string{}
 	ready := make(chan struct{})
