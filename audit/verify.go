@@ -17,6 +17,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"porta/internal/rfc3161"
 )
 
 // BreakKind says how a chain is broken.
@@ -70,6 +72,9 @@ type VerifyOptions struct {
 	// Certs are the certificates whose keys may sign chain bases and heads (porta.yaml's
 	// paths.cert); empty accepts the certificate stored with each signature.
 	Certs []*x509.Certificate
+	// TSARoots, when set, are the CAs the TSA of signed heads' timestamps must chain to; a
+	// timestamp is checked (its imprint, the TSA's signature) either way.
+	TSARoots *x509.CertPool
 }
 
 // VerifyReport is what Verify checked.
@@ -246,6 +251,10 @@ func (s *Store) chainStart(ctx context.Context, node string, opt VerifyOptions, 
 		err := h.Check()
 		if err == nil {
 			err = trusted(h.Cert, opt.Certs)
+		}
+		if err == nil && len(h.Timestamp) > 0 {
+			sum := sha256.Sum256(h.Signature)
+			_, err = rfc3161.Verify(h.Timestamp, sum[:], opt.TSARoots)
 		}
 		if err != nil {
 			return st, &ChainError{Node: node, Seq: h.Seq, Kind: Signature, Reason: fmt.Sprintf("the head signed at %s: %v", h.Signed.Format(time.RFC3339), err)}
