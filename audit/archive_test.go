@@ -81,7 +81,7 @@ func TestArchiveCutVerifies(t *testing.T) {
 		if rep.Manifest.Head.Seq != 6 {
 			t.Errorf("archive head %d, want 6", rep.Manifest.Head.Seq)
 		}
-		vr, err := s.Verify(ctx, VerifyOptions{Certs: []*x509.Certificate{signer.Cert}})
+		vr, err := s.Verify(ctx, VerifyOptions{Certs: map[string][]*x509.Certificate{"a": {signer.Cert}}})
 		if err != nil {
 			t.Fatalf("the store after the cut: %v", err)
 		}
@@ -160,7 +160,7 @@ func TestTamperedChainAndArchiveRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		other := testSigner(t, "someone else")
-		if _, err := s.Verify(ctx, VerifyOptions{Certs: []*x509.Certificate{other.Cert}}); !errors.As(err, &ce) || ce.Kind != Signature {
+		if _, err := s.Verify(ctx, VerifyOptions{Certs: map[string][]*x509.Certificate{"": {other.Cert}}}); !errors.As(err, &ce) || ce.Kind != Signature {
 			t.Errorf("base by another key: %v; want a signature break", err)
 		}
 

@@ -131,7 +131,9 @@ type Stamper func(ctx context.Context, digest []byte) ([]byte, error)
 
 // SignHead signs this node's committed chain head with signer (and has the signature timestamped
 // by stamp, when not nil) and keeps it in the store, unless the newest signed head is already
-// this one. It returns the newest signed head, nil when the chain is still empty.
+// this one. It returns the newest signed head, nil when the chain is still empty. A timestamp
+// that cannot be had does not stop the signing: the head is kept without one and the error says
+// so beside it.
 func (s *Store) SignHead(ctx context.Context, signer ChainSigner, stamp Stamper) (*SignedHead, error) {
 	node := s.opt.Node
 	var seq int64
@@ -154,10 +156,12 @@ func (s *Store) SignHead(ctx context.Context, signer ChainSigner, stamp Stamper)
 	if h.Signature, err = signer.Sign(headStatement(node, seq, hash, h.Signed)); err != nil {
 		return nil, fmt.Errorf("sign head %s/%d: %w", node, seq, err)
 	}
+	var stampErr error
 	if stamp != nil {
 		sum := sha256.Sum256(h.Signature)
-		if h.Timestamp, err = stamp(ctx, sum[:]); err != nil {
-			return nil, fmt.Errorf("timestamp head %s/%d: %w", node, seq, err)
+		if h.Timestamp, stampErr = stamp(ctx, sum[:]); stampErr != nil {
+			h.Timestamp = nil
+			stampErr = fmt.Errorf("timestamp head %s/%d (kept signed, without a timestamp): %w", node, seq, stampErr)
 		}
 	}
 	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO chain_sig (node, seq, hash, signed, cert, signature, tst) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -166,7 +170,7 @@ func (s *Store) SignHead(ctx context.Context, signer ChainSigner, stamp Stamper)
 		node, seq, hash, micros(h.Signed), signer.Cert.Raw, h.Signature, nz(h.Timestamp)); err != nil {
 		return nil, fmt.Errorf("keep signed head %s/%d: %w", node, seq, err)
 	}
-	return h, nil
+	return h, stampErr
 }
 
 // SignedHeads returns node's signed heads, newest (highest seq) first; at most limit when

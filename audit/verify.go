@@ -69,12 +69,17 @@ type VerifyOptions struct {
 	Anchors []Head
 	// Progress, if set, is called after every 100,000 records of a chain.
 	Progress func(node string, seq int64)
-	// Certs are the certificates whose keys may sign chain bases and heads (porta.yaml's
-	// paths.cert); empty accepts the certificate stored with each signature.
-	Certs []*x509.Certificate
+	// Certs are, by node, the certificates whose keys may sign the node's chain base and heads
+	// (its porta.yaml's paths.cert); those under "" may sign any node's. A node with none
+	// accepts the certificate stored with each signature.
+	Certs map[string][]*x509.Certificate
 	// TSARoots, when set, are the CAs the TSA of signed heads' timestamps must chain to; a
 	// timestamp is checked (its imprint, the TSA's signature) either way.
 	TSARoots *x509.CertPool
+}
+
+func (o VerifyOptions) certs(node string) []*x509.Certificate {
+	return append(o.Certs[""], o.Certs[node]...)
 }
 
 // VerifyReport is what Verify checked.
@@ -235,7 +240,7 @@ func (s *Store) chainStart(ctx context.Context, node string, opt VerifyOptions, 
 	if b != nil {
 		err := b.Check()
 		if err == nil {
-			err = trusted(b.Cert, opt.Certs)
+			err = trusted(b.Cert, opt.certs(node))
 		}
 		if err != nil {
 			return st, &ChainError{Node: node, Seq: b.Seq, Kind: Signature, Reason: "the chain base (where the chain starts after an archive): " + err.Error()}
@@ -250,7 +255,7 @@ func (s *Store) chainStart(ctx context.Context, node string, opt VerifyOptions, 
 	for i, h := range heads {
 		err := h.Check()
 		if err == nil {
-			err = trusted(h.Cert, opt.Certs)
+			err = trusted(h.Cert, opt.certs(node))
 		}
 		if err == nil && len(h.Timestamp) > 0 {
 			sum := sha256.Sum256(h.Signature)

@@ -51,6 +51,10 @@ const (
 //	paths: {key: key.pem, cert: cert.pem, ca: ca.pem, registry: registry.yaml}
 //	store: sqlite:porta.db            # or postgres://user@host/db
 //	trace: {body: full, refused_body_max: 64KiB}   # body: full | header | none; of a refused message keep at most this (its size and SHA-256 are kept whole)
+//	  retention: 400d                 # bodies of services without their own trace: retention are purged after this (0 = kept until archived)
+//	  sign_every: 1h                  # porta serve signs the chain head with paths.key this often and at shutdown
+//	  tsa: https://tsa.example/tsr    # optional RFC 3161 TSA timestamping each signed head
+//	  tsa_ca: tsa-ca.pem              # optional CA the TSA's certificate must chain to
 //	signature: {algorithm: auto, max_clock_skew: 5m}
 //	limits:                           # what requests may hold (see gateway/admission.go)
 //	  max_message: 16MiB              # largest request body
@@ -102,6 +106,10 @@ type Config struct {
 
 	TraceBody          string        // "full", "header" or "none"
 	TraceRefusedMax    int64         // bytes of a refused message the trail keeps (at least 1KiB)
+	TraceRetention     time.Duration // default retention of bodies (registry trace: retention overrides); 0 = until archived
+	TraceSignEvery     time.Duration // how often porta serve signs the chain head
+	TraceTSA           string        // RFC 3161 TSA URL; "" = none
+	TraceTSACA         string        // absolute path of the TSA's CA; "" = not checked against a CA
 	SignatureAlgorithm string        // XML-DSig SignatureMethod URI; "" = chosen from the key
 	MaxClockSkew       time.Duration // tolerated difference between peers' clocks
 
@@ -187,6 +195,10 @@ type rawConfig struct {
 	Trace struct {
 		Body           yaml.Node `yaml:"body"`
 		RefusedBodyMax yaml.Node `yaml:"refused_body_max"`
+		Retention      yaml.Node `yaml:"retention"`
+		SignEvery      yaml.Node `yaml:"sign_every"`
+		TSA            yaml.Node `yaml:"tsa"`
+		TSACA          yaml.Node `yaml:"tsa_ca"`
 	} `yaml:"trace"`
 	Signature struct {
 		Algorithm    yaml.Node `yaml:"algorithm"`
@@ -437,6 +449,20 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 			r.errf(n, "trace.refused_body_max %q must be a size of at least 1KiB, e.g. 64KiB", n.Value)
 		} else {
 			c.TraceRefusedMax = v
+		}
+	}
+	c.TraceRetention = r.dur(&raw.Trace.Retention, "trace.retention", 0)
+	c.TraceSignEvery = r.dur(&raw.Trace.SignEvery, "trace.sign_every", time.Hour)
+	if c.TraceSignEvery < time.Second {
+		r.errf(&raw.Trace.SignEvery, "trace.sign_every must be at least 1s, e.g. 1h")
+	}
+	if c.TraceTSA = r.str(&raw.Trace.TSA, "trace.tsa", ""); c.TraceTSA != "" &&
+		!strings.HasPrefix(c.TraceTSA, "http://") && !strings.HasPrefix(c.TraceTSA, "https://") {
+		r.errf(&raw.Trace.TSA, "trace.tsa %q must be the http:// or https:// URL of an RFC 3161 TSA", c.TraceTSA)
+	}
+	if c.TraceTSACA = r.path(&raw.Trace.TSACA, "trace.tsa_ca", ""); c.TraceTSACA != "" {
+		if _, err := os.Stat(c.TraceTSACA); err != nil {
+			r.errf(&raw.Trace.TSACA, "trace.tsa_ca: %v", err)
 		}
 	}
 
