@@ -278,3 +278,56 @@ func TestPurgeBodiesKeepsTheChain(t *testing.T) {
 		}
 	})
 }
+
+// TestArchiveWhileWriting cuts a chain from a second, read-only Store (porta trace archive, or
+// its job, beside porta serve) while the writer keeps appending: the store still verifies and
+// the chain goes on unbroken after the cut.
+func TestArchiveWhileWriting(t *testing.T) {
+	both(t, func(t *testing.T, dsn string) {
+		signer := testSigner(t, "node a")
+		s := open(t, dsn, Options{Node: "a"})
+		appendN(t, s, 1, 50)
+		cut := time.Now()
+		stop, done := make(chan struct{}), make(chan error, 1)
+		go func() {
+			for n := 51; ; n++ {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				if err := s.Append(ctx, rec(n)); err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+		ro := open(t, dsn, Options{Node: "a", ReadOnly: true})
+		var buf bytes.Buffer
+		m, sum, err := ro.Archive(ctx, &buf, ArchiveOptions{Before: cut, Signer: signer, TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ro.Cut(ctx, m, sum, signer); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if m.Head.Seq != 50 {
+			t.Errorf("archived up to %d, want 50 (the records before the cut)", m.Head.Seq)
+		}
+		if _, err := VerifyArchive(&buf, nil); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := s.Verify(ctx, VerifyOptions{})
+		if err != nil {
+			t.Fatalf("after a cut beside the writer: %v", err)
+		}
+		if len(rep.Heads) != 1 || rep.Heads[0].Seq != 50+rep.Records {
+			t.Errorf("after the cut: %d records up to %d", rep.Records, rep.Heads[0].Seq)
+		}
+	})
+}
