@@ -79,15 +79,14 @@ type VerifyOptions struct {
 }
 
 func (o VerifyOptions) certs(node string) []*x509.Certificate {
-	return append(o.Certs[""], o.Certs[node]...)
+	return slices.Concat(o.Certs[""], o.Certs[node])
 }
 
 // VerifyReport is what Verify checked.
 type VerifyReport struct {
-	Heads  []Head        `json:"heads"`
-	Bases  []*Base       `json:"bases,omitempty"`  // the chains' signed bases (cut chains)
-	Signed []*SignedHead `json:"signed,omitempty"` // each chain's newest signed head
-
+	Heads   []Head        `json:"heads"`
+	Bases   []*Base       `json:"bases,omitempty"`  // the chains' signed bases (cut chains)
+	Signed  []*SignedHead `json:"signed,omitempty"` // each chain's newest signed head
 	Records int64         `json:"records"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
@@ -99,7 +98,9 @@ const lookahead = 64
 // Verify recomputes every chain (one streaming query per node, in seq order) and returns a
 // *ChainError naming the first broken record, or another error if the store could not be read.
 // It checks each record's hash, its link to the previous record, that seq counts 1, 2, 3 … with
-// no gap, that the chain reaches the head recorded in chain_head, and the Anchors.
+// no gap (or, in a chain cut by an archive, base+1, base+2 … from its signed base), that the
+// chain reaches the head recorded in chain_head, the Anchors, and every signed head: its
+// signature, its timestamp if any, and that the chain still holds that record with that hash.
 func (s *Store) Verify(ctx context.Context, opt VerifyOptions) (VerifyReport, error) {
 	start := time.Now()
 	var rep VerifyReport

@@ -76,7 +76,7 @@ const (
 //	  - name: sap-nightly             # 1-64 letters, digits, '.', '_' or '-'; the key of its lease, mark and history
 //	    every: 24h                    # more than 0, at most 24h: slots every EVERY from AT each day
 //	    at: "02:30"                   # HH:MM of the node's local time (default 00:00)
-//	    run: [sil, send, --what, sap] # porta's arguments: sil send, sync anagrafe|scuole or failures retry
+//	    run: [sil, send, --what, sap] # porta's arguments: sil send, sync anagrafe|scuole, failures retry or trace archive
 //	  - {name: anagrafe, every: 6h, run: [sync, anagrafe]}
 //
 // A job runs its command in porta serve's process, through the code the command line runs, as a
