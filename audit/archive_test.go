@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"strings"
@@ -328,6 +329,60 @@ func TestArchiveWhileWriting(t *testing.T) {
 		}
 		if len(rep.Heads) != 1 || rep.Heads[0].Seq != 50+rep.Records {
 			t.Errorf("after the cut: %d records up to %d", rep.Records, rep.Heads[0].Seq)
+		}
+	})
+}
+
+// TestBusinessIDsFollowPurgeAndCut: the search index entries of a record (trace_id) leave with
+// its body at retention and with the record at a cut, into the archive's ids.jsonl; the
+// records' keyed hashes stay inside their chain hashes, which still verify.
+func TestBusinessIDsFollowPurgeAndCut(t *testing.T) {
+	both(t, func(t *testing.T, dsn string) {
+		clk := newClock()
+		s := open(t, dsn, Options{Node: "a", Now: clk.Now, IndexKey: bytes.Repeat([]byte{7}, MinIndexKey)})
+		for n := 1; n <= 4; n++ {
+			r := rec(n)
+			r.IDs = []BusinessID{{Name: "cf", Value: fmt.Sprintf("RSSMRA80A01H50%dU", n)}}
+			if err := s.Append(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(24 * time.Hour)
+		}
+		count := func() (n int) {
+			if err := s.DB().QueryRow(`SELECT COUNT(*) FROM trace_id`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := count(); n != 4 {
+			t.Fatalf("%d index entries, want 4", n)
+		}
+		if _, err := s.PurgeBodies(ctx, Retention{Default: 60 * time.Hour}, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 2 {
+			t.Errorf("%d index entries after purging 2 bodies, want 2", n)
+		}
+		signer := testSigner(t, "node a")
+		var buf bytes.Buffer
+		m, sum, err := s.Archive(ctx, &buf, ArchiveOptions{Before: clk.Now().Add(-36 * time.Hour), Signer: signer, TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Cut(ctx, m, sum, signer); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Files) != 2 || m.Files[1].Name != idsName || m.Files[1].Entries != 1 {
+			t.Errorf("archive files %+v; want records and ids.jsonl with record 3's entry", m.Files)
+		}
+		if n := count(); n != 1 {
+			t.Errorf("%d index entries after the cut, want 1 (record 4)", n)
+		}
+		if _, err := VerifyArchive(&buf, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Verify(ctx, VerifyOptions{}); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -18,7 +18,12 @@ type Filter struct {
 	Outcome   string
 	Direction Direction
 	Node      string
-	Limit     int // default 100, at most 10000
+	// BusinessID, when its Name is set, keeps the records that carried this business identifier
+	// (e.g. {Name: "cf", Value: "RSSMRA80A01H501U"}), found by its keyed hash (ids.go): the
+	// store must be opened with Options.IndexKey, else List returns ErrNoIndexKey. The value is
+	// compared as NormalizeID makes it.
+	BusinessID BusinessID
+	Limit      int // default 100, at most 10000
 	// Before continues a listing: only records older than this one (its Recorded, Node and Seq)
 	// are returned.
 	Before *Record
@@ -28,23 +33,30 @@ type Filter struct {
 const listColumns = `node, seq, tx, direction, function, msg_id, relates_to, conversation, sender, receiver,
 	service, action, profile, busta_time, recorded, outcome, exceptions, http_status, peer, signer,
 	payload_hash, payload_size, '' AS header, body_mode, '' AS raw, raw_hash, detail, prev_hash, hash,
-	client_subject, client_cert, application, reason, raw_size, raw_digest, purged`
+	client_subject, client_cert, application, reason, raw_size, ids, raw_digest, purged`
 
 // List returns the records matching f, newest first. Header and Raw are left empty (Show or
 // Get return them).
 func (s *Store) List(ctx context.Context, f Filter) ([]*Record, error) {
 	where, args := f.conditions()
-	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
-	if b := f.Before; b != nil {
-		r := micros(b.Recorded)
-		add("(recorded < ? OR (recorded = ? AND (node < ? OR (node = ? AND seq < ?))))", r, r, b.Node, b.Node, b.Seq)
-	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
 	if limit > 10000 {
 		limit = 10000
+	}
+	if f.BusinessID.Name != "" {
+		q, all, err := s.idSearch(f, where, args, limit)
+		if err != nil {
+			return nil, err
+		}
+		return s.records(ctx, q, all...)
+	}
+	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	if b := f.Before; b != nil {
+		r := micros(b.Recorded)
+		add("(recorded < ? OR (recorded = ? AND (node < ? OR (node = ? AND seq < ?))))", r, r, b.Node, b.Node, b.Seq)
 	}
 	const order = ` ORDER BY recorded DESC, node DESC, seq DESC LIMIT ?`
 	branch := func(extra string) string {
@@ -122,6 +134,13 @@ func (s *Store) distinct(ctx context.Context, column string, f Filter, extra ...
 	if f.Party != "" {
 		where = append(where, "(sender = ? OR receiver = ?)")
 		args = append(args, f.Party, f.Party)
+	}
+	if id := f.BusinessID; id.Name != "" {
+		if len(s.opt.IndexKey) == 0 {
+			return nil, ErrNoIndexKey
+		}
+		where = append(where, "(node, seq) IN (SELECT node, seq FROM trace_id WHERE name = ? AND value_key = ?)")
+		args = append(args, id.Name, IndexKeyOf(s.opt.IndexKey, id))
 	}
 	q := `SELECT DISTINCT ` + column + ` FROM trace`
 	if len(where) > 0 {

@@ -81,6 +81,12 @@ type Record struct {
 	// likewise, and the busta's identifying strings to maxCappedField bytes. A record cut so is
 	// stored with BodyMode BodyCapped. Cap itself is not stored.
 	Cap int64 `json:"-"`
+	// IDs are the business identifiers found in the payload (ids.go), given in clear to Append,
+	// which keeps only their keyed hashes in IDKeys and clears IDs; they are never stored.
+	IDs []BusinessID `json:"-"`
+	// IDKeys are the record's business identifiers as stored: name and keyed hash of each,
+	// sorted, without repeats, at most MaxRecordIDs (filled by Append from IDs).
+	IDKeys []IDKey `json:"ids,omitempty"`
 	// RawDigest and Purged are set on a record whose body outlived its service's retention
 	// (Store.PurgeBodies): Raw is then empty and RawDigest is the SHA-256 of the Raw it held, which
 	// the chain hash covers in its place; Purged is when. Neither is inside the hash.
@@ -98,8 +104,11 @@ const chainDomain = "porta-audit-chain-v1"
 // field in a fixed order, strings and bytes as an 8-byte big-endian length then the bytes,
 // integers as 8-byte big-endian values, times as Unix microseconds (0 for the zero time), the
 // exceptions as a count then each exception's four strings, and the stored Raw through its own
-// SHA-256 (RawDigest once the body was purged); then, when any of them is set, ClientSubject, ClientCert, Application, Reason and
-// RawSize (added by migration 00004: a record without them encodes, and hashes, as before it).
+// SHA-256 (RawDigest once the body was purged); then, when any of them is set, ClientSubject,
+// ClientCert, Application, Reason and RawSize (added by migration 00004: a record without them
+// encodes, and hashes, as before it); then, when it has any, the business identifiers' keys
+// (IDKeys, encoded as encodeIDs does, added by migration 00006: the 00004 fields are then written
+// even when empty, and a record without identifiers hashes as before).
 // Seq and Hash are not inside it. Anyone can recompute it from a row.
 func (r *Record) Digest(prev []byte) []byte {
 	sum := sha256.Sum256(r.appendEncoding(nil, prev))
@@ -152,7 +161,7 @@ func (r *Record) appendTail(buf []byte) []byte {
 	}
 	buf = appendBytes(buf, r.RawHash)
 	buf = appendStr(buf, r.Detail)
-	if r.ClientSubject == "" && r.ClientCert == "" && r.Application == "" && r.Reason == "" && r.RawSize == 0 {
+	if r.ClientSubject == "" && r.ClientCert == "" && r.Application == "" && r.Reason == "" && r.RawSize == 0 && len(r.IDKeys) == 0 {
 		return buf
 	}
 	// Every record before this extension ended at Detail; every length is prefixed, so an
@@ -160,7 +169,10 @@ func (r *Record) appendTail(buf []byte) []byte {
 	for _, f := range [...]string{r.ClientSubject, r.ClientCert, r.Application, r.Reason} {
 		buf = appendStr(buf, f)
 	}
-	return binary.BigEndian.AppendUint64(buf, uint64(r.RawSize))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(r.RawSize))
+	// The identifiers come last, only when there are some: every length is prefixed, so an
+	// encoding with them is longer than any without.
+	return encodeIDs(buf, r.IDKeys)
 }
 
 func appendBytes(buf, b []byte) []byte {

@@ -61,6 +61,10 @@ type Options struct {
 	Linger time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// IndexKey is the key of the business identifiers' hashes (ids.go), at least MinIndexKey
+	// bytes: Append indexes Record.IDs with it and List's Filter.BusinessID searches with it.
+	// Nil: nothing is indexed, and a search by business identifier fails with ErrNoIndexKey.
+	IndexKey []byte
 	// ReadOnly opens an existing store without starting the writer, for porta trace: writes
 	// fail. (Migrations still run, so an older store can be read by a newer binary.)
 	ReadOnly bool
@@ -152,6 +156,9 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	case BodyFull, BodyHeader, BodyNone:
 	default:
 		return nil, fmt.Errorf("audit: body mode %q: want full, header or none", opt.BodyMode)
+	}
+	if n := len(opt.IndexKey); n > 0 && n < MinIndexKey {
+		return nil, fmt.Errorf("audit: index key of %d bytes, want at least %d", n, MinIndexKey)
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 512

@@ -478,7 +478,8 @@ func recordFromValues(v []driver.Value, r *Record) error {
 	r.PayloadHash, r.PayloadSize, r.Header, r.BodyMode = byt(20), num(21), byt(22), BodyMode(str(23))
 	r.Raw, r.RawHash, r.Detail, r.PrevHash, r.Hash = byt(24), byt(25), str(26), byt(27), byt(28)
 	r.ClientSubject, r.ClientCert, r.Application, r.Reason, r.RawSize = str(29), str(30), str(31), str(32), num(33)
-	r.RawDigest, r.Purged = byt(34), fromMicros(num(35))
+	ids := byt(34)
+	r.RawDigest, r.Purged = byt(35), fromMicros(num(36))
 	if len(r.RawDigest) == 0 {
 		r.RawDigest = nil
 	}
@@ -486,6 +487,9 @@ func recordFromValues(v []driver.Value, r *Record) error {
 		return fmt.Errorf("record %s/%d: %w", r.Node, r.Seq, bad)
 	}
 	var err error
+	if r.IDKeys, err = decodeIDs(ids); err != nil {
+		return fmt.Errorf("record %s/%d: %w", r.Node, r.Seq, err)
+	}
 	if r.Exceptions, err = decodeExceptions(exc); err != nil {
 		return fmt.Errorf("record %s/%d: %w", r.Node, r.Seq, err)
 	}

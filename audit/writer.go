@@ -135,6 +135,7 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 			if err := r.prepare(s.opt.Node, s.opt.BodyMode, now); err != nil {
 				return err
 			}
+			r.indexIDs(s.opt.IndexKey)
 			exc, err := encodeExceptions(r.Exceptions)
 			if err != nil {
 				return fmt.Errorf("record %q: %w", r.ID, err)
@@ -305,6 +306,10 @@ func (s *Store) commit(ctx context.Context, start head, batch []*op, durable boo
 		}
 		return fail(fmt.Errorf("audit write: %w", err))
 	}
+	if err := s.insertIDs(ctx, tx, pending); err != nil {
+		tx.Rollback()
+		return fail(fmt.Errorf("audit write: %w", err))
+	}
 	if h.seq != start.seq {
 		if _, err := s.exec(ctx, tx, `INSERT INTO chain_head (node, seq, hash) VALUES (?, ?, ?)
 			ON CONFLICT (node) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, s.opt.Node, h.seq, h.hash); err != nil {
@@ -370,7 +375,7 @@ func (s *Store) end(ctx context.Context, durable bool) {
 	}
 }
 
-// insertChunk is how many records one INSERT carries (34 parameters each, within both
+// insertChunk is how many records one INSERT carries (35 parameters each, within both
 // databases' limits).
 const insertChunk = 64
 
@@ -382,7 +387,7 @@ func (s *Store) insertRecords(ctx context.Context, tx *sqlx.Tx, recs []*Record, 
 			// to save, and one statement to prepare instead of one per batch size).
 			n = 1
 		}
-		args := make([]any, 0, 29*n)
+		args := make([]any, 0, 35*n)
 		for i, r := range recs[:n] {
 			args = append(args, r.args(excs[i])...)
 		}
@@ -452,13 +457,13 @@ func (s *Store) stmt(ctx context.Context, tx *sqlx.Tx, query string) (*sqlx.Stmt
 const traceColumns = `node, seq, tx, direction, function, msg_id, relates_to, conversation, sender, receiver,
 	service, action, profile, busta_time, recorded, outcome, exceptions, http_status, peer, signer,
 	payload_hash, payload_size, header, body_mode, raw, raw_hash, detail, prev_hash, hash,
-	client_subject, client_cert, application, reason, raw_size`
+	client_subject, client_cert, application, reason, raw_size, ids`
 
 // traceSelect is what readers select: the inserted columns, then those set only after insert
 // (a purged body's digest and time, migration 00008).
 const traceSelect = traceColumns + `, raw_digest, purged`
 
-const traceValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const traceValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const insertTrace = `INSERT INTO trace (` + traceColumns + `) VALUES ` + traceValues
 
@@ -473,7 +478,8 @@ func (r *Record) args(exc string) []any {
 	return []any{r.Node, r.Seq, r.Transaction, string(r.Direction), r.Function, r.ID, r.RelatesTo, r.Conversation,
 		r.Sender, r.Receiver, r.Service, r.Action, r.Profile, micros(r.Time), micros(r.Recorded), r.Outcome, exc,
 		r.HTTPStatus, r.Peer, r.Signer, nz(r.PayloadHash), r.PayloadSize, nz(r.Header), string(r.BodyMode), nz(r.Raw),
-		nz(r.RawHash), r.Detail, nz(r.PrevHash), r.Hash, r.ClientSubject, r.ClientCert, r.Application, r.Reason, r.RawSize}
+		nz(r.RawHash), r.Detail, nz(r.PrevHash), r.Hash, r.ClientSubject, r.ClientCert, r.Application, r.Reason, r.RawSize,
+		nz(encodeIDs(nil, r.IDKeys))}
 }
 
 // scanner is what *sql.Rows and *sqlx.Row offer.
@@ -484,14 +490,17 @@ func scanRecord(sc scanner) (*Record, error) {
 	var r Record
 	var dir, mode string
 	var t, rec, purged int64
-	var exc []byte
+	var exc, ids []byte
 	err := sc.Scan(&r.Node, &r.Seq, &r.Transaction, &dir, &r.Function, &r.ID, &r.RelatesTo, &r.Conversation,
 		&r.Sender, &r.Receiver, &r.Service, &r.Action, &r.Profile, &t, &rec, &r.Outcome, &exc,
 		&r.HTTPStatus, &r.Peer, &r.Signer, &r.PayloadHash, &r.PayloadSize, &r.Header, &mode, &r.Raw,
-		&r.RawHash, &r.Detail, &r.PrevHash, &r.Hash, &r.ClientSubject, &r.ClientCert, &r.Application, &r.Reason, &r.RawSize,
+		&r.RawHash, &r.Detail, &r.PrevHash, &r.Hash, &r.ClientSubject, &r.ClientCert, &r.Application, &r.Reason, &r.RawSize, &ids,
 		&r.RawDigest, &purged)
 	if err != nil {
 		return nil, err
+	}
+	if r.IDKeys, err = decodeIDs(ids); err != nil {
+		return nil, fmt.Errorf("record %s/%d: %w", r.Node, r.Seq, err)
 	}
 	r.Direction, r.BodyMode = Direction(dir), BodyMode(mode)
 	r.Time, r.Recorded, r.Purged = fromMicros(t), fromMicros(rec), fromMicros(purged)

@@ -175,7 +175,7 @@ func ParseFault(msg *Message) (*Fault, error) {
 	}
 	f := &Fault{Header: msg.Header}
 	seen := map[string]bool{}
-	for _, c := range fault.ChildElements() {
+	for c := range fault.ChildElementsSeq() {
 		if c.Space != "" && c.NamespaceURI() != "" {
 			return nil, NewError(CodeBodyFormat, "Fault/"+c.Tag, fmt.Sprintf("Fault child <%s> must be unqualified", c.FullTag()))
 		}

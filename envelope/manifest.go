@@ -63,7 +63,7 @@ func ParseManifest(el *etree.Element, parts []string) (*Manifest, error) {
 	}
 	described := map[string]bool{}
 	var m Manifest
-	for _, dm := range el.ChildElements() {
+	for dm := range el.ChildElementsSeq() {
 		p := pos + "/DescrizioneMessaggio"
 		if !inNS(dm, "DescrizioneMessaggio") {
 			return nil, fail(pos, "<%s> is not an eGov_IT:DescrizioneMessaggio", dm.FullTag())
@@ -112,7 +112,7 @@ func ParseManifest(el *etree.Element, parts []string) (*Manifest, error) {
 		described[cid] = true
 		ref.ContentID = cid
 		order := 0
-		for _, c := range r.ChildElements() {
+		for c := range r.ChildElementsSeq() {
 			switch {
 			case inNS(c, "Schema") && order < 1:
 				order = 1

@@ -67,7 +67,7 @@ func ParseDocument(doc *etree.Document) (*Message, error) {
 		return nil, bareError(CodeEnvelopeFormat, "Envelope", "the root element is %s, want a SOAP 1.1 Envelope {%s}Envelope", name, NSSOAP)
 	}
 	var header, body *etree.Element
-	for _, c := range root.ChildElements() {
+	for c := range root.ChildElementsSeq() {
 		switch {
 		case c.NamespaceURI() == NSSOAP && c.Tag == "Header" && header == nil && body == nil:
 			header = c
@@ -83,7 +83,7 @@ func ParseDocument(doc *etree.Document) (*Message, error) {
 	msg := &Message{Doc: doc, Body: body}
 	var found, alien, misnamed []*etree.Element
 	if header != nil {
-		for _, c := range header.ChildElements() {
+		for c := range header.ChildElementsSeq() {
 			if !attemptedHeader(c) {
 				continue
 			}
@@ -238,7 +238,7 @@ func (p *parser) children(el *etree.Element, where string, order ...string) map[
 		}
 	}
 	last := -1
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		i, known := pos[c.Tag]
 		if !known || c.NamespaceURI() != p.ns {
 			p.fail(CodeHeaderFormat, where+"/child["+c.FullTag()+"]", "unknown element <%s> (namespace %q) in %s", c.FullTag(), c.NamespaceURI(), where)
@@ -314,7 +314,7 @@ func short(s string) string { return clip.To(strings.TrimSpace(s), 40) }
 
 // text is el's trimmed text; child elements are reported with 002.
 func (p *parser) text(el *etree.Element, path string) string {
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		p.fail(CodeHeaderFormat, path+"/child["+c.FullTag()+"]", "unexpected element <%s> in %s, which holds text only", c.FullTag(), path)
 	}
 	var b strings.Builder

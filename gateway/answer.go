@@ -26,6 +26,7 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	g.takeAcks(ctx, h)
 	recIn := g.record(Inbound, fnPA, h, in.raw)
 	recIn.Peer, recIn.Signer, recIn.Outcome, recIn.Exceptions = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeReceived, in.notes
+	recIn.IDs = businessIDs(in.service, in.body)
 	stampClient(recIn, in.r)
 	switch in.kind {
 	case kindService:
@@ -146,6 +147,7 @@ func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*
 	if err != nil {
 		return nil, fmt.Errorf("backend of %s answered %s: %w", h.Service, h.ID, err)
 	}
+	ids := businessIDs(in.service, rbody) // before payload moves the answer into the reply busta
 	rh, err := g.replyHeader(ctx, h, true)
 	if err != nil {
 		return nil, err
@@ -167,6 +169,7 @@ func (g *Gateway) deliverNow(ctx context.Context, in *inbound, recIn *Record) (*
 	}
 	recOut := g.record(Outbound, fnPA, rh, out)
 	recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = h.ID, in.r.RemoteAddr, OutcomeSent, status
+	recOut.IDs = ids
 	if err := g.store.Trace(ctx, recIn, recOut); err != nil {
 		return nil, err
 	}
@@ -187,6 +190,7 @@ func (g *Gateway) answerDuplicate(ctx context.Context, in *inbound) (*reply, err
 	}
 	recIn := g.record(Inbound, fnPA, in.h, in.raw)
 	recIn.Peer, recIn.Signer, recIn.Outcome, recIn.HTTPStatus = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeDuplicate, http.StatusOK
+	recIn.IDs = businessIDs(in.service, in.body)
 	stampClient(recIn, in.r)
 	recOut := g.record(Outbound, fnPA, ah, out)
 	recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = in.h.ID, in.r.RemoteAddr, OutcomeSent, http.StatusOK

@@ -56,12 +56,15 @@ func TestProfilesOnAuditStore(t *testing.T) {
 	}
 }
 
+// testIndexKey is the test gateways' index key of business identifiers.
+var testIndexKey = []byte("porta gateway tests' index key, 32 bytes or more")
+
 // newAuditNetwork is the test network on the real audit store (SQLite, a file per gateway), with
 // each gateway's store by name.
 func newAuditNetwork(t *testing.T) (*network, map[string]*audit.Store) {
 	stores := map[string]*audit.Store{}
 	n := newNetworkOn(t, func(name string) Store {
-		s, err := audit.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), name+".db"), audit.Options{Node: name})
+		s, err := audit.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), name+".db"), audit.Options{Node: name, IndexKey: testIndexKey})
 		if err != nil {
 			t.Fatal(err)
 		}

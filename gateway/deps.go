@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	"porta/audit"
 	"porta/envelope"
+	"porta/registry"
 )
 
 // The gateway's view of its collaborators. Each interface lists only what the pipeline asks; the
@@ -46,6 +48,9 @@ type Service struct {
 	// registry resolves service defaults); a missing or empty entry means no validation.
 	Schemas map[string]string
 	WSDL    string // path of the WSDL served on ?wsdl; "" = none
+	// Trace is what the audit trail keeps of its messages (the registry's trace: policy); the
+	// gateway reads its business identifiers (ids.go).
+	Trace registry.TracePolicy
 }
 
 // Directory is what the gateway asks the service registry.
@@ -105,6 +110,9 @@ type Record struct {
 	// Cap, when more than 0, bounds the bytes the store keeps of this record (a refused message):
 	// the first Cap bytes of Raw, with the size and SHA-256 of the whole (audit.Record.Cap).
 	Cap int64
+	// IDs are the business identifiers found in the payload (businessIDs), in clear: the store
+	// keeps only their keyed hashes.
+	IDs []audit.BusinessID
 }
 
 // Outcomes of a traced busta.

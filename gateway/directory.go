@@ -37,6 +37,7 @@ func NewDirectory(reg *registry.Registry, builtins map[string]Backend, timeout t
 			Provider: s.Provider, Type: s.Type, Name: s.Name, Profile: s.Profile,
 			Actions: map[string]string{}, Schemas: map[string]string{}, Correlated: s.CorrelatedService,
 			FilterDuplicates: s.FilterDuplicates, Ack: s.Ack, InOrder: s.InOrder, Expiry: s.Expiry, WSDL: s.WSDL,
+			Trace: s.Trace,
 		}
 		for name, a := range s.Actions {
 			gs.Actions[name] = a.Correlated

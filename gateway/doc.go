@@ -153,6 +153,12 @@
 // a listener refuses leave no request: they are counted in porta_tls_handshake_failures_total by
 // reason and logged at WARN with the remote address (serverLog).
 //
+// A record carries the business identifiers its service declares (the registry's trace: ids, e.g.
+// the codice fiscale; ids.go), read from the Body the gateway already parsed: the PD's request
+// once, when its payload is read (its refusals from then on carry them too), each answer and each
+// busta the PA accepts (not its refusals: an unverified sender must not fill the index). The store
+// keeps them as keyed hashes for search (audit.Filter.BusinessID).
+//
 // Backends are local applications (HTTPBackend) or built-in services (HandlerBackend), which
 // cmd/porta passes in by name so that this package never imports the adapters.
 package gateway

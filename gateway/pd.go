@@ -63,6 +63,7 @@ type outbound struct {
 	parts    []swa.Part         // the application's attachments (SwA), nil for text/xml
 	root     []byte             // with attachments: the signed root envelope, what is traced
 	traced   bool               // the step that failed traced the exchange itself (the busta went out)
+	ids      []audit.BusinessID // the payload's business identifiers, read once (businessIDs)
 	idem     *IdempotentRequest // the request's Idempotency-Key, to be kept with it; nil = none
 	idemKept bool               // idem is kept in the store (a synchronous request), to be settled with the answer
 }
@@ -193,6 +194,7 @@ func (g *Gateway) tracePDRefusal(ctx context.Context, out *outbound, step pdStep
 	rec.Peer, rec.Application, rec.Reason, rec.Cap = out.r.RemoteAddr, out.app, reason, g.opt.RefusedBodyMax
 	rec.Outcome, rec.HTTPStatus, rec.Exceptions = OutcomeError, http.StatusInternalServerError, ae.Exceptions
 	rec.Detail = fmt.Sprintf("refused at step %s (%s): %v", step.name, out.r.URL.Path, ae)
+	rec.IDs = out.ids
 	if out.h == nil {
 		rec.Header = &envelope.Header{
 			Sender:   []envelope.Party{{Name: out.r.PathValue("consumer")}},
@@ -309,6 +311,8 @@ func (g *Gateway) readPayload(_ context.Context, out *outbound) (*reply, error) 
 			return nil, ae
 		}
 	}
+	// Before signing moves the payload into the busta: every record of the request carries them.
+	out.ids = businessIDs(s, body)
 	return nil, nil
 }
 
@@ -372,7 +376,7 @@ func (g *Gateway) traceAndQueue(ctx context.Context, out *outbound) (*reply, err
 	defer cancel()
 	h := out.h
 	rec := g.record(Outbound, fnPD, h, out.traceData())
-	rec.Peer, rec.Outcome, rec.Application = out.provider.URL, OutcomeQueued, out.app
+	rec.Peer, rec.Outcome, rec.Application, rec.IDs = out.provider.URL, OutcomeQueued, out.app, out.ids
 	stampClient(rec, out.r)
 	expires := g.now().Add(g.opt.Expiry)
 	if h.Expires != nil {
@@ -525,7 +529,7 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 	defer cancel()
 	h := out.h
 	recOut := g.record(Outbound, fnPD, h, out.traceData())
-	recOut.Peer, recOut.Application = out.provider.URL, out.app
+	recOut.Peer, recOut.Application, recOut.IDs = out.provider.URL, out.app, out.ids
 	stampClient(recOut, out.r)
 	status, peerHdr, body, err := g.post(ctx, out.provider.URL, h.Action, out.data)
 	recOut.HTTPStatus = status
@@ -553,6 +557,7 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 		if ans != nil && ans.h != nil {
 			ri := g.record(Inbound, fnPD, ans.h, body)
 			ri.Transaction, ri.Peer, ri.Outcome, ri.HTTPStatus, ri.Exceptions = h.ID, out.provider.URL, OutcomeError, status, ans.h.Exceptions
+			ri.IDs = businessIDs(out.service, ans.body)
 			recs = append(recs, ri)
 		}
 		g.traceQuiet(ctx, recs...)
@@ -562,6 +567,7 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 	recIn := g.record(Inbound, fnPD, ans.h, body)
 	recIn.Transaction, recIn.Peer, recIn.Outcome, recIn.HTTPStatus, recIn.Signer = h.ID, out.provider.URL, OutcomeReceived, status, fingerprint(ans.signer)
 	recIn.Exceptions = ans.h.Exceptions // a Linee Guida partner's INFO exceptions, traced
+	recIn.IDs = businessIDs(out.service, ans.body)
 	if err := g.store.Trace(ctx, recOut, recIn); err != nil {
 		return nil, err
 	}
@@ -719,7 +725,7 @@ func faultCodeOf(f *etree.Element) string {
 
 // childText is the trimmed text of el's first child with the given local name, or "".
 func childText(el *etree.Element, tag string) string {
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if c.Tag == tag {
 			return strings.TrimSpace(c.Text())
 		}

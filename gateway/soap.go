@@ -51,7 +51,7 @@ func soapParts(doc *etree.Document) (header, body *etree.Element, err error) {
 		}
 		return nil, nil, fmt.Errorf("root element is %s, want a SOAP 1.1 Envelope (%s)", name, envelope.NSSOAP)
 	}
-	for _, c := range root.ChildElements() {
+	for c := range root.ChildElementsSeq() {
 		if c.NamespaceURI() != envelope.NSSOAP {
 			return nil, nil, fmt.Errorf("unexpected element <%s> in the SOAP Envelope", clip.Echo(c.FullTag()))
 		}
@@ -120,7 +120,7 @@ func payload(body *etree.Element) []*etree.Element {
 
 // bodyFault returns the SOAP Fault in body, or nil.
 func bodyFault(body *etree.Element) *etree.Element {
-	for _, c := range body.ChildElements() {
+	for c := range body.ChildElementsSeq() {
 		if c.Tag == "Fault" && c.NamespaceURI() == envelope.NSSOAP {
 			return c
 		}

@@ -198,6 +198,7 @@ func toAudit(recs []*Record) []*audit.Record {
 			Recorded: r.Time, Outcome: r.Outcome, HTTPStatus: r.HTTPStatus, Peer: r.Peer, Signer: r.Signer,
 			PayloadHash: r.PayloadHash[:], PayloadSize: int64(r.PayloadSize), Raw: r.Raw, Detail: r.Detail,
 			ClientSubject: r.ClientSubject, ClientCert: r.ClientCert, Application: r.Application, Reason: string(r.Reason), Cap: r.Cap,
+			IDs: r.IDs,
 		}
 		if r.PayloadSize == 0 && len(r.Raw) == 0 {
 			ar.PayloadHash = nil

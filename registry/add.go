@@ -9,16 +9,22 @@ import (
 // ServiceDecl is a service declaration for AddService, in the file format's terms (see the
 // package documentation): what `porta registry add-service` writes.
 type ServiceDecl struct {
-	Provider         string   `yaml:"provider"`
-	Name             string   `yaml:"name"`
-	Profile          string   `yaml:"profile"`
-	FilterDuplicates bool     `yaml:"filter_duplicates,omitempty"`
-	Ack              bool     `yaml:"ack,omitempty"`
-	WSDL             string   `yaml:"wsdl,omitempty"`
-	Schema           string   `yaml:"schema,omitempty"`
-	Actions          []string `yaml:"actions,flow"`
-	Consumers        []string `yaml:"consumers,flow"`
-	Delivery         string   `yaml:"delivery,omitempty"` // a URL, or adapter:NAME; only for a hosted provider
+	Provider         string     `yaml:"provider"`
+	Name             string     `yaml:"name"`
+	Profile          string     `yaml:"profile"`
+	FilterDuplicates bool       `yaml:"filter_duplicates,omitempty"`
+	Ack              bool       `yaml:"ack,omitempty"`
+	WSDL             string     `yaml:"wsdl,omitempty"`
+	Schema           string     `yaml:"schema,omitempty"`
+	Actions          []string   `yaml:"actions,flow"`
+	Consumers        []string   `yaml:"consumers,flow"`
+	Delivery         string     `yaml:"delivery,omitempty"` // a URL, or adapter:NAME; only for a hosted provider
+	Trace            *TraceDecl `yaml:"trace,omitempty"`
+}
+
+// TraceDecl is a service's trace: policy as AddService writes it (see TracePolicy).
+type TraceDecl struct {
+	IDs map[string][]string `yaml:"ids,omitempty,flow"` // business identifiers: name -> paths
 }
 
 // ApplicationDecl is a local application for AddApplication: HTTP Basic credentials (the

@@ -239,14 +239,15 @@ applications:
       body: secret
       mask: ["//a[", ""]
       retention: forever
-      ids: {cf: "//codiceFiscale", "c-f": "//x", doc: [a]}
+      ids: {cf: "//codiceFiscale", "c-f": "//x", doc: [a, {b: c}], sap: "parse-xml(//SAP)x"}
 `, time.Time{}, []string{
 			"registry.yaml:14: service \"SAP\" of \"Ministero\": trace: body \"secret\" must be one of full, header, none, encrypted",
 			"registry.yaml:15: service \"SAP\" of \"Ministero\": trace: mask: path \"//a[\": etree: path has invalid filter [brackets].",
 			"registry.yaml:15: service \"SAP\" of \"Ministero\": trace: mask: empty path",
 			"registry.yaml:16: service \"SAP\" of \"Ministero\": trace: retention must be a duration such as 30s, 90m, 24h or 7d, found the value \"forever\"",
 			"registry.yaml:17: service \"SAP\" of \"Ministero\": trace: ids: name \"c-f\" must be letters and digits (e.g. cf)",
-			"registry.yaml:17: service \"SAP\" of \"Ministero\": trace: ids: doc must be a path, e.g. //codiceFiscale"}},
+			"registry.yaml:17: service \"SAP\" of \"Ministero\": trace: ids: doc must be a path or a list of paths, e.g. //codiceFiscale",
+			"registry.yaml:17: service \"SAP\" of \"Ministero\": trace: ids: sap: path \"parse-xml(//SAP)x\": want parse-xml(PATH)/PATH, e.g. parse-xml(invioSAP/SAP)/lavoratore//codicefiscale"}},
 		{"include missing", "include: [more.yaml]\n" + head, time.Time{}, []string{
 			"registry.yaml:1: include \"DIR/more.yaml\": no such file or directory; fix the path (it is relative to DIR)"}},
 		{"unknown interoperability profile", head + `  - name: Regione

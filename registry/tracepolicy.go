@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -24,9 +25,17 @@ var TraceBodyModes = []string{"full", "header", "none", "encrypted"}
 //	    cf: "//codiceFiscale"
 //
 // Paths are etree paths (github.com/beevik/etree's XPath subset: //tag, tag/child, [@a='v'],
-// [local-name()='v'], [namespace-uri()='v']), evaluated on the SOAP Body's content; a tag
-// without a prefix matches any namespace. They are compiled when the registry loads, so a bad
-// path is a registry error naming its file and line.
+// [local-name()='v'], [namespace-uri()='v']), evaluated on the SOAP Body's content: the Body
+// element is the context, and a path starting with / starts there too (//tag is every tag
+// inside the Body, /invioSAP the payload's root element), whether the Body is read inside its
+// envelope or its content alone; a tag without a prefix matches any namespace. They are compiled
+// when the registry loads, so a bad path is a registry error naming its file and line.
+//
+// An identifier may be found by several paths (a list: the actions of a service carry it in
+// different places; all are tried and every value found is kept), and inside a document that a
+// payload carries as text (the SAP's lavoratore, in a CDATA section) with XPath 3's parse-xml:
+// parse-xml(invioSAP/SAP)/lavoratore/datianagrafici/datipersonali/codicefiscale reads the text
+// of each element the inner path selects as an XML document and evaluates the rest there.
 type TracePolicy struct {
 	Body      string        // one of TraceBodyModes, or "" for the gateway's default
 	Mask      []FieldPath   // fields whose text is replaced before the record is stored and hashed
@@ -43,10 +52,13 @@ type FieldPath struct {
 
 // BusinessID names one business identifier of a service's payloads (GovWay's correlazione
 // applicativa): Name is what an operator searches by (e.g. "cf" for the codice fiscale), Path
-// where it is found in the SOAP Body's content.
+// where it is found in the SOAP Body's content. A name found by several paths has one BusinessID
+// per path. When In is set (parse-xml), Path selects elements whose text is an XML document and
+// In is evaluated on each such document.
 type BusinessID struct {
 	Name string
 	FieldPath
+	In *FieldPath
 }
 
 // tracePolicy reads a service's trace: mapping.
@@ -79,12 +91,19 @@ func (b *builder) tracePolicy(d *decoder, n *yaml.Node, what string) TracePolicy
 				d.errf(d.File, k.Line, "%s: ids: name %q must be letters and digits (e.g. cf)", what, k.Value)
 				continue
 			}
-			if v.Kind != yaml.ScalarNode {
-				d.errf(d.File, v.Line, "%s: ids: %s must be a path, e.g. //codiceFiscale", what, k.Value)
-				continue
+			paths := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				paths = v.Content
 			}
-			if fp, ok := compileFieldPath(d, v.Line, what+": ids: "+k.Value, v.Value); ok {
-				p.IDs = append(p.IDs, BusinessID{Name: k.Value, FieldPath: fp})
+			for _, e := range paths {
+				if e.Kind != yaml.ScalarNode {
+					d.errf(d.File, e.Line, "%s: ids: %s must be a path or a list of paths, e.g. //codiceFiscale", what, k.Value)
+					continue
+				}
+				if id, ok := compileIDPath(d, e.Line, what+": ids: "+k.Value, e.Value); ok {
+					id.Name = k.Value
+					p.IDs = append(p.IDs, id)
+				}
 			}
 		}
 	}
@@ -96,12 +115,38 @@ func compileFieldPath(d *decoder, line int, what, expr string) (FieldPath, bool)
 		d.errf(d.File, line, "%s: empty path", what)
 		return FieldPath{}, false
 	}
-	p, err := etree.CompilePath(expr)
+	p, err := etree.CompilePath(fromContext(expr))
 	if err != nil {
 		d.errf(d.File, line, "%s: path %q: %v", what, expr, err)
 		return FieldPath{}, false
 	}
 	return FieldPath{Expr: expr, Path: p}, true
+}
+
+// fromContext makes an absolute path start at the context element (the SOAP Body) rather than at
+// the root of its document: //tag becomes .//tag, /a/b becomes ./a/b.
+func fromContext(expr string) string {
+	if strings.HasPrefix(expr, "/") {
+		return "." + expr
+	}
+	return expr
+}
+
+// compileIDPath compiles a business identifier's path, which may be parse-xml(INNER)REST.
+func compileIDPath(d *decoder, line int, what, expr string) (BusinessID, bool) {
+	inner, rest, ok := strings.Cut(strings.TrimPrefix(expr, "parse-xml("), ")")
+	if !strings.HasPrefix(expr, "parse-xml(") {
+		fp, ok := compileFieldPath(d, line, what, expr)
+		return BusinessID{FieldPath: fp}, ok
+	}
+	if !ok || !strings.HasPrefix(rest, "/") || strings.Contains(rest, "parse-xml(") {
+		d.errf(d.File, line, "%s: path %q: want parse-xml(PATH)/PATH, e.g. parse-xml(invioSAP/SAP)/lavoratore//codicefiscale", what, expr)
+		return BusinessID{}, false
+	}
+	outer, ok1 := compileFieldPath(d, line, what, inner)
+	in, ok2 := compileFieldPath(d, line, what, rest)
+	outer.Expr = expr
+	return BusinessID{FieldPath: outer, In: &in}, ok1 && ok2
 }
 
 // String gives the policy as written, for messages.

@@ -38,6 +38,10 @@ type Service struct {
 	Schema     string            // the actions' payload schema, under xsd/schemas
 	WSDL       string            // the embedded WSDL's file name (package wsdl)
 	Adapter    string            // the built-in backend of its providers (delivery: adapter:NAME)
+	// CF is where its payloads carry a person's codice fiscale, the business identifier the
+	// registries declare as trace: ids: {cf: CF} (paths from the SOAP Body; see go doc
+	// porta/registry TracePolicy): an operator finds the person's exchanges by it.
+	CF []string
 
 	// Worker is set for a document the province sends about each SIL worker.
 	Worker *WorkerDoc
@@ -142,6 +146,9 @@ var Services = []*Service{
 	{Name: "SAP", Providers: []string{Ministero}, Consumers: []string{Provincia}, Profile: "sync",
 		Actions: []string{"invioSAP", "richiestaSAP", "verificaEsistenzaSAP", "annullaSAP"},
 		Schema:  sap.ServiceSchema, WSDL: "sap.wsdl", Adapter: "ministerosap",
+		CF: []string{"parse-xml(/invioSAP/SAP)/lavoratore/datianagrafici/datipersonali/codicefiscale",
+			"parse-xml(/risposta_richiestaSAP/SAP)/lavoratore/datianagrafici/datipersonali/codicefiscale",
+			"/verificaEsistenzaSAP/CodiceFiscale"},
 		Worker: &WorkerDoc{What: WhatSAP, Action: "invioSAP",
 			Build: func(o *Options, w *sil.Worker) ([]byte, error) {
 				return (&sap.Builder{Validator: o.Validator}).InvioSAP(w)
@@ -163,6 +170,7 @@ var Services = []*Service{
 		}},
 	{Name: "DID", Providers: []string{Ministero}, Consumers: []string{Provincia}, Profile: "sync",
 		Actions: []string{"gestisciDID"}, Schema: did.Schema, WSDL: "did.wsdl", Adapter: "ministerodid",
+		CF: []string{"/GestisciDID_Input/InformazioniDID/CodiceFiscale"},
 		Worker: &WorkerDoc{What: WhatDID, Action: "gestisciDID",
 			NotCarried: []string{"dom_comune"}, // the DID carries no domicile
 			Concerns:   func(w *sil.Worker) bool { return !w.Admin.DataDID.IsZero() },
@@ -192,6 +200,7 @@ var Services = []*Service{
 		}},
 	{Name: "Candidatura", Providers: []string{BorsaLavoro}, Consumers: []string{Provincia}, Profile: "oneway", OneWayAck: true,
 		Actions: []string{"invioCandidatura"}, Schema: candidatura.Schema, WSDL: "candidatura.wsdl", Adapter: "borsalavoro",
+		CF: []string{"/Candidatura/Lavoratore/DatiAnagrafici/codicefiscale"},
 		Worker: &WorkerDoc{What: WhatCandidatura, Action: "invioCandidatura",
 			Build: func(o *Options, w *sil.Worker) ([]byte, error) {
 				validity := o.Validity
@@ -213,14 +222,17 @@ var Services = []*Service{
 			},
 		}},
 	{Name: "PercettoriSostegno", Providers: []string{Provincia}, Consumers: []string{INPS}, Profile: "oneway", // INPS: Linee Guida, no riscontro
-		Actions: []string{"InvioElencoPercettori"}, Schema: "labour/inps.xsd", WSDL: "inps.wsdl", Adapter: "inps"},
+		Actions: []string{"InvioElencoPercettori"}, Schema: "labour/inps.xsd", WSDL: "inps.wsdl", Adapter: "inps",
+		CF: []string{"/ElencoPercettori/Percettore/CodiceFiscale"}},
 	{Name: "CatalogoFormazione", Providers: []string{Provincia}, Consumers: []string{Ente, Scuola1, Scuola2}, Profile: "sync",
 		Actions: []string{"PubblicaCorso", "RicercaCorsi", "RitiraCorso"}, Schema: "labour/formazione.xsd", WSDL: "formazione.wsdl", Adapter: "formazione"},
 	{Name: "Anagrafe", Providers: []string{Comune1, Comune2}, Consumers: []string{Provincia}, Profile: "sync",
-		Actions: []string{"consultazioneSoggetti"}, Schema: "labour/anagrafe.xsd", WSDL: "anagrafe.wsdl", Adapter: "anagrafe"},
+		Actions: []string{"consultazioneSoggetti"}, Schema: "labour/anagrafe.xsd", WSDL: "anagrafe.wsdl", Adapter: "anagrafe",
+		CF: []string{"/RichiestaE002/criteriRicerca/codiceFiscale", "/RispostaE002OK/listaSoggetti/datiSoggetto/generalita/codiceFiscale"}},
 	{Name: "FrequenzeScolastiche", Providers: []string{Scuola1, Scuola2}, Consumers: []string{Provincia}, Profile: "async-asymmetric",
 		Actions: []string{"RichiestaEstrazione", "StatoEstrazione"}, Correlated: map[string]string{"StatoEstrazione": "RichiestaEstrazione"},
-		Schema: "labour/scuola.xsd", WSDL: "scuola.wsdl", Adapter: "scuola"},
+		Schema: "labour/scuola.xsd", WSDL: "scuola.wsdl", Adapter: "scuola",
+		CF: []string{"/RispostaStatoEstrazione/listaAlunni/alunno/codiceFiscale"}},
 }
 
 // WorkerDocs returns the services that carry worker documents, in sending order.

@@ -39,6 +39,8 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Dir, "dir", "", "keep the two gateways' files in `DIR` (default a temporary directory, removed)")
 	fs.StringVar(&o.Cpuprofile, "cpuprofile", "", "write a CPU profile of the warm-up and the window to `FILE` (go tool pprof)")
 	fs.DurationVar(&o.RefDuration, "ref-duration", 0, "length of each reference measurement (default duration/4, 1s to 5s)")
+	fs.StringVar(&o.Peer, "peer", "", "also measure the peer benchmark in `DIR` (../shared/peers/wss4j: its exchange mode, built into $PEER_BUILD or DIR/build if not yet) in this run: porta's window, the peer's, porta's again, and print the ratios (sync only)")
+	peerArgs := fs.String("peer-args", "", "more arguments of the peer's run.sh, such as its warm-up: \"--warmup 60 --warmup-max 60\"")
 	memLimit := fs.String("memory-limit", "", memoryLimitUsage)
 	asJSON := fs.Bool("json", false, "print one JSON object with every figure")
 	if code, done := fs.parse(args); done {
@@ -63,7 +65,12 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--nodes %d: want at least 1", o.Nodes)
 	case o.Nodes > 1 && o.Store == "sqlite":
 		return usageErr("--nodes %d: nodes share a PostgreSQL store (a SQLite file has one gateway): give --store postgres://...", o.Nodes)
+	case o.Peer != "" && o.Profile != "sync":
+		return usageErr("--peer compares the sync profile (the peer's exchange is a signed request and a signed reply): drop --profile %s", o.Profile)
+	case *peerArgs != "" && o.Peer == "":
+		return usageErr("--peer-args without --peer")
 	}
+	o.PeerArgs = strings.Fields(*peerArgs)
 	n, err := size.Parse(*payload)
 	if err != nil || n < 1 || n > 1<<30 {
 		return usageErr("--payload %q: want a size from 1 byte to 1GiB, such as 1KB, 100KB, 1MB or 10MB", *payload)
@@ -113,6 +120,13 @@ func printBench(w io.Writer, r *bench.Report) {
 		r.SignsPerS, r.SignerEngine, r.SignaturesPerExchg, r.SignatureLimitPerS, r.FractionOfLimit)
 	fmt.Fprintf(w, "  plain echo       %.1f/s (p50 %.2f ms, %.3f ms CPU per request) over loopback, no gateway\n",
 		r.PlainEchoPerS, r.PlainEchoP50ms, r.PlainEchoCPUmsPerOp)
+	if p := r.Peer; p != nil {
+		fmt.Fprintf(w, "  after the peer   %.1f/s, %.3f ms CPU per exchange (porta, peer, porta: mean %.1f/s, %.3f ms CPU)\n",
+			p.PortaAfterExchangesPerS, p.PortaAfterCPUmsPerExchange, p.PortaMeanExchangesPerS, p.PortaMeanCPUmsPerExchange)
+		fmt.Fprintf(w, "  peer             %.1f/s (p50 %.2f ms, %.3f ms CPU per exchange, warm-up %.0fs) %s\n",
+			p.ExchangesPerS, p.P50ms, p.CPUmsPerExchange, p.WarmupS, p.Dir)
+		fmt.Fprintf(w, "  porta / peer     %.2f× the exchanges/s, %.2f× the CPU per exchange\n", p.RatioExchangesPerS, p.RatioCPUPerExchange)
+	}
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "  first error      %s\n", r.FirstError)
 	}

@@ -29,7 +29,7 @@ func init() {
 }
 
 // initFiles are the files porta init writes in --dir, in the order it reports them.
-var initFiles = []string{"porta.yaml", "registry.yaml", "key.pem", "cert.pem", "party.yaml"}
+var initFiles = []string{"porta.yaml", "registry.yaml", "key.pem", "cert.pem", "party.yaml", node.IndexKeyFile}
 
 func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("init", "--party NAME --dir DIR [flags]", stdout, stderr)
@@ -187,7 +187,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		perm os.FileMode
 		what string
 	}{
-		{"porta.yaml", []byte(node.ConfigYAML(node.ConfigFile{Party: *party, PD: *pdAddr, PA: *paAddr, Admin: *adminAddr, CA: caFile, WrittenBy: "porta init"})), 0o644,
+		{"porta.yaml", []byte(node.ConfigYAML(node.ConfigFile{Party: *party, PD: *pdAddr, PA: *paAddr, Admin: *adminAddr, CA: caFile, WrittenBy: "porta init", IndexKey: node.IndexKeyFile})), 0o644,
 			fmt.Sprintf("gateway configuration: PD %s, PA %s (TLS), admin %s", *pdAddr, *paAddr, *adminAddr)},
 		{"registry.yaml", []byte(fmt.Sprintf(registryYAML, *party, *party, *typ, *portID, *publicURL, interop, caEntry, *party, *party)), 0o644,
 			"service registry: " + *party + " hosted; commented examples of a service and an application"},
@@ -197,6 +197,13 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err := registry.WriteKeyFile(path("key.pem"), key); err != nil {
 		return fail("%v", err)
+	}
+	// The index key of business identifiers: a new one unless kept (--force keeps it, so the
+	// records already indexed under it stay searchable).
+	if _, err := os.Stat(path(node.IndexKeyFile)); errors.Is(err, os.ErrNotExist) {
+		if err := node.WriteIndexKey(path(node.IndexKeyFile), rand.Reader); err != nil {
+			return fail("%v", err)
+		}
 	}
 	for _, w := range writes {
 		if err := writeFileMode(path(w.name), w.data, w.perm); err != nil {
@@ -227,6 +234,7 @@ func runInit(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	for _, w := range writes[2:] {
 		fmt.Fprintf(stdout, "wrote %-40s %s\n", filepath.Join(abs, w.name), w.what)
 	}
+	fmt.Fprintf(stdout, "wrote %-40s index key of business identifiers (search by codice fiscale), readable by its owner only\n", filepath.Join(abs, node.IndexKeyFile))
 	if ca != nil {
 		fmt.Fprintf(stdout, "wrote %-40s the local CA's certificate\n", filepath.Join(abs, "ca.pem"))
 	}

@@ -57,6 +57,9 @@ func TestInitWritesAWorkingSetup(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("key.pem: %v, mode %v", err, fi.Mode().Perm())
 	}
+	if fi, err := os.Stat(filepath.Join(dir, "index.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("index.key: %v, mode %v", err, fi.Mode().Perm())
+	}
 	// Round trip: the config and registry load and agree, as porta serve will need.
 	cfg, err := node.LoadConfig(filepath.Join(dir, "porta.yaml"))
 	if err != nil {
@@ -93,13 +96,18 @@ func TestInitWritesAWorkingSetup(t *testing.T) {
 
 	// Refuses to overwrite, unless --force.
 	code, _, errOut := porta(t, "", "init", "--party", "Provincia", "--dir", dir)
-	if code != 1 || !strings.Contains(errOut, "already holds porta.yaml, registry.yaml, key.pem, cert.pem, party.yaml; pass --force") {
+	if code != 1 || !strings.Contains(errOut, "already holds porta.yaml, registry.yaml, key.pem, cert.pem, party.yaml, index.key; pass --force") {
 		t.Errorf("second init: exit %d, %s", code, errOut)
 	}
+	indexKey, _ := os.ReadFile(filepath.Join(dir, "index.key"))
 	mustPorta(t, "init", "--party", "Provincia", "--dir", dir, "--alg", "ecdsa-p256", "--force")
 	after, _ := registry.ReadCertFile(filepath.Join(dir, "cert.pem"))
 	if after[0].Equal(p.Certs[0]) {
 		t.Error("--force kept the old certificate")
+	}
+	// ...but keeps the index key: the records indexed under it must stay searchable.
+	if again, _ := os.ReadFile(filepath.Join(dir, "index.key")); len(indexKey) == 0 || string(again) != string(indexKey) {
+		t.Error("--force replaced the index key")
 	}
 }
 

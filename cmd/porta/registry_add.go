@@ -120,6 +120,9 @@ func runRegistryAddService(args []string, _ io.Reader, stdout, stderr io.Writer)
 		if d.Schema == "" {
 			d.Schema = s.Schema
 		}
+		if len(s.CF) > 0 {
+			d.Trace = &registry.TraceDecl{IDs: map[string][]string{"cf": s.CF}}
+		}
 		if d.WSDL == "" {
 			rel := filepath.Join(wsdl.Dir, s.WSDL)
 			if _, err := os.Stat(filepath.Join(filepath.Dir(path), rel)); err == nil {

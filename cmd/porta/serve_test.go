@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -110,5 +111,34 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	}
 	if code := run([]string{"serve", "--bogus"}, nil, io.Discard, &errb); code != 2 {
 		t.Errorf("bad flag: exit %d, want 2", code)
+	}
+}
+
+// TestGCPercent: serve and bench run the collector at gcPercent unless GOGC says otherwise, and
+// --memory-limit sets the runtime's limit.
+func TestGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	if err := setMemoryLimit(""); err != nil {
+		t.Fatal(err)
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		if got := debug.SetGCPercent(100); got != gcPercent {
+			t.Errorf("GC percent %d, want %d", got, gcPercent)
+		}
+	}
+	t.Setenv("GOGC", "100")
+	debug.SetGCPercent(100)
+	if err := setMemoryLimit("256MiB"); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC=100: GC percent %d", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 256<<20 {
+		t.Errorf("memory limit %d, want 256 MiB", got)
+	}
+	if err := setMemoryLimit("lots"); err == nil {
+		t.Error("--memory-limit lots accepted")
 	}
 }

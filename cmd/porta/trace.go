@@ -48,15 +48,20 @@ func (sf *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.config, "config", "", "porta.yaml whose store to read")
 }
 
-// open opens the named store read-only.
+// open opens the named store read-only, with the configuration's index key (trace.index_key)
+// when --config is given: a search by business identifier hashes the value with it.
 func (sf *storeFlags) open(ctx context.Context) (*audit.Store, error) {
 	dsn := sf.store
-	if dsn == "" && sf.config != "" {
+	var key []byte
+	if sf.config != "" {
 		cfg, err := node.LoadConfig(sf.config)
 		if err != nil {
 			return nil, err
 		}
-		dsn = cfg.Store
+		if dsn == "" {
+			dsn = cfg.Store
+		}
+		key = cfg.TraceIndexKey
 	}
 	if dsn == "" {
 		return nil, errors.New("no store: give --store DSN or --config DIR/porta.yaml")
@@ -64,7 +69,7 @@ func (sf *storeFlags) open(ctx context.Context) (*audit.Store, error) {
 	if err := storeExists(dsn, sf.config); err != nil {
 		return nil, err
 	}
-	return audit.Open(ctx, dsn, audit.Options{ReadOnly: true})
+	return audit.Open(ctx, dsn, audit.Options{ReadOnly: true, IndexKey: key})
 }
 
 type anchorFlags []audit.Head
@@ -174,7 +179,7 @@ func traceList(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var f audit.Filter
 	fs.StringVar(&f.Party, "party", "", "only buste from or to this party")
 	fs.StringVar(&f.Service, "service", "", "only this service")
-	fs.StringVar(&f.ID, "id", "", "only buste with this Identificatore, RiferimentoMessaggio, Collaborazione or transaction")
+	fs.StringVar(&f.ID, "id", "", "only buste with this Identificatore, RiferimentoMessaggio, Collaborazione or transaction;\nNAME=VALUE: only buste carrying this business identifier (e.g. cf=RSSMRA80A01H501U, needs --config for its index key)")
 	fs.StringVar(&f.Outcome, "outcome", "", "only this outcome (sent, received, delivered, acked, duplicate, error, expired, ...)")
 	dir := fs.String("direction", "", "only in or out")
 	fs.StringVar(&f.Node, "node", "", "only this gateway node")
@@ -201,6 +206,10 @@ func traceList(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	f.Direction = audit.Direction(*dir)
+	if name, value, ok := strings.Cut(f.ID, "="); ok {
+		// Identificatori and transactions hold no '=': this is a business identifier.
+		f.ID, f.BusinessID = "", audit.BusinessID{Name: name, Value: value}
+	}
 	ctx := context.Background()
 	s, err := sf.open(ctx)
 	if err != nil {
@@ -209,6 +218,10 @@ func traceList(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer s.Close()
 	rs, err := s.List(ctx, f)
+	if errors.Is(err, audit.ErrNoIndexKey) {
+		fmt.Fprintln(stderr, "porta trace list: --id NAME=VALUE searches by a business identifier's keyed hash: give --config DIR/porta.yaml, whose trace.index_key is the key")
+		return 2
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "porta trace list:", err)
 		return 1

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"porta/audit"
+	"porta/gateway/node"
 )
 
 const traceEnvelope = `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header>%s</soap:Header><soap:Body><lav:Scheda xmlns:lav="urn:lavoro"><lav:CF>RSSMRA80A01H501U</lav:CF></lav:Scheda></soap:Body></soap:Envelope>`
@@ -198,5 +199,38 @@ func TestTraceConfig(t *testing.T) {
 	}
 	if code, out, _ := runTrace("trace", "verify", "--config", cfgPath); code != 0 || !strings.Contains(out, "OK: 1 records") {
 		t.Errorf("verify --config = %d\n%s", code, out)
+	}
+}
+
+// TestTraceListByBusinessID: --id cf=VALUE finds the records that carried the codice fiscale, with
+// the index key porta init wrote and porta.yaml names; without --config there is no key to search by.
+func TestTraceListByBusinessID(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "prov")
+	if code, _, errOut := runTrace("init", "--party", "Provincia", "--dir", dir, "--alg", "ecdsa-p256"); code != 0 {
+		t.Fatalf("porta init = %d: %s", code, errOut)
+	}
+	cfgPath := filepath.Join(dir, "porta.yaml")
+	cfg, err := node.LoadConfig(cfgPath)
+	if err != nil || len(cfg.TraceIndexKey) == 0 {
+		t.Fatalf("porta init's config: index key %d bytes, %v", len(cfg.TraceIndexKey), err)
+	}
+	s, err := audit.Open(context.Background(), cfg.Store, audit.Options{IndexKey: cfg.TraceIndexKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, cf := range []string{"RSSMRA80A01H501U", "PRSDNL79R51Z129X", "RSSMRA80A01H501U"} {
+		r := &audit.Record{ID: traceID(n + 1), Direction: audit.Out, Outcome: "sent", Sender: "Provincia", Receiver: "Ministero", Service: "SAP",
+			IDs: []audit.BusinessID{{Name: "cf", Value: cf}}}
+		if err := s.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	code, out, errOut := runTrace("trace", "list", "--config", cfgPath, "--id", "cf=rssmra80a01h501u")
+	if code != 0 || !strings.Contains(out, traceID(1)) || !strings.Contains(out, traceID(3)) || strings.Contains(out, traceID(2)) {
+		t.Errorf("list --id cf=... = %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runTrace("trace", "list", "--store", cfg.Store, "--id", "cf=RSSMRA80A01H501U"); code != 2 || !strings.Contains(errOut, "--config") {
+		t.Errorf("list --id cf=... without the key = %d %q; want 2 naming --config", code, errOut)
 	}
 }

@@ -189,7 +189,7 @@ func (s *Signer) SignAttachments(doc *etree.Document, atts []Attachment) error {
 		return errors.New("sign: the document is not a SOAP 1.1 Envelope")
 	}
 	var header, body *etree.Element
-	for _, c := range env.ChildElements() {
+	for c := range env.ChildElementsSeq() {
 		if c.NamespaceURI() != NSSOAP {
 			continue
 		}
@@ -217,7 +217,7 @@ func (s *Signer) SignAttachments(doc *etree.Document, atts []Attachment) error {
 	var parts []*etree.Element // the header block of each of s.Parts present, in that order
 	for _, n := range s.Parts {
 		var found *etree.Element
-		for _, c := range header.ChildElements() {
+		for c := range header.ChildElementsSeq() {
 			if c.Tag == n.Local && c.NamespaceURI() == n.Space {
 				if found != nil {
 					return fmt.Errorf("sign: the Header has two <%s> elements", c.FullTag())
@@ -229,7 +229,7 @@ func (s *Signer) SignAttachments(doc *etree.Document, atts []Attachment) error {
 			parts = append(parts, found)
 		}
 	}
-	for _, c := range header.ChildElements() {
+	for c := range header.ChildElementsSeq() {
 		if c.Tag == "Security" && c.NamespaceURI() == NSWSSE {
 			return errors.New("sign: the message already has a wsse:Security header")
 		}
@@ -442,7 +442,9 @@ func collectIDs(root *etree.Element) idIndex {
 				x.wsu[a.Value] = append(x.wsu[a.Value], el)
 			}
 		}
-		stack = append(stack, el.ChildElements()...)
+		for c := range el.ChildElementsSeq() {
+			stack = append(stack, c)
+		}
 	}
 	return x
 }

@@ -120,7 +120,7 @@ var signatureAlgs = map[string]sigAlg{
 // children returns el's child elements with namespace ns and local name local.
 func children(el *etree.Element, ns, local string) []*etree.Element {
 	var out []*etree.Element
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if c.Tag == local && c.NamespaceURI() == ns {
 			out = append(out, c)
 		}
@@ -169,7 +169,7 @@ func c14nMethod(el *etree.Element, pos string) ([]string, error) {
 		return nil, dsigErr(pos, "algorithm %q is not allowed (only exclusive C14N %s)", alg, AlgExcC14N)
 	}
 	var prefixes []string
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if c.Tag != "InclusiveNamespaces" || c.NamespaceURI() != NSExcC14N {
 			return nil, dsigErr(pos, "unexpected <%s> in <%s>", c.FullTag(), el.FullTag())
 		}
@@ -310,7 +310,7 @@ func (v *Verifier) VerifyAttachments(doc *etree.Document, atts []Attachment, kno
 	if len(smEl.ChildElements()) > 0 {
 		return nil, dsigErr("Security/Signature/SignedInfo/SignatureMethod", "SignatureMethod has unexpected child elements")
 	}
-	for _, c := range si.ChildElements() {
+	for c := range si.ChildElementsSeq() {
 		if c.NamespaceURI() != NSDSig || (c.Tag != "CanonicalizationMethod" && c.Tag != "SignatureMethod" && c.Tag != "Reference") {
 			return nil, dsigErr("Security/Signature/SignedInfo", "unexpected <%s> in SignedInfo", c.FullTag())
 		}
@@ -342,7 +342,7 @@ func (v *Verifier) VerifyAttachments(doc *etree.Document, atts []Attachment, kno
 			return nil, dsigErr(pos, "%s is referenced twice", uri)
 		}
 		seen[ref.id] = true
-		for _, c := range r.ChildElements() {
+		for c := range r.ChildElementsSeq() {
 			if c.NamespaceURI() != NSDSig || (c.Tag != "Transforms" && c.Tag != "DigestMethod" && c.Tag != "DigestValue") {
 				return nil, dsigErr(pos, "unexpected <%s> in Reference", c.FullTag())
 			}
@@ -521,7 +521,7 @@ func readAttachmentRef(r *etree.Element, uri, pos string) (attachmentRef, error)
 		return ar, dsigErr(pos, "reference URI %q is not a cid: URL", uri)
 	}
 	ar.cid = cid
-	for _, c := range r.ChildElements() {
+	for c := range r.ChildElementsSeq() {
 		if c.NamespaceURI() != NSDSig || (c.Tag != "Transforms" && c.Tag != "DigestMethod" && c.Tag != "DigestValue") {
 			return ar, dsigErr(pos, "unexpected <%s> in Reference", c.FullTag())
 		}

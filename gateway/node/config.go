@@ -55,6 +55,7 @@ const (
 //	  sign_every: 1h                  # porta serve signs the chain head with paths.key this often and at shutdown
 //	  tsa: https://tsa.example/tsr    # optional RFC 3161 TSA timestamping each signed head
 //	  tsa_ca: tsa-ca.pem              # optional CA the TSA's certificate must chain to
+//	trace: {index_key: index.key}     # HMAC key of the business identifiers searched by (porta trace list --id cf=...), mode 0600; none: not indexed
 //	signature: {algorithm: auto, max_clock_skew: 5m}
 //	limits:                           # what requests may hold (see gateway/admission.go)
 //	  max_message: 16MiB              # largest request body
@@ -106,6 +107,7 @@ type Config struct {
 
 	TraceBody          string        // "full", "header" or "none"
 	TraceRefusedMax    int64         // bytes of a refused message the trail keeps (at least 1KiB)
+	TraceIndexKey      []byte        // the key of the business identifiers' hashes (indexkey.go); nil = none indexed
 	TraceRetention     time.Duration // default retention of bodies (registry trace: retention overrides); 0 = until archived
 	TraceSignEvery     time.Duration // how often porta serve signs the chain head
 	TraceTSA           string        // RFC 3161 TSA URL; "" = none
@@ -195,6 +197,7 @@ type rawConfig struct {
 	Trace struct {
 		Body           yaml.Node `yaml:"body"`
 		RefusedBodyMax yaml.Node `yaml:"refused_body_max"`
+		IndexKey       yaml.Node `yaml:"index_key"`
 		Retention      yaml.Node `yaml:"retention"`
 		SignEvery      yaml.Node `yaml:"sign_every"`
 		TSA            yaml.Node `yaml:"tsa"`
@@ -441,6 +444,13 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 	c.TraceBody = r.str(&raw.Trace.Body, "trace.body", "full")
 	if c.TraceBody != "full" && c.TraceBody != "header" && c.TraceBody != "none" {
 		r.errf(&raw.Trace.Body, "trace.body %q must be full, header or none", c.TraceBody)
+	}
+	if kp := r.path(&raw.Trace.IndexKey, "trace.index_key", ""); kp != "" {
+		key, err := ReadIndexKey(kp)
+		if err != nil {
+			r.errf(&raw.Trace.IndexKey, "trace.index_key: %v", err)
+		}
+		c.TraceIndexKey = key
 	}
 	c.TraceRefusedMax = defaultRefusedBodyMax
 	if n := &raw.Trace.RefusedBodyMax; set(n) {

@@ -41,7 +41,7 @@ type OpenedStore struct {
 // OpenAuditStore is the StoreOpener of porta serve: the audit store named by dsn, for the
 // configured node, keeping envelopes as trace.body says; it also holds the jobs.
 func OpenAuditStore(ctx context.Context, cfg *Config, dsn string) (OpenedStore, error) {
-	s, err := audit.Open(ctx, dsn, audit.Options{Node: cfg.Node, BodyMode: audit.BodyMode(cfg.TraceBody)})
+	s, err := audit.Open(ctx, dsn, audit.Options{Node: cfg.Node, BodyMode: audit.BodyMode(cfg.TraceBody), IndexKey: cfg.TraceIndexKey})
 	if err != nil {
 		return OpenedStore{}, err
 	}

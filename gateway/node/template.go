@@ -8,6 +8,7 @@ type ConfigFile struct {
 	PD, PA, Admin string // listen addresses
 	CA            string // the CA certificate file trusted for peers, relative to porta.yaml ("": none)
 	WrittenBy     string // names the writer in the file's first line ("porta init")
+	IndexKey      string // the index key file (trace.index_key), relative to porta.yaml ("": none)
 }
 
 // ConfigYAML is a commented porta.yaml with every key at its default, as porta init, porta demo
@@ -17,10 +18,14 @@ func ConfigYAML(c ConfigFile) string {
 	if c.CA != "" {
 		ca = "\n  ca: " + c.CA
 	}
-	return fmt.Sprintf(configTemplate, c.WrittenBy, c.Party, c.Party, c.PD, c.PA, c.Admin, ca)
+	ik := ""
+	if c.IndexKey != "" {
+		ik = "\n  index_key: " + c.IndexKey + "                # HMAC key of business identifiers (search by cf), owner-only"
+	}
+	return fmt.Sprintf(configTemplate, c.WrittenBy, c.Party, c.Party, c.PD, c.PA, c.Admin, ca, ik)
 }
 
-// configTemplate: writer, hosted party (twice), pd, pa, admin, ca line.
+// configTemplate: writer, hosted party (twice), pd, pa, admin, ca line, index key line.
 const configTemplate = `# Porta gateway configuration, written by %s. Relative paths are resolved against this
 # file's directory. Every key is documented in package gateway/node (Config).
 node: %s-1
@@ -40,7 +45,7 @@ paths:
 store: sqlite:porta.db              # or postgres://USER@HOST/DB (porta serve --store overrides)
 
 trace:
-  body: full                        # full | header | none: personal data live in bodies
+  body: full                        # full | header | none: personal data live in bodies%s
   # retention: 400d                 # purge bodies older than this (a service's trace: retention overrides)
   # sign_every: 1h                  # sign the chain head with paths.key this often and at shutdown
   # tsa: https://tsa.example/tsr    # RFC 3161 timestamp of each signed head (tsa_ca: its CA)

@@ -3,8 +3,9 @@
 // round-robin TCP balancer in front of the provider's), a backend echoing the payload, the
 // PostgreSQL databases of a --store run (created and dropped), a closed-loop load of the SIL on
 // the consumer's Porta Delegata, and the references measured in the same run: the signature
-// limit and a plain HTTP echo. Addresses come from internal/listen.Reserved, held until the
-// gateways or the balancer take them over.
+// limit and a plain HTTP echo; with Options.Peer, a peer benchmark's exchanges between two windows
+// of porta's (peer.go). Addresses come from internal/listen.Reserved, held until the gateways or
+// the balancer take them over.
 //
 // It must not parse flags or print a report (cmd/porta does), nor change how a gateway works:
 // it measures the real thing.
@@ -81,6 +82,11 @@ type Options struct {
 	Dir         string
 	Cpuprofile  string
 	RefDuration time.Duration
+	// Peer, when set, is the folder of a peer benchmark (run.sh, build.sh: ../shared/peers/wss4j)
+	// whose exchange mode runs between two windows of porta's (see PeerReport); PeerArgs are more
+	// arguments of its run.sh, such as its warm-up flags.
+	Peer     string
+	PeerArgs []string
 }
 
 // Report is every figure of a run (porta bench --json prints it).
@@ -104,6 +110,7 @@ type Report struct {
 	PeakRSSBytes        int64   `json:"peak_rss_bytes"`
 	BaseRSSBytes        int64   `json:"base_rss_bytes"`
 	MemoryLimitBytes    int64   `json:"memory_limit_bytes,omitempty"`
+	GCPercent           int     `json:"gc_percent"` // the garbage collector's target (GOGC; porta sets 200 unless GOGC is set)
 	Errors              int64   `json:"errors"`
 	FirstError          string  `json:"first_error,omitempty"`
 	SignerEngine        string  `json:"signer_engine"`
@@ -114,6 +121,8 @@ type Report struct {
 	PlainEchoPerS       float64 `json:"plain_echo_per_s"`
 	PlainEchoP50ms      float64 `json:"plain_echo_p50_ms"`
 	PlainEchoCPUmsPerOp float64 `json:"plain_echo_cpu_ms_per_op"`
+	// Peer is set by a run with Options.Peer; the figures above are of porta's first window.
+	Peer *PeerReport `json:"peer,omitempty"`
 }
 
 // Run measures o; the gateways log their errors to stderr. An error means the run could not be made.
@@ -126,6 +135,9 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 		}
 		defer os.RemoveAll(d)
 		dir = d
+	}
+	if o.Peer != "" && o.Profile != "sync" {
+		return nil, errPeerProfile
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -212,6 +224,21 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 	if runErr != nil {
 		return nil, runErr
 	}
+	var peer *PeerReport
+	if o.Peer != "" {
+		// porta, peer, porta: the gateways idle while the peer runs.
+		if peer, err = runPeer(ctx, o.Peer, o, stderr); err != nil {
+			return nil, err
+		}
+		after, err := loadgen.Run(ctx, loadgen.Config{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration}, op)
+		if err != nil {
+			return nil, err
+		}
+		if after.Errors > 0 || after.FirstError != nil {
+			return nil, fmt.Errorf("porta's window after the peer's: %d errors, first: %v", after.Errors, after.FirstError)
+		}
+		peer.compare(res, after)
+	}
 	n.close() // the references run on a quiet machine
 
 	// Reference 1: the signature limit.
@@ -268,9 +295,10 @@ func Run(ctx context.Context, o Options, stderr io.Writer) (*Report, error) {
 		P50ms: ms(res.P50), P90ms: ms(res.P90), P99ms: ms(res.P99), MaxMs: ms(res.Max),
 		CPUmsPerExchange: ms(res.CPUPerOp()), AllocsPerExchange: res.AllocsPerOp(),
 		PeakRSSBytes: res.PeakRSS, BaseRSSBytes: base, Errors: res.Errors,
-		MemoryLimitBytes: MemoryLimit(),
-		SignerEngine:     wssec.KeyEngine(key), SignsPerS: signs, SignaturesPerExchg: sigsPerExchg, SignatureLimitPerS: signs / sigsPerExchg,
+		MemoryLimitBytes: MemoryLimit(), GCPercent: gcPercent(),
+		SignerEngine: wssec.KeyEngine(key), SignsPerS: signs, SignaturesPerExchg: sigsPerExchg, SignatureLimitPerS: signs / sigsPerExchg,
 		PlainEchoPerS: echo.PerSecond(), PlainEchoP50ms: ms(echo.P50), PlainEchoCPUmsPerOp: ms(echo.CPUPerOp()),
+		Peer: peer,
 	}
 	if rep.SignatureLimitPerS > 0 {
 		rep.FractionOfLimit = rep.ExchangesPerS / rep.SignatureLimitPerS
@@ -287,6 +315,13 @@ func MemoryLimit() int64 {
 		return l
 	}
 	return 0
+}
+
+// gcPercent is the runtime's GOGC setting (-1: off).
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
 }
 
 // RedactDSN is dsn without its user and password.

@@ -15,6 +15,8 @@ import (
 
 	"porta/adapters/anagrafe"
 	"porta/adapters/codicefiscale"
+	"porta/audit"
+	"porta/gateway/node"
 	"porta/internal/pdclient"
 	"porta/internal/proctest"
 )
@@ -62,6 +64,51 @@ func TestDemoFindsPlantedChangesWithoutLossOrDuplicates(t *testing.T) {
 		t.Errorf("anagrafe merged %d, scuola flagged %d: the generators planted nothing?", rep.Flows[4].Merged, rep.Flows[5].Merged)
 	}
 	checkRegistriesByResidence(t, dir)
+	checkSearchByCF(t, dir)
+}
+
+// checkSearchByCF: a worker's codice fiscale finds the SAP the province sent (out, in its store)
+// and the Ministry received (in, in its own), each gateway searching with its index key.
+func checkSearchByCF(t *testing.T, dir string) {
+	t.Helper()
+	db, err := sqlx.Open("sqlite3", "file:"+filepath.Join(dir, pProvincia, "sil", "sil.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var cfs []string
+	if err := db.Select(&cfs, `SELECT codice_fiscale FROM lavoratore ORDER BY codice_fiscale`); err != nil {
+		t.Fatal(err)
+	}
+	var cf string
+	for _, c := range cfs {
+		if codicefiscale.Validate(c) == nil {
+			cf = c
+			break
+		}
+	}
+	for party, want := range map[string]audit.Direction{pProvincia: audit.Out, pMinistero: audit.In} {
+		key, err := node.ReadIndexKey(filepath.Join(dir, party, node.IndexKeyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := audit.Open(context.Background(), filepath.Join(dir, party, "porta.db"), audit.Options{ReadOnly: true, IndexKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := s.List(context.Background(), audit.Filter{BusinessID: audit.BusinessID{Name: "cf", Value: cf}})
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range recs {
+			found = found || (r.Service == "SAP" && r.Direction == want)
+		}
+		if !found {
+			t.Errorf("%s: searching cf %s finds %d records, none the SAP %s", party, cf, len(recs), want)
+		}
+	}
 }
 
 // checkSteps checks the progress a run reported: the setup stages in order, then each flow

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"porta/adapters/labour"
@@ -127,7 +128,10 @@ func BuildNetwork(dir string, res *listen.Reserved) (map[string]Ports, string, e
 	}
 	for _, p := range Parties {
 		pd := filepath.Join(dir, p)
-		cfg := node.ConfigYAML(node.ConfigFile{Party: p, PD: ports[p].PD, PA: ports[p].PA, Admin: ports[p].Admin, CA: "../ca.pem", WrittenBy: "porta demo for the labour network"})
+		cfg := node.ConfigYAML(node.ConfigFile{Party: p, PD: ports[p].PD, PA: ports[p].PA, Admin: ports[p].Admin, CA: "../ca.pem", WrittenBy: "porta demo for the labour network", IndexKey: node.IndexKeyFile})
+		if err := node.WriteIndexKey(filepath.Join(pd, node.IndexKeyFile), rand.Reader); err != nil {
+			return nil, "", err
+		}
 		if err := os.WriteFile(filepath.Join(pd, "porta.yaml"), []byte(cfg), 0o644); err != nil {
 			return nil, "", err
 		}
@@ -177,6 +181,9 @@ func networkRegistry(self string, ports map[string]Ports, hash string) string {
 			}
 		}
 		fmt.Fprintf(&b, "    consumers: [%s]\n", strings.Join(s.Consumers, ", "))
+		if len(s.CF) > 0 {
+			fmt.Fprintf(&b, "    trace:\n      ids: {cf: [%s]}\n", quoteAll(s.CF))
+		}
 		if s.Provider == self {
 			fmt.Fprintf(&b, "    delivery: adapter:%s\n", s.Adapter)
 		}
@@ -190,4 +197,13 @@ func networkRegistry(self string, ports map[string]Ports, hash string) string {
 		fmt.Fprintf(&b, "applications:\n  - name: App%s\n    username: %s\n    password_hash: %s\n    may:\n%s", self, AppUser, hash, strings.Join(may, ""))
 	}
 	return b.String()
+}
+
+// quoteAll is paths as a YAML flow list's items, each double-quoted.
+func quoteAll(paths []string) string {
+	q := make([]string, len(paths))
+	for i, p := range paths {
+		q[i] = strconv.Quote(p)
+	}
+	return strings.Join(q, ", ")
 }

@@ -51,7 +51,7 @@ func Body(data []byte) ([]*etree.Element, error) {
 		return nil, errors.New("not a SOAP 1.1 envelope")
 	}
 	var body *etree.Element
-	for _, c := range env.ChildElements() {
+	for c := range env.ChildElementsSeq() {
 		if c.Tag == "Body" && c.NamespaceURI() == NS {
 			body = c
 		}

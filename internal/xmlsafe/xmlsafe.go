@@ -244,7 +244,7 @@ func checkTree(root *etree.Element, lim Limits) error {
 		if lim.MaxDepth > 0 && f.depth > lim.MaxDepth {
 			return &Error{Reason: fmt.Sprintf("elements nested deeper than %d (at <%s>)", lim.MaxDepth, f.el.FullTag())}
 		}
-		for _, c := range f.el.ChildElements() {
+		for c := range f.el.ChildElementsSeq() {
 			stack = append(stack, frame{c, f.depth + 1})
 		}
 	}

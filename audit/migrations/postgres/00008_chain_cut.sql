@@ -31,7 +31,12 @@ CREATE TABLE chain_sig (
     PRIMARY KEY (node, seq)
 );
 
+-- The business identifiers' index entries of a record (trace_id, migration 00006) leave with its
+-- body (retention) or with the record (a cut), found by the record's node and seq.
+CREATE INDEX trace_id_record ON trace_id (node, seq);
+
 -- +goose Down
+DROP INDEX trace_id_record;
 DROP TABLE chain_sig;
 DROP TABLE chain_base;
 ALTER TABLE trace DROP COLUMN purged;
