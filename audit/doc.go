@@ -51,6 +51,34 @@
 // answers are sealed too (sealing.go). SQLite runs with secure_delete, so a settled item's
 // bytes do not stay behind in free pages.
 //
+// # Retention, archives and signed heads
+//
+// Records are never removed from the middle of a chain. Two things shorten what the store holds:
+//
+//   - Retention purges bodies. PurgeBodies empties the envelope (Raw) of each record whose
+//     service's retention (Retention: the registry's trace: retention, else porta.yaml's
+//     trace.retention) ran out, and drops its business identifiers; it keeps the SHA-256 of the
+//     emptied Raw in RawDigest, which Digest hashes in Raw's place, so the record and every one
+//     after it still verify (X-Road's message log does the same). The rest of the record (the
+//     header, parties, identifiers and outcome) stays until it is archived.
+//   - An archive cuts a prefix. Archive writes the longest prefix of a node's chain recorded
+//     before a time, from the chain's base, to a self-describing signed file (see ArchiveFormat
+//     and VerifyArchive, which checks one alone); Cut then removes exactly those records, in the
+//     transaction that records the chain's new base (chain_base: the last archived record's seq
+//     and hash, the archive's manifest SHA-256, signed by the node's key). Verify starts a cut
+//     chain from its base after checking the base's signature, so a store verifies after any
+//     number of cuts, and archives chain to one another: each one's base is the previous one's
+//     head.
+//
+// The chain head row (chain_head) is written by the same transactions as the records, so whoever
+// can delete the newest records can rewrite it too. Signed heads close that: SignHead has the
+// node's key sign its committed head (porta serve does it periodically and at shutdown), with an
+// optional RFC 3161 timestamp over the signature, kept in chain_sig; Verify checks every signed
+// head's signature and that the chain still holds each signed record with its hash, so cutting
+// the tail is caught back to the last signed head without an anchor kept by an operator. The
+// signatures are checked against VerifyOptions.Certs (the node's certificate); a chain base or
+// head that does not verify is a break of kind Signature.
+//
 // # Queues and exactly-once delivery
 //
 // A queue item is keyed by its queue (Kind) and busta ID. Write puts items, duplicate-history

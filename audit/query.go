@@ -34,7 +34,7 @@ type Filter struct {
 const listColumns = `node, seq, tx, direction, function, msg_id, relates_to, conversation, sender, receiver,
 	service, action, profile, busta_time, recorded, outcome, exceptions, http_status, peer, signer,
 	payload_hash, payload_size, '' AS header, body_mode, '' AS raw, raw_hash, detail, prev_hash, hash,
-	client_subject, client_cert, application, reason, raw_size, ids`
+	client_subject, client_cert, application, reason, raw_size, ids, raw_digest, purged`
 
 // List returns the records matching f, newest first. Header and Raw are left empty (Show or
 // Get return them).
@@ -192,7 +192,7 @@ var ErrNotFound = errors.New("no such record")
 
 // Get returns the record at seq of node's chain.
 func (s *Store) Get(ctx context.Context, node string, seq int64) (*Record, error) {
-	rs, err := s.records(ctx, `SELECT `+traceColumns+` FROM trace WHERE node = ? AND seq = ?`, node, seq)
+	rs, err := s.records(ctx, `SELECT `+traceSelect+` FROM trace WHERE node = ? AND seq = ?`, node, seq)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func (s *Store) Get(ctx context.Context, node string, seq int64) (*Record, error
 
 // Lookup returns the latest record of a busta by ID and direction ("" for either), or nil.
 func (s *Store) Lookup(ctx context.Context, id string, dir Direction) (*Record, error) {
-	q := `SELECT ` + traceColumns + ` FROM trace WHERE msg_id = ?`
+	q := `SELECT ` + traceSelect + ` FROM trace WHERE msg_id = ?`
 	args := []any{id}
 	if dir != "" {
 		q += ` AND direction = ?`
@@ -243,7 +243,7 @@ func (s *Store) Show(ctx context.Context, key string) (*Exchange, error) {
 	}
 	if r == nil {
 		// tx = key, where no msg_id is key (Lookup found none): with the partial index's condition.
-		rs, err := s.records(ctx, `SELECT `+traceColumns+` FROM trace WHERE (`+partialTx+`tx = ?) OR (`+partialRelates+`relates_to = ? AND tx = ?)
+		rs, err := s.records(ctx, `SELECT `+traceSelect+` FROM trace WHERE (`+partialTx+`tx = ?) OR (`+partialRelates+`relates_to = ? AND tx = ?)
 			ORDER BY recorded DESC, seq DESC LIMIT 1`, key, key, key)
 		if err != nil {
 			return nil, err
@@ -263,7 +263,7 @@ func (s *Store) Show(ctx context.Context, key string) (*Exchange, error) {
 	}
 	in := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
 	args := append(append(append([]any{}, keys...), keys...), keys...)
-	ex, err := s.records(ctx, `SELECT `+traceColumns+` FROM trace WHERE msg_id IN (`+in+`)
+	ex, err := s.records(ctx, `SELECT `+traceSelect+` FROM trace WHERE msg_id IN (`+in+`)
 		OR (`+partialRelates+`relates_to IN (`+in+`)) OR (`+partialConversation+`conversation IN (`+in+`))
 		ORDER BY recorded, node, seq LIMIT 1000`, args...)
 	if err != nil {

@@ -93,6 +93,11 @@ type Record struct {
 	// (Options.BodyMode): the service's own policy. Keep itself is not stored; BodyMode says what
 	// was done.
 	Keep BodyMode `json:"-"`
+	// RawDigest and Purged are set on a record whose body outlived its service's retention
+	// (Store.PurgeBodies): Raw is then empty and RawDigest is the SHA-256 of the Raw it held, which
+	// the chain hash covers in its place; Purged is when. Neither is inside the hash.
+	RawDigest []byte    `json:"raw_digest,omitempty"`
+	Purged    time.Time `json:"purged,omitzero"`
 
 	PrevHash []byte `json:"prev_hash"`
 	Hash     []byte `json:"hash"`
@@ -105,11 +110,11 @@ const chainDomain = "porta-audit-chain-v1"
 // field in a fixed order, strings and bytes as an 8-byte big-endian length then the bytes,
 // integers as 8-byte big-endian values, times as Unix microseconds (0 for the zero time), the
 // exceptions as a count then each exception's four strings, and the stored Raw through its own
-// SHA-256; then, when any of them is set, ClientSubject, ClientCert, Application, Reason and
-// RawSize (added by migration 00004: a record without them encodes, and hashes, as before it);
-// then, when it has any, the business identifiers' keys (IDKeys, encoded as encodeIDs does, added
-// by migration 00006: the 00004 fields are then written even when empty, and a record without
-// identifiers hashes as before).
+// SHA-256 (RawDigest once the body was purged); then, when any of them is set, ClientSubject,
+// ClientCert, Application, Reason and RawSize (added by migration 00004: a record without them
+// encodes, and hashes, as before it); then, when it has any, the business identifiers' keys
+// (IDKeys, encoded as encodeIDs does, added by migration 00006: the 00004 fields are then written
+// even when empty, and a record without identifiers hashes as before).
 // Seq and Hash are not inside it. Anyone can recompute it from a row.
 func (r *Record) Digest(prev []byte) []byte {
 	sum := sha256.Sum256(r.appendEncoding(nil, prev))
@@ -154,8 +159,12 @@ func (r *Record) appendTail(buf []byte) []byte {
 	buf = binary.BigEndian.AppendUint64(buf, uint64(r.PayloadSize))
 	buf = appendBytes(buf, r.Header)
 	buf = appendStr(buf, string(r.BodyMode))
-	raw := sha256.Sum256(r.Raw)
-	buf = appendBytes(buf, raw[:])
+	if len(r.RawDigest) == sha256.Size {
+		buf = appendBytes(buf, r.RawDigest)
+	} else {
+		raw := sha256.Sum256(r.Raw)
+		buf = appendBytes(buf, raw[:])
+	}
 	buf = appendBytes(buf, r.RawHash)
 	buf = appendStr(buf, r.Detail)
 	if r.ClientSubject == "" && r.ClientCert == "" && r.Application == "" && r.Reason == "" && r.RawSize == 0 && len(r.IDKeys) == 0 {

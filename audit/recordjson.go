@@ -29,13 +29,14 @@ type jsonRecord struct {
 	*plainRecord
 	PayloadHash hexHash `json:"payload_sha256,omitempty"`
 	RawHash     hexHash `json:"raw_sha256,omitempty"`
+	RawDigest   hexHash `json:"raw_digest,omitempty"`
 	PrevHash    hexHash `json:"prev_hash"`
 	Hash        hexHash `json:"hash"`
 }
 
 // MarshalJSON writes the record with its hashes in lower-case hex.
 func (r Record) MarshalJSON() ([]byte, error) {
-	return json.Marshal(jsonRecord{(*plainRecord)(&r), r.PayloadHash, r.RawHash, r.PrevHash, r.Hash})
+	return json.Marshal(jsonRecord{(*plainRecord)(&r), r.PayloadHash, r.RawHash, r.RawDigest, r.PrevHash, r.Hash})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -44,6 +45,6 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	r.PayloadHash, r.RawHash, r.PrevHash, r.Hash = j.PayloadHash, j.RawHash, j.PrevHash, j.Hash
+	r.PayloadHash, r.RawHash, r.RawDigest, r.PrevHash, r.Hash = j.PayloadHash, j.RawHash, j.RawDigest, j.PrevHash, j.Hash
 	return nil
 }

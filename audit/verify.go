@@ -4,17 +4,22 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"runtime"
 	"strings"
+	"slices"
 	"sync"
 	"time"
+
+	"porta/internal/rfc3161"
 )
 
 // BreakKind says how a chain is broken.
@@ -25,6 +30,9 @@ const (
 	Deleted   BreakKind = "deleted"   // records before this one are missing (gap in seq, or a predecessor that is not there)
 	Reordered BreakKind = "reordered" // the record is intact but not where it was written
 	Truncated BreakKind = "truncated" // the newest records are missing: the chain ends before its recorded head
+	// Signature: a chain base or signed head whose signature does not verify, or whose
+	// certificate is not one VerifyOptions.Certs accepts.
+	Signature BreakKind = "signature"
 )
 
 // ChainError is the first broken record Verify found.
@@ -62,11 +70,24 @@ type VerifyOptions struct {
 	Anchors []Head
 	// Progress, if set, is called after every 100,000 records of a chain.
 	Progress func(node string, seq int64)
+	// Certs are, by node, the certificates whose keys may sign the node's chain base and heads
+	// (its porta.yaml's paths.cert); those under "" may sign any node's. A node with none
+	// accepts the certificate stored with each signature.
+	Certs map[string][]*x509.Certificate
+	// TSARoots, when set, are the CAs the TSA of signed heads' timestamps must chain to; a
+	// timestamp is checked (its imprint, the TSA's signature) either way.
+	TSARoots *x509.CertPool
+}
+
+func (o VerifyOptions) certs(node string) []*x509.Certificate {
+	return slices.Concat(o.Certs[""], o.Certs[node])
 }
 
 // VerifyReport is what Verify checked.
 type VerifyReport struct {
 	Heads   []Head        `json:"heads"`
+	Bases   []*Base       `json:"bases,omitempty"`  // the chains' signed bases (cut chains)
+	Signed  []*SignedHead `json:"signed,omitempty"` // each chain's newest signed head
 	Records int64         `json:"records"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
@@ -85,7 +106,9 @@ const lookahead = 64
 // Verify recomputes every chain (one streaming query per node, in seq order) and returns a
 // *ChainError naming the first broken record, or another error if the store could not be read.
 // It checks each record's hash, its link to the previous record, that seq counts 1, 2, 3 … with
-// no gap, that the chain reaches the head recorded in chain_head, and the Anchors.
+// no gap (or, in a chain cut by an archive, base+1, base+2 … from its signed base), that the
+// chain reaches the head recorded in chain_head, the Anchors, and every signed head: its
+// signature, its timestamp if any, and that the chain still holds that record with that hash.
 func (s *Store) Verify(ctx context.Context, opt VerifyOptions) (VerifyReport, error) {
 	start := time.Now()
 	var rep VerifyReport
@@ -127,6 +150,18 @@ func (s *Store) Verify(ctx context.Context, opt VerifyOptions) (VerifyReport, er
 		}
 	}
 	rows.Close()
+	// And the chains whose every record was archived or removed, known by a base or a signed head.
+	for _, tbl := range []string{"chain_base", "chain_sig"} {
+		var more []string
+		if err := s.db.SelectContext(ctx, &more, `SELECT DISTINCT node FROM `+tbl+` ORDER BY node`); err != nil {
+			return rep, fmt.Errorf("verify: %s: %w", tbl, err)
+		}
+		for _, node := range more {
+			if !slices.Contains(nodes, node) {
+				nodes = append(nodes, node)
+			}
+		}
+	}
 	if opt.Node != "" {
 		nodes = []string{opt.Node}
 	}
@@ -136,7 +171,12 @@ func (s *Store) Verify(ctx context.Context, opt VerifyOptions) (VerifyReport, er
 		}
 	}
 	for _, node := range nodes {
-		got, n, err := s.verifyNode(ctx, node, opt)
+		cs, err := s.chainStart(ctx, node, opt, &rep)
+		if err != nil {
+			rep.Elapsed = time.Since(start)
+			return rep, err
+		}
+		got, n, err := s.verifyNode(ctx, node, cs)
 		rep.Records += n
 		if err != nil {
 			rep.Elapsed = time.Since(start)
@@ -179,17 +219,78 @@ type segment struct {
 	err       error
 }
 
+// anchor is a head the chain must contain: given by the operator or signed by the node.
+type anchor struct {
+	hash string // hex
+	what string // "the anchored head", "the head signed at ..."
+}
+
+// start is where verifyNode starts a chain and what it checks on the way.
+type start struct {
+	seq      int64  // the chain's base: 0, or the last archived record
+	hash     []byte // its hash ([]byte{} for a chain's start)
+	anchors  map[int64]anchor
+	progress func(node string, seq int64)
+}
+
+// chainStart reads node's base and signed heads, checks their signatures and makes the signed
+// heads (past the base) anchors, with opt's.
+func (s *Store) chainStart(ctx context.Context, node string, opt VerifyOptions, rep *VerifyReport) (start, error) {
+	st := start{hash: []byte{}, anchors: map[int64]anchor{}, progress: opt.Progress}
+	for _, a := range opt.Anchors {
+		if a.Node == node {
+			st.anchors[a.Seq] = anchor{a.Hash, "the anchored head"}
+		}
+	}
+	b, err := s.ChainBase(ctx, node)
+	if err != nil {
+		return st, fmt.Errorf("verify: %w", err)
+	}
+	if b != nil {
+		err := b.Check()
+		if err == nil {
+			err = trusted(b.Cert, opt.certs(node))
+		}
+		if err != nil {
+			return st, &ChainError{Node: node, Seq: b.Seq, Kind: Signature, Reason: "the chain base (where the chain starts after an archive): " + err.Error()}
+		}
+		st.seq, st.hash = b.Seq, b.Hash
+		rep.Bases = append(rep.Bases, b)
+	}
+	heads, err := s.SignedHeads(ctx, node, 0)
+	if err != nil {
+		return st, fmt.Errorf("verify: %w", err)
+	}
+	for i, h := range heads {
+		err := h.Check()
+		if err == nil {
+			err = trusted(h.Cert, opt.certs(node))
+		}
+		if err == nil && len(h.Timestamp) > 0 {
+			sum := sha256.Sum256(h.Signature)
+			_, err = rfc3161.Verify(h.Timestamp, sum[:], opt.TSARoots)
+		}
+		if err != nil {
+			return st, &ChainError{Node: node, Seq: h.Seq, Kind: Signature, Reason: fmt.Sprintf("the head signed at %s: %v", h.Signed.Format(time.RFC3339), err)}
+		}
+		if i == 0 {
+			rep.Signed = append(rep.Signed, h)
+		}
+		if h.Seq > st.seq {
+			if _, ok := st.anchors[h.Seq]; !ok {
+				st.anchors[h.Seq] = anchor{hex.EncodeToString(h.Hash), "the head signed at " + h.Signed.Format(time.RFC3339)}
+			}
+		}
+	}
+	return st, nil
+}
+
 // verifyNode checks one chain. Long chains are split into as many seq ranges as there are
 // CPUs, verified at once (keyset ranges of the primary key), then joined: each range's first
 // record must follow the previous range's last. A break at a joint is re-checked sequentially
 // from there, so the error is the same as a sequential pass would give.
-func (s *Store) verifyNode(ctx context.Context, node string, opt VerifyOptions) (Head, int64, error) {
-	var anchors []Head
-	for _, a := range opt.Anchors {
-		if a.Node == node {
-			anchors = append(anchors, a)
-		}
-	}
+func (s *Store) verifyNode(ctx context.Context, node string, st start) (Head, int64, error) {
+	anchors := st.anchors
 	var max sql.NullInt64
 	if err := s.db.QueryRowxContext(ctx, s.q(`SELECT MAX(seq) FROM trace WHERE node = ?`), node).Scan(&max); err != nil {
 		return Head{Node: node}, 0, fmt.Errorf("verify node %s: %w", node, err)
@@ -212,12 +313,12 @@ func (s *Store) verifyNode(ctx context.Context, node string, opt VerifyOptions) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			segs[k] = s.verifyRange(ctx, node, lo, hi, []byte{}, 0, k == 0, anchors, opt.Progress)
+			segs[k] = s.verifyRange(ctx, node, lo, hi, st.hash, st.seq, k == 0, anchors, st.progress)
 		}()
 	}
 	wg.Wait()
 	var n int64
-	prev, last := []byte{}, int64(0)
+	prev, last := st.hash, st.seq
 	for k, sg := range segs {
 		n += sg.n
 		if k > 0 && sg.n > 0 && (sg.firstSeq != last+1 || !bytes.Equal(sg.firstPrev, prev)) {
@@ -243,10 +344,10 @@ func (s *Store) verifyNode(ctx context.Context, node string, opt VerifyOptions) 
 			prev, last = sg.lastHash, sg.lastSeq
 		}
 	}
-	for _, a := range anchors {
-		if a.Seq > last {
-			return Head{Node: node}, n, &ChainError{Node: node, Seq: a.Seq, Kind: Truncated,
-				Reason: fmt.Sprintf("the chain ends at record %d, before the anchored head %d", last, a.Seq)}
+	for _, seq := range slices.Sorted(maps.Keys(anchors)) {
+		if seq > last {
+			return Head{Node: node}, n, &ChainError{Node: node, Seq: seq, Kind: Truncated,
+				Reason: fmt.Sprintf("the chain ends at record %d, before %s (record %d)", last, anchors[seq].what, seq)}
 		}
 	}
 	return Head{Node: node, Seq: last, Hash: hex.EncodeToString(prev)}, n, nil
@@ -265,7 +366,7 @@ func (s *Store) parallelMin() int64 {
 // verifyRange checks the records with lo <= seq <= hi in order, the first of them against
 // (prev, last) when linked is set. It reads rows through the driver itself (sql.Conn.Raw):
 // database/sql's per-column conversion and copies were a fifth of Verify's time.
-func (s *Store) verifyRange(ctx context.Context, node string, lo, hi int64, prev []byte, last int64, linked bool, anchors []Head, progress func(string, int64)) (sg segment) {
+func (s *Store) verifyRange(ctx context.Context, node string, lo, hi int64, prev []byte, last int64, linked bool, anchors map[int64]anchor, progress func(string, int64)) (sg segment) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		sg.err = fmt.Errorf("verify node %s from record %d: %w", node, lo, err)
@@ -279,7 +380,7 @@ func (s *Store) verifyRange(ctx context.Context, node string, lo, hi int64, prev
 		}
 		// Every column but node, which the query fixes: the driver converts each column of each
 		// row into a new value, and node's would be the same string a million times.
-		rows, err := q.QueryContext(ctx, s.q(`SELECT `+strings.TrimPrefix(traceColumns, "node, ")+` FROM trace WHERE node = ? AND seq >= ? AND seq <= ? ORDER BY seq`),
+		rows, err := q.QueryContext(ctx, s.q(`SELECT `+strings.TrimPrefix(traceSelect, "node, ")+` FROM trace WHERE node = ? AND seq >= ? AND seq <= ? ORDER BY seq`),
 			[]driver.NamedValue{{Ordinal: 1, Value: node}, {Ordinal: 2, Value: lo}, {Ordinal: 3, Value: hi}})
 		if err != nil {
 			return err
@@ -323,12 +424,10 @@ func (s *Store) verifyRange(ctx context.Context, node string, lo, hi int64, prev
 				sg.err = classifyLink(next, node, r, prev)
 				return nil
 			}
-			for _, a := range anchors {
-				if a.Seq == r.Seq && a.Hash != hex.EncodeToString(r.Hash) {
-					sg.err = &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Edited,
-						Reason: "its hash differs from the anchored head " + a.Hash + ": the chain was rewritten from here or before"}
-					return nil
-				}
+			if a, ok := anchors[r.Seq]; ok && a.hash != hex.EncodeToString(r.Hash) {
+				sg.err = &ChainError{Node: node, Seq: r.Seq, ID: r.ID, Kind: Edited,
+					Reason: "its hash differs from " + a.what + " (" + a.hash + "): the chain was rewritten from here or before"}
+				return nil
 			}
 			prev, last = bytes.Clone(r.Hash), r.Seq
 			sg.lastSeq, sg.lastHash = last, prev
@@ -343,7 +442,7 @@ func (s *Store) verifyRange(ctx context.Context, node string, lo, hi int64, prev
 	return sg
 }
 
-// recordFromValues reads a row selected with traceColumns from driver values (string or []byte
+// recordFromValues reads a row selected with traceSelect from driver values (string or []byte
 // for text, []byte for bytes, int64 for numbers, in either driver).
 func recordFromValues(v []driver.Value, r *Record) error {
 	var bad error
@@ -391,6 +490,10 @@ func recordFromValues(v []driver.Value, r *Record) error {
 	r.Raw, r.RawHash, r.Detail, r.PrevHash, r.Hash = byt(24), byt(25), str(26), byt(27), byt(28)
 	r.ClientSubject, r.ClientCert, r.Application, r.Reason, r.RawSize = str(29), str(30), str(31), str(32), num(33)
 	ids := byt(34)
+	r.RawDigest, r.Purged = byt(35), fromMicros(num(36))
+	if len(r.RawDigest) == 0 {
+		r.RawDigest = nil
+	}
 	if bad != nil {
 		return fmt.Errorf("record %s/%d: %w", r.Node, r.Seq, bad)
 	}

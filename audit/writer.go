@@ -47,7 +47,16 @@ type op struct {
 func (s *Store) loadHead(ctx context.Context, db execer) (head, error) {
 	var h head
 	err := db.QueryRowxContext(ctx, s.q(`SELECT seq, hash FROM trace WHERE node = ? ORDER BY seq DESC LIMIT 1`), s.opt.Node).Scan(&h.seq, &h.hash)
-	if err != nil && !isNoRows(err) {
+	if isNoRows(err) {
+		// No records: a new chain, or one whose records were all archived, which goes on from
+		// its base.
+		b, err := s.chainBase(ctx, db, s.opt.Node)
+		if b != nil {
+			h = head{b.Seq, b.Hash}
+		}
+		return h, err
+	}
+	if err != nil {
 		return h, fmt.Errorf("load chain head of node %s: %w", s.opt.Node, err)
 	}
 	return h, nil
@@ -458,6 +467,10 @@ const traceColumns = `node, seq, tx, direction, function, msg_id, relates_to, co
 	payload_hash, payload_size, header, body_mode, raw, raw_hash, detail, prev_hash, hash,
 	client_subject, client_cert, application, reason, raw_size, ids`
 
+// traceSelect is what readers select: the inserted columns, then those set only after insert
+// (a purged body's digest and time, migration 00008).
+const traceSelect = traceColumns + `, raw_digest, purged`
+
 const traceValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const insertTrace = `INSERT INTO trace (` + traceColumns + `) VALUES ` + traceValues
@@ -480,16 +493,17 @@ func (r *Record) args(exc string) []any {
 // scanner is what *sql.Rows and *sqlx.Row offer.
 type scanner interface{ Scan(dest ...any) error }
 
-// scanRecord reads a row selected with traceColumns.
+// scanRecord reads a row selected with traceSelect.
 func scanRecord(sc scanner) (*Record, error) {
 	var r Record
 	var dir, mode string
-	var t, rec int64
+	var t, rec, purged int64
 	var exc, ids []byte
 	err := sc.Scan(&r.Node, &r.Seq, &r.Transaction, &dir, &r.Function, &r.ID, &r.RelatesTo, &r.Conversation,
 		&r.Sender, &r.Receiver, &r.Service, &r.Action, &r.Profile, &t, &rec, &r.Outcome, &exc,
 		&r.HTTPStatus, &r.Peer, &r.Signer, &r.PayloadHash, &r.PayloadSize, &r.Header, &mode, &r.Raw,
-		&r.RawHash, &r.Detail, &r.PrevHash, &r.Hash, &r.ClientSubject, &r.ClientCert, &r.Application, &r.Reason, &r.RawSize, &ids)
+		&r.RawHash, &r.Detail, &r.PrevHash, &r.Hash, &r.ClientSubject, &r.ClientCert, &r.Application, &r.Reason, &r.RawSize, &ids,
+		&r.RawDigest, &purged)
 	if err != nil {
 		return nil, err
 	}
@@ -497,7 +511,10 @@ func scanRecord(sc scanner) (*Record, error) {
 		return nil, fmt.Errorf("record %s/%d: %w", r.Node, r.Seq, err)
 	}
 	r.Direction, r.BodyMode = Direction(dir), BodyMode(mode)
-	r.Time, r.Recorded = fromMicros(t), fromMicros(rec)
+	r.Time, r.Recorded, r.Purged = fromMicros(t), fromMicros(rec), fromMicros(purged)
+	if len(r.RawDigest) == 0 {
+		r.RawDigest = nil
+	}
 	if r.Exceptions, err = decodeExceptions(exc); err != nil {
 		return nil, fmt.Errorf("record %s/%d: %w", r.Node, r.Seq, err)
 	}

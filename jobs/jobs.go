@@ -1,9 +1,10 @@
 // Package jobs runs porta serve's scheduled jobs: the provincial commands (porta sil send, sync
-// anagrafe, sync scuole, failures retry) that porta.yaml's jobs list runs on a schedule inside
-// the gateway. It owns when a job runs (Schedule), on which node (a lease in the store, so that
-// the nodes sharing a PostgreSQL store run each job once per schedule slot and one at a time, and
-// a dead node's job is taken over when its lease runs out), what the job runs since (its mark,
-// the start of its last successful run) and what happened (each run's history and the metrics).
+// anagrafe, sync scuole, failures retry) and porta trace archive, which porta.yaml's jobs list
+// runs on a schedule inside the gateway. It owns when a job runs (Schedule), on which node (a
+// lease in the store, so that the nodes sharing a PostgreSQL store run each job once per schedule
+// slot and one at a time, and a dead node's job is taken over when its lease runs out), what the
+// job runs since (its mark, the start of its last successful run) and what happened (each run's
+// history and the metrics).
 //
 // It exists apart from cmd/porta, which owns the commands, so that the scheduling rules can be
 // read and tested without the command table, and apart from gateway, which serves messages and

@@ -49,13 +49,15 @@ type jobCommand struct {
 	parse parseFunc
 	// needsPD: the command always calls the PD (failures retry only when a record does).
 	needsPD bool
+	// local: the command never calls the PD (trace archive); as a job it is given --config only.
+	local bool
 }
 
 var jobCommands = map[string]jobCommand{
-	"sil send":       {parseSILSend, true},
-	"sync anagrafe":  {parseSyncAnagrafe, true},
-	"sync scuole":    {parseSyncScuole, true},
-	"failures retry": {parseFailuresRetry, false},
+	"sil send":       {parseSILSend, true, false},
+	"sync anagrafe":  {parseSyncAnagrafe, true, false},
+	"sync scuole":    {parseSyncScuole, true, false},
+	"failures retry": {parseFailuresRetry, false, false},
 }
 
 func jobCommandNames() string {
@@ -137,6 +139,9 @@ func scheduledJobs(cfg *node.Config, pd *atomic.Value) ([]jobs.Job, error) {
 			url, _ := pd.Load().(string)
 			if url == "" {
 				url = scheme + "://" + cfg.PDAddr
+			}
+			if jobCommands[jc.Run[0]+" "+jc.Run[1]].local {
+				return append([]string{"--config", cfg.File}, jc.Run[2:]...)
 			}
 			return append([]string{"--config", cfg.File, "--pd", url}, jc.Run[2:]...)
 		}

@@ -98,6 +98,10 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err == nil && sched != nil {
 		err = o.Gateway.RegisterMetrics(sched.Collector())
 	}
+	var keep func(context.Context)
+	if err == nil {
+		keep, err = trailKeeper(o, log)
+	}
 	if err != nil {
 		log.Error("porta serve: cannot start", "err", err)
 		return 1
@@ -107,6 +111,16 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Error("porta serve: cannot start", "err", err)
 		return 1
 	}
+	// The chain head is signed now, every trace.sign_every, and once the gateway has stopped.
+	kctx, stopKeeper := context.WithCancel(context.Background())
+	defer stopKeeper()
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		if keep != nil {
+			keep(kctx)
+		}
+	}()
 	pdReady := make(chan struct{})
 	l := o.Listeners
 	if api != nil {
@@ -161,6 +175,8 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	err = o.Gateway.Serve(gctx, l)
 	stop()
 	<-jobsDone
+	stopKeeper()
+	<-kept
 	if err != nil {
 		log.Error("porta serve: stopped", "err", err)
 		return 1

@@ -92,17 +92,25 @@ func (a *anchorFlags) Set(v string) error {
 }
 
 func traceVerify(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("trace verify", "[--config DIR/porta.yaml | --store DSN] [--node N] [--anchor NODE:SEQ:HASH]... [--json]", stdout, stderr)
+	fs := newFlags("trace verify", "[--config DIR/porta.yaml | --store DSN] [--node N] [--anchor NODE:SEQ:HASH]... [--cert FILE]... [--json]", stdout, stderr)
 	var sf storeFlags
 	sf.register(fs.FlagSet)
 	node := fs.String("node", "", "verify only this node's chain")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	var anchors anchorFlags
 	fs.Var(&anchors, "anchor", "NODE:SEQ:HASH of a head printed by an earlier run; the chain must still contain it (repeatable)")
+	var certFiles stringList
+	fs.Var(&certFiles, "cert", "a certificate (PEM) whose key may sign chain bases and heads (repeatable; --config adds its paths.cert); none: any, printed")
 	if code, done := fs.parse(args); done {
 		return code
 	}
 	ctx := context.Background()
+	vo, err := verifyTrust(sf.config, certFiles)
+	if err != nil {
+		fmt.Fprintln(stderr, "porta trace verify:", err)
+		return 2
+	}
+	vo.Node, vo.Anchors = *node, anchors
 	s, err := sf.open(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "porta trace verify:", err)
@@ -112,7 +120,7 @@ func traceVerify(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		defer debug.SetGCPercent(debug.SetGCPercent(audit.VerifyGCPercent))
 	}
 	defer s.Close()
-	rep, err := s.Verify(ctx, audit.VerifyOptions{Node: *node, Anchors: anchors})
+	rep, err := s.Verify(ctx, vo)
 	var ce *audit.ChainError
 	if errors.As(err, &ce) {
 		if *asJSON {
@@ -135,6 +143,18 @@ func traceVerify(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "OK: %d records in %d chains verified in %v (%.0f records/s)\n", rep.Records, len(rep.Heads), rep.Elapsed.Round(time.Millisecond), rate)
 	for _, h := range rep.Heads {
 		fmt.Fprintf(stdout, "head %s:%d:%s\n", h.Node, h.Seq, h.Hash)
+	}
+	for _, b := range rep.Bases {
+		pinned := pinnedNote(vo, b.Node)
+		fmt.Fprintf(stdout, "base %s:%d:%x (archived %s, manifest SHA-256 %x), signed by %s%s\n", b.Node, b.Seq, []byte(b.Hash), b.Cut.Local().Format(time.DateTime), []byte(b.Manifest), b.Cert.Subject, pinned)
+	}
+	for _, h := range rep.Signed {
+		ts := ""
+		if len(h.Timestamp) > 0 {
+			ts = ", timestamped"
+		}
+		pinned := pinnedNote(vo, h.Node)
+		fmt.Fprintf(stdout, "signed head %s:%d:%x at %s by %s%s%s\n", h.Node, h.Seq, []byte(h.Hash), h.Signed.Local().Format(time.DateTime), h.Cert.Subject, ts, pinned)
 	}
 	return 0
 }
@@ -321,6 +341,9 @@ func traceShow(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		row("Body mode", fmt.Sprintf("%s with key %s", r.BodyMode, r.KeyID()))
 	default:
 		row("Body mode", r.BodyMode)
+	}
+	if !r.Purged.IsZero() {
+		row("Body purged", fmt.Sprintf("%s, past its service's retention (the stored envelope's SHA-256 was %x)", r.Purged.Local().Format(time.DateTime), r.RawDigest))
 	}
 	if len(r.RawHash) > 0 && r.RawSize > 0 {
 		row("Envelope SHA-256", fmt.Sprintf("%x (%d bytes)", r.RawHash, r.RawSize))

@@ -52,6 +52,10 @@ const (
 //	paths: {key: key.pem, cert: cert.pem, ca: ca.pem, registry: registry.yaml}
 //	store: sqlite:porta.db            # or postgres://user@host/db
 //	trace: {body: full, refused_body_max: 64KiB, keys: trace-keys}   # body: full | header | none | encrypted, for services whose registry trace: names none; of a refused message keep at most this (its size and SHA-256 are kept whole); keys: the directory of the keys that encrypt at rest (porta init makes it; porta trace key rotate adds one)
+//	  retention: 400d                 # bodies of services without their own trace: retention are purged after this (0 = kept until archived)
+//	  sign_every: 1h                  # porta serve signs the chain head with paths.key this often and at shutdown
+//	  tsa: https://tsa.example/tsr    # optional RFC 3161 TSA timestamping each signed head
+//	  tsa_ca: tsa-ca.pem              # optional CA the TSA's certificate must chain to
 //	trace: {index_key: index.key}     # HMAC key of the business identifiers searched by (porta trace list --id cf=...), mode 0600; none: not indexed
 //	signature: {algorithm: auto, max_clock_skew: 5m}
 //	limits:                           # what requests may hold (see gateway/admission.go)
@@ -74,7 +78,7 @@ const (
 //	  - name: sap-nightly             # 1-64 letters, digits, '.', '_' or '-'; the key of its lease, mark and history
 //	    every: 24h                    # more than 0, at most 24h: slots every EVERY from AT each day
 //	    at: "02:30"                   # HH:MM of the node's local time (default 00:00)
-//	    run: [sil, send, --what, sap] # porta's arguments: sil send, sync anagrafe|scuole or failures retry
+//	    run: [sil, send, --what, sap] # porta's arguments: sil send, sync anagrafe|scuole, failures retry or trace archive
 //	  - {name: anagrafe, every: 6h, run: [sync, anagrafe]}
 //
 // A job runs its command in porta serve's process, through the code the command line runs, as a
@@ -106,6 +110,10 @@ type Config struct {
 	TraceRefusedMax    int64         // bytes of a refused message the trail keeps (at least 1KiB)
 	TraceIndexKey      []byte        // the key of the business identifiers' hashes (indexkey.go); nil = none indexed
 	TraceKeys          string        // absolute path of the trace keys' directory (package audit/seal)
+	TraceRetention     time.Duration // default retention of bodies (registry trace: retention overrides); 0 = until archived
+	TraceSignEvery     time.Duration // how often porta serve signs the chain head
+	TraceTSA           string        // RFC 3161 TSA URL; "" = none
+	TraceTSACA         string        // absolute path of the TSA's CA; "" = not checked against a CA
 	SignatureAlgorithm string        // XML-DSig SignatureMethod URI; "" = chosen from the key
 	MaxClockSkew       time.Duration // tolerated difference between peers' clocks
 
@@ -193,6 +201,10 @@ type rawConfig struct {
 		RefusedBodyMax yaml.Node `yaml:"refused_body_max"`
 		IndexKey       yaml.Node `yaml:"index_key"`
 		Keys           yaml.Node `yaml:"keys"`
+		Retention      yaml.Node `yaml:"retention"`
+		SignEvery      yaml.Node `yaml:"sign_every"`
+		TSA            yaml.Node `yaml:"tsa"`
+		TSACA          yaml.Node `yaml:"tsa_ca"`
 	} `yaml:"trace"`
 	Signature struct {
 		Algorithm    yaml.Node `yaml:"algorithm"`
@@ -451,6 +463,20 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 			r.errf(n, "trace.refused_body_max %q must be a size of at least 1KiB, e.g. 64KiB", n.Value)
 		} else {
 			c.TraceRefusedMax = v
+		}
+	}
+	c.TraceRetention = r.dur(&raw.Trace.Retention, "trace.retention", 0)
+	c.TraceSignEvery = r.dur(&raw.Trace.SignEvery, "trace.sign_every", time.Hour)
+	if c.TraceSignEvery < time.Second {
+		r.errf(&raw.Trace.SignEvery, "trace.sign_every must be at least 1s, e.g. 1h")
+	}
+	if c.TraceTSA = r.str(&raw.Trace.TSA, "trace.tsa", ""); c.TraceTSA != "" &&
+		!strings.HasPrefix(c.TraceTSA, "http://") && !strings.HasPrefix(c.TraceTSA, "https://") {
+		r.errf(&raw.Trace.TSA, "trace.tsa %q must be the http:// or https:// URL of an RFC 3161 TSA", c.TraceTSA)
+	}
+	if c.TraceTSACA = r.path(&raw.Trace.TSACA, "trace.tsa_ca", ""); c.TraceTSACA != "" {
+		if _, err := os.Stat(c.TraceTSACA); err != nil {
+			r.errf(&raw.Trace.TSACA, "trace.tsa_ca: %v", err)
 		}
 	}
 

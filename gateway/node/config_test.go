@@ -57,7 +57,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		File: filepath.Join(dir, "porta.yaml"), Node: host, Parties: []string{"Provincia"},
 		PDAddr: DefaultPDAddr, PAAddr: DefaultPAAddr, AdminAddr: DefaultAdminAddr,
 		Key: filepath.Join(dir, "key.pem"), Cert: filepath.Join(dir, "cert.pem"), Registry: filepath.Join(dir, "registry.yaml"),
-		Store: "sqlite:" + filepath.Join(dir, "porta.db"), TraceBody: "full", TraceRefusedMax: 64 << 10, TraceKeys: filepath.Join(dir, "trace-keys"), MaxClockSkew: 5 * time.Minute,
+		Store: "sqlite:" + filepath.Join(dir, "porta.db"), TraceBody: "full", TraceRefusedMax: 64 << 10, TraceKeys: filepath.Join(dir, "trace-keys"), TraceSignEvery: time.Hour, MaxClockSkew: 5 * time.Minute,
 		MaxMessage: 16 << 20, MaxAttrsPerElement: 256, MaxAttrs: 65536, MaxNameBytes: 4 << 20, InflightBytes: 256 << 20, PerPeerRequests: 256, PerListenerRequests: 1024, RetryAfter: 5 * time.Second,
 		RetryInitial: time.Second, RetryMax: 5 * time.Minute, Lease: time.Minute, Expiry: 24 * time.Hour,
 		DuplicateRetention: 7200 * time.Minute, IdempotencyWindow: 24 * time.Hour, PeerTimeout: 30 * time.Second, DialTimeout: 10 * time.Second,
@@ -95,7 +95,7 @@ paths:
   cert: pki/cert.pem
   registry: registry.yaml
 store: postgres://porta@db.example/porta
-trace: {body: header, refused_body_max: 8KiB}
+trace: {body: header, refused_body_max: 8KiB, retention: 400d, sign_every: 15m, tsa: "https://tsa.example/tsr"}
 signature: {algorithm: ecdsa-sha256, max_clock_skew: 90s}
 limits: {max_message: 2MiB, inflight_bytes: 64MiB, per_peer_requests: 8, per_listener_requests: 100, retry_after: 30s, max_attributes_per_element: 32, max_attributes: 2000, max_name_bytes: 1MiB}
 outbox: {initial_backoff: 500ms, max_backoff: 1m, max_attempts: 12, expiry: 2d}
@@ -110,7 +110,7 @@ jobs: []
 	}
 	if c.Node != "provincia-1" || len(c.Parties) != 2 || c.PDAddr != "0.0.0.0:8080" || c.PAAddr != ":8443" || !c.PDTLS ||
 		c.PDClientCA != filepath.Join(dir, "pki", "cert.pem") || c.Cert != filepath.Join(dir, "pki", "cert.pem") ||
-		c.TraceBody != "header" || c.TraceRefusedMax != 8<<10 || c.SignatureAlgorithm != wssec.AlgECDSASHA256 || c.MaxClockSkew != 90*time.Second ||
+		c.TraceBody != "header" || c.TraceRefusedMax != 8<<10 || c.TraceRetention != 400*24*time.Hour || c.TraceSignEvery != 15*time.Minute || c.TraceTSA != "https://tsa.example/tsr" || c.SignatureAlgorithm != wssec.AlgECDSASHA256 || c.MaxClockSkew != 90*time.Second ||
 		c.MaxMessage != 2<<20 || c.MaxAttrsPerElement != 32 || c.MaxAttrs != 2000 || c.MaxNameBytes != 1<<20 || c.InflightBytes != 64<<20 || c.PerPeerRequests != 8 || c.PerListenerRequests != 100 || c.RetryAfter != 30*time.Second ||
 		c.RetryInitial != 500*time.Millisecond || c.RetryMax != time.Minute || c.MaxAttempts != 12 ||
 		c.Expiry != 48*time.Hour || c.DuplicateRetention != 7*24*time.Hour || c.IdempotencyWindow != 2*time.Hour || c.PeerTimeout != 10*time.Second ||
@@ -188,6 +188,9 @@ jobs: [backup]
 			`porta.yaml:3: signature.algorithm "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" does not suit the *ecdsa.PrivateKey in DIR/key.pem; use auto`}},
 		{"refused body cap too small", "parties: [Provincia]\ntrace: {refused_body_max: 100}\n", []string{
 			`porta.yaml:2: trace.refused_body_max "100" must be a size of at least 1KiB, e.g. 64KiB`}},
+		{"tsa not a URL", "parties: [Provincia]\ntrace: {tsa: tsa.example, sign_every: 0s}\n", []string{
+			`porta.yaml:2: trace.sign_every must be at least 1s, e.g. 1h`,
+			`porta.yaml:2: trace.tsa "tsa.example" must be the http:// or https:// URL of an RFC 3161 TSA`}},
 		{"retention shorter than expiry", "parties: [Provincia]\nduplicates:\n  retention: 1h\n", []string{
 			"porta.yaml:3: duplicates.retention (1h0m0s) is shorter than outbox.expiry (24h0m0s): a late re-send would be delivered twice"}},
 		{"no idempotency window", "parties: [Provincia]\nidempotency: {window: 0s}\n", []string{

@@ -33,7 +33,8 @@ type OpenedStore struct {
 	Store gateway.Store
 	Jobs  jobs.Store // nil: this store cannot hold jobs
 	// Audit is the audit store itself when the gateway's store is one (nil otherwise): the
-	// management API reads the trail, the queues and the operators there.
+	// management API reads the trail, the queues and the operators there, and porta serve keeps
+	// the trail (signed heads, retention).
 	Audit *audit.Store
 	Close func() error
 }
@@ -85,7 +86,7 @@ type Opened struct {
 	Registry  *registry.Registry // as opened; Reload does not change it (RegistryInUse does)
 	Store     gateway.Store
 	Jobs      jobs.Store   // where porta serve's jobs keep their leases, marks and history; nil: nowhere
-	Audit     *audit.Store // the audit store, for the management API; nil with another store
+	Audit     *audit.Store // the audit store (management API, signed heads, retention); nil with another store
 	Hosted    []string
 	Listeners gateway.Listeners // addresses and TLS of porta.yaml, ready for Gateway.Serve
 	closers   []func() error

@@ -47,6 +47,9 @@ store: sqlite:porta.db              # or postgres://USER@HOST/DB (porta serve --
 trace:
   body: full                        # full | header | none | encrypted, for services whose trace: names none (personal data live in bodies)
   keys: trace-keys                  # the keys that encrypt bodies and queues at rest (porta trace key rotate adds one)%s
+  # retention: 400d                 # purge bodies older than this (a service's trace: retention overrides)
+  # sign_every: 1h                  # sign the chain head with paths.key this often and at shutdown
+  # tsa: https://tsa.example/tsr    # RFC 3161 timestamp of each signed head (tsa_ca: its CA)
 
 signature:
   algorithm: auto                   # chosen from the key
