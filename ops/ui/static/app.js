@@ -50,7 +50,7 @@
     return el;
   }
   function append(el, children) {
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === undefined || c === null || c === false) continue;
       el.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -69,7 +69,8 @@
 
   function page(title, ...children) {
     const m = main();
-    m.replaceChildren(h("h1", {}, title), ...children.flat());
+    m.replaceChildren(h("h1", {}, title));
+    append(m, children);
     document.title = title + " · Porta";
     return m;
   }
@@ -100,12 +101,14 @@
     const thead = h("thead", {}, h("tr", {}, cols.map(c => h("th", { scope: "col" }, c[0]))));
     const tbody = h("tbody", {}, rows.map(r => h("tr", (opts && opts.rowAttrs) ? opts.rowAttrs(r) : {},
       cols.map(c => h("td", { "data-label": c[0] }, c[1](r))))));
-    return h("div", { class: "tablewrap" }, h("table", { class: "list" }, h("caption", { class: caption ? "" : "sr" }, caption || ""), thead, tbody));
+    return h("div", { class: "tablewrap" }, h("table", { class: "list" }, h("caption", { class: "sr" }, caption || ""), thead, tbody));
   }
 
   function dl(pairs) {
     return h("dl", { class: "fields" }, pairs.filter(p => p[1] !== undefined && p[1] !== null && p[1] !== "").map(p => [h("dt", {}, p[0]), h("dd", {}, p[1])]));
   }
+
+  function mono(v) { return v ? h("span", { class: "mono" }, v) : ""; }
 
   function field(label, input) {
     const id = "f-" + (input.name || input.id);
@@ -338,7 +341,7 @@
     parts.push(h("p", {}, h("a", { href: "#/transactions" }, "← " + t("detail.back"))));
 
     parts.push(h("section", { "aria-labelledby": "s-header" }, h("h2", { id: "s-header" }, t("detail.header")), dl([
-      [t("col.id"), h("span", { class: "mono" }, r.id)],
+      [t("col.id"), mono(r.id)],
       [t("col.sender"), r.sender],
       [t("col.receiver"), r.receiver],
       [t("col.service"), r.service],
@@ -351,7 +354,7 @@
       [t("col.direction"), t("dir." + r.direction)],
       [t("col.function"), r.function],
       [t("col.outcome"), outcomeBadge(r.outcome)],
-      [t("detail.transaction"), h("span", { class: "mono" }, r.transaction)],
+      [t("detail.transaction"), mono(r.transaction)],
       [t("detail.peer"), r.peer],
       [t("detail.httpStatus"), r.http_status],
       [t("detail.signer"), r.signer ? h("span", { class: "mono wrap" }, r.signer) : ""],
@@ -513,10 +516,10 @@
       } catch (e) { if (e.status !== 401) toast(e.message, true); }
     } }, t("stats.csv"));
     if (!series.length) { page(t("stats.title"), form, h("p", { class: "empty" }, t("stats.none"))); return; }
-    page(t("stats.title"), form, h("div", { class: "buttons" }, csv),
+    page(t("stats.title"), form, h("div", { class: "buttons" }, csv), h("div", { class: "charts" },
       chart(t("stats.volume"), series, p => p.count),
       chart(t("stats.errors"), series, p => 100 * (p.error_rate !== undefined ? p.error_rate : (p.count ? (p.errors || 0) / p.count : 0))),
-      chart(t("stats.latency"), series, p => p.p95_ms || 0),
+      chart(t("stats.latency"), series, p => p.p95_ms || 0)),
       h("details", {}, h("summary", {}, t("stats.table")), table(t("stats.table"), [
         [t("col.bucket"), r => fmtTime(r.bucket)],
         [t("by." + by), r => r.key],
