@@ -182,6 +182,30 @@ func (s *Store) FinishJob(ctx context.Context, r *JobRun) error {
 	return nil
 }
 
+// MakeJobDue makes job due at once (an operator asked for a run): the next ClaimJob of any node
+// takes it, unless a node runs it now. A job the store does not know yet (never claimed) is
+// created due. It returns the job's state after the change.
+func (s *Store) MakeJobDue(ctx context.Context, job string) (*JobState, error) {
+	if job == "" {
+		return nil, errors.New("make job due: no job name")
+	}
+	n := micros(s.now())
+	var st *JobState
+	err := s.jobTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO job_state (`+jobStateColumns+`) VALUES (?, '', 0, ?, 0, 0, 0, 0, 0)
+			ON CONFLICT (job) DO UPDATE SET due = excluded.due`), job, n); err != nil {
+			return err
+		}
+		var err error
+		st, err = scanJobState(tx.QueryRowxContext(ctx, tx.Rebind(`SELECT `+jobStateColumns+` FROM job_state WHERE job = ?`), job))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("make job %q due: %w", job, err)
+	}
+	return st, nil
+}
+
 // JobStates returns every job's row, by name.
 func (s *Store) JobStates(ctx context.Context) ([]*JobState, error) {
 	rows, err := s.db.QueryxContext(ctx, `SELECT `+jobStateColumns+` FROM job_state ORDER BY job`)

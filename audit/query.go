@@ -14,6 +14,7 @@ type Filter struct {
 	From, To  time.Time // Recorded in [From, To)
 	Party     string    // sender or receiver
 	Service   string
+	Action    string
 	ID        string // Identificatore, RiferimentoMessaggio, Collaborazione or transaction
 	Outcome   string
 	Direction Direction
@@ -83,6 +84,9 @@ func (f Filter) conditions() ([]string, []any) {
 	}
 	if f.Service != "" {
 		add("service = ?", f.Service)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
 	}
 	if f.ID != "" {
 		// msg_id, relates_to, conversation or tx is f.ID, with the partial indexes' conditions.

@@ -298,19 +298,30 @@ func (s *Store) Expire(ctx context.Context, kind Kind) ([]*Item, error) {
 
 // Failed lists the failed items of kind, newest first, with their reasons.
 func (s *Store) Failed(ctx context.Context, kind Kind, limit int) ([]*Item, error) {
+	return s.items(ctx, kind, StateFailed, `id DESC`, limit)
+}
+
+// Pending lists the ready items of kind (waiting, leased, or due again later), oldest first.
+func (s *Store) Pending(ctx context.Context, kind Kind, limit int) ([]*Item, error) {
+	return s.items(ctx, kind, StateReady, `id`, limit)
+}
+
+// items lists up to limit (default 100) items of kind in state, in order (a constant of this
+// package).
+func (s *Store) items(ctx context.Context, kind Kind, state, order string, limit int) ([]*Item, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryxContext(ctx, s.q(`SELECT `+itemColumns+` FROM queue_item WHERE kind = ? AND state = 'failed' ORDER BY id DESC LIMIT ?`), string(kind), limit)
+	rows, err := s.db.QueryxContext(ctx, s.q(`SELECT `+itemColumns+` FROM queue_item WHERE kind = ? AND state = ? ORDER BY `+order+` LIMIT ?`), string(kind), state, limit)
 	if err != nil {
-		return nil, fmt.Errorf("failed %s items: %w", kind, err)
+		return nil, fmt.Errorf("%s %s items: %w", state, kind, err)
 	}
 	defer rows.Close()
 	var out []*Item
 	for rows.Next() {
 		it, err := scanItem(rows)
 		if err != nil {
-			return nil, fmt.Errorf("failed %s items: %w", kind, err)
+			return nil, fmt.Errorf("%s %s items: %w", state, kind, err)
 		}
 		out = append(out, it)
 	}

@@ -172,8 +172,14 @@ func (g *Gateway) certs() []partyCert {
 
 // Admin returns the admin handler: /healthz (the process answers), /readyz (store reachable,
 // registry loaded, own certificates valid) and /metrics.
-func (g *Gateway) Admin() http.Handler {
+func (g *Gateway) Admin() http.Handler { return g.adminWith(nil) }
+
+// adminWith is Admin with more routes (Listeners.AdminRoutes).
+func (g *Gateway) adminWith(routes map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	for pattern, h := range routes {
+		mux.Handle(pattern, h)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

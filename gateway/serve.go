@@ -29,6 +29,10 @@ type Listeners struct {
 	// address instead of net.Listen: a socket reserved before the gateway started (tests, porta
 	// demo) or inherited by socket activation (see internal/listen).
 	Listen func(name, network, addr string) (net.Listener, error)
+	// AdminRoutes are more handlers of the admin listener, by ServeMux pattern, beside /healthz,
+	// /readyz and /metrics: porta serve mounts the management API and the console there (package
+	// ops), which bring their own authentication.
+	AdminRoutes map[string]http.Handler
 	// ShutdownTimeout bounds the graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
 }
@@ -55,7 +59,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 		name, addr string
 		h          http.Handler
 		tls        *tls.Config
-	}{{"pd", l.PD, g.PD(), l.PDTLS}, {"pa", l.PA, g.PA(), l.PATLS}, {"admin", l.Admin, g.Admin(), nil}} {
+	}{{"pd", l.PD, g.PD(), l.PDTLS}, {"pa", l.PA, g.PA(), l.PATLS}, {"admin", l.Admin, g.adminWith(l.AdminRoutes), nil}} {
 		if x.addr == "" {
 			continue
 		}

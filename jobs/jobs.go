@@ -57,6 +57,41 @@ type Scheduler struct {
 	Lease  time.Duration
 	Now    func() time.Time // default time.Now
 	Logger *slog.Logger     // default slog.Default()
+
+	wakeMu sync.Mutex
+	wake   map[string]chan struct{} // per job: Wake's signal to look at the store now
+}
+
+// Wake makes this node look at job now instead of at its next planned look: after an operator
+// made it due (audit.Store.MakeJobDue), so the run starts at once rather than within Lease. It
+// reports whether the scheduler has a job of that name. Other nodes see the job due at their
+// next look.
+func (s *Scheduler) Wake(job string) bool {
+	found := false
+	for _, j := range s.Jobs {
+		found = found || j.Name == job
+	}
+	if found {
+		select {
+		case s.wakeup(job) <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+	return found
+}
+
+func (s *Scheduler) wakeup(job string) chan struct{} {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	if s.wake == nil {
+		s.wake = map[string]chan struct{}{}
+	}
+	c, ok := s.wake[job]
+	if !ok {
+		c = make(chan struct{}, 1)
+		s.wake[job] = c
+	}
+	return c
 }
 
 // MinWait is the shortest pause between two looks at a job another node holds or that is not
@@ -88,6 +123,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 
 func (s *Scheduler) loop(ctx context.Context, j Job) {
 	log := s.Logger.With("job", j.Name)
+	wake := s.wakeup(j.Name)
 	for ctx.Err() == nil {
 		st, claimed, err := s.Store.ClaimJob(ctx, j.Name, s.Node, s.Lease, j.Next)
 		wait := s.Lease / 3
@@ -110,6 +146,7 @@ func (s *Scheduler) loop(ctx context.Context, j Job) {
 		select {
 		case <-ctx.Done():
 		case <-t.C:
+		case <-wake:
 		}
 		t.Stop()
 	}

@@ -32,6 +32,9 @@ type StoreOpener func(ctx context.Context, cfg *Config, dsn string) (OpenedStore
 type OpenedStore struct {
 	Store gateway.Store
 	Jobs  jobs.Store // nil: this store cannot hold jobs
+	// Audit is the audit store itself when the gateway's store is one (nil otherwise): the
+	// management API reads the trail, the queues and the operators there.
+	Audit *audit.Store
 	Close func() error
 }
 
@@ -42,7 +45,7 @@ func OpenAuditStore(ctx context.Context, cfg *Config, dsn string) (OpenedStore, 
 	if err != nil {
 		return OpenedStore{}, err
 	}
-	return OpenedStore{Store: gateway.NewAuditStore(s, cfg.DuplicateRetention), Jobs: s, Close: s.Close}, nil
+	return OpenedStore{Store: gateway.NewAuditStore(s, cfg.DuplicateRetention), Jobs: s, Audit: s, Close: s.Close}, nil
 }
 
 // OpenOptions adjust Open.
@@ -76,7 +79,8 @@ type Opened struct {
 	Config    *Config
 	Registry  *registry.Registry // as opened; Reload does not change it
 	Store     gateway.Store
-	Jobs      jobs.Store // where porta serve's jobs keep their leases, marks and history; nil: nowhere
+	Jobs      jobs.Store   // where porta serve's jobs keep their leases, marks and history; nil: nowhere
+	Audit     *audit.Store // the audit store, for the management API; nil with another store
 	Hosted    []string
 	Listeners gateway.Listeners // addresses and TLS of porta.yaml, ready for Gateway.Serve
 	closers   []func() error
@@ -202,7 +206,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		return nil, fmt.Errorf("open store %s: %w", dsn, err)
 	}
 	store := st.Store
-	o.Store, o.Jobs = store, st.Jobs
+	o.Store, o.Jobs, o.Audit = store, st.Jobs, st.Audit
 	o.closers = append(o.closers, st.Close)
 
 	g, err := gateway.New(gateway.Options{

@@ -1,0 +1,50 @@
+package ops
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"time"
+
+	"porta/audit"
+)
+
+// FunctionOperator is the Function of the trail records of operator actions.
+const FunctionOperator = "Operator"
+
+// The actions traced (a record's Outcome).
+const (
+	ActionLogin       = "login"
+	ActionLoginFailed = "login-failed"
+	ActionLogout      = "logout"
+	ActionRequeue     = "requeue"
+	ActionJobRun      = "job-run"
+	ActionBodyView    = "body-view"
+)
+
+// trace appends an operator's action to the node's trail (see the package doc). A failure to
+// trace is logged; the action itself has happened or is refused by the caller (traceStrict).
+func (a *API) trace(r *http.Request, who, action, what string) {
+	if err := a.traceStrict(r, who, action, what); err != nil {
+		a.opt.Logger.Error("ops: cannot trace an operator action", "operator", who, "action", action, "what", what, "err", err)
+	}
+}
+
+// traceStrict appends the action and returns the store's error: for the actions that must not
+// happen untraced (a body shown), the caller refuses when it fails.
+func (a *API) traceStrict(r *http.Request, who, action, what string) error {
+	id := make([]byte, 12)
+	if _, err := io.ReadFull(a.opt.Random, id); err != nil {
+		return err
+	}
+	opID := "op-" + hex.EncodeToString(id)
+	rec := &audit.Record{
+		Transaction: opID, ID: opID, Direction: audit.In, Function: FunctionOperator,
+		Outcome: action, Application: who, Peer: r.RemoteAddr, Detail: what, Recorded: a.opt.Now(),
+	}
+	// The trail outlives the request: a client gone must not leave the action untraced.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	return a.opt.Store.Append(ctx, rec)
+}
