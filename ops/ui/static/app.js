@@ -265,6 +265,7 @@
   async function pageSearch(params) {
     const inputs = {
       cf: h("input", { name: "cf", value: params.get("cf") || "", autocapitalize: "characters", spellcheck: "false", maxlength: "16", inputmode: "text" }),
+      id: h("input", { name: "id", value: params.get("id") || "", spellcheck: "false" }),
       party: h("input", { name: "party", value: params.get("party") || "" }),
       service: h("input", { name: "service", value: params.get("service") || "" }),
       action: h("input", { name: "action", value: params.get("action") || "" }),
@@ -284,7 +285,7 @@
       }
       go("#/transactions" + qs(q));
     } },
-      field(t("search.cf"), inputs.cf), field(t("search.party"), inputs.party),
+      field(t("search.cf"), inputs.cf), field(t("search.id"), inputs.id), field(t("search.party"), inputs.party),
       field(t("search.service"), inputs.service), field(t("search.action"), inputs.action),
       field(t("search.outcome"), inputs.outcome), field(t("search.from"), inputs.from), field(t("search.to"), inputs.to),
       h("div", { class: "buttons" },
@@ -293,7 +294,7 @@
     page(t("search.title"), form, h("p", { class: "loading" }, t("loading")));
 
     const q = {};
-    for (const k of ["cf", "party", "service", "action", "outcome", "from", "to", "cursor"]) if (params.get(k)) q[k] = params.get(k);
+    for (const k of ["cf", "id", "party", "service", "action", "outcome", "from", "to", "cursor"]) if (params.get(k)) q[k] = params.get(k);
     const res = await api("GET", "/transactions" + qs(q));
     const items = res.items || [];
     const out = [];
@@ -359,6 +360,7 @@
       [t("detail.httpStatus"), r.http_status],
       [t("detail.signer"), r.signer ? h("span", { class: "mono wrap" }, r.signer) : ""],
       [t("detail.detail"), r.detail],
+      [t("detail.duration"), d.timings && d.exchange && d.exchange.length > 1 ? num(d.timings.total_ms) + " ms" : ""],
       [t("detail.chain"), chainText(d.chain)],
     ])));
 
@@ -517,12 +519,12 @@
     } }, t("stats.csv"));
     if (!series.length) { page(t("stats.title"), form, h("p", { class: "empty" }, t("stats.none"))); return; }
     page(t("stats.title"), form, h("div", { class: "buttons" }, csv), h("div", { class: "charts" },
-      chart(t("stats.volume"), series, p => p.count),
-      chart(t("stats.errors"), series, p => 100 * (p.error_rate !== undefined ? p.error_rate : (p.count ? (p.errors || 0) / p.count : 0))),
-      chart(t("stats.latency"), series, p => p.p95_ms || 0)),
+      chart(t("stats.volume"), series, p => p.count, interval),
+      chart(t("stats.errors"), series, p => 100 * (p.error_rate !== undefined ? p.error_rate : (p.count ? (p.errors || 0) / p.count : 0)), interval),
+      chart(t("stats.latency"), series, p => p.p95_ms || 0, interval)),
       h("details", {}, h("summary", {}, t("stats.table")), table(t("stats.table"), [
         [t("col.bucket"), r => fmtTime(r.bucket)],
-        [t("by." + by), r => r.key],
+        [t("by." + by), r => r.key || t("stats.nokey")],
         [t("col.count"), r => String(r.count)],
         [t("col.errors"), r => String(r.errors || 0)],
         [t("col.p50"), r => num(r.p50_ms)],
@@ -547,16 +549,14 @@
 
   const PALETTE = ["#1b5e9b", "#c0392b", "#2e7d32", "#8e44ad", "#d35400", "#00838f", "#6d4c41", "#5d6d7e", "#ad1457", "#827717"];
 
-  // chart draws one SVG line chart: time on x, value(point) on y, one line per series, with axes,
-  // a legend and a <title> per point for the exact value.
-  function chart(title, series, value) {
-    const W = 720, H = 240, L = 56, R = 12, T = 12, B = 36;
-    const times = series.flatMap(se => se.points.map(p => new Date(p.time).getTime()));
-    let t0 = Math.min(...times), t1 = Math.max(...times);
-    if (t0 === t1) { t0 -= 3600e3; t1 += 3600e3; }
-    const vmax = Math.max(1, ...series.flatMap(se => se.points.map(value)));
+  // chart draws one SVG chart of value(point) over time, one colour per series, with axes, a
+  // legend and a <title> per mark for the exact value: lines when there are many buckets, grouped
+  // bars when there are few (a day's demo fits in one hour).
+  function chart(title, series, value, interval) {
+    const W = 560, H = 220, L = 48, R = 10, T = 10, B = 30;
+    const buckets = Array.from(new Set(series.flatMap(se => se.points.map(p => new Date(p.time).getTime())))).sort((a, b) => a - b);
+    const vmax = Math.max(1e-9, ...series.flatMap(se => se.points.map(value)));
     const top = niceCeil(vmax);
-    const x = tm => L + (tm - t0) / (t1 - t0) * (W - L - R);
     const y = v => T + (1 - v / top) * (H - T - B);
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title, class: "chart", preserveAspectRatio: "xMidYMid meet" },
       s("title", {}, title));
@@ -565,21 +565,34 @@
       svg.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }),
         s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, fmtNum(v)));
     }
-    for (let i = 0; i <= 4; i++) {
-      const tm = t0 + (t1 - t0) * i / 4;
-      svg.append(s("text", { x: x(tm), y: H - B + 18, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle", class: "tick" }, fmtTick(tm, t1 - t0)));
+    const mark = (el, se, p) => { el.append(s("title", {}, (se.key || "—") + " · " + fmtTime(p.time) + ": " + fmtNum(value(p)))); return el; };
+    if (buckets.length <= 8) {
+      const band = (W - L - R) / buckets.length, pad = band * 0.15, bw = (band - 2 * pad) / series.length;
+      buckets.forEach((tm, i) => svg.append(s("text", { x: L + band * (i + 0.5), y: H - B + 18, "text-anchor": "middle", class: "tick" }, fmtBucket(tm, interval))));
+      series.forEach((se, k) => {
+        for (const p of se.points) {
+          const i = buckets.indexOf(new Date(p.time).getTime());
+          const v = value(p);
+          svg.append(mark(s("rect", { x: (L + band * i + pad + bw * k).toFixed(1), y: y(v).toFixed(1), width: Math.max(1, bw - 1).toFixed(1),
+            height: Math.max(0, H - B - y(v)).toFixed(1), fill: PALETTE[k % PALETTE.length], class: "point" }), se, p));
+        }
+      });
+    } else {
+      const t0 = buckets[0], t1 = buckets[buckets.length - 1];
+      const x = tm => L + (tm - t0) / (t1 - t0) * (W - L - R);
+      for (let i = 0; i <= 4; i++) {
+        const tm = t0 + (t1 - t0) * i / 4;
+        svg.append(s("text", { x: x(tm), y: H - B + 18, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle", class: "tick" }, fmtBucket(tm, interval)));
+      }
+      series.forEach((se, k) => {
+        const color = PALETTE[k % PALETTE.length];
+        const pts = se.points.map(p => [x(new Date(p.time).getTime()), y(value(p)), p]);
+        if (pts.length > 1) svg.append(s("polyline", { points: pts.map(q => q[0].toFixed(1) + "," + q[1].toFixed(1)).join(" "), fill: "none", stroke: color, "stroke-width": 2, class: "series" }));
+        for (const [px, py, p] of pts) svg.append(mark(s("circle", { cx: px.toFixed(1), cy: py.toFixed(1), r: 3, fill: color, class: "point" }), se, p));
+      });
     }
     svg.append(s("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }), s("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
-    series.forEach((se, i) => {
-      const color = PALETTE[i % PALETTE.length];
-      const pts = se.points.map(p => [x(new Date(p.time).getTime()), y(value(p)), p]);
-      if (pts.length > 1) svg.append(s("polyline", { points: pts.map(q => q[0].toFixed(1) + "," + q[1].toFixed(1)).join(" "), fill: "none", stroke: color, "stroke-width": 2, class: "series" }));
-      for (const [px, py, p] of pts) {
-        svg.append(s("circle", { cx: px.toFixed(1), cy: py.toFixed(1), r: 3, fill: color, class: "point" },
-          s("title", {}, se.key + " · " + fmtTime(p.time) + ": " + fmtNum(value(p)))));
-      }
-    });
-    const legend = h("ul", { class: "legend" }, series.map((se, i) => h("li", {}, h("span", { class: "swatch", "data-color": i % PALETTE.length }), se.key)));
+    const legend = h("ul", { class: "legend" }, series.map(se => h("li", {}, h("span", { class: "swatch" }), se.key || t("stats.nokey"))));
     for (const [i, sw] of Array.from(legend.querySelectorAll(".swatch")).entries()) sw.style.background = PALETTE[i % PALETTE.length];
     return h("figure", { class: "chart" }, h("figcaption", {}, title), svg, legend);
   }
@@ -590,12 +603,13 @@
     return 10 * p;
   }
   function fmtNum(v) { return Math.abs(v) >= 100 || Number.isInteger(v) ? Math.round(v).toLocaleString() : v.toFixed(1); }
-  function fmtTick(ms, span) {
+  // fmtBucket names a bucket's start as its interval needs: the hour, the day, the month.
+  function fmtBucket(ms, interval) {
     const d = new Date(ms);
     const loc = state.lang === "it" ? "it-IT" : "en-GB";
-    if (span <= 2 * 86400e3) return d.toLocaleTimeString(loc, { hour: "2-digit", minute: "2-digit" });
-    if (span <= 90 * 86400e3) return d.toLocaleDateString(loc, { day: "2-digit", month: "2-digit" });
-    return d.toLocaleDateString(loc, { month: "short", year: "numeric" });
+    if (interval === "month") return d.toLocaleDateString(loc, { month: "short", year: "numeric" });
+    if (interval === "day") return d.toLocaleDateString(loc, { day: "2-digit", month: "2-digit" });
+    return d.toLocaleTimeString(loc, { hour: "2-digit", minute: "2-digit" });
   }
 
   // ---- jobs -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ window.PORTA_I18N = {
 
     "search.title": "Ricerca nel tracciamento",
     "search.cf": "Codice fiscale",
+    "search.id": "Identificatore (o transazione)",
     "search.party": "Soggetto (mittente o destinatario)",
     "search.service": "Servizio",
     "search.action": "Azione",
@@ -101,6 +102,7 @@ window.PORTA_I18N = {
     "detail.pathNone": "Nessun altro record condivide i suoi identificativi.",
     "detail.back": "Torna alla ricerca",
     "detail.detail": "Dettaglio",
+    "detail.duration": "Durata dello scambio",
     "detail.businessIds": "Identificativi applicativi",
 
     "failures.title": "Scarti degli adattatori",
@@ -124,6 +126,7 @@ window.PORTA_I18N = {
     "stats.none": "Nessun dato nel periodo scelto.",
     "stats.csv": "Scarica CSV",
     "stats.show": "Mostra",
+    "stats.nokey": "(non indicato)",
     "by.service": "servizio",
     "by.party": "soggetto",
     "by.outcome": "esito",
@@ -193,6 +196,7 @@ window.PORTA_I18N = {
 
     "search.title": "Search the audit trail",
     "search.cf": "Codice fiscale",
+    "search.id": "Identificatore (o transazione)",
     "search.party": "Party (sender or receiver)",
     "search.service": "Service",
     "search.action": "Action",
@@ -272,6 +276,7 @@ window.PORTA_I18N = {
     "detail.pathNone": "No other record shares its identifiers.",
     "detail.back": "Back to the search",
     "detail.detail": "Detail",
+    "detail.duration": "Duration of the exchange",
     "detail.businessIds": "Business identifiers",
 
     "failures.title": "Records the adapters rejected",
@@ -295,6 +300,7 @@ window.PORTA_I18N = {
     "stats.none": "No data in the chosen period.",
     "stats.csv": "Download CSV",
     "stats.show": "Show",
+    "stats.nokey": "(not given)",
     "by.service": "service",
     "by.party": "party",
     "by.outcome": "outcome",
