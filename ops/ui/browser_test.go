@@ -22,6 +22,7 @@ import (
 	"porta/audit"
 	"porta/internal/demo"
 	"porta/internal/pdclient"
+	"porta/internal/testenv"
 	"porta/ops"
 	"porta/ops/ui"
 	"porta/registry"
@@ -30,8 +31,6 @@ import (
 // screenshots, when set, is where TestConsoleInBrowser writes PNGs of the main pages (go generate
 // in this package writes them to docs/).
 var screenshots = flag.String("screenshots", "", "write PNG screenshots of the console's main pages to `DIR`")
-
-const chromiumPath = "/usr/bin/chromium"
 
 // candidatura is the codice fiscale in the Candidatura this test sends while BorsaLavoro is down.
 const candidatura = "PRSDNL79R51Z129X"
@@ -42,9 +41,7 @@ const candidatura = "PRSDNL79R51Z129X"
 // detail, sees a chart; a viewer sees the failed outbox message with no requeue button and the API
 // refuses it (403); the operator requeues it and sees it delivered.
 func TestConsoleInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("no %s (apt-get install chromium): %v", chromiumPath, err)
-	}
+	chromium := testenv.LookPath(t, "chromium", "apt-get install chromium")
 	if *screenshots != "" {
 		if err := os.MkdirAll(*screenshots, 0o755); err != nil {
 			t.Fatal(err)
@@ -63,7 +60,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		Dir: t.TempDir(), Workers: 20, Concurrency: 4, Seed: 1, Log: log, Admin: routes,
 		Hold: func(ctx context.Context, n *demo.Running) error {
 			ran = true
-			consoleInBrowser(t, ctx, n, routes)
+			consoleInBrowser(t, ctx, n, routes, chromium)
 			return nil
 		},
 	})
@@ -75,7 +72,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 }
 
-func consoleInBrowser(t *testing.T, ctx context.Context, n *demo.Running, routes func(*demo.Peer) (map[string]http.Handler, error)) {
+func consoleInBrowser(t *testing.T, ctx context.Context, n *demo.Running, routes func(*demo.Peer) (map[string]http.Handler, error), chromium string) {
 	prov := n.Peers[labour.Provincia]
 	store := prov.Opened.Audit
 	pw := map[string]string{"anna": rand.Text(), "vito": rand.Text()}
@@ -121,7 +118,7 @@ func consoleInBrowser(t *testing.T, ctx context.Context, n *demo.Running, routes
 	msgID := failedOutboxMessage(t, ctx, n, routes)
 	prov = n.Peers[labour.Provincia]
 
-	b := newBrowser(t, ctx, base)
+	b := newBrowser(t, ctx, chromium, base)
 	// The operator: log in, search the codice fiscale, open the detail.
 	b.login("anna", pw["anna"])
 	b.shot("search-empty")
@@ -290,10 +287,10 @@ type browser struct {
 	base string
 }
 
-func newBrowser(t *testing.T, parent context.Context, base string) *browser {
+func newBrowser(t *testing.T, parent context.Context, chromium, base string) *browser {
 	t.Helper()
 	actx, cancelAlloc := chromedp.NewExecAllocator(parent,
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
