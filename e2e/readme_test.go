@@ -181,3 +181,46 @@ func TestReadmeUsingIt(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeOperatingIt runs the README's "Operating it" block after the Quick start's, with the
+// Quick start's gateways still running: operators added, the API called with curl.
+func TestReadmeOperatingIt(t *testing.T) {
+	for _, tool := range []string{"bash", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("Operating it needs %s: %v", tool, err)
+			}
+			t.Skipf("Operating it needs %s (apt-get install %s)", tool, tool)
+		}
+	}
+	quick := readmeBlocks(t, "## Quick start")
+	ops := readmeBlocks(t, "## Operating it")
+	if len(quick) != 1 || len(ops) != 1 || ops[0].info != "sh" {
+		t.Fatalf("want one ```sh block in Quick start and in Operating it, have %d and %d", len(quick), len(ops))
+	}
+	lines := strings.Split(strings.TrimRight(quick[0].body, "\n"), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "kill ") {
+		t.Fatalf("the Quick start's last line is not the one that stops the gateways: %q", last)
+	}
+	script := strings.Join(lines[:len(lines)-1], "\n") + "\necho '--- operating it'\n" + ops[0].body + last + "\n"
+	dir, env := sandbox(t)
+	stdout, stderr, err := runBash(t, dir, env, script, 3*time.Minute)
+	if err != nil {
+		t.Fatalf("Operating it failed: %v\n--- stdout\n%s\n--- stderr\n%s", err, stdout, stderr)
+	}
+	_, out, _ := strings.Cut(stdout, "--- operating it\n")
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`"service": "SAP",\s+"action": "invioSAP"`),                       // the listing
+		regexp.MustCompile(`"verifies": true`),                                               // the detail's chain
+		regexp.MustCompile(`"visible": true,\s+"envelope": "`),                               // an admin sees the body
+		regexp.MustCompile(`(?m)^bucket,key,count,errors,error_rate,latency_samples,p50_ms`), // the CSV
+		regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT00:00:00Z,SAP,1,0,0,1,`),                    // one SAP, one latency
+		regexp.MustCompile(`"state": "failed",\s+"items": \[\]`),                             // nothing failed
+		regexp.MustCompile(`"status": 403,\s+"error": "forbidden"`),                          // mario is a viewer
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("Operating it's output lacks %s:\n%s\n--- stderr\n%s", want, out, stderr)
+		}
+	}
+}

@@ -38,6 +38,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // envelopes stay readable XML; the type is JSON and never sniffed
 	_ = enc.Encode(v)
 }
 

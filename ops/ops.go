@@ -121,8 +121,18 @@ func New(opt Options) (*API, error) {
 		opt.IdleTimeout = 30 * time.Minute
 	}
 	a := &API{opt: opt, mux: http.NewServeMux(), sessions: newSessions(), throttle: newThrottle(opt.Throttle), verified: newVerifiedCache()}
+	allowed := map[string][]string{}
 	for _, rt := range a.routes() {
 		a.mux.Handle(rt.method+" "+rt.path, a.handle(rt))
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	// A path of the API with another method: a JSON 405 (the mux's own is plain text).
+	for path, methods := range allowed {
+		allow := strings.Join(methods, ", ")
+		a.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s %s: this path answers %s", r.Method, r.URL.Path, allow))
+		})
 	}
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("%s %s is not an operation of this API; GET /api/v1/openapi.json lists them", r.Method, r.URL.Path))

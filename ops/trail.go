@@ -10,6 +10,9 @@ import (
 	"porta/audit"
 )
 
+// maxName bounds an operator name as the trail keeps it.
+const maxName = 128
+
 // FunctionOperator is the Function of the trail records of operator actions.
 const FunctionOperator = "Operator"
 
@@ -39,6 +42,9 @@ func (a *API) traceStrict(r *http.Request, who, action, what string) error {
 		return err
 	}
 	opID := "op-" + hex.EncodeToString(id)
+	if len(who) > maxName {
+		who = who[:maxName] // a failed login's name is the caller's: it costs its cap, not its size
+	}
 	rec := &audit.Record{
 		Transaction: opID, ID: opID, Direction: audit.In, Function: FunctionOperator,
 		Outcome: action, Application: who, Peer: r.RemoteAddr, Detail: what, Recorded: a.opt.Now(),

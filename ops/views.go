@@ -66,7 +66,10 @@ func (a *API) outbox(w http.ResponseWriter, r *http.Request, _ *caller) error {
 	if items == nil {
 		items = []*audit.Item{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"state": state, "items": items})
+	writeJSON(w, http.StatusOK, struct {
+		State string        `json:"state"`
+		Items []*audit.Item `json:"items"`
+	}{state, items})
 	return nil
 }
 

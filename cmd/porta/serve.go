@@ -20,7 +20,8 @@ import (
 )
 
 // porta serve: one porta di dominio. It loads porta.yaml and the registry, opens the store, and
-// serves the Porta Delegata, the Porta Applicativa and the admin listener with the background
+// serves the Porta Delegata, the Porta Applicativa and the admin listener (with the management
+// API, /api/v1, for the operators of porta operator add: package ops) with the background
 // workers until SIGINT or SIGTERM, then stops gracefully. SIGHUP reloads registry.yaml and the
 // certificates it names (node.Opened.Reload); a reload that fails keeps the running registry. Each listener logs a "listening" line
 // with its bound address (port 0 picks a free one), so scripts and tests can find it. Sockets
@@ -101,8 +102,16 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Error("porta serve: cannot start", "err", err)
 		return 1
 	}
+	api, err := newOpsAPI(o, sched, log)
+	if err != nil {
+		log.Error("porta serve: cannot start", "err", err)
+		return 1
+	}
 	pdReady := make(chan struct{})
 	l := o.Listeners
+	if api != nil {
+		l.AdminRoutes = api.Routes()
+	}
 	inherited, err := listen.Inherited()
 	if err != nil {
 		log.Error("porta serve: cannot start", "err", err)

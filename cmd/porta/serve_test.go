@@ -34,6 +34,10 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 		"--pd-addr", "127.0.0.1:0", "--pa-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, nil, &out, &errb); code != 0 {
 		t.Fatalf("porta init: exit %d\n%s", code, errb.String())
 	}
+	if code := run([]string{"operator", "add", "--config", filepath.Join(dir, "porta.yaml"), "--name", "vera", "--password-stdin"},
+		strings.NewReader("vera-password\n"), &out, &errb); code != 0 {
+		t.Fatalf("porta operator add: exit %d\n%s", code, errb.String())
+	}
 	logs := &syncBuffer{}
 	done := make(chan int, 1)
 	addrFile := filepath.Join(dir, "addrs")
@@ -65,15 +69,24 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get("http://" + addrs["admin"] + path)
+	// /healthz, /readyz and /metrics are open; the management API wants an operator.
+	for _, c := range []struct {
+		path, user string
+		status     int
+	}{{"/healthz", "", 200}, {"/readyz", "", 200}, {"/metrics", "", 200}, {"/api/v1/transactions", "", 401},
+		{"/api/v1/transactions", "vera", 200}, {"/api/v1/registry", "vera", 403}, {"/api/v1/openapi.json", "", 200}} {
+		req, _ := http.NewRequest("GET", "http://"+addrs["admin"]+c.path, nil)
+		if c.user != "" {
+			req.SetBasicAuth(c.user, c.user+"-password")
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("%s: %d %s", path, resp.StatusCode, b)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s as %q: %d %s, want %d", c.path, c.user, resp.StatusCode, b, c.status)
 		}
 	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {

@@ -77,7 +77,7 @@ type OpenOptions struct {
 type Opened struct {
 	Gateway   *gateway.Gateway
 	Config    *Config
-	Registry  *registry.Registry // as opened; Reload does not change it
+	Registry  *registry.Registry // as opened; Reload does not change it (Current does)
 	Store     gateway.Store
 	Jobs      jobs.Store   // where porta serve's jobs keep their leases, marks and history; nil: nowhere
 	Audit     *audit.Store // the audit store, for the management API; nil with another store
@@ -90,6 +90,7 @@ type Opened struct {
 	keyPair  tls.Certificate
 	backends map[string]gateway.Backend
 	client   atomic.Pointer[http.Client]
+	current  atomic.Pointer[registry.Registry]
 	paTLS    atomic.Pointer[tls.Config]
 	reloadMu sync.Mutex
 }
@@ -177,6 +178,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		return fail(err)
 	}
 	o.Registry = reg
+	o.current.Store(reg)
 	o.client.Store(fr.Client)
 	o.paTLS.Store(fr.paTLS)
 	o.closers = append(o.closers, func() error { o.client.Load().CloseIdleConnections(); return nil })
@@ -321,9 +323,10 @@ func (o *Opened) fromRegistry(reg *registry.Registry) (fromRegistry, error) {
 func (o *Opened) Reload() error {
 	o.reloadMu.Lock()
 	defer o.reloadMu.Unlock()
+	var reg *registry.Registry
 	fr, err := func() (fromRegistry, error) {
-		reg, err := registry.Load(o.Config.Registry, o.regOpt)
-		if err != nil {
+		var err error
+		if reg, err = registry.Load(o.Config.Registry, o.regOpt); err != nil {
 			return fromRegistry{}, err
 		}
 		return o.fromRegistry(reg)
@@ -334,12 +337,16 @@ func (o *Opened) Reload() error {
 	}
 	o.paTLS.Store(fr.paTLS)
 	o.client.Store(fr.Client)
+	o.current.Store(reg)
 	if old := o.Gateway.Swap(fr.Reload); old != nil {
 		// Requests in flight keep their connections; idle ones of the old client go.
 		old.CloseIdleConnections()
 	}
 	return nil
 }
+
+// Current returns the registry in use: the last one Reload put in use, or the one opened.
+func (o *Opened) Current() *registry.Registry { return o.current.Load() }
 
 func or(a, b string) string {
 	if a != "" {
