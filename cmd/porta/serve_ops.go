@@ -13,6 +13,7 @@ import (
 	"porta/internal/redact"
 	"porta/jobs"
 	"porta/ops"
+	"porta/ops/ui"
 	"porta/registry"
 )
 
@@ -29,7 +30,7 @@ func newOpsAPI(o *node.Opened, sched *jobs.Scheduler, log *slog.Logger) (*ops.AP
 		Registry: func() *registry.Registry { return o.Current() },
 		Logger:   log,
 		Failures: provinceFailures(o.Config.File),
-		// UI: the console's embedded handler (/ui/) is mounted here.
+		UI:       ui.Handler(),
 		// OpenBody: the keyring that opens an encrypted body is wired here.
 	}
 	for _, j := range o.Config.Jobs {
