@@ -121,7 +121,6 @@ func consoleInBrowser(t *testing.T, ctx context.Context, n *demo.Running, routes
 	b := newBrowser(t, ctx, chromium, base)
 	// The operator: log in, search the codice fiscale, open the detail.
 	b.login("anna", pw["anna"])
-	b.shot("search-empty")
 	cfSearch := "#/transactions?cf=" + candidatura
 	if code, body := call("GET", "/api/v1/transactions?cf="+candidatura, "anna"); code == http.StatusNotImplemented {
 		// The business-id index comes with the ids branch; until then the API says so (501) and
@@ -138,7 +137,6 @@ func consoleInBrowser(t *testing.T, ctx context.Context, n *demo.Running, routes
 			t.Errorf("detail page lacks %q:\n%s", want, detail)
 		}
 	}
-	b.shot("detail")
 
 	// A chart renders from /api/v1/stats.
 	b.do(chromedp.Navigate(base+"/ui/#/stats"), chromedp.WaitVisible("svg.chart .point"))
@@ -197,6 +195,7 @@ func consoleInBrowser(t *testing.T, ctx context.Context, n *demo.Running, routes
 		time.Sleep(300 * time.Millisecond)
 		b.do(chromedp.Reload(), chromedp.WaitVisible("ol.path"))
 	}
+	b.shot("detail")
 	if code, body := call("GET", "/api/v1/outbox?state=failed", "anna"); code != 200 || strings.Contains(string(body), msgID) {
 		t.Errorf("after the requeue the failed outbox is %d %s", code, body)
 	}
@@ -348,13 +347,13 @@ func (b *browser) login(name, password string) {
 	}
 }
 
-// shot writes a PNG of the viewport to the screenshots folder as console-NAME.png, if asked.
+// shot writes a PNG of the whole page to the screenshots folder as console-NAME.png, if asked.
 func (b *browser) shot(name string) {
 	b.t.Helper()
 	if *screenshots == "" {
 		return
 	}
-	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // 100: PNG
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}

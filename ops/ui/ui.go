@@ -16,6 +16,10 @@ import (
 	"strings"
 )
 
+// The screenshots of the main pages in docs/ (shown by the README) come from the browser test:
+//
+//go:generate go test -run ^TestConsoleInBrowser$ -count=1 . -args -screenshots=../../docs
+
 //go:embed static
 var static embed.FS
 

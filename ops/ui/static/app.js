@@ -376,15 +376,21 @@
 
     parts.push(payloadSection(r, d.header, d.body || {}));
 
+    // The path: every record of this exchange at this node, oldest first: what the gateway sent
+    // to the other and what came back (the other gateway's own records are in its console).
     const path = d.exchange || [];
+    const offset = new Map(((d.timings && d.timings.steps) || []).map(st => [st.key, st.offset_ms]));
     parts.push(h("section", { "aria-labelledby": "s-path" }, h("h2", { id: "s-path" }, t("detail.path")),
-      path.length > 1 ? h("ol", { class: "path" }, path.map(p => h("li", { class: p.key === r.key ? "here" : "", "aria-current": p.key === r.key ? "step" : false },
-        h("span", { class: "node" }, p.node), " ",
-        h("time", { datetime: p.recorded }, fmtTime(p.recorded)), " · ",
-        (p.function ? p.function + " · " : "") + t("dir." + p.direction) + " ",
-        h("a", { href: "#/transactions/" + encodeURIComponent(p.key), class: "mono" }, p.id), " ",
-        p.sender + " → " + p.receiver + " · " + p.service + (p.action ? "/" + p.action : "") + " ",
-        outcomeBadge(p.outcome)))) : h("p", {}, t("detail.pathNone"))));
+      h("p", { class: "note" }, t("detail.pathNote", { node: r.node })),
+      path.length ? h("ol", { class: "path" }, path.map(p => h("li", { class: p.key === r.key ? "here" : "", "aria-current": p.key === r.key ? "step" : false },
+        h("span", { class: "offset" }, "+" + num(offset.get(p.key) || 0) + " ms"), " ",
+        outcomeBadge(p.outcome), " ",
+        h("strong", {}, p.sender + " → " + p.receiver), " · ",
+        (p.function === "PortaDelegata" ? "PD" : p.function === "PortaApplicativa" ? "PA" : (p.function || "")) + " " + t("dir." + p.direction) + " · ",
+        (p.service ? p.service + (p.action ? "/" + p.action : "") + " · " : ""),
+        h("a", { href: "#/transactions/" + encodeURIComponent(p.key), class: "mono" }, p.id),
+        p.relates_to && p.relates_to !== p.id ? [" ", h("span", { class: "note" }, t("detail.relatesTo") + ": "), mono(p.relates_to)] : "",
+        p.detail ? h("div", { class: "note" }, p.detail) : ""))) : h("p", {}, t("detail.pathNone"))));
 
     page(t("detail.title", { id: r.id }), parts);
   }
@@ -403,7 +409,7 @@
     const sec = h("section", { "aria-labelledby": "s-body" }, h("h2", { id: "s-body" }, t("detail.payload")));
     const text = body.visible && body.envelope ? body.envelope : "";
     if (!text) {
-      sec.append(h("p", { class: "note" }, t("detail.noBody", { mode: body.mode || "none" }) + (body.reason ? " " + body.reason : "")));
+      sec.append(h("p", { class: "note" }, t("detail.noBody", { mode: body.mode || "none" }), body.reason ? h("span", { lang: "en" }, " — " + body.reason) : ""));
     }
     const shown = text || header || "";
     if (!shown) return sec;
