@@ -201,6 +201,7 @@
       await fn(parts, params);
     } catch (e) {
       if (e.status === 401) return;
+      for (const el of main().querySelectorAll(".loading")) el.remove();
       main().append(h("p", { class: "error", role: "alert" }, t("error.generic", { msg: e.message })));
     }
   }
