@@ -511,8 +511,11 @@
     const interval = ["hour", "day", "month"].includes(params.get("interval")) ? params.get("interval") : "hour";
     const bySel = h("select", { name: "by" }, ["service", "party", "outcome"].map(v => h("option", { value: v, selected: v === by }, t("by." + v))));
     const ivSel = h("select", { name: "interval" }, ["hour", "day", "month"].map(v => h("option", { value: v, selected: v === interval }, t("interval." + v))));
-    const form = h("form", { class: "filters", onsubmit: ev => { ev.preventDefault(); go("#/stats" + qs({ by: bySel.value, interval: ivSel.value })); } },
-      field(t("stats.by"), bySel), field(t("stats.interval"), ivSel),
+    const day = /^\d{4}-\d{2}-\d{2}$/;
+    const from = h("input", { name: "sfrom", type: "date", value: day.test(params.get("from") || "") ? params.get("from") : "" });
+    const to = h("input", { name: "sto", type: "date", value: day.test(params.get("to") || "") ? params.get("to") : "" });
+    const form = h("form", { class: "filters", onsubmit: ev => { ev.preventDefault(); go("#/stats" + qs({ by: bySel.value, interval: ivSel.value, from: from.value, to: to.value })); } },
+      field(t("stats.by"), bySel), field(t("stats.interval"), ivSel), field(t("search.from"), from), field(t("search.to"), to),
       h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, t("stats.show"))));
     const q = { by, interval, from: params.get("from"), to: params.get("to") };
     const res = await api("GET", "/stats" + qs(q));
