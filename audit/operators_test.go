@@ -55,6 +55,7 @@ func TestSpans(t *testing.T) {
 		recs := []*Record{
 			{Transaction: "t1", ID: busta(1), Direction: Out, Sender: "Provincia", Receiver: "Ministero", Service: "SAP", Outcome: "sent", Recorded: base},
 			{Transaction: "t1", ID: busta(2), Direction: In, Sender: "Ministero", Receiver: "Provincia", Service: "SAP", Outcome: "received", Recorded: base.Add(120 * time.Millisecond)},
+			{Transaction: "t1", ID: busta(6), RelatesTo: busta(1), Direction: In, Sender: "Ministero", Receiver: "Provincia", Outcome: "received", Recorded: base.Add(150 * time.Millisecond)}, // a riscontro: no service
 			{Transaction: "t2", ID: busta(3), Direction: In, Sender: "Comune", Receiver: "Provincia", Service: "Anagrafe", Outcome: "error", Recorded: base.Add(time.Second)},
 			{Transaction: "", ID: busta(4), Direction: In, Sender: "Comune", Receiver: "Provincia", Service: "Anagrafe", Outcome: "error", Recorded: base.Add(2 * time.Second)},
 			{Transaction: "", ID: busta(5), Direction: In, Sender: "Comune", Receiver: "Provincia", Service: "Anagrafe", Outcome: "expired", Recorded: base.Add(3 * time.Second)},
@@ -79,7 +80,7 @@ func TestSpans(t *testing.T) {
 			}
 			worst[sp.Worst]++
 		}
-		if sap == nil || sap.Records != 2 || sap.Last.Sub(sap.First) != 120*time.Millisecond || sap.Peer != "Ministero" || sap.Worst != "" {
+		if sap == nil || sap.Records != 3 || sap.Last.Sub(sap.First) != 150*time.Millisecond || sap.Peer != "Ministero" || sap.Worst != "" {
 			t.Errorf("the SAP exchange: %+v", sap)
 		}
 		if worst["error"] != 2 || worst["expired"] != 1 {

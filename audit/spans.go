@@ -23,8 +23,9 @@ type Span struct {
 // API, which leaves operator actions out). A record without a transaction id is a transaction of
 // its own. The database does the grouping, so the cost is one pass over the range.
 func (s *Store) Spans(ctx context.Context, from, to time.Time, skip string, fn func(Span) error) error {
-	rows, err := s.db.QueryxContext(ctx, s.q(`SELECT MIN(recorded), MAX(recorded), COUNT(*), MIN(service),
-		MIN(CASE WHEN direction = 'out' THEN receiver ELSE sender END),
+	// MAX, not MIN, of service and peer: a riscontro of the transaction names no service ('').
+	rows, err := s.db.QueryxContext(ctx, s.q(`SELECT MIN(recorded), MAX(recorded), COUNT(*), MAX(service),
+		MAX(CASE WHEN direction = 'out' THEN receiver ELSE sender END),
 		MAX(CASE WHEN outcome = 'error' THEN 2 WHEN outcome = 'expired' THEN 1 ELSE 0 END)
 		FROM trace WHERE recorded >= ? AND recorded < ? AND function <> ?
 		GROUP BY node, CASE WHEN tx = '' THEN 'seq:' || seq ELSE tx END`), micros(from), micros(to), skip)

@@ -22,8 +22,10 @@ import (
 // exchangeNetwork runs the Provincia and Ministero gateways of the demo network in this process
 // and makes them exchange: two SAP sent through the Provincia's PD (synchronous: request and
 // reply), and one Candidatura to Borsa Lavoro, whose gateway is not running (one-way: it waits
-// in the outbox). It returns the Provincia's gateway, whose trail the API reads.
-func exchangeNetwork(t *testing.T) (*demo.Peer, []string) {
+// in the outbox). It returns the Provincia's gateway, whose trail the API reads, the busta IDs
+// (the two SAP replies' and the Candidatura's), and a function that starts another gateway of
+// the network.
+func exchangeNetwork(t *testing.T) (*demo.Peer, []string, func(party string) *demo.Peer) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs two gateways")
@@ -44,14 +46,16 @@ func exchangeNetwork(t *testing.T) (*demo.Peer, []string) {
 			p.Stop()
 		}
 	})
-	for _, name := range []string{"Ministero", "Provincia"} {
+	start := func(name string) *demo.Peer {
 		p, err := demo.StartPeer(ctx, dir, name, res, log, time.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		peers = append(peers, p)
+		return p
 	}
-	prov := peers[1]
+	start("Ministero")
+	prov := start("Provincia")
 	pd := &pdclient.PD{URL: prov.PD, Consumer: "Provincia", User: demo.AppUser, Password: password, Timeout: 20 * time.Second}
 	env, err := os.ReadFile("../testdata/labour/pd/invioSAP.xml")
 	if err != nil {
@@ -80,12 +84,12 @@ func exchangeNetwork(t *testing.T) (*demo.Peer, []string) {
 	if err != nil {
 		t.Fatalf("Candidatura through the PD: %v", err)
 	}
-	return prov, append(ids, rep.MessageID)
+	return prov, append(ids, rep.MessageID), start
 }
 
 // The API over the trail of a real exchange between two gateways.
 func TestAPIOverAGatewayExchange(t *testing.T) {
-	prov, ids := exchangeNetwork(t)
+	prov, ids, _ := exchangeNetwork(t)
 	s := prov.Opened.Audit
 	if s == nil {
 		t.Fatal("the gateway's store is not the audit store")
@@ -93,7 +97,7 @@ func TestAPIOverAGatewayExchange(t *testing.T) {
 	addOperators(t, s)
 	var opened []string
 	_, srv := server(t, Options{
-		Store: s, Registry: prov.Opened.Current,
+		Store: s, Registry: prov.Opened.RegistryInUse,
 		OpenBody: func(r *audit.Record) ([]byte, error) {
 			opened = append(opened, r.ID)
 			return r.Raw, nil
@@ -264,5 +268,68 @@ func TestAPIOverAGatewayExchange(t *testing.T) {
 	}
 	if days := ministero["certificates"].([]any)[0].(map[string]any)["days_left"]; fmt.Sprint(days) == "0" {
 		t.Errorf("a fresh certificate with 0 days left")
+	}
+}
+
+// An outbox message the gateway gave up on, requeued by an operator once its receiver is back,
+// is delivered: the operator's requeue and the delivery are both in the trail.
+func TestRequeueDelivers(t *testing.T) {
+	prov, ids, start := exchangeNetwork(t)
+	s := prov.Opened.Audit
+	addOperators(t, s)
+	_, srv := server(t, Options{Store: s})
+	cand := ids[2]
+	// Borsa Lavoro is down: the worker retries; it gives up as it does past its deadline.
+	if err := s.Fail(context.Background(), audit.Outbox, cand, "expired: Borsa Lavoro did not answer"); err != nil {
+		t.Fatal(err)
+	}
+	r := do(t, srv, req{path: "/api/v1/outbox?state=failed", user: "vera"}).want(t, "failed outbox", http.StatusOK)
+	if items := r.json["items"].([]any); len(items) != 1 || items[0].(map[string]any)["msg_id"] != cand {
+		t.Fatalf("failed outbox: %s", r.body)
+	}
+	start("BorsaLavoro")
+	do(t, srv, req{method: "POST", path: "/api/v1/outbox/" + url.PathEscape(cand) + "/requeue", user: "vera"}).want(t, "a viewer requeues", http.StatusForbidden)
+	do(t, srv, req{method: "POST", path: "/api/v1/outbox/" + url.PathEscape(cand) + "/requeue", user: "otto"}).want(t, "an operator requeues", http.StatusOK)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := s.Stats(context.Background(), audit.Outbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Depth == 0 && st.Failed == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the requeued Candidatura was not delivered in 30 s: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r = do(t, srv, req{path: "/api/v1/transactions?id=" + url.QueryEscape(cand), user: "vera"}).want(t, "the Candidatura's records", http.StatusOK)
+	outcomes := map[string]bool{}
+	for _, it := range r.json["items"].([]any) {
+		outcomes[it.(map[string]any)["outcome"].(string)] = true
+	}
+	if !outcomes["queued"] || !outcomes["received"] {
+		// Queued by the PD; once requeued, sent and acknowledged: the riscontro received.
+		t.Errorf("the Candidatura's outcomes %v: want queued, then its riscontro received\n%s", outcomes, r.body)
+	}
+	// In the statistics the one-way is one Candidatura transaction, its latency from queued to
+	// acknowledged (its riscontro names no service).
+	r = do(t, srv, req{path: "/api/v1/stats?by=service", user: "vera"}).want(t, "stats", http.StatusOK)
+	var row map[string]any
+	for _, x := range r.json["rows"].([]any) {
+		if x := x.(map[string]any); x["key"] == "Candidatura" {
+			row = x
+		}
+	}
+	if row == nil || fmt.Sprint(row["count"]) != "1" || fmt.Sprint(row["latency_samples"]) != "1" {
+		t.Errorf("the Candidatura in the statistics: %v\n%s", row, r.body)
+	}
+	found := false
+	for _, rec := range operatorActions(t, s) {
+		found = found || rec.Outcome == ActionRequeue && rec.Application == "otto" && strings.Contains(rec.Detail, cand)
+	}
+	if !found {
+		t.Error("otto's requeue is not in the trail")
 	}
 }

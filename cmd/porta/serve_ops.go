@@ -27,7 +27,7 @@ func newOpsAPI(o *node.Opened, sched *jobs.Scheduler, log *slog.Logger) (*ops.AP
 	}
 	opt := ops.Options{
 		Store:    o.Audit,
-		Registry: func() *registry.Registry { return o.Current() },
+		Registry: func() *registry.Registry { return o.RegistryInUse() },
 		Logger:   log,
 		Failures: provinceFailures(o.Config.File),
 		UI:       ui.Handler(),

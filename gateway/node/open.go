@@ -77,7 +77,7 @@ type OpenOptions struct {
 type Opened struct {
 	Gateway   *gateway.Gateway
 	Config    *Config
-	Registry  *registry.Registry // as opened; Reload does not change it (Current does)
+	Registry  *registry.Registry // as opened; Reload does not change it (RegistryInUse does)
 	Store     gateway.Store
 	Jobs      jobs.Store   // where porta serve's jobs keep their leases, marks and history; nil: nowhere
 	Audit     *audit.Store // the audit store, for the management API; nil with another store
@@ -345,8 +345,8 @@ func (o *Opened) Reload() error {
 	return nil
 }
 
-// Current returns the registry in use: the last one Reload put in use, or the one opened.
-func (o *Opened) Current() *registry.Registry { return o.current.Load() }
+// RegistryInUse returns the registry in use: the last one Reload put in use, or the one opened.
+func (o *Opened) RegistryInUse() *registry.Registry { return o.current.Load() }
 
 func or(a, b string) string {
 	if a != "" {
