@@ -49,7 +49,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	routes := func(p *demo.Peer) (map[string]http.Handler, error) {
-		api, err := ops.New(ops.Options{Store: p.Opened.Audit, Registry: func() *registry.Registry { return p.Opened.Registry }, UI: ui.Handler(), Logger: log})
+		api, err := ops.New(ops.Options{Store: p.Opened.Audit, Registry: p.Opened.RegistryInUse, UI: ui.Handler(), Logger: log})
 		if err != nil {
 			return nil, err
 		}
