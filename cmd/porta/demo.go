@@ -2,20 +2,26 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"porta/adapters/labour"
+	"porta/audit"
 	"porta/internal/demo"
+	"porta/registry"
 )
 
 // porta demo: the labour network on embedded defaults, run end to end by package internal/demo.
@@ -37,11 +43,14 @@ type demoOutput struct {
 }
 
 func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", "[--dir D | --keep] [--workers N] [--json] [flags]", stdout, stderr)
+	fs := newFlags("demo", "[--dir D | --keep] [--workers N] [--json] [--console] [flags]", stdout, stderr)
 	fs.About = "Writes a network of ten gateways (one local CA) with a SIL of synthetic workers, the comuni's\n" +
 		"registries and the schools' attendance, runs every flow through the gateways at once, checks that\n" +
 		"the planted changes were found exactly and verifies every trace chain. Progress goes to stderr,\n" +
-		"the report to stdout. Exit 1 if anything was lost, duplicated or missed."
+		"the report to stdout. Exit 1 if anything was lost, duplicated or missed. With --console the\n" +
+		"network stays up after the flows, each gateway's admin listener serving the management API and\n" +
+		"the web console (/ui/), and the console's address and an admin's credentials are printed;\n" +
+		"Ctrl-C stops it."
 	dir := fs.String("dir", "", "write the network in `DIR` (new or empty) and keep it (default: a temporary directory, removed at the end)")
 	keep := fs.Bool("keep", false, "keep the temporary directory of the network, to look at it afterwards")
 	workers := fs.Int("workers", 200, "synthetic workers in the SIL")
@@ -49,6 +58,7 @@ func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	conc := fs.Int("concurrency", 16, "requests in flight per flow")
 	seed := fs.Uint64("seed", 1, "seed of the synthetic data")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
+	console := fs.Bool("console", false, "after the flows keep the network running with the web console, print its URL and credentials; Ctrl-C stops")
 	if code, done := fs.parse(args); done {
 		return code
 	}
@@ -90,11 +100,29 @@ func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	prog := newDemoProgress(stderr, *workers, abs)
-	rep, err := demo.Run(context.Background(), demo.Options{
+	opt := demo.Options{
 		Dir: abs, Workers: *workers, Concurrency: *conc, Seed: *seed,
 		Log:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		Progress: prog.step,
-	})
+	}
+	if *console {
+		out := stdout
+		if *asJSON {
+			out = stderr // stdout stays one JSON object
+		}
+		opt.Admin = func(p *demo.Peer) (map[string]http.Handler, error) {
+			api, err := newOpsAPI(p.Opened, nil, opt.Log)
+			if err != nil || api == nil {
+				return nil, err
+			}
+			return api.Routes(), nil
+		}
+		opt.Hold = func(ctx context.Context, n *demo.Running) error {
+			prog.end()
+			return holdConsole(ctx, n, out)
+		}
+	}
+	rep, err := demo.Run(context.Background(), opt)
 	prog.end()
 	removeUnlessKept()
 	if err != nil {
@@ -302,4 +330,42 @@ func printDemoNext(w io.Writer, dir string, kept, temporary bool) {
 	} {
 		fmt.Fprintf(w, "  %-*s  # %s\n", len(cfg)+30, c.cmd, c.what)
 	}
+}
+
+// demoOperator is the operator porta demo --console adds to every gateway of the network.
+const demoOperator = "demo"
+
+// holdConsole adds an admin operator with a fresh password to every gateway, prints the Province's
+// console address and the credentials, and holds the network until SIGINT or SIGTERM.
+func holdConsole(ctx context.Context, n *demo.Running, w io.Writer) error {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(stop)
+	password := rand.Text()
+	hash, err := registry.HashPassword(password, rand.Reader)
+	if err != nil {
+		return err
+	}
+	for _, name := range demo.Parties {
+		if err := n.Peers[name].Opened.Audit.PutOperator(ctx, &audit.Operator{Name: demoOperator, Role: "admin", PasswordHash: hash}); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	prov := n.Peers[labour.Provincia]
+	fmt.Fprintf(w, "\nThe flows are done; the network keeps running with its consoles.\n")
+	fmt.Fprintf(w, "  console:  %s/ui/   (the Province's gateway)\n", prov.Admin)
+	fmt.Fprintf(w, "  log in:   %s / %s   (role admin, on every gateway of the network)\n", demoOperator, password)
+	fmt.Fprintf(w, "  the API:  curl -u %s:%s %s/api/v1/transactions\n", demoOperator, password, prov.Admin)
+	fmt.Fprintf(w, "  the other gateways' consoles:")
+	for _, name := range demo.Parties {
+		if name != labour.Provincia {
+			fmt.Fprintf(w, " %s %s/ui/", name, n.Peers[name].Admin)
+		}
+	}
+	fmt.Fprintf(w, "\nCtrl-C stops the network (and prints the report).\n")
+	select {
+	case <-stop:
+	case <-ctx.Done():
+	}
+	return nil
 }

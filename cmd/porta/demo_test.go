@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"porta/internal/demo"
 )
@@ -158,4 +163,69 @@ func whatNext(report string) map[string][]string {
 		out[key] = f
 	}
 	return out
+}
+
+// TestDemoConsole runs porta demo --console: once the flows are done it prints the console's
+// address and an admin's credentials, the console and the API answer there with them (and 401
+// without), and SIGINT stops the network, which then reports as usual.
+func TestDemoConsole(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	out, errb := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"demo", "--console", "--workers", "10"}, nil, out, errb) }()
+	deadline := time.Now().Add(3 * time.Minute)
+	for !strings.Contains(out.String(), "Ctrl-C stops") {
+		select {
+		case code := <-done:
+			t.Fatalf("porta demo --console ended (exit %d) before holding the network:\n%s\n%s", code, out.String(), errb.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no console after 3 minutes:\n%s\n%s", out.String(), errb.String())
+		}
+	}
+	m := regexp.MustCompile(`console: +(http://[0-9.:]+)/ui/`).FindStringSubmatch(out.String())
+	c := regexp.MustCompile(`log in: +(\S+) / (\S+) +\(role admin`).FindStringSubmatch(out.String())
+	if m == nil || c == nil {
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		<-done
+		t.Fatalf("no console address or credentials in:\n%s", out.String())
+	}
+	get := func(path, user, pass string) (int, string) {
+		req, _ := http.NewRequest("GET", m[1]+path, nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, ""
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get("/ui/", "", ""); code != 200 || !strings.Contains(body, "/ui/app.js") {
+		t.Errorf("GET /ui/: %d", code)
+	}
+	if code, _ := get("/api/v1/transactions", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/transactions without credentials: %d, want 401", code)
+	}
+	if code, body := get("/api/v1/transactions?service=SAP", c[1], c[2]); code != 200 || !strings.Contains(body, `"service": "SAP"`) {
+		t.Errorf("GET /api/v1/transactions?service=SAP as %s: %d\n%.500s", c[1], code, body)
+	}
+	if code, body := get("/api/v1/registry", c[1], c[2]); code != 200 || !strings.Contains(body, `"Ministero"`) {
+		t.Errorf("GET /api/v1/registry as the demo's admin: %d\n%.300s", code, body)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(out.String(), "trace verify (every gateway): ok") {
+			t.Errorf("after Ctrl-C: exit %d\n%s\n%s", code, out.String(), errb.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("porta demo --console did not stop a minute after SIGINT")
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"porta/internal/redact"
 	"porta/jobs"
 	"porta/ops"
+	"porta/ops/ui"
 	"porta/registry"
 )
 
@@ -34,7 +35,7 @@ func newOpsAPI(o *node.Opened, sched *jobs.Scheduler, log *slog.Logger) (*ops.AP
 		Registry: func() *registry.Registry { return o.RegistryInUse() },
 		Logger:   log,
 		Failures: provinceFailures(o.Config.File),
-		// UI: the console's embedded handler (/ui/) is mounted here.
+		UI:       ui.Handler(),
 		// An admin's view of a body encrypted at rest opens it with the node's trace keys.
 		OpenBody: func(rec *audit.Record) ([]byte, error) { return rec.Envelope(keys) },
 	}

@@ -103,6 +103,21 @@ type Options struct {
 	// Progress, if set, hears each step as it starts and ends (from several goroutines, one call
 	// at a time).
 	Progress func(Step)
+	// Admin, if set, gives each gateway's admin listener more routes (porta demo --console: the
+	// management API and the console).
+	Admin func(*Peer) (map[string]http.Handler, error)
+	// Hold, if set, is called once the flows are done, with the network still running; the
+	// gateways stop (and their chains are verified) when it returns. Its error ends the run.
+	Hold func(context.Context, *Running) error
+}
+
+// Running is the network as Options.Hold sees it: its folder, its running gateways by party and
+// what the flows found so far (TraceVerify is filled after Hold).
+type Running struct {
+	Dir      string
+	Peers    map[string]*Peer
+	Password string // the local applications' password (user AppUser) on every PD
+	Report   *Report
 }
 
 // Step is one event of a run: a stage of the setup, or a flow starting or done.
@@ -229,7 +244,7 @@ func Run(parent context.Context, o Options) (*Report, error) {
 		}
 	}()
 	for _, name := range Parties {
-		p, err := startPeer(ctx, dir, name, o.store(name), res, o.Log, time.Now)
+		p, err := StartPeerWith(ctx, dir, name, PeerOptions{Reserved: res, Log: o.Log, Now: time.Now, Admin: o.Admin, Store: o.store(name)})
 		if err != nil {
 			return nil, err
 		}
@@ -271,6 +286,15 @@ func Run(parent context.Context, o Options) (*Report, error) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if o.Hold != nil {
+		err := o.Hold(ctx, &Running{Dir: dir, Peers: n.peers, Password: n.password, Report: rep})
+		for _, name := range Parties {
+			order = append(order, n.peers[name]) // a gateway Hold restarted stops too (Stop is once)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	// Stop the gateways, then verify each trace chain as porta trace verify does.
