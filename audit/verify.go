@@ -14,8 +14,8 @@ import (
 	"maps"
 	"math"
 	"runtime"
-	"strings"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
