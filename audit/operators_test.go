@@ -23,6 +23,22 @@ func TestOperators(t *testing.T) {
 		if err := s.PutOperator(ctx, &Operator{Name: "x", Role: "viewer"}); err == nil {
 			t.Error("an operator without a password hash was kept")
 		}
+		// A certificate instead of a password; one certificate, one operator.
+		if err := s.PutOperator(ctx, &Operator{Name: "lucia", Role: "viewer", CertSHA256: "ab12"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutOperator(ctx, &Operator{Name: "anna", Role: "operator", PasswordHash: "h3", CertSHA256: "ab12"}); !errors.Is(err, ErrCertTaken) {
+			t.Errorf("a certificate given to a second operator: %v", err)
+		}
+		if op, err := s.OperatorByCert(ctx, "ab12"); err != nil || op.Name != "lucia" || op.PasswordHash != "" {
+			t.Errorf("by certificate: %+v %v", op, err)
+		}
+		if _, err := s.OperatorByCert(ctx, "cd34"); !errors.Is(err, ErrNoOperator) {
+			t.Errorf("an unknown certificate: %v", err)
+		}
+		if err := s.RemoveOperator(ctx, "lucia"); err != nil {
+			t.Fatal(err)
+		}
 		op, err := s.GetOperator(ctx, "mario")
 		if err != nil {
 			t.Fatal(err)

@@ -23,6 +23,10 @@ type Listeners struct {
 	// PDTLS, when set, serves the Porta Delegata over TLS, for applications that authenticate
 	// with client certificates.
 	PDTLS *tls.Config
+	// AdminTLS, when set, serves the admin listener over TLS (porta.yaml's listen.admin_tls): the
+	// management API then authenticates operators by their client certificates. /healthz, /readyz
+	// and /metrics need none, so it should not require one (tls.VerifyClientCertIfGiven).
+	AdminTLS *tls.Config
 	// Listening is called once per listener with its name ("pd", "pa", "admin") and address.
 	Listening func(name, addr string)
 	// Listen, when set, supplies the socket of each listener by name ("pd", "pa", "admin") and
@@ -59,7 +63,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 		name, addr string
 		h          http.Handler
 		tls        *tls.Config
-	}{{"pd", l.PD, g.PD(), l.PDTLS}, {"pa", l.PA, g.PA(), l.PATLS}, {"admin", l.Admin, g.adminWith(l.AdminRoutes), nil}} {
+	}{{"pd", l.PD, g.PD(), l.PDTLS}, {"pa", l.PA, g.PA(), l.PATLS}, {"admin", l.Admin, g.adminWith(l.AdminRoutes), l.AdminTLS}} {
 		if x.addr == "" {
 			continue
 		}

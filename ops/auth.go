@@ -54,7 +54,8 @@ func ParseRole(s string) (Role, error) {
 type caller struct {
 	name    string
 	role    Role
-	session *session // nil: HTTP Basic
+	session *session // nil: HTTP Basic or a certificate
+	cert    string   // the client certificate's fingerprint when it authenticated the caller
 	remote  string
 }
 
@@ -66,9 +67,14 @@ const CSRFHeader = "X-CSRF-Token"
 var errUnauthenticated = errorf(http.StatusUnauthorized, "unauthenticated",
 	"log in: HTTP Basic with an operator's name and password (porta operator add), or POST /api/v1/login for a browser session")
 
-// authenticate finds the caller: HTTP Basic credentials when given, else the session cookie.
+// authenticate finds the caller: the TLS client certificate when the connection has one (it
+// decides alone: an unknown one is refused, whatever else the request carries), else HTTP Basic
+// credentials when given, else the session cookie.
 func (a *API) authenticate(r *http.Request) (*caller, error) {
 	remote := remoteHost(r)
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		return a.checkCert(r)
+	}
 	if name, password, ok := r.BasicAuth(); ok {
 		op, err := a.checkPassword(r, name, password)
 		if err != nil {
@@ -119,12 +125,13 @@ func (a *API) checkPassword(r *http.Request, name, password string) (*audit.Oper
 		return nil, err
 	}
 	ok := false
-	if op != nil {
+	if op != nil && op.PasswordHash != "" {
 		if ok, err = a.verified.check(op.Name, op.PasswordHash, password); err != nil {
 			return nil, fmt.Errorf("operator %s: stored password hash: %w", op.Name, err)
 		}
 	} else {
-		// The same work as for a real name, so that timing does not tell names apart.
+		// An unknown name, or an operator with a certificate and no password: the same work as
+		// for a real name, so that timing does not tell names apart.
 		_, _ = registry.VerifyPassword(decoyHash, password)
 	}
 	if !ok {
@@ -134,6 +141,42 @@ func (a *API) checkPassword(r *http.Request, name, password string) (*audit.Oper
 	}
 	a.throttle.succeed(remote, name)
 	return op, nil
+}
+
+// checkCert authenticates the caller by its TLS client certificate: one the listener verified
+// against listen.admin_client_ca whose SHA-256 fingerprint is an operator's (porta operator add
+// --cert). An unverified or unknown certificate is refused (401, traced as a failed login, and
+// throttled like a wrong password).
+func (a *API) checkCert(r *http.Request) (*caller, error) {
+	remote, now := remoteHost(r), a.opt.Now()
+	fp := registry.Fingerprint(r.TLS.PeerCertificates[0])
+	if len(r.TLS.VerifiedChains) == 0 {
+		return nil, errorf(http.StatusUnauthorized, "unauthenticated",
+			"client certificate %s was not verified: this admin listener verifies none (set listen.admin_client_ca to the operators' CA)", fp)
+	}
+	key := "cert:" + fp
+	if wait := a.throttle.locked(now, remote, key); wait > 0 {
+		secs := int(math.Ceil(wait.Seconds()))
+		return nil, &Error{Status: http.StatusTooManyRequests, Word: "throttled", RetryAfter: secs,
+			Message: fmt.Sprintf("too many refused logins from this address or with this certificate: try again in %d s", secs)}
+	}
+	op, err := a.opt.Store.OperatorByCert(r.Context(), fp)
+	if errors.Is(err, audit.ErrNoOperator) {
+		a.throttle.fail(now, remote, key)
+		subject := r.TLS.PeerCertificates[0].Subject.String()
+		a.trace(r, subject, ActionLoginFailed, "client certificate "+fp+" of "+quoteName(subject)+" is no operator's")
+		return nil, errorf(http.StatusUnauthorized, "unauthenticated",
+			"client certificate %s (%s) is no operator's: porta operator add --name NAME --role ROLE --cert FILE gives it one", fp, subject)
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.throttle.succeed(remote, key)
+	role, err := ParseRole(op.Role)
+	if err != nil {
+		return nil, err
+	}
+	return &caller{name: op.Name, role: role, cert: fp, remote: remote}, nil
 }
 
 // decoyHash is checked when the name is unknown (a hash of a random password nobody knows).
@@ -154,9 +197,10 @@ func remoteHost(r *http.Request) string {
 	return r.RemoteAddr
 }
 
-// checkCSRF refuses a session's state-changing request without its CSRF token. HTTP Basic
-// requests need none (a browser never holds Basic credentials for this API: see browser), but a
-// cross-site one is refused all the same.
+// checkCSRF refuses a session's state-changing request without its CSRF token. HTTP Basic and
+// certificate requests need none (a browser never holds Basic credentials for this API: see
+// browser), but a cross-site one is refused all the same: a browser sends its client certificate
+// on a cross-site request as it would a cookie, and names the site in Sec-Fetch-Site.
 func (a *API) checkCSRF(r *http.Request, c *caller) error {
 	if c.session == nil {
 		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
@@ -175,7 +219,7 @@ func (a *API) checkCSRF(r *http.Request, c *caller) error {
 type Session struct {
 	Operator    string `json:"operator"`
 	Role        string `json:"role"`
-	Via         string `json:"via"` // session or basic
+	Via         string `json:"via"` // session, basic or certificate
 	CSRFToken   string `json:"csrf_token,omitempty"`
 	IdleTimeout int    `json:"idle_timeout_seconds,omitempty"`
 	Node        string `json:"node"`
@@ -183,6 +227,9 @@ type Session struct {
 
 func (a *API) sessionOf(c *caller) Session {
 	s := Session{Operator: c.name, Role: c.role.String(), Via: "basic", Node: a.opt.Store.Node()}
+	if c.cert != "" {
+		s.Via = "certificate"
+	}
 	if c.session != nil {
 		s.Via, s.CSRFToken, s.IdleTimeout = "session", c.session.csrf, int(a.opt.IdleTimeout.Seconds())
 	}

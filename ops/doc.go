@@ -26,10 +26,21 @@
 // appended to the node's audit trail, so it is chained and verified like every busta: a record
 // with Function "Operator", Direction in, Outcome the action (see the Action constants),
 // Application the operator's name (who; the name tried, for a failed login), Peer the remote
-// address (from where), Recorded the time (when), Detail what it was about in words (the busta,
+// address (from where), ClientCert and ClientSubject the TLS client certificate the request came
+// with (its SHA-256 fingerprint and subject), Recorded the time (when), Detail what it was about in words (the busta,
 // the job, the record whose body was read), and ID and Transaction a fresh "op-" identifier
 // (never a busta's, so the gateway's lookups by busta ID cannot meet it). porta trace list
 // --json shows them; the transactions listing and the statistics leave them out.
+//
+// # Client certificates
+//
+// On an HTTPS admin listener with client CAs (porta.yaml's listen.admin_tls and
+// listen.admin_client_ca), a request whose connection presented a verified client certificate is
+// authenticated by it alone: the certificate's SHA-256 fingerprint (registry.Fingerprint, as the
+// trail's client_cert) must be an operator's (porta operator add --cert), which needs no
+// password, no session and no CSRF token (cross-site requests are still refused). An unknown or
+// unverified certificate gets 401 and is traced as a failed login. An operator added with a
+// certificate and no password can only log in with it.
 //
 // # Sessions
 //

@@ -122,6 +122,12 @@ type resp struct {
 
 func do(t testing.TB, srv *httptest.Server, r req) resp {
 	t.Helper()
+	return doWith(t, srv.Client(), srv.URL, r)
+}
+
+// doWith is do with another client of the server at base (a TLS client certificate).
+func doWith(t testing.TB, client *http.Client, base string, r req) resp {
+	t.Helper()
 	if r.method == "" {
 		r.method = "GET"
 	}
@@ -129,7 +135,7 @@ func do(t testing.TB, srv *httptest.Server, r req) resp {
 	if r.body != "" {
 		body = strings.NewReader(r.body)
 	}
-	hr, err := http.NewRequest(r.method, srv.URL+r.path, body)
+	hr, err := http.NewRequest(r.method, base+r.path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +151,7 @@ func do(t testing.TB, srv *httptest.Server, r req) resp {
 	if r.cookie != nil {
 		hr.AddCookie(r.cookie)
 	}
-	hresp, err := srv.Client().Do(hr)
+	hresp, err := client.Do(hr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"porta/audit"
+	"porta/registry"
 )
 
 // maxName bounds an operator name as the trail keeps it.
@@ -48,6 +49,12 @@ func (a *API) traceStrict(r *http.Request, who, action, what string) error {
 	rec := &audit.Record{
 		Transaction: opID, ID: opID, Direction: audit.In, Function: FunctionOperator,
 		Outcome: action, Application: who, Peer: r.RemoteAddr, Detail: what, Recorded: a.opt.Now(),
+	}
+	// From a TLS connection with a client certificate: the certificate too (verified, or
+	// refused; an unverified one never gets here on a listener with client CAs).
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		c := r.TLS.PeerCertificates[0]
+		rec.ClientSubject, rec.ClientCert = c.Subject.String(), registry.Fingerprint(c)
 	}
 	// The trail outlives the request: a client gone must not leave the action untraced.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)

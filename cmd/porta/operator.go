@@ -2,7 +2,8 @@ package main
 
 // porta operator add|remove|list: the people who may use the management API (/api/v1 and the
 // console on the admin listener, package ops), kept in the node's audit store with a PBKDF2 hash
-// of their password (registry.HashPassword), never the password itself.
+// of their password (registry.HashPassword), never the password itself, and the SHA-256
+// fingerprint of their client certificate for an HTTPS admin listener (listen.admin_client_ca).
 
 import (
 	"context"
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -52,13 +54,15 @@ func openOperators(ctx context.Context, sf *storeFlags, write bool) (*audit.Stor
 }
 
 func runOperatorAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("operator add", "--config DIR/porta.yaml --name NAME --role viewer|operator|admin [--password-stdin]", stdout, stderr)
-	fs.About = "Without --password-stdin a random password is drawn and printed once. An operator that exists gets the new role and password."
+	fs := newFlags("operator add", "--config DIR/porta.yaml --name NAME --role viewer|operator|admin [--password-stdin] [--cert FILE]", stdout, stderr)
+	fs.About = "Without --password-stdin or --cert a random password is drawn and printed once; with --cert alone the operator has no password " +
+		"and logs in with that client certificate on an HTTPS admin listener (listen.admin_tls, admin_client_ca). An operator that exists gets the new role, password and certificate."
 	var sf storeFlags
 	sf.register(fs.FlagSet)
 	name := fs.String("name", "", "the operator's `name` (the login)")
 	role := fs.String("role", "viewer", "viewer (reads), operator (also requeues and runs jobs) or admin (also sees bodies and the registry)")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+	certFile := fs.String("cert", "", "the operator's TLS client certificate `file` (PEM; its first certificate), issued by listen.admin_client_ca")
 	if code, done := fs.parse(args); done {
 		return code
 	}
@@ -68,7 +72,15 @@ func runOperatorAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	if _, err := ops.ParseRole(*role); err != nil {
 		return fs.fail("--role: %v", err)
 	}
-	password := ""
+	fp := ""
+	if *certFile != "" {
+		certs, err := registry.ReadCertFile(*certFile)
+		if err != nil {
+			return fs.fail("--cert: %v", err)
+		}
+		fp = registry.Fingerprint(certs[0])
+	}
+	password, hash := "", ""
 	if *fromStdin {
 		pw, err := passwordFromStdin(stdin)
 		if err != nil {
@@ -76,13 +88,15 @@ func runOperatorAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 			return 2
 		}
 		password = pw
-	} else {
+	} else if fp == "" {
 		password = rand.Text()
 	}
-	hash, err := registry.HashPassword(password, rand.Reader)
-	if err != nil {
-		fmt.Fprintln(stderr, "porta operator add:", err)
-		return 1
+	if password != "" {
+		var err error
+		if hash, err = registry.HashPassword(password, rand.Reader); err != nil {
+			fmt.Fprintln(stderr, "porta operator add:", err)
+			return 1
+		}
 	}
 	ctx := context.Background()
 	st, err := openOperators(ctx, &sf, true)
@@ -91,12 +105,15 @@ func runOperatorAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		return 1
 	}
 	defer st.Close()
-	if err := st.PutOperator(ctx, &audit.Operator{Name: *name, Role: *role, PasswordHash: hash}); err != nil {
+	if err := st.PutOperator(ctx, &audit.Operator{Name: *name, Role: *role, PasswordHash: hash, CertSHA256: fp}); err != nil {
 		fmt.Fprintln(stderr, "porta operator add:", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "operator %s: role %s\n", *name, *role)
-	if !*fromStdin {
+	if fp != "" {
+		fmt.Fprintf(stdout, "certificate: sha256 %s\n", fp)
+	}
+	if !*fromStdin && password != "" {
 		fmt.Fprintf(stdout, "password: %s\n", password)
 	}
 	return 0
@@ -165,9 +182,16 @@ func runOperatorList(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tSINCE\tCHANGED")
+	fmt.Fprintln(tw, "NAME\tROLE\tLOGIN\tSINCE\tCHANGED")
 	for _, op := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", op.Name, op.Role, op.Created.Format(time.DateTime), op.Updated.Format(time.DateTime))
+		var login []string
+		if op.PasswordHash != "" {
+			login = append(login, "password")
+		}
+		if op.CertSHA256 != "" {
+			login = append(login, "cert "+op.CertSHA256[:16]+"…")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", op.Name, op.Role, strings.Join(login, ", "), op.Created.Format(time.DateTime), op.Updated.Format(time.DateTime))
 	}
 	tw.Flush()
 	return 0

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"porta/registry"
 )
 
 func TestOperatorCommands(t *testing.T) {
@@ -33,6 +35,29 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	if code, _, e = op("", "add", "--config", cfg, "--name", "x", "--password-stdin"); code != 2 || !strings.Contains(e, "empty password") {
 		t.Errorf("an empty password: %d %s", code, e)
+	}
+	// --cert: the certificate's fingerprint, and no password unless one is given.
+	cert, err := registry.ReadCertFile(filepath.Join(dir, "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := registry.Fingerprint(cert[0])
+	if code, o, e = op("", "add", "--config", cfg, "--name", "lucia", "--role", "operator", "--cert", filepath.Join(dir, "cert.pem")); code != 0 ||
+		!strings.Contains(o, "certificate: sha256 "+fp) || strings.Contains(o, "password") {
+		t.Fatalf("add lucia --cert: %d\n%s%s", code, o, e)
+	}
+	if code, _, e = op("", "add", "--config", cfg, "--name", "x", "--cert", filepath.Join(dir, "cert.pem")); code != 1 || !strings.Contains(e, "belongs to another operator") {
+		t.Errorf("a certificate given twice: %d %s", code, e)
+	}
+	if code, _, e = op("", "add", "--config", cfg, "--name", "x", "--cert", filepath.Join(dir, "nothing.pem")); code != 2 || !strings.Contains(e, "--cert") {
+		t.Errorf("a missing certificate file: %d %s", code, e)
+	}
+	code, o, e = op("", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(o, "lucia") || !strings.Contains(o, "cert "+fp[:16]) {
+		t.Fatalf("list with a certificate: %d\n%s%s", code, o, e)
+	}
+	if code, _, e = op("", "remove", "--config", cfg, "--name", "lucia"); code != 0 {
+		t.Fatalf("remove lucia: %d %s", code, e)
 	}
 	code, o, e = op("", "list", "--config", cfg)
 	if code != 0 || !strings.Contains(o, "anna") || !strings.Contains(o, "mario") || !strings.Contains(o, "viewer") {

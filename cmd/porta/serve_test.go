@@ -39,29 +39,10 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 		strings.NewReader("vera-password\n"), &out, &errb); code != 0 {
 		t.Fatalf("porta operator add: exit %d\n%s", code, errb.String())
 	}
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
 	addrFile := filepath.Join(dir, "addrs")
 	os.WriteFile(addrFile, []byte("PORTA_PD=127.0.0.1:1\n"), 0o644) // an earlier run's: not to be read as this one's
-	go func() {
-		done <- run([]string{"serve", "--config", filepath.Join(dir, "porta.yaml"), "--addr-file", addrFile}, nil, io.Discard, logs)
-	}()
-	re := regexp.MustCompile(`msg=listening listener=(\w+) addr=(\S+)`)
-	addrs := map[string]string{}
+	addrs, done, logs := serveInProcess(t, filepath.Join(dir, "porta.yaml"), "--addr-file", addrFile)
 	deadline := time.Now().Add(10 * time.Second)
-	for len(addrs) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no three listening lines:\n%s", logs.String())
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited with %d:\n%s", code, logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		for _, m := range re.FindAllStringSubmatch(logs.String(), -1) {
-			addrs[m[1]] = m[2]
-		}
-	}
 	// --addr-file: the three bound addresses, as shell assignments, once all are bound.
 	want := "PORTA_PD=" + addrs["pd"] + "\nPORTA_PA=" + addrs["pa"] + "\nPORTA_ADMIN=" + addrs["admin"] + "\n"
 	for b, _ := os.ReadFile(addrFile); string(b) != want; b, _ = os.ReadFile(addrFile) {
@@ -90,6 +71,47 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 			t.Errorf("%s as %q: %d %s, want %d", c.path, c.user, resp.StatusCode, b, c.status)
 		}
 	}
+	stopServe(t, done, logs)
+	if _, err := os.Stat(addrFile); !os.IsNotExist(err) {
+		t.Errorf("--addr-file left behind after stop: %v", err)
+	}
+	if !strings.Contains(logs.String(), "stopped") {
+		t.Errorf("no stop line:\n%s", logs.String())
+	}
+}
+
+// serveInProcess runs porta serve --config cfg (and args) in this process until stopServe, and
+// returns its listeners' addresses by name once all three listen, its exit code's channel and
+// its log.
+func serveInProcess(t *testing.T, cfg string, args ...string) (map[string]string, chan int, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(append([]string{"serve", "--config", cfg}, args...), nil, io.Discard, logs)
+	}()
+	re := regexp.MustCompile(`msg=listening listener=(\w+) addr=(\S+)`)
+	addrs := map[string]string{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(addrs) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no three listening lines:\n%s", logs.String())
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d:\n%s", code, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		for _, m := range re.FindAllStringSubmatch(logs.String(), -1) {
+			addrs[m[1]] = m[2]
+		}
+	}
+	return addrs, done, logs
+}
+
+// stopServe sends this process SIGTERM, which porta serve catches, and waits for it to exit 0.
+func stopServe(t *testing.T, done chan int, logs *syncBuffer) {
+	t.Helper()
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -100,12 +122,6 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop on SIGTERM")
-	}
-	if _, err := os.Stat(addrFile); !os.IsNotExist(err) {
-		t.Errorf("--addr-file left behind after stop: %v", err)
-	}
-	if !strings.Contains(logs.String(), "stopped") {
-		t.Errorf("no stop line:\n%s", logs.String())
 	}
 }
 

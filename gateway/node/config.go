@@ -45,7 +45,10 @@ const (
 //	listen:
 //	  pd: 127.0.0.1:7080              # Porta Delegata, for local applications
 //	  pa: 127.0.0.1:7443              # Porta Applicativa, always TLS with client certificates
-//	  admin: 127.0.0.1:7090           # /healthz, /readyz, /metrics
+//	  admin: 127.0.0.1:7090           # /healthz, /readyz, /metrics, the management API /api/v1 and the console /ui/
+//	  admin_tls: false                # serve the admin listener over HTTPS with paths.cert and paths.key
+//	  admin_client_ca: operators-ca.pem  # CA of operators' client certificates (with admin_tls; porta operator add --cert);
+//	                                  # a certificate is asked for, not required: /healthz, /readyz and /metrics answer without
 //	  pd_tls: false                   # serve the PD over TLS too (applications may then use client certificates)
 //	  pd_client_ca: apps-ca.pem       # CA of applications' client certificates (with pd_tls)
 //	  pd_public_url: http://sil-gw.provincia.example:7080   # PD address in ?wsdl answers
@@ -100,6 +103,8 @@ type Config struct {
 	PDAddr, PAAddr, AdminAddr string
 	PDTLS                     bool
 	PDClientCA                string // absolute path, "" = none
+	AdminTLS                  bool   // HTTPS on the admin listener, with Key and Cert
+	AdminClientCA             string // absolute path of the operators' client CA, "" = none
 	PDPublicURL               string // "" = the request's Host
 
 	Key, Cert, CA, Registry string // absolute paths; CA "" = none
@@ -182,12 +187,14 @@ type rawConfig struct {
 	Node    yaml.Node   `yaml:"node"`
 	Parties []yaml.Node `yaml:"parties"`
 	Listen  struct {
-		PD          yaml.Node `yaml:"pd"`
-		PA          yaml.Node `yaml:"pa"`
-		Admin       yaml.Node `yaml:"admin"`
-		PDTLS       yaml.Node `yaml:"pd_tls"`
-		PDClientCA  yaml.Node `yaml:"pd_client_ca"`
-		PDPublicURL yaml.Node `yaml:"pd_public_url"`
+		PD            yaml.Node `yaml:"pd"`
+		PA            yaml.Node `yaml:"pa"`
+		Admin         yaml.Node `yaml:"admin"`
+		PDTLS         yaml.Node `yaml:"pd_tls"`
+		AdminTLS      yaml.Node `yaml:"admin_tls"`
+		AdminClientCA yaml.Node `yaml:"admin_client_ca"`
+		PDClientCA    yaml.Node `yaml:"pd_client_ca"`
+		PDPublicURL   yaml.Node `yaml:"pd_public_url"`
 	} `yaml:"listen"`
 	Paths struct {
 		Key      yaml.Node `yaml:"key"`
@@ -418,6 +425,20 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 		}
 		if _, err := registry.ReadCertFile(c.PDClientCA); err != nil {
 			r.errf(&raw.Listen.PDClientCA, "listen.pd_client_ca: %v", err)
+		}
+	}
+	if set(&raw.Listen.AdminTLS) {
+		if err := raw.Listen.AdminTLS.Decode(&c.AdminTLS); err != nil {
+			r.errf(&raw.Listen.AdminTLS, "listen.admin_tls must be true or false")
+		}
+	}
+	c.AdminClientCA = r.path(&raw.Listen.AdminClientCA, "listen.admin_client_ca", "")
+	if c.AdminClientCA != "" {
+		if !c.AdminTLS {
+			r.errf(&raw.Listen.AdminClientCA, "listen.admin_client_ca needs admin_tls: true (client certificates only exist over TLS)")
+		}
+		if _, err := registry.ReadCertFile(c.AdminClientCA); err != nil {
+			r.errf(&raw.Listen.AdminClientCA, "listen.admin_client_ca: %v (the CA certificate that issues operators' client certificates, PEM)", err)
 		}
 	}
 	c.PDPublicURL = r.str(&raw.Listen.PDPublicURL, "listen.pd_public_url", "")

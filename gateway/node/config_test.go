@@ -87,6 +87,8 @@ listen:
   pd: 0.0.0.0:8080
   pa: ":8443"
   admin: localhost:0
+  admin_tls: true
+  admin_client_ca: pki/cert.pem
   pd_tls: true
   pd_client_ca: pki/cert.pem
   pd_public_url: https://sil-gw.example:8080
@@ -109,7 +111,7 @@ jobs: []
 		t.Fatal(err)
 	}
 	if c.Node != "provincia-1" || len(c.Parties) != 2 || c.PDAddr != "0.0.0.0:8080" || c.PAAddr != ":8443" || !c.PDTLS ||
-		c.PDClientCA != filepath.Join(dir, "pki", "cert.pem") || c.Cert != filepath.Join(dir, "pki", "cert.pem") ||
+		c.PDClientCA != filepath.Join(dir, "pki", "cert.pem") || !c.AdminTLS || c.AdminClientCA != filepath.Join(dir, "pki", "cert.pem") || c.Cert != filepath.Join(dir, "pki", "cert.pem") ||
 		c.TraceBody != "header" || c.TraceRefusedMax != 8<<10 || c.TraceRetention != 400*24*time.Hour || c.TraceSignEvery != 15*time.Minute || c.TraceTSA != "https://tsa.example/tsr" || c.SignatureAlgorithm != wssec.AlgECDSASHA256 || c.MaxClockSkew != 90*time.Second ||
 		c.MaxMessage != 2<<20 || c.MaxAttrsPerElement != 32 || c.MaxAttrs != 2000 || c.MaxNameBytes != 1<<20 || c.InflightBytes != 64<<20 || c.PerPeerRequests != 8 || c.PerListenerRequests != 100 || c.RetryAfter != 30*time.Second ||
 		c.RetryInitial != 500*time.Millisecond || c.RetryMax != time.Minute || c.MaxAttempts != 12 ||
@@ -193,6 +195,11 @@ jobs: [backup]
 			`porta.yaml:2: trace.tsa "tsa.example" must be the http:// or https:// URL of an RFC 3161 TSA`}},
 		{"retention shorter than expiry", "parties: [Provincia]\nduplicates:\n  retention: 1h\n", []string{
 			"porta.yaml:3: duplicates.retention (1h0m0s) is shorter than outbox.expiry (24h0m0s): a late re-send would be delivered twice"}},
+		{"admin client CA without TLS, or no CA", "parties: [Provincia]\nlisten:\n  admin_client_ca: ops-ca.pem\n", []string{
+			"porta.yaml:3: listen.admin_client_ca needs admin_tls: true (client certificates only exist over TLS)",
+			"porta.yaml:3: listen.admin_client_ca: open DIR/ops-ca.pem: no such file or directory (the CA certificate that issues operators' client certificates, PEM)"}},
+		{"admin_tls not a boolean", "parties: [Provincia]\nlisten:\n  admin_tls: yes please\n", []string{
+			"porta.yaml:3: listen.admin_tls must be true or false"}},
 		{"no idempotency window", "parties: [Provincia]\nidempotency: {window: 0s}\n", []string{
 			"porta.yaml:2: idempotency.window must be more than 0: an application's retry must find its key"}},
 	}

@@ -257,7 +257,35 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		}
 		o.Listeners.PDTLS = t
 	}
+	if cfg.AdminTLS {
+		t, err := adminTLS(cfg, keyPair)
+		if err != nil {
+			o.Close()
+			return nil, err
+		}
+		o.Listeners.AdminTLS = t
+	}
 	return o, nil
+}
+
+// adminTLS is the admin listener's TLS (listen.admin_tls): the node's certificate, and the
+// operators' client certificates verified against listen.admin_client_ca when one is given. A
+// certificate is asked for, never required, so that /healthz, /readyz and /metrics answer
+// without one; package ops decides what a request without one may do.
+func adminTLS(cfg *Config, keyPair tls.Certificate) (*tls.Config, error) {
+	t := &tls.Config{Certificates: []tls.Certificate{keyPair}, MinVersion: tls.VersionTLS12}
+	if cfg.AdminClientCA != "" {
+		cas, err := registry.ReadCertFile(cfg.AdminClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("%s: listen.admin_client_ca: %w", cfg.File, err)
+		}
+		p := x509.NewCertPool()
+		for _, c := range cas {
+			p.AddCert(c)
+		}
+		t.ClientCAs, t.ClientAuth = p, tls.VerifyClientCertIfGiven
+	}
+	return t, nil
 }
 
 // fromRegistry is what the gateway derives from a loaded registry and the configured CA: the

@@ -34,7 +34,9 @@ parties: [%s]                       # hosted parties, marked hosted: true in the
 listen:
   pd: %s             # Porta Delegata: local applications POST /pd/{consumer}/{provider}/{service}/{action}
   pa: %s             # Porta Applicativa: peer gateways POST /pa (TLS, client certificates)
-  admin: %s          # /healthz, /readyz, /metrics
+  admin: %s          # /healthz, /readyz, /metrics, the management API /api/v1 and the console /ui/
+  # admin_tls: true                 # HTTPS on the admin listener, with paths.cert and paths.key
+  # admin_client_ca: operators-ca.pem  # operators' client certificates (porta operator add --cert); asked for, not required
   pd_tls: false
 
 paths:
