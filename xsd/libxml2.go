@@ -3,7 +3,7 @@ package xsd
 // The libxml2 side of a Set: compiling a schema, and validating a document while libxml2's parser
 // reads it in chunks from the caller's bytes (a read callback over the Go slice: no copy of the
 // whole into C, no tree), with the compiled schema plugged into the parser's SAX events
-// (xmlSchemaSAXPlug).
+// (xmlSchemaSAXPlug), text handed to it in long pieces.
 //
 // A document is held to what a tree parse followed by xmlSchemaValidateDoc gives (the way
 // go-xsd-validate's ValidateMem, used before, did it): the same parser options (none), the same
@@ -117,6 +117,11 @@ typedef struct {
 	int ending;           // between an end tag and the next event: problems belong to that element
 	int endLine;
 	const xmlChar *endName;
+
+	xmlSAXHandlerPtr schema; // the validator's SAX handlers, called with schemaData
+	void *schemaData;
+	portaText text;          // text not yet handed to the validator
+	size_t handed;           // text of the current run already handed to it
 } portaRun;
 
 // portaReader hands the parser the document in the chunks it asks for, from the caller's memory.
@@ -168,11 +173,29 @@ static void portaStructured(void *ctx, xmlErrorPtr e) {
 	portaProblemAdd(r, e->message, node, line);
 }
 
+// portaFlush hands the text gathered so far to the validator. The validator appends each piece
+// to the element's value after measuring it (xmlStrncat), so a 10 MB text in the parser's 4 KB
+// reads cost seconds: it gets the text in pieces a quarter of what it holds, at least 256 KiB.
+static void portaFlush(portaRun *r, int all) {
+	if (r->text.len == 0) return;
+	if (!all && (r->text.len < 256 << 10 || r->text.len < r->handed / 4)) return;
+	r->schema->characters(r->schemaData, (const xmlChar *)r->text.s, (int)r->text.len);
+	r->handed += r->text.len;
+	r->text.len = 0;
+	if (r->text.cap > 1 << 20) { // a long run's buffer is not kept for the rest of the document
+		free(r->text.s);
+		r->text.s = NULL;
+		r->text.cap = 0;
+	}
+}
+
 static void portaStart(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		const xmlChar *URI, int nb_namespaces, const xmlChar **namespaces,
 		int nb_attributes, int nb_defaulted, const xmlChar **attributes) {
 	xmlParserCtxtPtr pc = ctx;
 	portaRun *r = portaOf(ctx);
+	portaFlush(r, 1);
+	r->handed = 0;
 	r->ending = 0;
 	if (r->depth == r->cap) {
 		int c = r->cap ? 2 * r->cap : 32;
@@ -188,27 +211,48 @@ static void portaStart(void *ctx, const xmlChar *localname, const xmlChar *prefi
 	r->lines[r->depth] = line < 65535 ? line : 65535; // a tree node's line is an unsigned short
 	r->names[r->depth] = localname;
 	r->depth++;
+	r->schema->startElementNs(r->schemaData, localname, prefix, URI, nb_namespaces, namespaces,
+		nb_attributes, nb_defaulted, attributes);
 }
 
 static void portaEnd(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *URI) {
 	portaRun *r = portaOf(ctx);
-	if (r->depth == 0) return;
-	r->depth--;
-	r->ending = 1;
-	r->endLine = r->lines[r->depth];
-	r->endName = r->names[r->depth];
+	portaFlush(r, 1);
+	r->handed = 0;
+	if (r->depth > 0) {
+		r->depth--;
+		r->ending = 1;
+		r->endLine = r->lines[r->depth];
+		r->endName = r->names[r->depth];
+	}
+	r->schema->endElementNs(r->schemaData, localname, prefix, URI);
 }
 
-static void portaText_(void *ctx, const xmlChar *ch, int len) { portaOf(ctx)->ending = 0; }
-
-static void portaOther(void *ctx) {
+static void portaChars(void *ctx, const xmlChar *ch, int len) {
 	portaRun *r = portaOf(ctx);
 	r->ending = 0;
+	portaTextAdd(&r->text, (const char *)ch, len);
+	portaFlush(r, 0);
 }
 
-static void portaCData(void *ctx, const xmlChar *value, int len) { portaOther(ctx); }
-static void portaComment(void *ctx, const xmlChar *value) { portaOther(ctx); }
-static void portaPI(void *ctx, const xmlChar *target, const xmlChar *data) { portaOther(ctx); }
+static void portaCData(void *ctx, const xmlChar *value, int len) {
+	portaRun *r = portaOf(ctx);
+	portaFlush(r, 1);
+	r->ending = 0;
+	r->schema->cdataBlock(r->schemaData, value, len);
+}
+
+static void portaReference(void *ctx, const xmlChar *name) {
+	portaRun *r = portaOf(ctx);
+	portaFlush(r, 1);
+	r->ending = 0;
+	r->schema->reference(r->schemaData, name);
+}
+
+// Comments and processing instructions are nothing to the validator: the text around them is
+// one value to it, as to a tree's validation.
+static void portaComment(void *ctx, const xmlChar *value) { portaOf(ctx)->ending = 0; }
+static void portaPI(void *ctx, const xmlChar *target, const xmlChar *data) { portaOf(ctx)->ending = 0; }
 
 // portaValidate validates the len bytes at doc against schema. doc is only read, and only during
 // the call. The caller frees r's contents with portaFree.
@@ -226,27 +270,23 @@ static void portaValidate(xmlSchemaPtr schema, const char *doc, int len, portaRu
 	if (pc == NULL) goto internal;
 	xmlCtxtUseOptions(pc, 0);
 	pc->_private = r;
+	vc = xmlSchemaNewValidCtxt(schema);
+	if (vc == NULL) goto internal;
+	xmlSchemaSetValidStructuredErrors(vc, portaStructured, r);
+	// Plugged into no handler, the plug hands back the validator's own SAX handlers; the
+	// parser's events go to ours, which call them.
+	plug = xmlSchemaSAXPlug(vc, &r->schema, &r->schemaData);
+	if (plug == NULL) goto internal;
 	pc->sax->startElementNs = portaStart;
 	pc->sax->endElementNs = portaEnd;
 	pc->sax->startElement = NULL;
 	pc->sax->endElement = NULL;
-	pc->sax->characters = portaText_;
-	pc->sax->ignorableWhitespace = portaText_;
+	pc->sax->characters = portaChars;
+	pc->sax->ignorableWhitespace = portaChars;
 	pc->sax->cdataBlock = portaCData;
+	pc->sax->reference = portaReference;
 	pc->sax->comment = portaComment;
 	pc->sax->processingInstruction = portaPI;
-
-	vc = xmlSchemaNewValidCtxt(schema);
-	if (vc == NULL) goto internal;
-	xmlSchemaSetValidStructuredErrors(vc, portaStructured, r);
-	plug = xmlSchemaSAXPlug(vc, &pc->sax, &pc->userData);
-	if (plug == NULL) goto internal;
-	// The plug passes the parser's messages to no one (its splitters are unimplemented in
-	// libxml2 2.9): give them the default handlers, which format them for the generic error
-	// function as a tree parse does.
-	pc->sax->warning = xmlParserWarning;
-	pc->sax->error = xmlParserError;
-	pc->sax->fatalError = xmlParserError;
 
 	portaReader rd = {doc, (size_t)len};
 	buf = xmlParserInputBufferCreateIO(portaRead, portaClose, &rd, XML_CHAR_ENCODING_NONE);
@@ -284,6 +324,7 @@ static void portaFree(portaRun *r) {
 	}
 	free(r->probs);
 	free(r->parse.s);
+	free(r->text.s);
 	free(r->lines);
 	free(r->names);
 }
