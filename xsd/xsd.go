@@ -5,11 +5,13 @@
 // a SOAP 1.1 envelope and the WS-Security utility schema; other directories (e.g. schemas/labour)
 // hold the payload schemas of the cooperation services and are picked up without code changes.
 //
-// Validation runs on libxml2 through github.com/terminalstatic/go-xsd-validate. A Set materialises
-// the embedded tree in a temporary directory it owns (so that xs:import and xs:include resolve
-// by relative path and nothing is fetched from the network), compiles each schema once on first
-// use, and removes the directory on Close. Failures are *Error values whose Problems name the line
-// and the element.
+// Validation runs on libxml2 (libxml2.go). A Set materialises the embedded tree in a temporary
+// directory it owns (so that xs:import and xs:include resolve by relative path and nothing is
+// fetched from the network), compiles each schema once on first use, and removes the directory
+// on Close. A document is validated as libxml2's parser reads it from the caller's slice: no copy
+// of it goes to C and no tree is built, so a 10 MB payload costs the parser's buffers and the
+// text of the element being checked, not three times its size. Failures are *Error values whose
+// Problems name the line and the element, as a tree validation would name them.
 //
 // This package knows nothing of eGov exception codes: mapping a schema failure to EGOV_IT_001 or
 // 002 is the caller's job (package envelope or the gateway), so xsd imports no Porta package.
@@ -29,8 +31,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	xsdvalidate "github.com/terminalstatic/go-xsd-validate"
 )
 
 //go:embed all:schemas
@@ -82,14 +82,10 @@ type Set struct {
 
 	mu       sync.Mutex
 	closed   bool
-	handlers map[string]*xsdvalidate.XsdHandler
+	handlers map[string]*schema
 	// inflight counts Validate calls using the handlers, so Close frees them only when idle.
 	inflight sync.WaitGroup
 }
-
-// initOnce guards libxml2's process-wide initialisation, which go-xsd-validate requires once per
-// process; it is never undone, since other Sets may be open.
-var initOnce sync.Once
 
 // Tree is the embedded schemas tree (egov/, labour/, ...), for callers that ship schemas beside
 // documents that import them by relative path (package wsdl writes the WSDLs' imports from it).
@@ -110,7 +106,6 @@ func Open() (*Set, error) {
 // OpenFS is Open over another tree: the schemas under root in fsys (used by tests and by
 // deployments that add schemas of their own).
 func OpenFS(fsys fs.FS, root string) (*Set, error) {
-	initOnce.Do(func() { _ = xsdvalidate.Init() })
 	dir, err := os.MkdirTemp("", "porta-xsd-*")
 	if err != nil {
 		return nil, fmt.Errorf("xsd: %w", err)
@@ -134,7 +129,7 @@ func OpenFS(fsys fs.FS, root string) (*Set, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("xsd: materialise schemas: %w", err)
 	}
-	return &Set{dir: dir, handlers: map[string]*xsdvalidate.XsdHandler{}}, nil
+	return &Set{dir: dir, handlers: map[string]*schema{}}, nil
 }
 
 // Schemas lists the .xsd files of the set, as paths relative to its root, sorted.
@@ -155,28 +150,28 @@ func (s *Set) Schemas() ([]string, error) {
 }
 
 // handler returns the compiled schema, compiling it on first use.
-func (s *Set) handler(schema string) (*xsdvalidate.XsdHandler, error) {
+func (s *Set) handler(name string) (*schema, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, errors.New("xsd: set is closed")
 	}
-	if h, ok := s.handlers[schema]; ok {
+	if h, ok := s.handlers[name]; ok {
 		return h, nil
 	}
-	clean := path.Clean(schema)
-	if schema == "" || path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
-		return nil, fmt.Errorf("xsd: schema path %q must be relative to the schemas tree", schema)
+	clean := path.Clean(name)
+	if name == "" || path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+		return nil, fmt.Errorf("xsd: schema path %q must be relative to the schemas tree", name)
 	}
 	file := filepath.Join(s.dir, filepath.FromSlash(clean))
 	if _, err := os.Stat(file); err != nil {
-		return nil, fmt.Errorf("xsd: no schema %s in the embedded tree", schema)
+		return nil, fmt.Errorf("xsd: no schema %s in the embedded tree", name)
 	}
-	h, err := xsdvalidate.NewXsdHandlerUrl(file, xsdvalidate.ParsErrVerbose)
+	h, err := compile(file)
 	if err != nil {
-		return nil, fmt.Errorf("xsd: compile %s: %s", schema, strings.ReplaceAll(err.Error(), s.dir+string(filepath.Separator), ""))
+		return nil, fmt.Errorf("xsd: compile %s: %s", name, strings.ReplaceAll(err.Error(), s.dir+string(filepath.Separator), ""))
 	}
-	s.handlers[schema] = h
+	s.handlers[name] = h
 	return h, nil
 }
 
@@ -201,26 +196,16 @@ func (s *Set) Validate(schemaPath string, doc []byte) error {
 	if err != nil {
 		return err
 	}
-	err = h.ValidateMem(doc, xsdvalidate.ParsErrVerbose)
-	if err == nil {
-		return nil
+	problems, notXML, err := h.validate(doc)
+	switch {
+	case err != nil:
+		return fmt.Errorf("xsd: validate against %s: %w", schemaPath, err)
+	case notXML != "":
+		return &Error{Schema: schemaPath, Problems: []Problem{parserProblem(notXML)}}
+	case len(problems) > 0:
+		return &Error{Schema: schemaPath, Problems: problems}
 	}
-	var ve xsdvalidate.ValidationError
-	if errors.As(err, &ve) {
-		e := &Error{Schema: schemaPath}
-		for _, se := range ve.Errors {
-			e.Problems = append(e.Problems, Problem{Line: se.Line, Element: elementOf(se.NodeName, se.Message), Message: se.Message})
-		}
-		if len(e.Problems) == 0 {
-			e.Problems = []Problem{{Message: "not valid"}}
-		}
-		return e
-	}
-	var pe xsdvalidate.XmlParserError
-	if errors.As(err, &pe) {
-		return &Error{Schema: schemaPath, Problems: []Problem{parserProblem(pe.Error())}}
-	}
-	return fmt.Errorf("xsd: validate against %s: %w", schemaPath, err)
+	return nil
 }
 
 var (
@@ -264,7 +249,7 @@ func (s *Set) Close() error {
 	s.mu.Unlock()
 	s.inflight.Wait()
 	for _, h := range s.handlers {
-		h.Free()
+		h.free()
 	}
 	s.handlers = nil
 	return os.RemoveAll(s.dir)
