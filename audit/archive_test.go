@@ -288,7 +288,10 @@ func TestArchiveWhileWriting(t *testing.T) {
 		signer := testSigner(t, "node a")
 		s := open(t, dsn, Options{Node: "a"})
 		appendN(t, s, 1, 50)
-		cut := time.Now()
+		// The cut at the store's precision, and the writer's records a little after it: a record
+		// appended in the cut's own microsecond would be stored (truncated) as before it.
+		cut := time.Now().Truncate(time.Microsecond)
+		time.Sleep(2 * time.Millisecond)
 		stop, done := make(chan struct{}), make(chan error, 1)
 		go func() {
 			for n := 51; ; n++ {
