@@ -18,6 +18,7 @@ import (
 	"porta/audit"
 	"porta/envelope"
 	"porta/envelope/wssec"
+	"porta/internal/lockout"
 	"porta/internal/xmlsafe"
 )
 
@@ -166,7 +167,7 @@ type Gateway struct {
 	metrics *metrics
 	adm     *admission
 
-	throttle *throttle // of the PD's authentication
+	throttle *lockout.Table // of the PD's authentication
 
 	idsMu sync.Mutex
 	ids   map[string]*envelope.IDGenerator // per hosted party
@@ -201,7 +202,7 @@ func New(opt Options, d Deps) (*Gateway, error) {
 		opt: opt, store: d.Store, signer: d.Signer,
 		valid: d.Validator, now: d.Clock, log: d.Logger, hosted: d.Hosted, own: d.Certificates,
 		ids:      map[string]*envelope.IDGenerator{},
-		throttle: newThrottle(opt.Throttle),
+		throttle: lockout.New(opt.Throttle),
 		wakeOut:  make(chan struct{}, 1), wakeIn: make(chan struct{}, 1),
 	}
 	g.dir = liveDirectory{g}
