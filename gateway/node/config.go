@@ -316,6 +316,26 @@ func (c *Config) XMLLimits() xmlsafe.Limits {
 	return lim
 }
 
+// listenerTLS reads listen.NAME_tls (true or false) and listen.NAME_client_ca (a CA certificate
+// file, only over TLS); hint ends the message of an unreadable CA file.
+func (r *configReader) listenerTLS(tlsNode, caNode *yaml.Node, name, hint string) (on bool, ca string) {
+	if set(tlsNode) {
+		if err := tlsNode.Decode(&on); err != nil {
+			r.errf(tlsNode, "listen.%s_tls must be true or false", name)
+		}
+	}
+	ca = r.path(caNode, "listen."+name+"_client_ca", "")
+	if ca != "" {
+		if !on {
+			r.errf(caNode, "listen.%s_client_ca needs %s_tls: true (client certificates only exist over TLS)", name, name)
+		}
+		if _, err := registry.ReadCertFile(ca); err != nil {
+			r.errf(caNode, "listen.%s_client_ca: %v%s", name, err, hint)
+		}
+	}
+	return on, ca
+}
+
 func (r *configReader) path(n *yaml.Node, key, def string) string {
 	return r.Path(r.str(n, key, def))
 }
@@ -412,35 +432,9 @@ func LoadConfigWith(path string, check JobCheck) (*Config, error) {
 		}
 		seen[l.addr] = l.key
 	}
-	c.PDTLS = false
-	if set(&raw.Listen.PDTLS) {
-		if err := raw.Listen.PDTLS.Decode(&c.PDTLS); err != nil {
-			r.errf(&raw.Listen.PDTLS, "listen.pd_tls must be true or false")
-		}
-	}
-	c.PDClientCA = r.path(&raw.Listen.PDClientCA, "listen.pd_client_ca", "")
-	if c.PDClientCA != "" {
-		if !c.PDTLS {
-			r.errf(&raw.Listen.PDClientCA, "listen.pd_client_ca needs pd_tls: true (client certificates only exist over TLS)")
-		}
-		if _, err := registry.ReadCertFile(c.PDClientCA); err != nil {
-			r.errf(&raw.Listen.PDClientCA, "listen.pd_client_ca: %v", err)
-		}
-	}
-	if set(&raw.Listen.AdminTLS) {
-		if err := raw.Listen.AdminTLS.Decode(&c.AdminTLS); err != nil {
-			r.errf(&raw.Listen.AdminTLS, "listen.admin_tls must be true or false")
-		}
-	}
-	c.AdminClientCA = r.path(&raw.Listen.AdminClientCA, "listen.admin_client_ca", "")
-	if c.AdminClientCA != "" {
-		if !c.AdminTLS {
-			r.errf(&raw.Listen.AdminClientCA, "listen.admin_client_ca needs admin_tls: true (client certificates only exist over TLS)")
-		}
-		if _, err := registry.ReadCertFile(c.AdminClientCA); err != nil {
-			r.errf(&raw.Listen.AdminClientCA, "listen.admin_client_ca: %v (the CA certificate that issues operators' client certificates, PEM)", err)
-		}
-	}
+	c.PDTLS, c.PDClientCA = r.listenerTLS(&raw.Listen.PDTLS, &raw.Listen.PDClientCA, "pd", "")
+	c.AdminTLS, c.AdminClientCA = r.listenerTLS(&raw.Listen.AdminTLS, &raw.Listen.AdminClientCA, "admin",
+		" (the CA certificate that issues operators' client certificates, PEM)")
 	c.PDPublicURL = r.str(&raw.Listen.PDPublicURL, "listen.pd_public_url", "")
 	if c.PDPublicURL != "" && !strings.HasPrefix(c.PDPublicURL, "http://") && !strings.HasPrefix(c.PDPublicURL, "https://") {
 		r.errf(&raw.Listen.PDPublicURL, "listen.pd_public_url %q must start with http:// or https://", c.PDPublicURL)

@@ -242,23 +242,15 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		PATLS: &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return o.paTLS.Load(), nil }},
 	}
 	if cfg.PDTLS {
-		t := &tls.Config{Certificates: []tls.Certificate{keyPair}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
-		if cfg.PDClientCA != "" {
-			cas, err := registry.ReadCertFile(cfg.PDClientCA)
-			if err != nil {
-				o.Close()
-				return nil, fmt.Errorf("%s: listen.pd_client_ca: %w", cfg.File, err)
-			}
-			p := x509.NewCertPool()
-			for _, c := range cas {
-				p.AddCert(c)
-			}
-			t.ClientCAs, t.ClientAuth = p, tls.VerifyClientCertIfGiven
+		t, err := listenerTLS(cfg, keyPair, tls.RequestClientCert, cfg.PDClientCA, "listen.pd_client_ca")
+		if err != nil {
+			o.Close()
+			return nil, err
 		}
 		o.Listeners.PDTLS = t
 	}
 	if cfg.AdminTLS {
-		t, err := adminTLS(cfg, keyPair)
+		t, err := listenerTLS(cfg, keyPair, tls.NoClientCert, cfg.AdminClientCA, "listen.admin_client_ca")
 		if err != nil {
 			o.Close()
 			return nil, err
@@ -268,16 +260,18 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 	return o, nil
 }
 
-// adminTLS is the admin listener's TLS (listen.admin_tls): the node's certificate, and the
-// operators' client certificates verified against listen.admin_client_ca when one is given. A
-// certificate is asked for, never required, so that /healthz, /readyz and /metrics answer
-// without one; package ops decides what a request without one may do.
-func adminTLS(cfg *Config, keyPair tls.Certificate) (*tls.Config, error) {
-	t := &tls.Config{Certificates: []tls.Certificate{keyPair}, MinVersion: tls.VersionTLS12}
-	if cfg.AdminClientCA != "" {
-		cas, err := registry.ReadCertFile(cfg.AdminClientCA)
+// listenerTLS is the TLS of a local listener (the PD's with listen.pd_tls, the admin's with
+// listen.admin_tls): the node's certificate, and client certificates verified against caFile
+// (porta.yaml's key) when one is given. A certificate is then asked for, never required: the PD
+// also takes HTTP Basic, and the admin listener's /healthz, /readyz and /metrics answer without
+// one (package ops decides what a request without one may do). Without caFile, noCA says whether
+// a certificate is asked for at all.
+func listenerTLS(cfg *Config, keyPair tls.Certificate, noCA tls.ClientAuthType, caFile, key string) (*tls.Config, error) {
+	t := &tls.Config{Certificates: []tls.Certificate{keyPair}, MinVersion: tls.VersionTLS12, ClientAuth: noCA}
+	if caFile != "" {
+		cas, err := registry.ReadCertFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s: listen.admin_client_ca: %w", cfg.File, err)
+			return nil, fmt.Errorf("%s: %s: %w", cfg.File, key, err)
 		}
 		p := x509.NewCertPool()
 		for _, c := range cas {
