@@ -126,7 +126,7 @@ func (a *API) checkPassword(r *http.Request, name, password string) (*audit.Oper
 	}
 	ok := false
 	if op != nil && op.PasswordHash != "" {
-		if ok, err = a.verified.check(op.Name, op.PasswordHash, password); err != nil {
+		if ok, err = a.verified.Check(op.Name, op.PasswordHash, password); err != nil {
 			return nil, fmt.Errorf("operator %s: stored password hash: %w", op.Name, err)
 		}
 	} else {
@@ -355,40 +355,4 @@ func (ss *sessions) end(token string) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	delete(ss.m, sha256.Sum256([]byte(token)))
-}
-
-// verifiedCache remembers the (name, stored hash, password) triples that verified, by their
-// SHA-256, so that a script calling with HTTP Basic pays PBKDF2's cost once, not per request. A
-// changed password or hash misses the cache.
-type verifiedCache struct {
-	mu sync.Mutex
-	m  map[[32]byte]struct{}
-}
-
-func newVerifiedCache() *verifiedCache { return &verifiedCache{m: map[[32]byte]struct{}{}} }
-
-func (v *verifiedCache) check(name, hash, password string) (bool, error) {
-	h := sha256.New()
-	for _, s := range []string{name, hash, password} {
-		fmt.Fprintf(h, "%d:%s", len(s), s)
-	}
-	var k [32]byte
-	h.Sum(k[:0])
-	v.mu.Lock()
-	_, ok := v.m[k]
-	v.mu.Unlock()
-	if ok {
-		return true, nil
-	}
-	ok, err := registry.VerifyPassword(hash, password)
-	if err != nil || !ok {
-		return false, err
-	}
-	v.mu.Lock()
-	if len(v.m) > 10_000 {
-		clear(v.m)
-	}
-	v.m[k] = struct{}{}
-	v.mu.Unlock()
-	return true, nil
 }

@@ -74,7 +74,7 @@ type API struct {
 	mux      *http.ServeMux
 	sessions *sessions
 	throttle *throttle
-	verified *verifiedCache
+	verified registry.PasswordCache // operators' passwords that checked out
 }
 
 // route is one operation of the API: its method and ServeMux path, the least role that may call
@@ -121,7 +121,7 @@ func New(opt Options) (*API, error) {
 	if opt.IdleTimeout <= 0 {
 		opt.IdleTimeout = 30 * time.Minute
 	}
-	a := &API{opt: opt, mux: http.NewServeMux(), sessions: newSessions(), throttle: newThrottle(opt.Throttle), verified: newVerifiedCache()}
+	a := &API{opt: opt, mux: http.NewServeMux(), sessions: newSessions(), throttle: newThrottle(opt.Throttle)}
 	allowed := map[string][]string{}
 	for _, rt := range a.routes() {
 		a.mux.Handle(rt.method+" "+rt.path, a.handle(rt))

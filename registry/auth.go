@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Password hashes are written "pbkdf2-sha256$ITERATIONS$SALT$KEY" with SALT and KEY in unpadded
@@ -183,25 +184,61 @@ type passwordCheck struct {
 }
 
 func (r *Registry) checkPassword(k authCacheKey, a *Application, password string) error {
+	if err := checkOnce(&r.verified, k, a.passwordHash, password); err != nil {
+		return fmt.Errorf("application %s: %w", a.Name, err)
+	}
+	return nil
+}
+
+// checkOnce verifies password against hash once per key of m: a success stays in m, concurrent
+// checks of the same key wait for the first one's, and a failure (ErrBadPassword, or the hash's
+// error) is removed so the next attempt is checked afresh.
+func checkOnce[K comparable](m *sync.Map, k K, hash, password string) error {
 	fresh := &passwordCheck{done: make(chan struct{})}
-	v, loaded := r.verified.LoadOrStore(k, fresh)
+	v, loaded := m.LoadOrStore(k, fresh)
 	pc := v.(*passwordCheck)
 	if loaded {
 		<-pc.done
 		return pc.err
 	}
-	good, err := VerifyPassword(a.passwordHash, password)
+	good, err := VerifyPassword(hash, password)
 	switch {
 	case err != nil:
-		pc.err = fmt.Errorf("application %s: %w", a.Name, err)
+		pc.err = err
 	case !good:
-		pc.err = fmt.Errorf("application %s: %w", a.Name, ErrBadPassword)
+		pc.err = ErrBadPassword
 	}
 	if pc.err != nil {
-		r.verified.Delete(k)
+		m.Delete(k)
 	}
 	close(pc.done)
 	return pc.err
+}
+
+// PasswordCache is the PBKDF2 check of a Registry's applications for other holders of password
+// hashes (the operators of package ops): a (name, hash, password) that verified is remembered by
+// its SHA-256, so a caller of HTTP Basic pays PBKDF2's cost once, not per request, and concurrent
+// checks of the same credentials share one. A changed password or hash misses the cache. The zero
+// value is ready to use.
+type PasswordCache struct{ m sync.Map }
+
+// Check reports whether password matches hash (a password_hash of HashPassword's form); err is
+// only for a hash that cannot be read.
+func (c *PasswordCache) Check(name, hash, password string) (bool, error) {
+	h := sha256.New()
+	for _, s := range []string{name, hash, password} {
+		fmt.Fprintf(h, "%d:%s", len(s), s)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	switch err := checkOnce(&c.m, k, hash, password); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrBadPassword):
+		return false, nil
+	default:
+		return false, err
+	}
 }
 
 // AuthenticateApplication returns the application that presented c. With HTTP Basic the password
