@@ -106,11 +106,11 @@ func (s *Store) Archive(ctx context.Context, w io.Writer, opt ArchiveOptions) (*
 		m.Base = Point{base.Seq, base.Hash}
 	}
 	// The end of the prefix: the record before the first one recorded at or after the cut.
+	// Both in one statement, so one snapshot: read apart, a writer's records committed between
+	// them (recorded after the cut) would be taken for the end of an all-before-the-cut chain.
 	var first, last *int64
-	if err := s.db.QueryRowxContext(ctx, s.q(`SELECT MIN(seq) FROM trace WHERE node = ? AND recorded >= ?`), node, micros(opt.Before)).Scan(&first); err != nil {
-		return nil, nil, fmt.Errorf("archive node %s: %w", node, err)
-	}
-	if err := s.db.QueryRowxContext(ctx, s.q(`SELECT MAX(seq) FROM trace WHERE node = ?`), node).Scan(&last); err != nil {
+	if err := s.db.QueryRowxContext(ctx, s.q(`SELECT (SELECT MIN(seq) FROM trace WHERE node = ? AND recorded >= ?),
+		(SELECT MAX(seq) FROM trace WHERE node = ?)`), node, micros(opt.Before), node).Scan(&first, &last); err != nil {
 		return nil, nil, fmt.Errorf("archive node %s: %w", node, err)
 	}
 	end := m.Base.Seq

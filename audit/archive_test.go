@@ -305,6 +305,10 @@ func TestArchiveWhileWriting(t *testing.T) {
 					done <- err
 					return
 				}
+				// A gateway's pace, not a tight loop: SQLite's lock is not fair, and a writer
+				// that takes it back at once can starve the cut's BEGIN IMMEDIATE past its
+				// busy timeout.
+				time.Sleep(500 * time.Microsecond)
 			}
 		}()
 		ro := open(t, dsn, Options{Node: "a", ReadOnly: true})

@@ -181,7 +181,19 @@
     registry: pageRegistry,
   };
 
+  // routing counts route() calls: a page's load that resolves after a newer route began is
+  // stale, and must not draw over the newer page (a search submitted while the first list loads).
   let routing = 0;
+  const stale = new Error("stale route");
+
+  // load GETs a page's data for the route that asked, or throws stale once a newer route began.
+  async function load(path) {
+    const my = routing;
+    const data = await api("GET", path);
+    if (my !== routing) throw stale;
+    return data;
+  }
+
   async function route() {
     const my = ++routing;
     const { parts, params } = parseHash();
@@ -200,7 +212,7 @@
     try {
       await fn(parts, params);
     } catch (e) {
-      if (e.status === 401) return;
+      if (e.status === 401 || e === stale) return;
       for (const el of main().querySelectorAll(".loading")) el.remove();
       main().append(h("p", { class: "error", role: "alert" }, t("error.generic", { msg: e.message })));
     }
@@ -296,7 +308,7 @@
 
     const q = {};
     for (const k of ["cf", "id", "party", "service", "action", "outcome", "from", "to", "cursor"]) if (params.get(k)) q[k] = params.get(k);
-    const res = await api("GET", "/transactions" + qs(q));
+    const res = await load("/transactions" + qs(q));
     const items = res.items || [];
     const out = [];
     if (!items.length) out.push(h("p", { class: "empty" }, t("search.none")));
@@ -337,7 +349,7 @@
   // ---- detail ---------------------------------------------------------------------------------
 
   async function pageDetail(id) {
-    const d = await api("GET", "/transactions/" + encodeURIComponent(id));
+    const d = await load("/transactions/" + encodeURIComponent(id));
     const r = d.record || {};
     const parts = [];
     parts.push(h("p", {}, h("a", { href: "#/transactions" }, "← " + t("detail.back"))));
@@ -456,7 +468,7 @@
     const st = ["open", "resolved", "all"].includes(params.get("status")) ? params.get("status") : "open";
     const tabs = h("div", { class: "tabs", role: "group", "aria-label": t("failures.status") },
       ["open", "resolved", "all"].map(v => h("a", { href: "#/failures?status=" + v, class: "button" + (v === st ? " primary" : ""), "aria-current": v === st ? "true" : false }, t("failures." + v))));
-    const res = await api("GET", "/failures" + qs({ status: st }));
+    const res = await load("/failures" + qs({ status: st }));
     const items = res.items || [];
     page(t("failures.title"), tabs, items.length ? table(t("failures.title"), [
       [t("col.created"), f => fmtTime(f.at)],
@@ -476,7 +488,7 @@
     const st = params.get("state") === "pending" ? "pending" : "failed";
     const tabs = h("div", { class: "tabs", role: "group", "aria-label": t("outbox.state") },
       ["failed", "pending"].map(v => h("a", { href: "#/outbox?state=" + v, class: "button" + (v === st ? " primary" : ""), "aria-current": v === st ? "true" : false }, t("outbox." + v))));
-    const res = await api("GET", "/outbox" + qs({ state: st }));
+    const res = await load("/outbox" + qs({ state: st }));
     const items = res.items || [];
     const cols = [
       [t("col.created"), it => fmtTime(it.created)],
@@ -518,7 +530,7 @@
       field(t("stats.by"), bySel), field(t("stats.interval"), ivSel), field(t("search.from"), from), field(t("search.to"), to),
       h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, t("stats.show"))));
     const q = { by, interval, from: params.get("from"), to: params.get("to") };
-    const res = await api("GET", "/stats" + qs(q));
+    const res = await load("/stats" + qs(q));
     const series = statSeries(res);
     const csv = h("button", { type: "button", onclick: async () => {
       try {
@@ -625,7 +637,7 @@
   // ---- jobs -----------------------------------------------------------------------------------
 
   async function pageJobs() {
-    const res = await api("GET", "/jobs");
+    const res = await load("/jobs");
     const items = res.items || [];
     const last = j => (j.runs && j.runs[0]) || null;
     const cols = [
@@ -662,7 +674,7 @@
       page(t("registry.title"), h("p", { class: "note" }, t("registry.admin")));
       return;
     }
-    const reg = await api("GET", "/registry");
+    const reg = await load("/registry");
     const certs = [];
     for (const p of reg.parties || []) for (const c of p.certificates || []) certs.push(Object.assign({ party: p.name }, c));
     const soon = certs.filter(c => c.days_left < EXPIRY_DAYS).sort((a, b) => a.days_left - b.days_left);
