@@ -16,6 +16,7 @@ import (
 	"porta/envelope/wssec"
 	"porta/internal/clip"
 	"porta/internal/swa"
+	"porta/internal/xmlsafe"
 )
 
 // The Porta Applicativa: POST /pa takes buste from peer gateways. Each busta goes through the
@@ -384,17 +385,16 @@ func (g *Gateway) validatePayload(s *Service, action string, body *etree.Element
 		return fail("empty Body: the service wants a payload valid against " + schema)
 	}
 	for _, k := range kids {
-		d := etree.NewDocument()
-		d.SetRoot(detached(k))
 		hint := 0
 		if len(kids) == 1 {
 			hint = size
 		}
-		b, err := docBytes(d, hint)
+		// The payload as a document of its own (the namespaces in scope declared on it), written
+		// from the tree in place rather than from a copy.
+		err := xmlsafe.UseElement(k, inScope(k, k.Parent()), hint, func(b []byte) error {
+			return g.valid.Validate(schema, b)
+		})
 		if err != nil {
-			return err
-		}
-		if err := g.valid.Validate(schema, b); err != nil {
 			return fail(fmt.Sprintf("payload <%s> is not valid against %s: %s", clip.Echo(k.Tag), schema, clip.To(err.Error(), envelope.MaxDetail)))
 		}
 	}

@@ -87,22 +87,31 @@ func detached(el *etree.Element) *etree.Element {
 // addScope declares on el every namespace declared on from and its ancestors that el does not
 // declare itself.
 func addScope(el, from *etree.Element) {
-	have := map[string]bool{}
-	for _, a := range el.Attr {
-		if isNSDecl(a) {
-			have[a.FullKey()] = true
-		}
-	}
-	for p := from; p != nil; p = p.Parent() {
-		for _, a := range p.Attr {
-			if isNSDecl(a) {
-				if k := a.FullKey(); !have[k] {
-					have[k] = true
-					el.Attr = append(el.Attr, a)
+	el.Attr = append(el.Attr, inScope(el, from)...)
+}
+
+// inScope is the namespace declarations addScope adds to el: those of from and its ancestors,
+// innermost first, each prefix once, less those el makes itself.
+func inScope(el, from *etree.Element) []etree.Attr {
+	var extra []etree.Attr
+	declared := func(a etree.Attr) bool {
+		for _, list := range [2][]etree.Attr{el.Attr, extra} {
+			for _, b := range list {
+				if b.Space == a.Space && b.Key == a.Key && isNSDecl(b) {
+					return true
 				}
 			}
 		}
+		return false
 	}
+	for p := from; p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			if isNSDecl(a) && !declared(a) {
+				extra = append(extra, a)
+			}
+		}
+	}
+	return extra
 }
 
 func isNSDecl(a etree.Attr) bool { return a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") }

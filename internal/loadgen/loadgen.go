@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg Config, op func(ctx context.Context, worker in
 	if cfg.Warmup > 0 {
 		sleepCtx(ctx, cfg.Warmup)
 	}
-	cpu0 := processCPU()
+	cpu0 := ProcessCPU()
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	t0 := time.Now()
@@ -158,7 +158,7 @@ func Run(ctx context.Context, cfg Config, op func(ctx context.Context, worker in
 	}
 	measuring.Store(false)
 	elapsed := time.Since(t0)
-	cpu1 := processCPU()
+	cpu1 := ProcessCPU()
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
 	stop.Store(true)
@@ -237,7 +237,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-func processCPU() time.Duration {
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -150,6 +150,45 @@ func TestWriteMatchesEtree(t *testing.T) {
 	checkWriteXML(t, doc)
 	r.RemoveChildAt(len(r.Child) - 1)
 	checkWriteXML(t, doc)
+
+	// What the writer of write.go writes itself (names, attribute values, every kind of text)
+	// and what it leaves to etree (processing instructions, directives, comments to sanitise).
+	doc = etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0"`)
+	doc.CreateDirective("x")
+	r = doc.CreateElement("p:r")
+	r.CreateAttr("xmlns:p", "urn:p")
+	r.CreateAttr("p:a", "v<&>'\"\t\n\r\x01\x7f")
+	r.CreateAttr("b", "\uFFFD \uFFFE \xed\xa0\x80 \U0001F600 \xc3")
+	for _, text := range []string{"", "a", "\x00\x08\x0b\x1f", "\ud7ff\ue000\ufffd\uffff\U0010FFFF", "\xf4\x90\x80\x80", "tail \xe2\x82"} {
+		r.CreateElement("p:e").CreateText(text)
+	}
+	r.CreateComment("a--b-")
+	r.CreateElement("empty")
+	r.CreateProcInst("pi", "inst")
+	checkWriteXML(t, doc)
+}
+
+// TestAppendElement: an element written with the namespace declarations in scope added, as a
+// copy of it holding them is written as a document of its own.
+func TestAppendElement(t *testing.T) {
+	doc, err := Parse([]byte(`<a:r xmlns:a="urn:a" xmlns="urn:d"><b xmlns:c="urn:c" c:x="1&amp;2">t<c:i/>&lt;</b></a:r>`), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := doc.Root().ChildElements()[0]
+	extra := []etree.Attr{{Space: "xmlns", Key: "a", Value: "urn:a"}, {Key: "xmlns", Value: "urn:d"}}
+	cp := el.Copy()
+	cp.Attr = append(cp.Attr, extra...)
+	d := etree.NewDocument()
+	d.SetRoot(cp)
+	want, err := d.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := AppendElement([]byte("x"), el, extra); string(got) != "x"+string(want) {
+		t.Fatalf("got %q\nwant x%q", got, want)
+	}
 }
 
 func normalized(data []byte) []byte {

@@ -431,17 +431,24 @@ func putText(doc *etree.Document, runs [][]byte) bool {
 	return found == len(runs)
 }
 
-// Write serialises doc exactly as doc.WriteTo does, into a buffer grown to hint bytes first
-// (the expected size; 0 when small or unknown). etree escapes text rune by rune; a text of
-// liftMin bytes or more that needs no escaping in any of etree's modes (no '&', '<', '>', quote,
-// apostrophe or CR; valid UTF-8 of XML characters) is written as a stand-in and copied into the
-// output whole. doc is changed while it is written and restored before Write returns.
+// Write serialises doc exactly as doc.WriteTo does (write.go), into a buffer grown to hint bytes
+// first (the expected size; 0 when small or unknown: then a pooled buffer, copied out at its
+// length).
 func Write(doc *etree.Document, hint int) ([]byte, error) {
-	s, err := Serialize(doc)
-	if err != nil {
-		return nil, err
+	if !defaultSettings(doc) {
+		return doc.WriteToBytes()
 	}
-	return s.AppendTo(make([]byte, 0, max(hint, s.Len()))), nil
+	if hint > 0 {
+		w := writer{buf: make([]byte, 0, hint)}
+		w.tokens(doc.Child)
+		return w.buf, nil
+	}
+	p := getScratch()
+	w := writer{buf: *p}
+	w.tokens(doc.Child)
+	out := append(make([]byte, 0, len(w.buf)), w.buf...)
+	putScratch(p, w.buf)
+	return out, nil
 }
 
 // Serialization is a document serialised as Write serialises it, held as its skeleton (the
@@ -455,63 +462,28 @@ type Serialization struct {
 	size  int
 }
 
-// Serialize serialises doc as Write does, keeping its long texts out of the result's buffer
-// (see Serialization). doc is changed while it is written and restored before Serialize returns;
-// the result stays valid if doc is changed afterwards.
+// Serialize serialises doc as Write does, keeping its texts of liftMin bytes or more that are
+// written unchanged out of the result's buffer (see Serialization). The result stays valid if doc
+// is changed afterwards (its strings are not).
 func Serialize(doc *etree.Document) (*Serialization, error) {
-	var texts []*etree.CharData
-	var walk func(el *etree.Element)
-	walk = func(el *etree.Element) { // in the order WriteTo writes
-		for _, tok := range el.Child {
-			switch t := tok.(type) {
-			case *etree.Element:
-				walk(t)
-			case *etree.CharData:
-				if !t.IsCData() && len(t.Data) >= liftMin && plainOut(t.Data) {
-					texts = append(texts, t)
-				}
-			}
-		}
-	}
-	walk(&doc.Element)
-	whole := func() (*Serialization, error) {
-		var b bytes.Buffer
-		if _, err := doc.WriteTo(&b); err != nil {
+	if !defaultSettings(doc) {
+		b, err := doc.WriteToBytes()
+		if err != nil {
 			return nil, err
 		}
-		return &Serialization{skel: b.Bytes(), size: b.Len()}, nil
+		return &Serialization{skel: b, size: len(b)}, nil
 	}
-	if texts == nil {
-		return whole()
-	}
-	data := make([]string, len(texts))
-	for i, t := range texts {
-		data[i] = t.Data
-		t.Data = liftStandIn(i, 0)
-	}
-	var b bytes.Buffer
-	_, err := doc.WriteTo(&b)
-	for i, t := range texts {
-		t.Data = data[i]
-	}
-	if err != nil {
-		return nil, err
-	}
-	skel := b.Bytes()
-	if bytes.Count(skel, []byte(liftMarker)) != 2*len(texts) {
-		return whole() // the document holds the marker itself
-	}
-	s := &Serialization{skel: skel, texts: data, at: make([]int, 0, 2*len(data)), size: len(skel)}
-	from := 0
-	for i := range data {
-		mark := []byte(liftStandIn(i, 0))
-		j := bytes.Index(skel[from:], mark)
-		if j < 0 {
-			return whole()
+	p := getScratch()
+	w := writer{buf: *p, lift: true}
+	w.tokens(doc.Child)
+	s := &Serialization{skel: append(make([]byte, 0, len(w.buf)), w.buf...), texts: w.texts, size: len(w.buf)}
+	putScratch(p, w.buf)
+	if len(w.texts) > 0 {
+		s.at = make([]int, 0, 2*len(w.texts))
+		for i, t := range w.texts {
+			s.at = append(s.at, w.at[i], w.at[i]) // no stand-in: the text goes at that offset
+			s.size += len(t)
 		}
-		s.at = append(s.at, from+j, from+j+len(mark))
-		s.size += len(data[i]) - len(mark)
-		from += j + len(mark)
 	}
 	return s, nil
 }
