@@ -51,7 +51,9 @@ type c14nSink interface {
 // It fails only on a prefix that is used but not declared, or on a directive.
 func canonicalize(el *etree.Element, inclusive []string) ([]byte, error) {
 	var b bytes.Buffer
-	if _, err := newC14N(el, inclusive, &b, false).run(el); err != nil {
+	c := newC14N(el, inclusive, &b, false)
+	defer c.release()
+	if _, err := c.run(el); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -63,7 +65,9 @@ func digestCanonical(h crypto.Hash, el *etree.Element, inclusive []string) ([]by
 	bw := c14nBuffers.Get().(*bufio.Writer)
 	bw.Reset(d)
 	defer func() { bw.Reset(nil); c14nBuffers.Put(bw) }()
-	if _, err := newC14N(el, inclusive, bw, false).run(el); err != nil {
+	c := newC14N(el, inclusive, bw, false)
+	defer c.release()
+	if _, err := c.run(el); err != nil {
 		return nil, err
 	}
 	if err := bw.Flush(); err != nil {
@@ -85,6 +89,7 @@ func canonicalCopy(h crypto.Hash, el *etree.Element, inclusive []string) ([]byte
 	bw.Reset(d)
 	defer func() { bw.Reset(nil); c14nBuffers.Put(bw) }()
 	c := newC14N(el, inclusive, bw, true)
+	defer c.release()
 	cp, err := c.run(el)
 	if err != nil {
 		return nil, nil, err
@@ -113,8 +118,41 @@ type c14n struct {
 	decls     []string            // prefixes pushed on rendered, for the pops
 	used      []string            // scratch: visibly utilised prefixes of one element
 	attrs     []c14nAttr          // scratch: attributes of one element
+	text      []string            // scratch: text of the copy since its last child element
 	build     bool                // build the copy of canonicalCopy
 	noCopy    bool                // the copy cannot be built
+}
+
+// A canonicalisation's state is reused (a signature takes four to six of them, each with two maps
+// and five stacks otherwise made anew): c14nStates holds released ones, their stacks emptied and
+// their strings cleared, so that a pooled state keeps no message alive. One that saw more than
+// maxPooledPrefixes prefixes is let go, so that a hostile document leaves no large map behind.
+var c14nStates = sync.Pool{New: func() any {
+	return &c14n{scope: map[string][]string{}, rendered: map[string][]string{}}
+}}
+
+const maxPooledPrefixes = 32
+
+// release returns c to c14nStates.
+func (c *c14n) release() {
+	if len(c.scope) > maxPooledPrefixes || len(c.rendered) > maxPooledPrefixes {
+		return
+	}
+	for _, m := range [2]map[string][]string{c.scope, c.rendered} {
+		for p, s := range m {
+			clear(s)
+			m[p] = s[:0]
+		}
+	}
+	clear(c.undo)
+	clear(c.decls)
+	clear(c.used)
+	clear(c.attrs[:cap(c.attrs)])
+	clear(c.text[:cap(c.text)])
+	clear(c.inclusive)
+	*c = c14n{scope: c.scope, rendered: c.rendered, undo: c.undo[:0], decls: c.decls[:0], used: c.used[:0],
+		attrs: c.attrs[:0], text: c.text[:0], inclusive: c.inclusive[:0]}
+	c14nStates.Put(c)
 }
 
 type c14nAttr struct {
@@ -122,7 +160,9 @@ type c14nAttr struct {
 }
 
 func newC14N(el *etree.Element, inclusive []string, w c14nSink, build bool) *c14n {
-	c := &c14n{w: w, scope: map[string][]string{"xml": {nsXML}}, rendered: map[string][]string{}, build: build}
+	c := c14nStates.Get().(*c14n)
+	c.w, c.build = w, build
+	c.scope["xml"] = append(c.scope["xml"], nsXML)
 	for _, p := range inclusive {
 		if p == "#default" {
 			p = ""
@@ -302,24 +342,11 @@ func (c *c14n) element(el *etree.Element, parent *etree.Element) (*etree.Element
 		}
 	}
 	w.WriteByte('>')
-	var text []string // text of the copy since its last child element, merged as a parser would
-	flush := func() {
-		switch len(text) {
-		case 0:
-			return
-		case 1:
-			cp.CreateText(text[0]).SetData(text[0]) // SetData: the white-space flag, as parsed
-		default:
-			s := strings.Join(text, "")
-			cp.CreateText(s).SetData(s)
-		}
-		text = text[:0]
-	}
 	for _, tok := range el.Child {
 		switch t := tok.(type) {
 		case *etree.Element:
 			if cp != nil {
-				flush()
+				c.flushText(cp)
 			}
 			if _, err := c.element(t, cp); err != nil {
 				return nil, err
@@ -327,7 +354,7 @@ func (c *c14n) element(el *etree.Element, parent *etree.Element) (*etree.Element
 		case *etree.CharData:
 			escapeC14N(w, t.Data, false)
 			if cp != nil && t.Data != "" {
-				text = append(text, t.Data)
+				c.text = append(c.text, t.Data)
 			}
 		case *etree.ProcInst:
 			w.WriteString("<?")
@@ -345,7 +372,7 @@ func (c *c14n) element(el *etree.Element, parent *etree.Element) (*etree.Element
 		}
 	}
 	if cp != nil {
-		flush()
+		c.flushText(cp)
 	}
 	w.WriteString("</")
 	writeName(w, el.Space, el.Tag)
@@ -358,6 +385,23 @@ func (c *c14n) element(el *etree.Element, parent *etree.Element) (*etree.Element
 	c.decls = c.decls[:dmark]
 	c.pop(mark)
 	return cp, nil
+}
+
+// flushText adds to the copy cp the text gathered since its last child element, merged into one
+// as a parser would read it. c.text is empty again after: a child element is entered only after
+// its parent's text was flushed, and leaves none behind.
+func (c *c14n) flushText(cp *etree.Element) {
+	switch len(c.text) {
+	case 0:
+		return
+	case 1:
+		cp.CreateText(c.text[0]).SetData(c.text[0]) // SetData: the white-space flag, as parsed
+	default:
+		s := strings.Join(c.text, "")
+		cp.CreateText(s).SetData(s)
+	}
+	clear(c.text)
+	c.text = c.text[:0]
 }
 
 // copyAttr adds an attribute to el with its prefix and local name exactly as given: CreateAttr

@@ -431,14 +431,15 @@ func putText(doc *etree.Document, runs [][]byte) bool {
 	return found == len(runs)
 }
 
-// Write serialises doc exactly as doc.WriteTo does (write.go), into a buffer grown to hint bytes
-// first (the expected size; 0 when small or unknown: then a pooled buffer, copied out at its
-// length).
+// Write serialises doc exactly as doc.WriteTo does (write.go). A document expected to be large
+// (hint, its expected size, over what the pool of scratch buffers keeps) is written into a buffer
+// of hint bytes made at once; any other into a pooled buffer, then copied out at its length, so
+// that small messages do not each take (and fault in) a fresh buffer sized for the worst case.
 func Write(doc *etree.Document, hint int) ([]byte, error) {
 	if !defaultSettings(doc) {
 		return doc.WriteToBytes()
 	}
-	if hint > 0 {
+	if hint > scratchMax {
 		w := writer{buf: make([]byte, 0, hint)}
 		w.tokens(doc.Child)
 		return w.buf, nil
