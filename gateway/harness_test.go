@@ -165,7 +165,7 @@ func newNetworkOn(t testing.TB, open func(name string) Store, edits ...func(*Ser
 		}
 		pool := x509.NewCertPool()
 		pool.AddCert(peer.id.cert)
-		nd.cli = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{nd.id.tls}, RootCAs: pool}}}
+		nd.cli = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{nd.id.tls}, RootCAs: pool}, WriteBufferSize: 32 << 10}} // as gateway/node
 		t.Cleanup(nd.cli.CloseIdleConnections)
 		signer, err := wssec.NewSigner(nd.id.key, []*x509.Certificate{nd.id.cert})
 		if err != nil {
