@@ -341,6 +341,7 @@ func BodyContent(env []byte) ([]byte, error) {
 func bodySpan(env []byte) (start, end int, err error) {
 	depth := 0
 	start = -1
+	sc := tagScanner{env: env, next: [3]int{-1, -1, -1}}
 	for i := 0; i < len(env); {
 		j := bytes.IndexByte(env[i:], '<')
 		if j < 0 {
@@ -365,20 +366,7 @@ func bodySpan(env []byte) (start, end int, err error) {
 			i += 2 + k + len(skip)
 			continue
 		}
-		tagEnd := -1
-		var quote byte
-		for k := i + 1; k < len(env) && tagEnd < 0; k++ {
-			switch c := env[k]; {
-			case quote != 0:
-				if c == quote {
-					quote = 0
-				}
-			case c == '"' || c == '\'':
-				quote = c
-			case c == '>':
-				tagEnd = k + 1
-			}
-		}
+		tagEnd := sc.tagEnd(i)
 		if tagEnd < 0 {
 			return 0, 0, fmt.Errorf("at byte %d: unterminated tag", i)
 		}
@@ -392,8 +380,11 @@ func bodySpan(env []byte) (start, end int, err error) {
 			tag = tag[1:]
 		}
 		name := tag
-		if n := bytes.IndexAny(tag, " \t\r\n/"); n >= 0 {
-			name = tag[:n]
+		for n, c := range tag { // bytes.IndexAny would build its set of five anew for every tag
+			if c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '/' {
+				name = tag[:n]
+				break
+			}
 		}
 		if len(name) == 0 {
 			return 0, 0, fmt.Errorf("at byte %d: a tag without a name", i)
@@ -425,4 +416,57 @@ func bodySpan(env []byte) (start, end int, err error) {
 		return 0, 0, errors.New("the Body element is not closed")
 	}
 	return 0, 0, errors.New("no SOAP Body element under the envelope")
+}
+
+// tagScanner finds the ends of tags in env with bytes.IndexByte rather than byte by byte. The
+// next '>', '"' and '\” at or after the last position asked are remembered, so that each byte of
+// env is searched for each of the three at most once however many quoted values a tag holds.
+type tagScanner struct {
+	env  []byte
+	next [3]int // the index of the next '>', '"', '\'' (len(env): none); -1 not searched yet
+}
+
+var tagScannerBytes = [3]byte{'>', '"', '\''}
+
+// at returns the index of the first byte tagScannerBytes[which] at or after from, or len(env).
+func (sc *tagScanner) at(which, from int) int {
+	if n := sc.next[which]; n >= from {
+		return n
+	}
+	n := bytes.IndexByte(sc.env[from:], tagScannerBytes[which])
+	if n < 0 {
+		n = len(sc.env)
+	} else {
+		n += from
+	}
+	sc.next[which] = n
+	return n
+}
+
+// tagEnd returns the index just past the '>' that ends the tag starting with '<' at env[i]
+// (quoted attribute values may hold '>'), or -1 when the tag is not closed.
+func (sc *tagScanner) tagEnd(i int) int {
+	for k := i + 1; ; {
+		gt, dq, sq := sc.at(0, k), sc.at(1, k), sc.at(2, k)
+		q := min(dq, sq)
+		if gt < q {
+			if gt == len(sc.env) {
+				return -1
+			}
+			return gt + 1
+		}
+		if q == len(sc.env) {
+			return -1
+		}
+		// A quoted value: on past its closing quote.
+		which := 1
+		if q == sq {
+			which = 2
+		}
+		closing := sc.at(which, q+1)
+		if closing == len(sc.env) {
+			return -1
+		}
+		k = closing + 1
+	}
 }
