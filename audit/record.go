@@ -419,7 +419,7 @@ func bodySpan(env []byte) (start, end int, err error) {
 }
 
 // tagScanner finds the ends of tags in env with bytes.IndexByte rather than byte by byte. The
-// next '>', '"' and '\” at or after the last position asked are remembered, so that each byte of
+// next '>', double quote and apostrophe at or after the last position asked are remembered, so that each byte of
 // env is searched for each of the three at most once however many quoted values a tag holds.
 type tagScanner struct {
 	env  []byte
