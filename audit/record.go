@@ -418,9 +418,10 @@ func bodySpan(env []byte) (start, end int, err error) {
 	return 0, 0, errors.New("no SOAP Body element under the envelope")
 }
 
-// tagScanner finds the ends of tags in env with bytes.IndexByte rather than byte by byte. The
-// next '>', double quote and apostrophe at or after the last position asked are remembered, so that each byte of
-// env is searched for each of the three at most once however many quoted values a tag holds.
+// tagScanner finds the ends of tags in env with bytes.IndexByte rather than byte by byte. The next
+// '>', double quote and apostrophe at or after the last position asked are remembered, so that
+// each byte of env is searched for each of the three at most once however many quoted values a
+// tag holds.
 type tagScanner struct {
 	env  []byte
 	next [3]int // the index of the next '>', '"', '\'' (len(env): none); -1 not searched yet
