@@ -140,16 +140,16 @@ func (c *c14n) release() {
 	}
 	for _, m := range [2]map[string][]string{c.scope, c.rendered} {
 		for p, s := range m {
-			clear(s)
+			clear(s[:cap(s)]) // popped entries too
 			m[p] = s[:0]
 		}
 	}
-	clear(c.undo)
-	clear(c.decls)
-	clear(c.used)
+	clear(c.undo[:cap(c.undo)])
+	clear(c.decls[:cap(c.decls)])
+	clear(c.used[:cap(c.used)])
 	clear(c.attrs[:cap(c.attrs)])
 	clear(c.text[:cap(c.text)])
-	clear(c.inclusive)
+	clear(c.inclusive[:cap(c.inclusive)])
 	*c = c14n{scope: c.scope, rendered: c.rendered, undo: c.undo[:0], decls: c.decls[:0], used: c.used[:0],
 		attrs: c.attrs[:0], text: c.text[:0], inclusive: c.inclusive[:0]}
 	c14nStates.Put(c)

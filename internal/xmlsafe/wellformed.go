@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
@@ -41,13 +42,10 @@ func checkWellFormed(doc *etree.Document) error {
 			}
 		}
 	}
-	c := &nameChecker{scope: map[string][]string{}}
-	type frame struct {
-		el   *etree.Element
-		mark int
-		exit bool
-	}
-	stack := []frame{{el: doc.Root()}}
+	c := nameCheckers.Get().(*nameChecker)
+	defer c.release()
+	stack := append(c.stack, frame{el: doc.Root()})
+	defer func() { c.stack = stack }()
 	for len(stack) > 0 {
 		f := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -118,6 +116,37 @@ type nameChecker struct {
 	scope map[string][]string // prefix ("" the default) → URIs in scope, innermost last
 	undo  []string            // prefixes pushed, for the pops
 	uris  []string            // scratch: the namespace URI of each attribute of one element
+	stack []frame             // the walk's elements still to enter or leave
+}
+
+// frame is an element checkWellFormed enters, or leaves (exit: its declarations popped to mark).
+type frame struct {
+	el   *etree.Element
+	mark int
+	exit bool
+}
+
+// nameCheckers holds released checkers, each read of a message otherwise making a map and three
+// stacks anew. A released checker keeps no string or element of the message it read (the tree
+// and a ParseOwned message's bytes would stay alive), and one that saw more than
+// maxPooledPrefixes prefixes is let go, so that a hostile document leaves no large map behind.
+var nameCheckers = sync.Pool{New: func() any { return &nameChecker{scope: map[string][]string{}} }}
+
+const maxPooledPrefixes = 32
+
+func (c *nameChecker) release() {
+	if len(c.scope) > maxPooledPrefixes {
+		return
+	}
+	for p, s := range c.scope {
+		clear(s[:cap(s)])
+		c.scope[p] = s[:0]
+	}
+	clear(c.undo[:cap(c.undo)])
+	clear(c.uris[:cap(c.uris)])
+	clear(c.stack[:cap(c.stack)])
+	c.undo, c.uris, c.stack = c.undo[:0], c.uris[:0], c.stack[:0]
+	nameCheckers.Put(c)
 }
 
 func (c *nameChecker) pop(mark int) {
