@@ -223,15 +223,6 @@ func join(path, name string) string {
 // element's code and plain path. where is the path of el used for messages and unknown children.
 func (p *parser) children(el *etree.Element, where string, order ...string) map[string][]*etree.Element {
 	out := map[string][]*etree.Element{}
-	pos := map[string]int{}
-	repeat := map[string]bool{}
-	for i, n := range order {
-		if strings.HasSuffix(n, "+") {
-			n = strings.TrimSuffix(n, "+")
-			repeat[n] = true
-		}
-		pos[n] = i
-	}
 	for _, tok := range el.Child {
 		if cd, ok := tok.(*etree.CharData); ok && strings.TrimSpace(cd.Data) != "" {
 			p.fail(CodeHeaderFormat, where, "unexpected text %q in %s", short(cd.Data), where)
@@ -239,19 +230,19 @@ func (p *parser) children(el *etree.Element, where string, order ...string) map[
 	}
 	last := -1
 	for c := range el.ChildElementsSeq() {
-		i, known := pos[c.Tag]
+		i, repeat, known := inOrder(order, c.Tag)
 		if !known || c.NamespaceURI() != p.ns {
 			p.fail(CodeHeaderFormat, where+"/child["+c.FullTag()+"]", "unknown element <%s> (namespace %q) in %s", c.FullTag(), c.NamespaceURI(), where)
 			continue
 		}
-		childPath := pathOf(where, c.Tag)
 		if i < last {
-			p.fail(CodeHeaderFormat, childPath, "element %s is out of the schema's order in %s", c.Tag, where)
+			p.fail(CodeHeaderFormat, pathOf(where, c.Tag), "element %s is out of the schema's order in %s", c.Tag, where)
 		}
 		if i > last {
 			last = i
 		}
-		if len(out[c.Tag]) > 0 && !repeat[c.Tag] {
+		if len(out[c.Tag]) > 0 && !repeat {
+			childPath := pathOf(where, c.Tag)
 			code := elementCode[c.Tag]
 			if code == "" {
 				code = CodeHeaderFormat
@@ -262,6 +253,21 @@ func (p *parser) children(el *etree.Element, where string, order ...string) map[
 		out[c.Tag] = append(out[c.Tag], c)
 	}
 	return out
+}
+
+// inOrder finds tag in a schema sequence order (see children): its place (the last one, should
+// it be listed twice) and whether it may repeat.
+func inOrder(order []string, tag string) (i int, repeat, known bool) {
+	for k, n := range order {
+		r := strings.HasSuffix(n, "+")
+		if r {
+			n = n[:len(n)-1]
+		}
+		if n == tag {
+			i, known, repeat = k, true, repeat || r
+		}
+	}
+	return i, repeat, known
 }
 
 // pathOf is the posizione of child name under where: relative to IntestazioneMessaggio.
