@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"porta/internal/clip"
 )
@@ -26,10 +26,6 @@ func (e *IDError) Error() string { return fmt.Sprintf("identifier %q: %s", clip.
 // port id of over 200 letters each, and a bound on what a peer can make porta store and repeat.
 const MaxIDLength = 512
 
-// idPattern is the schema's IdentificatoreType read strictly: XML Schema's \w excludes the
-// punctuation '_', so the first two parts are letters and digits only.
-var idPattern = regexp.MustCompile(`^([\p{L}\p{N}]+)_([\p{L}\p{N}]+)_(\d{7})_(\d{4})-(\d{2})-(\d{2})_(\d{2}):(\d{2})$`)
-
 var (
 	alnum       = regexp.MustCompile(`^[\p{L}\p{N}]+$`)
 	sevenDigits = regexp.MustCompile(`^\d{7}$`)
@@ -47,30 +43,10 @@ func ValidateID(id string) error {
 	if len(id) > MaxIDLength {
 		return &IDError{ID: id, Reason: fmt.Sprintf("is %d bytes long, more than %d", len(id), MaxIDLength)}
 	}
-	parts := strings.Split(id, "_")
-	if len(parts) != 5 {
-		return &IDError{ID: id, Reason: fmt.Sprintf("has %d '_'-separated parts, want 5 (Party_PortId_NNNNNNN_yyyy-MM-dd_HH:mm)", len(parts))}
+	year, month, day, hour, minute, ok := readID(id)
+	if !ok {
+		return badID(id)
 	}
-	m := idPattern.FindStringSubmatch(id)
-	if m == nil {
-		switch {
-		case !alnum.MatchString(parts[0]):
-			return &IDError{ID: id, Reason: fmt.Sprintf("party %q must be letters and digits only", parts[0])}
-		case !alnum.MatchString(parts[1]):
-			return &IDError{ID: id, Reason: fmt.Sprintf("port id %q must be letters and digits only", parts[1])}
-		case !sevenDigits.MatchString(parts[2]):
-			return &IDError{ID: id, Reason: fmt.Sprintf("counter %q must be 7 digits", parts[2])}
-		case !isoDate.MatchString(parts[3]):
-			return &IDError{ID: id, Reason: fmt.Sprintf("date %q must be yyyy-MM-dd", parts[3])}
-		default:
-			return &IDError{ID: id, Reason: fmt.Sprintf("time %q must be HH:mm", parts[4])}
-		}
-	}
-	year, _ := strconv.Atoi(m[4])
-	month, _ := strconv.Atoi(m[5])
-	day, _ := strconv.Atoi(m[6])
-	hour, _ := strconv.Atoi(m[7])
-	minute, _ := strconv.Atoi(m[8])
 	switch {
 	case year > 2100:
 		return &IDError{ID: id, Reason: fmt.Sprintf("year %d is after 2100", year)}
@@ -84,6 +60,61 @@ func ValidateID(id string) error {
 		return &IDError{ID: id, Reason: fmt.Sprintf("minute %02d out of range", minute)}
 	}
 	return nil
+}
+
+// readID reads an identifier of idPattern's form without the regular expression (every busta's
+// identifiers are checked, several times an exchange): the numbers of its date and time, and
+// ok=false exactly when idPattern does not match (FuzzReadID).
+func readID(id string) (year, month, day, hour, minute int, ok bool) {
+	rest := id
+	for range 2 { // the party and the port id: letters and digits
+		i := strings.IndexByte(rest, '_')
+		if i <= 0 {
+			return 0, 0, 0, 0, 0, false
+		}
+		for _, r := range rest[:i] {
+			if !unicode.IsLetter(r) && !unicode.IsNumber(r) {
+				return 0, 0, 0, 0, 0, false
+			}
+		}
+		rest = rest[i+1:]
+	}
+	const form = "0000000_0000-00-00_00:00" // NNNNNNN_yyyy-MM-dd_HH:mm, 0 an ASCII digit (\d)
+	if len(rest) != len(form) {
+		return 0, 0, 0, 0, 0, false
+	}
+	for i := range len(form) {
+		if c := rest[i]; form[i] == '0' && (c < '0' || c > '9') || form[i] != '0' && c != form[i] {
+			return 0, 0, 0, 0, 0, false
+		}
+	}
+	num := func(s string) int {
+		n := 0
+		for i := range len(s) {
+			n = n*10 + int(s[i]-'0')
+		}
+		return n
+	}
+	return num(rest[8:12]), num(rest[13:15]), num(rest[16:18]), num(rest[19:21]), num(rest[22:24]), true
+}
+
+// badID is the error of an identifier readID refuses: the first part that is wrong.
+func badID(id string) error {
+	parts := strings.Split(id, "_")
+	if len(parts) != 5 {
+		return &IDError{ID: id, Reason: fmt.Sprintf("has %d '_'-separated parts, want 5 (Party_PortId_NNNNNNN_yyyy-MM-dd_HH:mm)", len(parts))}
+	}
+	switch {
+	case !alnum.MatchString(parts[0]):
+		return &IDError{ID: id, Reason: fmt.Sprintf("party %q must be letters and digits only", parts[0])}
+	case !alnum.MatchString(parts[1]):
+		return &IDError{ID: id, Reason: fmt.Sprintf("port id %q must be letters and digits only", parts[1])}
+	case !sevenDigits.MatchString(parts[2]):
+		return &IDError{ID: id, Reason: fmt.Sprintf("counter %q must be 7 digits", parts[2])}
+	case !isoDate.MatchString(parts[3]):
+		return &IDError{ID: id, Reason: fmt.Sprintf("date %q must be yyyy-MM-dd", parts[3])}
+	}
+	return &IDError{ID: id, Reason: fmt.Sprintf("time %q must be HH:mm", parts[4])}
 }
 
 func daysIn(year int, m time.Month) int {

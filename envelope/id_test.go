@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -186,4 +187,31 @@ func ExampleIDGenerator() {
 	id, _ := g.Next(context.Background())
 	fmt.Println(id)
 	// Output: Provincia_ProvinciaSPCoopIT_0000001_2026-11-28_09:30
+}
+
+// idPattern is the schema's IdentificatoreType read strictly: XML Schema's \w excludes the
+// punctuation '_', so the first two parts are letters and digits only. readID is held to it.
+var idPattern = regexp.MustCompile(`^([\p{L}\p{N}]+)_([\p{L}\p{N}]+)_(\d{7})_(\d{4})-(\d{2})-(\d{2})_(\d{2}):(\d{2})$`)
+
+// FuzzReadID: readID accepts exactly what idPattern matches, with the same numbers.
+func FuzzReadID(f *testing.F) {
+	for _, s := range []string{"Provincia_ProvinciaSPCoopIT_0000001_2026-12-03_21:05", "Città_P1_1234567_2100-02-29_23:59",
+		"a_b_123456_2026-01-01_00:00", "a__1234567_2026-01-01_00:00", "a_b_1234567_2026-01-01_00:00_", "\xff_b_1234567_2026-01-01_00:00",
+		"a_b_１２３４５６７_2026-01-01_00:00", "Ⅻ_٣_1234567_2026-13-99_99:99"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		y, mo, d, h, mi, ok := readID(id)
+		m := idPattern.FindStringSubmatch(id)
+		if ok != (m != nil) {
+			t.Fatalf("readID(%q) ok=%v, idPattern matches: %v", id, ok, m != nil)
+		}
+		if !ok {
+			return
+		}
+		got := fmt.Sprintf("%04d-%02d-%02d_%02d:%02d", y, mo, d, h, mi)
+		if want := m[4] + "-" + m[5] + "-" + m[6] + "_" + m[7] + ":" + m[8]; got != want {
+			t.Fatalf("readID(%q) = %s, want %s", id, got, want)
+		}
+	})
 }
