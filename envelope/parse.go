@@ -282,7 +282,7 @@ func pathOf(where, name string) string {
 // attrs checks el's attributes: names lists the allowed unqualified ones; wsu:Id is allowed when
 // wsuID; namespace declarations are always allowed. Anything else is reported with 002.
 func (p *parser) attrs(el *etree.Element, where string, wsuID bool, names ...string) map[string]string {
-	out := map[string]string{}
+	var out map[string]string // made at the first attribute kept: most elements have none
 	for i := range el.Attr {
 		a := &el.Attr[i]
 		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
@@ -291,10 +291,10 @@ func (p *parser) attrs(el *etree.Element, where string, wsuID bool, names ...str
 		ns := a.NamespaceURI()
 		switch {
 		case a.Space == "" && contains(names, a.Key):
-			out[a.Key] = a.Value
+			out = put(out, a.Key, a.Value)
 		case wsuID && ns == NSWSU && a.Key == "Id":
 		case el.Tag == "Intestazione" && ns == p.soapNS() && (a.Key == "actor" || a.Key == "mustUnderstand"):
-			out["SOAP:"+a.Key] = a.Value
+			out = put(out, "SOAP:"+a.Key, a.Value)
 		case el.Tag == "Intestazione" && a.Space == "" && (a.Key == "actor" || a.Key == "mustUnderstand"):
 			// Unqualified, the attribute is missing; that is reported once, as missing (spec §10).
 		default:
@@ -302,6 +302,15 @@ func (p *parser) attrs(el *etree.Element, where string, wsuID bool, names ...str
 		}
 	}
 	return out
+}
+
+// put sets m[k] = v, making m first if it is nil.
+func put(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = make(map[string]string, 2)
+	}
+	m[k] = v
+	return m
 }
 
 func (p *parser) soapNS() string { return NSSOAP }
