@@ -144,9 +144,9 @@ func leaseOf(ctx context.Context) *lease {
 
 // peerOf names the peer of a request for its per-peer limit: its TLS client certificate, else
 // its remote IP address.
-func peerOf(r *http.Request) string {
+func (g *Gateway) peerOf(r *http.Request) string {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		return "cert:" + fingerprint(r.TLS.PeerCertificates[0].Raw)
+		return "cert:" + g.fingerprint(r.TLS.PeerCertificates[0].Raw)
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -159,7 +159,7 @@ func peerOf(r *http.Request) string {
 func (g *Gateway) admit(listener string, h http.Handler) http.Handler {
 	a := g.adm
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		peer := peerOf(r)
+		peer := g.peerOf(r)
 		if why := a.enter(listener, peer); why != "" {
 			writeReply(w, g.busy(listener, why))
 			return

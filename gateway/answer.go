@@ -25,9 +25,9 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	h := in.h
 	g.takeAcks(ctx, h)
 	recIn := g.record(Inbound, fnPA, h, in.raw)
-	recIn.Peer, recIn.Signer, recIn.Outcome, recIn.Exceptions = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeReceived, in.notes
+	recIn.Peer, recIn.Signer, recIn.Outcome, recIn.Exceptions = in.r.RemoteAddr, g.fingerprint(in.signer.Raw), OutcomeReceived, in.notes
 	recIn.IDs = businessIDs(in.service, in.body)
-	stampClient(recIn, in.r)
+	g.stampClient(recIn, in.r)
 	switch in.kind {
 	case kindService:
 		recIn.HTTPStatus = http.StatusOK
@@ -189,9 +189,9 @@ func (g *Gateway) answerDuplicate(ctx context.Context, in *inbound) (*reply, err
 		return nil, err
 	}
 	recIn := g.record(Inbound, fnPA, in.h, in.raw)
-	recIn.Peer, recIn.Signer, recIn.Outcome, recIn.HTTPStatus = in.r.RemoteAddr, fingerprint(in.signer.Raw), OutcomeDuplicate, http.StatusOK
+	recIn.Peer, recIn.Signer, recIn.Outcome, recIn.HTTPStatus = in.r.RemoteAddr, g.fingerprint(in.signer.Raw), OutcomeDuplicate, http.StatusOK
 	recIn.IDs = businessIDs(in.service, in.body)
-	stampClient(recIn, in.r)
+	g.stampClient(recIn, in.r)
 	recOut := g.record(Outbound, fnPA, ah, out)
 	recOut.Transaction, recOut.Peer, recOut.Outcome, recOut.HTTPStatus = in.h.ID, in.r.RemoteAddr, OutcomeSent, http.StatusOK
 	if err := g.store.Trace(ctx, recIn, recOut); err != nil {
@@ -226,9 +226,9 @@ func (g *Gateway) refuse(ctx context.Context, in *inbound, perr *envelope.Protoc
 	why := clip.To(perr.Error(), maxLoggedError)
 	rec.Peer, rec.Outcome, rec.Exceptions, rec.Detail, rec.HTTPStatus = in.r.RemoteAddr, OutcomeError, perr.Exceptions, why, http.StatusInternalServerError
 	rec.Reason, rec.Cap = reason, g.opt.RefusedBodyMax
-	stampClient(rec, in.r)
+	g.stampClient(rec, in.r)
 	if in.signer != nil {
-		rec.Signer = fingerprint(in.signer.Raw)
+		rec.Signer = g.fingerprint(in.signer.Raw)
 	}
 	recs := []*Record{rec}
 	var out []byte

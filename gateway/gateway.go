@@ -174,6 +174,7 @@ type Gateway struct {
 
 	hosted []string
 	own    []*x509.Certificate
+	seen   certCache // fingerprints and subjects of the certificates seen, traced per message
 
 	wakeOut, wakeIn chan struct{}
 }
@@ -295,21 +296,59 @@ func outliveCaller(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // stampClient records on rec the TLS client certificate r came with, if any.
-func stampClient(rec *Record, r *http.Request) {
+func (g *Gateway) stampClient(rec *Record, r *http.Request) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return
 	}
 	c := r.TLS.PeerCertificates[0]
-	rec.ClientSubject, rec.ClientCert = c.Subject.String(), fingerprint(c.Raw)
+	ci := g.seen.get(c.Raw)
+	rec.ClientSubject, rec.ClientCert = ci.subject(c), ci.fingerprint
 }
 
 // fingerprint is the hex SHA-256 of a certificate, as traced.
-func fingerprint(der []byte) string {
+func (g *Gateway) fingerprint(der []byte) string {
 	if der == nil {
 		return ""
 	}
+	return g.seen.get(der).fingerprint
+}
+
+// certCache remembers what is traced of the certificates a gateway meets (a few peers' and
+// applications', on every message: two to four SHA-256 and hex encodings and a subject written
+// out an exchange), by their DER. Past certCacheMax certificates it starts again.
+type certCache struct {
+	mu sync.Mutex
+	m  map[string]*certInfo
+}
+
+const certCacheMax = 1024
+
+// certInfo is what is traced of one certificate.
+type certInfo struct {
+	fingerprint string
+	once        sync.Once
+	subj        string // c.Subject.String(), written out at the first need
+}
+
+// subject is the subject of c, the certificate ci is of.
+func (ci *certInfo) subject(c *x509.Certificate) string {
+	ci.once.Do(func() { ci.subj = c.Subject.String() })
+	return ci.subj
+}
+
+func (cc *certCache) get(der []byte) *certInfo {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if ci, ok := cc.m[string(der)]; ok {
+		return ci
+	}
+	if cc.m == nil || len(cc.m) >= certCacheMax {
+		cc.m = map[string]*certInfo{}
+	}
 	sum := sha256.Sum256(der)
-	return hex.EncodeToString(sum[:])
+	ci := &certInfo{fingerprint: hex.EncodeToString(sum[:])}
+	cc.m[string(der)] = ci
+	return ci
 }
 
 // parseXML reads an XML message (a busta, a reply, an attachment) with the caps of the node's

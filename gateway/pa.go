@@ -161,8 +161,11 @@ func (g *Gateway) runStage(ctx context.Context, in *inbound, s stage) (rep *repl
 // header names its Mittente. A bare error, a processing error and an unreadable header answer
 // at once.
 func collectable(s stage, in *inbound, err error) (*envelope.ProtocolError, bool) {
-	var perr *envelope.ProtocolError
-	if !s.collect || err == nil || !errors.As(err, &perr) {
+	if !s.collect || err == nil {
+		return nil, false
+	}
+	var perr *envelope.ProtocolError // on the heap (errors.As): only when there is an error
+	if !errors.As(err, &perr) {
 		return nil, false
 	}
 	if perr.Bare || perr.Processing() || in.h == nil || len(in.h.Sender) == 0 {

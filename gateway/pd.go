@@ -228,7 +228,7 @@ func (g *Gateway) tracePDRefusal(ctx context.Context, out *outbound, step pdStep
 	rec.Peer, rec.Application, rec.Reason, rec.Cap = out.r.RemoteAddr, out.app, reason, g.opt.RefusedBodyMax
 	rec.Outcome, rec.HTTPStatus, rec.Exceptions = OutcomeError, http.StatusInternalServerError, ae.Exceptions
 	rec.Detail = fmt.Sprintf("refused at step %s (%s): %v", step.name, out.r.URL.Path, ae)
-	stampClient(rec, out.r)
+	g.stampClient(rec, out.r)
 	if err := g.store.Trace(ctx, rec); err != nil {
 		g.log.Error("trace refused request", "path", out.r.URL.Path, "remote", out.r.RemoteAddr, "err", err)
 	}
@@ -414,7 +414,7 @@ func (g *Gateway) traceAndQueue(ctx context.Context, out *outbound) (*reply, err
 	h := out.h
 	rec := g.record(Outbound, fnPD, h, out.traceData())
 	rec.Peer, rec.Outcome, rec.Application, rec.IDs = out.provider.URL, OutcomeQueued, out.app, out.ids
-	stampClient(rec, out.r)
+	g.stampClient(rec, out.r)
 	expires := g.now().Add(g.opt.Expiry)
 	if h.Expires != nil {
 		expires = *h.Expires
@@ -567,7 +567,7 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 	h := out.h
 	recOut := g.record(Outbound, fnPD, h, out.traceData())
 	recOut.Peer, recOut.Application, recOut.IDs = out.provider.URL, out.app, out.ids
-	stampClient(recOut, out.r)
+	g.stampClient(recOut, out.r)
 	status, peerHdr, body, err := g.post(ctx, out.provider.URL, h.Action, out.data)
 	recOut.HTTPStatus = status
 	if err != nil {
@@ -602,7 +602,7 @@ func (g *Gateway) sendSync(ctx context.Context, out *outbound) (*reply, error) {
 	}
 	recOut.Outcome = OutcomeSent
 	recIn := g.record(Inbound, fnPD, ans.h, body)
-	recIn.Transaction, recIn.Peer, recIn.Outcome, recIn.HTTPStatus, recIn.Signer = h.ID, out.provider.URL, OutcomeReceived, status, fingerprint(ans.signer)
+	recIn.Transaction, recIn.Peer, recIn.Outcome, recIn.HTTPStatus, recIn.Signer = h.ID, out.provider.URL, OutcomeReceived, status, g.fingerprint(ans.signer)
 	recIn.Exceptions = ans.h.Exceptions // a Linee Guida partner's INFO exceptions, traced
 	recIn.IDs = businessIDs(out.service, ans.body)
 	if err := g.store.Trace(ctx, recOut, recIn); err != nil {

@@ -161,7 +161,7 @@ func (g *Gateway) sendQueued(ctx context.Context, m *QueuedMessage) {
 	var rec *Record
 	if ans != nil {
 		rec = g.record(Inbound, fnPD, ans.h, body)
-		rec.Transaction, rec.Peer, rec.Outcome, rec.HTTPStatus, rec.Signer = h.ID, p.URL, OutcomeReceived, status, fingerprint(ans.signer)
+		rec.Transaction, rec.Peer, rec.Outcome, rec.HTTPStatus, rec.Signer = h.ID, p.URL, OutcomeReceived, status, g.fingerprint(ans.signer)
 		rec.Exceptions = ans.h.Exceptions // a Linee Guida partner's INFO exceptions, traced
 	}
 	if err := g.store.Done(ctx, Outbox, m.ID, rec); err != nil {
