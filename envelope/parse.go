@@ -332,13 +332,7 @@ func (p *parser) text(el *etree.Element, path string) string {
 	for c := range el.ChildElementsSeq() {
 		p.fail(CodeHeaderFormat, path+"/child["+c.FullTag()+"]", "unexpected element <%s> in %s, which holds text only", c.FullTag(), path)
 	}
-	var b strings.Builder
-	for _, tok := range el.Child {
-		if cd, ok := tok.(*etree.CharData); ok {
-			b.WriteString(cd.Data)
-		}
-	}
-	return strings.TrimSpace(b.String())
+	return strings.TrimSpace(xmlsafe.CharData(el))
 }
 
 func parseHeaderNS(in *etree.Element, ns string, loc *time.Location) (*Header, error) {

@@ -130,25 +130,28 @@ func children(el *etree.Element, ns, local string) []*etree.Element {
 
 // one returns the single child ns:local of el, or an EGOV_IT_202 error naming pos.
 func one(el *etree.Element, ns, local, pos string) (*etree.Element, error) {
-	cs := children(el, ns, local)
-	if len(cs) != 1 {
-		return nil, dsigErr(pos, "%d %s elements in <%s>, want exactly 1", len(cs), local, el.FullTag())
+	var found *etree.Element
+	n := 0
+	for c := range el.ChildElementsSeq() {
+		if c.Tag == local && c.NamespaceURI() == ns {
+			found = c
+			n++
+		}
 	}
-	return cs[0], nil
+	if n != 1 {
+		return nil, dsigErr(pos, "%d %s elements in <%s>, want exactly 1", n, local, el.FullTag())
+	}
+	return found, nil
 }
 
 // textOf returns the character data of a leaf element, or an error when it has child elements.
 func textOf(el *etree.Element, pos string) (string, error) {
-	var b strings.Builder
 	for _, t := range el.Child {
-		switch t := t.(type) {
-		case *etree.CharData:
-			b.WriteString(t.Data)
-		case *etree.Element:
+		if t, ok := t.(*etree.Element); ok {
 			return "", dsigErr(pos, "<%s> has an unexpected child <%s>", el.FullTag(), t.FullTag())
 		}
 	}
-	return strings.TrimSpace(b.String()), nil
+	return strings.TrimSpace(xmlsafe.CharData(el)), nil
 }
 
 func decodeBase64(s string) ([]byte, error) {

@@ -177,3 +177,30 @@ func putScratch(p *[]byte, b []byte) {
 		scratch.Put(p)
 	}
 }
+
+// CharData is the character data of el's own text tokens (CDATA sections included), joined in
+// order; child elements and their text are left out. A single token's text is returned as it
+// is, without a copy.
+func CharData(el *etree.Element) string {
+	var one string
+	var b []byte
+	n := 0
+	for _, t := range el.Child {
+		cd, ok := t.(*etree.CharData)
+		if !ok {
+			continue
+		}
+		switch n++; n {
+		case 1:
+			one = cd.Data
+			continue
+		case 2:
+			b = append(b, one...)
+		}
+		b = append(b, cd.Data...)
+	}
+	if n <= 1 {
+		return one
+	}
+	return string(b)
+}

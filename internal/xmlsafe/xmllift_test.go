@@ -195,3 +195,20 @@ func normalized(data []byte) []byte {
 	out, _ := normalizeAttrSpace(data)
 	return out
 }
+
+func TestCharData(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`<r/>`, ""},
+		{`<r>one</r>`, "one"},
+		{`<r>a<!--c-->b<x>not</x><![CDATA[c]]></r>`, "abc"},
+		{`<r><x>not</x></r>`, ""},
+	} {
+		doc, err := Parse([]byte(tc.in), DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := CharData(doc.Root()); got != tc.want {
+			t.Errorf("CharData(%s) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
