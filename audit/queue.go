@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -152,16 +153,35 @@ func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, l
 	if s.dialect == "postgres" {
 		sub += " FOR UPDATE SKIP LOCKED"
 	}
+	// The claim returns the claimed ids only; each item is then read whole by its id. SQLite
+	// evaluates RETURNING for every row into a table of its own before handing back the first,
+	// so a payload returned there is copied twice more, on top of the row the UPDATE rewrites.
 	rows, err := s.db.QueryxContext(ctx, s.q(`UPDATE queue_item SET lease_owner = ?, lease_until = ?, leases = leases + 1
-		WHERE id IN (`+sub+`) RETURNING `+itemColumns),
+		WHERE id IN (`+sub+`) RETURNING id`),
 		owner, now+lease.Microseconds(), string(kind), now, now, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
 	}
-	defer rows.Close()
-	var out []*Item
+	var ids []int64
 	for rows.Next() {
-		it, err := scanItem(rows)
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
+	}
+	slices.Sort(ids)
+	out := make([]*Item, 0, len(ids))
+	for _, id := range ids {
+		it, err := scanItem(s.db.QueryRowxContext(ctx, s.q(`SELECT `+itemColumns+` FROM queue_item WHERE id = ?`), id))
+		if isNoRows(err) {
+			continue // removed since (an operator's purge): nothing to deliver
+		}
 		if err == nil {
 			err = s.openItem(it)
 		}
@@ -170,19 +190,7 @@ func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, l
 		}
 		out = append(out, it)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
-	}
-	sortItems(out)
 	return out, nil
-}
-
-func sortItems(its []*Item) {
-	for i := 1; i < len(its); i++ {
-		for j := i; j > 0 && its[j].ID < its[j-1].ID; j-- {
-			its[j], its[j-1] = its[j-1], its[j]
-		}
-	}
 }
 
 // ErrNotQueued is returned (wrapped) when an item named by kind and message ID is not in the
@@ -222,7 +230,11 @@ func (s *Store) Fail(ctx context.Context, kind Kind, msgID, reason string, recs 
 }
 
 func (s *Store) takeItem(ctx context.Context, tx *sqlx.Tx, kind Kind, msgID, state string) (*Item, error) {
-	it, err := scanItem(s.queryRow(ctx, tx, `SELECT `+itemColumns+` FROM queue_item WHERE kind = ? AND msg_id = ?`, string(kind), msgID))
+	// The columns completing and failing need, not the payload: a 10 MB message is not read
+	// back to be deleted.
+	it := &Item{Kind: kind, MsgID: msgID}
+	err := s.queryRow(ctx, tx, `SELECT id, conversation, sequence, state FROM queue_item WHERE kind = ? AND msg_id = ?`,
+		string(kind), msgID).Scan(&it.ID, &it.Conversation, &it.Sequence, &it.State)
 	if isNoRows(err) || (err == nil && it.State != state) {
 		return nil, fmt.Errorf("%s item %q: %w (state %s)", kind, msgID, ErrNotQueued, state)
 	}

@@ -126,6 +126,7 @@ func (g *Gateway) sendQueued(ctx context.Context, m *QueuedMessage) {
 		return
 	}
 	status, _, body, err := g.post(ctx, p.URL, h.Action, m.Data)
+	m.Data = nil // sent: the message (Lease hands it over) is not held while the answer is settled
 	if err != nil {
 		g.retryOut(ctx, m, err.Error())
 		return
@@ -234,6 +235,7 @@ func (g *Gateway) deliverQueued(ctx context.Context, m *QueuedMessage) {
 	}
 	ct, env := swa.Unframe(m.Data)
 	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: env, ContentType: ct, Attempt: max(m.Leases, 1)})
+	m.Data = nil // delivered: not held while the delivery is settled
 	if err == nil && rep.Status == http.StatusInternalServerError {
 		fail(fmt.Sprintf("the application answered with a fault: %.300s", rep.Envelope))
 		return
