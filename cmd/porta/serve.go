@@ -227,7 +227,7 @@ func activated(socks map[string]net.Listener, log *slog.Logger) func(name, netwo
 
 const memoryLimitUsage = "soft limit of the Go runtime's memory, such as 256MiB or 300MB (MB: 10^6 bytes, MiB: 2^20, as in porta.yaml) (debug.SetMemoryLimit): the garbage " +
 	"collector runs as often as it must to stay under it, where by default it lets the heap grow to three times what is " +
-	"live (GOGC=200, see gcPercent), which for 10 MB messages sets the peak; empty: GOMEMLIMIT or no limit"
+	"live (GOGC=200), and by a quarter while a message of 1 MiB or more is held (GOGC=25); empty: GOMEMLIMIT or no limit"
 
 // gcPercent is the garbage collector's target (debug.SetGCPercent) of porta serve and porta bench
 // when GOGC is not set: the heap may grow to three times what is live before a collection, where
