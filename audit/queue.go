@@ -1,10 +1,14 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -153,7 +157,7 @@ func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, l
 		sub += " FOR UPDATE SKIP LOCKED"
 	}
 	rows, err := s.db.QueryxContext(ctx, s.q(`UPDATE queue_item SET lease_owner = ?, lease_until = ?, leases = leases + 1
-		WHERE id IN (`+sub+`) RETURNING `+itemColumns),
+		WHERE id IN (`+sub+`) RETURNING `+claimedColumns),
 		owner, now+lease.Microseconds(), string(kind), now, now, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
@@ -162,9 +166,6 @@ func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, l
 	var out []*Item
 	for rows.Next() {
 		it, err := scanItem(rows)
-		if err == nil {
-			err = s.openItem(it)
-		}
 		if err != nil {
 			return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
 		}
@@ -173,17 +174,34 @@ func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, l
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
 	}
-	sortItems(out)
-	return out, nil
+	rows.Close()
+	slices.SortFunc(out, func(a, b *Item) int { return cmp.Compare(a.ID, b.ID) })
+	kept := out[:0]
+	for _, it := range out {
+		var err error
+		if it.Payload == nil { // large: read on its own
+			err = s.db.QueryRowxContext(ctx, s.q(`SELECT payload FROM queue_item WHERE id = ?`), it.ID).Scan(&it.Payload)
+			if isNoRows(err) {
+				continue // removed since (an operator's purge): nothing to deliver
+			}
+		}
+		if err == nil {
+			err = s.openItem(it)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
+		}
+		kept = append(kept, it)
+	}
+	return kept, nil
 }
 
-func sortItems(its []*Item) {
-	for i := 1; i < len(its); i++ {
-		for j := i; j > 0 && its[j].ID < its[j-1].ID; j-- {
-			its[j], its[j-1] = its[j-1], its[j]
-		}
-	}
-}
+// claimedColumns are itemColumns as Claim returns them: the payload only when it is smaller than
+// largeArg, else NULL, and read after by id. SQLite evaluates RETURNING for every row into a
+// table of its own before it hands back the first, so a payload returned there is copied twice
+// more, beside the row the UPDATE rewrites: three copies of a 10 MB message at once. (length()
+// of a blob reads its size, not its bytes.)
+var claimedColumns = strings.Replace(itemColumns, "payload", "CASE WHEN length(payload) < "+strconv.Itoa(largeArg)+" THEN payload END", 1)
 
 // ErrNotQueued is returned (wrapped) when an item named by kind and message ID is not in the
 // queue in the state the operation needs.
@@ -222,7 +240,11 @@ func (s *Store) Fail(ctx context.Context, kind Kind, msgID, reason string, recs 
 }
 
 func (s *Store) takeItem(ctx context.Context, tx *sqlx.Tx, kind Kind, msgID, state string) (*Item, error) {
-	it, err := scanItem(s.queryRow(ctx, tx, `SELECT `+itemColumns+` FROM queue_item WHERE kind = ? AND msg_id = ?`, string(kind), msgID))
+	// The columns completing and failing need, not the payload: a 10 MB message is not read
+	// back to be deleted.
+	it := &Item{Kind: kind, MsgID: msgID}
+	err := s.queryRow(ctx, tx, `SELECT id, conversation, sequence, state FROM queue_item WHERE kind = ? AND msg_id = ?`,
+		string(kind), msgID).Scan(&it.ID, &it.Conversation, &it.Sequence, &it.State)
 	if isNoRows(err) || (err == nil && it.State != state) {
 		return nil, fmt.Errorf("%s item %q: %w (state %s)", kind, msgID, ErrNotQueued, state)
 	}

@@ -420,7 +420,7 @@ func insertTraceN(n int) string { return insertTraces[n] }
 
 // exec runs one of the writer's statements in tx, prepared once per Store and connection.
 func (s *Store) exec(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (sql.Result, error) {
-	if s.dialect == "postgres" {
+	if s.dialect == "postgres" || carriesLarge(args) {
 		return tx.ExecContext(ctx, tx.Rebind(query), args...)
 	}
 	st, err := s.stmt(ctx, tx, query)
@@ -432,7 +432,7 @@ func (s *Store) exec(ctx context.Context, tx *sqlx.Tx, query string, args ...any
 
 // queryRow is exec for a statement returning one row.
 func (s *Store) queryRow(ctx context.Context, tx *sqlx.Tx, query string, args ...any) *sqlx.Row {
-	if s.dialect == "postgres" {
+	if s.dialect == "postgres" || carriesLarge(args) {
 		return tx.QueryRowxContext(ctx, tx.Rebind(query), args...)
 	}
 	st, err := s.stmt(ctx, tx, query)
@@ -440,6 +440,24 @@ func (s *Store) queryRow(ctx context.Context, tx *sqlx.Tx, query string, args ..
 		return tx.QueryRowxContext(ctx, tx.Rebind(query), args...) // reports the same error
 	}
 	return st.QueryRowxContext(ctx, args...)
+}
+
+// largeArg is the size from which a blob is bound to a statement prepared for it alone. A
+// prepared statement keeps what it was last bound (the SQLite driver copies a blob into C memory
+// of the statement's, and SQLite copies it again when it is bound, until the next binding), so a
+// 10 MB envelope bound to a statement kept for the life of the Store stayed resident after its
+// transaction; a statement prepared for one execution frees them when it is closed. Parsing the
+// statement again costs nothing beside a blob this size.
+const largeArg = 256 << 10
+
+// carriesLarge reports whether args hold a blob of largeArg bytes or more.
+func carriesLarge(args []any) bool {
+	for _, a := range args {
+		if b, ok := a.([]byte); ok && len(b) >= largeArg {
+			return true
+		}
+	}
+	return false
 }
 
 // stmt returns query (written with ? placeholders) prepared on tx's connection (SQLite: pgx

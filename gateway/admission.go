@@ -57,6 +57,8 @@ type admission struct {
 
 	bytes atomic.Int64 // buffer bytes held by requests reading or holding a body
 
+	large LargeMessages // told while a request holds a large body; nil: nobody is
+
 	mu        sync.Mutex
 	listeners map[string]int
 	peers     map[string]int // listener + "\x00" + peer
@@ -109,10 +111,13 @@ func (a *admission) leave(listener, peer string) {
 	}
 }
 
-// lease is the share of the byte budget one request holds.
+// lease is the share of the byte budget one request holds. From the first large body it reads
+// (LargeMessage bytes or more: the request's, or an answer it waits for) to its end, the request
+// is held under the admission's LargeMessages.
 type lease struct {
-	a    *admission
-	held int64
+	a     *admission
+	held  int64
+	large bool // a.large.Hold was called for this request
 }
 
 // resize makes the lease hold n bytes; it reports false, holding what it held, when growing
@@ -130,7 +135,20 @@ func (l *lease) resize(n int64) bool {
 		l.a.bytes.Add(d)
 	}
 	l.held = n
+	if n >= LargeMessage && !l.large && l.a.large != nil {
+		l.large = true
+		l.a.large.Hold()
+	}
 	return true
+}
+
+// end gives back what the lease holds, at the end of its request.
+func (l *lease) end() {
+	l.resize(0)
+	if l.large {
+		l.large = false
+		l.a.large.Release()
+	}
 }
 
 type leaseKey struct{}
@@ -166,7 +184,7 @@ func (g *Gateway) admit(listener string, h http.Handler) http.Handler {
 		}
 		defer a.leave(listener, peer)
 		l := &lease{a: a}
-		defer l.resize(0)
+		defer l.end()
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaseKey{}, l)))
 	})
 }

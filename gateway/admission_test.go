@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +84,56 @@ func TestReadLimitedBudget(t *testing.T) {
 	other.resize(0)
 	if a.bytes.Load() != 0 {
 		t.Errorf("budget in use after release: %d", a.bytes.Load())
+	}
+}
+
+// countLarge is a LargeMessages that counts what it is told.
+type countLarge struct {
+	mu            sync.Mutex
+	holds, held   int
+	heldInHandler []int
+}
+
+func (c *countLarge) Hold()    { c.mu.Lock(); c.holds++; c.held++; c.mu.Unlock() }
+func (c *countLarge) Release() { c.mu.Lock(); c.held--; c.mu.Unlock() }
+
+// TestAdmitLarge: a request is held under LargeMessages from the read of its first body of
+// LargeMessage bytes or more (its own, or an answer it reads) to its end, once however many it
+// reads; a smaller one is not.
+func TestAdmitLarge(t *testing.T) {
+	o := Options{InflightBytes: 1 << 30}
+	o.defaults()
+	large := &countLarge{}
+	g := &Gateway{opt: o, adm: newAdmission(o), log: slog.New(slog.DiscardHandler), now: time.Now}
+	g.adm.large = large
+	h := g.admit("pa", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := readBody(r, 64<<20); err != nil {
+			t.Error(err)
+		}
+		// An answer read for the same request (a backend's reply) is charged to its lease too.
+		if _, _, err := readLimited(bytes.NewReader(make([]byte, LargeMessage)), -1, 64<<20, leaseOf(r.Context())); err != nil {
+			t.Error(err)
+		}
+		large.mu.Lock()
+		large.heldInHandler = append(large.heldInHandler, large.held)
+		large.mu.Unlock()
+	}))
+	for _, n := range []int{LargeMessage - 1, LargeMessage, 10 * LargeMessage} {
+		r := httptest.NewRequest(http.MethodPost, "/pa", bytes.NewReader(make([]byte, n)))
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if large.holds != 3 || large.held != 0 {
+		t.Errorf("%d holds, %d still held; want 3 (one per request: each read an answer of LargeMessage bytes), 0", large.holds, large.held)
+	}
+	if want := []int{1, 1, 1}; !slices.Equal(large.heldInHandler, want) {
+		t.Errorf("held in the handlers: %v, want %v", large.heldInHandler, want)
+	}
+	// A request that reads nothing large is not held.
+	large.holds = 0
+	small := g.admit("pa", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { readBody(r, 64<<20) }))
+	small.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/pa", strings.NewReader("<x/>")))
+	if large.holds != 0 {
+		t.Errorf("a 4-byte request was held %d times", large.holds)
 	}
 }
 

@@ -1,11 +1,13 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -71,9 +73,14 @@ func (b *HTTPBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.URL, bytes.NewReader(d.Envelope))
+	sent := &sentBody{all: d.Envelope, rest: d.Envelope}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.URL, sent)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", b.URL, err)
+	}
+	req.ContentLength, req.GetBody = int64(len(d.Envelope)), sent.again
+	if len(d.Envelope) == 0 {
+		req.Body = http.NoBody // a zero ContentLength with a Body would be sent chunked
 	}
 	h := d.Header
 	req.Header.Set("Content-Type", contentTypeSOAP)
@@ -104,6 +111,7 @@ func (b *HTTPBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) 
 		client = http.DefaultClient
 	}
 	resp, err := client.Do(req)
+	sent.release()
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", b.URL, err)
 	}
@@ -123,6 +131,52 @@ func (b *HTTPBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, error) 
 		return nil, fmt.Errorf("backend %s: HTTP %s", b.URL, resp.Status)
 	}
 	return &Reply{Status: resp.StatusCode, Envelope: body}, nil
+}
+
+// sentBody is a request body whose bytes are let go once the request is answered. net/http keeps
+// a request until its answer's body is read, and with a bytes.Reader body it keeps the bytes too
+// (in the reader and in GetBody): a delivered 10 MB envelope was held while the backend's reply,
+// as large, was read. Read hands out rest and drops it at its end; again (GetBody, for a retry
+// on a fresh connection before any answer) reads all from the start until release drops it.
+type sentBody struct {
+	mu   sync.Mutex
+	all  []byte
+	rest []byte
+}
+
+func (s *sentBody) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.rest) == 0 {
+		s.rest = nil
+		return 0, io.EOF
+	}
+	n := copy(p, s.rest)
+	s.rest = s.rest[n:]
+	return n, nil
+}
+
+func (s *sentBody) Close() error {
+	s.mu.Lock()
+	s.rest = nil
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *sentBody) again() (io.ReadCloser, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.all == nil {
+		return nil, errors.New("request body already released")
+	}
+	return &sentBody{rest: s.all}, nil
+}
+
+// release drops the bytes: the request was answered, or failed.
+func (s *sentBody) release() {
+	s.mu.Lock()
+	s.all, s.rest = nil, nil
+	s.mu.Unlock()
 }
 
 // PayloadHandler is a built-in service answering one payload (the child of soap:Body) with

@@ -151,6 +151,23 @@ type Deps struct {
 	// validity /readyz checks and /metrics reports.
 	Hosted       []string
 	Certificates []*x509.Certificate
+	// Large is told while the gateway holds large messages; nil: nobody is.
+	Large LargeMessages
+}
+
+// LargeMessage is the size from which a message is large: a request or answer body read, or a
+// queued message sent or delivered, of this many bytes or more is held under LargeMessages.
+const LargeMessage = 1 << 20
+
+// LargeMessages is told when the gateway starts holding a large message (Hold) and when it no
+// longer does (Release, once per Hold; holds overlap). A large message is held as a few whole
+// copies for the length of its exchange (the bytes read, the signed busta, the trace record),
+// and with a garbage collector that lets the heap grow to three times what is live before it
+// runs, those copies set the process's peak memory: the process may collect more eagerly while
+// one is held (cmd/porta's gcPacer lowers GOGC). Both are called from many goroutines.
+type LargeMessages interface {
+	Hold()
+	Release()
 }
 
 // Gateway is one porta di dominio: the Porta Delegata for local applications, the Porta
@@ -218,6 +235,7 @@ func New(opt Options, d Deps) (*Gateway, error) {
 		g.opt.Default = g.hosted[0]
 	}
 	g.adm = newAdmission(g.opt)
+	g.adm.large = d.Large
 	g.metrics = newMetrics(g)
 	return g, nil
 }

@@ -101,6 +101,17 @@ func (g *Gateway) loop(ctx context.Context, queue string, wakeup chan struct{}, 
 	}
 }
 
+// holdLarge holds a queued message of n bytes under the admission's LargeMessages when it is
+// large (requests are held by their lease), and returns what releases it.
+func (g *Gateway) holdLarge(n int) func() {
+	l := g.adm.large
+	if l == nil || n < LargeMessage {
+		return func() {}
+	}
+	l.Hold()
+	return l.Release
+}
+
 // backoff is the delay before attempt n+1: RetryMin doubled per attempt, capped at RetryMax.
 func (g *Gateway) backoff(attempts int) time.Duration {
 	d := g.opt.RetryMin
@@ -125,7 +136,9 @@ func (g *Gateway) sendQueued(ctx context.Context, m *QueuedMessage) {
 		g.failOut(ctx, m, OutcomeError, "receiver "+m.Party+" is no longer in the registry", nil)
 		return
 	}
+	defer g.holdLarge(len(m.Data))()
 	status, _, body, err := g.post(ctx, p.URL, h.Action, m.Data)
+	m.Data = nil // sent: the message (Lease hands it over) is not held while the answer is settled
 	if err != nil {
 		g.retryOut(ctx, m, err.Error())
 		return
@@ -232,8 +245,10 @@ func (g *Gateway) deliverQueued(ctx context.Context, m *QueuedMessage) {
 		fail("service " + h.Service + " has no delivery endpoint in the registry")
 		return
 	}
+	defer g.holdLarge(len(m.Data))()
 	ct, env := swa.Unframe(m.Data)
 	rep, err := be.Deliver(ctx, &Delivery{Header: h, Envelope: env, ContentType: ct, Attempt: max(m.Leases, 1)})
+	m.Data = nil // delivered: not held while the delivery is settled
 	if err == nil && rep.Status == http.StatusInternalServerError {
 		fail(fmt.Sprintf("the application answered with a fault: %.300s", rep.Envelope))
 		return

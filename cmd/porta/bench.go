@@ -28,7 +28,7 @@ func init() {
 
 func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("bench", "[flags]", stdout, stderr)
-	var o bench.Options
+	o := bench.Options{Large: &gcPacer{}} // the gateways collect as porta serve's do
 	fs.StringVar(&o.Profile, "profile", "sync", "collaboration profile: sync or oneway-ack")
 	payload := fs.String("payload", "1KB", "payload size: 1KB, 100KB, 1MB, 10MB or any size (KB, MB: powers of 1000; KiB, MiB: of 1024)")
 	fs.IntVar(&o.Concurrency, "concurrency", 2*runtime.GOMAXPROCS(0), "concurrent SIL clients (closed loop)")

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -87,6 +88,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	o, err := node.Open(ctx, *cfgPath, node.OpenOptions{
 		Store: *store, Logger: log, Backends: builtin,
 		PDAddr: *pdAddr, PAAddr: *paAddr, AdminAddr: *adminAddr, CheckJob: checkJob, LockNode: true,
+		Large: &gcPacer{},
 	})
 	if err != nil {
 		log.Error("porta serve: cannot start", "err", err)
@@ -225,7 +227,7 @@ func activated(socks map[string]net.Listener, log *slog.Logger) func(name, netwo
 
 const memoryLimitUsage = "soft limit of the Go runtime's memory, such as 256MiB or 300MB (MB: 10^6 bytes, MiB: 2^20, as in porta.yaml) (debug.SetMemoryLimit): the garbage " +
 	"collector runs as often as it must to stay under it, where by default it lets the heap grow to three times what is " +
-	"live (GOGC=200, see gcPercent), which for 10 MB messages sets the peak; empty: GOMEMLIMIT or no limit"
+	"live (GOGC=200), and by a quarter while a message of 1 MiB or more is held (GOGC=25); empty: GOMEMLIMIT or no limit"
 
 // gcPercent is the garbage collector's target (debug.SetGCPercent) of porta serve and porta bench
 // when GOGC is not set: the heap may grow to three times what is live before a collection, where
@@ -234,6 +236,42 @@ const memoryLimitUsage = "soft limit of the Go runtime's memory, such as 256MiB 
 // pair) for 4-6 MiB more peak RSS; GOGC=400 saved no more than 200. --memory-limit (or
 // GOMEMLIMIT) still bounds the heap, large messages included.
 const gcPercent = 200
+
+// largeGCPercent is the garbage collector's target while the gateway holds a large message
+// (gcPacer): the heap may grow by a quarter of what is live. A 10 MB exchange holds two or three
+// whole copies of its message at once (the bytes read, the signed busta, the trace record), so at
+// gcPercent the heap grew to 60-70 MB of Go memory for it; the collections this costs scan little,
+// the copies being byte slices without pointers. Measured with porta bench --payload 10MB
+// --gateway-memory 3 (the README's figures).
+const largeGCPercent = 25
+
+// gcPacer is the gateway's LargeMessages: from the first large message held to the release of the
+// last it sets the garbage collector's target to largeGCPercent, then gives back the one it found
+// (gcPercent, or GOGC's). A target already lower, or off, is left as it is.
+type gcPacer struct {
+	mu     sync.Mutex
+	held   int
+	normal int // the target found at the first Hold
+}
+
+func (p *gcPacer) Hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held++; p.held > 1 {
+		return
+	}
+	if p.normal = debug.SetGCPercent(largeGCPercent); p.normal < largeGCPercent {
+		debug.SetGCPercent(p.normal)
+	}
+}
+
+func (p *gcPacer) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held--; p.held == 0 && p.normal > largeGCPercent {
+		debug.SetGCPercent(p.normal)
+	}
+}
 
 // setMemoryLimit applies --memory-limit (a size as size.Parse reads it; empty: leave the
 // runtime's setting), and gcPercent unless GOGC is set.

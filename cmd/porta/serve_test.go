@@ -171,3 +171,35 @@ func TestGCPercent(t *testing.T) {
 		t.Error("--memory-limit lots accepted")
 	}
 }
+
+// TestGCPacer: while large messages are held the collector runs at largeGCPercent, from the first
+// Hold to the last Release, then at the target it had; a lower target, or none, is kept.
+func TestGCPacer(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
+	gc := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
+	var p gcPacer
+	p.Hold()
+	p.Hold()
+	if got := gc(); got != largeGCPercent {
+		t.Errorf("two held: GC percent %d, want %d", got, largeGCPercent)
+	}
+	p.Release()
+	if got := gc(); got != largeGCPercent {
+		t.Errorf("one still held: GC percent %d, want %d", got, largeGCPercent)
+	}
+	p.Release()
+	if got := gc(); got != gcPercent {
+		t.Errorf("none held: GC percent %d, want %d", got, gcPercent)
+	}
+	for _, target := range []int{largeGCPercent / 2, -1} {
+		debug.SetGCPercent(target)
+		p.Hold()
+		if got := gc(); got != target {
+			t.Errorf("GOGC %d, held: GC percent %d", target, got)
+		}
+		p.Release()
+		if got := gc(); got != target {
+			t.Errorf("GOGC %d, released: GC percent %d", target, got)
+		}
+	}
+}

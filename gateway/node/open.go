@@ -76,6 +76,8 @@ type OpenOptions struct {
 	// CheckJob checks the run arguments of porta.yaml's jobs (LoadConfigWith); nil checks only
 	// their shape.
 	CheckJob JobCheck
+	// Large is told while the gateway holds large messages (gateway.Deps.Large); nil: nobody is.
+	Large gateway.LargeMessages
 }
 
 // Opened is a gateway built from porta.yaml with everything it was built from, for the commands
@@ -228,7 +230,7 @@ func Open(ctx context.Context, cfgPath string, opt OpenOptions) (*Opened, error)
 		Throttle: gateway.ThrottleOptions{Free: cfg.AuthFreeFailures, Initial: cfg.AuthInitialLockout, Max: cfg.AuthMaxLockout, Forget: cfg.AuthForget},
 	}, gateway.Deps{
 		Directory: fr.Directory, Store: store, Signer: signer, Verifier: fr.Verifier, Validator: opt.Validator,
-		Client: fr.Client, Clock: now, Logger: opt.Logger, Hosted: cfg.Parties, Certificates: own,
+		Client: fr.Client, Clock: now, Logger: opt.Logger, Hosted: cfg.Parties, Certificates: own, Large: opt.Large,
 	})
 	if err != nil {
 		o.Close()

@@ -95,6 +95,9 @@ type Options struct {
 	// porta.yaml's default, full. With encrypted the gateways get trace keys (and then also seal
 	// their queues); without, they have none.
 	TraceBody string
+	// Large is the gateways' LargeMessages (gateway.Deps.Large), as porta serve gives them one;
+	// nil: none.
+	Large gateway.LargeMessages
 }
 
 // Report is every figure of a run (porta bench --json prints it).
@@ -500,7 +503,7 @@ func startBenchNetwork(ctx context.Context, dir string, o Options, stores [2]str
 	}
 	for i, d := range []string{cons, prov} {
 		for k := 1; k <= o.Nodes; k++ {
-			opt := node.OpenOptions{Store: stores[i], Logger: log, AdminAddr: "127.0.0.1:0"}
+			opt := node.OpenOptions{Store: stores[i], Logger: log, AdminAddr: "127.0.0.1:0", Large: o.Large}
 			if d == cons {
 				opt.OpenStore = func(ctx context.Context, cfg *node.Config, dsn string) (node.OpenedStore, error) {
 					s, err := node.OpenAuditStore(ctx, cfg, dsn)
