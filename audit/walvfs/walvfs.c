@@ -81,74 +81,112 @@ extern sqlite3_file *sqlite3_database_file_object(const char *);
 
 // walFile is an open WAL: its writes wait in buf (bytes [off, off+n) of the file) until the
 // transaction's commit frame, or anything else that needs the file as written.
+// writeBuf holds the bytes [off, off+n) of a file, written to it by flush. err is the error of a
+// write made where it could not be reported (a shared-memory lock or barrier, a file-control
+// hint), reported by the next flush: a checkpoint must not record as copied pages that were not
+// written, so its sync fails instead.
+typedef struct writeBuf {
+	char *buf;
+	int n;
+	sqlite3_int64 off;
+	int err;
+} writeBuf;
+
 typedef struct dbFile dbFile;
 
 typedef struct walFile {
 	sqlite3_file base;
 	dbFile *db; // the database file it was opened for, while both are open
 	sqlite3_file *real; // the default VFS's file, in the memory after this struct
-	char *buf;
-	int n;
-	sqlite3_int64 off;
+	writeBuf w;
 	int commitFrame; // the frame header last buffered was a commit frame's: flush after its page
 } walFile;
 
 // dbFile is an open main database file: the default VFS's, with the WAL opened for it, so that
 // the WAL's frames are written before the connection publishes them to other connections or lets
-// another connection write.
+// another connection write. Its own writes (in WAL mode, a checkpoint's copies of pages, in page
+// order) are buffered too, until anything but another write of the next bytes: the checkpoint
+// syncs the file before it records the pages as copied.
 struct dbFile {
 	sqlite3_file base;
 	sqlite3_file *real;
 	walFile *wal; // its WAL, while both are open
+	writeBuf w;   // pages a checkpoint copies, written in runs of consecutive pages
 };
 
 static sqlite3_vfs *origVfs;
 static sqlite3_vfs walVfs;
 
-// flush writes the buffered frames. A failure drops them: the transaction that wrote them fails.
-static int flush(walFile *p) {
-	int rc = SQLITE_OK;
-	if (p->n > 0) {
-		rc = p->real->pMethods->xWrite(p->real, p->buf, p->n, p->off);
-		p->n = 0;
+// flushKeep writes what w holds to f, keeping a failure in w->err for the next flush.
+static void flushKeep(sqlite3_file *f, writeBuf *w) {
+	if (w->n > 0) {
+		int rc = f->pMethods->xWrite(f, w->buf, w->n, w->off);
+		w->n = 0;
+		if (rc != SQLITE_OK && w->err == SQLITE_OK) w->err = rc;
 	}
+}
+
+// flush writes what w holds to f and reports the first failure since the last flush: the
+// transaction or checkpoint whose bytes they were fails.
+static int flush(sqlite3_file *f, writeBuf *w) {
+	flushKeep(f, w);
+	int rc = w->err;
+	w->err = SQLITE_OK;
 	return rc;
+}
+
+// bufWrite writes amt bytes at ofst to f through w: kept while they continue what w holds.
+// *kept reports whether they were (else they went to f at once).
+static int bufWrite(sqlite3_file *f, writeBuf *w, const void *z, int amt, sqlite3_int64 ofst, int *kept) {
+	int rc;
+	*kept = 0;
+	if (w->n > 0 && (ofst != w->off + w->n || w->n + amt > walBufSize)) {
+		if ((rc = flush(f, w)) != SQLITE_OK) return rc;
+	}
+	if (!w->buf && amt < walBufSize) w->buf = malloc(walBufSize);
+	if (!w->buf || amt >= walBufSize) {
+		// Nowhere to keep it: write it now, as the default VFS would.
+		return f->pMethods->xWrite(f, z, amt, ofst);
+	}
+	if (w->n == 0) w->off = ofst;
+	memcpy(w->buf + w->n, z, amt);
+	w->n += amt;
+	*kept = 1;
+	return SQLITE_OK;
+}
+
+static void bufFree(writeBuf *w) {
+	free(w->buf);
+	w->buf = 0;
+	w->n = 0;
 }
 
 static int walClose(sqlite3_file *f) {
 	walFile *p = (walFile *)f;
-	int rc = flush(p);
+	int rc = flush(p->real, &p->w);
 	int rc2 = p->real->pMethods->xClose(p->real);
 	if (p->db) p->db->wal = 0;
 	p->db = 0;
-	free(p->buf);
-	p->buf = 0;
+	bufFree(&p->w);
 	return rc != SQLITE_OK ? rc : rc2;
 }
 
 static int walRead(sqlite3_file *f, void *z, int amt, sqlite3_int64 ofst) {
 	walFile *p = (walFile *)f;
-	int rc = flush(p);
+	int rc = flush(p->real, &p->w);
 	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xRead(p->real, z, amt, ofst);
 }
 
 static int walWrite(sqlite3_file *f, const void *z, int amt, sqlite3_int64 ofst) {
 	walFile *p = (walFile *)f;
-	int rc = SQLITE_OK;
 	const unsigned char *b = (const unsigned char *)z;
-	if (p->n > 0 && (ofst != p->off + p->n || p->n + amt > walBufSize)) {
-		if ((rc = flush(p)) != SQLITE_OK) return rc;
-	}
-	if (!p->buf && amt < walBufSize) p->buf = malloc(walBufSize);
-	if (!p->buf || amt >= walBufSize) {
-		// Nowhere to keep it: write it now, as the default VFS would.
+	int kept;
+	int rc = bufWrite(p->real, &p->w, z, amt, ofst, &kept);
+	if (rc != SQLITE_OK || !kept) {
 		p->commitFrame = 0;
-		return p->real->pMethods->xWrite(p->real, z, amt, ofst);
+		return rc;
 	}
-	if (p->n == 0) p->off = ofst;
-	memcpy(p->buf + p->n, z, amt);
-	p->n += amt;
 	if (amt == WAL_FRAME_HDRSIZE && ofst >= WAL_HDRSIZE) {
 		// A frame's header: bytes 4-7 are the database's size in pages after a commit frame,
 		// 0 in any other.
@@ -157,28 +195,28 @@ static int walWrite(sqlite3_file *f, const void *z, int amt, sqlite3_int64 ofst)
 		// The commit frame's page: the transaction is complete and is about to be published
 		// (or synced first).
 		p->commitFrame = 0;
-		rc = flush(p);
+		rc = flush(p->real, &p->w);
 	}
 	return rc;
 }
 
 static int walTruncate(sqlite3_file *f, sqlite3_int64 size) {
 	walFile *p = (walFile *)f;
-	int rc = flush(p);
+	int rc = flush(p->real, &p->w);
 	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xTruncate(p->real, size);
 }
 
 static int walSync(sqlite3_file *f, int flags) {
 	walFile *p = (walFile *)f;
-	int rc = flush(p);
+	int rc = flush(p->real, &p->w);
 	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xSync(p->real, flags);
 }
 
 static int walFileSize(sqlite3_file *f, sqlite3_int64 *size) {
 	walFile *p = (walFile *)f;
-	int rc = flush(p);
+	int rc = flush(p->real, &p->w);
 	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xFileSize(p->real, size);
 }
@@ -200,8 +238,7 @@ static int walCheckReservedLock(sqlite3_file *f, int *out) {
 
 static int walFileControl(sqlite3_file *f, int op, void *arg) {
 	walFile *p = (walFile *)f;
-	int rc = flush(p);
-	if (rc != SQLITE_OK) return rc;
+	flushKeep(p->real, &p->w); // SQLite ignores what a hint returns: the next flush reports
 	return p->real->pMethods->xFileControl(p->real, op, arg);
 }
 
@@ -227,38 +264,57 @@ static const sqlite3_io_methods walMethods = {
 // write lock is released (a transaction rolled back after its frames spilled: the next writer
 // may be another connection, whose frames must not be overwritten by these later).
 
+// flushDb writes the database file's buffered pages before anything that is not another write.
+static int flushDb(dbFile *p) { return flush(p->real, &p->w); }
+
 static int dbClose(sqlite3_file *f) {
 	dbFile *p = (dbFile *)f;
+	int rc = flushDb(p);
 	if (p->wal) p->wal->db = 0;
 	p->wal = 0;
-	return p->real->pMethods->xClose(p->real);
+	int rc2 = p->real->pMethods->xClose(p->real);
+	bufFree(&p->w);
+	return rc != SQLITE_OK ? rc : rc2;
 }
 static int dbRead(sqlite3_file *f, void *z, int amt, sqlite3_int64 ofst) {
 	dbFile *p = (dbFile *)f;
+	int rc = flushDb(p);
+	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xRead(p->real, z, amt, ofst);
 }
 static int dbWrite(sqlite3_file *f, const void *z, int amt, sqlite3_int64 ofst) {
 	dbFile *p = (dbFile *)f;
-	return p->real->pMethods->xWrite(p->real, z, amt, ofst);
+	int kept;
+	return bufWrite(p->real, &p->w, z, amt, ofst, &kept);
 }
 static int dbTruncate(sqlite3_file *f, sqlite3_int64 size) {
 	dbFile *p = (dbFile *)f;
+	int rc = flushDb(p);
+	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xTruncate(p->real, size);
 }
 static int dbSync(sqlite3_file *f, int flags) {
 	dbFile *p = (dbFile *)f;
+	int rc = flushDb(p);
+	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xSync(p->real, flags);
 }
 static int dbFileSize(sqlite3_file *f, sqlite3_int64 *size) {
 	dbFile *p = (dbFile *)f;
+	int rc = flushDb(p);
+	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xFileSize(p->real, size);
 }
 static int dbLock(sqlite3_file *f, int l) {
 	dbFile *p = (dbFile *)f;
+	int rc = flushDb(p);
+	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xLock(p->real, l);
 }
 static int dbUnlock(sqlite3_file *f, int l) {
 	dbFile *p = (dbFile *)f;
+	int rc = flushDb(p);
+	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xUnlock(p->real, l);
 }
 static int dbCheckReservedLock(sqlite3_file *f, int *out) {
@@ -267,6 +323,7 @@ static int dbCheckReservedLock(sqlite3_file *f, int *out) {
 }
 static int dbFileControl(sqlite3_file *f, int op, void *arg) {
 	dbFile *p = (dbFile *)f;
+	flushKeep(p->real, &p->w); // SQLite ignores what a hint returns: the next flush reports
 	return p->real->pMethods->xFileControl(p->real, op, arg);
 }
 static int dbSectorSize(sqlite3_file *f) {
@@ -279,17 +336,21 @@ static int dbDeviceCharacteristics(sqlite3_file *f) {
 }
 static int dbShmMap(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **pp) {
 	dbFile *p = (dbFile *)f;
+	int rc = flushDb(p);
+	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xShmMap(p->real, pg, pgsz, extend, pp);
 }
 static int dbShmLock(sqlite3_file *f, int offset, int n, int flags) {
 	dbFile *p = (dbFile *)f;
+	flushKeep(p->real, &p->w);
 	// Slot 0 is WAL_WRITE_LOCK.
-	if ((flags & SQLITE_SHM_UNLOCK) && offset == 0 && p->wal) flush(p->wal);
+	if ((flags & SQLITE_SHM_UNLOCK) && offset == 0 && p->wal) flushKeep(p->wal->real, &p->wal->w);
 	return p->real->pMethods->xShmLock(p->real, offset, n, flags);
 }
 static void dbShmBarrier(sqlite3_file *f) {
 	dbFile *p = (dbFile *)f;
-	if (p->wal) flush(p->wal);
+	flushKeep(p->real, &p->w);
+	if (p->wal) flushKeep(p->wal->real, &p->wal->w);
 	p->real->pMethods->xShmBarrier(p->real);
 }
 static int dbShmUnmap(sqlite3_file *f, int del) {
@@ -298,6 +359,8 @@ static int dbShmUnmap(sqlite3_file *f, int del) {
 }
 static int dbFetch(sqlite3_file *f, sqlite3_int64 ofst, int amt, void **pp) {
 	dbFile *p = (dbFile *)f;
+	int rc = flushDb(p);
+	if (rc != SQLITE_OK) return rc;
 	return p->real->pMethods->xFetch(p->real, ofst, amt, pp);
 }
 static int dbUnfetch(sqlite3_file *f, sqlite3_int64 ofst, void *pg) {

@@ -79,7 +79,8 @@ func insert(t *testing.T, db *sql.DB, from, rows int) {
 
 // Every commit is in the files when Commit returns, whatever the sync setting: a copy of the
 // database and its WAL taken then, opened with the default VFS, holds it; and another connection
-// on the default VFS reads it at once.
+// on the default VFS reads it at once. After a checkpoint that empties the WAL, the database file
+// alone holds everything (the checkpoint's page writes are buffered too).
 func TestCommitInFile(t *testing.T) {
 	for _, sync := range []string{"FULL", "NORMAL", "OFF"} {
 		t.Run(sync, func(t *testing.T) {
@@ -102,6 +103,17 @@ func TestCommitInFile(t *testing.T) {
 					c := open(t, cp, "")
 					if got := count(t, c); got != n {
 						t.Fatalf("commit %d: a copy of the files holds %d rows, want %d", i, got, n)
+					}
+					integrity(t, c)
+					c.Close()
+				}
+				if i%10 == 4 {
+					exec(t, w, "PRAGMA wal_checkpoint(TRUNCATE)")
+					cp := filepath.Join(t.TempDir(), "copy.db")
+					copyFile(t, path, cp)
+					c := open(t, cp, "")
+					if got := count(t, c); got != n {
+						t.Fatalf("commit %d, checkpointed: the database file holds %d rows, want %d", i, got, n)
 					}
 					integrity(t, c)
 					c.Close()
