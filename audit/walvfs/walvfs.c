@@ -79,8 +79,6 @@ extern sqlite3_file *sqlite3_database_file_object(const char *);
 // (seekAndWriteFd masks the length to 17 bits and fails a longer write as SQLITE_FULL).
 #define walBufSize 0x1ffff
 
-// walFile is an open WAL: its writes wait in buf (bytes [off, off+n) of the file) until the
-// transaction's commit frame, or anything else that needs the file as written.
 // writeBuf holds the bytes [off, off+n) of a file, written to it by flush. err is the error of a
 // write made where it could not be reported (a shared-memory lock or barrier, a file-control
 // hint), reported by the next flush: a checkpoint must not record as copied pages that were not
@@ -94,6 +92,8 @@ typedef struct writeBuf {
 
 typedef struct dbFile dbFile;
 
+// walFile is an open WAL: its writes wait in w until the transaction's commit frame, or anything
+// else that needs the file as written.
 typedef struct walFile {
 	sqlite3_file base;
 	dbFile *db; // the database file it was opened for, while both are open
