@@ -101,6 +101,10 @@ type Record struct {
 
 	PrevHash []byte `json:"prev_hash"`
 	Hash     []byte `json:"hash"`
+
+	// rawSum is the SHA-256 of Raw when prepare computed it already (a new record kept whole, Raw
+	// the envelope RawHash is the digest of), for appendTail; Store.submit clears it after.
+	rawSum []byte
 }
 
 // chainDomain separates this encoding from any other use of SHA-256; bump it with the encoding.
@@ -161,6 +165,8 @@ func (r *Record) appendTail(buf []byte) []byte {
 	buf = appendStr(buf, string(r.BodyMode))
 	if len(r.RawDigest) == sha256.Size {
 		buf = appendBytes(buf, r.RawDigest)
+	} else if len(r.rawSum) == sha256.Size {
+		buf = appendBytes(buf, r.rawSum)
 	} else {
 		raw := sha256.Sum256(r.Raw)
 		buf = appendBytes(buf, raw[:])
@@ -262,6 +268,9 @@ func (r *Record) prepare(node string, mode BodyMode, keys *seal.Keyring, now tim
 			}
 		}
 		r.capFields()
+		if r.BodyMode == BodyFull && int64(len(r.Raw)) == r.RawSize && len(r.Raw) > 0 {
+			r.rawSum = r.RawHash // Raw is the whole envelope: the chain hashes the same digest
+		}
 		if mode == BodyEncrypted {
 			if r.BodyMode == BodyCapped {
 				r.BodyMode = BodyEncryptedCapped

@@ -149,6 +149,7 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 				return fmt.Errorf("record %q: %w", r.ID, err)
 			}
 			o.excs[i], o.tails[i] = exc, r.appendTail(nil)
+			r.rawSum = nil
 		}
 	}
 	o.done = make(chan error, 1)
