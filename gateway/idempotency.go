@@ -42,7 +42,11 @@ func (g *Gateway) checkIdempotency(ctx context.Context, out *outbound) (*reply, 
 	if err := validKey(key); err != nil {
 		return nil, &AppError{Status: http.StatusBadRequest, FaultCode: "Client", Reason: ReasonIdempotencyKeyInvalid, Message: "header " + HeaderIdempotencyKey + ": " + err.Error()}
 	}
-	hash := requestHash(out)
+	if out.idemHash == nil {
+		h := requestHash(out)
+		out.idemHash = &h
+	}
+	hash := *out.idemHash
 	prev, err := g.store.IdempotentRequest(ctx, out.app, key)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,7 @@ type outbound struct {
 	released bool               // raw and body were let go once the busta was signed (release)
 	idem     *IdempotentRequest // the request's Idempotency-Key, to be kept with it; nil = none
 	idemKept bool               // idem is kept in the store (a synchronous request), to be settled with the answer
+	idemHash *[32]byte          // requestHash, taken while the request's bytes are held (a re-check after signing finds them released)
 }
 
 // reply is a stage's answer, ready to be written by the one place that writes (writeReply): an
