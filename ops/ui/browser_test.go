@@ -129,9 +129,9 @@ func consoleInBrowser(t *testing.T, ctx context.Context, n *demo.Running, routes
 	link := `[...document.querySelectorAll("table.list a")].find(a => a.textContent === "` + msgID + `")`
 	b.do(chromedp.Click(`#navlinks a[href="#/transactions"]`), chromedp.WaitVisible(field),
 		chromedp.SendKeys(field, value), chromedp.Click(`form.filters button[type="submit"]`),
-		// The search's own list: the hash carries the cf and nothing is still loading (the
-		// unfiltered list drawn before the submit holds the message too).
-		chromedp.Poll[chromedp.Void](`location.hash.includes("cf=") && !document.querySelector("main .loading") && `+link))
+		// The search's own list, drawn for the hash that carries the cf (the unfiltered list
+		// drawn before the submit holds the message too, and its hashchange is dispatched late).
+		chromedp.Poll[chromedp.Void](`location.hash.includes("cf=") && document.getElementById("main").dataset.drawn === location.hash && `+link))
 	b.shot("search")
 	b.do(chromedp.Evaluate[chromedp.Void](link+".click()"), chromedp.WaitVisible("#s-header"))
 	detail := b.text("main")

@@ -208,9 +208,13 @@
     }
     closeMenu();
     const fn = routes[name] || routes.transactions;
+    const hash = location.hash;
+    delete main().dataset.drawn;
     main().replaceChildren(h("p", { class: "loading" }, t("loading")));
     try {
       await fn(parts, params);
+      // data-drawn names the hash whose page is complete (for tests and assistive tools).
+      if (my === routing) main().dataset.drawn = hash;
     } catch (e) {
       if (e.status === 401 || e === stale) return;
       for (const el of main().querySelectorAll(".loading")) el.remove();
