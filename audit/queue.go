@@ -40,10 +40,15 @@ type Item struct {
 	// Leases counts the times a worker claimed the item, this claim included: a claim after the
 	// first follows a crash (the lease ran out) or a failed attempt, so the item's effect may
 	// already have happened once.
-	Leases     int       `json:"leases"`
-	NotBefore  time.Time `json:"not_before"`
-	Deadline   time.Time `json:"deadline,omitzero"` // zero: never expires
-	Created    time.Time `json:"created"`
+	Leases    int       `json:"leases"`
+	NotBefore time.Time `json:"not_before"`
+	Deadline  time.Time `json:"deadline,omitzero"` // zero: never expires
+	Created   time.Time `json:"created"`
+	// LeaseOwner and LeaseUntil are the item's lease. Given to Write, they ask for the item
+	// leased to LeaseOwner in the transaction that queues it, as if claimed at once (the
+	// enqueuer hands it to its own worker, with no Claim round trip): Write then sets Leases to
+	// 1. It leases only an item that Claim would take now (due, and the next of its conversation
+	// when ordered); otherwise it clears both and leaves Leases 0, and the item waits for Claim.
 	LeaseOwner string    `json:"lease_owner,omitempty"`
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
 	LastError  string    `json:"last_error,omitempty"`
@@ -84,6 +89,8 @@ func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, it *Item, now time.Tim
 		it.NotBefore = it.Created
 	}
 	it.State = StateReady
+	lease := it.LeaseOwner != "" && it.LeaseUntil.After(now) && !it.NotBefore.After(now) &&
+		(it.Deadline.IsZero() || it.Deadline.After(now))
 	if it.Sequence > 0 {
 		if _, err := s.exec(ctx, tx, `INSERT INTO queue_seq (kind, conversation, next) VALUES (?, ?, 1) ON CONFLICT (kind, conversation) DO NOTHING`, string(it.Kind), it.Conversation); err != nil {
 			return fmt.Errorf("%s item %q: sequence state: %w", it.Kind, it.MsgID, err)
@@ -95,16 +102,24 @@ func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, it *Item, now time.Tim
 		if it.Sequence < next {
 			return fmt.Errorf("%s item %q: sequence %d of conversation %q was already delivered (next is %d): %w", it.Kind, it.MsgID, it.Sequence, it.Conversation, next, ErrDuplicate)
 		}
+		lease = lease && it.Sequence == next
+	}
+	it.Leases = 0
+	if lease {
+		it.Leases = 1
+	} else {
+		it.LeaseOwner, it.LeaseUntil = "", time.Time{}
 	}
 	payload, meta := it.Payload, it.Meta
 	if it.sealed.done {
 		payload, meta = it.sealed.payload, it.sealed.meta
 	}
 	err := s.queryRow(ctx, tx, `INSERT INTO queue_item (kind, msg_id, party, service, conversation, sequence, payload, meta,
-		state, attempts, not_before, deadline, created, lease_owner, lease_until, last_error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, '') RETURNING id`,
+		state, attempts, not_before, deadline, created, lease_owner, lease_until, last_error, leases)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?) RETURNING id`,
 		string(it.Kind), it.MsgID, it.Party, it.Service, it.Conversation, it.Sequence, nz(payload), nz(meta),
-		it.State, it.Attempts, micros(it.NotBefore), micros(it.Deadline), micros(it.Created)).Scan(&it.ID)
+		it.State, it.Attempts, micros(it.NotBefore), micros(it.Deadline), micros(it.Created),
+		it.LeaseOwner, micros(it.LeaseUntil), it.Leases).Scan(&it.ID)
 	if isUnique(err) {
 		return fmt.Errorf("%s item %q: %w: already queued", it.Kind, it.MsgID, ErrDuplicate)
 	}

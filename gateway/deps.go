@@ -149,6 +149,12 @@ type QueuedMessage struct {
 	NotBefore time.Time
 	Expires   time.Time
 	Created   time.Time
+	// Owner and LeaseUntil, set on a message given to Enqueue, ask for it leased to Owner in the
+	// same transaction (the enqueuer's worker takes it at once, without a Lease round trip): the
+	// store leases it only if Lease would hand it out now (an inbox message that is not the next
+	// of its conversation waits), and then sets Leases to 1; otherwise it leaves Leases 0.
+	Owner      string
+	LeaseUntil time.Time
 }
 
 // Queue names.
@@ -164,9 +170,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Trace appends records to the audit trail, returning once they are durable.
 	Trace(ctx context.Context, recs ...*Record) error
-	// Enqueue traces recs and adds m to queue in one transaction. For the inbox it also adds the
-	// sender (m.Header.Sender[0]) and m.ID to the duplicate history, returning ErrDuplicate (and
-	// changing nothing) when they are there.
+	// Enqueue traces recs and adds m to queue in one transaction, leased to m.Owner when it asks
+	// (see QueuedMessage). For the inbox it also adds the sender (m.Header.Sender[0]) and m.ID to
+	// the duplicate history, returning ErrDuplicate (and changing nothing) when they are there.
 	Enqueue(ctx context.Context, queue string, m *QueuedMessage, recs ...*Record) error
 	// Lease takes up to n messages due now for owner for the lease time. For the inbox a message
 	// whose sequence number is not the next of its conversation is held.
