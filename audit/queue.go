@@ -204,10 +204,27 @@ func sortItems(its []*Item) {
 // queue in the state the operation needs.
 var ErrNotQueued = errors.New("not in the queue")
 
-// Complete removes a delivered or acknowledged item and appends recs, in one transaction. For an
-// ordered item it advances its conversation to the next sequence.
+// Complete removes a delivered or acknowledged item and appends recs, in one transaction, durable
+// when it returns. For an ordered item it advances its conversation to the next sequence.
 func (s *Store) Complete(ctx context.Context, kind Kind, msgID string, recs ...*Record) error {
-	return s.submit(ctx, &op{recs: recs, fn: func(ctx context.Context, tx *sqlx.Tx) error {
+	return s.complete(ctx, kind, msgID, false, recs)
+}
+
+// CompleteLazy is Complete committed without waiting for the disk, as Seen is: visible at once to
+// every reader and node, durable with the store's next durable commit (on SQLite the next
+// synchronous commit syncs the WAL this one was written to; on PostgreSQL the transaction runs
+// with synchronous_commit off, and any later synchronous commit flushes the WAL past it). A
+// crashed process loses nothing of it. A power loss, or a crash of the PostgreSQL server, before
+// the next durable commit loses the settling and recs together (the chain then ends before
+// them, unbroken): the item is claimable again once its lease runs out, and is handled a second
+// time, its Leases counting the claim. It is for callers to whom a second handling is harmless;
+// the gateway's case is argued on its Store.Done.
+func (s *Store) CompleteLazy(ctx context.Context, kind Kind, msgID string, recs ...*Record) error {
+	return s.complete(ctx, kind, msgID, true, recs)
+}
+
+func (s *Store) complete(ctx context.Context, kind Kind, msgID string, lazy bool, recs []*Record) error {
+	return s.submit(ctx, &op{lazy: lazy, recs: recs, fn: func(ctx context.Context, tx *sqlx.Tx) error {
 		it, err := s.takeItem(ctx, tx, kind, msgID, StateReady)
 		if err != nil {
 			return err

@@ -79,7 +79,7 @@ func (a *auditStore) Lease(ctx context.Context, queue, owner string, n int, leas
 }
 
 func (a *auditStore) Done(ctx context.Context, queue, id string, rec *Record) error {
-	return a.s.Complete(ctx, audit.Kind(queue), id, toAudit(nonNil(rec))...)
+	return a.s.CompleteLazy(ctx, audit.Kind(queue), id, toAudit(nonNil(rec))...) // see Store.Done
 }
 
 func (a *auditStore) Retry(ctx context.Context, queue, id string, next time.Time, reason string) error {
