@@ -156,40 +156,60 @@ const claimable = `SELECT q.id FROM queue_item q
 // Claim leases up to limit due items of kind to owner until now+lease, oldest first, counting
 // the claim in Leases. An item stays leased to one owner at a time; when the lease runs out any
 // owner may claim it again.
-// PostgreSQL skips rows another node is claiming (FOR UPDATE SKIP LOCKED); SQLite does it in
-// one UPDATE … RETURNING under the database's write lock.
+// The claim is one of the writer's durable writes, committed with whatever else it commits (no
+// second connection contending for SQLite's write lock, no commit of its own). PostgreSQL skips
+// rows another node is claiming (FOR UPDATE SKIP LOCKED); SQLite does it in one UPDATE …
+// RETURNING under the database's write lock.
 func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, lease time.Duration) ([]*Item, error) {
 	if owner == "" || limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("claim %s: owner %q, limit %d, lease %v: want a name and positive limit and lease", kind, owner, limit, lease)
 	}
-	now := micros(s.now())
 	sub := claimable
 	if s.dialect == "postgres" {
 		sub += " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := s.db.QueryxContext(ctx, s.q(`UPDATE queue_item SET lease_owner = ?, lease_until = ?, leases = leases + 1
-		WHERE id IN (`+sub+`) RETURNING `+itemColumns),
-		owner, now+lease.Microseconds(), string(kind), now, now, now, limit)
+	query := `UPDATE queue_item SET lease_owner = ?, lease_until = ?, leases = leases + 1
+		WHERE id IN (` + sub + `) RETURNING ` + itemColumns
+	var out []*Item
+	err := s.submit(ctx, &op{fn: func(ctx context.Context, tx *sqlx.Tx) error {
+		out = out[:0]
+		now := micros(s.now())
+		rows, err := s.query(ctx, tx, query, owner, now+lease.Microseconds(), string(kind), now, now, now, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			it, err := scanItem(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, it)
+		}
+		return rows.Err()
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
 	}
-	defer rows.Close()
-	var out []*Item
-	for rows.Next() {
-		it, err := scanItem(rows)
-		if err == nil {
-			err = s.openItem(it)
-		}
-		if err != nil {
+	for _, it := range out { // opened here, not in the writer's transaction
+		if err := s.openItem(it); err != nil {
 			return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
 		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
 	}
 	sortItems(out)
 	return out, nil
+}
+
+// query is exec for a statement returning rows.
+func (s *Store) query(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (*sqlx.Rows, error) {
+	if s.dialect == "postgres" {
+		return tx.QueryxContext(ctx, tx.Rebind(query), args...)
+	}
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryxContext(ctx, args...)
 }
 
 func sortItems(its []*Item) {
