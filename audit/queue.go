@@ -245,14 +245,7 @@ func (s *Store) CompleteLazy(ctx context.Context, kind Kind, msgID string, recs 
 
 func (s *Store) complete(ctx context.Context, kind Kind, msgID string, lazy bool, recs []*Record) error {
 	return s.submit(ctx, &op{lazy: lazy, recs: recs, fn: func(ctx context.Context, tx *sqlx.Tx) error {
-		it, err := s.takeItem(ctx, tx, kind, msgID, StateReady)
-		if err != nil {
-			return err
-		}
-		if _, err := s.exec(ctx, tx, `DELETE FROM queue_item WHERE id = ?`, it.ID); err != nil {
-			return fmt.Errorf("complete %s %q: %w", kind, msgID, err)
-		}
-		return s.advance(ctx, tx, it)
+		return s.settle(ctx, tx, kind, msgID, `DELETE FROM queue_item WHERE kind = ? AND msg_id = ? AND state = 'ready'`)
 	}})
 }
 
@@ -262,26 +255,25 @@ func (s *Store) complete(ctx context.Context, kind Kind, msgID string, lazy bool
 func (s *Store) Fail(ctx context.Context, kind Kind, msgID, reason string, recs ...*Record) error {
 	now := micros(s.now())
 	return s.submit(ctx, &op{recs: recs, fn: func(ctx context.Context, tx *sqlx.Tx) error {
-		it, err := s.takeItem(ctx, tx, kind, msgID, StateReady)
-		if err != nil {
-			return err
-		}
-		if _, err := s.exec(ctx, tx, `UPDATE queue_item SET state = 'failed', last_error = ?, lease_owner = '', lease_until = 0, not_before = ? WHERE id = ?`, reason, now, it.ID); err != nil {
-			return fmt.Errorf("fail %s %q: %w", kind, msgID, err)
-		}
-		return s.advance(ctx, tx, it)
+		return s.settle(ctx, tx, kind, msgID, `UPDATE queue_item SET state = 'failed', last_error = ?, lease_owner = '', lease_until = 0, not_before = ?
+			WHERE kind = ? AND msg_id = ? AND state = 'ready'`, reason, now)
 	}})
 }
 
-func (s *Store) takeItem(ctx context.Context, tx *sqlx.Tx, kind Kind, msgID, state string) (*Item, error) {
-	it, err := scanItem(s.queryRow(ctx, tx, `SELECT `+itemColumns+` FROM queue_item WHERE kind = ? AND msg_id = ?`, string(kind), msgID))
-	if isNoRows(err) || (err == nil && it.State != state) {
-		return nil, fmt.Errorf("%s item %q: %w (state %s)", kind, msgID, ErrNotQueued, state)
+// settle runs change, a statement on the ready item (kind, msgID) whose last two parameters
+// are the kind and the message ID (args are those before), and advances the item's conversation
+// when it is ordered: one statement returning what advancing needs, not a read of the whole item
+// (its payload included) before a change by ID.
+func (s *Store) settle(ctx context.Context, tx *sqlx.Tx, kind Kind, msgID, change string, args ...any) error {
+	it := Item{Kind: kind, MsgID: msgID}
+	err := s.queryRow(ctx, tx, change+` RETURNING sequence, conversation`, append(args, string(kind), msgID)...).Scan(&it.Sequence, &it.Conversation)
+	if isNoRows(err) {
+		return fmt.Errorf("%s item %q: %w (state %s)", kind, msgID, ErrNotQueued, StateReady)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s item %q: %w", kind, msgID, err)
+		return fmt.Errorf("%s item %q: %w", kind, msgID, err)
 	}
-	return it, nil
+	return s.advance(ctx, tx, &it)
 }
 
 func (s *Store) advance(ctx context.Context, tx *sqlx.Tx, it *Item) error {
@@ -296,11 +288,13 @@ func (s *Store) advance(ctx context.Context, tx *sqlx.Tx, it *Item) error {
 }
 
 // Retry releases a claimed item to be tried again at next, counting the attempt and keeping
-// lastErr for operators.
+// lastErr for operators. Like Claim, it is one of the writer's durable writes.
 func (s *Store) Retry(ctx context.Context, kind Kind, msgID string, next time.Time, lastErr string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE queue_item SET attempts = attempts + 1, not_before = ?, last_error = ?,
-		lease_owner = '', lease_until = 0 WHERE kind = ? AND msg_id = ? AND state = 'ready'`), micros(next), lastErr, string(kind), msgID)
-	return affected(res, err, fmt.Sprintf("retry %s %q", kind, msgID))
+	return s.submit(ctx, &op{fn: func(ctx context.Context, tx *sqlx.Tx) error {
+		res, err := s.exec(ctx, tx, `UPDATE queue_item SET attempts = attempts + 1, not_before = ?, last_error = ?,
+			lease_owner = '', lease_until = 0 WHERE kind = ? AND msg_id = ? AND state = 'ready'`, micros(next), lastErr, string(kind), msgID)
+		return affected(res, err, fmt.Sprintf("retry %s %q", kind, msgID))
+	}})
 }
 
 // Requeue makes a failed item ready again at once, its attempts and last error kept. An ordered
