@@ -82,10 +82,13 @@
 // # Queues and exactly-once delivery
 //
 // A queue item is keyed by its queue (Kind) and busta ID. Write puts items, duplicate-history
-// entries and trace records in one transaction ("accepted ⇒ traced and queued"). Claim leases
-// due items to a worker; a lease that runs out (the worker's node died) makes the item claimable
-// again by any node. Complete removes it, Retry schedules another attempt, Fail keeps it visible
-// with its reason until Requeue, Expire fails items past their deadline.
+// entries and trace records in one transaction ("accepted ⇒ traced and queued"), an item already
+// leased to its writer's worker when it asks (Item.LeaseOwner: the claim made in the same
+// commit). Claim leases due items to a worker; a lease that runs out (the worker's node died)
+// makes the item claimable again by any node. Complete removes it (CompleteLazy without waiting
+// for the disk), Retry schedules another attempt, Fail keeps it visible with its reason until
+// Requeue, Expire fails items past their deadline. Claim, Complete, Retry and Fail are writes of
+// the writer, group-committed with the rest.
 //
 // Delivery to the local backend is exactly-once by this protocol, which the gateway follows:
 //
@@ -96,8 +99,11 @@
 // A crash before 2 loses nothing: the lease runs out and the item is delivered later. A crash
 // between 2 and 3 delivers the item again after the lease runs out, with the same idempotency
 // key, so the backend recognises the repeat and must answer it as a success without acting
-// twice. The store guarantees that an item is never leased to two workers at once and is never
-// removed before Complete, Fail or Expire; everything else follows from the key.
+// twice. Settled with CompleteLazy (as the gateway does), a power loss before the store's next
+// durable commit counts as such a crash: the settling is lost, never half-kept. The store
+// guarantees that an item is never leased to two workers at once and is never removed before
+// Complete, Fail or Expire; everything else follows from the key. Step 1 may be the Write that
+// queues the item, leased to the worker it is handed to (Item.LeaseOwner).
 //
 // An item may carry (Conversation, Sequence > 0): then it is claimable only when its sequence is
 // the conversation's next one (kept in a table), so early items wait until the gap fills;
@@ -131,6 +137,6 @@
 //
 // gateway.Store maps onto this package as: Trace → Append; Enqueue → Write (for the inbox with
 // Batch.Seen, so a duplicate returns ErrDuplicate and writes nothing); Lease → Claim; Done →
-// Complete; Retry → Retry; Fail → Fail; Seen → Known; Remember → Seen; Lookup → Lookup; Depth →
+// CompleteLazy; Retry → Retry; Fail → Fail; Seen → Known; Remember → Seen; Lookup → Lookup; Depth →
 // Stats; Reserve → Reserve. Nil records must be left out of the variadic lists.
 package audit

@@ -1,12 +1,10 @@
 package audit
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,10 +42,15 @@ type Item struct {
 	// Leases counts the times a worker claimed the item, this claim included: a claim after the
 	// first follows a crash (the lease ran out) or a failed attempt, so the item's effect may
 	// already have happened once.
-	Leases     int       `json:"leases"`
-	NotBefore  time.Time `json:"not_before"`
-	Deadline   time.Time `json:"deadline,omitzero"` // zero: never expires
-	Created    time.Time `json:"created"`
+	Leases    int       `json:"leases"`
+	NotBefore time.Time `json:"not_before"`
+	Deadline  time.Time `json:"deadline,omitzero"` // zero: never expires
+	Created   time.Time `json:"created"`
+	// LeaseOwner and LeaseUntil are the item's lease. Given to Write, they ask for the item
+	// leased to LeaseOwner in the transaction that queues it, as if claimed at once (the
+	// enqueuer hands it to its own worker, with no Claim round trip): Write then sets Leases to
+	// 1. It leases only an item that Claim would take now (due, and the next of its conversation
+	// when ordered); otherwise it clears both and leaves Leases 0, and the item waits for Claim.
 	LeaseOwner string    `json:"lease_owner,omitempty"`
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
 	LastError  string    `json:"last_error,omitempty"`
@@ -88,6 +91,8 @@ func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, it *Item, now time.Tim
 		it.NotBefore = it.Created
 	}
 	it.State = StateReady
+	lease := it.LeaseOwner != "" && it.LeaseUntil.After(now) && !it.NotBefore.After(now) &&
+		(it.Deadline.IsZero() || it.Deadline.After(now))
 	if it.Sequence > 0 {
 		if _, err := s.exec(ctx, tx, `INSERT INTO queue_seq (kind, conversation, next) VALUES (?, ?, 1) ON CONFLICT (kind, conversation) DO NOTHING`, string(it.Kind), it.Conversation); err != nil {
 			return fmt.Errorf("%s item %q: sequence state: %w", it.Kind, it.MsgID, err)
@@ -99,16 +104,24 @@ func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, it *Item, now time.Tim
 		if it.Sequence < next {
 			return fmt.Errorf("%s item %q: sequence %d of conversation %q was already delivered (next is %d): %w", it.Kind, it.MsgID, it.Sequence, it.Conversation, next, ErrDuplicate)
 		}
+		lease = lease && it.Sequence == next
+	}
+	it.Leases = 0
+	if lease {
+		it.Leases = 1
+	} else {
+		it.LeaseOwner, it.LeaseUntil = "", time.Time{}
 	}
 	payload, meta := it.Payload, it.Meta
 	if it.sealed.done {
 		payload, meta = it.sealed.payload, it.sealed.meta
 	}
 	err := s.queryRow(ctx, tx, `INSERT INTO queue_item (kind, msg_id, party, service, conversation, sequence, payload, meta,
-		state, attempts, not_before, deadline, created, lease_owner, lease_until, last_error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, '') RETURNING id`,
+		state, attempts, not_before, deadline, created, lease_owner, lease_until, last_error, leases)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?) RETURNING id`,
 		string(it.Kind), it.MsgID, it.Party, it.Service, it.Conversation, it.Sequence, nz(payload), nz(meta),
-		it.State, it.Attempts, micros(it.NotBefore), micros(it.Deadline), micros(it.Created)).Scan(&it.ID)
+		it.State, it.Attempts, micros(it.NotBefore), micros(it.Deadline), micros(it.Created),
+		it.LeaseOwner, micros(it.LeaseUntil), it.Leases).Scan(&it.ID)
 	if isUnique(err) {
 		return fmt.Errorf("%s item %q: %w: already queued", it.Kind, it.MsgID, ErrDuplicate)
 	}
@@ -145,39 +158,44 @@ const claimable = `SELECT q.id FROM queue_item q
 // Claim leases up to limit due items of kind to owner until now+lease, oldest first, counting
 // the claim in Leases. An item stays leased to one owner at a time; when the lease runs out any
 // owner may claim it again.
-// PostgreSQL skips rows another node is claiming (FOR UPDATE SKIP LOCKED); SQLite does it in
-// one UPDATE … RETURNING under the database's write lock.
+// The claim is one of the writer's durable writes, committed with whatever else it commits (no
+// second connection contending for SQLite's write lock, no commit of its own). PostgreSQL skips
+// rows another node is claiming (FOR UPDATE SKIP LOCKED); SQLite does it in one UPDATE …
+// RETURNING under the database's write lock.
 func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, lease time.Duration) ([]*Item, error) {
 	if owner == "" || limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("claim %s: owner %q, limit %d, lease %v: want a name and positive limit and lease", kind, owner, limit, lease)
 	}
-	now := micros(s.now())
 	sub := claimable
 	if s.dialect == "postgres" {
 		sub += " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := s.db.QueryxContext(ctx, s.q(`UPDATE queue_item SET lease_owner = ?, lease_until = ?, leases = leases + 1
-		WHERE id IN (`+sub+`) RETURNING `+claimedColumns),
-		owner, now+lease.Microseconds(), string(kind), now, now, now, limit)
+	query := `UPDATE queue_item SET lease_owner = ?, lease_until = ?, leases = leases + 1
+		WHERE id IN (` + sub + `) RETURNING ` + claimedColumns
+	var out []*Item
+	err := s.submit(ctx, &op{fn: func(ctx context.Context, tx *sqlx.Tx) error {
+		out = out[:0]
+		now := micros(s.now())
+		rows, err := s.query(ctx, tx, query, owner, now+lease.Microseconds(), string(kind), now, now, now, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			it, err := scanItem(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, it)
+		}
+		return rows.Err()
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
 	}
-	defer rows.Close()
-	var out []*Item
-	for rows.Next() {
-		it, err := scanItem(rows)
-		if err != nil {
-			return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
-		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
-	}
-	rows.Close()
-	slices.SortFunc(out, func(a, b *Item) int { return cmp.Compare(a.ID, b.ID) })
+	sortItems(out)
 	kept := out[:0]
-	for _, it := range out {
+	for _, it := range out { // large payloads read, and items opened, here: not in the writer's transaction
 		var err error
 		if it.Payload == nil { // large: read on its own
 			err = s.db.QueryRowxContext(ctx, s.q(`SELECT payload FROM queue_item WHERE id = ?`), it.ID).Scan(&it.Payload)
@@ -203,22 +221,52 @@ func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, l
 // of a blob reads its size, not its bytes.)
 var claimedColumns = strings.Replace(itemColumns, "payload", "CASE WHEN length(payload) < "+strconv.Itoa(largeArg)+" THEN payload END", 1)
 
+// query is exec for a statement returning rows.
+func (s *Store) query(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (*sqlx.Rows, error) {
+	if s.dialect == "postgres" {
+		return tx.QueryxContext(ctx, tx.Rebind(query), args...)
+	}
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryxContext(ctx, args...)
+}
+
+func sortItems(its []*Item) {
+	for i := 1; i < len(its); i++ {
+		for j := i; j > 0 && its[j].ID < its[j-1].ID; j-- {
+			its[j], its[j-1] = its[j-1], its[j]
+		}
+	}
+}
+
 // ErrNotQueued is returned (wrapped) when an item named by kind and message ID is not in the
 // queue in the state the operation needs.
 var ErrNotQueued = errors.New("not in the queue")
 
-// Complete removes a delivered or acknowledged item and appends recs, in one transaction. For an
-// ordered item it advances its conversation to the next sequence.
+// Complete removes a delivered or acknowledged item and appends recs, in one transaction, durable
+// when it returns. For an ordered item it advances its conversation to the next sequence.
 func (s *Store) Complete(ctx context.Context, kind Kind, msgID string, recs ...*Record) error {
-	return s.submit(ctx, &op{recs: recs, fn: func(ctx context.Context, tx *sqlx.Tx) error {
-		it, err := s.takeItem(ctx, tx, kind, msgID, StateReady)
-		if err != nil {
-			return err
-		}
-		if _, err := s.exec(ctx, tx, `DELETE FROM queue_item WHERE id = ?`, it.ID); err != nil {
-			return fmt.Errorf("complete %s %q: %w", kind, msgID, err)
-		}
-		return s.advance(ctx, tx, it)
+	return s.complete(ctx, kind, msgID, false, recs)
+}
+
+// CompleteLazy is Complete committed without waiting for the disk, as Seen is: visible at once to
+// every reader and node, durable with the store's next durable commit (on SQLite the next
+// synchronous commit syncs the WAL this one was written to; on PostgreSQL the transaction runs
+// with synchronous_commit off, and any later synchronous commit flushes the WAL past it). A
+// crashed process loses nothing of it. A power loss, or a crash of the PostgreSQL server, before
+// the next durable commit loses the settling and recs together (the chain then ends before
+// them, unbroken): the item is claimable again once its lease runs out, and is handled a second
+// time, its Leases counting the claim. It is for callers to whom a second handling is harmless;
+// the gateway's case is argued on its Store.Done.
+func (s *Store) CompleteLazy(ctx context.Context, kind Kind, msgID string, recs ...*Record) error {
+	return s.complete(ctx, kind, msgID, true, recs)
+}
+
+func (s *Store) complete(ctx context.Context, kind Kind, msgID string, lazy bool, recs []*Record) error {
+	return s.submit(ctx, &op{lazy: lazy, recs: recs, fn: func(ctx context.Context, tx *sqlx.Tx) error {
+		return s.settle(ctx, tx, kind, msgID, `DELETE FROM queue_item WHERE kind = ? AND msg_id = ? AND state = 'ready'`)
 	}})
 }
 
@@ -228,30 +276,25 @@ func (s *Store) Complete(ctx context.Context, kind Kind, msgID string, recs ...*
 func (s *Store) Fail(ctx context.Context, kind Kind, msgID, reason string, recs ...*Record) error {
 	now := micros(s.now())
 	return s.submit(ctx, &op{recs: recs, fn: func(ctx context.Context, tx *sqlx.Tx) error {
-		it, err := s.takeItem(ctx, tx, kind, msgID, StateReady)
-		if err != nil {
-			return err
-		}
-		if _, err := s.exec(ctx, tx, `UPDATE queue_item SET state = 'failed', last_error = ?, lease_owner = '', lease_until = 0, not_before = ? WHERE id = ?`, reason, now, it.ID); err != nil {
-			return fmt.Errorf("fail %s %q: %w", kind, msgID, err)
-		}
-		return s.advance(ctx, tx, it)
+		return s.settle(ctx, tx, kind, msgID, `UPDATE queue_item SET state = 'failed', last_error = ?, lease_owner = '', lease_until = 0, not_before = ?
+			WHERE kind = ? AND msg_id = ? AND state = 'ready'`, reason, now)
 	}})
 }
 
-func (s *Store) takeItem(ctx context.Context, tx *sqlx.Tx, kind Kind, msgID, state string) (*Item, error) {
-	// The columns completing and failing need, not the payload: a 10 MB message is not read
-	// back to be deleted.
-	it := &Item{Kind: kind, MsgID: msgID}
-	err := s.queryRow(ctx, tx, `SELECT id, conversation, sequence, state FROM queue_item WHERE kind = ? AND msg_id = ?`,
-		string(kind), msgID).Scan(&it.ID, &it.Conversation, &it.Sequence, &it.State)
-	if isNoRows(err) || (err == nil && it.State != state) {
-		return nil, fmt.Errorf("%s item %q: %w (state %s)", kind, msgID, ErrNotQueued, state)
+// settle runs change, a statement on the ready item (kind, msgID) whose last two parameters
+// are the kind and the message ID (args are those before), and advances the item's conversation
+// when it is ordered: one statement returning what advancing needs, not a read of the whole item
+// (its payload included) before a change by ID.
+func (s *Store) settle(ctx context.Context, tx *sqlx.Tx, kind Kind, msgID, change string, args ...any) error {
+	it := Item{Kind: kind, MsgID: msgID}
+	err := s.queryRow(ctx, tx, change+` RETURNING sequence, conversation`, append(args, string(kind), msgID)...).Scan(&it.Sequence, &it.Conversation)
+	if isNoRows(err) {
+		return fmt.Errorf("%s item %q: %w (state %s)", kind, msgID, ErrNotQueued, StateReady)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s item %q: %w", kind, msgID, err)
+		return fmt.Errorf("%s item %q: %w", kind, msgID, err)
 	}
-	return it, nil
+	return s.advance(ctx, tx, &it)
 }
 
 func (s *Store) advance(ctx context.Context, tx *sqlx.Tx, it *Item) error {
@@ -266,11 +309,13 @@ func (s *Store) advance(ctx context.Context, tx *sqlx.Tx, it *Item) error {
 }
 
 // Retry releases a claimed item to be tried again at next, counting the attempt and keeping
-// lastErr for operators.
+// lastErr for operators. Like Claim, it is one of the writer's durable writes.
 func (s *Store) Retry(ctx context.Context, kind Kind, msgID string, next time.Time, lastErr string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE queue_item SET attempts = attempts + 1, not_before = ?, last_error = ?,
-		lease_owner = '', lease_until = 0 WHERE kind = ? AND msg_id = ? AND state = 'ready'`), micros(next), lastErr, string(kind), msgID)
-	return affected(res, err, fmt.Sprintf("retry %s %q", kind, msgID))
+	return s.submit(ctx, &op{fn: func(ctx context.Context, tx *sqlx.Tx) error {
+		res, err := s.exec(ctx, tx, `UPDATE queue_item SET attempts = attempts + 1, not_before = ?, last_error = ?,
+			lease_owner = '', lease_until = 0 WHERE kind = ? AND msg_id = ? AND state = 'ready'`, micros(next), lastErr, string(kind), msgID)
+		return affected(res, err, fmt.Sprintf("retry %s %q", kind, msgID))
+	}})
 }
 
 // Requeue makes a failed item ready again at once, its attempts and last error kept. An ordered

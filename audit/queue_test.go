@@ -188,6 +188,58 @@ func TestInOrderDelivery(t *testing.T) {
 	})
 }
 
+// TestEnqueueLeased: an item written with a lease is queued already claimed by its owner (no
+// Claim takes it until the lease runs out, and the lease counts), unless Claim would not take
+// it now: an ordered item that is not its conversation's next, or one due later.
+func TestEnqueueLeased(t *testing.T) {
+	both(t, func(t *testing.T, dsn string) {
+		clk := newClock()
+		s := open(t, dsn, Options{Node: "a", Now: clk.Now})
+		leased := func(it *Item) *Item {
+			it.LeaseOwner, it.LeaseUntil = "a", clk.Now().Add(time.Minute)
+			return it
+		}
+		conv := busta(100)
+		ordered := func(n int, seq int64) *Item {
+			it := leased(item(Outbox, n))
+			it.Conversation, it.Sequence = conv, seq
+			return it
+		}
+		now, second, later := leased(item(Outbox, 1)), ordered(2, 2), leased(item(Outbox, 3))
+		later.NotBefore = clk.Now().Add(time.Hour)
+		if err := s.Enqueue(ctx, now, second, later); err != nil {
+			t.Fatal(err)
+		}
+		if now.Leases != 1 || now.LeaseOwner != "a" {
+			t.Errorf("due item: leases %d, owner %q; want 1 and a", now.Leases, now.LeaseOwner)
+		}
+		for _, it := range []*Item{second, later} {
+			if it.Leases != 0 || it.LeaseOwner != "" || !it.LeaseUntil.IsZero() {
+				t.Errorf("%s: leases %d, owner %q until %v; want no lease", it.MsgID, it.Leases, it.LeaseOwner, it.LeaseUntil)
+			}
+		}
+		if st, _ := s.Stats(ctx, Outbox); st.Depth != 3 || st.Leased != 1 {
+			t.Errorf("stats %+v, want 3 items of which 1 leased", st)
+		}
+		if got, _ := s.Claim(ctx, "b", Outbox, 10, time.Minute); len(got) != 0 {
+			t.Errorf("b claimed %d items: the leased one is a's, the others are not due", len(got))
+		}
+		first := ordered(4, 1)
+		if err := s.Enqueue(ctx, first); err != nil || first.Leases != 1 {
+			t.Fatalf("sequence 1: leases %d, %v; want leased", first.Leases, err)
+		}
+		if err := s.Complete(ctx, Outbox, first.MsgID); err != nil {
+			t.Fatal(err)
+		}
+		// a dies: its lease runs out and b takes the item over, its second lease.
+		clk.Add(time.Minute + time.Second)
+		got, _ := s.Claim(ctx, "b", Outbox, 10, time.Minute)
+		if len(got) != 2 || got[0].MsgID != busta(1) || got[0].Leases != 2 || got[1].Sequence != 2 || got[1].Leases != 1 {
+			t.Fatalf("after a's lease ran out: %v", got)
+		}
+	})
+}
+
 func TestWriteAtomicWithDuplicateHistory(t *testing.T) {
 	both(t, func(t *testing.T, dsn string) {
 		s := open(t, dsn, Options{})

@@ -76,7 +76,9 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 		recs = append(recs, recOut)
 	}
 	recIn.HTTPStatus = http.StatusOK
-	err = g.store.Enqueue(ctx, Inbox, m, recs...)
+	err = g.in.enqueue(ctx, g, m, func(ctx context.Context, m *QueuedMessage) error {
+		return g.store.Enqueue(ctx, Inbox, m, recs...)
+	})
 	if errors.Is(err, ErrDuplicate) {
 		// The inbox already holds this ID: another copy won the race past the duplicates stage, or
 		// the sender does not ask for filtering (PIUDIUNAVOLTA) and re-sent it. Where the spec
@@ -95,7 +97,6 @@ func (g *Gateway) process(ctx context.Context, in *inbound) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	wake(g.wakeIn)
 	g.observe(h.Service, Inbound, OutcomeReceived, in.start)
 	return &reply{status: http.StatusOK, body: out}, nil
 }

@@ -149,6 +149,12 @@ type QueuedMessage struct {
 	NotBefore time.Time
 	Expires   time.Time
 	Created   time.Time
+	// Owner and LeaseUntil, set on a message given to Enqueue, ask for it leased to Owner in the
+	// same transaction (the enqueuer's worker takes it at once, without a Lease round trip): the
+	// store leases it only if Lease would hand it out now (an inbox message that is not the next
+	// of its conversation waits), and then sets Leases to 1; otherwise it leaves Leases 0.
+	Owner      string
+	LeaseUntil time.Time
 }
 
 // Queue names.
@@ -164,14 +170,32 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Trace appends records to the audit trail, returning once they are durable.
 	Trace(ctx context.Context, recs ...*Record) error
-	// Enqueue traces recs and adds m to queue in one transaction. For the inbox it also adds the
-	// sender (m.Header.Sender[0]) and m.ID to the duplicate history, returning ErrDuplicate (and
-	// changing nothing) when they are there.
+	// Enqueue traces recs and adds m to queue in one transaction, leased to m.Owner when it asks
+	// (see QueuedMessage). For the inbox it also adds the sender (m.Header.Sender[0]) and m.ID to
+	// the duplicate history, returning ErrDuplicate (and changing nothing) when they are there.
 	Enqueue(ctx context.Context, queue string, m *QueuedMessage, recs ...*Record) error
 	// Lease takes up to n messages due now for owner for the lease time. For the inbox a message
 	// whose sequence number is not the next of its conversation is held.
 	Lease(ctx context.Context, queue, owner string, n int, lease time.Duration) ([]*QueuedMessage, error)
-	// Done removes a message (acknowledged or delivered) and traces rec (may be nil).
+	// Done removes a message (acknowledged or delivered) and traces rec (may be nil). It need not
+	// be durable when it returns, only visible and durable with the store's next durable write
+	// (audit.Store.CompleteLazy): a settling lost to a power loss, never to a crashed process,
+	// makes the message due again once its lease runs out, and handling it twice is harmless:
+	//   - outbox: the re-send carries the same Identificatore to a provider that accepted it
+	//     durably (its inbox and duplicate history in one commit, before it acknowledged). A
+	//     one-way busta with riscontro is answered with the riscontro again, never delivered
+	//     again; one the provider filters (ALPIUUNAVOLTA, or the service's or Linee Guida's
+	//     filtering) is refused with EGOV_IT_110, which the sender takes for the acknowledgement
+	//     of a re-send (sendQueued); a busta that asks for no filtering (PIUDIUNAVOLTA) accepts
+	//     a second delivery by its profile, as after any lost acknowledgement (a Porta provider
+	//     answers it again from its inbox's duplicate history all the same). The lost trace
+	//     record of the answer is written when the re-send is answered.
+	//   - inbox: the backend gets the message again under the same Porta-Message-ID, its
+	//     idempotency key, with Porta-Delivery-Attempt > 1 and a redelivered trace record: the
+	//     exactly-once protocol of a crash between delivery and settling (audit's package doc),
+	//     whose window this widens from the settling's commit to the next durable one, and
+	//     only for a power loss.
+	// Fail stays durable: a message given up is visible as failed after any loss.
 	Done(ctx context.Context, queue, id string, rec *Record) error
 	// Retry releases a message to be tried again at next.
 	Retry(ctx context.Context, queue, id string, next time.Time, reason string) error

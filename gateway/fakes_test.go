@@ -41,6 +41,7 @@ type memStore struct {
 	failed   map[string]string
 	pingErr  error
 	passes   map[string]int // Lease calls per queue: each is one pass of that queue's worker
+	handed   map[string]int // messages Lease handed out, per queue
 	idem     map[string]*IdempotentRequest
 }
 
@@ -48,7 +49,7 @@ func newMemStore(now func() time.Time) *memStore {
 	return &memStore{
 		now: now, counters: map[string]int{}, seen: map[string]time.Time{}, next: map[string]int{},
 		queues: map[string]map[string]*memQueued{Outbox: {}, Inbox: {}}, failed: map[string]string{},
-		passes: map[string]int{}, idem: map[string]*IdempotentRequest{},
+		passes: map[string]int{}, handed: map[string]int{}, idem: map[string]*IdempotentRequest{},
 	}
 }
 
@@ -83,9 +84,30 @@ func (s *memStore) Enqueue(_ context.Context, queue string, m *QueuedMessage, re
 	if cp.NotBefore.IsZero() {
 		cp.NotBefore = s.now()
 	}
-	s.queues[queue][m.ID] = &memQueued{m: &cp}
+	q := &memQueued{m: &cp}
+	cp.Leases, cp.Owner, cp.LeaseUntil = 0, "", time.Time{}
+	if m.Owner != "" && s.due(queue, q, s.now()) {
+		cp.Leases, cp.Owner, q.leaseUntil = 1, m.Owner, m.LeaseUntil
+	}
+	m.Leases, m.Owner, m.LeaseUntil = cp.Leases, cp.Owner, q.leaseUntil
+	s.queues[queue][m.ID] = q
 	s.records = append(s.records, recs...)
 	return nil
+}
+
+// due reports whether Lease would hand q out now.
+func (s *memStore) due(queue string, q *memQueued, now time.Time) bool {
+	if q.failed != "" || q.m.NotBefore.After(now) || now.Before(q.leaseUntil) {
+		return false
+	}
+	if queue == Inbox && q.m.Sequence > 0 {
+		want := s.next[q.m.Conversation]
+		if want == 0 {
+			want = 1
+		}
+		return q.m.Sequence == want // else held until the gap fills
+	}
+	return true
 }
 
 func (s *memStore) Lease(_ context.Context, queue, _ string, n int, lease time.Duration) ([]*QueuedMessage, error) {
@@ -95,24 +117,15 @@ func (s *memStore) Lease(_ context.Context, queue, _ string, n int, lease time.D
 	now := s.now()
 	var due []*memQueued
 	for _, q := range s.queues[queue] {
-		if q.failed != "" || q.m.NotBefore.After(now) || now.Before(q.leaseUntil) {
-			continue
+		if s.due(queue, q, now) {
+			due = append(due, q)
 		}
-		if queue == Inbox && q.m.Sequence > 0 {
-			want := s.next[q.m.Conversation]
-			if want == 0 {
-				want = 1
-			}
-			if q.m.Sequence != want {
-				continue // held until the gap fills
-			}
-		}
-		due = append(due, q)
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].m.Created.Before(due[j].m.Created) })
 	if len(due) > n {
 		due = due[:n]
 	}
+	s.handed[queue] += len(due)
 	out := make([]*QueuedMessage, len(due))
 	for i, q := range due {
 		q.leaseUntil = now.Add(lease)
@@ -265,6 +278,13 @@ func (s *memStore) leases(queue string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.passes[queue]
+}
+
+// leased is how many messages Lease handed out from queue.
+func (s *memStore) leased(queue string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.handed[queue]
 }
 
 func (s *memStore) failure(id string) string {

@@ -193,7 +193,7 @@ type Gateway struct {
 	own    []*x509.Certificate
 	seen   certCache // fingerprints and subjects of the certificates seen, traced per message
 
-	wakeOut, wakeIn chan struct{}
+	out, in *worker // the outbox sender and the inbox deliverer (workers.go)
 }
 
 // New builds a Gateway. It does no I/O; Run starts the workers.
@@ -221,8 +221,8 @@ func New(opt Options, d Deps) (*Gateway, error) {
 		valid: d.Validator, now: d.Clock, log: d.Logger, hosted: d.Hosted, own: d.Certificates,
 		ids:      map[string]*envelope.IDGenerator{},
 		throttle: lockout.New(opt.Throttle),
-		wakeOut:  make(chan struct{}, 1), wakeIn: make(chan struct{}, 1),
 	}
+	g.out, g.in = newWorker(Outbox, g.sendQueued), newWorker(Inbox, g.deliverQueued)
 	g.dir = liveDirectory{g}
 	g.cur.Store(&current{dir: d.Directory, verify: d.Verifier, client: d.Client})
 	if g.now == nil {

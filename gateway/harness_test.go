@@ -61,10 +61,16 @@ type fakeBackend struct {
 	fault     bool
 	fail      int // fail the next n deliveries with a transport error
 	got       chan *Delivery
+	hold      chan struct{} // when set, each delivery waits until it is closed
 }
 
 func (b *fakeBackend) Deliver(_ context.Context, d *Delivery) (*Reply, error) {
 	b.mu.Lock()
+	if hold := b.hold; hold != nil {
+		b.mu.Unlock()
+		<-hold
+		b.mu.Lock()
+	}
 	if b.fail > 0 {
 		b.fail--
 		b.mu.Unlock()
@@ -256,13 +262,20 @@ func readAll(t testing.TB, resp *http.Response) string {
 	return string(b)
 }
 
-// passes waits until the node's inbox deliverer has gone round twice from now. The deliverer
-// finishes a pass's deliveries before it leases again, so after two leases every message the
-// store would hand out now has been handled: a delivery that has not happened will not.
+// passes waits until the node's inbox deliverer has leased twice from now and has no message in
+// hand: every message the store would hand out now has been handled, so a delivery that has not
+// happened will not.
 func (nd *node) passes(t *testing.T) {
 	t.Helper()
 	c := nd.store.leases(Inbox)
-	waitFor(t, nd.name+"'s inbox deliverer to go round twice", func() bool { return nd.store.leases(Inbox) >= c+2 })
+	waitFor(t, nd.name+"'s inbox deliverer to go round twice", func() bool {
+		if nd.store.leases(Inbox) < c+2 {
+			return false
+		}
+		nd.g.in.mu.Lock()
+		defer nd.g.in.mu.Unlock()
+		return nd.g.in.inHand == 0
+	})
 }
 
 // settled waits until the node's inbox is empty, once the sender's outbox has settled: every

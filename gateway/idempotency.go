@@ -133,7 +133,9 @@ func (g *Gateway) settleIdempotent(ctx context.Context, out *outbound, rep *repl
 func (g *Gateway) enqueueIdempotent(ctx context.Context, out *outbound, m *QueuedMessage, rec *Record) (*reply, error) {
 	r := out.idem
 	r.MsgID, r.Status, r.Header = m.ID, http.StatusOK, integration(out.h)
-	err := g.store.EnqueueIdempotent(ctx, Outbox, m, r, rec)
+	err := g.out.enqueue(ctx, g, m, func(ctx context.Context, m *QueuedMessage) error {
+		return g.store.EnqueueIdempotent(ctx, Outbox, m, r, rec)
+	})
 	if errors.Is(err, ErrKeyTaken) {
 		out.idem = nil
 		if rep, err := g.checkIdempotency(ctx, out); rep != nil || err != nil {

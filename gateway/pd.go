@@ -430,10 +430,11 @@ func (g *Gateway) traceAndQueue(ctx context.Context, out *outbound) (*reply, err
 		if rep, err = g.enqueueIdempotent(ctx, out, m, rec); err != nil || rep.header.Get(HeaderIdempotentReplay) != "" {
 			return rep, err
 		}
-	} else if err := g.store.Enqueue(ctx, Outbox, m, rec); err != nil {
+	} else if err := g.out.enqueue(ctx, g, m, func(ctx context.Context, m *QueuedMessage) error {
+		return g.store.Enqueue(ctx, Outbox, m, rec)
+	}); err != nil {
 		return nil, fmt.Errorf("enqueue %s: %w", h.ID, err)
 	}
-	wake(g.wakeOut)
 	g.observe(out.service.Name, Outbound, OutcomeQueued, out.start)
 	return rep, nil
 }

@@ -51,7 +51,13 @@ func (a *auditStore) Enqueue(ctx context.Context, queue string, m *QueuedMessage
 	if errors.Is(err, audit.ErrDuplicate) {
 		return fmt.Errorf("%w: %v", ErrDuplicate, err)
 	}
+	leased(m, it)
 	return err
+}
+
+// leased tells m whether Write leased its item (see QueuedMessage.Owner).
+func leased(m *QueuedMessage, it *audit.Item) {
+	m.Leases, m.Owner, m.LeaseUntil = it.Leases, it.LeaseOwner, it.LeaseUntil
 }
 
 func (a *auditStore) Lease(ctx context.Context, queue, owner string, n int, lease time.Duration) ([]*QueuedMessage, error) {
@@ -73,7 +79,7 @@ func (a *auditStore) Lease(ctx context.Context, queue, owner string, n int, leas
 }
 
 func (a *auditStore) Done(ctx context.Context, queue, id string, rec *Record) error {
-	return a.s.Complete(ctx, audit.Kind(queue), id, toAudit(nonNil(rec))...)
+	return a.s.CompleteLazy(ctx, audit.Kind(queue), id, toAudit(nonNil(rec))...) // see Store.Done
 }
 
 func (a *auditStore) Retry(ctx context.Context, queue, id string, next time.Time, reason string) error {
@@ -151,6 +157,7 @@ func (a *auditStore) EnqueueIdempotent(ctx context.Context, queue string, m *Que
 	if errors.Is(err, audit.ErrKeyTaken) {
 		return fmt.Errorf("%w: %v", ErrKeyTaken, err)
 	}
+	leased(m, it)
 	return err
 }
 
@@ -280,6 +287,7 @@ func toItem(queue string, m *QueuedMessage) (*audit.Item, error) {
 		Kind: audit.Kind(queue), MsgID: m.ID, Party: m.Party, Service: m.Service,
 		Conversation: m.Conversation, Sequence: int64(m.Sequence), Payload: m.Data, Meta: b,
 		NotBefore: m.NotBefore, Deadline: m.Expires, Created: m.Created, Attempts: m.Attempts,
+		LeaseOwner: m.Owner, LeaseUntil: m.LeaseUntil,
 	}, nil
 }
 

@@ -16,8 +16,15 @@ import (
 // or expire; the inbox deliverer hands inbound ones to their backends, in sequence order when the
 // store holds them. Both lease messages from the store, so several nodes can share it and a
 // crashed node's messages are taken over when their lease runs out.
+//
+// A message accepted while its queue's worker has a free slot is not left for the worker to
+// find: the handler enqueues it already leased to this node (in the transaction that accepts it)
+// and hands it over (worker.handOff), so it goes out with no Lease round trip and no wait for the
+// worker to wake. The store's lease stays the safety net: if this node dies before settling it,
+// the lease runs out and any node takes it over, as it would a message this node had leased.
 
-const batch = 32
+// slots bounds the messages a worker has in hand (handed over or leased) at once.
+const slots = 32
 
 // Purger is implemented by stores that drop expired state (the duplicate history past its
 // window, settled queue entries); Run calls it every PurgeEvery.
@@ -30,8 +37,8 @@ type Purger interface {
 func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); g.loop(ctx, Outbox, g.wakeOut, g.sendQueued) }()
-	go func() { defer wg.Done(); g.loop(ctx, Inbox, g.wakeIn, g.deliverQueued) }()
+	go func() { defer wg.Done(); g.out.run(ctx, g) }()
+	go func() { defer wg.Done(); g.in.run(ctx, g) }()
 	if p, ok := g.store.(Purger); ok {
 		wg.Add(1)
 		go func() {
@@ -54,48 +61,69 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return nil
 }
 
-// loop leases batches from a queue and handles them, messages of one conversation one after the
-// other in the leased order, different conversations in parallel.
-func (g *Gateway) loop(ctx context.Context, queue string, wakeup chan struct{}, handle func(context.Context, *QueuedMessage)) {
+// worker runs one queue's messages, each in a goroutine of its own, at most slots at once: those
+// handed over by the handler that enqueued them, and those its loop leases from the store (due
+// again after a back-off, left by a full worker or a dead node, held for their sequence). There
+// is no pass to finish before the next lease: a slot freed is a slot filled. Messages of one
+// ordered conversation never run side by side, because the store leases only the next of a
+// conversation, and not before the one before it is settled.
+type worker struct {
+	queue  string
+	handle func(context.Context, *QueuedMessage)
+	wake   chan struct{}
+
+	mu     sync.Mutex
+	ctx    context.Context // Run's while the worker runs, else nil: nothing is handed over
+	inHand int             // slots taken: messages handed over or leased, not yet handled
+	full   bool            // the last lease filled every free slot: more may be due
+	wg     sync.WaitGroup  // counts inHand, for run to wait for at its end
+}
+
+func newWorker(queue string, handle func(context.Context, *QueuedMessage)) *worker {
+	return &worker{queue: queue, handle: handle, wake: make(chan struct{}, 1)}
+}
+
+// run is the worker's loop: it leases due messages into its free slots whenever it is woken (a
+// message enqueued without a lease, a slot freed after a full lease, an ordered message settled)
+// and every Poll, until ctx is cancelled; then it waits for the messages in hand.
+func (w *worker) run(ctx context.Context, g *Gateway) {
+	w.mu.Lock()
+	w.ctx = ctx
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.ctx = nil
+		w.mu.Unlock()
+		w.wg.Wait()
+	}()
 	t := time.NewTicker(g.opt.Poll)
 	defer t.Stop()
 	for {
-		msgs, err := g.store.Lease(ctx, queue, g.opt.Node, batch, g.opt.Lease)
-		if err != nil && ctx.Err() == nil {
-			g.log.Error("lease", "queue", queue, "err", err)
+		w.mu.Lock()
+		free := slots - w.inHand
+		if free > 0 { // the free slots are taken for the lease, and those it does not fill given back
+			w.inHand += free
+			w.wg.Add(free)
 		}
-		if len(msgs) > 0 {
-			groups := map[string][]*QueuedMessage{}
-			var order []string
+		w.mu.Unlock()
+		if free > 0 {
+			msgs, err := g.store.Lease(ctx, w.queue, g.opt.Node, free, g.opt.Lease)
+			if err != nil && ctx.Err() == nil {
+				g.log.Error("lease", "queue", w.queue, "err", err)
+			}
+			w.mu.Lock()
+			w.inHand -= free - len(msgs)
+			w.wg.Add(-(free - len(msgs)))
+			w.full = len(msgs) == free
+			w.mu.Unlock()
 			for _, m := range msgs {
-				k := m.Conversation
-				if k == "" || m.Sequence == 0 {
-					k = m.ID
-				}
-				if _, ok := groups[k]; !ok {
-					order = append(order, k)
-				}
-				groups[k] = append(groups[k], m)
-			}
-			var wg sync.WaitGroup
-			for _, k := range order {
-				wg.Add(1)
-				go func(ms []*QueuedMessage) {
-					defer wg.Done()
-					for _, m := range ms {
-						handle(ctx, m)
-					}
-				}(groups[k])
-			}
-			wg.Wait()
-			if len(msgs) == batch {
-				continue
+				w.start(ctx, m)
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-wakeup:
+		case <-w.wake:
 		case <-t.C:
 		}
 	}
@@ -110,6 +138,68 @@ func (g *Gateway) holdLarge(n int) func() {
 	}
 	l.Hold()
 	return l.Release
+}
+
+// enqueue puts m in the worker's queue with enqueue (the handler's Store.Enqueue or
+// EnqueueIdempotent): when the worker runs and has a free slot, leased to this node and handed
+// over at once; otherwise for the loop, which it wakes.
+func (w *worker) enqueue(ctx context.Context, g *Gateway, m *QueuedMessage, enqueue func(context.Context, *QueuedMessage) error) error {
+	w.mu.Lock()
+	run := w.ctx
+	if run != nil && (run.Err() != nil || w.inHand >= slots) {
+		run = nil
+	}
+	if run != nil {
+		w.inHand++
+		w.wg.Add(1)
+	}
+	w.mu.Unlock()
+	if run == nil {
+		err := enqueue(ctx, m)
+		if err == nil {
+			wake(w.wake)
+		}
+		return err
+	}
+	m.Owner, m.LeaseUntil = g.opt.Node, g.now().Add(g.opt.Lease)
+	err := enqueue(ctx, m)
+	switch {
+	case err != nil:
+		w.release(false)
+	case m.Leases == 0:
+		// Not leased (an ordered message that is not its conversation's next, or a store that
+		// leases only in Lease): the loop takes it in its turn.
+		w.release(true)
+	default:
+		// Run may have stopped meanwhile: then the message waits for its lease to run out,
+		// like one leased by a pass that was under way at shutdown.
+		w.start(run, m)
+	}
+	return err
+}
+
+// start handles m in the slot taken for it.
+func (w *worker) start(ctx context.Context, m *QueuedMessage) {
+	go func() {
+		w.handle(ctx, m)
+		w.release(m.Sequence > 0)
+	}()
+}
+
+// release frees a slot, and wakes the loop when look is set (a settled ordered message may let
+// the next of its conversation go) or when its last lease filled every free slot, so more may be
+// due, and half the slots are free again (leasing them together, not one Lease per slot freed).
+func (w *worker) release(look bool) {
+	w.mu.Lock()
+	w.inHand--
+	w.wg.Done()
+	if w.full && w.inHand <= slots/2 {
+		w.full, look = false, true
+	}
+	w.mu.Unlock()
+	if look {
+		wake(w.wake)
+	}
 }
 
 // backoff is the delay before attempt n+1: RetryMin doubled per attempt, capped at RetryMax.
@@ -146,9 +236,10 @@ func (g *Gateway) sendQueued(ctx context.Context, m *QueuedMessage) {
 	ans, err := g.readAnswer(h, status, body)
 	var ae *AppError
 	switch {
-	case err != nil && errors.As(err, &ae) && m.Attempts > 0 && onlyDuplicate(ae.Exceptions):
+	case err != nil && errors.As(err, &ae) && (m.Attempts > 0 || m.Leases > 1) && onlyDuplicate(ae.Exceptions):
 		// A re-send refused as a duplicate (EGOV_IT_110 on the Identificatore): the receiver
-		// accepted an earlier copy whose answer was lost. It is delivered; settle it.
+		// accepted an earlier copy whose answer was lost, to an error (Attempts) or to a crash
+		// before the settling was committed (a lease after the first). It is delivered; settle it.
 	case err != nil && errors.As(err, &ae) && ae.FaultCode == "Client":
 		g.failOut(ctx, m, OutcomeError, ae.Error(), ae.Exceptions)
 		return

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) gateway.Store) {
 		{"LeaseRetryDone", testLeaseRetryDone},
 		{"Fail", testFail},
 		{"InOrderHold", testInOrderHold},
+		{"EnqueueLeased", testEnqueueLeased},
 		{"Remember", testRemember},
 		{"Idempotency", testIdempotency},
 	} {
@@ -206,6 +207,44 @@ func testInOrderHold(t *testing.T, s gateway.Store) {
 		if err := s.Done(ctx, gateway.Inbox, ms[0].ID, nil); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// testEnqueueLeased: a message enqueued with an owner is leased to it at once (Leases 1, no other
+// Lease takes it until the lease runs out), except an inbox message held for its sequence.
+func testEnqueueLeased(t *testing.T, s gateway.Store) {
+	leased := func(m *gateway.QueuedMessage) *gateway.QueuedMessage {
+		m.Owner, m.LeaseUntil = "a", time.Now().Add(200*time.Millisecond)
+		return m
+	}
+	m := leased(msg(id(1), 0, ""))
+	if err := s.Enqueue(ctx, gateway.Outbox, m, rec(id(1), gateway.Outbound)); err != nil {
+		t.Fatal(err)
+	}
+	if m.Leases != 1 || m.Owner != "a" {
+		t.Fatalf("enqueued with a lease: leases %d, owner %q; want 1 and a", m.Leases, m.Owner)
+	}
+	if again, _ := s.Lease(ctx, gateway.Outbox, "b", 10, time.Minute); len(again) != 0 {
+		t.Error("a message enqueued leased was leased again before its lease ran out")
+	}
+	time.Sleep(250 * time.Millisecond)
+	again, _ := s.Lease(ctx, gateway.Outbox, "b", 10, time.Minute)
+	if len(again) != 1 || again[0].Leases != 2 {
+		t.Fatalf("after the lease ran out: %v, want the message on its second lease", again)
+	}
+	held := leased(msg(id(3), 2, id(2)))
+	if err := s.Enqueue(ctx, gateway.Inbox, held); err != nil {
+		t.Fatal(err)
+	}
+	if held.Leases != 0 || held.Owner != "" {
+		t.Errorf("sequence 2 before 1: leases %d, owner %q; want it held, not leased", held.Leases, held.Owner)
+	}
+	first := leased(msg(id(4), 1, id(2)))
+	if err := s.Enqueue(ctx, gateway.Inbox, first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Leases != 1 {
+		t.Errorf("sequence 1: leases %d, want 1", first.Leases)
 	}
 }
 
