@@ -43,6 +43,9 @@ type memStore struct {
 	passes   map[string]int // Lease calls per queue: each is one pass of that queue's worker
 	handed   map[string]int // messages Lease handed out, per queue
 	idem     map[string]*IdempotentRequest
+	// beforeKeep, when set, runs (under mu) before a synchronous request keeps its key: a test's
+	// concurrent request under the same key, kept first.
+	beforeKeep func(r *IdempotentRequest)
 }
 
 func newMemStore(now func() time.Time) *memStore {
@@ -253,6 +256,9 @@ func (s *memStore) EnqueueIdempotent(ctx context.Context, queue string, m *Queue
 func (s *memStore) KeepIdempotent(_ context.Context, r *IdempotentRequest) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.beforeKeep != nil {
+		s.beforeKeep(r)
+	}
 	return s.keep(r)
 }
 

@@ -116,3 +116,29 @@ func TestIdempotencyKeyResendsAbandonedSyncBusta(t *testing.T) {
 		t.Errorf("backend got %d deliveries, want 1", c)
 	}
 }
+
+// Two synchronous requests under one key and body at once: the one that loses the race to keep
+// the key is told the other is still waiting for its answer (409 idempotency-pending), not that
+// the key was used for another request. The loser's bytes are released by then (signed), so the
+// re-check must compare the hash taken while they were held.
+func TestIdempotencyKeyLostRaceIsPending(t *testing.T) {
+	n := newNetwork(t)
+	n.prov.store.mu.Lock()
+	n.prov.store.beforeKeep = func(r *IdempotentRequest) {
+		n.prov.store.beforeKeep = nil
+		winner := *r
+		winner.MsgID = "Provincia_ProvinciaSPCoopIT_0000999_2026-12-03_10:00"
+		n.prov.store.idem[r.App+"/"+r.Key] = &winner
+	}
+	n.prov.store.mu.Unlock()
+	resp := n.prov.call(t, "/pd/Provincia/Ministero/Anagrafe/Consulta", map[string]string{HeaderIdempotencyKey: "k-race"})
+	b := readAll(t, resp)
+	if resp.StatusCode != http.StatusConflict || resp.Header.Get(HeaderErrorReason) != string(ReasonIdempotencyPending) ||
+		resp.Header.Get(HeaderMessageID) != "Provincia_ProvinciaSPCoopIT_0000999_2026-12-03_10:00" {
+		t.Errorf("the loser of the race: %d %s=%q %s=%q, want 409 %s naming the winner's busta\n%s", resp.StatusCode,
+			HeaderErrorReason, resp.Header.Get(HeaderErrorReason), HeaderMessageID, resp.Header.Get(HeaderMessageID), ReasonIdempotencyPending, b)
+	}
+	if c := n.min.be.count(); c != 0 {
+		t.Errorf("backend got %d deliveries, want 0 (the winner's exchange is its own)", c)
+	}
+}
