@@ -155,21 +155,28 @@ func TestTwoNodesOnPostgreSQL(t *testing.T) {
 
 	// Messages the killed node accepted whose exchange the survivor traced (the send and its
 	// riscontro): the lease takeover.
-	out, err := exec.Command(proctest.Binary(t), "trace", "list", "--config", p.cfg, "--store", dsnP, "--node", "Provincia-2",
-		"--limit", "10000", "--json").Output()
-	if err != nil {
-		t.Fatalf("trace list: %v", err)
-	}
-	var recs []struct {
-		Transaction string `json:"transaction"`
-	}
-	if err := json.Unmarshal(out, &recs); err != nil {
-		t.Fatalf("trace list --json: %v\n%s", err, out)
-	}
+	// The killed node's messages leased at their hand-off wait for their lease (3 s) to run out,
+	// and one of the survivor's polls after it: wait for the survivor's trail, not a fixed time.
 	takenOver := map[string]bool{}
-	for _, r := range recs {
-		if accepted[r.Transaction] == "provincia-1" {
-			takenOver[r.Transaction] = true
+	for deadline := time.Now().Add(20 * time.Second); len(takenOver) == 0 && time.Now().Before(deadline); {
+		out, err := exec.Command(proctest.Binary(t), "trace", "list", "--config", p.cfg, "--store", dsnP, "--node", "Provincia-2",
+			"--limit", "10000", "--json").Output()
+		if err != nil {
+			t.Fatalf("trace list: %v", err)
+		}
+		var recs []struct {
+			Transaction string `json:"transaction"`
+		}
+		if err := json.Unmarshal(out, &recs); err != nil {
+			t.Fatalf("trace list --json: %v\n%s", err, out)
+		}
+		for _, r := range recs {
+			if accepted[r.Transaction] == "provincia-1" {
+				takenOver[r.Transaction] = true
+			}
+		}
+		if len(takenOver) == 0 {
+			time.Sleep(250 * time.Millisecond)
 		}
 	}
 	t.Logf("%d messages accepted by provincia-1 were sent by Provincia-2 after taking over the outbox lease (its trail holds their exchange)", len(takenOver))
