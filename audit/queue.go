@@ -1,10 +1,12 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -193,7 +195,7 @@ func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, l
 	if err != nil {
 		return nil, fmt.Errorf("claim %s for %s: %w", kind, owner, err)
 	}
-	sortItems(out)
+	slices.SortFunc(out, func(a, b *Item) int { return cmp.Compare(a.ID, b.ID) })
 	kept := out[:0]
 	for _, it := range out { // large payloads read, and items opened, here: not in the writer's transaction
 		var err error
@@ -220,26 +222,6 @@ func (s *Store) Claim(ctx context.Context, owner string, kind Kind, limit int, l
 // more, beside the row the UPDATE rewrites: three copies of a 10 MB message at once. (length()
 // of a blob reads its size, not its bytes.)
 var claimedColumns = strings.Replace(itemColumns, "payload", "CASE WHEN length(payload) < "+strconv.Itoa(largeArg)+" THEN payload END", 1)
-
-// query is exec for a statement returning rows.
-func (s *Store) query(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (*sqlx.Rows, error) {
-	if s.dialect == "postgres" {
-		return tx.QueryxContext(ctx, tx.Rebind(query), args...)
-	}
-	st, err := s.stmt(ctx, tx, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryxContext(ctx, args...)
-}
-
-func sortItems(its []*Item) {
-	for i := 1; i < len(its); i++ {
-		for j := i; j > 0 && its[j].ID < its[j-1].ID; j-- {
-			its[j], its[j-1] = its[j-1], its[j]
-		}
-	}
-}
 
 // ErrNotQueued is returned (wrapped) when an item named by kind and message ID is not in the
 // queue in the state the operation needs.

@@ -421,26 +421,45 @@ func insertTraceN(n int) string { return insertTraces[n] }
 
 // exec runs one of the writer's statements in tx, prepared once per Store and connection.
 func (s *Store) exec(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (sql.Result, error) {
-	if s.dialect == "postgres" || carriesLarge(args) {
-		return tx.ExecContext(ctx, tx.Rebind(query), args...)
-	}
-	st, err := s.stmt(ctx, tx, query)
+	st, err := s.prepared(ctx, tx, query, args)
 	if err != nil {
 		return nil, err
+	}
+	if st == nil {
+		return tx.ExecContext(ctx, tx.Rebind(query), args...)
 	}
 	return st.ExecContext(ctx, args...)
 }
 
 // queryRow is exec for a statement returning one row.
 func (s *Store) queryRow(ctx context.Context, tx *sqlx.Tx, query string, args ...any) *sqlx.Row {
-	if s.dialect == "postgres" || carriesLarge(args) {
-		return tx.QueryRowxContext(ctx, tx.Rebind(query), args...)
-	}
-	st, err := s.stmt(ctx, tx, query)
-	if err != nil {
-		return tx.QueryRowxContext(ctx, tx.Rebind(query), args...) // reports the same error
+	st, err := s.prepared(ctx, tx, query, args)
+	if err != nil || st == nil {
+		return tx.QueryRowxContext(ctx, tx.Rebind(query), args...) // err: reports the same error
 	}
 	return st.QueryRowxContext(ctx, args...)
+}
+
+// query is exec for a statement returning rows.
+func (s *Store) query(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (*sqlx.Rows, error) {
+	st, err := s.prepared(ctx, tx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return tx.QueryxContext(ctx, tx.Rebind(query), args...)
+	}
+	return st.QueryxContext(ctx, args...)
+}
+
+// prepared is query prepared on tx's connection for exec, queryRow and query, or nil when it runs
+// unprepared: on PostgreSQL (pgx keeps its own cache of prepared statements per connection) and
+// with a large blob among args (largeArg).
+func (s *Store) prepared(ctx context.Context, tx *sqlx.Tx, query string, args []any) (*sqlx.Stmt, error) {
+	if s.dialect == "postgres" || carriesLarge(args) {
+		return nil, nil
+	}
+	return s.stmt(ctx, tx, query)
 }
 
 // largeArg is the size from which a blob is bound to a statement prepared for it alone. A
