@@ -151,6 +151,17 @@ func (l *lease) end() {
 	}
 }
 
+// holdLarge holds a queued message of n bytes under the admission's LargeMessages when it is
+// large (requests are held by their lease), and returns what releases it.
+func (g *Gateway) holdLarge(n int) func() {
+	l := g.adm.large
+	if l == nil || n < LargeMessage {
+		return func() {}
+	}
+	l.Hold()
+	return l.Release
+}
+
 type leaseKey struct{}
 
 // leaseOf is the request's lease, nil outside a request (the workers: their reads are bounded by

@@ -129,17 +129,6 @@ func (w *worker) run(ctx context.Context, g *Gateway) {
 	}
 }
 
-// holdLarge holds a queued message of n bytes under the admission's LargeMessages when it is
-// large (requests are held by their lease), and returns what releases it.
-func (g *Gateway) holdLarge(n int) func() {
-	l := g.adm.large
-	if l == nil || n < LargeMessage {
-		return func() {}
-	}
-	l.Hold()
-	return l.Release
-}
-
 // enqueue puts m in the worker's queue with enqueue (the handler's Store.Enqueue or
 // EnqueueIdempotent): when the worker runs and has a free slot, leased to this node and handed
 // over at once; otherwise for the loop, which it wakes.
