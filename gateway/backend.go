@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/beevik/etree"
-
 	"porta/envelope"
 	"porta/internal/swa"
 	"porta/internal/xmlsafe"
@@ -217,13 +215,7 @@ func (b *HandlerBackend) Deliver(ctx context.Context, d *Delivery) (*Reply, erro
 	if len(kids) != 1 {
 		return faultReply("Client", fmt.Sprintf("the request carries %d payload elements, want 1", len(kids))), nil
 	}
-	pd := etree.NewDocument()
-	pd.SetRoot(detached(kids[0]))
-	in, err := pd.WriteToBytes()
-	if err != nil {
-		return nil, err
-	}
-	out, err := b.Handler.Handle(ctx, in)
+	out, err := b.Handler.Handle(ctx, ownDocument(kids[0], 0))
 	if err != nil {
 		code := "Server"
 		if b.ClientError != nil && b.ClientError(err) {

@@ -76,12 +76,11 @@ func soapParts(doc *etree.Document) (header, body *etree.Element, err error) {
 	return header, body, nil
 }
 
-// detached returns a copy of el that carries every namespace declaration in scope at el, so that
-// it can be moved into another document unchanged.
-func detached(el *etree.Element) *etree.Element {
-	c := el.Copy()
-	addScope(c, el.Parent())
-	return c
+// ownDocument serialises el as a document of its own, declaring every namespace in scope at el,
+// into a buffer of hint bytes first (docBytes): what writing a copy of el moved into another
+// document would write, without the copy.
+func ownDocument(el *etree.Element, hint int) []byte {
+	return xmlsafe.AppendElement(make([]byte, 0, hint), el, inScope(el, el.Parent()))
 }
 
 // addScope declares on el every namespace declared on from and its ancestors that el does not

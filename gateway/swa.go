@@ -83,13 +83,7 @@ func buildSwA(body *etree.Element, parts []swa.Part, hint int) (*etree.Element, 
 	m := &envelope.Manifest{}
 	out := make([]swa.Part, 0, len(parts)+1)
 	if kids := payload(body); len(kids) > 0 {
-		d := etree.NewDocument()
-		d.SetRoot(detached(kids[0]))
-		b, err := docBytes(d, hint)
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, swa.Part{ContentID: requestCID, ContentType: contentTypeSOAP, Content: b})
+		out = append(out, swa.Part{ContentID: requestCID, ContentType: contentTypeSOAP, Content: ownDocument(kids[0], hint)})
 		m.Refs = append(m.Refs, envelope.ManifestRef{ContentID: requestCID, Role: envelope.RoleRequest, ID: requestCID, Title: kids[0].Tag})
 	}
 	for _, p := range parts {
